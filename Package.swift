@@ -1,0 +1,42 @@
+// swift-tools-version:5.9
+import PackageDescription
+
+let package = Package(
+    name: "charrnn",
+    products: [
+        .library(name: "CharRNN", targets: ["CharRNN"]),
+        // libcharrnn.so: the C ABI described by include/charrnn.h.
+        .library(name: "charrnn", type: .dynamic, targets: ["CharRNNCAPI"]),
+        // The command line. SwiftPM cannot name an executable like the library product above, so the
+        // binary is charrnn-cli and `make` links it as .build/release/charrnn.
+        .executable(name: "charrnn-cli", targets: ["charrnn"]),
+        .executable(name: "charrnn-repl", targets: ["charrnn-repl"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        .systemLibrary(
+            name: "CBLAS",
+            pkgConfig: "openblas",
+            providers: [.apt(["libopenblas-dev"])]
+        ),
+        .target(
+            name: "CharRNN",
+            dependencies: ["CBLAS"]
+        ),
+        .target(
+            name: "CharRNNCAPI",
+            dependencies: ["CharRNN"]
+        ),
+        .executableTarget(
+            name: "charrnn",
+            dependencies: ["CharRNN", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+        ),
+        .executableTarget(
+            name: "charrnn-repl",
+            dependencies: ["CharRNN", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+        ),
+        .testTarget(name: "CharRNNTests", dependencies: ["CharRNN"]),
+    ]
+)

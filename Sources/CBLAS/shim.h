@@ -1,0 +1,2 @@
+// Exposes the system CBLAS (OpenBLAS on Linux) to Swift.
+#include <cblas.h>

@@ -1,0 +1,167 @@
+/// GRU in the Keras formulation: gates z, r, h; h = z ⊙ h_prev + (1 − z) ⊙ h̃.
+/// With reset_after (Keras ≥ 2.3 and CuDNN): h̃ = act(x_h + r ⊙ (h_prev·U_h + b_rh)), biases (2, 3u).
+/// Without: h̃ = act(x_h + (r ⊙ h_prev)·U_h), bias (3u).
+enum GRULayer {
+    static func forward(_ w: RecurrentWeights, _ s: SequenceBuffers) {
+        let B = s.batch, U = s.units, G = s.width
+        let act = w.config.activation, gate = w.config.recurrentActivation
+        guard let aux = s.aux else { return }
+        let rec = s.stepScratch
+        for t in 0..<s.steps {
+            let x = s.gates + t * B * G
+            let hPrev = s.h + t * B * U
+            if w.config.resetAfter {
+                sgemm(m: B, n: G, k: U, a: hPrev, lda: U, b: w.recurrentKernel, ldb: G, beta: 0, c: rec, ldc: G)
+                if let rb = w.recurrentBias {
+                    for b in 0..<B { for j in 0..<G { rec[b * G + j] += rb[j] } }
+                }
+                for b in 0..<B {
+                    let row = x + b * G, r0 = rec + b * G
+                    let hp = hPrev + b * U, hn = s.h + ((t + 1) * B + b) * U, recH = aux + (t * B + b) * U
+                    for j in 0..<U {
+                        let z = gate.apply(row[j] + r0[j]), r = gate.apply(row[U + j] + r0[U + j])
+                        let rh = r0[2 * U + j]
+                        let hh = act.apply(row[2 * U + j] + r * rh)
+                        row[j] = z; row[U + j] = r; row[2 * U + j] = hh
+                        recH[j] = rh
+                        hn[j] = z * hp[j] + (1 - z) * hh
+                    }
+                }
+            } else {
+                // z and r first: they need only h_prev.
+                sgemm(m: B, n: 2 * U, k: U, a: hPrev, lda: U, b: w.recurrentKernel, ldb: G, beta: 1, c: x, ldc: G)
+                for b in 0..<B {
+                    let row = x + b * G, hp = hPrev + b * U, rhp = aux + (t * B + b) * U
+                    for j in 0..<U {
+                        let z = gate.apply(row[j]), r = gate.apply(row[U + j])
+                        row[j] = z; row[U + j] = r
+                        rhp[j] = r * hp[j]
+                    }
+                }
+                sgemm(m: B, n: U, k: U, a: aux + t * B * U, lda: U, b: w.recurrentKernel + 2 * U, ldb: G,
+                      beta: 1, c: x + 2 * U, ldc: G)
+                for b in 0..<B {
+                    let row = x + b * G, hp = hPrev + b * U, hn = s.h + ((t + 1) * B + b) * U
+                    for j in 0..<U {
+                        let z = row[j], hh = act.apply(row[2 * U + j])
+                        row[2 * U + j] = hh
+                        hn[j] = z * hp[j] + (1 - z) * hh
+                    }
+                }
+            }
+        }
+    }
+
+    static func backward(_ w: RecurrentWeights, _ grad: RecurrentWeights, _ s: SequenceBuffers) {
+        let B = s.batch, U = s.units, G = s.width
+        let act = w.config.activation, gate = w.config.recurrentActivation
+        guard let aux = s.aux else { return }
+        s.hGradient.update(repeating: 0, count: B * U)
+        for t in stride(from: s.steps - 1, through: 0, by: -1) {
+            let x = s.gates + t * B * G
+            let hPrev = s.h + t * B * U
+            if w.config.resetAfter, let dRec = s.recurrentGradients.map({ $0 + t * B * G }) {
+                for b in 0..<B {
+                    let row = x + b * G, dr0 = dRec + b * G
+                    let dOut = s.outputGradients + (t * B + b) * U, dhn = s.hGradient + b * U
+                    let hp = hPrev + b * U, recH = aux + (t * B + b) * U
+                    for j in 0..<U {
+                        let dh = dOut[j] + dhn[j]
+                        let z = row[j], r = row[U + j], hh = row[2 * U + j]
+                        let dz = dh * (hp[j] - hh) * gate.derivative(output: z)
+                        let dhh = dh * (1 - z) * act.derivative(output: hh)
+                        let dr = dhh * recH[j] * gate.derivative(output: r)
+                        row[j] = dz; row[U + j] = dr; row[2 * U + j] = dhh
+                        dr0[j] = dz; dr0[U + j] = dr; dr0[2 * U + j] = dhh * r
+                        dhn[j] = dh * z
+                    }
+                }
+                if t > 0 {
+                    sgemm(transB: true, m: B, n: U, k: G, a: dRec, lda: G, b: w.recurrentKernel, ldb: G,
+                          beta: 1, c: s.hGradient, ldc: U)
+                }
+            } else {
+                // r is still needed after dz and dh̃ are known, so two passes around the U_h product.
+                let dRH = s.stepScratch  // (B, U): gradient of r ⊙ h_prev
+                for b in 0..<B {
+                    let row = x + b * G
+                    let dOut = s.outputGradients + (t * B + b) * U, dhn = s.hGradient + b * U
+                    let hp = hPrev + b * U
+                    for j in 0..<U {
+                        let dh = dOut[j] + dhn[j]
+                        let z = row[j], hh = row[2 * U + j]
+                        row[j] = dh * (hp[j] - hh) * gate.derivative(output: z)
+                        row[2 * U + j] = dh * (1 - z) * act.derivative(output: hh)
+                        dhn[j] = dh * z
+                    }
+                }
+                sgemm(transB: true, m: B, n: U, k: U, a: x + 2 * U, lda: G, b: w.recurrentKernel + 2 * U,
+                      ldb: G, beta: 0, c: dRH, ldc: U)
+                for b in 0..<B {
+                    let row = x + b * G, hp = hPrev + b * U, drh = dRH + b * U, dhn = s.hGradient + b * U
+                    for j in 0..<U {
+                        let r = row[U + j]
+                        dhn[j] += drh[j] * r
+                        row[U + j] = drh[j] * hp[j] * gate.derivative(output: r)
+                    }
+                }
+                if t > 0 {
+                    sgemm(transB: true, m: B, n: U, k: 2 * U, a: x, lda: G, b: w.recurrentKernel, ldb: G,
+                          beta: 1, c: s.hGradient, ldc: U)
+                }
+            }
+        }
+        let n = s.steps * B
+        if w.config.resetAfter, let dRec = s.recurrentGradients {
+            sgemm(transA: true, m: U, n: G, k: n, a: s.h, lda: U, b: dRec, ldb: G, beta: 1,
+                  c: grad.recurrentKernel, ldc: G)
+            if let db = grad.recurrentBias { columnSums(dRec, rows: n, columns: G, into: db) }
+        } else {
+            sgemm(transA: true, m: U, n: 2 * U, k: n, a: s.h, lda: U, b: s.gates, ldb: G, beta: 1,
+                  c: grad.recurrentKernel, ldc: G)
+            sgemm(transA: true, m: U, n: U, k: n, a: aux, lda: U, b: s.gates + 2 * U, ldb: G, beta: 1,
+                  c: grad.recurrentKernel + 2 * U, ldc: G)
+        }
+    }
+
+    /// One step for one sequence. `x` (3U) holds the input projection with input bias; `scratch` has
+    /// room for 3U floats. h is updated.
+    static func step(_ w: RecurrentWeights, x: UnsafeMutablePointer<Float>, h: UnsafeMutablePointer<Float>,
+                     scratch rec: UnsafeMutablePointer<Float>) {
+        let U = w.units, G = 3 * U
+        let act = w.config.activation, gate = w.config.recurrentActivation
+        if w.config.resetAfter {
+            if let rb = w.recurrentBias { rec.update(from: rb, count: G) } else { rec.update(repeating: 0, count: G) }
+            vecMatAccumulate(h, k: U, w.recurrentKernel, n: G, into: rec)
+            for j in 0..<U {
+                let z = gate.apply(x[j] + rec[j]), r = gate.apply(x[U + j] + rec[U + j])
+                let hh = act.apply(x[2 * U + j] + r * rec[2 * U + j])
+                h[j] = z * h[j] + (1 - z) * hh
+            }
+        } else {
+            rec.update(repeating: 0, count: 2 * U)
+            vecMatAccumulate(h, k: U, w.recurrentKernel, n: 2 * U, rowStride: G, into: rec)
+            let rh = rec + 2 * U  // the third block holds r ⊙ h_prev
+            let zs = rec  // z, r pre-activations in the first two blocks
+            for j in 0..<U {
+                let z = gate.apply(x[j] + zs[j]), r = gate.apply(x[U + j] + zs[U + j])
+                zs[j] = z
+                rh[j] = r * h[j]
+            }
+            vecMatAccumulate(rh, k: U, w.recurrentKernel + 2 * U, n: U, rowStride: G, into: x + 2 * U)
+            for j in 0..<U {
+                let hh = act.apply(x[2 * U + j])
+                h[j] = zs[j] * h[j] + (1 - zs[j]) * hh
+            }
+        }
+    }
+}
+
+/// out (columns) += the sum of the rows of a (rows, columns) matrix.
+@inline(__always)
+func columnSums(_ m: UnsafePointer<Float>, rows: Int, columns: Int, into out: UnsafeMutablePointer<Float>) {
+    for r in 0..<rows {
+        let row = m + r * columns
+        for j in 0..<columns { out[j] += row[j] }
+    }
+}

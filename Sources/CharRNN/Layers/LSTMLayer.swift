@@ -1,0 +1,81 @@
+/// LSTM in the Keras formulation: gates i, f, c, o;
+/// c = f ⊙ c_prev + i ⊙ act(z_c),  h = o ⊙ act(c).
+enum LSTMLayer {
+    /// Runs `buffers.steps` steps. `buffers.gates` holds the input projection (with bias) and is
+    /// overwritten with the activated gates; h[0] and c[0] hold the initial state.
+    static func forward(_ w: RecurrentWeights, _ s: SequenceBuffers) {
+        let B = s.batch, U = s.units, G = s.width
+        let act = w.config.activation, gate = w.config.recurrentActivation
+        guard let c = s.c else { return }
+        for t in 0..<s.steps {
+            let z = s.gates + t * B * G
+            let hPrev = s.h + t * B * U
+            sgemm(m: B, n: G, k: U, a: hPrev, lda: U, b: w.recurrentKernel, ldb: G, beta: 1, c: z, ldc: G)
+            for b in 0..<B {
+                let row = z + b * G
+                let cPrev = c + (t * B + b) * U, cNext = c + ((t + 1) * B + b) * U
+                let hNext = s.h + ((t + 1) * B + b) * U
+                for j in 0..<U {
+                    let i = gate.apply(row[j]), f = gate.apply(row[U + j])
+                    let g = act.apply(row[2 * U + j]), o = gate.apply(row[3 * U + j])
+                    let cell = f * cPrev[j] + i * g
+                    row[j] = i; row[U + j] = f; row[2 * U + j] = g; row[3 * U + j] = o
+                    cNext[j] = cell
+                    hNext[j] = o * act.apply(cell)
+                }
+            }
+        }
+    }
+
+    /// Backward through time, truncated at the start of the sequence. Reads `outputGradients`,
+    /// leaves the gradients of the gate pre-activations in `gates` and accumulates the recurrent kernel's.
+    static func backward(_ w: RecurrentWeights, _ grad: RecurrentWeights, _ s: SequenceBuffers) {
+        let B = s.batch, U = s.units, G = s.width
+        let act = w.config.activation, gate = w.config.recurrentActivation
+        guard let c = s.c else { return }
+        s.hGradient.update(repeating: 0, count: B * U)
+        s.cGradient.update(repeating: 0, count: B * U)
+        for t in stride(from: s.steps - 1, through: 0, by: -1) {
+            let z = s.gates + t * B * G
+            for b in 0..<B {
+                let row = z + b * G
+                let dOut = s.outputGradients + (t * B + b) * U
+                let dhNext = s.hGradient + b * U, dcNext = s.cGradient + b * U
+                let cPrev = c + (t * B + b) * U, cCur = c + ((t + 1) * B + b) * U
+                for j in 0..<U {
+                    let dh = dOut[j] + dhNext[j]
+                    let i = row[j], f = row[U + j], g = row[2 * U + j], o = row[3 * U + j]
+                    let tc = act.apply(cCur[j])
+                    let dc = dcNext[j] + dh * o * act.derivative(output: tc)
+                    dcNext[j] = dc * f
+                    row[j] = dc * g * gate.derivative(output: i)
+                    row[U + j] = dc * cPrev[j] * gate.derivative(output: f)
+                    row[2 * U + j] = dc * i * act.derivative(output: g)
+                    row[3 * U + j] = dh * tc * gate.derivative(output: o)
+                }
+            }
+            if t > 0 {  // dh_prev = dz · U_recᵀ
+                sgemm(transB: true, m: B, n: U, k: G, a: z, lda: G, b: w.recurrentKernel, ldb: G,
+                      beta: 0, c: s.hGradient, ldc: U)
+            }
+        }
+        // dU_rec += Σ_t h_{t-1}ᵀ · dz_t as one GEMM over the whole sequence.
+        sgemm(transA: true, m: U, n: G, k: s.steps * B, a: s.h, lda: U, b: s.gates, ldb: G,
+              beta: 1, c: grad.recurrentKernel, ldc: G)
+    }
+
+    /// One step for one sequence. `z` (G·U) holds the input projection with bias; h and c are updated.
+    static func step(_ w: RecurrentWeights, z: UnsafeMutablePointer<Float>, h: UnsafeMutablePointer<Float>,
+                     c: UnsafeMutablePointer<Float>) {
+        let U = w.units
+        let act = w.config.activation, gate = w.config.recurrentActivation
+        vecMatAccumulate(h, k: U, w.recurrentKernel, n: 4 * U, into: z)
+        for j in 0..<U {
+            let i = gate.apply(z[j]), f = gate.apply(z[U + j])
+            let g = act.apply(z[2 * U + j]), o = gate.apply(z[3 * U + j])
+            let cell = f * c[j] + i * g
+            c[j] = cell
+            h[j] = o * act.apply(cell)
+        }
+    }
+}

@@ -1,0 +1,36 @@
+/// SimpleRNN: h = act(x·W + h_prev·U + b).
+enum SimpleRNNLayer {
+    static func forward(_ w: RecurrentWeights, _ s: SequenceBuffers) {
+        let B = s.batch, U = s.units
+        let act = w.config.activation
+        for t in 0..<s.steps {
+            let z = s.gates + t * B * U
+            sgemm(m: B, n: U, k: U, a: s.h + t * B * U, lda: U, b: w.recurrentKernel, ldb: U, beta: 1, c: z, ldc: U)
+            let hn = s.h + (t + 1) * B * U
+            for i in 0..<(B * U) { hn[i] = act.apply(z[i]) }
+        }
+    }
+
+    static func backward(_ w: RecurrentWeights, _ grad: RecurrentWeights, _ s: SequenceBuffers) {
+        let B = s.batch, U = s.units
+        let act = w.config.activation
+        s.hGradient.update(repeating: 0, count: B * U)
+        for t in stride(from: s.steps - 1, through: 0, by: -1) {
+            let z = s.gates + t * B * U
+            let hn = s.h + (t + 1) * B * U, dOut = s.outputGradients + t * B * U
+            for i in 0..<(B * U) { z[i] = (dOut[i] + s.hGradient[i]) * act.derivative(output: hn[i]) }
+            if t > 0 {
+                sgemm(transB: true, m: B, n: U, k: U, a: z, lda: U, b: w.recurrentKernel, ldb: U, beta: 0,
+                      c: s.hGradient, ldc: U)
+            }
+        }
+        sgemm(transA: true, m: U, n: U, k: s.steps * B, a: s.h, lda: U, b: s.gates, ldb: U, beta: 1,
+              c: grad.recurrentKernel, ldc: U)
+    }
+
+    static func step(_ w: RecurrentWeights, z: UnsafeMutablePointer<Float>, h: UnsafeMutablePointer<Float>) {
+        let U = w.units
+        vecMatAccumulate(h, k: U, w.recurrentKernel, n: U, into: z)
+        for j in 0..<U { h[j] = w.config.activation.apply(z[j]) }
+    }
+}

@@ -1,0 +1,44 @@
+import CBLAS
+
+/// Row-major single-precision matrix product through the system BLAS:
+/// `C (m, n) = alpha · op(A) · op(B) + beta · C`, where `op(A)` is (m, k) and `op(B)` is (k, n).
+/// `lda`, `ldb`, `ldc` are the row strides of the matrices as stored.
+@inline(__always)
+func sgemm(
+    transA: Bool = false, transB: Bool = false, m: Int, n: Int, k: Int,
+    alpha: Float = 1, a: UnsafePointer<Float>, lda: Int,
+    b: UnsafePointer<Float>, ldb: Int,
+    beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int
+) {
+    guard m > 0, n > 0 else { return }
+    if k == 0 {  // BLAS leaves C untouched only for beta == 1; make k == 0 mean "scale C".
+        if beta != 1 { for i in 0..<m { for j in 0..<n { c[i * ldc + j] *= beta } } }
+        return
+    }
+    cblas_sgemm(
+        CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
+        Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
+}
+
+/// `y (n) += x (k) · W (k, n)` (rows of W `rowStride` apart) for one row vector: the batch-1 generation path. Accumulates rows of
+/// `W` scaled by `x[i]`, which streams `W` once in memory order and vectorises well.
+@inline(__always)
+func vecMatAccumulate(
+    _ x: UnsafePointer<Float>, k: Int, _ w: UnsafePointer<Float>, n: Int, rowStride: Int? = nil,
+    into y: UnsafeMutablePointer<Float>
+) {
+    let ld = rowStride ?? n
+    var i = 0
+    // Four rows at a time: one pass over y per four rows of W.
+    while i + 4 <= k {
+        let x0 = x[i], x1 = x[i + 1], x2 = x[i + 2], x3 = x[i + 3]
+        let r0 = w + i * ld, r1 = r0 + ld, r2 = r1 + ld, r3 = r2 + ld
+        for j in 0..<n { y[j] += x0 * r0[j] + x1 * r1[j] + x2 * r2[j] + x3 * r3[j] }
+        i += 4
+    }
+    while i < k {
+        let xi = x[i], r = w + i * ld
+        for j in 0..<n { y[j] += xi * r[j] }
+        i += 1
+    }
+}

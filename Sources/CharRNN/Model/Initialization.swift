@@ -1,0 +1,54 @@
+/// Keras-like initialisation: Glorot-uniform kernels, orthogonal recurrent kernels, zero biases with
+/// the LSTM forget gate's at one, uniform(±0.05) embeddings. Seeded, so reproducible.
+enum Initialization {
+    static func initialize(_ params: UnsafeMutablePointer<Float>, layout: ParameterLayout,
+                           config: ModelConfig, seed: UInt64) {
+        var rng = RandomGenerator(seed: seed)
+        for tensor in layout.tensors {
+            let p = params + tensor.offset
+            switch tensor.weight {
+            case "embeddings":
+                for i in 0..<tensor.count { p[i] = rng.uniform(-0.05, 0.05) }
+            case "kernel":
+                let fanIn = tensor.shape[0], fanOut = tensor.shape[1]
+                let limit = Float((6.0 / Double(fanIn + fanOut)).squareRoot())
+                for i in 0..<tensor.count { p[i] = rng.uniform(-limit, limit) }
+            case "recurrent_kernel":
+                orthogonalRows(p, rows: tensor.shape[0], columns: tensor.shape[1], rng: &rng)
+            default:  // bias
+                p.update(repeating: 0, count: tensor.count)
+                if let index = Int(tensor.layer.dropFirst(3)), tensor.layer.hasPrefix("rnn"),
+                   config.layers[index].cell == .lstm {
+                    let units = config.layers[index].units
+                    (p + units).update(repeating: 1, count: units)  // gates i, f, c, o: f is the second
+                }
+            }
+        }
+    }
+
+    /// Fills a (rows, columns) matrix, rows ≤ columns, with orthonormal rows: Gram–Schmidt on normal
+    /// samples in double precision, as Keras' Orthogonal does with a QR decomposition.
+    static func orthogonalRows(_ p: UnsafeMutablePointer<Float>, rows: Int, columns: Int,
+                               rng: inout RandomGenerator) {
+        var m = [Double](repeating: 0, count: rows * columns)
+        for i in 0..<m.count { m[i] = rng.nextNormal() }
+        let independent = min(rows, columns)
+        for r in 0..<rows {
+            let row = r * columns
+            if r < independent {
+                for _ in 0..<2 {  // twice is enough for orthogonality in floating point
+                    for q in 0..<r {
+                        let other = q * columns
+                        var dot = 0.0
+                        for j in 0..<columns { dot += m[row + j] * m[other + j] }
+                        for j in 0..<columns { m[row + j] -= dot * m[other + j] }
+                    }
+                }
+            }
+            var norm = 0.0
+            for j in 0..<columns { norm += m[row + j] * m[row + j] }
+            let scale = norm > 0 ? 1 / norm.squareRoot() : 0
+            for j in 0..<columns { p[row + j] = Float(m[row + j] * scale) }
+        }
+    }
+}

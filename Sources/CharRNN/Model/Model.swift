@@ -1,0 +1,77 @@
+/// A character-level recurrent language model: configuration, vocabulary and weights.
+///
+/// A model is immutable once shared: sessions on many threads may read it at once. Only
+/// `setWeights(layer:weight:values:shape:)` and a `Trainer` that owns it write to its weights.
+public final class Model: @unchecked Sendable {
+    public let config: ModelConfig
+    public let vocabulary: Vocabulary
+    public let layout: ParameterLayout
+    /// All weights, in `layout` order.
+    public let parameters: ParameterBuffer
+
+    /// A model with fresh, seeded Keras-like weights.
+    /// - Throws: `CharRNNError.config` when the configuration is invalid or disagrees with the vocabulary.
+    public init(config: ModelConfig, vocabulary: Vocabulary, seed: UInt64 = 0) throws {
+        var config = config
+        if config.vocabSize == 0 { config.vocabSize = vocabulary.count }
+        guard config.vocabSize == vocabulary.count else {
+            throw CharRNNError.config("the config says vocab_size \(config.vocabSize) but the vocabulary has \(vocabulary.count) characters")
+        }
+        try config.validate()
+        self.config = config
+        self.vocabulary = vocabulary
+        layout = ParameterLayout(config: config)
+        parameters = ParameterBuffer(count: layout.totalCount)
+        Initialization.initialize(parameters.pointer, layout: layout, config: config, seed: seed)
+    }
+
+    /// A model with the given weights (as read from a file).
+    init(config: ModelConfig, vocabulary: Vocabulary, parameters: ParameterBuffer) {
+        self.config = config
+        self.vocabulary = vocabulary
+        layout = ParameterLayout(config: config)
+        self.parameters = parameters
+    }
+
+    /// An independent copy (weights copied).
+    public func copy() -> Model {
+        Model(config: config, vocabulary: vocabulary, parameters: parameters.copy())
+    }
+
+    /// Trainable parameters, counted as Keras counts them.
+    public var parameterCount: Int { layout.totalCount }
+
+    /// Bytes of the recurrent state of one sequence: h for every layer, and c for LSTM layers.
+    public var recurrentStateCount: Int {
+        config.layers.reduce(0) { $0 + $1.units * ($1.cell == .lstm ? 2 : 1) }
+    }
+
+    /// The values of weight `weight` of layer `layer` ("rnn0", "kernel"), row-major, Keras layout.
+    public func weights(layer: String, weight: String) throws -> (values: [Float], shape: [Int]) {
+        let tensor = try lookup(layer: layer, weight: weight)
+        return (Array(UnsafeBufferPointer(start: parameters.pointer + tensor.offset, count: tensor.count)), tensor.shape)
+    }
+
+    /// Replaces a weight tensor; `shape` must equal the model's.
+    public func setWeights(layer: String, weight: String, values: UnsafeBufferPointer<Float>, shape: [Int]) throws {
+        let tensor = try lookup(layer: layer, weight: weight)
+        guard shape == tensor.shape else {
+            throw CharRNNError.shape("\(tensor.name) has shape \(tensor.shape), got \(shape)")
+        }
+        guard values.count == tensor.count, let base = values.baseAddress else {
+            throw CharRNNError.shape("\(tensor.name) needs \(tensor.count) values, got \(values.count)")
+        }
+        for i in 0..<values.count where !values[i].isFinite {
+            throw CharRNNError.invalidArgument("\(tensor.name)[\(i)] is not finite (\(values[i]))")
+        }
+        (parameters.pointer + tensor.offset).update(from: base, count: tensor.count)
+    }
+
+    private func lookup(layer: String, weight: String) throws -> ParameterLayout.Tensor {
+        guard let tensor = layout.tensor(named: "\(layer).\(weight)") else {
+            let names = layout.tensors.map(\.name).joined(separator: ", ")
+            throw CharRNNError.notFound("no weight \"\(weight)\" in layer \"\(layer)\"; the model has: \(names)")
+        }
+        return tensor
+    }
+}

@@ -1,0 +1,226 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
+
+/// The kind of recurrent cell, as in Keras.
+public enum CellKind: String, Codable, Sendable, CaseIterable {
+    case lstm, gru
+    case rnn
+
+    /// Gates per unit: the width multiplier of the kernels.
+    public var gateCount: Int {
+        switch self {
+        case .lstm: return 4
+        case .gru: return 3
+        case .rnn: return 1
+        }
+    }
+
+    /// The Keras class name, for summaries.
+    public var kerasName: String {
+        switch self {
+        case .lstm: return "LSTM"
+        case .gru: return "GRU"
+        case .rnn: return "SimpleRNN"
+        }
+    }
+}
+
+/// How characters enter the first layer.
+public enum InputEncoding: String, Codable, Sendable, CaseIterable {
+    /// A one-hot vector of the vocabulary size (computed as a row gather).
+    case onehot
+    /// A learned embedding of `embeddingDim` columns.
+    case embedding
+    /// A single input `index / vocab_size`, as one of the Keras tutorials trains.
+    case scalar
+}
+
+/// One recurrent layer.
+public struct LayerConfig: Codable, Equatable, Sendable {
+    public var cell: CellKind
+    public var units: Int
+    public var activation: Activation
+    public var recurrentActivation: GateActivation
+    public var useBias: Bool
+    /// GRU only: apply the reset gate after the recurrent product (Keras 2.x+ and CuDNN default).
+    public var resetAfter: Bool
+
+    public init(cell: CellKind, units: Int, activation: Activation = .tanh,
+                recurrentActivation: GateActivation = .sigmoid, useBias: Bool = true, resetAfter: Bool = true) {
+        self.cell = cell
+        self.units = units
+        self.activation = activation
+        self.recurrentActivation = recurrentActivation
+        self.useBias = useBias
+        self.resetAfter = resetAfter
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case cell, units, activation
+        case recurrentActivation = "recurrent_activation"
+        case useBias = "use_bias"
+        case resetAfter = "reset_after"
+    }
+
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        cell = try c.decode(CellKind.self, forKey: .cell)
+        units = try c.decode(Int.self, forKey: .units)
+        activation = try c.decodeIfPresent(Activation.self, forKey: .activation) ?? .tanh
+        recurrentActivation = try c.decodeIfPresent(GateActivation.self, forKey: .recurrentActivation) ?? .sigmoid
+        useBias = try c.decodeIfPresent(Bool.self, forKey: .useBias) ?? true
+        resetAfter = try c.decodeIfPresent(Bool.self, forKey: .resetAfter) ?? true
+    }
+}
+
+/// The output layer: a Dense of vocabulary width.
+public struct HeadConfig: Codable, Equatable, Sendable {
+    public enum HeadActivation: String, Codable, Sendable { case softmax, linear }
+    /// `softmax` gives probabilities; `linear` gives logits, softmaxed wherever probabilities are needed.
+    public var activation: HeadActivation
+    public var useBias: Bool
+
+    public init(activation: HeadActivation = .softmax, useBias: Bool = true) {
+        self.activation = activation
+        self.useBias = useBias
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case activation
+        case useBias = "use_bias"
+    }
+
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        activation = try c.decodeIfPresent(HeadActivation.self, forKey: .activation) ?? .softmax
+        useBias = try c.decodeIfPresent(Bool.self, forKey: .useBias) ?? true
+    }
+}
+
+/// Everything that defines a model's architecture. Serialised as snake_case JSON in model files and
+/// accepted by `charrnn_model_create`.
+public struct ModelConfig: Codable, Equatable, Sendable {
+    public var vocabSize: Int
+    public var input: InputEncoding
+    public var embeddingDim: Int
+    public var layers: [LayerConfig]
+    /// Dropout rate applied to each recurrent layer's output while training.
+    public var dropout: Float
+    public var head: HeadConfig
+
+    public init(vocabSize: Int, input: InputEncoding = .onehot, embeddingDim: Int = 0,
+                layers: [LayerConfig], dropout: Float = 0, head: HeadConfig = HeadConfig()) {
+        self.vocabSize = vocabSize
+        self.input = input
+        self.embeddingDim = embeddingDim
+        self.layers = layers
+        self.dropout = dropout
+        self.head = head
+    }
+
+    /// A stack of `count` identical layers.
+    public static func stacked(cell: CellKind, layers count: Int, units: Int, vocabSize: Int,
+                               embeddingDim: Int = 0, dropout: Float = 0) -> ModelConfig {
+        ModelConfig(vocabSize: vocabSize, input: embeddingDim > 0 ? .embedding : .onehot,
+                    embeddingDim: embeddingDim,
+                    layers: Array(repeating: LayerConfig(cell: cell, units: units), count: count),
+                    dropout: dropout)
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case vocabSize = "vocab_size"
+        case input
+        case embeddingDim = "embedding_dim"
+        case layers, dropout, head
+    }
+
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        vocabSize = try c.decodeIfPresent(Int.self, forKey: .vocabSize) ?? 0
+        input = try c.decodeIfPresent(InputEncoding.self, forKey: .input) ?? .onehot
+        embeddingDim = try c.decodeIfPresent(Int.self, forKey: .embeddingDim) ?? 0
+        layers = try c.decode([LayerConfig].self, forKey: .layers)
+        dropout = try c.decodeIfPresent(Float.self, forKey: .dropout) ?? 0
+        head = try c.decodeIfPresent(HeadConfig.self, forKey: .head) ?? HeadConfig()
+    }
+
+    /// Limits that keep every size computation far from overflow and every allocation sane.
+    public static let maxVocabSize = 1 << 21
+    public static let maxUnits = 1 << 14
+    public static let maxLayers = 64
+
+    /// Checks the configuration, naming the first problem found.
+    public func validate() throws {
+        guard vocabSize >= 1, vocabSize <= Self.maxVocabSize else {
+            throw CharRNNError.config("vocab_size must be in 1...\(Self.maxVocabSize), got \(vocabSize)")
+        }
+        guard !layers.isEmpty, layers.count <= Self.maxLayers else {
+            throw CharRNNError.config("a model needs 1...\(Self.maxLayers) recurrent layers, got \(layers.count)")
+        }
+        for (i, layer) in layers.enumerated() where layer.units < 1 || layer.units > Self.maxUnits {
+            throw CharRNNError.config("layer \(i): units must be in 1...\(Self.maxUnits), got \(layer.units)")
+        }
+        switch input {
+        case .embedding:
+            guard embeddingDim >= 1, embeddingDim <= Self.maxUnits else {
+                throw CharRNNError.config("embedding_dim must be in 1...\(Self.maxUnits) for input \"embedding\", got \(embeddingDim)")
+            }
+        case .onehot, .scalar:
+            guard embeddingDim == 0 else {
+                throw CharRNNError.config("embedding_dim must be 0 for input \"\(input.rawValue)\", got \(embeddingDim)")
+            }
+        }
+        guard dropout >= 0, dropout < 1 else {
+            throw CharRNNError.config("dropout must be in [0, 1), got \(dropout)")
+        }
+    }
+
+    /// The width of the first layer's input vector.
+    public var inputWidth: Int {
+        switch input {
+        case .onehot: return vocabSize
+        case .embedding: return embeddingDim
+        case .scalar: return 1
+        }
+    }
+
+    /// Parses JSON (as written by `jsonString`), then validates.
+    public static func fromJSON(_ text: String) throws -> ModelConfig {
+        let config: ModelConfig
+        do {
+            config = try JSONDecoder().decode(ModelConfig.self, from: Data(text.utf8))
+        } catch let error as DecodingError {
+            throw CharRNNError.config("model config JSON: \(describe(error))")
+        } catch {
+            throw CharRNNError.config("model config JSON: \(error)")
+        }
+        try config.validate()
+        return config
+    }
+
+    /// Canonical JSON, keys sorted.
+    public var jsonString: String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        // Encoding plain enums, numbers and strings cannot fail.
+        let data = (try? encoder.encode(self)) ?? Data("{}".utf8)
+        return String(decoding: data, as: UTF8.self)
+    }
+}
+
+/// A one-line description of a JSON decoding error: the path to the bad key and what was wrong.
+func describe(_ error: DecodingError) -> String {
+    func path(_ keys: [CodingKey]) -> String {
+        keys.isEmpty ? "top level" : keys.map { $0.intValue.map { "[\($0)]" } ?? $0.stringValue }.joined(separator: ".")
+    }
+    switch error {
+    case .typeMismatch(_, let c): return "\(path(c.codingPath)): \(c.debugDescription)"
+    case .valueNotFound(_, let c): return "\(path(c.codingPath)): \(c.debugDescription)"
+    case .keyNotFound(let key, let c): return "\(path(c.codingPath + [key])): missing"
+    case .dataCorrupted(let c): return "\(path(c.codingPath)): \(c.debugDescription)"
+    @unknown default: return "\(error)"
+    }
+}

@@ -1,0 +1,66 @@
+/// Decoding of UTF-8 bytes into Unicode scalars, strict and with the byte offset of any error.
+public enum UTF8Text {
+    /// Decodes `bytes` into Unicode scalar values, refusing overlong forms, surrogates and
+    /// truncated sequences.
+    /// - Throws: `CharRNNError.invalidUTF8` naming the byte offset of the first bad sequence.
+    public static func decode(_ bytes: UnsafeBufferPointer<UInt8>) throws -> [Unicode.Scalar] {
+        var scalars: [Unicode.Scalar] = []
+        scalars.reserveCapacity(bytes.count)
+        var iterator = bytes.makeIterator()
+        var decoder = Unicode.UTF8()
+        var offset = 0
+        var lastOffset = 0
+        // Track the offset of each scalar by counting the bytes of each decoded scalar.
+        while true {
+            switch decoder.decode(&iterator) {
+            case .scalarValue(let scalar):
+                scalars.append(scalar)
+                lastOffset = offset
+                offset += UTF8.width(scalar)
+            case .emptyInput:
+                return scalars
+            case .error:
+                _ = lastOffset
+                throw CharRNNError.invalidUTF8(
+                    offset: offset, "invalid UTF-8 at byte offset \(offset) (after \(scalars.count) valid characters)")
+            }
+        }
+    }
+
+    /// Decodes a byte array; see `decode(_:)`.
+    public static func decode(_ bytes: [UInt8]) throws -> [Unicode.Scalar] {
+        try bytes.withUnsafeBufferPointer { try decode($0) }
+    }
+
+    /// Decodes a raw pointer and length (from C); see `decode(_:)`.
+    public static func decode(_ pointer: UnsafePointer<UInt8>, count: Int) throws -> [Unicode.Scalar] {
+        try decode(UnsafeBufferPointer(start: pointer, count: count))
+    }
+
+    /// The UTF-8 encoding of scalars.
+    public static func encode<S: Sequence>(_ scalars: S) -> [UInt8] where S.Element == Unicode.Scalar {
+        var bytes: [UInt8] = []
+        for scalar in scalars { UTF8.encode(scalar) { bytes.append($0) } }
+        return bytes
+    }
+}
+
+/// The character-set transformations of the Keras and TensorFlow tutorials.
+public enum TextTransform {
+    /// Lowercases each scalar as Python's `str.lower` does for scalars with a one-scalar lowercase.
+    public static func lowercase(_ scalars: [Unicode.Scalar]) -> [Unicode.Scalar] {
+        scalars.map { scalar in
+            let lower = scalar.properties.lowercaseMapping.unicodeScalars
+            return lower.count == 1 ? lower.first! : scalar
+        }
+    }
+
+    /// The characters kept by `reduceCharset`: a–z and `,.?! \n:;-'`.
+    public static let reducedCharset: Set<Unicode.Scalar> =
+        Set("abcdefghijklmnopqrstuvwxyz,.?! \n:;-'".unicodeScalars)
+
+    /// The 36-character reduction of one tutorial: lowercase, keep `reducedCharset`, map the rest to space.
+    public static func reduceCharset(_ scalars: [Unicode.Scalar]) -> [Unicode.Scalar] {
+        lowercase(scalars).map { reducedCharset.contains($0) ? $0 : " " }
+    }
+}

@@ -1,0 +1,327 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Figures of one forward pass over a batch.
+public struct BatchResult: Sendable {
+    /// Sum of the cross-entropy over the predicted characters, in nats.
+    public var lossSum: Double = 0
+    /// Predictions whose most probable character was the target.
+    public var correct: Int = 0
+    /// Characters predicted.
+    public var count: Int = 0
+
+    public var meanLoss: Double { count > 0 ? lossSum / Double(count) : .nan }
+
+    public static func += (a: inout BatchResult, b: BatchResult) {
+        a.lossSum += b.lossSum
+        a.correct += b.correct
+        a.count += b.count
+    }
+}
+
+/// The forward and backward pass of a model over batches of (B, T) character indices, with every buffer
+/// allocated once up front. Buffers are time-major so that each step is one GEMM over the batch, and the
+/// input projections and weight gradients of a whole sequence are one GEMM each.
+///
+/// The recurrent state can be carried from one batch to the next (truncated BPTT over a stream).
+public final class TrainingGraph {
+    public let model: Model
+    public let batch: Int
+    /// Maximum steps per batch; a run may use fewer.
+    public let capacity: Int
+    /// Only the last step of each sequence is predicted (the Keras "window" objective).
+    public let lastStepOnly: Bool
+    /// Gradients of the last backward pass, in the model's parameter layout.
+    public let gradients: ParameterBuffer
+
+    let weights: [RecurrentWeights]
+    let gradientViews: [RecurrentWeights]
+    let head: HeadWeights
+    let headGradient: HeadWeights
+    let layers: [SequenceBuffers]
+    /// (T·B) time-major indices of the current batch.
+    let tokens: UnsafeMutablePointer<Int32>
+    /// (N) targets, −1 for none.
+    let targets: UnsafeMutablePointer<Int32>
+    /// (T·B, inputWidth) dense first-layer input for embedding and scalar encodings.
+    let denseInput: UnsafeMutablePointer<Float>?
+    /// Per layer (T·B, U): dropout masks (already scaled by 1/(1−p)) and the dropped outputs.
+    let dropoutMasks: [UnsafeMutablePointer<Float>]
+    let droppedOutputs: [UnsafeMutablePointer<Float>]
+    /// (N, V): logits, then probabilities, then gradients of the logits.
+    let logits: UnsafeMutablePointer<Float>
+    private var allocations: [UnsafeMutableRawPointer] = []
+
+    /// - Parameters:
+    ///   - batch: sequences per batch (B).
+    ///   - steps: the longest sequence (T).
+    ///   - lastStepOnly: predict only after the last character of each sequence.
+    public init(model: Model, batch: Int, steps: Int, lastStepOnly: Bool = false) {
+        precondition(batch >= 1 && steps >= 1, "validated by callers")
+        self.model = model
+        self.batch = batch
+        self.capacity = steps
+        self.lastStepOnly = lastStepOnly
+        let config = model.config
+        gradients = ParameterBuffer(count: model.layout.totalCount)
+        weights = RecurrentWeights.views(of: model.parameters.pointer, layout: model.layout, config: config)
+        gradientViews = RecurrentWeights.views(of: gradients.pointer, layout: model.layout, config: config)
+        head = HeadWeights(base: model.parameters.pointer, layout: model.layout)
+        headGradient = HeadWeights(base: gradients.pointer, layout: model.layout)
+        layers = config.layers.map { SequenceBuffers(layer: $0, steps: steps, batch: batch) }
+
+        var allocations: [UnsafeMutableRawPointer] = []
+        func floats(_ n: Int) -> UnsafeMutablePointer<Float> {
+            let p = UnsafeMutablePointer<Float>.allocate(capacity: max(n, 1))
+            p.initialize(repeating: 0, count: max(n, 1))
+            allocations.append(UnsafeMutableRawPointer(p))
+            return p
+        }
+        let tb = steps * batch
+        let ints = UnsafeMutablePointer<Int32>.allocate(capacity: 2 * tb)
+        ints.initialize(repeating: 0, count: 2 * tb)
+        allocations.append(UnsafeMutableRawPointer(ints))
+        tokens = ints
+        targets = ints + tb
+        denseInput = config.input == .onehot ? nil : floats(tb * config.inputWidth)
+        if config.dropout > 0 {
+            dropoutMasks = config.layers.map { floats(tb * $0.units) }
+            droppedOutputs = config.layers.map { floats(tb * $0.units) }
+        } else {
+            dropoutMasks = []
+            droppedOutputs = []
+        }
+        logits = floats((lastStepOnly ? batch : tb) * config.vocabSize)
+        self.allocations = allocations
+    }
+
+    deinit { for p in allocations { p.deallocate() } }
+
+    /// Zeroes the carried recurrent state.
+    public func resetState() { for layer in layers { layer.resetState() } }
+
+    /// Runs one batch.
+    /// - Parameters:
+    ///   - inputs: (B, T) character indices, batch-major, each in 0..<vocab (validated by the caller).
+    ///   - targets: (B, T) next-character indices, or (B) with `lastStepOnly`; −1 predicts nothing.
+    ///   - steps: T for this batch, at most `capacity`.
+    ///   - training: apply dropout (drawn from `rng`).
+    ///   - computeGradients: run backward into `gradients` (zeroed first).
+    ///   - carryState: start from the state the previous batch ended in, instead of zeros.
+    ///   - probabilities: when non-nil, receives the (N, V) output distributions, N = T·B time-major
+    ///     (or B with `lastStepOnly`).
+    public func run(inputs: UnsafePointer<Int32>, targets batchTargets: UnsafePointer<Int32>?, steps: Int,
+                    training: Bool, computeGradients: Bool, carryState: Bool,
+                    rng: inout RandomGenerator,
+                    probabilities: UnsafeMutablePointer<Float>? = nil) -> BatchResult {
+        let B = batch, T = steps, V = model.config.vocabSize
+        for layer in layers {
+            layer.steps = T
+            if !carryState { layer.resetState() }
+        }
+        for b in 0..<B { for t in 0..<T { tokens[t * B + b] = inputs[b * T + t] } }
+        let n = lastStepOnly ? B : T * B
+        if let batchTargets {
+            if lastStepOnly {
+                for b in 0..<B { targets[b] = batchTargets[b] }
+            } else {
+                for b in 0..<B { for t in 0..<T { targets[t * B + b] = batchTargets[b * T + t] } }
+            }
+        } else {
+            targets.update(repeating: -1, count: n)
+        }
+
+        let applyDropout = training && model.config.dropout > 0
+        forward(steps: T, applyDropout: applyDropout, rng: &rng)
+        let result = headForward(steps: T, rows: n, applyDropout: applyDropout)
+        if let probabilities { probabilities.update(from: logits, count: n * V) }
+        if computeGradients {
+            backward(steps: T, rows: n, count: result.count, applyDropout: applyDropout)
+        }
+        for layer in layers { layer.carryState() }
+        return result
+    }
+
+    // MARK: forward
+
+    private func forward(steps T: Int, applyDropout: Bool, rng: inout RandomGenerator) {
+        let B = batch, tb = T * B
+        for (l, w) in weights.enumerated() {
+            let s = layers[l]
+            w.fillInputBias(s.gates, rows: tb)
+            if l == 0 {
+                firstLayerProjection(w, into: s.gates, rows: tb)
+            } else {
+                sgemm(m: tb, n: w.width, k: w.inputWidth, a: layerOutput(l - 1, applyDropout), lda: w.inputWidth,
+                      b: w.kernel, ldb: w.width, beta: 1, c: s.gates, ldc: w.width)
+            }
+            w.forward(s)
+            if applyDropout {
+                let rate = model.config.dropout, scale = 1 / (1 - rate)
+                let mask = dropoutMasks[l], out = droppedOutputs[l], h = s.outputs
+                for i in 0..<(tb * w.units) {
+                    let keep: Float = rng.nextUniform() >= rate ? scale : 0
+                    mask[i] = keep
+                    out[i] = h[i] * keep
+                }
+            }
+        }
+    }
+
+    /// The output of layer `l` as the next layer sees it: (T·B, U).
+    private func layerOutput(_ l: Int, _ applyDropout: Bool) -> UnsafeMutablePointer<Float> {
+        applyDropout ? droppedOutputs[l] : layers[l].outputs
+    }
+
+    /// Adds the first layer's input projection to `gates` (already holding the bias).
+    private func firstLayerProjection(_ w: RecurrentWeights, into gates: UnsafeMutablePointer<Float>, rows: Int) {
+        let G = w.width, config = model.config
+        switch config.input {
+        case .onehot:  // a row gather: x·W for a one-hot x is the row of W at the index
+            for r in 0..<rows {
+                let src = w.kernel + Int(tokens[r]) * G, dst = gates + r * G
+                for j in 0..<G { dst[j] += src[j] }
+            }
+        case .embedding:
+            guard let x = denseInput, let table = head.embedding else { return }
+            let E = config.embeddingDim
+            for r in 0..<rows { (x + r * E).update(from: table + Int(tokens[r]) * E, count: E) }
+            sgemm(m: rows, n: G, k: E, a: x, lda: E, b: w.kernel, ldb: G, beta: 1, c: gates, ldc: G)
+        case .scalar:
+            guard let x = denseInput else { return }
+            let scale = 1 / Float(config.vocabSize)
+            for r in 0..<rows {
+                let v = Float(tokens[r]) * scale
+                x[r] = v
+                let dst = gates + r * G
+                for j in 0..<G { dst[j] += v * w.kernel[j] }
+            }
+        }
+    }
+
+    /// Logits, probabilities and the loss over `rows` predictions.
+    private func headForward(steps T: Int, rows n: Int, applyDropout: Bool) -> BatchResult {
+        let V = model.config.vocabSize
+        let U = weights[weights.count - 1].units
+        let input = headInput(steps: T, applyDropout: applyDropout)
+        if let bias = head.bias {
+            for r in 0..<n { (logits + r * V).update(from: bias, count: V) }
+        } else {
+            logits.update(repeating: 0, count: n * V)
+        }
+        sgemm(m: n, n: V, k: U, a: input, lda: U, b: head.kernel, ldb: V, beta: 1, c: logits, ldc: V)
+        var result = BatchResult()
+        for r in 0..<n {
+            let row = logits + r * V
+            var maxValue = -Float.infinity, best = 0
+            for j in 0..<V where row[j] > maxValue { maxValue = row[j]; best = j }
+            var sum: Float = 0
+            for j in 0..<V {
+                let e = expf(row[j] - maxValue)
+                row[j] = e
+                sum += e
+            }
+            let inv = 1 / sum
+            for j in 0..<V { row[j] *= inv }
+            let target = Int(targets[r])
+            if target >= 0 {
+                result.lossSum += Double(-logf(max(row[target], Float.leastNormalMagnitude)))
+                result.correct += best == target ? 1 : 0
+                result.count += 1
+            }
+        }
+        return result
+    }
+
+    /// The rows the head reads: all outputs of the last layer, or only those of its last step.
+    private func headInput(steps T: Int, applyDropout: Bool) -> UnsafeMutablePointer<Float> {
+        let last = weights.count - 1
+        let all = layerOutput(last, applyDropout)
+        return lastStepOnly ? all + (T - 1) * batch * weights[last].units : all
+    }
+
+    // MARK: backward
+
+    private func backward(steps T: Int, rows n: Int, count: Int, applyDropout: Bool) {
+        let B = batch, V = model.config.vocabSize, tb = T * B
+        gradients.zero()
+        guard count > 0 else { return }
+        // dL/dlogits = (p − onehot(target)) / count, for rows with a target.
+        let inv = 1 / Float(count)
+        for r in 0..<n {
+            let row = logits + r * V
+            let target = Int(targets[r])
+            if target < 0 {
+                row.update(repeating: 0, count: V)
+                continue
+            }
+            for j in 0..<V { row[j] *= inv }
+            row[target] -= inv
+        }
+        let last = weights.count - 1, U = weights[last].units
+        let input = headInput(steps: T, applyDropout: applyDropout)
+        sgemm(transA: true, m: U, n: V, k: n, a: input, lda: U, b: logits, ldb: V, beta: 1,
+              c: headGradient.kernel, ldc: V)
+        if let db = headGradient.bias { columnSums(logits, rows: n, columns: V, into: db) }
+        // dL/dh of the last layer.
+        let top = layers[last]
+        if lastStepOnly {
+            top.outputGradients.update(repeating: 0, count: tb * U)
+            sgemm(transB: true, m: B, n: U, k: V, a: logits, lda: V, b: head.kernel, ldb: V, beta: 0,
+                  c: top.outputGradients + (T - 1) * B * U, ldc: U)
+        } else {
+            sgemm(transB: true, m: n, n: U, k: V, a: logits, lda: V, b: head.kernel, ldb: V, beta: 0,
+                  c: top.outputGradients, ldc: U)
+        }
+        if applyDropout { multiply(top.outputGradients, by: dropoutMasks[last], count: tb * U) }
+
+        for l in stride(from: last, through: 0, by: -1) {
+            let w = weights[l], g = gradientViews[l], s = layers[l]
+            w.backward(gradients: g, s)
+            // s.gates now holds dL/d(input projection) (T·B, G·U).
+            if let db = g.inputBias { columnSums(s.gates, rows: tb, columns: w.width, into: db) }
+            if l > 0 {
+                sgemm(transA: true, m: w.inputWidth, n: w.width, k: tb, a: layerOutput(l - 1, applyDropout),
+                      lda: w.inputWidth, b: s.gates, ldb: w.width, beta: 1, c: g.kernel, ldc: w.width)
+                let below = layers[l - 1]
+                sgemm(transB: true, m: tb, n: w.inputWidth, k: w.width, a: s.gates, lda: w.width,
+                      b: w.kernel, ldb: w.width, beta: 0, c: below.outputGradients, ldc: w.inputWidth)
+                if applyDropout { multiply(below.outputGradients, by: dropoutMasks[l - 1], count: tb * w.inputWidth) }
+            } else {
+                firstLayerBackward(w, g, dz: s.gates, rows: tb)
+            }
+        }
+    }
+
+    private func firstLayerBackward(_ w: RecurrentWeights, _ g: RecurrentWeights, dz: UnsafeMutablePointer<Float>, rows: Int) {
+        let G = w.width, config = model.config
+        switch config.input {
+        case .onehot:  // scatter-add: the gradient of a gathered row goes back to that row
+            for r in 0..<rows {
+                let dst = g.kernel + Int(tokens[r]) * G, src = dz + r * G
+                for j in 0..<G { dst[j] += src[j] }
+            }
+        case .embedding:
+            guard let x = denseInput, let dTable = headGradient.embedding else { return }
+            let E = config.embeddingDim
+            sgemm(transA: true, m: E, n: G, k: rows, a: x, lda: E, b: dz, ldb: G, beta: 1, c: g.kernel, ldc: G)
+            // dL/dx reuses the dense-input buffer: x is no longer needed.
+            sgemm(transB: true, m: rows, n: E, k: G, a: dz, lda: G, b: w.kernel, ldb: G, beta: 0, c: x, ldc: E)
+            for r in 0..<rows {
+                let dst = dTable + Int(tokens[r]) * E, src = x + r * E
+                for j in 0..<E { dst[j] += src[j] }
+            }
+        case .scalar:
+            guard let x = denseInput else { return }
+            for r in 0..<rows {
+                let v = x[r], src = dz + r * G
+                for j in 0..<G { g.kernel[j] += v * src[j] }
+            }
+        }
+    }
+
+    private func multiply(_ a: UnsafeMutablePointer<Float>, by mask: UnsafePointer<Float>, count: Int) {
+        for i in 0..<count { a[i] *= mask[i] }
+    }
+}

@@ -1,0 +1,1 @@
+// C exports: see include/charrnn.h

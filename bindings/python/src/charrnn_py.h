@@ -1,0 +1,57 @@
+/* Shared declarations of the charrnn CPython extension (charrnn._charrnn). */
+#ifndef CHARRNN_PY_H
+#define CHARRNN_PY_H
+
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include "charrnn.h"
+
+typedef struct {
+    PyObject_HEAD
+    charrnn_model *model;   /* NULL once closed */
+    int busy;               /* calls running with the GIL released */
+    PyObject *weakreflist;
+} ModelObject;
+
+typedef struct {
+    PyObject_HEAD
+    charrnn_session *session; /* NULL once closed */
+    PyObject *model;          /* the Python Model it was created from (kept alive) */
+    int busy;
+    PyObject *weakreflist;
+} SessionObject;
+
+extern PyTypeObject CrnModel_Type;
+extern PyTypeObject CrnSession_Type;
+
+/* errors.c */
+int crn_errors_init(PyObject *module);
+/* Raises the exception for `status` with charrnn_last_error(); returns NULL. */
+PyObject *crn_raise(charrnn_status status);
+/* Raises the exception for `status` with a message of ours; returns NULL. */
+PyObject *crn_raise_msg(charrnn_status status, const char *fmt, ...);
+
+/* module.c helpers */
+/* UTF-8 view of a str or bytes object; *nchars receives the number of characters (code points for
+ * str, UTF-8 lead bytes for bytes). Returns 0 or -1 with an exception set. The view lives as long as
+ * `obj`, which must be immutable (str/bytes only). */
+int crn_text(PyObject *obj, const char **data, Py_ssize_t *len, Py_ssize_t *nchars);
+/* A new float32 numpy array of the given shape (C order), and a pointer to its data. */
+PyObject *crn_new_float_array(int ndim, const Py_ssize_t *shape, float **data);
+/* Reads a sample-params from keyword values; returns 0 or -1. */
+int crn_sample_params(PyObject *temperature, PyObject *top_k, PyObject *top_p, PyObject *greedy,
+                      PyObject *seed, charrnn_sample_params *out);
+/* Length in bytes of the UTF-8 sequence starting with lead byte `b` (1 for invalid bytes). */
+size_t crn_utf8_len(unsigned char b);
+
+/* model.c */
+/* The live handle of a Model, or NULL with StateError set when closed / TypeError when not a Model. */
+charrnn_model *crn_model_handle(PyObject *obj);
+/* Wraps a new handle in an instance of `cls` (a Model subclass), taking ownership. */
+PyObject *crn_model_wrap(PyTypeObject *cls, charrnn_model *model);
+
+/* train.c */
+PyObject *crn_train(PyObject *self, PyObject *args, PyObject *kwargs);
+PyObject *crn_default_train_params(PyObject *self, PyObject *unused);
+
+#endif

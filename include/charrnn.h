@@ -1,0 +1,358 @@
+/*
+ * charrnn.h — the C ABI of libcharrnn, a character-level recurrent language-model library.
+ *
+ * This header is the one authoritative description of the API: if it is not here, it is not API.
+ *
+ * Conventions
+ * - Every symbol starts with `charrnn_` / `CHARRNN_`.
+ * - Handles are opaque. A `charrnn_model` holds immutable weights and may be shared by any number of
+ *   threads; a `charrnn_session` holds recurrent state and belongs to one thread at a time.
+ * - Every fallible call returns a `charrnn_status`. On failure, `charrnn_last_error()` gives a message
+ *   for the last error on the calling thread, and output parameters are left untouched.
+ * - Text is UTF-8 with an explicit byte length; the unit of the model is the Unicode scalar value.
+ * - Functions that fill a caller's buffer take `(buf, capacity, needed)`: pass `buf == NULL` and
+ *   `capacity == 0` to query `*needed`; a buffer that is too small returns
+ *   `CHARRNN_ERR_BUFFER_TOO_SMALL` with `*needed` set. Strings are NUL-terminated and `*needed`
+ *   counts the terminator.
+ * - Every `*_free` function accepts NULL.
+ */
+#ifndef CHARRNN_H
+#define CHARRNN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(_WIN32)
+#define CHARRNN_API __declspec(dllimport)
+#elif defined(__GNUC__) || defined(__clang__)
+#define CHARRNN_API __attribute__((visibility("default")))
+#else
+#define CHARRNN_API
+#endif
+
+/* ---------------------------------------------------------------------------------------------- */
+/* Version                                                                                         */
+/* ---------------------------------------------------------------------------------------------- */
+
+#define CHARRNN_VERSION_MAJOR 0
+#define CHARRNN_VERSION_MINOR 1
+#define CHARRNN_VERSION_PATCH 0
+#define CHARRNN_VERSION_STRING "0.1.0"
+/* major * 10000 + minor * 100 + patch, as returned by charrnn_version_number(). */
+#define CHARRNN_VERSION_NUMBER \
+    (CHARRNN_VERSION_MAJOR * 10000 + CHARRNN_VERSION_MINOR * 100 + CHARRNN_VERSION_PATCH)
+
+/* The library's version string ("0.1.0"); static storage, never freed. */
+CHARRNN_API const char *charrnn_version(void);
+/* The library's version as major * 10000 + minor * 100 + patch; compare with CHARRNN_VERSION_NUMBER. */
+CHARRNN_API uint32_t charrnn_version_number(void);
+
+/* ---------------------------------------------------------------------------------------------- */
+/* Status and errors                                                                               */
+/* ---------------------------------------------------------------------------------------------- */
+
+typedef enum charrnn_status {
+    CHARRNN_OK = 0,                     /* success */
+    CHARRNN_ERR_INVALID_ARGUMENT = 1,   /* NULL pointer, zero or out-of-range value */
+    CHARRNN_ERR_IO = 2,                 /* a file could not be opened, read, written or renamed */
+    CHARRNN_ERR_FORMAT = 3,             /* a model, checkpoint or state buffer is corrupt or unsupported */
+    CHARRNN_ERR_UTF8 = 4,               /* text is not valid UTF-8 (the message gives the byte offset) */
+    CHARRNN_ERR_UNKNOWN_CHARACTER = 5,  /* text holds a character outside the model's vocabulary */
+    CHARRNN_ERR_BUFFER_TOO_SMALL = 6,   /* the caller's buffer is too small; *needed says how large */
+    CHARRNN_ERR_SHAPE = 7,              /* a tensor's shape or size disagrees with the model */
+    CHARRNN_ERR_NOT_FOUND = 8,          /* no such layer or tensor */
+    CHARRNN_ERR_STATE = 9,              /* the call is not valid in the object's current state */
+    CHARRNN_ERR_CANCELLED = 10,         /* a callback asked to stop */
+    CHARRNN_ERR_DIVERGED = 11,          /* training produced a NaN or exploding loss */
+    CHARRNN_ERR_CONFIG = 12,            /* a model or training configuration is invalid */
+    CHARRNN_ERR_OUT_OF_MEMORY = 13,     /* an allocation would be too large */
+    CHARRNN_ERR_INTERNAL = 99           /* a bug in charrnn; please report it */
+} charrnn_status;
+
+/* The enumerator's name without prefix ("OK", "INVALID_ARGUMENT", ...); static storage. Unknown
+ * values give "UNKNOWN". */
+CHARRNN_API const char *charrnn_status_name(charrnn_status status);
+
+/* A message describing the last failure on the calling thread, or "" when the last call succeeded.
+ * Valid until the next charrnn call on the same thread; never NULL; do not free. */
+CHARRNN_API const char *charrnn_last_error(void);
+
+/* ---------------------------------------------------------------------------------------------- */
+/* Models                                                                                          */
+/* ---------------------------------------------------------------------------------------------- */
+
+/* Weights, configuration and vocabulary. Immutable once shared: any number of threads may create
+ * sessions on one model and use them concurrently. */
+typedef struct charrnn_model charrnn_model;
+
+/* Sizes of a model, filled by charrnn_model_get_info(). */
+typedef struct charrnn_model_info {
+    uint32_t vocab_size;        /* characters in the vocabulary */
+    uint32_t num_layers;        /* recurrent layers */
+    uint32_t hidden_size;       /* units of the last recurrent layer */
+    uint64_t parameter_count;   /* trainable parameters, counted as Keras counts them */
+    uint64_t state_size;        /* bytes of a session's state buffer (charrnn_session_get_state) */
+} charrnn_model_info;
+
+/* Loads a model or a training checkpoint (safetensors written by charrnn).
+ * On success *out owns a new model: free it with charrnn_model_free(). */
+CHARRNN_API charrnn_status charrnn_model_load(const char *path, charrnn_model **out);
+
+/* Creates a model with freshly initialised weights (Keras-like initialisation, seeded).
+ * `config_json` is the model configuration (see README, "Model configuration"); its vocabulary
+ * size is taken from `vocab`, `vocab_len` bytes of UTF-8 holding each character once, in order.
+ * On success *out owns a new model: free it with charrnn_model_free(). */
+CHARRNN_API charrnn_status charrnn_model_create(const char *config_json, const char *vocab,
+                                                size_t vocab_len, uint64_t seed,
+                                                charrnn_model **out);
+
+/* Writes the model to `path` atomically (temporary file in the same folder, then rename). */
+CHARRNN_API charrnn_status charrnn_model_save(const charrnn_model *model, const char *path);
+
+/* Releases the caller's reference. Sessions keep their model alive, so a model may be freed while
+ * its sessions are still in use. NULL is a no-op. */
+CHARRNN_API void charrnn_model_free(charrnn_model *model);
+
+/* Fills *info with the model's sizes. */
+CHARRNN_API charrnn_status charrnn_model_get_info(const charrnn_model *model, charrnn_model_info *info);
+
+/* The vocabulary as UTF-8, each character once, in index order (NUL-terminated; a vocabulary that
+ * contains U+0000 is returned in full: use *needed - 1 as its length). */
+CHARRNN_API charrnn_status charrnn_model_get_vocab(const charrnn_model *model, char *buf,
+                                                   size_t capacity, size_t *needed);
+
+/* The model configuration as JSON (the same schema charrnn_model_create() takes, with vocab_size). */
+CHARRNN_API charrnn_status charrnn_model_get_config(const charrnn_model *model, char *buf,
+                                                    size_t capacity, size_t *needed);
+
+/* A Keras-style summary table (layers, output shapes, parameter counts). */
+CHARRNN_API charrnn_status charrnn_model_summary(const charrnn_model *model, char *buf,
+                                                 size_t capacity, size_t *needed);
+
+/* Number of weight tensors, and the name, rank and shape of tensor `index` (0-based).
+ * Tensor names are "<layer>.<weight>": "embedding.embeddings", "rnn0.kernel",
+ * "rnn0.recurrent_kernel", "rnn0.bias", ..., "dense.kernel", "dense.bias". */
+CHARRNN_API charrnn_status charrnn_model_tensor_count(const charrnn_model *model, size_t *count);
+/* `name` receives the NUL-terminated tensor name (capacity `name_capacity`; *name_needed as usual);
+ * `shape` receives up to 4 dimensions; *rank their number. */
+CHARRNN_API charrnn_status charrnn_model_tensor_info(const charrnn_model *model, size_t index,
+                                                     char *name, size_t name_capacity,
+                                                     size_t *name_needed, int64_t shape[4],
+                                                     size_t *rank);
+
+/* Copies weight `weight` of layer `layer` (e.g. "rnn0", "kernel"), row-major float32 in the Keras
+ * layout, into `data` (`capacity` floats; *needed receives the element count). */
+CHARRNN_API charrnn_status charrnn_model_get_weights(const charrnn_model *model, const char *layer,
+                                                     const char *weight, float *data,
+                                                     size_t capacity, size_t *needed);
+
+/* Replaces weight `weight` of layer `layer` with `count` row-major float32 values whose shape,
+ * `shape[0..rank)`, must equal the model's (CHARRNN_ERR_SHAPE otherwise, naming both shapes).
+ * Weights are in the Keras layout: kernels (input, gates * units), LSTM gates i, f, c, o; GRU z, r, h.
+ * Mutates the model: call it only before the model is shared with sessions or other threads. */
+CHARRNN_API charrnn_status charrnn_model_set_weights(charrnn_model *model, const char *layer,
+                                                     const char *weight, const float *data,
+                                                     size_t count, const int64_t *shape,
+                                                     size_t rank);
+
+/* Result of charrnn_model_evaluate(). */
+typedef struct charrnn_eval_result {
+    double loss;         /* mean cross-entropy, nats per predicted character */
+    double perplexity;   /* exp(loss) */
+    double accuracy;     /* fraction of characters whose most probable prediction was right */
+    uint64_t chars;      /* characters predicted (text length in characters minus one) */
+} charrnn_eval_result;
+
+/* Flags for charrnn_model_evaluate() and charrnn_session_feed(). */
+#define CHARRNN_SKIP_UNKNOWN 1u  /* drop characters outside the vocabulary instead of failing */
+
+/* Runs the model over `text` from a fresh state and measures how well it predicts each next
+ * character. Without CHARRNN_SKIP_UNKNOWN, an unknown character fails with
+ * CHARRNN_ERR_UNKNOWN_CHARACTER. The text needs at least two known characters. */
+CHARRNN_API charrnn_status charrnn_model_evaluate(const charrnn_model *model, const char *text,
+                                                  size_t len, uint32_t flags,
+                                                  charrnn_eval_result *result);
+
+/* ---------------------------------------------------------------------------------------------- */
+/* Sessions: stateful generation                                                                   */
+/* ---------------------------------------------------------------------------------------------- */
+
+/* Recurrent state, the pending next-character distribution and a random generator. One thread at
+ * a time. */
+typedef struct charrnn_session charrnn_session;
+
+/* Sampling parameters. Get defaults from charrnn_default_sample_params(); fields are only ever
+ * added at the end. */
+typedef struct charrnn_sample_params {
+    float temperature;  /* > 0; probabilities ∝ p^(1/temperature). Default 1.0 */
+    int32_t top_k;      /* keep the k most probable characters; 0 = all. Default 0 */
+    float top_p;        /* keep the smallest set whose probability reaches top_p, in (0, 1]. Default 1.0 */
+    int32_t greedy;     /* non-zero: always take the most probable character. Default 0 */
+    uint64_t seed;      /* CHARRNN_SEED_CONTINUE keeps the session's generator; any other value
+                           reseeds it before sampling. Default CHARRNN_SEED_CONTINUE */
+} charrnn_sample_params;
+
+#define CHARRNN_SEED_CONTINUE UINT64_MAX
+
+CHARRNN_API charrnn_sample_params charrnn_default_sample_params(void);
+
+/* Creates a session on `model` with a zero state and its generator seeded with 0. The session holds a
+ * reference to the model. On success *out owns it: free it with charrnn_session_free(). */
+CHARRNN_API charrnn_status charrnn_session_new(const charrnn_model *model, charrnn_session **out);
+
+/* NULL is a no-op. */
+CHARRNN_API void charrnn_session_free(charrnn_session *session);
+
+/* Zeroes the recurrent state and forgets the pending distribution (the generator is kept). */
+CHARRNN_API charrnn_status charrnn_session_reset(charrnn_session *session);
+
+/* Reseeds the session's random generator. */
+CHARRNN_API charrnn_status charrnn_session_seed(charrnn_session *session, uint64_t seed);
+
+/* Feeds `len` bytes of UTF-8 into the state. The whole text is checked first: invalid UTF-8 or (without
+ * CHARRNN_SKIP_UNKNOWN) an unknown character fails and leaves the state unchanged. `*fed` (may be
+ * NULL) receives the number of characters fed, `*skipped` (may be NULL) those skipped. */
+CHARRNN_API charrnn_status charrnn_session_feed(charrnn_session *session, const char *text, size_t len,
+                                                uint32_t flags, size_t *fed, size_t *skipped);
+
+/* Copies the distribution over the next character (vocab_size floats, summing to 1) into `probs`.
+ * CHARRNN_ERR_STATE when nothing has been fed since creation or reset. */
+CHARRNN_API charrnn_status charrnn_session_probabilities(const charrnn_session *session, float *probs,
+                                                         size_t capacity, size_t *needed);
+
+/* Draws the next character from the pending distribution with `params` (NULL = defaults), feeds it
+ * back into the state, and returns its code point and the probability it had under the adjusted
+ * distribution it was drawn from. `*codepoint` and `*probability` may be NULL. */
+CHARRNN_API charrnn_status charrnn_session_sample(charrnn_session *session,
+                                                  const charrnn_sample_params *params,
+                                                  uint32_t *codepoint, float *probability);
+
+/* Called for each generated character: its code point, its UTF-8 bytes (not NUL-terminated), and the
+ * probability it was drawn with. Return non-zero to stop generation (the call then returns
+ * CHARRNN_OK with what was generated so far). */
+typedef int (*charrnn_token_callback)(uint32_t codepoint, const char *utf8, size_t utf8_len,
+                                      float probability, void *user_data);
+
+/* Generates up to `n` characters as charrnn_session_sample() would, calling `callback` (may be
+ * NULL) after each. `*generated` (may be NULL) receives the number generated. */
+CHARRNN_API charrnn_status charrnn_session_generate(charrnn_session *session, size_t n,
+                                                    const charrnn_sample_params *params,
+                                                    charrnn_token_callback callback, void *user_data,
+                                                    size_t *generated);
+
+/* The session's state (recurrent state, pending input, generator) as an opaque byte buffer tied to
+ * the model it came from. Its size is charrnn_model_info.state_size. */
+CHARRNN_API charrnn_status charrnn_session_get_state(const charrnn_session *session, void *buf,
+                                                     size_t capacity, size_t *needed);
+
+/* Restores a state from charrnn_session_get_state(). A buffer of the wrong size, from another model
+ * or corrupt fails with CHARRNN_ERR_FORMAT and leaves the session unchanged. */
+CHARRNN_API charrnn_status charrnn_session_set_state(charrnn_session *session, const void *buf,
+                                                     size_t len);
+
+/* ---------------------------------------------------------------------------------------------- */
+/* Training                                                                                        */
+/* ---------------------------------------------------------------------------------------------- */
+
+typedef enum charrnn_cell { CHARRNN_CELL_LSTM = 0, CHARRNN_CELL_GRU = 1, CHARRNN_CELL_RNN = 2 } charrnn_cell;
+
+typedef enum charrnn_optimizer {
+    CHARRNN_OPTIMIZER_ADAM = 0,
+    CHARRNN_OPTIMIZER_RMSPROP = 1,
+    CHARRNN_OPTIMIZER_SGD = 2,
+    CHARRNN_OPTIMIZER_ADAGRAD = 3
+} charrnn_optimizer;
+
+typedef enum charrnn_objective {
+    CHARRNN_OBJECTIVE_SEQUENCE = 0, /* every step predicts the next character; state carried across batches */
+    CHARRNN_OBJECTIVE_WINDOW = 1    /* a window of seq_length characters predicts the one after it */
+} charrnn_objective;
+
+/* Training options; the `charrnn train` flags of the same names. Get defaults from
+ * charrnn_default_train_params(); fields are only ever added at the end. Strings are borrowed for
+ * the duration of the call. */
+typedef struct charrnn_train_params {
+    charrnn_cell cell;          /* default LSTM */
+    uint32_t layers;            /* default 2 */
+    uint32_t hidden;            /* default 128 */
+    uint32_t embedding;         /* embedding width; 0 = one-hot input. Default 0 */
+    float dropout;              /* between layers, [0, 1). Default 0 */
+    charrnn_objective objective;/* default SEQUENCE */
+    uint32_t seq_length;        /* default 50 */
+    uint32_t step;              /* window stride for OBJECTIVE_WINDOW. Default 3 */
+    uint32_t batch_size;        /* default 50 */
+    charrnn_optimizer optimizer;/* default ADAM */
+    float learning_rate;        /* default 2e-3 */
+    float clip_value;           /* clip each gradient to ±clip_value; 0 = off. Default 0 */
+    float clip_norm;            /* clip the global gradient norm; 0 = off. Default 5 */
+    float lr_decay;             /* multiply the rate by this...; 1 = off. Default 1 */
+    uint32_t lr_decay_every;    /* ...every this many steps (exponential decay); 0 = see below */
+    int32_t lr_decay_staircase; /* non-zero: decay in steps rather than continuously */
+    uint32_t lr_decay_after;    /* with lr_decay_every == 0: decay once per epoch after this epoch (char-rnn) */
+    uint32_t epochs;            /* default 10 */
+    uint64_t max_steps;         /* 0 = no limit */
+    double max_time;            /* seconds; 0 = no limit */
+    uint64_t seed;              /* default 42 */
+    int32_t lowercase;          /* non-zero: lowercase the corpus */
+    int32_t reduce_charset;     /* non-zero: keep a-z and ",.?! \n:;-'", map the rest to space */
+    uint64_t max_chars;         /* use at most this many characters of the corpus; 0 = all */
+    float val_fraction;         /* last fraction held out for validation. Default 0.1 */
+    uint64_t eval_every;        /* validate every this many steps; 0 = at each epoch's end. Default 0 */
+    const char *out_dir;        /* checkpoint folder (created); NULL = no checkpoints */
+    const char *resume;         /* checkpoint to continue from; NULL = start fresh */
+} charrnn_train_params;
+
+CHARRNN_API charrnn_train_params charrnn_default_train_params(void);
+
+typedef enum charrnn_progress_kind {
+    CHARRNN_PROGRESS_STEP = 0,        /* a training step finished */
+    CHARRNN_PROGRESS_VALIDATION = 1,  /* a validation pass finished; val_* fields are set */
+    CHARRNN_PROGRESS_CHECKPOINT = 2   /* a checkpoint was written to `checkpoint` */
+} charrnn_progress_kind;
+
+typedef struct charrnn_progress {
+    charrnn_progress_kind kind;
+    uint64_t step;              /* steps done */
+    uint64_t total_steps;       /* planned steps (epochs × steps per epoch, capped by max_steps) */
+    uint32_t epoch;             /* current epoch, 1-based */
+    float train_loss;           /* smoothed training loss, nats per character */
+    float val_loss;             /* last validation loss, or NaN before the first */
+    float val_accuracy;         /* last validation accuracy, or NaN */
+    double chars_per_s;         /* training throughput */
+    double seconds;             /* wall time since the start of this run */
+    float learning_rate;        /* current rate */
+    const char *checkpoint;     /* for CHECKPOINT: the path written; valid during the callback */
+} charrnn_progress;
+
+/* Called during training; return non-zero to cancel (a checkpoint is written first when out_dir is
+ * set, and charrnn_train returns CHARRNN_ERR_CANCELLED with *out set to the model so far). */
+typedef int (*charrnn_progress_callback)(const charrnn_progress *progress, void *user_data);
+
+/* Result of charrnn_train(). */
+typedef struct charrnn_train_result {
+    uint64_t steps;
+    uint32_t epochs;
+    float train_loss;
+    float val_loss;
+    float val_perplexity;
+    float val_accuracy;
+    double chars_per_s;
+    double seconds;
+} charrnn_train_result;
+
+/* Trains a model on the UTF-8 text file `corpus_path` with `params` (NULL = defaults).
+ * `callback` (may be NULL) is called on the calling thread. On success, and on cancellation, *out (may
+ * be NULL) owns the trained model and *result (may be NULL) holds the final figures. */
+CHARRNN_API charrnn_status charrnn_train(const char *corpus_path, const charrnn_train_params *params,
+                                         charrnn_progress_callback callback, void *user_data,
+                                         charrnn_model **out, charrnn_train_result *result);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* CHARRNN_H */
