@@ -21,6 +21,11 @@ let package = Package(
             pkgConfig: "openblas",
             providers: [.apt(["libopenblas-dev"])]
         ),
+        .systemLibrary(
+            name: "CEditLine",
+            pkgConfig: "libedit",
+            providers: [.apt(["libedit-dev"])]
+        ),
         .target(
             name: "CharRNN",
             dependencies: ["CBLAS"]
@@ -34,8 +39,8 @@ let package = Package(
             dependencies: ["CharRNN", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         .executableTarget(
-            name: "charrnn-repl",
-            dependencies: ["CharRNN", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+"            name: "charrnn-repl",
+            dependencies: ["CharRNN", "CEditLine", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         .testTarget(name: "CharRNNTests", dependencies: ["CharRNN"]),
     ]

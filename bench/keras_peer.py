@@ -153,11 +153,10 @@ def main():
     if unknown:
         sys.exit(f"keras_peer: unknown workload(s) {', '.join(unknown)}; known: {', '.join(WORKLOADS)}")
 
-    import jax
-    import keras
+    from importlib.metadata import version  # not importing keras here keeps this parent process small
 
-    result = {"backend": keras.backend.backend(), "keras_version": keras.__version__,
-              "jax_version": jax.__version__}
+    result = {"backend": os.environ["KERAS_BACKEND"], "keras_version": version("keras"),
+              "jax_version": version("jax")}
     for name in names:
         cmd = [sys.executable, os.path.abspath(__file__), "--worker", name,
                "--corpus", args.corpus, "--seconds", str(args.seconds)]

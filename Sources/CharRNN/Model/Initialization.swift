@@ -48,7 +48,10 @@ enum Initialization {
             var norm = 0.0
             for j in 0..<columns { norm += m[row + j] * m[row + j] }
             let scale = norm > 0 ? 1 / norm.squareRoot() : 0
-            for j in 0..<columns { p[row + j] = Float(m[row + j] * scale) }
+            for j in 0..<columns {
+                m[row + j] *= scale  // later rows project onto the normalised row
+                p[row + j] = Float(m[row + j])
+            }
         }
     }
 }

@@ -38,6 +38,11 @@ public final class Model: @unchecked Sendable {
         Model(config: config, vocabulary: vocabulary, parameters: parameters.copy())
     }
 
+    /// Identifies the architecture and vocabulary, so a session state is never restored into another model.
+    public var fingerprint: UInt64 {
+        fnv1a(Array(vocabulary.string.utf8), seed: fnv1a(Array(config.jsonString.utf8)))
+    }
+
     /// Trainable parameters, counted as Keras counts them.
     public var parameterCount: Int { layout.totalCount }
 

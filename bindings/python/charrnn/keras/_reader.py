@@ -24,15 +24,20 @@ import numpy as np
 __all__ = ["KerasModel", "read", "KerasFormatError", "UnsupportedModelError"]
 
 
-# The exception classes are bound to charrnn's hierarchy by charrnn.keras (see __init__.py); this
-# module only needs a base to raise, which __init__ replaces before anything is read.
-class KerasFormatError(ValueError):
+try:  # part of the charrnn package: join its exception hierarchy (charrnn.Error, status FORMAT)
+    from .. import FormatError as _FormatBase
+except ImportError:  # loaded on its own (no libcharrnn needed to read Keras files)
+    _FormatBase = ValueError
+
+
+class KerasFormatError(_FormatBase):
     """The file is not a readable Keras model (corrupt archive or HDF5, missing configuration or weights,
-    weights whose shapes disagree with the configuration)."""
+    weights whose shapes disagree with the configuration). A charrnn.FormatError and a ValueError."""
 
 
-class UnsupportedModelError(ValueError):
-    """The Keras model uses something charrnn cannot reproduce exactly; the message names the layer."""
+class UnsupportedModelError(KerasFormatError):
+    """The Keras model uses something charrnn cannot reproduce exactly; the message names the layer and
+    the reason. A charrnn.FormatError and a ValueError."""
 
 
 RNN_CLASSES = {"SimpleRNN": "rnn", "LSTM": "lstm", "GRU": "gru", "CuDNNLSTM": "lstm", "CuDNNGRU": "gru"}

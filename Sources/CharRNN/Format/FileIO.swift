@@ -1,0 +1,79 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Whole-file reads and atomic writes with errors that name the file and the reason.
+public enum FileIO {
+    /// The largest file `read` accepts (a sanity limit, far above any real model).
+    public static let maxFileSize = 1 << 34
+
+    /// Reads a whole file.
+    public static func read(_ path: String) throws -> [UInt8] {
+        guard let file = fopen(path, "rb") else { throw CharRNNError.io("cannot open \(path): \(lastErrorString())") }
+        defer { fclose(file) }
+        var st = stat()
+        guard fstat(fileno(file), &st) == 0 else { throw CharRNNError.io("cannot stat \(path): \(lastErrorString())") }
+        guard (st.st_mode & S_IFMT) == S_IFREG else { throw CharRNNError.io("\(path) is not a regular file") }
+        let size = Int(st.st_size)
+        guard size <= maxFileSize else { throw CharRNNError.io("\(path) is too large (\(size) bytes)") }
+        var bytes = [UInt8](repeating: 0, count: size)
+        let got = bytes.withUnsafeMutableBytes { fread($0.baseAddress, 1, size, file) }
+        guard got == size else { throw CharRNNError.io("cannot read \(path): read \(got) of \(size) bytes") }
+        return bytes
+    }
+
+    /// Writes `bytes` to `path` atomically: a temporary file in the same folder, flushed to disk, then
+    /// renamed over the target. On any failure the target is untouched and the temporary file removed.
+    public static func writeAtomically(_ bytes: [UInt8], to path: String) throws {
+        let temporary = "\(path).tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        let fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL, 0o644)
+        guard fd >= 0 else { throw CharRNNError.io("cannot create \(temporary): \(lastErrorString())") }
+        var ok = false
+        defer {
+            if !ok { unlink(temporary) }
+        }
+        var written = 0
+        let failure: String? = bytes.withUnsafeBytes { raw -> String? in
+            while written < raw.count {
+                let n = write(fd, raw.baseAddress! + written, raw.count - written)
+                if n < 0 {
+                    if errno == EINTR { continue }
+                    return lastErrorString()
+                }
+                written += n
+            }
+            return nil
+        }
+        if let failure {
+            close(fd)
+            throw CharRNNError.io("cannot write \(temporary): \(failure)")
+        }
+        guard fsync(fd) == 0 else {
+            let message = lastErrorString()
+            close(fd)
+            throw CharRNNError.io("cannot flush \(temporary): \(message)")
+        }
+        guard close(fd) == 0 else { throw CharRNNError.io("cannot close \(temporary): \(lastErrorString())") }
+        guard rename(temporary, path) == 0 else {
+            throw CharRNNError.io("cannot rename \(temporary) to \(path): \(lastErrorString())")
+        }
+        ok = true
+    }
+
+    /// Creates a folder and its parents if missing.
+    public static func makeDirectory(_ path: String) throws {
+        var prefix = path.hasPrefix("/") ? "/" : ""
+        for part in path.split(separator: "/") {
+            prefix += part + "/"
+            if mkdir(prefix, 0o755) != 0 && errno != EEXIST {
+                throw CharRNNError.io("cannot create folder \(prefix): \(lastErrorString())")
+            }
+        }
+    }
+
+    public static func exists(_ path: String) -> Bool { access(path, F_OK) == 0 }
+
+    static func lastErrorString() -> String { String(cString: strerror(errno)) }
+}

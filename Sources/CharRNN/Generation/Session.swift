@@ -1,0 +1,161 @@
+/// Stateful generation from one model, one character at a time: the recurrent state of one sequence, the
+/// pending next-character distribution, and a seeded random generator.
+///
+/// A session belongs to one thread at a time; any number of sessions may share a model. The batch-1 path
+/// is vector–matrix products over preallocated buffers: nothing is allocated per character.
+public final class Session {
+    public let model: Model
+    /// The generator `sample` draws from.
+    public var rng: RandomGenerator
+
+    let weights: [RecurrentWeights]
+    let head: HeadWeights
+    /// Per layer: h (U), and c (U) for LSTM.
+    let h: [UnsafeMutablePointer<Float>]
+    let c: [UnsafeMutablePointer<Float>?]
+    /// (max G·U) input-projection scratch and (max G·U) recurrent scratch.
+    let z: UnsafeMutablePointer<Float>
+    let scratch: UnsafeMutablePointer<Float>
+    /// (V) the next-character distribution, valid when `probabilitiesValid`.
+    let probs: UnsafeMutablePointer<Float>
+    var probabilitiesValid = false
+    /// At least one character has been fed since creation or reset.
+    public internal(set) var hasInput = false
+    let sampler: Sampler
+
+    public init(model: Model, seed: UInt64 = 0) {
+        self.model = model
+        rng = RandomGenerator(seed: seed)
+        weights = RecurrentWeights.views(of: model.parameters.pointer, layout: model.layout, config: model.config)
+        head = HeadWeights(base: model.parameters.pointer, layout: model.layout)
+        func zeros(_ n: Int) -> UnsafeMutablePointer<Float> {
+            let p = UnsafeMutablePointer<Float>.allocate(capacity: n)
+            p.initialize(repeating: 0, count: n)
+            return p
+        }
+        h = model.config.layers.map { zeros($0.units) }
+        c = model.config.layers.map { $0.cell == .lstm ? zeros($0.units) : nil }
+        let widest = weights.map(\.width).max() ?? 1
+        z = zeros(widest)
+        scratch = zeros(widest)
+        probs = zeros(model.config.vocabSize)
+        sampler = Sampler(count: model.config.vocabSize)
+    }
+
+    deinit {
+        for p in h { p.deallocate() }
+        for p in c { p?.deallocate() }
+        z.deallocate()
+        scratch.deallocate()
+        probs.deallocate()
+        sampler.deallocate()
+    }
+
+    /// Zeroes the state and forgets the pending distribution; the generator is kept.
+    public func reset() {
+        for (l, layer) in model.config.layers.enumerated() {
+            h[l].update(repeating: 0, count: layer.units)
+            c[l]?.update(repeating: 0, count: layer.units)
+        }
+        hasInput = false
+        probabilitiesValid = false
+    }
+
+    // MARK: feeding
+
+    /// Advances the state by one character index (must be in 0..<vocab).
+    public func step(_ index: Int32) {
+        let config = model.config
+        for (l, w) in weights.enumerated() {
+            w.fillInputBias(z, rows: 1)
+            if l == 0 {
+                switch config.input {
+                case .onehot:
+                    let row = w.kernel + Int(index) * w.width
+                    for j in 0..<w.width { z[j] += row[j] }
+                case .embedding:
+                    if let table = head.embedding {
+                        vecMatAccumulate(table + Int(index) * config.embeddingDim, k: config.embeddingDim,
+                                         w.kernel, n: w.width, into: z)
+                    }
+                case .scalar:
+                    let v = Float(index) / Float(config.vocabSize)
+                    for j in 0..<w.width { z[j] += v * w.kernel[j] }
+                }
+            } else {
+                vecMatAccumulate(h[l - 1], k: w.inputWidth, w.kernel, n: w.width, into: z)
+            }
+            switch w.config.cell {
+            case .lstm: if let cl = c[l] { LSTMLayer.step(w, z: z, h: h[l], c: cl) }
+            case .gru: GRULayer.step(w, x: z, h: h[l], scratch: scratch)
+            case .rnn: SimpleRNNLayer.step(w, z: z, h: h[l])
+            }
+        }
+        hasInput = true
+        probabilitiesValid = false
+    }
+
+    /// Feeds text. The whole text is checked before the state changes.
+    /// - Returns: the characters fed and the distinct characters skipped (with `skipUnknown`).
+    /// - Throws: `CharRNNError.unknownCharacter` for characters outside the vocabulary, unless `skipUnknown`.
+    @discardableResult
+    public func feed(_ text: [Unicode.Scalar], skipUnknown: Bool = false) throws -> (fed: Int, skipped: [Unicode.Scalar], skippedCount: Int) {
+        let encoded = try model.vocabulary.encode(text, skipUnknown: skipUnknown)
+        for index in encoded.indices { step(index) }
+        return (encoded.indices.count, encoded.skipped, encoded.skippedCount)
+    }
+
+    /// Feeds a string; see `feed(_:skipUnknown:)`.
+    @discardableResult
+    public func feed(_ text: String, skipUnknown: Bool = false) throws -> (fed: Int, skipped: [Unicode.Scalar], skippedCount: Int) {
+        try feed(Array(text.unicodeScalars), skipUnknown: skipUnknown)
+    }
+
+    // MARK: distribution and sampling
+
+    /// Computes the pending distribution if needed.
+    private func ensureProbabilities() throws {
+        guard hasInput else {
+            throw CharRNNError.state("no character has been fed yet: feed at least one character first")
+        }
+        if probabilitiesValid { return }
+        let V = model.config.vocabSize, last = weights.count - 1
+        if let bias = head.bias { probs.update(from: bias, count: V) } else { probs.update(repeating: 0, count: V) }
+        vecMatAccumulate(h[last], k: weights[last].units, head.kernel, n: V, into: probs)
+        softmaxInPlace(probs, count: V)
+        probabilitiesValid = true
+    }
+
+    /// The distribution over the next character (vocab-size values summing to 1).
+    public func probabilities() throws -> [Float] {
+        try ensureProbabilities()
+        return Array(UnsafeBufferPointer(start: probs, count: model.config.vocabSize))
+    }
+
+    /// Copies the distribution into `out`, which must hold vocab-size floats.
+    public func probabilities(into out: UnsafeMutablePointer<Float>) throws {
+        try ensureProbabilities()
+        out.update(from: probs, count: model.config.vocabSize)
+    }
+
+    /// Draws the next character, feeds it back, and returns it with the probability it was drawn with.
+    public func sample(_ parameters: SamplingParameters = SamplingParameters()) throws -> (index: Int32, character: Unicode.Scalar, probability: Float) {
+        try parameters.validate()
+        try ensureProbabilities()
+        let (index, p) = sampler.draw(from: probs, parameters, rng: &rng)
+        step(Int32(index))
+        return (Int32(index), model.vocabulary.characters[index], p)
+    }
+
+    /// Generates up to `count` characters; `onCharacter` returns false to stop.
+    @discardableResult
+    public func generate(count: Int, _ parameters: SamplingParameters = SamplingParameters(),
+                         onCharacter: (Unicode.Scalar, Float) -> Bool = { _, _ in true }) throws -> Int {
+        try parameters.validate()
+        for produced in 0..<count {
+            let next = try sample(parameters)
+            if !onCharacter(next.character, next.probability) { return produced + 1 }
+        }
+        return count
+    }
+}

@@ -1,0 +1,71 @@
+/// The session's state as a byte buffer, so that a conversation can be saved and resumed.
+///
+/// Layout (little-endian): "CRNS", format version (u32), model fingerprint (u64), flags (u32: bit 0 =
+/// has input), reserved (u32), generator state (4 × u64), then h (and c for LSTM) of each layer as f32.
+extension Session {
+    static let stateMagic: [UInt8] = Array("CRNS".utf8)
+    static let stateVersion: UInt32 = 1
+    static let stateHeaderSize = 4 + 4 + 8 + 4 + 4 + 32
+
+    /// Bytes of a state buffer for `model`.
+    public static func stateSize(for model: Model) -> Int {
+        stateHeaderSize + 4 * model.recurrentStateCount
+    }
+
+    /// The state as bytes.
+    public func stateBytes() -> [UInt8] {
+        var out = ByteWriter(capacity: Session.stateSize(for: model))
+        out.append(Session.stateMagic)
+        out.append(Session.stateVersion)
+        out.append(model.fingerprint)
+        out.append(UInt32(hasInput ? 1 : 0))
+        out.append(UInt32(0))
+        for word in rng.words { out.append(word) }
+        for (l, layer) in model.config.layers.enumerated() {
+            out.append(floats: h[l], count: layer.units)
+            if let cl = c[l] { out.append(floats: cl, count: layer.units) }
+        }
+        return out.bytes
+    }
+
+    /// Restores a state from `stateBytes()`; the session is unchanged when the buffer is refused.
+    /// - Throws: `CharRNNError.format` for a buffer of the wrong size, from another model, or corrupt.
+    public func setState(_ bytes: UnsafeRawBufferPointer) throws {
+        let expected = Session.stateSize(for: model)
+        guard bytes.count == expected else {
+            throw CharRNNError.format("a state buffer for this model has \(expected) bytes, got \(bytes.count)")
+        }
+        var r = ByteReader(bytes)
+        guard try r.bytes(4) == Session.stateMagic else { throw CharRNNError.format("not a charrnn session state (bad magic)") }
+        let version: UInt32 = try r.read()
+        guard version == Session.stateVersion else {
+            throw CharRNNError.format("session state version \(version) is not supported (expected \(Session.stateVersion))")
+        }
+        let fingerprint: UInt64 = try r.read()
+        guard fingerprint == model.fingerprint else {
+            throw CharRNNError.format("this session state belongs to a different model")
+        }
+        let flags: UInt32 = try r.read()
+        _ = try r.read() as UInt32
+        let words = try (0..<4).map { _ in try r.read() as UInt64 }
+        // Validate every value before touching the session.
+        var values = [Float](repeating: 0, count: model.recurrentStateCount)
+        for i in 0..<values.count {
+            let v = Float(bitPattern: try r.read() as UInt32)
+            guard v.isFinite else { throw CharRNNError.format("session state holds a non-finite value") }
+            values[i] = v
+        }
+        var offset = 0
+        for (l, layer) in model.config.layers.enumerated() {
+            for j in 0..<layer.units { h[l][j] = values[offset + j] }
+            offset += layer.units
+            if let cl = c[l] {
+                for j in 0..<layer.units { cl[j] = values[offset + j] }
+                offset += layer.units
+            }
+        }
+        rng = RandomGenerator(state: words)
+        hasInput = flags & 1 != 0
+        probabilitiesValid = false
+    }
+}

@@ -1,0 +1,54 @@
+/// Exact, sequential passes over a text from a fresh state: evaluation and per-position distributions.
+extension Model {
+    /// How many characters one batch-1 pass processes at a time.
+    static let evaluationChunk = 256
+
+    /// Runs the model over `indices` from a fresh state, one sequence, in chunks with the state carried.
+    /// - Parameters:
+    ///   - probabilities: when non-nil, receives (count, V): the distribution after each prefix.
+    /// - Returns: loss and accuracy of predicting each next character (count − 1 predictions).
+    func sequentialPass(_ indices: [Int32], probabilities: UnsafeMutablePointer<Float>?) -> BatchResult {
+        let n = indices.count
+        guard n > 0 else { return BatchResult() }
+        let chunk = min(Model.evaluationChunk, n)
+        let graph = TrainingGraph(model: self, batch: 1, steps: chunk)
+        var rng = RandomGenerator(seed: 0)
+        var total = BatchResult()
+        var targets = [Int32](repeating: -1, count: chunk)
+        var start = 0
+        let V = config.vocabSize
+        while start < n {
+            let steps = min(chunk, n - start)
+            for t in 0..<steps { targets[t] = start + t + 1 < n ? indices[start + t + 1] : -1 }
+            total += indices.withUnsafeBufferPointer { all in
+                graph.run(inputs: all.baseAddress! + start, targets: targets, steps: steps, training: false,
+                          computeGradients: false, carryState: start > 0, rng: &rng,
+                          probabilities: probabilities.map { $0 + start * V })
+            }
+            start += steps
+        }
+        return total
+    }
+
+    /// Loss (nats per character), accuracy and count of predicting each next character of `text`.
+    public func evaluate(_ text: [Unicode.Scalar], skipUnknown: Bool = false) throws -> BatchResult {
+        let indices = try vocabulary.encode(text, skipUnknown: skipUnknown).indices
+        guard indices.count >= 2 else {
+            throw CharRNNError.invalidArgument("evaluation needs at least 2 known characters, got \(indices.count)")
+        }
+        return sequentialPass(indices, probabilities: nil)
+    }
+
+    /// The next-character distribution after each prefix of `text`, from a fresh state: (count, V) row-major.
+    public func probabilities(_ text: [Unicode.Scalar]) throws -> [Float] {
+        let indices = try vocabulary.encode(text, skipUnknown: false).indices
+        var out = [Float](repeating: 0, count: indices.count * config.vocabSize)
+        out.withUnsafeMutableBufferPointer { _ = sequentialPass(indices, probabilities: $0.baseAddress) }
+        return out
+    }
+
+    /// Like `probabilities(_:)` for indices known to be in range, writing into `out` (count × V floats).
+    public func probabilities(indices: [Int32], into out: UnsafeMutablePointer<Float>) {
+        _ = sequentialPass(indices, probabilities: out)
+    }
+}

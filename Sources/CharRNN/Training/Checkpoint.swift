@@ -1,0 +1,127 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
+
+/// Training checkpoints: the model file plus the optimizer's moments, the carried recurrent state and
+/// the run's position and generators, so that a resumed run continues bit-exactly.
+struct CheckpointState: Codable {
+    var step: Int
+    var epoch: Int
+    var batchInEpoch: Int
+    var rng: [UInt64]
+    var epochRNG: [UInt64]
+    var bestValLoss: Double?
+    var firstLoss: Double?
+    var smoothedLoss: Double?
+    var valLoss: Double?
+    var valAccuracy: Double?
+    var iterations: Int
+    var corpusFingerprint: UInt64
+    var seconds: Double
+    var options: TrainingOptions
+    var bestCheckpoint: String?
+
+    static func finite(_ x: Double) -> Double? { x.isFinite ? x : nil }
+}
+
+extension Trainer {
+    static let metadataKey = "training"
+
+    /// Writes the model with everything needed to resume, atomically.
+    public func saveCheckpoint(to path: String) throws {
+        let state = CheckpointState(
+            step: progress.step, epoch: progress.epoch, batchInEpoch: batchInEpoch, rng: rng.words,
+            epochRNG: epochRNG.words, bestValLoss: CheckpointState.finite(bestValLoss),
+            firstLoss: CheckpointState.finite(firstLoss), smoothedLoss: CheckpointState.finite(progress.smoothedLoss),
+            valLoss: CheckpointState.finite(progress.valLoss), valAccuracy: CheckpointState.finite(progress.valAccuracy),
+            iterations: optimizer.iterations, corpusFingerprint: corpus.fingerprint, seconds: progress.seconds,
+            options: options, bestCheckpoint: bestCheckpoint)
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        let json = String(decoding: try encoder.encode(state), as: UTF8.self)
+        var extras = ModelFile.Extras(metadata: [Trainer.metadataKey: json])
+        for (i, slot) in optimizer.slots.enumerated() {
+            extras.tensors["optimizer.slot\(i)"] = SafeTensors.Tensor(shape: [slot.count], values: slot.array)
+        }
+        let carried = carriedState()
+        extras.tensors["training.carried_state"] = SafeTensors.Tensor(shape: [carried.count], values: carried)
+        try ModelFile.save(model, to: path, extras: extras)
+    }
+
+    /// The recurrent state the next batch starts from, all layers, h then c.
+    private func carriedState() -> [Float] {
+        var values: [Float] = []
+        for layer in graph.layers {
+            let n = layer.batch * layer.units
+            values += UnsafeBufferPointer(start: layer.h, count: n)
+            if let c = layer.c { values += UnsafeBufferPointer(start: c, count: n) }
+        }
+        return values
+    }
+
+    private func restoreCarriedState(_ values: [Float]) throws {
+        let expected = graph.layers.reduce(0) { $0 + $1.batch * $1.units * ($1.c == nil ? 1 : 2) }
+        guard values.count == expected else { throw CharRNNError.format("the checkpoint's carried state has the wrong size") }
+        var offset = 0
+        for layer in graph.layers {
+            let n = layer.batch * layer.units
+            for i in 0..<n { layer.h[i] = values[offset + i] }
+            offset += n
+            if let c = layer.c {
+                for i in 0..<n { c[i] = values[offset + i] }
+                offset += n
+            }
+        }
+    }
+
+    /// A trainer that continues from a checkpoint.
+    ///
+    /// With the same corpus and the same batching and optimizer, the run continues exactly where the
+    /// checkpoint left it: the same batches, dropout masks and updates as an uninterrupted run. With another
+    /// text of the same vocabulary (or other batching) it fine-tunes: the weights carry over, progress restarts.
+    /// - Parameters:
+    ///   - options: the run's options; the model's architecture always comes from the checkpoint.
+    /// - Throws: `CharRNNError.unknownCharacter` when the corpus's vocabulary differs, saying how.
+    public convenience init(resuming path: String, corpus: Corpus, options: TrainingOptions) throws {
+        let (model, extras) = try ModelFile.load(path)
+        guard model.vocabulary == corpus.vocabulary else {
+            throw CharRNNError.unknownCharacter("cannot resume \(path): " + Corpus.difference(model.vocabulary, corpus.vocabulary))
+        }
+        try self.init(corpus: corpus, options: options, model: model)
+        guard let json = extras.metadata[Trainer.metadataKey] else { return }  // a plain model: fine-tune
+        let state: CheckpointState
+        do { state = try JSONDecoder().decode(CheckpointState.self, from: Data(json.utf8)) } catch {
+            throw CharRNNError.format("\(path): the training state is corrupt")
+        }
+        let same = state.corpusFingerprint == corpus.fingerprint
+            && state.options.batchSize == options.batchSize && state.options.seqLength == options.seqLength
+            && state.options.objective == options.objective && state.options.windowStep == options.windowStep
+            && state.options.optimizer.kind == options.optimizer.kind
+        guard same else { return }
+        let slots = (0..<optimizer.slots.count).map { extras.tensors["optimizer.slot\($0)"]?.values ?? [] }
+        try optimizer.restore(slots: slots, iterations: state.iterations)
+        try restoreCarriedState(extras.tensors["training.carried_state"]?.values ?? [])
+        guard state.rng.count == 4, state.epochRNG.count == 4 else { throw CharRNNError.format("\(path): bad generator state") }
+        progress.step = state.step
+        progress.epoch = state.epoch
+        batchInEpoch = state.batchInEpoch
+        guard batchInEpoch < batches.batchesPerEpoch else { throw CharRNNError.format("\(path): batch position out of range") }
+        // Replay the epoch's window order from the generator as it was at the epoch's start.
+        epochRNG = RandomGenerator(state: state.epochRNG)
+        var replay = epochRNG
+        batches = try Batches(data: corpus.training, objective: options.objective, batch: options.batchSize,
+                              steps: options.seqLength, windowStep: options.windowStep)
+        batches.shuffle(using: &replay)
+        rng = RandomGenerator(state: state.rng)
+        bestValLoss = state.bestValLoss ?? .infinity
+        firstLoss = state.firstLoss ?? .nan
+        progress.smoothedLoss = state.smoothedLoss ?? .nan
+        progress.valLoss = state.valLoss ?? .nan
+        progress.valAccuracy = state.valAccuracy ?? .nan
+        elapsedBefore = state.seconds
+        bestCheckpoint = state.bestCheckpoint
+        progress.totalSteps = plannedSteps
+    }
+}

@@ -1,0 +1,73 @@
+/// A training text: decoded, optionally transformed, split into training and validation indices.
+public struct Corpus {
+    public let vocabulary: Vocabulary
+    /// Indices of the training part (the first 1 − valFraction of the text).
+    public let training: [Int32]
+    /// Indices of the validation part (the last valFraction).
+    public let validation: [Int32]
+    /// Identifies the text, so a resumed run knows whether it sees the same data.
+    public let fingerprint: UInt64
+
+    /// How to read the text.
+    public struct Options: Equatable, Sendable {
+        public var lowercase = false
+        public var reduceCharset = false
+        /// Use at most this many characters (0 = all).
+        public var maxChars = 0
+        public var valFraction: Double = 0.1
+        public init() {}
+    }
+
+    /// Reads a UTF-8 text file.
+    /// - Parameter vocabulary: index the text with this vocabulary (fine-tuning, resuming); every character
+    ///   must be in it. nil derives the sorted character set.
+    public static func load(path: String, options: Options, vocabulary: Vocabulary? = nil) throws -> Corpus {
+        let bytes = try FileIO.read(path)
+        let scalars: [Unicode.Scalar]
+        do { scalars = try UTF8Text.decode(bytes) } catch CharRNNError.invalidUTF8(let offset, _) {
+            throw CharRNNError.invalidUTF8(offset: offset, "\(path): invalid UTF-8 at byte offset \(offset)")
+        }
+        return try Corpus(text: scalars, options: options, vocabulary: vocabulary)
+    }
+
+    public init(text: [Unicode.Scalar], options: Options, vocabulary fixed: Vocabulary? = nil) throws {
+        guard options.valFraction >= 0, options.valFraction < 1 else {
+            throw CharRNNError.config("val_fraction must be in [0, 1), got \(options.valFraction)")
+        }
+        var text = text
+        if options.maxChars > 0 && text.count > options.maxChars { text = Array(text[0..<options.maxChars]) }
+        if options.reduceCharset { text = TextTransform.reduceCharset(text) } else if options.lowercase {
+            text = TextTransform.lowercase(text)
+        }
+        guard text.count >= 2 else {
+            throw CharRNNError.invalidArgument("the corpus is empty or has a single character; it needs at least 2")
+        }
+        let vocabulary = try fixed ?? Vocabulary(corpus: text)
+        if let fixed {
+            let missing = Set(text).filter { fixed.index(of: $0) == nil }.sorted { $0.value < $1.value }
+            if !missing.isEmpty {
+                throw CharRNNError.unknownCharacter(
+                    "the corpus has \(missing.count) character(s) the model's vocabulary lacks: "
+                        + missing.prefix(20).map(Vocabulary.describe).joined(separator: ", "))
+            }
+        }
+        let indices = try vocabulary.encode(text, skipUnknown: false).indices
+        let validationCount = Int(Double(indices.count) * options.valFraction)
+        self.vocabulary = vocabulary
+        training = Array(indices[0..<(indices.count - validationCount)])
+        validation = Array(indices[(indices.count - validationCount)...])
+        fingerprint = indices.withUnsafeBytes { fnv1a(Array($0)) }
+    }
+
+    /// Describes how two vocabularies differ, for refusing a resume on another text.
+    public static func difference(_ expected: Vocabulary, _ found: Vocabulary) -> String {
+        let a = Set(expected.characters), b = Set(found.characters)
+        let missing = a.subtracting(b).sorted { $0.value < $1.value }
+        let extra = b.subtracting(a).sorted { $0.value < $1.value }
+        var parts: [String] = []
+        if !extra.isEmpty { parts.append("the corpus adds \(extra.prefix(20).map(Vocabulary.describe).joined(separator: ", "))") }
+        if !missing.isEmpty { parts.append("lacks \(missing.prefix(20).map(Vocabulary.describe).joined(separator: ", "))") }
+        if parts.isEmpty { parts.append("the same characters in a different order") }
+        return "the checkpoint's vocabulary has \(expected.count) characters, the corpus \(found.count): " + parts.joined(separator: "; ")
+    }
+}

@@ -1,0 +1,173 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Which update rule, and its hyper-parameters. Defaults are Keras'; char-rnn's are reachable
+/// (RMSprop with rho 0.95, epsilon 1e-8, learning rate 2e-3).
+public struct OptimizerConfig: Codable, Equatable, Sendable {
+    public enum Kind: String, Codable, Sendable, CaseIterable { case sgd, rmsprop, adam, adagrad }
+
+    public var kind: Kind
+    public var learningRate: Float
+    /// SGD.
+    public var momentum: Float = 0
+    public var nesterov: Bool = false
+    /// RMSprop: decay of the squared-gradient average.
+    public var rho: Float = 0.9
+    /// Adam.
+    public var beta1: Float = 0.9
+    public var beta2: Float = 0.999
+    /// Adagrad: the accumulator's starting value.
+    public var initialAccumulator: Float = 0.1
+    /// Added to the denominator's square root (RMSprop, Adam, Adagrad).
+    public var epsilon: Float = 1e-7
+
+    /// The Keras defaults for `kind`.
+    public init(kind: Kind, learningRate: Float? = nil) {
+        self.kind = kind
+        switch kind {
+        case .sgd: self.learningRate = learningRate ?? 0.01
+        case .rmsprop, .adam, .adagrad: self.learningRate = learningRate ?? 0.001
+        }
+    }
+
+    public func validate() throws {
+        guard learningRate.isFinite, learningRate > 0 else {
+            throw CharRNNError.config("learning rate must be > 0, got \(learningRate)")
+        }
+        guard momentum >= 0, momentum < 1, rho > 0, rho < 1, beta1 >= 0, beta1 < 1, beta2 > 0, beta2 < 1,
+              epsilon > 0, initialAccumulator >= 0 else {
+            throw CharRNNError.config("optimizer hyper-parameters out of range")
+        }
+    }
+
+    /// Moment buffers the rule keeps per parameter.
+    var slotCount: Int {
+        switch kind {
+        case .sgd: return momentum > 0 ? 1 : 0
+        case .rmsprop, .adagrad: return 1
+        case .adam: return 2
+        }
+    }
+}
+
+/// Applies one update rule to a flat parameter buffer, keeping its moment buffers.
+public final class Optimizer {
+    public let config: OptimizerConfig
+    /// Moment buffers, in the parameter layout (saved in checkpoints).
+    public let slots: [ParameterBuffer]
+    /// Updates applied so far (Adam's bias correction).
+    public private(set) var iterations: Int = 0
+
+    public init(config: OptimizerConfig, parameterCount: Int) {
+        self.config = config
+        slots = (0..<config.slotCount).map { _ in ParameterBuffer(count: parameterCount) }
+        if config.kind == .adagrad { slots[0].pointer.update(repeating: config.initialAccumulator, count: parameterCount) }
+    }
+
+    /// Restores moments and iteration count from a checkpoint.
+    public func restore(slots values: [[Float]], iterations: Int) throws {
+        guard values.count == slots.count, zip(values, slots).allSatisfy({ $0.count == $1.count }) else {
+            throw CharRNNError.format("the checkpoint's optimizer state does not fit this model and optimizer")
+        }
+        for (v, slot) in zip(values, slots) {
+            v.withUnsafeBufferPointer { slot.pointer.update(from: $0.baseAddress!, count: v.count) }
+        }
+        self.iterations = iterations
+    }
+
+    /// `parameters -= update(gradients)` at `learningRate`.
+    public func apply(parameters p: UnsafeMutablePointer<Float>, gradients g: UnsafePointer<Float>, count n: Int,
+                      learningRate lr: Float) {
+        iterations += 1
+        let c = config
+        switch c.kind {
+        case .sgd:
+            if c.momentum > 0 {
+                let v = slots[0].pointer
+                for i in 0..<n {
+                    v[i] = c.momentum * v[i] - lr * g[i]
+                    p[i] += c.nesterov ? c.momentum * v[i] - lr * g[i] : v[i]
+                }
+            } else {
+                for i in 0..<n { p[i] -= lr * g[i] }
+            }
+        case .rmsprop:
+            let v = slots[0].pointer
+            for i in 0..<n {
+                v[i] = c.rho * v[i] + (1 - c.rho) * g[i] * g[i]
+                p[i] -= lr * g[i] / (v[i].squareRoot() + c.epsilon)
+            }
+        case .adam:
+            let m = slots[0].pointer, v = slots[1].pointer
+            let t = Float(iterations)
+            // Keras folds the bias corrections into the step size.
+            let alpha = lr * (1 - powf(c.beta2, t)).squareRoot() / (1 - powf(c.beta1, t))
+            for i in 0..<n {
+                m[i] += (g[i] - m[i]) * (1 - c.beta1)
+                v[i] += (g[i] * g[i] - v[i]) * (1 - c.beta2)
+                p[i] -= alpha * m[i] / (v[i].squareRoot() + c.epsilon)
+            }
+        case .adagrad:
+            let a = slots[0].pointer
+            for i in 0..<n {
+                a[i] += g[i] * g[i]
+                p[i] -= lr * g[i] / (a[i].squareRoot() + c.epsilon)
+            }
+        }
+    }
+}
+
+/// Gradient clipping, applied before the update.
+public struct GradientClipping: Codable, Equatable, Sendable {
+    /// Clip each gradient to ±value; nil = off.
+    public var value: Float?
+    /// Scale all gradients so that their global L2 norm is at most this; nil = off.
+    public var globalNorm: Float?
+
+    public init(value: Float? = nil, globalNorm: Float? = nil) {
+        self.value = value
+        self.globalNorm = globalNorm
+    }
+
+    /// Clips in place and returns the global norm before clipping.
+    @discardableResult
+    public func apply(_ g: UnsafeMutablePointer<Float>, count n: Int) -> Float {
+        if let value {
+            for i in 0..<n { g[i] = min(max(g[i], -value), value) }
+        }
+        var sum: Double = 0
+        for i in 0..<n { sum += Double(g[i] * g[i]) }
+        let norm = Float(sum.squareRoot())
+        if let limit = globalNorm, norm > limit {
+            let scale = limit / norm
+            for i in 0..<n { g[i] *= scale }
+        }
+        return norm
+    }
+}
+
+/// How the learning rate changes during training.
+public enum LearningRateSchedule: Codable, Equatable, Sendable {
+    case constant
+    /// rate · decay^(step / every), with the exponent floored when `staircase`
+    /// (the TensorFlow tutorial: 10.0 × 0.1 every 5000 steps, staircase).
+    case exponential(decay: Float, every: Int, staircase: Bool)
+    /// char-rnn: multiply by `decay` at the end of each epoch from epoch `after` on.
+    case perEpoch(decay: Float, after: Int)
+
+    /// The rate at `step` (updates done) in epoch `epoch` (1-based).
+    public func rate(base: Float, step: Int, epoch: Int) -> Float {
+        switch self {
+        case .constant:
+            return base
+        case .exponential(let decay, let every, let staircase):
+            let exponent = Double(step) / Double(max(every, 1))
+            return base * Float(pow(Double(decay), staircase ? exponent.rounded(.down) : exponent))
+        case .perEpoch(let decay, let after):
+            // Each completed epoch e ≥ after has applied one decay.
+            let times = max(0, epoch - max(after, 1))
+            return base * Float(pow(Double(decay), Double(times)))
+        }
+    }
+}

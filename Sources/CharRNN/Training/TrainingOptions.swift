@@ -1,0 +1,70 @@
+/// Everything that shapes a training run; the `charrnn train` flags and `charrnn_train_params` map onto it.
+public struct TrainingOptions: Codable, Equatable, Sendable {
+    // The model, when one is created.
+    public var cell: CellKind = .lstm
+    public var layers = 2
+    public var hidden = 128
+    /// Embedding width; 0 = one-hot input.
+    public var embedding = 0
+    public var dropout: Float = 0
+
+    // The data.
+    public var objective: Objective = .sequence
+    public var seqLength = 50
+    /// Window objective: characters between window starts.
+    public var windowStep = 3
+    public var batchSize = 50
+
+    // The update.
+    public var optimizer = OptimizerConfig(kind: .adam, learningRate: 2e-3)
+    public var clipping = GradientClipping(globalNorm: 5)
+    public var schedule: LearningRateSchedule = .constant
+
+    // How long.
+    public var epochs = 10
+    /// 0 = no limit.
+    public var maxSteps = 0
+    /// Seconds; 0 = no limit.
+    public var maxTime: Double = 0
+    public var seed: UInt64 = 42
+
+    // Validation and checkpoints.
+    /// Validate every this many steps; 0 = at the end of each epoch.
+    public var evalEvery = 0
+    /// Checkpoint folder; nil = no checkpoints.
+    public var outDir: String?
+
+    public init() {}
+
+    /// Checks ranges, naming the bad option.
+    public func validate() throws {
+        guard layers >= 1, layers <= ModelConfig.maxLayers else { throw CharRNNError.config("layers must be in 1...\(ModelConfig.maxLayers), got \(layers)") }
+        guard hidden >= 1, hidden <= ModelConfig.maxUnits else { throw CharRNNError.config("hidden must be in 1...\(ModelConfig.maxUnits), got \(hidden)") }
+        guard embedding >= 0, embedding <= ModelConfig.maxUnits else { throw CharRNNError.config("embedding must be in 0...\(ModelConfig.maxUnits), got \(embedding)") }
+        guard dropout >= 0, dropout < 1 else { throw CharRNNError.config("dropout must be in [0, 1), got \(dropout)") }
+        guard seqLength >= 1, seqLength <= 100_000 else { throw CharRNNError.config("seq_length must be in 1...100000, got \(seqLength)") }
+        guard windowStep >= 1 else { throw CharRNNError.config("step must be >= 1, got \(windowStep)") }
+        guard batchSize >= 1, batchSize <= 100_000 else { throw CharRNNError.config("batch_size must be in 1...100000, got \(batchSize)") }
+        guard batchSize * seqLength <= 50_000_000 else { throw CharRNNError.config("batch_size × seq_length is too large") }
+        guard epochs >= 1 else { throw CharRNNError.config("epochs must be >= 1, got \(epochs)") }
+        guard maxSteps >= 0 else { throw CharRNNError.config("max_steps must be >= 0") }
+        guard maxTime >= 0, maxTime.isFinite else { throw CharRNNError.config("max_time must be >= 0") }
+        guard evalEvery >= 0 else { throw CharRNNError.config("eval_every must be >= 0") }
+        if let v = clipping.value { guard v > 0, v.isFinite else { throw CharRNNError.config("clip_value must be > 0") } }
+        if let v = clipping.globalNorm { guard v > 0, v.isFinite else { throw CharRNNError.config("clip_norm must be > 0") } }
+        switch schedule {
+        case .constant: break
+        case .exponential(let decay, let every, _):
+            guard decay > 0, decay <= 1, every >= 1 else { throw CharRNNError.config("lr decay must be in (0, 1] every >= 1 steps") }
+        case .perEpoch(let decay, let after):
+            guard decay > 0, decay <= 1, after >= 0 else { throw CharRNNError.config("lr decay must be in (0, 1] after >= 0 epochs") }
+        }
+        try optimizer.validate()
+    }
+
+    /// The configuration of a new model for a vocabulary of `vocabSize`.
+    public func modelConfig(vocabSize: Int) -> ModelConfig {
+        ModelConfig.stacked(cell: cell, layers: layers, units: hidden, vocabSize: vocabSize,
+                            embeddingDim: embedding, dropout: dropout)
+    }
+}

@@ -1,0 +1,206 @@
+"""charrnn — character-level recurrent language models.
+
+Python binding of libcharrnn (the C ABI in include/charrnn.h), with Keras import and export in
+:mod:`charrnn.keras`.
+
+    >>> import charrnn
+    >>> model = charrnn.Model.load("model.safetensors")
+    >>> probs = model.probabilities("ROMEO:")         # (6, vocab_size) float32
+    >>> with model.session() as s:
+    ...     s.feed("ROMEO:")
+    ...     text = "".join(c for c, p in s.generate(100, temperature=0.8, seed=1))
+"""
+
+from __future__ import annotations
+
+import json as _json
+import os as _os
+from collections import namedtuple as _namedtuple
+
+import numpy as _np
+
+from . import _charrnn
+from ._charrnn import (  # noqa: F401  (re-exported)
+    BufferTooSmallError,
+    CancelledError,
+    ConfigError,
+    DivergedError,
+    Error,
+    FormatError,
+    InternalError,
+    InvalidArgumentError,
+    IOError,
+    NotFoundError,
+    OutOfMemoryError,
+    ShapeError,
+    StateError,
+    UnknownCharacterError,
+    UTF8Error,
+)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Model", "Session", "train", "version", "ModelInfo", "EvalResult", "Progress",
+    "Error", "InvalidArgumentError", "IOError", "FormatError", "UTF8Error", "UnknownCharacterError",
+    "BufferTooSmallError", "ShapeError", "NotFoundError", "StateError", "CancelledError",
+    "DivergedError", "ConfigError", "OutOfMemoryError", "InternalError",
+    "default_train_params", "default_sample_params",
+]
+
+ModelInfo = _namedtuple("ModelInfo", "vocab_size num_layers hidden_size parameter_count state_size")
+EvalResult = _namedtuple("EvalResult", "loss perplexity accuracy chars")
+Progress = _namedtuple(
+    "Progress",
+    "kind step total_steps epoch train_loss val_loss val_accuracy chars_per_s seconds learning_rate checkpoint")
+
+
+def version() -> str:
+    """The version string of the loaded libcharrnn."""
+    return _charrnn.version()
+
+
+def default_train_params() -> dict:
+    """The library's default training parameters (the keyword arguments of :func:`train`)."""
+    return _charrnn.default_train_params()
+
+
+def default_sample_params() -> dict:
+    """The library's default sampling parameters."""
+    return _charrnn.default_sample_params()
+
+
+class Model(_charrnn.Model):
+    """A model: weights, configuration and vocabulary.
+
+    Create one with :meth:`load`, :meth:`create`, :func:`train` or :func:`charrnn.keras.load`.
+    Immutable once shared: any number of threads may use it (and its sessions) concurrently."""
+
+    @classmethod
+    def create(cls, config, vocab: str, seed: int = 0) -> "Model":
+        """A model with freshly initialised weights. `config` is the configuration dict (or JSON
+        string) of the README's "Model configuration"; its vocab_size is taken from `vocab`."""
+        if not isinstance(vocab, str):
+            raise TypeError(f"vocab must be a str, not {type(vocab).__name__}")
+        if isinstance(config, dict):
+            config = dict(config)
+            config.setdefault("vocab_size", len(vocab))
+            config = _json.dumps(config)
+        elif not isinstance(config, str):
+            raise TypeError(f"config must be a dict or a JSON string, not {type(config).__name__}")
+        return cls._create(config, vocab, int(seed))
+
+    @property
+    def vocab(self) -> str:
+        """The vocabulary: each character once, in index order."""
+        return self._vocab()
+
+    @property
+    def vocab_size(self) -> int:
+        return self._info()[0]
+
+    @property
+    def config(self) -> dict:
+        """The model configuration (the schema Model.create takes)."""
+        return _json.loads(self._config_json())
+
+    @property
+    def info(self) -> ModelInfo:
+        """Sizes: vocab_size, num_layers, hidden_size, parameter_count, state_size."""
+        return ModelInfo(*self._info())
+
+    def tensors(self) -> dict:
+        """{"layer.weight": shape} for every weight tensor, in the library's order."""
+        return {name: tuple(shape) for name, shape in self._tensors()}
+
+    def get_weights(self, layer: str, name: str) -> _np.ndarray:
+        """Weight `name` of `layer` (e.g. "rnn0", "kernel") as a float32 array in the Keras layout."""
+        return self._get_weights(layer, name)
+
+    def set_weights(self, layer: str, name: str, array) -> None:
+        """Replaces a weight; `array` must have the model's shape for it (ShapeError otherwise).
+        Anything convertible to a float32 array is accepted (lists, float64 arrays)."""
+        if not isinstance(array, (_np.ndarray, memoryview)) or (
+                isinstance(array, _np.ndarray) and (array.dtype != _np.float32 or not array.flags.c_contiguous)):
+            array = _np.ascontiguousarray(array, dtype=_np.float32)
+        self._set_weights(layer, name, array)
+
+    def state_dict(self) -> dict:
+        """{"layer.weight": array} for every weight."""
+        out = {}
+        for full in self.tensors():
+            layer, _, weight = full.partition(".")
+            out[full] = self.get_weights(layer, weight)
+        return out
+
+    def evaluate(self, text, skip_unknown: bool = False) -> EvalResult:
+        """Mean cross-entropy (nats/char), perplexity and accuracy of predicting each next character
+        of `text` from a fresh state."""
+        return EvalResult(*self._evaluate(text, skip_unknown=skip_unknown))
+
+    def session(self, seed: int | None = None) -> "Session":
+        """A new session (zero state, generator seeded with 0, or with `seed`)."""
+        s = Session._open(self)
+        if seed is not None:
+            s.seed(seed)
+        return s
+
+    def generate(self, prompt: str = "", n: int = 200, **sample) -> str:
+        """Convenience: feed `prompt` into a fresh session and generate `n` characters."""
+        with self.session() as s:
+            if prompt:
+                s.feed(prompt)
+            else:
+                s.feed(self.vocab[0])
+            return s.generate_text(n, **sample)
+
+    def __repr__(self):
+        if self.closed:
+            return "<charrnn.Model (closed)>"
+        i = self.info
+        cells = ",".join(layer["cell"] for layer in self.config.get("layers", []))
+        return (f"<charrnn.Model vocab={i.vocab_size} layers={i.num_layers}({cells}) hidden={i.hidden_size} "
+                f"params={i.parameter_count}>")
+
+
+class Session(_charrnn.Session):
+    """Recurrent state, the pending next-character distribution and a random generator.
+    One thread at a time (a concurrent call raises StateError)."""
+
+    def generate(self, n: int, temperature=None, top_k=None, top_p=None, greedy=None, seed=None):
+        """Yields up to `n` (char, probability) pairs, sampling one character at a time (each call
+        releases the GIL). `seed` reseeds before the first character only."""
+        for i in range(int(n)):
+            yield self.sample(temperature=temperature, top_k=top_k, top_p=top_p, greedy=greedy,
+                              seed=seed if i == 0 else None)
+
+    def __repr__(self):
+        return "<charrnn.Session (closed)>" if self.closed else "<charrnn.Session>"
+
+
+def train(corpus_path, *, progress=None, **params):
+    """Trains a model on the UTF-8 text file `corpus_path`.
+
+    Keyword arguments are the fields of charrnn_train_params (the `charrnn train` options): cell
+    ("lstm", "gru", "rnn"), layers, hidden, embedding, dropout, objective ("sequence", "window"),
+    seq_length, step, batch_size, optimizer ("adam", "rmsprop", "sgd", "adagrad"), learning_rate,
+    clip_value, clip_norm, lr_decay, lr_decay_every, lr_decay_staircase, lr_decay_after, epochs,
+    max_steps, max_time, seed, lowercase, reduce_charset, max_chars, val_fraction, eval_every,
+    out_dir, resume. See :func:`default_train_params`.
+
+    `progress(p)` is called with a :class:`Progress` namedtuple (kind "step", "validation" or
+    "checkpoint"); returning True cancels training, which then returns the model so far with
+    result["cancelled"] True. An exception raised by the callback cancels training and propagates.
+
+    Returns (Model, result dict: steps, epochs, train_loss, val_loss, val_perplexity, val_accuracy,
+    chars_per_s, seconds, cancelled). The GIL is released while training."""
+    callback = None
+    if progress is not None:
+        if not callable(progress):
+            raise TypeError("progress must be callable")
+
+        def callback(d):
+            return bool(progress(Progress(**d)))
+
+    corpus_path = _os.fspath(corpus_path)
+    return _charrnn.train(corpus_path, params, callback, Model)

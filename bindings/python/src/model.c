@@ -1,0 +1,520 @@
+/* model.c — charrnn._charrnn.Model: a thin wrapper of charrnn_model. */
+#include "charrnn_py.h"
+#include <stdlib.h>
+#include <string.h>
+
+#define CHECK_IDLE(self)                                                                          \
+    do {                                                                                          \
+        if ((self)->busy)                                                                         \
+            return crn_raise_msg(CHARRNN_ERR_STATE, "the model is in use by another thread");     \
+    } while (0)
+
+static charrnn_model *live(ModelObject *self)
+{
+    if (!self->model) {
+        crn_raise_msg(CHARRNN_ERR_STATE, "the model is closed");
+        return NULL;
+    }
+    return self->model;
+}
+
+charrnn_model *crn_model_handle(PyObject *obj)
+{
+    if (!PyObject_TypeCheck(obj, &CrnModel_Type)) {
+        PyErr_Format(PyExc_TypeError, "expected a charrnn.Model, not %.100s", Py_TYPE(obj)->tp_name);
+        return NULL;
+    }
+    return live((ModelObject *)obj);
+}
+
+PyObject *crn_model_wrap(PyTypeObject *cls, charrnn_model *model)
+{
+    if (!PyType_IsSubtype(cls, &CrnModel_Type)) {
+        charrnn_model_free(model);
+        PyErr_SetString(PyExc_TypeError, "model class must derive from charrnn._charrnn.Model");
+        return NULL;
+    }
+    ModelObject *self = (ModelObject *)cls->tp_alloc(cls, 0);
+    if (!self) {
+        charrnn_model_free(model);
+        return NULL;
+    }
+    self->model = model;
+    self->busy = 0;
+    return (PyObject *)self;
+}
+
+static PyObject *Model_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
+{
+    PyErr_SetString(PyExc_TypeError, "use charrnn.Model.load(path) or charrnn.Model.create(config, vocab)");
+    return NULL;
+}
+
+static void Model_dealloc(ModelObject *self)
+{
+    if (self->weakreflist)
+        PyObject_ClearWeakRefs((PyObject *)self);
+    charrnn_model_free(self->model);
+    self->model = NULL;
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+/* Model.load(path) */
+static PyObject *Model_load(PyTypeObject *cls, PyObject *args)
+{
+    PyObject *path = NULL;
+    if (!PyArg_ParseTuple(args, "O&:load", PyUnicode_FSConverter, &path))
+        return NULL;
+    charrnn_model *m = NULL;
+    charrnn_status st;
+    Py_BEGIN_ALLOW_THREADS
+    st = charrnn_model_load(PyBytes_AS_STRING(path), &m);
+    Py_END_ALLOW_THREADS
+    Py_DECREF(path);
+    if (st != CHARRNN_OK)
+        return crn_raise(st);
+    return crn_model_wrap(cls, m);
+}
+
+/* Model._create(config_json, vocab, seed=0) */
+static PyObject *Model_create(PyTypeObject *cls, PyObject *args, PyObject *kwargs)
+{
+    static char *kwlist[] = {"config_json", "vocab", "seed", NULL};
+    const char *config;
+    const char *vocab;
+    Py_ssize_t vocab_len;
+    unsigned long long seed = 0;
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "ss#|K:create", kwlist, &config, &vocab, &vocab_len, &seed))
+        return NULL;
+    charrnn_model *m = NULL;
+    charrnn_status st;
+    Py_BEGIN_ALLOW_THREADS
+    st = charrnn_model_create(config, vocab, (size_t)vocab_len, (uint64_t)seed, &m);
+    Py_END_ALLOW_THREADS
+    if (st != CHARRNN_OK)
+        return crn_raise(st);
+    return crn_model_wrap(cls, m);
+}
+
+static PyObject *Model_save(ModelObject *self, PyObject *args)
+{
+    PyObject *path = NULL;
+    charrnn_model *m = live(self);
+    if (!m)
+        return NULL;
+    if (!PyArg_ParseTuple(args, "O&:save", PyUnicode_FSConverter, &path))
+        return NULL;
+    charrnn_status st;
+    self->busy++;
+    Py_BEGIN_ALLOW_THREADS
+    st = charrnn_model_save(m, PyBytes_AS_STRING(path));
+    Py_END_ALLOW_THREADS
+    self->busy--;
+    Py_DECREF(path);
+    if (st != CHARRNN_OK)
+        return crn_raise(st);
+    Py_RETURN_NONE;
+}
+
+typedef charrnn_status (*string_getter)(const charrnn_model *, char *, size_t, size_t *);
+
+/* Calls a (buf, capacity, needed) string getter twice and returns a str. */
+static PyObject *get_string(ModelObject *self, string_getter fn)
+{
+    charrnn_model *m = live(self);
+    if (!m)
+        return NULL;
+    size_t needed = 0;
+    charrnn_status st = fn(m, NULL, 0, &needed);
+    if (st != CHARRNN_OK && st != CHARRNN_ERR_BUFFER_TOO_SMALL)
+        return crn_raise(st);
+    for (int attempt = 0; attempt < 3; attempt++) {
+        size_t cap = needed ? needed : 1;
+        char *buf = PyMem_Malloc(cap);
+        if (!buf)
+            return PyErr_NoMemory();
+        st = fn(m, buf, cap, &needed);
+        if (st == CHARRNN_OK) {
+            size_t len = needed ? needed - 1 : 0;
+            PyObject *s = PyUnicode_DecodeUTF8(buf, (Py_ssize_t)len, "strict");
+            PyMem_Free(buf);
+            return s;
+        }
+        PyMem_Free(buf);
+        if (st != CHARRNN_ERR_BUFFER_TOO_SMALL)
+            return crn_raise(st);
+    }
+    return crn_raise_msg(CHARRNN_ERR_INTERNAL, "string size kept changing");
+}
+
+static PyObject *Model_vocab(ModelObject *self, PyObject *unused) { return get_string(self, charrnn_model_get_vocab); }
+static PyObject *Model_config_json(ModelObject *self, PyObject *unused) { return get_string(self, charrnn_model_get_config); }
+static PyObject *Model_summary(ModelObject *self, PyObject *unused) { return get_string(self, charrnn_model_summary); }
+
+/* _info() -> (vocab_size, num_layers, hidden_size, parameter_count, state_size) */
+static PyObject *Model_info(ModelObject *self, PyObject *unused)
+{
+    charrnn_model *m = live(self);
+    if (!m)
+        return NULL;
+    charrnn_model_info info;
+    memset(&info, 0, sizeof info);
+    charrnn_status st = charrnn_model_get_info(m, &info);
+    if (st != CHARRNN_OK)
+        return crn_raise(st);
+    return Py_BuildValue("(IIIKK)", info.vocab_size, info.num_layers, info.hidden_size,
+                         (unsigned long long)info.parameter_count, (unsigned long long)info.state_size);
+}
+
+/* tensors() -> list of (name, shape) */
+static PyObject *Model_tensors(ModelObject *self, PyObject *unused)
+{
+    charrnn_model *m = live(self);
+    if (!m)
+        return NULL;
+    size_t count = 0;
+    charrnn_status st = charrnn_model_tensor_count(m, &count);
+    if (st != CHARRNN_OK)
+        return crn_raise(st);
+    PyObject *list = PyList_New(0);
+    if (!list)
+        return NULL;
+    for (size_t i = 0; i < count; i++) {
+        char name[256];
+        size_t name_needed = 0, rank = 0;
+        int64_t shape[4] = {0, 0, 0, 0};
+        char *big = NULL;
+        st = charrnn_model_tensor_info(m, i, name, sizeof name, &name_needed, shape, &rank);
+        if (st == CHARRNN_ERR_BUFFER_TOO_SMALL) {
+            big = PyMem_Malloc(name_needed);
+            if (!big) {
+                Py_DECREF(list);
+                return PyErr_NoMemory();
+            }
+            st = charrnn_model_tensor_info(m, i, big, name_needed, &name_needed, shape, &rank);
+        }
+        if (st != CHARRNN_OK) {
+            PyMem_Free(big);
+            Py_DECREF(list);
+            return crn_raise(st);
+        }
+        if (rank > 4)
+            rank = 4;
+        PyObject *dims = PyTuple_New((Py_ssize_t)rank);
+        for (size_t r = 0; dims && r < rank; r++)
+            PyTuple_SET_ITEM(dims, (Py_ssize_t)r, PyLong_FromLongLong((long long)shape[r]));
+        PyObject *item = dims ? Py_BuildValue("(sN)", big ? big : name, dims) : NULL;
+        PyMem_Free(big);
+        if (!item || PyList_Append(list, item) < 0) {
+            Py_XDECREF(item);
+            Py_DECREF(list);
+            return NULL;
+        }
+        Py_DECREF(item);
+    }
+    return list;
+}
+
+/* Looks up the shape of "<layer>.<weight>"; returns rank or -1 when not listed. */
+static int tensor_shape(charrnn_model *m, const char *layer, const char *weight, Py_ssize_t shape[4])
+{
+    size_t count = 0;
+    if (charrnn_model_tensor_count(m, &count) != CHARRNN_OK)
+        return -1;
+    size_t want_len = strlen(layer) + 1 + strlen(weight) + 1;
+    char *want = PyMem_Malloc(want_len);
+    if (!want)
+        return -1;
+    snprintf(want, want_len, "%s.%s", layer, weight);
+    int found = -1;
+    for (size_t i = 0; i < count && found < 0; i++) {
+        char name[256];
+        size_t needed = 0, rank = 0;
+        int64_t s[4] = {0, 0, 0, 0};
+        if (charrnn_model_tensor_info(m, i, name, sizeof name, &needed, s, &rank) != CHARRNN_OK)
+            continue;
+        if (strcmp(name, want) == 0 && rank <= 4) {
+            for (size_t r = 0; r < rank; r++)
+                shape[r] = (Py_ssize_t)s[r];
+            found = (int)rank;
+        }
+    }
+    PyMem_Free(want);
+    return found;
+}
+
+/* get_weights(layer, weight) -> float32 numpy array in the Keras layout */
+static PyObject *Model_get_weights(ModelObject *self, PyObject *args)
+{
+    const char *layer, *weight;
+    charrnn_model *m = live(self);
+    if (!m)
+        return NULL;
+    if (!PyArg_ParseTuple(args, "ss:get_weights", &layer, &weight))
+        return NULL;
+    size_t needed = 0;
+    charrnn_status st = charrnn_model_get_weights(m, layer, weight, NULL, 0, &needed);
+    if (st != CHARRNN_OK && st != CHARRNN_ERR_BUFFER_TOO_SMALL)
+        return crn_raise(st);
+    Py_ssize_t shape[4];
+    int rank = tensor_shape(m, layer, weight, shape);
+    Py_ssize_t total = 1;
+    for (int r = 0; r < rank; r++)
+        total *= shape[r];
+    if (rank < 0 || (size_t)total != needed) {
+        rank = 1;
+        shape[0] = (Py_ssize_t)needed;
+    }
+    float *data = NULL;
+    PyObject *arr = crn_new_float_array(rank, shape, &data);
+    if (!arr)
+        return NULL;
+    st = charrnn_model_get_weights(m, layer, weight, data, needed, &needed);
+    if (st != CHARRNN_OK) {
+        Py_DECREF(arr);
+        return crn_raise(st);
+    }
+    return arr;
+}
+
+static int float32_format(const char *fmt)
+{
+    if (!fmt)
+        return 0; /* NULL means unsigned bytes */
+    if (*fmt == '@' || *fmt == '=')
+        fmt++;
+#if PY_BIG_ENDIAN
+    else if (*fmt == '>' || *fmt == '!')
+        fmt++;
+#else
+    else if (*fmt == '<')
+        fmt++;
+#endif
+    return strcmp(fmt, "f") == 0;
+}
+
+/* set_weights(layer, weight, buffer): a C-contiguous float32 buffer (numpy array, memoryview). */
+static PyObject *Model_set_weights(ModelObject *self, PyObject *args)
+{
+    const char *layer, *weight;
+    PyObject *obj;
+    charrnn_model *m = live(self);
+    if (!m)
+        return NULL;
+    CHECK_IDLE(self);
+    if (!PyArg_ParseTuple(args, "ssO:set_weights", &layer, &weight, &obj))
+        return NULL;
+    Py_buffer view;
+    if (PyObject_GetBuffer(obj, &view, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT) < 0)
+        return NULL;
+    PyObject *result = NULL;
+    if (!float32_format(view.format) || view.itemsize != 4) {
+        PyErr_Format(PyExc_TypeError, "set_weights needs float32 data (buffer format 'f'), got format '%s' "
+                     "with itemsize %zd", view.format ? view.format : "B", view.itemsize);
+        goto done;
+    }
+    if (view.ndim > 4) {
+        crn_raise_msg(CHARRNN_ERR_SHAPE, "weights of rank %d: at most 4 dimensions", view.ndim);
+        goto done;
+    }
+    int64_t shape[4] = {0, 0, 0, 0};
+    size_t rank = (size_t)view.ndim;
+    if (view.ndim == 0) {
+        rank = 1;
+        shape[0] = 1;
+    } else {
+        for (int i = 0; i < view.ndim; i++)
+            shape[i] = (int64_t)view.shape[i];
+    }
+    charrnn_status st = charrnn_model_set_weights(m, layer, weight, (const float *)view.buf,
+                                                  (size_t)(view.len / 4), shape, rank);
+    if (st != CHARRNN_OK) {
+        crn_raise(st);
+        goto done;
+    }
+    Py_INCREF(Py_None);
+    result = Py_None;
+done:
+    PyBuffer_Release(&view);
+    return result;
+}
+
+/* _evaluate(text, skip_unknown=False) -> (loss, perplexity, accuracy, chars) */
+static PyObject *Model_evaluate(ModelObject *self, PyObject *args, PyObject *kwargs)
+{
+    static char *kwlist[] = {"text", "skip_unknown", NULL};
+    PyObject *text;
+    int skip = 0;
+    charrnn_model *m = live(self);
+    if (!m)
+        return NULL;
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O|p:evaluate", kwlist, &text, &skip))
+        return NULL;
+    const char *data;
+    Py_ssize_t len, nchars;
+    if (crn_text(text, &data, &len, &nchars) < 0)
+        return NULL;
+    charrnn_eval_result r;
+    memset(&r, 0, sizeof r);
+    charrnn_status st;
+    Py_INCREF(text);
+    self->busy++;
+    Py_BEGIN_ALLOW_THREADS
+    st = charrnn_model_evaluate(m, data, (size_t)len, skip ? CHARRNN_SKIP_UNKNOWN : 0, &r);
+    Py_END_ALLOW_THREADS
+    self->busy--;
+    Py_DECREF(text);
+    if (st != CHARRNN_OK)
+        return crn_raise(st);
+    return Py_BuildValue("(dddK)", r.loss, r.perplexity, r.accuracy, (unsigned long long)r.chars);
+}
+
+/* probabilities(text) -> (len(text), vocab_size) float32: the distribution after each prefix, from a
+ * fresh state. */
+static PyObject *Model_probabilities(ModelObject *self, PyObject *args)
+{
+    PyObject *text;
+    charrnn_model *m = live(self);
+    if (!m)
+        return NULL;
+    if (!PyArg_ParseTuple(args, "O:probabilities", &text))
+        return NULL;
+    const char *data;
+    Py_ssize_t len, nchars;
+    if (crn_text(text, &data, &len, &nchars) < 0)
+        return NULL;
+    charrnn_model_info info;
+    charrnn_status st = charrnn_model_get_info(m, &info);
+    if (st != CHARRNN_OK)
+        return crn_raise(st);
+    Py_ssize_t shape[2] = {nchars, (Py_ssize_t)info.vocab_size};
+    float *out = NULL;
+    PyObject *arr = crn_new_float_array(2, shape, &out);
+    if (!arr)
+        return NULL;
+    if (nchars == 0)
+        return arr;
+    charrnn_session *s = NULL;
+    st = charrnn_session_new(m, &s);
+    if (st != CHARRNN_OK) {
+        Py_DECREF(arr);
+        return crn_raise(st);
+    }
+    size_t V = info.vocab_size;
+    int overflow = 0;
+    Py_INCREF(text);
+    self->busy++;
+    Py_BEGIN_ALLOW_THREADS
+    Py_ssize_t pos = 0, row = 0;
+    while (pos < len) {
+        size_t n = crn_utf8_len((unsigned char)data[pos]);
+        if ((Py_ssize_t)n > len - pos)
+            n = (size_t)(len - pos);
+        st = charrnn_session_feed(s, data + pos, n, 0, NULL, NULL);
+        if (st != CHARRNN_OK)
+            break;
+        if (row >= nchars) {
+            overflow = 1;
+            break;
+        }
+        size_t needed = 0;
+        st = charrnn_session_probabilities(s, out + (size_t)row * V, V, &needed);
+        if (st != CHARRNN_OK)
+            break;
+        row++;
+        pos += (Py_ssize_t)n;
+    }
+    if (st == CHARRNN_OK && row != nchars)
+        overflow = 1;
+    Py_END_ALLOW_THREADS
+    self->busy--;
+    Py_DECREF(text);
+    if (st != CHARRNN_OK) {
+        /* the message must be read before any other charrnn call on this thread */
+        crn_raise(st);
+        charrnn_session_free(s);
+        Py_DECREF(arr);
+        return NULL;
+    }
+    charrnn_session_free(s);
+    if (overflow) {
+        Py_DECREF(arr);
+        return crn_raise_msg(CHARRNN_ERR_UTF8, "text is not valid UTF-8");
+    }
+    return arr;
+}
+
+static PyObject *Model_close(ModelObject *self, PyObject *unused)
+{
+    CHECK_IDLE(self);
+    charrnn_model_free(self->model);
+    self->model = NULL;
+    Py_RETURN_NONE;
+}
+
+static PyObject *Model_enter(ModelObject *self, PyObject *unused)
+{
+    if (!live(self))
+        return NULL;
+    Py_INCREF(self);
+    return (PyObject *)self;
+}
+
+static PyObject *Model_exit(ModelObject *self, PyObject *args)
+{
+    PyObject *r = Model_close(self, NULL);
+    if (!r)
+        return NULL;
+    Py_DECREF(r);
+    Py_RETURN_FALSE;
+}
+
+static PyObject *Model_get_closed(ModelObject *self, void *closure)
+{
+    return PyBool_FromLong(self->model == NULL);
+}
+
+static PyMethodDef Model_methods[] = {
+    {"load", (PyCFunction)Model_load, METH_VARARGS | METH_CLASS,
+     "load(path) -> Model\n\nLoads a model or training checkpoint (safetensors written by charrnn)."},
+    {"_create", (PyCFunction)(void (*)(void))Model_create, METH_VARARGS | METH_KEYWORDS | METH_CLASS,
+     "_create(config_json, vocab, seed=0) -> Model"},
+    {"save", (PyCFunction)Model_save, METH_VARARGS, "save(path)\n\nWrites the model atomically."},
+    {"_vocab", (PyCFunction)Model_vocab, METH_NOARGS, "The vocabulary string."},
+    {"_config_json", (PyCFunction)Model_config_json, METH_NOARGS, "The configuration as JSON."},
+    {"summary", (PyCFunction)Model_summary, METH_NOARGS, "summary() -> str: a Keras-style summary table."},
+    {"_info", (PyCFunction)Model_info, METH_NOARGS,
+     "(vocab_size, num_layers, hidden_size, parameter_count, state_size)"},
+    {"_tensors", (PyCFunction)Model_tensors, METH_NOARGS, "[(name, shape), ...]"},
+    {"_get_weights", (PyCFunction)Model_get_weights, METH_VARARGS,
+     "_get_weights(layer, weight) -> float32 array"},
+    {"_set_weights", (PyCFunction)Model_set_weights, METH_VARARGS,
+     "_set_weights(layer, weight, float32 C-contiguous buffer)"},
+    {"_evaluate", (PyCFunction)(void (*)(void))Model_evaluate, METH_VARARGS | METH_KEYWORDS,
+     "_evaluate(text, skip_unknown=False) -> (loss, perplexity, accuracy, chars)"},
+    {"probabilities", (PyCFunction)Model_probabilities, METH_VARARGS,
+     "probabilities(text) -> float32 array (len(text), vocab_size)\n\n"
+     "The next-character distribution after each prefix of `text`, from a fresh state."},
+    {"close", (PyCFunction)Model_close, METH_NOARGS, "Releases the model (sessions keep working)."},
+    {"__enter__", (PyCFunction)Model_enter, METH_NOARGS, NULL},
+    {"__exit__", (PyCFunction)Model_exit, METH_VARARGS, NULL},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyGetSetDef Model_getset[] = {
+    {"closed", (getter)Model_get_closed, NULL, "True once close() was called.", NULL},
+    {NULL, NULL, NULL, NULL, NULL},
+};
+
+PyTypeObject CrnModel_Type = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "charrnn._charrnn.Model",
+    .tp_basicsize = sizeof(ModelObject),
+    .tp_dealloc = (destructor)Model_dealloc,
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE,
+    .tp_doc = "A charrnn model: weights, configuration and vocabulary (immutable once shared).",
+    .tp_weaklistoffset = offsetof(ModelObject, weakreflist),
+    .tp_methods = Model_methods,
+    .tp_getset = Model_getset,
+    .tp_new = Model_new,
+};

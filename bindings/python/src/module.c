@@ -1,0 +1,197 @@
+/* module.c — the charrnn._charrnn extension module: a thin layer over include/charrnn.h. */
+#include "charrnn_py.h"
+#include <string.h>
+
+static PyObject *numpy_empty; /* numpy.empty */
+
+size_t crn_utf8_len(unsigned char b)
+{
+    if (b < 0x80)
+        return 1;
+    if ((b & 0xE0) == 0xC0)
+        return 2;
+    if ((b & 0xF0) == 0xE0)
+        return 3;
+    if ((b & 0xF8) == 0xF0)
+        return 4;
+    return 1;
+}
+
+int crn_text(PyObject *obj, const char **data, Py_ssize_t *len, Py_ssize_t *nchars)
+{
+    if (PyUnicode_Check(obj)) {
+        *data = PyUnicode_AsUTF8AndSize(obj, len);
+        if (!*data)
+            return -1;
+        *nchars = PyUnicode_GET_LENGTH(obj);
+        return 0;
+    }
+    if (PyBytes_Check(obj)) {
+        *data = PyBytes_AS_STRING(obj);
+        *len = PyBytes_GET_SIZE(obj);
+        Py_ssize_t n = 0;
+        for (Py_ssize_t i = 0; i < *len; i++)
+            if (((unsigned char)(*data)[i] & 0xC0) != 0x80)
+                n++;
+        *nchars = n;
+        return 0;
+    }
+    PyErr_Format(PyExc_TypeError, "text must be str or bytes (UTF-8), not %.100s", Py_TYPE(obj)->tp_name);
+    return -1;
+}
+
+PyObject *crn_new_float_array(int ndim, const Py_ssize_t *shape, float **data)
+{
+    if (!numpy_empty) {
+        PyObject *np = PyImport_ImportModule("numpy");
+        if (!np)
+            return NULL;
+        numpy_empty = PyObject_GetAttrString(np, "empty");
+        Py_DECREF(np);
+        if (!numpy_empty)
+            return NULL;
+    }
+    PyObject *dims = PyTuple_New(ndim);
+    if (!dims)
+        return NULL;
+    for (int i = 0; i < ndim; i++)
+        PyTuple_SET_ITEM(dims, i, PyLong_FromSsize_t(shape[i]));
+    PyObject *arr = PyObject_CallFunction(numpy_empty, "Os", dims, "float32");
+    Py_DECREF(dims);
+    if (!arr)
+        return NULL;
+    Py_buffer view;
+    if (PyObject_GetBuffer(arr, &view, PyBUF_C_CONTIGUOUS | PyBUF_WRITABLE) < 0) {
+        Py_DECREF(arr);
+        return NULL;
+    }
+    *data = (float *)view.buf;
+    PyBuffer_Release(&view); /* the array owns the memory and outlives the view */
+    return arr;
+}
+
+int crn_sample_params(PyObject *temperature, PyObject *top_k, PyObject *top_p, PyObject *greedy, PyObject *seed,
+                      charrnn_sample_params *out)
+{
+    charrnn_sample_params p = charrnn_default_sample_params();
+    if (temperature && temperature != Py_None) {
+        double t = PyFloat_AsDouble(temperature);
+        if (t == -1.0 && PyErr_Occurred())
+            return -1;
+        p.temperature = (float)t;
+    }
+    if (top_k && top_k != Py_None) {
+        long k = PyLong_AsLong(top_k);
+        if (k == -1 && PyErr_Occurred())
+            return -1;
+        if (k < INT32_MIN || k > INT32_MAX) {
+            crn_raise_msg(CHARRNN_ERR_INVALID_ARGUMENT, "top_k=%ld is out of range", k);
+            return -1;
+        }
+        p.top_k = (int32_t)k;
+    }
+    if (top_p && top_p != Py_None) {
+        double tp = PyFloat_AsDouble(top_p);
+        if (tp == -1.0 && PyErr_Occurred())
+            return -1;
+        p.top_p = (float)tp;
+    }
+    if (greedy && greedy != Py_None) {
+        int g = PyObject_IsTrue(greedy);
+        if (g < 0)
+            return -1;
+        p.greedy = g;
+    }
+    if (seed && seed != Py_None) {
+        unsigned long long s = PyLong_AsUnsignedLongLong(seed);
+        if (s == (unsigned long long)-1 && PyErr_Occurred()) {
+            PyErr_Clear();
+            crn_raise_msg(CHARRNN_ERR_INVALID_ARGUMENT, "seed must be an integer in [0, 2**64 - 1)");
+            return -1;
+        }
+        p.seed = (uint64_t)s;
+    }
+    *out = p;
+    return 0;
+}
+
+static PyObject *mod_version(PyObject *self, PyObject *unused) { return PyUnicode_FromString(charrnn_version()); }
+
+static PyObject *mod_version_number(PyObject *self, PyObject *unused)
+{
+    return PyLong_FromUnsignedLong(charrnn_version_number());
+}
+
+static PyObject *mod_status_name(PyObject *self, PyObject *arg)
+{
+    long code = PyLong_AsLong(arg);
+    if (code == -1 && PyErr_Occurred())
+        return NULL;
+    return PyUnicode_FromString(charrnn_status_name((charrnn_status)code));
+}
+
+static PyObject *mod_default_sample_params(PyObject *self, PyObject *unused)
+{
+    charrnn_sample_params p = charrnn_default_sample_params();
+    PyObject *seed = p.seed == CHARRNN_SEED_CONTINUE ? (Py_INCREF(Py_None), Py_None)
+                                                      : PyLong_FromUnsignedLongLong(p.seed);
+    return Py_BuildValue("{s:d,s:i,s:d,s:O,s:N}", "temperature", (double)p.temperature, "top_k", p.top_k,
+                         "top_p", (double)p.top_p, "greedy", p.greedy ? Py_True : Py_False, "seed", seed);
+}
+
+static PyMethodDef module_methods[] = {
+    {"version", mod_version, METH_NOARGS, "The library's version string."},
+    {"version_number", mod_version_number, METH_NOARGS, "major * 10000 + minor * 100 + patch."},
+    {"status_name", mod_status_name, METH_O, "status_name(code) -> the charrnn_status name."},
+    {"default_sample_params", mod_default_sample_params, METH_NOARGS, "The default sampling parameters."},
+    {"default_train_params", crn_default_train_params, METH_NOARGS, "The default training parameters."},
+    {"train", (PyCFunction)(void (*)(void))crn_train, METH_VARARGS | METH_KEYWORDS,
+     "train(corpus_path, params=None, callback=None, model_class=Model) -> (model, result)"},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef module_def = {
+    PyModuleDef_HEAD_INIT, "charrnn._charrnn", "The C layer of charrnn (use the charrnn package).", -1,
+    module_methods, NULL, NULL, NULL, NULL,
+};
+
+PyMODINIT_FUNC PyInit__charrnn(void)
+{
+    if (PyType_Ready(&CrnModel_Type) < 0 || PyType_Ready(&CrnSession_Type) < 0)
+        return NULL;
+    PyObject *m = PyModule_Create(&module_def);
+    if (!m)
+        return NULL;
+    if (crn_errors_init(m) < 0)
+        goto fail;
+    Py_INCREF(&CrnModel_Type);
+    if (PyModule_AddObject(m, "Model", (PyObject *)&CrnModel_Type) < 0) {
+        Py_DECREF(&CrnModel_Type);
+        goto fail;
+    }
+    Py_INCREF(&CrnSession_Type);
+    if (PyModule_AddObject(m, "Session", (PyObject *)&CrnSession_Type) < 0) {
+        Py_DECREF(&CrnSession_Type);
+        goto fail;
+    }
+    if (PyModule_AddIntConstant(m, "HEADER_VERSION_NUMBER", CHARRNN_VERSION_NUMBER) < 0 ||
+        PyModule_AddStringConstant(m, "HEADER_VERSION", CHARRNN_VERSION_STRING) < 0 ||
+        PyModule_AddIntConstant(m, "SKIP_UNKNOWN", CHARRNN_SKIP_UNKNOWN) < 0)
+        goto fail;
+    static const charrnn_status all[] = {
+        CHARRNN_OK, CHARRNN_ERR_INVALID_ARGUMENT, CHARRNN_ERR_IO, CHARRNN_ERR_FORMAT, CHARRNN_ERR_UTF8,
+        CHARRNN_ERR_UNKNOWN_CHARACTER, CHARRNN_ERR_BUFFER_TOO_SMALL, CHARRNN_ERR_SHAPE, CHARRNN_ERR_NOT_FOUND,
+        CHARRNN_ERR_STATE, CHARRNN_ERR_CANCELLED, CHARRNN_ERR_DIVERGED, CHARRNN_ERR_CONFIG,
+        CHARRNN_ERR_OUT_OF_MEMORY, CHARRNN_ERR_INTERNAL};
+    static const char *names[] = {"OK", "ERR_INVALID_ARGUMENT", "ERR_IO", "ERR_FORMAT", "ERR_UTF8",
+                                  "ERR_UNKNOWN_CHARACTER", "ERR_BUFFER_TOO_SMALL", "ERR_SHAPE", "ERR_NOT_FOUND",
+                                  "ERR_STATE", "ERR_CANCELLED", "ERR_DIVERGED", "ERR_CONFIG",
+                                  "ERR_OUT_OF_MEMORY", "ERR_INTERNAL"};
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
+        if (PyModule_AddIntConstant(m, names[i], all[i]) < 0)
+            goto fail;
+    return m;
+fail:
+    Py_DECREF(m);
+    return NULL;
+}

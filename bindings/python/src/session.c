@@ -1,0 +1,390 @@
+/* session.c — charrnn._charrnn.Session: recurrent state, pending distribution and generator. */
+#include "charrnn_py.h"
+#include <string.h>
+
+/* A session belongs to one thread at a time: a call while another thread is inside one (with the GIL
+ * released) raises StateError instead of racing. */
+static charrnn_session *live(SessionObject *self)
+{
+    if (!self->session) {
+        crn_raise_msg(CHARRNN_ERR_STATE, "the session is closed");
+        return NULL;
+    }
+    if (self->busy) {
+        crn_raise_msg(CHARRNN_ERR_STATE, "the session is in use by another thread");
+        return NULL;
+    }
+    return self->session;
+}
+
+static PyObject *Session_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
+{
+    PyErr_SetString(PyExc_TypeError, "create sessions with model.session()");
+    return NULL;
+}
+
+static void Session_dealloc(SessionObject *self)
+{
+    if (self->weakreflist)
+        PyObject_ClearWeakRefs((PyObject *)self);
+    charrnn_session_free(self->session);
+    self->session = NULL;
+    Py_CLEAR(self->model);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+/* Session._open(model) -> Session (classmethod) */
+static PyObject *Session_open(PyTypeObject *cls, PyObject *args)
+{
+    PyObject *model_obj;
+    if (!PyArg_ParseTuple(args, "O:_open", &model_obj))
+        return NULL;
+    charrnn_model *m = crn_model_handle(model_obj);
+    if (!m)
+        return NULL;
+    charrnn_session *s = NULL;
+    charrnn_status st = charrnn_session_new(m, &s);
+    if (st != CHARRNN_OK)
+        return crn_raise(st);
+    SessionObject *self = (SessionObject *)cls->tp_alloc(cls, 0);
+    if (!self) {
+        charrnn_session_free(s);
+        return NULL;
+    }
+    self->session = s;
+    Py_INCREF(model_obj);
+    self->model = model_obj;
+    return (PyObject *)self;
+}
+
+/* feed(text, skip_unknown=False) -> (fed, skipped) */
+static PyObject *Session_feed(SessionObject *self, PyObject *args, PyObject *kwargs)
+{
+    static char *kwlist[] = {"text", "skip_unknown", NULL};
+    PyObject *text;
+    int skip = 0;
+    charrnn_session *s = live(self);
+    if (!s)
+        return NULL;
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O|p:feed", kwlist, &text, &skip))
+        return NULL;
+    const char *data;
+    Py_ssize_t len, nchars;
+    if (crn_text(text, &data, &len, &nchars) < 0)
+        return NULL;
+    size_t fed = 0, skipped = 0;
+    charrnn_status st;
+    Py_INCREF(text);
+    self->busy = 1;
+    Py_BEGIN_ALLOW_THREADS
+    st = charrnn_session_feed(s, data, (size_t)len, skip ? CHARRNN_SKIP_UNKNOWN : 0, &fed, &skipped);
+    Py_END_ALLOW_THREADS
+    self->busy = 0;
+    Py_DECREF(text);
+    if (st != CHARRNN_OK)
+        return crn_raise(st);
+    return Py_BuildValue("(nn)", (Py_ssize_t)fed, (Py_ssize_t)skipped);
+}
+
+/* probabilities() -> float32 array (vocab_size,) */
+static PyObject *Session_probabilities(SessionObject *self, PyObject *unused)
+{
+    charrnn_session *s = live(self);
+    if (!s)
+        return NULL;
+    size_t needed = 0;
+    charrnn_status st = charrnn_session_probabilities(s, NULL, 0, &needed);
+    if (st != CHARRNN_OK && st != CHARRNN_ERR_BUFFER_TOO_SMALL)
+        return crn_raise(st);
+    Py_ssize_t shape[1] = {(Py_ssize_t)needed};
+    float *data = NULL;
+    PyObject *arr = crn_new_float_array(1, shape, &data);
+    if (!arr)
+        return NULL;
+    st = charrnn_session_probabilities(s, data, needed, &needed);
+    if (st != CHARRNN_OK) {
+        Py_DECREF(arr);
+        return crn_raise(st);
+    }
+    return arr;
+}
+
+static PyObject *codepoint_str(uint32_t cp)
+{
+    if (cp > 0x10FFFF)
+        return crn_raise_msg(CHARRNN_ERR_INTERNAL, "library returned an invalid code point %u", cp);
+    return PyUnicode_FromOrdinal((int)cp);
+}
+
+#define SAMPLE_KWARGS "temperature", "top_k", "top_p", "greedy", "seed"
+
+/* sample(temperature=1.0, top_k=0, top_p=1.0, greedy=False, seed=None) -> (char, probability) */
+static PyObject *Session_sample(SessionObject *self, PyObject *args, PyObject *kwargs)
+{
+    static char *kwlist[] = {SAMPLE_KWARGS, NULL};
+    PyObject *t = NULL, *k = NULL, *p = NULL, *g = NULL, *seed = NULL;
+    charrnn_session *s = live(self);
+    if (!s)
+        return NULL;
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "|$OOOOO:sample", kwlist, &t, &k, &p, &g, &seed))
+        return NULL;
+    charrnn_sample_params params;
+    if (crn_sample_params(t, k, p, g, seed, &params) < 0)
+        return NULL;
+    uint32_t cp = 0;
+    float prob = 0.0f;
+    charrnn_status st;
+    self->busy = 1;
+    Py_BEGIN_ALLOW_THREADS
+    st = charrnn_session_sample(s, &params, &cp, &prob);
+    Py_END_ALLOW_THREADS
+    self->busy = 0;
+    if (st != CHARRNN_OK)
+        return crn_raise(st);
+    PyObject *ch = codepoint_str(cp);
+    if (!ch)
+        return NULL;
+    return Py_BuildValue("(Nd)", ch, (double)prob);
+}
+
+typedef struct {
+    char *buf;
+    size_t len, cap;
+    PyObject *callback; /* Python callable(char, probability) -> bool, or NULL */
+    PyObject *error_type, *error_value, *error_tb;
+    int oom;
+} GenContext;
+
+static int gen_callback(uint32_t codepoint, const char *utf8, size_t utf8_len, float probability, void *user)
+{
+    GenContext *ctx = (GenContext *)user;
+    if (ctx->len + utf8_len > ctx->cap) {
+        size_t cap = ctx->cap ? ctx->cap * 2 : 256;
+        while (cap < ctx->len + utf8_len)
+            cap *= 2;
+        char *nb = PyMem_RawRealloc(ctx->buf, cap);
+        if (!nb) {
+            ctx->oom = 1;
+            return 1;
+        }
+        ctx->buf = nb;
+        ctx->cap = cap;
+    }
+    memcpy(ctx->buf + ctx->len, utf8, utf8_len);
+    ctx->len += utf8_len;
+    if (!ctx->callback)
+        return 0;
+    int stop = 0;
+    PyGILState_STATE gs = PyGILState_Ensure();
+    PyObject *ch = PyUnicode_DecodeUTF8(utf8, (Py_ssize_t)utf8_len, "strict");
+    PyObject *r = ch ? PyObject_CallFunction(ctx->callback, "Od", ch, (double)probability) : NULL;
+    Py_XDECREF(ch);
+    if (!r) {
+        PyErr_Fetch(&ctx->error_type, &ctx->error_value, &ctx->error_tb);
+        stop = 1;
+    } else {
+        stop = PyObject_IsTrue(r);
+        Py_DECREF(r);
+        if (stop < 0) {
+            PyErr_Fetch(&ctx->error_type, &ctx->error_value, &ctx->error_tb);
+            stop = 1;
+        }
+    }
+    PyGILState_Release(gs);
+    (void)codepoint;
+    return stop;
+}
+
+/* generate_text(n, temperature=…, top_k=…, top_p=…, greedy=…, seed=…, callback=None) -> str
+ * Generates up to n characters in one call with the GIL released; `callback(char, probability)` is
+ * called after each (the GIL is taken for it) and may return True to stop. */
+static PyObject *Session_generate_text(SessionObject *self, PyObject *args, PyObject *kwargs)
+{
+    static char *kwlist[] = {"n", SAMPLE_KWARGS, "callback", NULL};
+    Py_ssize_t n;
+    PyObject *t = NULL, *k = NULL, *p = NULL, *g = NULL, *seed = NULL, *cb = Py_None;
+    charrnn_session *s = live(self);
+    if (!s)
+        return NULL;
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "n|$OOOOOO:generate_text", kwlist, &n, &t, &k, &p, &g,
+                                     &seed, &cb))
+        return NULL;
+    if (n < 0)
+        return crn_raise_msg(CHARRNN_ERR_INVALID_ARGUMENT, "n must be >= 0, not %zd", n);
+    if (cb != Py_None && !PyCallable_Check(cb)) {
+        PyErr_SetString(PyExc_TypeError, "callback must be callable");
+        return NULL;
+    }
+    charrnn_sample_params params;
+    if (crn_sample_params(t, k, p, g, seed, &params) < 0)
+        return NULL;
+    GenContext ctx;
+    memset(&ctx, 0, sizeof ctx);
+    ctx.callback = cb == Py_None ? NULL : cb;
+    size_t generated = 0;
+    charrnn_status st = CHARRNN_OK;
+    self->busy = 1;
+    Py_BEGIN_ALLOW_THREADS
+    if (n > 0)
+        st = charrnn_session_generate(s, (size_t)n, &params, gen_callback, &ctx, &generated);
+    Py_END_ALLOW_THREADS
+    self->busy = 0;
+    PyObject *result = NULL;
+    if (ctx.error_type) {
+        PyErr_Restore(ctx.error_type, ctx.error_value, ctx.error_tb);
+    } else if (st != CHARRNN_OK) {
+        crn_raise(st);
+    } else if (ctx.oom) {
+        PyErr_NoMemory();
+    } else {
+        result = PyUnicode_DecodeUTF8(ctx.buf ? ctx.buf : "", (Py_ssize_t)ctx.len, "strict");
+    }
+    PyMem_RawFree(ctx.buf);
+    return result;
+}
+
+static PyObject *Session_reset(SessionObject *self, PyObject *unused)
+{
+    charrnn_session *s = live(self);
+    if (!s)
+        return NULL;
+    charrnn_status st = charrnn_session_reset(s);
+    if (st != CHARRNN_OK)
+        return crn_raise(st);
+    Py_RETURN_NONE;
+}
+
+static PyObject *Session_seed(SessionObject *self, PyObject *args)
+{
+    unsigned long long seed;
+    charrnn_session *s = live(self);
+    if (!s)
+        return NULL;
+    if (!PyArg_ParseTuple(args, "K:seed", &seed))
+        return NULL;
+    charrnn_status st = charrnn_session_seed(s, (uint64_t)seed);
+    if (st != CHARRNN_OK)
+        return crn_raise(st);
+    Py_RETURN_NONE;
+}
+
+static PyObject *Session_get_state(SessionObject *self, void *closure)
+{
+    charrnn_session *s = live(self);
+    if (!s)
+        return NULL;
+    size_t needed = 0;
+    charrnn_status st = charrnn_session_get_state(s, NULL, 0, &needed);
+    if (st != CHARRNN_OK && st != CHARRNN_ERR_BUFFER_TOO_SMALL)
+        return crn_raise(st);
+    PyObject *bytes = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)needed);
+    if (!bytes)
+        return NULL;
+    st = charrnn_session_get_state(s, PyBytes_AS_STRING(bytes), needed, &needed);
+    if (st != CHARRNN_OK) {
+        Py_DECREF(bytes);
+        return crn_raise(st);
+    }
+    if ((Py_ssize_t)needed != PyBytes_GET_SIZE(bytes) && _PyBytes_Resize(&bytes, (Py_ssize_t)needed) < 0)
+        return NULL;
+    return bytes;
+}
+
+static int Session_set_state(SessionObject *self, PyObject *value, void *closure)
+{
+    if (value == NULL) {
+        PyErr_SetString(PyExc_AttributeError, "cannot delete the state; use reset()");
+        return -1;
+    }
+    charrnn_session *s = live(self);
+    if (!s)
+        return -1;
+    Py_buffer view;
+    if (PyObject_GetBuffer(value, &view, PyBUF_SIMPLE) < 0)
+        return -1;
+    charrnn_status st = charrnn_session_set_state(s, view.buf, (size_t)view.len);
+    PyBuffer_Release(&view);
+    if (st != CHARRNN_OK) {
+        crn_raise(st);
+        return -1;
+    }
+    return 0;
+}
+
+static PyObject *Session_close(SessionObject *self, PyObject *unused)
+{
+    if (self->busy)
+        return crn_raise_msg(CHARRNN_ERR_STATE, "the session is in use by another thread");
+    charrnn_session_free(self->session);
+    self->session = NULL;
+    Py_RETURN_NONE;
+}
+
+static PyObject *Session_enter(SessionObject *self, PyObject *unused)
+{
+    if (!live(self))
+        return NULL;
+    Py_INCREF(self);
+    return (PyObject *)self;
+}
+
+static PyObject *Session_exit(SessionObject *self, PyObject *args)
+{
+    PyObject *r = Session_close(self, NULL);
+    if (!r)
+        return NULL;
+    Py_DECREF(r);
+    Py_RETURN_FALSE;
+}
+
+static PyObject *Session_get_closed(SessionObject *self, void *closure)
+{
+    return PyBool_FromLong(self->session == NULL);
+}
+
+static PyObject *Session_get_model(SessionObject *self, void *closure)
+{
+    PyObject *m = self->model ? self->model : Py_None;
+    Py_INCREF(m);
+    return m;
+}
+
+static PyMethodDef Session_methods[] = {
+    {"_open", (PyCFunction)Session_open, METH_VARARGS | METH_CLASS, "_open(model) -> Session"},
+    {"feed", (PyCFunction)(void (*)(void))Session_feed, METH_VARARGS | METH_KEYWORDS,
+     "feed(text, skip_unknown=False) -> (fed, skipped)\n\nFeeds text into the state (all or nothing)."},
+    {"probabilities", (PyCFunction)Session_probabilities, METH_NOARGS,
+     "probabilities() -> float32 array (vocab_size,): the pending next-character distribution."},
+    {"sample", (PyCFunction)(void (*)(void))Session_sample, METH_VARARGS | METH_KEYWORDS,
+     "sample(*, temperature=1.0, top_k=0, top_p=1.0, greedy=False, seed=None) -> (char, probability)\n\n"
+     "Draws the next character, feeds it back and returns it with the probability it was drawn with."},
+    {"generate_text", (PyCFunction)(void (*)(void))Session_generate_text, METH_VARARGS | METH_KEYWORDS,
+     "generate_text(n, *, temperature, top_k, top_p, greedy, seed, callback=None) -> str"},
+    {"reset", (PyCFunction)Session_reset, METH_NOARGS, "Zeroes the state (the generator is kept)."},
+    {"seed", (PyCFunction)Session_seed, METH_VARARGS, "seed(n): reseeds the random generator."},
+    {"close", (PyCFunction)Session_close, METH_NOARGS, "Releases the session."},
+    {"__enter__", (PyCFunction)Session_enter, METH_NOARGS, NULL},
+    {"__exit__", (PyCFunction)Session_exit, METH_VARARGS, NULL},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyGetSetDef Session_getset[] = {
+    {"state", (getter)Session_get_state, (setter)Session_set_state,
+     "The state as opaque bytes (tied to the model); assign bytes from the same model to restore.", NULL},
+    {"closed", (getter)Session_get_closed, NULL, "True once close() was called.", NULL},
+    {"model", (getter)Session_get_model, NULL, "The Model this session was created from.", NULL},
+    {NULL, NULL, NULL, NULL, NULL},
+};
+
+PyTypeObject CrnSession_Type = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "charrnn._charrnn.Session",
+    .tp_basicsize = sizeof(SessionObject),
+    .tp_dealloc = (destructor)Session_dealloc,
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE,
+    .tp_doc = "Stateful generation on a model; one thread at a time.",
+    .tp_weaklistoffset = offsetof(SessionObject, weakreflist),
+    .tp_methods = Session_methods,
+    .tp_getset = Session_getset,
+    .tp_new = Session_new,
+};

@@ -1,0 +1,349 @@
+/* train.c — charrnn._charrnn.train(): charrnn_train with keyword parameters and a progress callback. */
+#include "charrnn_py.h"
+#include <math.h>
+#include <string.h>
+#include <strings.h>
+
+typedef enum { F_U32, F_I32, F_U64, F_FLOAT, F_DOUBLE, F_BOOL, F_CELL, F_OPT, F_OBJ, F_STR } FieldKind;
+
+typedef struct {
+    const char *name;
+    FieldKind kind;
+    size_t offset;
+} Field;
+
+#define FIELD(n, k) {#n, k, offsetof(charrnn_train_params, n)}
+static const Field fields[] = {
+    FIELD(cell, F_CELL), FIELD(layers, F_U32), FIELD(hidden, F_U32), FIELD(embedding, F_U32),
+    FIELD(dropout, F_FLOAT), FIELD(objective, F_OBJ), FIELD(seq_length, F_U32), FIELD(step, F_U32),
+    FIELD(batch_size, F_U32), FIELD(optimizer, F_OPT), FIELD(learning_rate, F_FLOAT),
+    FIELD(clip_value, F_FLOAT), FIELD(clip_norm, F_FLOAT), FIELD(lr_decay, F_FLOAT),
+    FIELD(lr_decay_every, F_U32), FIELD(lr_decay_staircase, F_BOOL), FIELD(lr_decay_after, F_U32),
+    FIELD(epochs, F_U32), FIELD(max_steps, F_U64), FIELD(max_time, F_DOUBLE), FIELD(seed, F_U64),
+    FIELD(lowercase, F_BOOL), FIELD(reduce_charset, F_BOOL), FIELD(max_chars, F_U64),
+    FIELD(val_fraction, F_FLOAT), FIELD(eval_every, F_U64), FIELD(out_dir, F_STR), FIELD(resume, F_STR),
+};
+#define NFIELDS (sizeof(fields) / sizeof(fields[0]))
+
+static const char *cell_names[] = {"lstm", "gru", "rnn", NULL};
+static const char *opt_names[] = {"adam", "rmsprop", "sgd", "adagrad", NULL};
+static const char *obj_names[] = {"sequence", "window", NULL};
+
+static int enum_value(const Field *f, PyObject *v, const char **names, int *out)
+{
+    if (PyUnicode_Check(v)) {
+        const char *s = PyUnicode_AsUTF8(v);
+        if (!s)
+            return -1;
+        for (int i = 0; names[i]; i++)
+            if (strcasecmp(s, names[i]) == 0) {
+                *out = i;
+                return 0;
+            }
+    } else if (PyLong_Check(v)) {
+        long i = PyLong_AsLong(v);
+        if (i == -1 && PyErr_Occurred())
+            return -1;
+        int n = 0;
+        while (names[n])
+            n++;
+        if (i >= 0 && i < n) {
+            *out = (int)i;
+            return 0;
+        }
+    }
+    PyObject *r = PyObject_Repr(v);
+    crn_raise_msg(CHARRNN_ERR_INVALID_ARGUMENT, "%s=%s is not one of %s%s%s%s%s%s%s", f->name,
+                  r ? PyUnicode_AsUTF8(r) : "?", names[0], names[1] ? ", " : "", names[1] ? names[1] : "",
+                  names[1] && names[2] ? ", " : "", names[1] && names[2] ? names[2] : "",
+                  names[1] && names[2] && names[3] ? ", " : "", names[1] && names[2] && names[3] ? names[3] : "");
+    Py_XDECREF(r);
+    return -1;
+}
+
+/* Sets one field; string values are kept alive in `keep` (a list). */
+static int set_field(charrnn_train_params *p, const Field *f, PyObject *v, PyObject *keep)
+{
+    char *base = (char *)p + f->offset;
+    int e;
+    switch (f->kind) {
+    case F_U32:
+    case F_U64: {
+        if (!PyLong_Check(v) && !PyIndex_Check(v)) {
+            PyErr_Format(PyExc_TypeError, "%s must be an integer", f->name);
+            return -1;
+        }
+        unsigned long long x = PyLong_AsUnsignedLongLong(v);
+        if (x == (unsigned long long)-1 && PyErr_Occurred()) {
+            PyErr_Clear();
+            crn_raise_msg(CHARRNN_ERR_INVALID_ARGUMENT, "%s must be a non-negative integer", f->name);
+            return -1;
+        }
+        if (f->kind == F_U32) {
+            if (x > UINT32_MAX) {
+                crn_raise_msg(CHARRNN_ERR_INVALID_ARGUMENT, "%s=%llu is too large", f->name, x);
+                return -1;
+            }
+            *(uint32_t *)base = (uint32_t)x;
+        } else {
+            *(uint64_t *)base = (uint64_t)x;
+        }
+        return 0;
+    }
+    case F_I32: {
+        long x = PyLong_AsLong(v);
+        if (x == -1 && PyErr_Occurred())
+            return -1;
+        *(int32_t *)base = (int32_t)x;
+        return 0;
+    }
+    case F_BOOL: {
+        int x = PyObject_IsTrue(v);
+        if (x < 0)
+            return -1;
+        *(int32_t *)base = x;
+        return 0;
+    }
+    case F_FLOAT:
+    case F_DOUBLE: {
+        double x = PyFloat_AsDouble(v);
+        if (x == -1.0 && PyErr_Occurred())
+            return -1;
+        if (f->kind == F_FLOAT)
+            *(float *)base = (float)x;
+        else
+            *(double *)base = x;
+        return 0;
+    }
+    case F_CELL:
+        if (enum_value(f, v, cell_names, &e) < 0)
+            return -1;
+        *(charrnn_cell *)base = (charrnn_cell)e;
+        return 0;
+    case F_OPT:
+        if (enum_value(f, v, opt_names, &e) < 0)
+            return -1;
+        *(charrnn_optimizer *)base = (charrnn_optimizer)e;
+        return 0;
+    case F_OBJ:
+        if (enum_value(f, v, obj_names, &e) < 0)
+            return -1;
+        *(charrnn_objective *)base = (charrnn_objective)e;
+        return 0;
+    case F_STR: {
+        if (v == Py_None) {
+            *(const char **)base = NULL;
+            return 0;
+        }
+        PyObject *b = NULL;
+        if (!PyUnicode_FSConverter(v, &b))
+            return -1;
+        if (PyList_Append(keep, b) < 0) {
+            Py_DECREF(b);
+            return -1;
+        }
+        *(const char **)base = PyBytes_AS_STRING(b);
+        Py_DECREF(b);
+        return 0;
+    }
+    }
+    return -1;
+}
+
+static PyObject *params_dict(const charrnn_train_params *p)
+{
+    PyObject *d = PyDict_New();
+    if (!d)
+        return NULL;
+    for (size_t i = 0; i < NFIELDS; i++) {
+        const Field *f = &fields[i];
+        const char *base = (const char *)p + f->offset;
+        PyObject *v = NULL;
+        switch (f->kind) {
+        case F_U32: v = PyLong_FromUnsignedLong(*(const uint32_t *)base); break;
+        case F_U64: v = PyLong_FromUnsignedLongLong(*(const uint64_t *)base); break;
+        case F_I32: v = PyLong_FromLong(*(const int32_t *)base); break;
+        case F_BOOL: v = PyBool_FromLong(*(const int32_t *)base); break;
+        case F_FLOAT: v = PyFloat_FromDouble(*(const float *)base); break;
+        case F_DOUBLE: v = PyFloat_FromDouble(*(const double *)base); break;
+        case F_CELL: {
+            int e = (int)*(const charrnn_cell *)base;
+            v = (e >= 0 && e < 3) ? PyUnicode_FromString(cell_names[e]) : PyLong_FromLong(e);
+            break;
+        }
+        case F_OPT: {
+            int e = (int)*(const charrnn_optimizer *)base;
+            v = (e >= 0 && e < 4) ? PyUnicode_FromString(opt_names[e]) : PyLong_FromLong(e);
+            break;
+        }
+        case F_OBJ: {
+            int e = (int)*(const charrnn_objective *)base;
+            v = (e >= 0 && e < 2) ? PyUnicode_FromString(obj_names[e]) : PyLong_FromLong(e);
+            break;
+        }
+        case F_STR: {
+            const char *s = *(const char *const *)base;
+            if (s) {
+                v = PyUnicode_DecodeFSDefault(s);
+            } else {
+                Py_INCREF(Py_None);
+                v = Py_None;
+            }
+            break;
+        }
+        }
+        if (!v || PyDict_SetItemString(d, f->name, v) < 0) {
+            Py_XDECREF(v);
+            Py_DECREF(d);
+            return NULL;
+        }
+        Py_DECREF(v);
+    }
+    return d;
+}
+
+PyObject *crn_default_train_params(PyObject *self, PyObject *unused)
+{
+    charrnn_train_params p = charrnn_default_train_params();
+    return params_dict(&p);
+}
+
+typedef struct {
+    PyObject *callback;
+    PyObject *error_type, *error_value, *error_tb;
+} TrainContext;
+
+static const char *kind_name(charrnn_progress_kind k)
+{
+    switch (k) {
+    case CHARRNN_PROGRESS_STEP: return "step";
+    case CHARRNN_PROGRESS_VALIDATION: return "validation";
+    case CHARRNN_PROGRESS_CHECKPOINT: return "checkpoint";
+    }
+    return "unknown";
+}
+
+static int progress_cb(const charrnn_progress *pr, void *user)
+{
+    TrainContext *ctx = (TrainContext *)user;
+    int stop = 0;
+    PyGILState_STATE gs = PyGILState_Ensure();
+    if (ctx->error_type) {
+        PyGILState_Release(gs);
+        return 1;
+    }
+    PyObject *ckpt;
+    if (pr->checkpoint) {
+        ckpt = PyUnicode_DecodeFSDefault(pr->checkpoint);
+    } else {
+        Py_INCREF(Py_None);
+        ckpt = Py_None;
+    }
+    PyObject *d = ckpt ? Py_BuildValue(
+        "{s:s,s:K,s:K,s:I,s:d,s:d,s:d,s:d,s:d,s:d,s:N}", "kind", kind_name(pr->kind),
+        "step", (unsigned long long)pr->step, "total_steps", (unsigned long long)pr->total_steps,
+        "epoch", pr->epoch, "train_loss", (double)pr->train_loss, "val_loss", (double)pr->val_loss,
+        "val_accuracy", (double)pr->val_accuracy, "chars_per_s", pr->chars_per_s, "seconds", pr->seconds,
+        "learning_rate", (double)pr->learning_rate, "checkpoint", ckpt) : NULL;
+    PyObject *r = d ? PyObject_CallOneArg(ctx->callback, d) : NULL;
+    Py_XDECREF(d);
+    if (r) {
+        stop = PyObject_IsTrue(r);
+        Py_DECREF(r);
+    }
+    if (!r || stop < 0) {
+        PyErr_Fetch(&ctx->error_type, &ctx->error_value, &ctx->error_tb);
+        stop = 1;
+    }
+    PyGILState_Release(gs);
+    return stop;
+}
+
+/* train(corpus_path, params: dict, callback=None, model_class=Model) -> (model, result dict)
+ * On cancellation by the callback, result["cancelled"] is True and the model so far is returned. */
+PyObject *crn_train(PyObject *self, PyObject *args, PyObject *kwargs)
+{
+    static char *kwlist[] = {"corpus_path", "params", "callback", "model_class", NULL};
+    PyObject *path = NULL, *params = Py_None, *callback = Py_None, *model_class = (PyObject *)&CrnModel_Type;
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O&|OOO:train", kwlist, PyUnicode_FSConverter, &path, &params,
+                                     &callback, &model_class))
+        return NULL;
+    PyObject *keep = PyList_New(0);
+    PyObject *result = NULL;
+    if (!keep)
+        goto done;
+    if (!PyType_Check(model_class) || !PyType_IsSubtype((PyTypeObject *)model_class, &CrnModel_Type)) {
+        PyErr_SetString(PyExc_TypeError, "model_class must derive from charrnn._charrnn.Model");
+        goto done;
+    }
+    if (callback != Py_None && !PyCallable_Check(callback)) {
+        PyErr_SetString(PyExc_TypeError, "progress callback must be callable");
+        goto done;
+    }
+    charrnn_train_params p = charrnn_default_train_params();
+    if (params != Py_None) {
+        if (!PyDict_Check(params)) {
+            PyErr_SetString(PyExc_TypeError, "params must be a dict");
+            goto done;
+        }
+        PyObject *key, *value;
+        Py_ssize_t pos = 0;
+        while (PyDict_Next(params, &pos, &key, &value)) {
+            const char *k = PyUnicode_Check(key) ? PyUnicode_AsUTF8(key) : NULL;
+            const Field *f = NULL;
+            for (size_t i = 0; k && i < NFIELDS; i++)
+                if (strcmp(fields[i].name, k) == 0)
+                    f = &fields[i];
+            if (!f) {
+                PyErr_Format(PyExc_TypeError, "train() got an unexpected keyword argument %R", key);
+                goto done;
+            }
+            if (value == Py_None && f->kind != F_STR)
+                continue; /* None keeps the default */
+            if (set_field(&p, f, value, keep) < 0)
+                goto done;
+        }
+    }
+    TrainContext ctx;
+    memset(&ctx, 0, sizeof ctx);
+    ctx.callback = callback == Py_None ? NULL : callback;
+    charrnn_model *model = NULL;
+    charrnn_train_result r;
+    memset(&r, 0, sizeof r);
+    charrnn_status st;
+    Py_BEGIN_ALLOW_THREADS
+    st = charrnn_train(PyBytes_AS_STRING(path), &p, ctx.callback ? progress_cb : NULL, &ctx, &model, &r);
+    Py_END_ALLOW_THREADS
+    if (ctx.error_type) {
+        charrnn_model_free(model);
+        PyErr_Restore(ctx.error_type, ctx.error_value, ctx.error_tb);
+        goto done;
+    }
+    if (st != CHARRNN_OK && st != CHARRNN_ERR_CANCELLED) {
+        crn_raise(st);
+        charrnn_model_free(model);
+        goto done;
+    }
+    if (!model) {
+        crn_raise_msg(st == CHARRNN_ERR_CANCELLED ? CHARRNN_ERR_CANCELLED : CHARRNN_ERR_INTERNAL,
+                      "training returned no model");
+        goto done;
+    }
+    PyObject *m = crn_model_wrap((PyTypeObject *)model_class, model);
+    if (!m)
+        goto done;
+    PyObject *d = Py_BuildValue("{s:K,s:I,s:d,s:d,s:d,s:d,s:d,s:d,s:O}", "steps", (unsigned long long)r.steps,
+                                "epochs", r.epochs, "train_loss", (double)r.train_loss, "val_loss",
+                                (double)r.val_loss, "val_perplexity", (double)r.val_perplexity, "val_accuracy",
+                                (double)r.val_accuracy, "chars_per_s", r.chars_per_s, "seconds", r.seconds,
+                                "cancelled", st == CHARRNN_ERR_CANCELLED ? Py_True : Py_False);
+    if (!d) {
+        Py_DECREF(m);
+        goto done;
+    }
+    result = Py_BuildValue("(NN)", m, d);
+done:
+    Py_XDECREF(keep);
+    Py_XDECREF(path);
+    return result;
+}
