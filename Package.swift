@@ -39,7 +39,7 @@ let package = Package(
             dependencies: ["CharRNN", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         .executableTarget(
-"            name: "charrnn-repl",
+            name: "charrnn-repl",
             dependencies: ["CharRNN", "CEditLine", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         .testTarget(name: "CharRNNTests", dependencies: ["CharRNN"]),
