@@ -34,19 +34,18 @@ class BuildExt(build_ext):
 
     def run(self):
         _check_inputs()
+        self.force = True  # always relink: the library may have changed while the sources did not
         super().run()
         for ext in self.extensions:
             dest_dir = Path(self.get_ext_fullpath(ext.name)).parent
             dest_dir.mkdir(parents=True, exist_ok=True)
             shutil.copy2(LIBDIR / LIBNAME, dest_dir / LIBNAME)
-            if self.inplace:
-                continue
 
 
 ext = Extension(
     "charrnn._charrnn",
     sources=[f"src/{n}.c" for n in ("module", "errors", "model", "session", "train")],
-    depends=["src/charrnn_py.h", str(INCLUDE / "charrnn.h")],
+    depends=["src/charrnn_py.h", str(INCLUDE / "charrnn.h"), str(LIBDIR / LIBNAME)],
     include_dirs=[str(INCLUDE), "src"],
     library_dirs=[str(LIBDIR)],
     libraries=["charrnn"],

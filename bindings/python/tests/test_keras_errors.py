@@ -1,0 +1,282 @@
+"""Every error path of the Keras import: unreadable files, inconsistent files, unsupported models, bad
+vocabularies. Each raises a charrnn.Error subclass that names the problem."""
+
+import io
+import json
+import zipfile
+
+import h5py
+import numpy as np
+import pytest
+
+import charrnn
+import charrnn.keras as ck
+from test_keras_legacy import k2_rnn, write_h5
+
+V = 12
+VOCAB = "abcdefghijkl"
+
+
+def lstm_dense_h5(path, lstm_overrides=None, extra_layers=(), weights=None, kernel_shape=(V, 32)):
+    rng = np.random.default_rng(0)
+    cfg = {"class_name": "Sequential", "config": {"name": "s", "layers": [
+        k2_rnn("LSTM", "lstm_1", 8, batch_input_shape=[None, None, V], **(lstm_overrides or {})),
+        {"class_name": "Dense", "config": {"name": "dense_1", "units": V, "activation": "softmax",
+                                           "use_bias": True}}, *extra_layers]}}
+    if weights is None:
+        weights = [("lstm_1", [("lstm_1/kernel:0", rng.normal(size=kernel_shape)),
+                               ("lstm_1/recurrent_kernel:0", rng.normal(size=(8, 32))),
+                               ("lstm_1/bias:0", np.zeros(32))]),
+                   ("dense_1", [("dense_1/kernel:0", rng.normal(size=(8, V))), ("dense_1/bias:0", np.zeros(V))])]
+    write_h5(path, "2.2.4", cfg, weights)
+    return path
+
+
+def test_error_classes():
+    assert issubclass(ck.KerasFormatError, charrnn.FormatError)
+    assert issubclass(ck.KerasFormatError, charrnn.Error)
+    assert issubclass(ck.KerasFormatError, ValueError)
+    assert issubclass(ck.UnsupportedModelError, ck.KerasFormatError)
+    assert issubclass(ck.VocabularyError, charrnn.ConfigError)
+    assert ck.UnsupportedModelError.status == charrnn.FormatError.status == charrnn._charrnn.ERR_FORMAT
+    assert ck.VocabularyError.status_name == "CONFIG"
+
+
+def test_valid_file_loads(tmp_path):
+    m = ck.load(lstm_dense_h5(tmp_path / "ok.h5"), vocab=VOCAB)
+    assert m.vocab == VOCAB and m.config["layers"][0]["recurrent_activation"] == "hard_sigmoid_keras2"
+    m.close()
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(OSError):
+        ck.load(tmp_path / "nope.keras", vocab=VOCAB)
+
+
+def test_not_a_keras_file(tmp_path):
+    p = tmp_path / "text.h5"
+    p.write_text("hello, not a model")
+    with pytest.raises(ck.KerasFormatError, match="not a Keras file"):
+        ck.load(p, vocab=VOCAB)
+
+
+def test_corrupt_zip(tmp_path):
+    p = tmp_path / "bad.keras"
+    p.write_bytes(b"PK\x03\x04" + b"\x00garbage" * 50)
+    with pytest.raises(ck.KerasFormatError, match="corrupt .keras archive"):
+        ck.load(p, vocab=VOCAB)
+
+
+def test_zip_without_config_or_weights(tmp_path):
+    p = tmp_path / "noconfig.keras"
+    with zipfile.ZipFile(p, "w") as z:
+        z.writestr("metadata.json", "{}")
+        z.writestr("model.weights.h5", b"")
+    with pytest.raises(ck.KerasFormatError, match="no config.json"):
+        ck.read(p)
+    p = tmp_path / "noweights.keras"
+    with zipfile.ZipFile(p, "w") as z:
+        z.writestr("config.json", "{}")
+    with pytest.raises(ck.KerasFormatError, match="no model.weights.h5"):
+        ck.read(p)
+
+
+def test_zip_with_corrupt_weights(tmp_path):
+    p = tmp_path / "badweights.keras"
+    with zipfile.ZipFile(p, "w") as z:
+        z.writestr("config.json", json.dumps({"class_name": "Sequential", "config": {"layers": []}}))
+        z.writestr("model.weights.h5", b"\x89HDF\r\n\x1a\n" + b"\x01" * 100)
+    with pytest.raises(ck.KerasFormatError, match="corrupt model.weights.h5"):
+        ck.read(p)
+
+
+def test_corrupt_h5(tmp_path):
+    p = tmp_path / "bad.h5"
+    p.write_bytes(b"\x89HDF\r\n\x1a\n" + b"\x07" * 300)
+    with pytest.raises(ck.KerasFormatError, match="corrupt HDF5"):
+        ck.load(p, vocab=VOCAB)
+
+
+def test_truncated_h5(tmp_path):
+    good = lstm_dense_h5(tmp_path / "good.h5").read_bytes()
+    p = tmp_path / "truncated.h5"
+    p.write_bytes(good[: len(good) // 2])
+    with pytest.raises(ck.KerasFormatError):
+        ck.load(p, vocab=VOCAB)
+
+
+def test_weights_only_h5(tmp_path):
+    p = tmp_path / "weights.h5"
+    with h5py.File(p, "w") as f:
+        f.attrs["layer_names"] = [b"lstm_1"]
+    with pytest.raises(ck.KerasFormatError, match="no model_config"):
+        ck.read(p)
+
+
+def test_config_names_missing_weights(tmp_path):
+    p = lstm_dense_h5(tmp_path / "missing.h5", weights=[("lstm_1", [])])
+    with pytest.raises(ck.KerasFormatError, match="layer 'lstm_1'.*no weights"):
+        ck.read(p)
+
+
+def test_weight_listed_but_not_stored(tmp_path):
+    p = lstm_dense_h5(tmp_path / "listed.h5")
+    with h5py.File(p, "a") as f:
+        del f["model_weights/dense_1/dense_1/bias:0"]
+    with pytest.raises(ck.KerasFormatError, match="dense_1"):
+        ck.read(p)
+
+
+def test_shape_mismatch(tmp_path):
+    p = lstm_dense_h5(tmp_path / "shape.h5", kernel_shape=(V, 24))
+    with pytest.raises(ck.KerasFormatError, match="lstm_1"):
+        ck.read(p)
+
+
+def test_input_dimension_matches_no_encoding(tmp_path):
+    p = lstm_dense_h5(tmp_path / "dim.h5", kernel_shape=(5, 32))
+    with pytest.raises(ck.UnsupportedModelError, match="input dimension 5"):
+        ck.read(p)
+
+
+def test_encoding_override_must_fit(tmp_path):
+    p = lstm_dense_h5(tmp_path / "enc.h5")
+    with pytest.raises(ck.UnsupportedModelError, match="encoding='scalar'"):
+        ck.read(p, encoding="scalar")
+    with pytest.raises(ValueError):
+        ck.read(p, encoding="bogus")
+
+
+@pytest.mark.parametrize("overrides,match", [
+    ({"go_backwards": True}, "go_backwards"),
+    ({"activation": "selu"}, "activation 'selu'"),
+    ({"recurrent_activation": "softsign"}, "recurrent_activation 'softsign'"),
+    ({"return_state": True}, "return_state"),
+])
+def test_unsupported_rnn_options(tmp_path, overrides, match):
+    p = lstm_dense_h5(tmp_path / "opt.h5", lstm_overrides=overrides)
+    with pytest.raises(ck.UnsupportedModelError, match=f"lstm_1.*{match}"):
+        ck.read(p)
+
+
+def test_unsupported_extra_dense(tmp_path):
+    extra = [{"class_name": "Dense", "config": {"name": "dense_2", "units": V, "activation": "softmax"}}]
+    p = lstm_dense_h5(tmp_path / "extra.h5", extra_layers=extra)
+    with pytest.raises(ck.UnsupportedModelError, match="dense_2.*only one Dense"):
+        ck.read(p)
+
+
+def test_unsupported_layer_type(tmp_path):
+    extra = [{"class_name": "Flatten", "config": {"name": "flatten_1"}}]
+    p = lstm_dense_h5(tmp_path / "flatten.h5", extra_layers=extra)
+    with pytest.raises(ck.UnsupportedModelError, match="flatten_1.*Flatten"):
+        ck.read(p)
+
+
+def test_unsupported_double_softmax(tmp_path):
+    extra = [{"class_name": "Activation", "config": {"name": "act", "activation": "softmax"}}]
+    p = lstm_dense_h5(tmp_path / "softmax2.h5", extra_layers=extra)
+    with pytest.raises(ck.UnsupportedModelError, match="act"):
+        ck.read(p)
+
+
+def _keras():
+    return pytest.importorskip("keras")
+
+
+def test_unsupported_bidirectional(tmp_path):
+    keras = _keras()
+    m = keras.Sequential([keras.Input((None, V)), keras.layers.Bidirectional(keras.layers.LSTM(4, return_sequences=True)),
+                          keras.layers.Dense(V, activation="softmax")])
+    p = tmp_path / "bidi.keras"
+    m.save(str(p))
+    with pytest.raises(ck.UnsupportedModelError, match="Bidirectional"):
+        ck.load(p, vocab=VOCAB)
+
+
+def test_unsupported_masking_and_mask_zero(tmp_path):
+    keras = _keras()
+    m = keras.Sequential([keras.Input((None,), dtype="int32"), keras.layers.Embedding(V, 4, mask_zero=True),
+                          keras.layers.LSTM(4, return_sequences=True), keras.layers.Dense(V, activation="softmax")])
+    p = tmp_path / "maskzero.keras"
+    m.save(str(p))
+    with pytest.raises(ck.UnsupportedModelError, match="mask_zero"):
+        ck.read(p)
+    m = keras.Sequential([keras.Input((None, V)), keras.layers.Masking(), keras.layers.LSTM(4, return_sequences=True),
+                          keras.layers.Dense(V, activation="softmax")])
+    p = tmp_path / "masking.keras"
+    m.save(str(p))
+    with pytest.raises(ck.UnsupportedModelError, match="Masking"):
+        ck.read(p)
+
+
+def test_unsupported_return_sequences_false_mid(tmp_path):
+    keras = _keras()
+    m = keras.Sequential([keras.Input((10, V)), keras.layers.LSTM(4), keras.layers.RepeatVector(3),
+                          keras.layers.LSTM(4), keras.layers.Dense(V, activation="softmax")])
+    p = tmp_path / "mid.keras"
+    m.save(str(p))
+    with pytest.raises(ck.UnsupportedModelError):
+        ck.read(p)
+    cfg = {"class_name": "Sequential", "config": {"name": "s", "layers": [
+        k2_rnn("LSTM", "lstm_1", 8, batch_input_shape=[None, None, V], return_sequences=False),
+        k2_rnn("LSTM", "lstm_2", 8),
+        {"class_name": "Dense", "config": {"name": "dense_1", "units": V, "activation": "softmax"}}]}}
+    rng = np.random.default_rng(0)
+    p = tmp_path / "mid.h5"
+    write_h5(p, "2.2.4", cfg, [
+        ("lstm_1", [("k", rng.normal(size=(V, 32))), ("r", rng.normal(size=(8, 32))), ("b", np.zeros(32))]),
+        ("lstm_2", [("k", rng.normal(size=(8, 32))), ("r", rng.normal(size=(8, 32))), ("b", np.zeros(32))]),
+        ("dense_1", [("k", rng.normal(size=(8, V))), ("b", np.zeros(V))])])
+    with pytest.raises(ck.UnsupportedModelError, match="lstm_1.*return_sequences=False"):
+        ck.read(p)
+
+
+def test_unsupported_branching_functional(tmp_path):
+    keras = _keras()
+    i = keras.Input((None, V))
+    a = keras.layers.LSTM(4, return_sequences=True)(i)
+    b = keras.layers.LSTM(4, return_sequences=True)(i)
+    o = keras.layers.Dense(V, activation="softmax")(keras.layers.Concatenate()([a, b]))
+    p = tmp_path / "branch.keras"
+    keras.Model(i, o).save(str(p))
+    with pytest.raises(ck.UnsupportedModelError):
+        ck.read(p)
+
+
+def test_vocab_errors(tmp_path, corpus_file):
+    p = lstm_dense_h5(tmp_path / "v.h5")
+    with pytest.raises(ck.VocabularyError, match="12 characters"):
+        ck.load(p, vocab="abc")
+    with pytest.raises(ck.VocabularyError, match="repeats"):
+        ck.load(p, vocab="aacdefghijkl")
+    with pytest.raises(ck.VocabularyError, match="vocab="):
+        ck.load(p)
+    with pytest.raises(ck.VocabularyError, match="either"):
+        ck.load(p, vocab=VOCAB, vocab_from=corpus_file)
+    with pytest.raises(ck.VocabularyError, match="corpus"):
+        ck.load(p, vocab_from=corpus_file)
+    with pytest.raises(ValueError):  # VocabularyError is a ValueError too
+        ck.load(p, vocab="xyz")
+
+
+def test_unknown_character_in_probabilities(tmp_path):
+    m = ck.load(lstm_dense_h5(tmp_path / "u.h5"), vocab=VOCAB)
+    with pytest.raises(charrnn.UnknownCharacterError) as info:
+        m.probabilities("abcz")
+    assert info.value.status == charrnn._charrnn.ERR_UNKNOWN_CHARACTER
+    assert info.value.status_name == "UNKNOWN_CHARACTER"
+    m.close()
+
+
+def test_cli_errors(tmp_path):
+    import subprocess
+    import sys
+
+    p = tmp_path / "junk.keras"
+    p.write_bytes(b"junk")
+    text = tmp_path / "t.txt"
+    text.write_text("abc")
+    r = subprocess.run([sys.executable, "-m", "charrnn.keras", "import", str(p), "--vocab", VOCAB, "-o",
+                        str(tmp_path / "o.safetensors")], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 2 and "error:" in r.stderr
