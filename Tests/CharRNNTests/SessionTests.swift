@@ -1,0 +1,90 @@
+@testable import CharRNN
+import XCTest
+
+final class SessionTests: XCTestCase {
+    let model = Fixtures.model(Fixtures.config(.lstm, layers: 2))
+
+    func generate(_ session: Session, _ n: Int, _ p: SamplingParameters = SamplingParameters()) throws -> String {
+        var out = ""
+        try session.generate(count: n, p) { c, _ in out.unicodeScalars.append(c); return true }
+        return out
+    }
+
+    func testSameSeedSameText() throws {
+        let a = Session(model: model, seed: 5), b = Session(model: model, seed: 5), c = Session(model: model, seed: 6)
+        for s in [a, b, c] { try s.feed("ab") }
+        let ta = try generate(a, 200), tb = try generate(b, 200), tc = try generate(c, 200)
+        XCTAssertEqual(ta, tb)
+        XCTAssertNotEqual(ta, tc)
+    }
+
+    func testStateRoundTripContinuesIdentically() throws {
+        let a = Session(model: model, seed: 1)
+        try a.feed("abc")
+        _ = try generate(a, 10)
+        let saved = a.stateBytes()
+        XCTAssertEqual(saved.count, Session.stateSize(for: model))
+        let expected = try generate(a, 50)
+        let b = Session(model: model, seed: 99)
+        try saved.withUnsafeBytes { try b.setState($0) }
+        XCTAssertEqual(try generate(b, 50), expected)
+    }
+
+    func testStateFromAnotherModelOrCorruptIsRefused() throws {
+        let other = Fixtures.model(Fixtures.config(.lstm, layers: 2), seed: 1234)
+        let otherConfig = Fixtures.model(Fixtures.config(.gru, layers: 2))
+        let s = Session(model: model)
+        try s.feed("a")
+        let before = try s.probabilities()
+        let foreign = Session(model: otherConfig).stateBytes()
+        XCTAssertThrowsError(try foreign.withUnsafeBytes { try s.setState($0) })
+        var corrupt = s.stateBytes()
+        corrupt[0] = 0
+        XCTAssertThrowsError(try corrupt.withUnsafeBytes { try s.setState($0) })
+        var nan = s.stateBytes()
+        nan.replaceSubrange((nan.count - 4)..<nan.count, with: [0, 0, 0xC0, 0x7F])
+        XCTAssertThrowsError(try nan.withUnsafeBytes { try s.setState($0) })
+        XCTAssertEqual(try s.probabilities(), before, "a refused state leaves the session unchanged")
+        _ = other
+    }
+
+    func testProbabilitiesNeedInput() {
+        XCTAssertThrowsError(try Session(model: model).probabilities()) { error in
+            guard case CharRNNError.state = error else { return XCTFail("\(error)") }
+        }
+    }
+
+    func testUnknownCharacterLeavesStateUnchanged() throws {
+        let s = Session(model: model)
+        try s.feed("ab")
+        let before = try s.probabilities()
+        XCTAssertThrowsError(try s.feed("abZ"))
+        XCTAssertEqual(try s.probabilities(), before)
+        let result = try s.feed("aZbZ", skipUnknown: true)
+        XCTAssertEqual(result.fed, 2)
+        XCTAssertEqual(result.skipped, ["Z"])
+    }
+
+    func testSamplerHonoursGreedyTopKAndTopP() throws {
+        let probs: [Float] = [0.5, 0.3, 0.15, 0.05]
+        let sampler = Sampler(count: 4)
+        defer { sampler.deallocate() }
+        var rng = RandomGenerator(seed: 1)
+        XCTAssertEqual(sampler.draw(from: probs, SamplingParameters(greedy: true), rng: &rng).0, 0)
+        var seen = Set<Int>()
+        for _ in 0..<500 { seen.insert(sampler.draw(from: probs, SamplingParameters(topK: 2), rng: &rng).0) }
+        XCTAssertEqual(seen, [0, 1])
+        seen = []
+        for _ in 0..<500 { seen.insert(sampler.draw(from: probs, SamplingParameters(topP: 0.9), rng: &rng).0) }
+        XCTAssertEqual(seen, [0, 1, 2])
+        let (index, p) = sampler.draw(from: probs, SamplingParameters(topK: 1), rng: &rng)
+        XCTAssertEqual(index, 0)
+        XCTAssertEqual(p, 1)
+        // A low temperature sharpens: p(0) = 0.5^10 / Σ p^10.
+        let sharp = sampler.draw(from: probs, SamplingParameters(temperature: 0.1, topK: 0), rng: &rng)
+        if sharp.0 == 0 { XCTAssertGreaterThan(sharp.1, 0.99) }
+        XCTAssertThrowsError(try SamplingParameters(temperature: 0).validate())
+        XCTAssertThrowsError(try SamplingParameters(topP: 1.5).validate())
+        XCTAssertThrowsError(try SamplingParameters(topK: -1).validate())
+    }
+}
