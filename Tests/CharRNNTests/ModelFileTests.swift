@@ -19,7 +19,7 @@ final class ModelFileTests: XCTestCase {
             let loaded = try Model.load(path)
             XCTAssertEqual(loaded.config, model.config, name)
             XCTAssertEqual(loaded.vocabulary, model.vocabulary, name)
-            XCTAssertEqual(loaded.parameters.array.map(\.bitPattern), model.parameters.array.map(\.bitPattern), name)
+            XCTAssertTrue(loaded.parameters.array.map(\.bitPattern) == model.parameters.array.map(\.bitPattern), name)
         }
     }
 

@@ -66,8 +66,9 @@ final class TrainerTests: XCTestCase {
         let resumed = try Trainer(resuming: firstSummary.checkpoint!, corpus: data, options: second)
         let summary = try resumed.run()
         XCTAssertEqual(summary.progress.step, 37)
-        XCTAssertEqual(resumed.model.parameters.array.map(\.bitPattern), uninterrupted.model.parameters.array.map(\.bitPattern),
-                       "\(objective) dropout \(dropout)")
+        let differing = zip(resumed.model.parameters.array, uninterrupted.model.parameters.array)
+            .filter { $0.bitPattern != $1.bitPattern }.count
+        XCTAssertEqual(differing, 0, "\(objective) dropout \(dropout): weights differ from the uninterrupted run")
         XCTAssertEqual(summary.progress.valLoss, uninterrupted.progress.valLoss)
     }
 
