@@ -13,7 +13,7 @@ public final class Session {
     /// Per layer: h (U), and c (U) for LSTM.
     let h: [UnsafeMutablePointer<Float>]
     let c: [UnsafeMutablePointer<Float>?]
-    /// (max G·U) input-projection scratch and (max G·U) recurrent scratch.
+    /// (max G·U) input-projection scratch and (max G·U + U) recurrent scratch.
     let z: UnsafeMutablePointer<Float>
     let scratch: UnsafeMutablePointer<Float>
     /// (V) the next-character distribution, valid when `probabilitiesValid`.
@@ -37,7 +37,7 @@ public final class Session {
         c = model.config.layers.map { $0.cell == .lstm ? zeros($0.units) : nil }
         let widest = weights.map(\.width).max() ?? 1
         z = zeros(widest)
-        scratch = zeros(widest)
+        scratch = zeros(widest + (weights.map(\.units).max() ?? 1))
         probs = zeros(model.config.vocabSize)
         sampler = Sampler(count: model.config.vocabSize)
     }

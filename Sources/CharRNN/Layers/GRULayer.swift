@@ -4,51 +4,60 @@
 enum GRULayer {
     static func forward(_ w: RecurrentWeights, _ s: SequenceBuffers) {
         let B = s.batch, U = s.units, G = s.width
-        let act = w.config.activation, gate = w.config.recurrentActivation
         guard let aux = s.aux else { return }
         let rec = s.stepScratch
         for t in 0..<s.steps {
             let x = s.gates + t * B * G
-            let hPrev = s.h + t * B * U
+            let hPrev = s.h + t * B * U, hNext = s.h + (t + 1) * B * U
             if w.config.resetAfter {
                 sgemm(m: B, n: G, k: U, a: hPrev, lda: U, b: w.recurrentKernel, ldb: G, beta: 0, c: rec, ldc: G)
-                if let rb = w.recurrentBias {
-                    for b in 0..<B { for j in 0..<G { rec[b * G + j] += rb[j] } }
-                }
                 for b in 0..<B {
-                    let row = x + b * G, r0 = rec + b * G
-                    let hp = hPrev + b * U, hn = s.h + ((t + 1) * B + b) * U, recH = aux + (t * B + b) * U
-                    for j in 0..<U {
-                        let z = gate.apply(row[j] + r0[j]), r = gate.apply(row[U + j] + r0[U + j])
-                        let rh = r0[2 * U + j]
-                        let hh = act.apply(row[2 * U + j] + r * rh)
-                        row[j] = z; row[U + j] = r; row[2 * U + j] = hh
-                        recH[j] = rh
-                        hn[j] = z * hp[j] + (1 - z) * hh
-                    }
+                    resetAfterRow(w, x: x + b * G, rec: rec + b * G, hPrev: hPrev + b * U, hNext: hNext + b * U,
+                                  recurrentCandidate: aux + (t * B + b) * U)
                 }
             } else {
                 // z and r first: they need only h_prev.
                 sgemm(m: B, n: 2 * U, k: U, a: hPrev, lda: U, b: w.recurrentKernel, ldb: G, beta: 1, c: x, ldc: G)
                 for b in 0..<B {
                     let row = x + b * G, hp = hPrev + b * U, rhp = aux + (t * B + b) * U
-                    for j in 0..<U {
-                        let z = gate.apply(row[j]), r = gate.apply(row[U + j])
-                        row[j] = z; row[U + j] = r
-                        rhp[j] = r * hp[j]
-                    }
+                    w.config.recurrentActivation.apply(row, count: 2 * U)
+                    for j in 0..<U { rhp[j] = row[U + j] * hp[j] }
                 }
                 sgemm(m: B, n: U, k: U, a: aux + t * B * U, lda: U, b: w.recurrentKernel + 2 * U, ldb: G,
                       beta: 1, c: x + 2 * U, ldc: G)
                 for b in 0..<B {
-                    let row = x + b * G, hp = hPrev + b * U, hn = s.h + ((t + 1) * B + b) * U
-                    for j in 0..<U {
-                        let z = row[j], hh = act.apply(row[2 * U + j])
-                        row[2 * U + j] = hh
-                        hn[j] = z * hp[j] + (1 - z) * hh
-                    }
+                    finishRow(w, row: x + b * G, hPrev: hPrev + b * U, hNext: hNext + b * U)
                 }
             }
+        }
+    }
+
+    /// reset_after for one row: `x` (3U) holds the input projection, `rec` (3U) h_prev·U without bias.
+    /// Leaves z, r, h̃ in `x`, stores h_prev·U_h + b_rh for backward, writes h.
+    @inline(__always)
+    static func resetAfterRow(_ w: RecurrentWeights, x: UnsafeMutablePointer<Float>, rec: UnsafeMutablePointer<Float>,
+                              hPrev: UnsafePointer<Float>, hNext: UnsafeMutablePointer<Float>,
+                              recurrentCandidate: UnsafeMutablePointer<Float>) {
+        let U = w.units, G = 3 * U
+        if let rb = w.recurrentBias { for j in 0..<G { rec[j] += rb[j] } }
+        for j in 0..<(2 * U) { x[j] += rec[j] }
+        w.config.recurrentActivation.apply(x, count: 2 * U)
+        for j in 0..<U {
+            recurrentCandidate[j] = rec[2 * U + j]
+            x[2 * U + j] += x[U + j] * rec[2 * U + j]
+        }
+        finishRow(w, row: x, hPrev: hPrev, hNext: hNext)
+    }
+
+    /// From activated z (and r) and the candidate's pre-activation: h̃ = act(·), h = z ⊙ h_prev + (1 − z) ⊙ h̃.
+    @inline(__always)
+    static func finishRow(_ w: RecurrentWeights, row: UnsafeMutablePointer<Float>, hPrev: UnsafePointer<Float>,
+                          hNext: UnsafeMutablePointer<Float>) {
+        let U = w.units
+        w.config.activation.apply(row + 2 * U, count: U)
+        for j in 0..<U {
+            let z = row[j]
+            hNext[j] = z * hPrev[j] + (1 - z) * row[2 * U + j]
         }
     }
 
@@ -125,35 +134,24 @@ enum GRULayer {
     }
 
     /// One step for one sequence. `x` (3U) holds the input projection with input bias; `scratch` has
-    /// room for 3U floats. h is updated.
+    /// room for 4U floats. h is updated.
     static func step(_ w: RecurrentWeights, x: UnsafeMutablePointer<Float>, h: UnsafeMutablePointer<Float>,
-                     scratch rec: UnsafeMutablePointer<Float>) {
+                     scratch: UnsafeMutablePointer<Float>) {
         let U = w.units, G = 3 * U
-        let act = w.config.activation, gate = w.config.recurrentActivation
+        let rec = scratch, next = scratch + G
         if w.config.resetAfter {
-            if let rb = w.recurrentBias { rec.update(from: rb, count: G) } else { rec.update(repeating: 0, count: G) }
+            rec.update(repeating: 0, count: G)
             vecMatAccumulate(h, k: U, w.recurrentKernel, n: G, into: rec)
-            for j in 0..<U {
-                let z = gate.apply(x[j] + rec[j]), r = gate.apply(x[U + j] + rec[U + j])
-                let hh = act.apply(x[2 * U + j] + r * rec[2 * U + j])
-                h[j] = z * h[j] + (1 - z) * hh
-            }
+            resetAfterRow(w, x: x, rec: rec, hPrev: h, hNext: next, recurrentCandidate: rec + 2 * U)
         } else {
-            rec.update(repeating: 0, count: 2 * U)
-            vecMatAccumulate(h, k: U, w.recurrentKernel, n: 2 * U, rowStride: G, into: rec)
-            let rh = rec + 2 * U  // the third block holds r ⊙ h_prev
-            let zs = rec  // z, r pre-activations in the first two blocks
-            for j in 0..<U {
-                let z = gate.apply(x[j] + zs[j]), r = gate.apply(x[U + j] + zs[U + j])
-                zs[j] = z
-                rh[j] = r * h[j]
-            }
+            vecMatAccumulate(h, k: U, w.recurrentKernel, n: 2 * U, rowStride: G, into: x)
+            w.config.recurrentActivation.apply(x, count: 2 * U)
+            let rh = rec
+            for j in 0..<U { rh[j] = x[U + j] * h[j] }
             vecMatAccumulate(rh, k: U, w.recurrentKernel + 2 * U, n: U, rowStride: G, into: x + 2 * U)
-            for j in 0..<U {
-                let hh = act.apply(x[2 * U + j])
-                h[j] = zs[j] * h[j] + (1 - zs[j]) * hh
-            }
+            finishRow(w, row: x, hPrev: h, hNext: next)
         }
+        h.update(from: next, count: U)
     }
 }
 

@@ -5,7 +5,7 @@ enum LSTMLayer {
     /// overwritten with the activated gates; h[0] and c[0] hold the initial state.
     static func forward(_ w: RecurrentWeights, _ s: SequenceBuffers) {
         let B = s.batch, U = s.units, G = s.width
-        let act = w.config.activation, gate = w.config.recurrentActivation
+        let act = w.config.activation
         guard let c = s.c else { return }
         for t in 0..<s.steps {
             let z = s.gates + t * B * G
@@ -15,16 +15,33 @@ enum LSTMLayer {
                 let row = z + b * G
                 let cPrev = c + (t * B + b) * U, cNext = c + ((t + 1) * B + b) * U
                 let hNext = s.h + ((t + 1) * B + b) * U
-                for j in 0..<U {
-                    let i = gate.apply(row[j]), f = gate.apply(row[U + j])
-                    let g = act.apply(row[2 * U + j]), o = gate.apply(row[3 * U + j])
-                    let cell = f * cPrev[j] + i * g
-                    row[j] = i; row[U + j] = f; row[2 * U + j] = g; row[3 * U + j] = o
-                    cNext[j] = cell
-                    hNext[j] = o * act.apply(cell)
-                }
+                activateGates(w, row)
+                updateCell(row, units: U, cPrev: cPrev, cNext: cNext, hNext: hNext, activation: act)
             }
         }
+    }
+
+    /// i, f, o through the gate activation, the candidate through the activation, in place.
+    @inline(__always)
+    static func activateGates(_ w: RecurrentWeights, _ row: UnsafeMutablePointer<Float>) {
+        let U = w.units
+        w.config.recurrentActivation.apply(row, count: 2 * U)
+        w.config.activation.apply(row + 2 * U, count: U)
+        w.config.recurrentActivation.apply(row + 3 * U, count: U)
+    }
+
+    /// c = f ⊙ c_prev + i ⊙ g, h = o ⊙ act(c), from activated gates.
+    @inline(__always)
+    static func updateCell(_ row: UnsafeMutablePointer<Float>, units U: Int, cPrev: UnsafePointer<Float>,
+                           cNext: UnsafeMutablePointer<Float>, hNext: UnsafeMutablePointer<Float>, activation: Activation) {
+        let i = row, f = row + U, g = row + 2 * U, o = row + 3 * U
+        for j in 0..<U {
+            let cell = f[j] * cPrev[j] + i[j] * g[j]
+            cNext[j] = cell
+            hNext[j] = cell
+        }
+        activation.apply(hNext, count: U)
+        for j in 0..<U { hNext[j] *= o[j] }
     }
 
     /// Backward through time, truncated at the start of the sequence. Reads `outputGradients`,
@@ -35,17 +52,20 @@ enum LSTMLayer {
         guard let c = s.c else { return }
         s.hGradient.update(repeating: 0, count: B * U)
         s.cGradient.update(repeating: 0, count: B * U)
+        let tanhC = s.stepScratch  // (B, U): act(c_t), recomputed rather than stored
         for t in stride(from: s.steps - 1, through: 0, by: -1) {
             let z = s.gates + t * B * G
+            tanhC.update(from: c + (t + 1) * B * U, count: B * U)
+            act.apply(tanhC, count: B * U)
             for b in 0..<B {
                 let row = z + b * G
                 let dOut = s.outputGradients + (t * B + b) * U
                 let dhNext = s.hGradient + b * U, dcNext = s.cGradient + b * U
-                let cPrev = c + (t * B + b) * U, cCur = c + ((t + 1) * B + b) * U
+                let cPrev = c + (t * B + b) * U, tcRow = tanhC + b * U
                 for j in 0..<U {
                     let dh = dOut[j] + dhNext[j]
                     let i = row[j], f = row[U + j], g = row[2 * U + j], o = row[3 * U + j]
-                    let tc = act.apply(cCur[j])
+                    let tc = tcRow[j]
                     let dc = dcNext[j] + dh * o * act.derivative(output: tc)
                     dcNext[j] = dc * f
                     row[j] = dc * g * gate.derivative(output: i)
@@ -68,14 +88,8 @@ enum LSTMLayer {
     static func step(_ w: RecurrentWeights, z: UnsafeMutablePointer<Float>, h: UnsafeMutablePointer<Float>,
                      c: UnsafeMutablePointer<Float>) {
         let U = w.units
-        let act = w.config.activation, gate = w.config.recurrentActivation
         vecMatAccumulate(h, k: U, w.recurrentKernel, n: 4 * U, into: z)
-        for j in 0..<U {
-            let i = gate.apply(z[j]), f = gate.apply(z[U + j])
-            let g = act.apply(z[2 * U + j]), o = gate.apply(z[3 * U + j])
-            let cell = f * c[j] + i * g
-            c[j] = cell
-            h[j] = o * act.apply(cell)
-        }
+        activateGates(w, z)
+        updateCell(z, units: U, cPrev: c, cNext: c, hNext: h, activation: w.config.activation)
     }
 }

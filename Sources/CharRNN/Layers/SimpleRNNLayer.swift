@@ -7,7 +7,8 @@ enum SimpleRNNLayer {
             let z = s.gates + t * B * U
             sgemm(m: B, n: U, k: U, a: s.h + t * B * U, lda: U, b: w.recurrentKernel, ldb: U, beta: 1, c: z, ldc: U)
             let hn = s.h + (t + 1) * B * U
-            for i in 0..<(B * U) { hn[i] = act.apply(z[i]) }
+            hn.update(from: z, count: B * U)
+            act.apply(hn, count: B * U)
         }
     }
 
@@ -31,6 +32,7 @@ enum SimpleRNNLayer {
     static func step(_ w: RecurrentWeights, z: UnsafeMutablePointer<Float>, h: UnsafeMutablePointer<Float>) {
         let U = w.units
         vecMatAccumulate(h, k: U, w.recurrentKernel, n: U, into: z)
-        for j in 0..<U { h[j] = w.config.activation.apply(z[j]) }
+        h.update(from: z, count: U)
+        w.config.activation.apply(h, count: U)
     }
 }

@@ -10,7 +10,7 @@ public enum Activation: String, Codable, Sendable, CaseIterable {
 
     @inline(__always) func apply(_ x: Float) -> Float {
         switch self {
-        case .tanh: return Glibc.tanhf(x)
+        case .tanh: return VectorMath.tanh(x)
         case .relu: return x > 0 ? x : 0
         case .linear: return x
         }
@@ -37,7 +37,7 @@ public enum GateActivation: String, Codable, Sendable, CaseIterable {
 
     @inline(__always) func apply(_ x: Float) -> Float {
         switch self {
-        case .sigmoid: return 1 / (1 + Glibc.expf(-x))
+        case .sigmoid: return VectorMath.sigmoid(x)
         case .hardSigmoidKeras2: return min(max(0.2 * x + 0.5, 0), 1)
         case .hardSigmoidKeras3: return min(max(x / 6 + 0.5, 0), 1)
         }
