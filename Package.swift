@@ -32,7 +32,16 @@ let package = Package(
         ),
         .target(
             name: "CharRNNCAPI",
-            dependencies: ["CharRNN"]
+            dependencies: ["CharRNN"],
+            // CHeader/module.modulemap imports include/charrnn.h, so the exports use the header's own
+            // structs, enums and callback types.
+            exclude: ["CHeader"],
+            swiftSettings: [
+                .unsafeFlags(["-I", String(#filePath.dropLast("Package.swift".count)) + "Sources/CharRNNCAPI/CHeader"]),
+            ],
+            // The Swift runtime and Foundation are linked into libcharrnn.so, so C programs need no
+            // Swift toolchain on their library path.
+            linkerSettings: [.unsafeFlags(["-static-stdlib", "-l_FoundationCollections", "-l_FoundationCShims", "-lswiftSynchronization"])]
         ),
         .executableTarget(
             name: "charrnn",

@@ -61,22 +61,24 @@ public enum ModelFile {
         guard vocabulary.count == config.vocabSize else {
             throw CharRNNError.format("the config says vocab_size \(config.vocabSize) but the vocabulary has \(vocabulary.count) characters")
         }
+        // Every tensor is checked before the parameters are allocated, so that a small file whose config
+        // claims huge layers is refused instead of allocating what the config says.
         let layout = ParameterLayout(config: config)
-        let parameters = ParameterBuffer(count: layout.totalCount)
-        var extras = Extras(metadata: metadata)
-        for (key, _) in metadata where ["format", "format_version", "config", "vocab"].contains(key) {
-            extras.metadata[key] = nil
-        }
         for t in layout.tensors {
             guard let stored = tensors[t.name] else { throw CharRNNError.format("tensor \(t.name) is missing") }
             guard stored.shape == t.shape else {
                 throw CharRNNError.format("tensor \(t.name) has shape \(stored.shape), the config needs \(t.shape)")
             }
-            for (i, v) in stored.values.enumerated() {
-                guard v.isFinite else { throw CharRNNError.format("tensor \(t.name) holds a non-finite value (\(v))") }
-                parameters[t.offset + i] = v
+            guard stored.values.allSatisfy(\.isFinite) else {
+                throw CharRNNError.format("tensor \(t.name) holds a non-finite value")
             }
         }
+        let parameters = ParameterBuffer(count: layout.totalCount)
+        for t in layout.tensors {
+            tensors[t.name]!.values.withUnsafeBufferPointer { (parameters.pointer + t.offset).update(from: $0.baseAddress!, count: t.count) }
+        }
+        var extras = Extras(metadata: metadata)
+        for key in ["format", "format_version", "config", "vocab"] { extras.metadata[key] = nil }
         for (name, tensor) in tensors where layout.tensor(named: name) == nil {
             guard name.hasPrefix("optimizer.") || name.hasPrefix("training.") else {
                 throw CharRNNError.format("unexpected tensor \(name)")

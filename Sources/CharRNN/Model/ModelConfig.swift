@@ -188,8 +188,10 @@ public struct ModelConfig: Codable, Equatable, Sendable {
     }
 
     /// Parses JSON (as written by `jsonString`), then validates.
-    public static func fromJSON(_ text: String) throws -> ModelConfig {
-        let config: ModelConfig
+    /// - Parameter vocabSize: the size of the vocabulary the model will have; fills a missing or zero
+    ///   `vocab_size` and must agree with a given one.
+    public static func fromJSON(_ text: String, vocabSize: Int? = nil) throws -> ModelConfig {
+        var config: ModelConfig
         do {
             config = try JSONDecoder().decode(ModelConfig.self, from: Data(text.utf8))
         } catch let error as DecodingError {
@@ -197,9 +199,18 @@ public struct ModelConfig: Codable, Equatable, Sendable {
         } catch {
             throw CharRNNError.config("model config JSON: \(error)")
         }
+        if let vocabSize {
+            if config.vocabSize == 0 { config.vocabSize = vocabSize }
+            guard config.vocabSize == vocabSize else {
+                throw CharRNNError.config("the config says vocab_size \(config.vocabSize) but the vocabulary has \(vocabSize) characters")
+            }
+        }
         try config.validate()
         return config
     }
+
+    /// Trainable parameters of the configuration, computed without allocating them.
+    public var parameterCount: Int { ParameterLayout(config: self).totalCount }
 
     /// Canonical JSON, keys sorted.
     public var jsonString: String {

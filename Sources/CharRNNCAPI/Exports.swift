@@ -1,1 +1,0 @@
-// C exports: see include/charrnn.h

@@ -1,0 +1,153 @@
+// Sessions: feeding, distributions, sampling, generation and saved states.
+import CCharRNNHeader
+import CharRNN
+
+/// The most characters one generate call may ask for.
+let maxGenerate = 1 << 32
+
+@_cdecl("charrnn_default_sample_params")
+public func capi_default_sample_params() -> charrnn_sample_params {
+    var p = charrnn_sample_params()
+    p.temperature = 1
+    p.top_k = 0
+    p.top_p = 1
+    p.greedy = 0
+    p.seed = UInt64.max  // CHARRNN_SEED_CONTINUE
+    return p
+}
+
+/// Validated sampling parameters from C (NULL = defaults) and the seed to apply, if any.
+func samplingParameters(_ params: UnsafePointer<charrnn_sample_params>?) throws -> (SamplingParameters, UInt64?) {
+    let p = params?.pointee ?? capi_default_sample_params()
+    let parameters = SamplingParameters(temperature: p.temperature, topK: Int(p.top_k), topP: p.top_p, greedy: p.greedy != 0)
+    try parameters.validate()
+    return (parameters, p.seed == UInt64.max ? nil : p.seed)
+}
+
+@_cdecl("charrnn_session_new")
+public func capi_session_new(_ handle: CModel?, _ out: UnsafeMutablePointer<CSession?>?) -> CStatus {
+    guarded {
+        let model = try model(handle)
+        guard let out else { throw APIError.invalid("out is NULL") }
+        out.pointee = box(Session(model: model, seed: 0))
+    }
+}
+
+@_cdecl("charrnn_session_free")
+public func capi_session_free(_ handle: CSession?) {
+    releaseSession(handle)
+}
+
+@_cdecl("charrnn_session_reset")
+public func capi_session_reset(_ handle: CSession?) -> CStatus {
+    guarded { try session(handle).reset() }
+}
+
+@_cdecl("charrnn_session_seed")
+public func capi_session_seed(_ handle: CSession?, _ seed: UInt64) -> CStatus {
+    guarded { try session(handle).rng = RandomGenerator(seed: seed) }
+}
+
+@_cdecl("charrnn_session_feed")
+public func capi_session_feed(_ handle: CSession?, _ textPointer: UnsafePointer<CChar>?, _ len: Int, _ flags: UInt32,
+                              _ fed: UnsafeMutablePointer<Int>?, _ skipped: UnsafeMutablePointer<Int>?) -> CStatus {
+    guarded {
+        let session = try session(handle)
+        let skip = try skipFlag(flags)
+        let scalars = try text(textPointer, len)
+        let result = try session.feed(scalars, skipUnknown: skip)
+        fed?.pointee = result.fed
+        skipped?.pointee = result.skippedCount
+    }
+}
+
+@_cdecl("charrnn_session_probabilities")
+public func capi_session_probabilities(_ handle: CSession?, _ probs: UnsafeMutablePointer<Float>?, _ capacity: Int,
+                                       _ needed: UnsafeMutablePointer<Int>?) -> CStatus {
+    guarded {
+        let session = try session(handle)
+        guard session.hasInput else {
+            throw CharRNNError.state("no character has been fed since the session was created or reset: feed at least one character first")
+        }
+        var failure: Error?
+        try fill(session.model.config.vocabSize, into: probs, capacity: capacity, needed: needed, unit: "floats",
+                 what: "the distribution") { out in
+            do { try session.probabilities(into: out) } catch { failure = error }
+        }
+        if let failure { throw failure }
+    }
+}
+
+@_cdecl("charrnn_session_sample")
+public func capi_session_sample(_ handle: CSession?, _ params: UnsafePointer<charrnn_sample_params>?,
+                                _ codepoint: UnsafeMutablePointer<UInt32>?, _ probability: UnsafeMutablePointer<Float>?) -> CStatus {
+    guarded {
+        let session = try session(handle)
+        let (parameters, seed) = try samplingParameters(params)
+        guard session.hasInput else {
+            throw CharRNNError.state("no character has been fed since the session was created or reset: feed at least one character first")
+        }
+        if let seed { session.rng = RandomGenerator(seed: seed) }
+        let next = try session.sample(parameters)
+        codepoint?.pointee = next.character.value
+        probability?.pointee = next.probability
+    }
+}
+
+@_cdecl("charrnn_session_generate")
+public func capi_session_generate(_ handle: CSession?, _ n: Int, _ params: UnsafePointer<charrnn_sample_params>?,
+                                  _ callback: charrnn_token_callback?, _ userData: UnsafeMutableRawPointer?,
+                                  _ generated: UnsafeMutablePointer<Int>?) -> CStatus {
+    guarded {
+        let session = try session(handle)
+        let n = try length(n, "n")
+        guard n <= maxGenerate else { throw APIError.invalid("n is \(n); one call generates at most \(maxGenerate) characters") }
+        let (parameters, seed) = try samplingParameters(params)
+        guard n > 0 else { generated?.pointee = 0; return }
+        guard session.hasInput else {
+            throw CharRNNError.state("no character has been fed since the session was created or reset: feed at least one character first")
+        }
+        if let seed { session.rng = RandomGenerator(seed: seed) }
+        var count = 0
+        var utf8: (UInt8, UInt8, UInt8, UInt8) = (0, 0, 0, 0)
+        while count < n {
+            let next = try session.sample(parameters)
+            count += 1
+            guard let callback else { continue }
+            var width = 0
+            withUnsafeMutableBytes(of: &utf8) { bytes in
+                UTF8.encode(next.character) { byte in bytes[width] = byte; width += 1 }
+            }
+            let stop = withUnsafeBytes(of: &utf8) { bytes in
+                callback(next.character.value, bytes.baseAddress!.assumingMemoryBound(to: CChar.self), width,
+                         next.probability, userData)
+            }
+            if stop != 0 { break }
+        }
+        generated?.pointee = count
+    }
+}
+
+@_cdecl("charrnn_session_get_state")
+public func capi_session_get_state(_ handle: CSession?, _ buf: UnsafeMutableRawPointer?, _ capacity: Int,
+                                   _ needed: UnsafeMutablePointer<Int>?) -> CStatus {
+    guarded {
+        let session = try session(handle)
+        let size = Session.stateSize(for: session.model)
+        try fill(size, into: buf?.assumingMemoryBound(to: UInt8.self), capacity: capacity, needed: needed,
+                 unit: "bytes", what: "the session state") { out in
+            let bytes = session.stateBytes()
+            bytes.withUnsafeBufferPointer { out.update(from: $0.baseAddress!, count: min(bytes.count, size)) }
+        }
+    }
+}
+
+@_cdecl("charrnn_session_set_state")
+public func capi_session_set_state(_ handle: CSession?, _ buf: UnsafeRawPointer?, _ len: Int) -> CStatus {
+    guarded {
+        let session = try session(handle)
+        let len = try length(len, "len")
+        guard len == 0 || buf != nil else { throw APIError.invalid("buf is NULL but len is \(len)") }
+        try session.setState(UnsafeRawBufferPointer(start: len == 0 ? nil : buf, count: len))
+    }
+}

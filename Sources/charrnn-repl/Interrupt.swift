@@ -1,0 +1,39 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Ctrl-C handling: a SIGINT handler that only sets a flag, checked once per generated or fed character
+/// and by the line reader, so an interrupt stops the current answer instead of the program.
+enum Interrupt {
+    /// Set by the handler; C-allocated so the handler touches no Swift runtime machinery.
+    static let flag: UnsafeMutablePointer<sig_atomic_t> = {
+        let p = UnsafeMutablePointer<sig_atomic_t>.allocate(capacity: 1)
+        p.initialize(to: 0)
+        return p
+    }()
+
+    /// Installs the handler without SA_RESTART, so a blocking read returns EINTR.
+    static func install() {
+        _ = flag  // initialise before any signal can arrive
+        var action = sigaction()
+        #if canImport(Glibc)
+        action.__sigaction_handler.sa_handler = { _ in Interrupt.flag.pointee = 1 }
+        #else
+        action.__sigaction_u.__sa_handler = { _ in Interrupt.flag.pointee = 1 }
+        #endif
+        sigemptyset(&action.sa_mask)
+        action.sa_flags = 0
+        sigaction(SIGINT, &action, nil)
+    }
+
+    static var isSet: Bool { flag.pointee != 0 }
+
+    /// Returns whether an interrupt was pending, and clears it.
+    static func take() -> Bool {
+        let was = flag.pointee != 0
+        flag.pointee = 0
+        return was
+    }
+}

@@ -1,0 +1,870 @@
+/* Tests of every function of include/charrnn.h, including every error path.
+ * Prints one line per failure and a final "N passed, M failed"; exits non-zero on any failure. */
+#define _POSIX_C_SOURCE 200809L
+#include "charrnn.h"
+
+#include <math.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static int passed, failed;
+
+#define CHECK(cond)                                                                            \
+    do {                                                                                       \
+        if (cond) {                                                                            \
+            passed++;                                                                          \
+        } else {                                                                               \
+            failed++;                                                                          \
+            fprintf(stderr, "FAIL %s:%d: %s (last error: \"%s\")\n", __FILE__, __LINE__, #cond, \
+                    charrnn_last_error());                                                     \
+        }                                                                                      \
+    } while (0)
+
+/* A call that must fail with `expected` and leave a non-empty message. */
+#define EXPECT_STATUS(expected, call)                                                           \
+    do {                                                                                        \
+        charrnn_status st_ = (call);                                                            \
+        if (st_ == (expected) && (st_ == CHARRNN_OK) == (charrnn_last_error()[0] == '\0')) {    \
+            passed++;                                                                           \
+        } else {                                                                                \
+            failed++;                                                                           \
+            fprintf(stderr, "FAIL %s:%d: %s returned %s, expected %s (last error: \"%s\")\n",   \
+                    __FILE__, __LINE__, #call, charrnn_status_name(st_),                        \
+                    charrnn_status_name(expected), charrnn_last_error());                       \
+        }                                                                                       \
+    } while (0)
+
+#define OK(call) EXPECT_STATUS(CHARRNN_OK, call)
+
+static char tmpdir[256];
+
+static const char *tmp_path(const char *name) {
+    static char paths[8][512];
+    static int next;
+    char *p = paths[next++ % 8];
+    snprintf(p, 512, "%s/%s", tmpdir, name);
+    return p;
+}
+
+static void write_file(const char *path, const void *data, size_t len) {
+    FILE *f = fopen(path, "wb");
+    if (!f) { perror(path); exit(2); }
+    if (len) fwrite(data, 1, len, f);
+    fclose(f);
+}
+
+static const char *VOCAB = "\n !',.:;?ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+static const char *CONFIG_LSTM = "{\"layers\":[{\"cell\":\"lstm\",\"units\":24},{\"cell\":\"gru\",\"units\":16}]}";
+
+static charrnn_model *make_model(const char *config, uint64_t seed) {
+    charrnn_model *m = NULL;
+    if (charrnn_model_create(config, VOCAB, strlen(VOCAB), seed, &m) != CHARRNN_OK) {
+        fprintf(stderr, "cannot create a model: %s\n", charrnn_last_error());
+        exit(2);
+    }
+    return m;
+}
+
+/* ------------------------------------------------------------------------------------------------ */
+
+static void test_version_and_status(void) {
+    CHECK(strcmp(charrnn_version(), CHARRNN_VERSION_STRING) == 0);
+    CHECK(charrnn_version_number() == CHARRNN_VERSION_NUMBER);
+    CHECK(strcmp(charrnn_status_name(CHARRNN_OK), "OK") == 0);
+    CHECK(strcmp(charrnn_status_name(CHARRNN_ERR_INVALID_ARGUMENT), "INVALID_ARGUMENT") == 0);
+    CHECK(strcmp(charrnn_status_name(CHARRNN_ERR_IO), "IO") == 0);
+    CHECK(strcmp(charrnn_status_name(CHARRNN_ERR_FORMAT), "FORMAT") == 0);
+    CHECK(strcmp(charrnn_status_name(CHARRNN_ERR_UTF8), "UTF8") == 0);
+    CHECK(strcmp(charrnn_status_name(CHARRNN_ERR_UNKNOWN_CHARACTER), "UNKNOWN_CHARACTER") == 0);
+    CHECK(strcmp(charrnn_status_name(CHARRNN_ERR_BUFFER_TOO_SMALL), "BUFFER_TOO_SMALL") == 0);
+    CHECK(strcmp(charrnn_status_name(CHARRNN_ERR_SHAPE), "SHAPE") == 0);
+    CHECK(strcmp(charrnn_status_name(CHARRNN_ERR_NOT_FOUND), "NOT_FOUND") == 0);
+    CHECK(strcmp(charrnn_status_name(CHARRNN_ERR_STATE), "STATE") == 0);
+    CHECK(strcmp(charrnn_status_name(CHARRNN_ERR_CANCELLED), "CANCELLED") == 0);
+    CHECK(strcmp(charrnn_status_name(CHARRNN_ERR_DIVERGED), "DIVERGED") == 0);
+    CHECK(strcmp(charrnn_status_name(CHARRNN_ERR_CONFIG), "CONFIG") == 0);
+    CHECK(strcmp(charrnn_status_name(CHARRNN_ERR_OUT_OF_MEMORY), "OUT_OF_MEMORY") == 0);
+    CHECK(strcmp(charrnn_status_name(CHARRNN_ERR_INTERNAL), "INTERNAL") == 0);
+    CHECK(strcmp(charrnn_status_name((charrnn_status)14), "UNKNOWN") == 0);
+    CHECK(strcmp(charrnn_status_name((charrnn_status)123456), "UNKNOWN") == 0);
+    CHECK(charrnn_last_error() != NULL && charrnn_last_error()[0] == '\0');
+    /* A failure sets the message; the infallible calls keep it; the next success clears it. */
+    EXPECT_STATUS(CHARRNN_ERR_INVALID_ARGUMENT, charrnn_model_load(NULL, NULL));
+    CHECK(strstr(charrnn_last_error(), "NULL") != NULL);
+    (void)charrnn_status_name(CHARRNN_OK);
+    (void)charrnn_version();
+    (void)charrnn_default_sample_params();
+    charrnn_model_free(NULL);
+    CHECK(charrnn_last_error()[0] != '\0');
+    charrnn_sample_params sp = charrnn_default_sample_params();
+    CHECK(sp.temperature == 1.0f && sp.top_k == 0 && sp.top_p == 1.0f && sp.greedy == 0 && sp.seed == CHARRNN_SEED_CONTINUE);
+    charrnn_train_params tp = charrnn_default_train_params();
+    CHECK(tp.cell == CHARRNN_CELL_LSTM && tp.layers == 2 && tp.hidden == 128 && tp.embedding == 0);
+    CHECK(tp.objective == CHARRNN_OBJECTIVE_SEQUENCE && tp.seq_length == 50 && tp.step == 3 && tp.batch_size == 50);
+    CHECK(tp.optimizer == CHARRNN_OPTIMIZER_ADAM && fabsf(tp.learning_rate - 2e-3f) < 1e-9f);
+    CHECK(tp.clip_value == 0 && tp.clip_norm == 5 && tp.lr_decay == 1 && tp.epochs == 10 && tp.seed == 42);
+    CHECK(fabsf(tp.val_fraction - 0.1f) < 1e-7f && tp.out_dir == NULL && tp.resume == NULL && tp.max_steps == 0);
+}
+
+static void test_create(void) {
+    charrnn_model *m = NULL;
+    OK(charrnn_model_create(CONFIG_LSTM, VOCAB, strlen(VOCAB), 7, &m));
+    CHECK(m != NULL);
+    CHECK(charrnn_last_error()[0] == '\0');
+    charrnn_model *bad = NULL;
+    EXPECT_STATUS(CHARRNN_ERR_INVALID_ARGUMENT, charrnn_model_create(NULL, VOCAB, strlen(VOCAB), 0, &bad));
+    EXPECT_STATUS(CHARRNN_ERR_INVALID_ARGUMENT, charrnn_model_create(CONFIG_LSTM, VOCAB, strlen(VOCAB), 0, NULL));
+    EXPECT_STATUS(CHARRNN_ERR_INVALID_ARGUMENT, charrnn_model_create(CONFIG_LSTM, NULL, 5, 0, &bad));
+    EXPECT_STATUS(CHARRNN_ERR_INVALID_ARGUMENT, charrnn_model_create(CONFIG_LSTM, VOCAB, 0, 0, &bad));
+    EXPECT_STATUS(CHARRNN_ERR_INVALID_ARGUMENT, charrnn_model_create(CONFIG_LSTM, VOCAB, SIZE_MAX, 0, &bad));
+    EXPECT_STATUS(CHARRNN_ERR_OUT_OF_MEMORY, charrnn_model_create(CONFIG_LSTM, VOCAB, (size_t)1 << 40, 0, &bad));
+    EXPECT_STATUS(CHARRNN_ERR_UTF8, charrnn_model_create(CONFIG_LSTM, "ab\xff", 3, 0, &bad));
+    CHECK(strstr(charrnn_last_error(), "offset 2") != NULL);
+    EXPECT_STATUS(CHARRNN_ERR_UTF8, charrnn_model_create(CONFIG_LSTM, "a\xc3", 2, 0, &bad));
+    EXPECT_STATUS(CHARRNN_ERR_UTF8, charrnn_model_create(CONFIG_LSTM, "\xed\xa0\x80", 3, 0, &bad)); /* surrogate */
+    EXPECT_STATUS(CHARRNN_ERR_INVALID_ARGUMENT, charrnn_model_create(CONFIG_LSTM, "abca", 4, 0, &bad));
+    EXPECT_STATUS(CHARRNN_ERR_CONFIG, charrnn_model_create("not json", VOCAB, strlen(VOCAB), 0, &bad));
+    EXPECT_STATUS(CHARRNN_ERR_CONFIG, charrnn_model_create("{}", VOCAB, strlen(VOCAB), 0, &bad));
+    EXPECT_STATUS(CHARRNN_ERR_CONFIG, charrnn_model_create("{\"layers\":[{\"cell\":\"lstm\",\"units\":0}]}", VOCAB, strlen(VOCAB), 0, &bad));
+    EXPECT_STATUS(CHARRNN_ERR_CONFIG, charrnn_model_create("{\"layers\":[{\"cell\":\"tree\",\"units\":4}]}", VOCAB, strlen(VOCAB), 0, &bad));
+    EXPECT_STATUS(CHARRNN_ERR_CONFIG, charrnn_model_create("{\"vocab_size\":3,\"layers\":[{\"cell\":\"gru\",\"units\":4}]}", VOCAB, strlen(VOCAB), 0, &bad));
+    EXPECT_STATUS(CHARRNN_ERR_CONFIG, charrnn_model_create("{\"layers\":[{\"cell\":\"rnn\",\"units\":4}],\"dropout\":1.5}", VOCAB, strlen(VOCAB), 0, &bad));
+    EXPECT_STATUS(CHARRNN_ERR_OUT_OF_MEMORY,
+                  charrnn_model_create("{\"layers\":[{\"cell\":\"lstm\",\"units\":16384},{\"cell\":\"lstm\",\"units\":16384},"
+                                       "{\"cell\":\"lstm\",\"units\":16384}]}", VOCAB, strlen(VOCAB), 0, &bad));
+    CHECK(bad == NULL); /* outputs untouched on failure */
+    /* Other architectures: embedding input, GRU without reset_after, a linear head, SimpleRNN. */
+    charrnn_model *e = NULL;
+    OK(charrnn_model_create("{\"input\":\"embedding\",\"embedding_dim\":8,\"layers\":[{\"cell\":\"gru\",\"units\":8,\"reset_after\":false}],"
+                            "\"head\":{\"activation\":\"linear\"}}", "ab\xc3\xa9\xe2\x82\xac", 7, 1, &e));
+    charrnn_model_info info;
+    OK(charrnn_model_get_info(e, &info));
+    CHECK(info.vocab_size == 4 && info.num_layers == 1 && info.hidden_size == 8);
+    charrnn_model_free(e);
+    OK(charrnn_model_create("{\"layers\":[{\"cell\":\"rnn\",\"units\":5}]}", "xy", 2, 1, &e));
+    charrnn_model_free(e);
+    charrnn_model_free(m);
+}
+
+static void test_info_and_strings(void) {
+    charrnn_model *m = make_model(CONFIG_LSTM, 1);
+    charrnn_model_info info;
+    memset(&info, 0xAB, sizeof info);
+    OK(charrnn_model_get_info(m, &info));
+    size_t V = strlen(VOCAB);
+    CHECK(info.vocab_size == V && info.num_layers == 2 && info.hidden_size == 16);
+    /* lstm: (V,96)+(24,96)+96; gru reset_after: (24,48)+(16,48)+(2,48); dense (16,V)+V */
+    uint64_t expected = V * 96 + 24 * 96 + 96 + 24 * 48 + 16 * 48 + 2 * 48 + 16 * V + V;
+    CHECK(info.parameter_count == expected);
+    CHECK(info.state_size == 56 + 4 * (2 * 24 + 16));
+    EXPECT_STATUS(CHARRNN_ERR_INVALID_ARGUMENT, charrnn_model_get_info(NULL, &info));
+    EXPECT_STATUS(CHARRNN_ERR_INVALID_ARGUMENT, charrnn_model_get_info(m, NULL));
+
+    /* Vocabulary: query, too small, exact. */
+    size_t needed = 0;
+    OK(charrnn_model_get_vocab(m, NULL, 0, &needed));
+    CHECK(needed == V + 1);
+    char small[4] = {'x', 'x', 'x', 'x'};
+    needed = 0;
+    EXPECT_STATUS(CHARRNN_ERR_BUFFER_TOO_SMALL, charrnn_model_get_vocab(m, small, sizeof small, &needed));
+    CHECK(needed == V + 1);
+    CHECK(strstr(charrnn_last_error(), "needs") != NULL);
+    char *buf = malloc(needed);
+    OK(charrnn_model_get_vocab(m, buf, needed, &needed));
+    CHECK(strcmp(buf, VOCAB) == 0);
+    OK(charrnn_model_get_vocab(m, buf, needed, NULL));
+    free(buf);
+    EXPECT_STATUS(CHARRNN_ERR_INVALID_ARGUMENT, charrnn_model_get_vocab(m, NULL, 0, NULL));
+    EXPECT_STATUS(CHARRNN_ERR_INVALID_ARGUMENT, charrnn_model_get_vocab(m, NULL, 10, &needed));
+    EXPECT_STATUS(CHARRNN_ERR_INVALID_ARGUMENT, charrnn_model_get_vocab(m, small, SIZE_MAX, &needed));
+    EXPECT_STATUS(CHARRNN_ERR_INVALID_ARGUMENT, charrnn_model_get_vocab(NULL, NULL, 0, &needed));
+
+    /* Config: round trip through create. */
+    OK(charrnn_model_get_config(m, NULL, 0, &needed));
+    char *config = malloc(needed);
+    OK(charrnn_model_get_config(m, config, needed, &needed));
+    CHECK(strlen(config) + 1 == needed);
+    CHECK(strstr(config, "\"vocab_size\"") != NULL && strstr(config, "\"gru\"") != NULL);
+    charrnn_model *again = NULL;
+    OK(charrnn_model_create(config, VOCAB, V, 1, &again));
+    charrnn_model_info info2;
+    OK(charrnn_model_get_info(again, &info2));
+    CHECK(info2.parameter_count == info.parameter_count);
+    charrnn_model_free(again);
+    EXPECT_STATUS(CHARRNN_ERR_BUFFER_TOO_SMALL, charrnn_model_get_config(m, config, 1, &needed));
+    EXPECT_STATUS(CHARRNN_ERR_INVALID_ARGUMENT, charrnn_model_get_config(NULL, config, needed, &needed));
+    free(config);
+
+    /* Summary. */
+    OK(charrnn_model_summary(m, NULL, 0, &needed));
+    char *summary = malloc(needed);
+    OK(charrnn_model_summary(m, summary, needed, NULL));
+    CHECK(strstr(summary, "LSTM") != NULL && strstr(summary, "Total params") != NULL);
+    EXPECT_STATUS(CHARRNN_ERR_BUFFER_TOO_SMALL, charrnn_model_summary(m, summary, 3, &needed));
+    EXPECT_STATUS(CHARRNN_ERR_INVALID_ARGUMENT, charrnn_model_summary(NULL, summary, needed, &needed));
+    free(summary);
+
+    /* A vocabulary holding U+0000 comes back in full. */
+    charrnn_model *z = NULL;
+    OK(charrnn_model_create("{\"layers\":[{\"cell\":\"rnn\",\"units\":3}]}", "a\0b", 3, 0, &z));
+    char zb[8];
+    OK(charrnn_model_get_vocab(z, zb, sizeof zb, &needed));
+    CHECK(needed == 4 && zb[0] == 'a' && zb[1] == '\0' && zb[2] == 'b' && zb[3] == '\0');
+    charrnn_model_free(z);
+    charrnn_model_free(m);
+}
+
+static void test_tensors_and_weights(void) {
+    charrnn_model *m = make_model(CONFIG_LSTM, 2);
+    size_t count = 0;
+    OK(charrnn_model_tensor_count(m, &count));
+    CHECK(count == 8);
+    EXPECT_STATUS(CHARRNN_ERR_INVALID_ARGUMENT, charrnn_model_tensor_count(NULL, &count));
+    EXPECT_STATUS(CHARRNN_ERR_INVALID_ARGUMENT, charrnn_model_tensor_count(m, NULL));
+    const char *names[] = {"rnn0.kernel", "rnn0.recurrent_kernel", "rnn0.bias", "rnn1.kernel",
+                           "rnn1.recurrent_kernel", "rnn1.bias", "dense.kernel", "dense.bias"};
+    size_t total = 0;
+    for (size_t i = 0; i < count && i < 8; i++) {
+        char name[64];
+        size_t needed = 0, rank = 0;
+        int64_t shape[4] = {0, 0, 0, 0};
+        OK(charrnn_model_tensor_info(m, i, name, sizeof name, &needed, shape, &rank));
+        CHECK(strcmp(name, names[i]) == 0);
+        CHECK(needed == strlen(names[i]) + 1);
+        CHECK(rank >= 1 && rank <= 2);
+        size_t n = 1;
+        for (size_t d = 0; d < rank; d++) n *= (size_t)shape[d];
+        total += n;
+    }
+    charrnn_model_info info;
+    OK(charrnn_model_get_info(m, &info));
+    CHECK(total == info.parameter_count);
+    {
+        char name[4];
+        size_t needed = 0, rank = 0;
+        int64_t shape[4];
+        EXPECT_STATUS(CHARRNN_ERR_BUFFER_TOO_SMALL, charrnn_model_tensor_info(m, 0, name, sizeof name, &needed, shape, &rank));
+        CHECK(needed == strlen("rnn0.kernel") + 1);
+        OK(charrnn_model_tensor_info(m, 0, NULL, 0, &needed, shape, &rank));
+        CHECK(rank == 2 && shape[0] == (int64_t)strlen(VOCAB) && shape[1] == 96);
+        EXPECT_STATUS(CHARRNN_ERR_NOT_FOUND, charrnn_model_tensor_info(m, 8, name, sizeof name, &needed, shape, &rank));
+        EXPECT_STATUS(CHARRNN_ERR_NOT_FOUND, charrnn_model_tensor_info(m, SIZE_MAX, name, sizeof name, &needed, shape, &rank));
+        EXPECT_STATUS(CHARRNN_ERR_INVALID_ARGUMENT, charrnn_model_tensor_info(NULL, 0, name, sizeof name, &needed, shape, &rank));
+        EXPECT_STATUS(CHARRNN_ERR_INVALID_ARGUMENT, charrnn_model_tensor_info(m, 0, NULL, 0, NULL, NULL, NULL));
+    }
+
+    /* get/set weights. */
+    size_t needed = 0;
+    OK(charrnn_model_get_weights(m, "rnn1", "bias", NULL, 0, &needed));
+    CHECK(needed == 96);
+    float bias[96], back[96];
+    OK(charrnn_model_get_weights(m, "rnn1", "bias", bias, 96, &needed));
+    EXPECT_STATUS(CHARRNN_ERR_BUFFER_TOO_SMALL, charrnn_model_get_weights(m, "rnn1", "bias", bias, 95, &needed));
+    CHECK(needed == 96);
+    EXPECT_STATUS(CHARRNN_ERR_NOT_FOUND, charrnn_model_get_weights(m, "rnn9", "bias", bias, 96, &needed));
+    CHECK(strstr(charrnn_last_error(), "rnn0.kernel") != NULL); /* names what exists */
+    EXPECT_STATUS(CHARRNN_ERR_NOT_FOUND, charrnn_model_get_weights(m, "rnn1", "gamma", bias, 96, &needed));
+    EXPECT_STATUS(CHARRNN_ERR_INVALID_ARGUMENT, charrnn_model_get_weights(m, NULL, "bias", bias, 96, &needed));
+    EXPECT_STATUS(CHARRNN_ERR_INVALID_ARGUMENT, charrnn_model_get_weights(m, "rnn1", NULL, bias, 96, &needed));
+    EXPECT_STATUS(CHARRNN_ERR_INVALID_ARGUMENT, charrnn_model_get_weights(NULL, "rnn1", "bias", bias, 96, &needed));
+    EXPECT_STATUS(CHARRNN_ERR_UTF8, charrnn_model_get_weights(m, "rnn\xff", "bias", bias, 96, &needed));
+    for (int i = 0; i < 96; i++) bias[i] = (float)i * 0.25f;
+    int64_t shape[2] = {2, 48};
+    OK(charrnn_model_set_weights(m, "rnn1", "bias", bias, 96, shape, 2));
+    OK(charrnn_model_get_weights(m, "rnn1", "bias", back, 96, NULL));
+    CHECK(memcmp(bias, back, sizeof bias) == 0);
+    int64_t wrong[2] = {48, 2};
+    EXPECT_STATUS(CHARRNN_ERR_SHAPE, charrnn_model_set_weights(m, "rnn1", "bias", bias, 96, wrong, 2));
+    CHECK(strstr(charrnn_last_error(), "[2, 48]") != NULL && strstr(charrnn_last_error(), "[48, 2]") != NULL);
+    EXPECT_STATUS(CHARRNN_ERR_SHAPE, charrnn_model_set_weights(m, "rnn1", "bias", bias, 95, shape, 2));
+    EXPECT_STATUS(CHARRNN_ERR_SHAPE, charrnn_model_set_weights(m, "rnn1", "bias", bias, 96, shape, 1));
+    EXPECT_STATUS(CHARRNN_ERR_SHAPE, charrnn_model_set_weights(m, "rnn1", "bias", bias, 96, shape, 0));
+    EXPECT_STATUS(CHARRNN_ERR_SHAPE, charrnn_model_set_weights(m, "rnn1", "bias", bias, 96, shape, 5));
+    EXPECT_STATUS(CHARRNN_ERR_INVALID_ARGUMENT, charrnn_model_set_weights(m, "rnn1", "bias", bias, 96, shape, SIZE_MAX));
+    int64_t negative[2] = {-2, -48};
+    EXPECT_STATUS(CHARRNN_ERR_SHAPE, charrnn_model_set_weights(m, "rnn1", "bias", bias, 96, negative, 2));
+    EXPECT_STATUS(CHARRNN_ERR_INVALID_ARGUMENT, charrnn_model_set_weights(m, "rnn1", "bias", bias, 96, NULL, 2));
+    EXPECT_STATUS(CHARRNN_ERR_INVALID_ARGUMENT, charrnn_model_set_weights(m, "rnn1", "bias", NULL, 96, shape, 2));
+    EXPECT_STATUS(CHARRNN_ERR_INVALID_ARGUMENT, charrnn_model_set_weights(m, "rnn1", "bias", bias, SIZE_MAX, shape, 2));
+    EXPECT_STATUS(CHARRNN_ERR_NOT_FOUND, charrnn_model_set_weights(m, "rnn7", "bias", bias, 96, shape, 2));
+    EXPECT_STATUS(CHARRNN_ERR_INVALID_ARGUMENT, charrnn_model_set_weights(NULL, "rnn1", "bias", bias, 96, shape, 2));
+    EXPECT_STATUS(CHARRNN_ERR_INVALID_ARGUMENT, charrnn_model_set_weights(m, NULL, "bias", bias, 96, shape, 2));
+    bias[5] = NAN;
+    EXPECT_STATUS(CHARRNN_ERR_INVALID_ARGUMENT, charrnn_model_set_weights(m, "rnn1", "bias", bias, 96, shape, 2));
+    OK(charrnn_model_get_weights(m, "rnn1", "bias", back, 96, NULL));
+    CHECK(back[5] == 5 * 0.25f); /* unchanged by the refused call */
+    charrnn_model_free(m);
+}
+
+static void test_save_load(void) {
+    charrnn_model *m = make_model(CONFIG_LSTM, 3);
+    const char *path = tmp_path("model.safetensors");
+    OK(charrnn_model_save(m, path));
+    charrnn_model *loaded = NULL;
+    OK(charrnn_model_load(path, &loaded));
+    CHECK(loaded != NULL);
+    float a[96], b[96];
+    OK(charrnn_model_get_weights(m, "rnn1", "bias", a, 96, NULL));
+    OK(charrnn_model_get_weights(loaded, "rnn1", "bias", b, 96, NULL));
+    CHECK(memcmp(a, b, sizeof a) == 0);
+    char c1[512], c2[512];
+    OK(charrnn_model_get_config(m, c1, sizeof c1, NULL));
+    OK(charrnn_model_get_config(loaded, c2, sizeof c2, NULL));
+    CHECK(strcmp(c1, c2) == 0);
+    charrnn_model_free(loaded);
+
+    charrnn_model *bad = NULL;
+    EXPECT_STATUS(CHARRNN_ERR_IO, charrnn_model_load(tmp_path("missing.safetensors"), &bad));
+    EXPECT_STATUS(CHARRNN_ERR_IO, charrnn_model_load(tmpdir, &bad)); /* a folder */
+    EXPECT_STATUS(CHARRNN_ERR_INVALID_ARGUMENT, charrnn_model_load(NULL, &bad));
+    EXPECT_STATUS(CHARRNN_ERR_INVALID_ARGUMENT, charrnn_model_load(path, NULL));
+    write_file(tmp_path("garbage"), "hello world, not a model", 24);
+    EXPECT_STATUS(CHARRNN_ERR_FORMAT, charrnn_model_load(tmp_path("garbage"), &bad));
+    write_file(tmp_path("empty"), "", 0);
+    EXPECT_STATUS(CHARRNN_ERR_FORMAT, charrnn_model_load(tmp_path("empty"), &bad));
+    /* A truncated copy of a real model. */
+    FILE *f = fopen(path, "rb");
+    static unsigned char bytes[1 << 16];
+    size_t n = f ? fread(bytes, 1, sizeof bytes, f) : 0;
+    if (f) fclose(f);
+    CHECK(n > 100);
+    write_file(tmp_path("truncated"), bytes, n / 2);
+    EXPECT_STATUS(CHARRNN_ERR_FORMAT, charrnn_model_load(tmp_path("truncated"), &bad));
+    /* A tiny file whose config claims huge layers must not make the library allocate them. */
+    const char *header =
+        "{\"__metadata__\":{\"format\":\"charrnn\",\"format_version\":\"1\",\"vocab\":\"ab\","
+        "\"config\":\"{\\\"vocab_size\\\":2,\\\"layers\\\":[{\\\"cell\\\":\\\"lstm\\\",\\\"units\\\":16384},"
+        "{\\\"cell\\\":\\\"lstm\\\",\\\"units\\\":16384},{\\\"cell\\\":\\\"lstm\\\",\\\"units\\\":16384}]}\"}}";
+    size_t hl = strlen(header);
+    unsigned char crafted[1024];
+    for (int i = 0; i < 8; i++) crafted[i] = (unsigned char)((uint64_t)hl >> (8 * i));
+    memcpy(crafted + 8, header, hl);
+    write_file(tmp_path("huge"), crafted, 8 + hl);
+    EXPECT_STATUS(CHARRNN_ERR_FORMAT, charrnn_model_load(tmp_path("huge"), &bad));
+    CHECK(bad == NULL);
+
+    EXPECT_STATUS(CHARRNN_ERR_IO, charrnn_model_save(m, tmp_path("no/such/folder/model.safetensors")));
+    EXPECT_STATUS(CHARRNN_ERR_INVALID_ARGUMENT, charrnn_model_save(NULL, path));
+    EXPECT_STATUS(CHARRNN_ERR_INVALID_ARGUMENT, charrnn_model_save(m, NULL));
+    EXPECT_STATUS(CHARRNN_ERR_INVALID_ARGUMENT, charrnn_model_save(m, ""));
+    charrnn_model_free(m);
+}
+
+static void test_evaluate(void) {
+    charrnn_model *m = make_model(CONFIG_LSTM, 4);
+    const char *text = "To be, or not to be: that is the question.";
+    charrnn_eval_result r;
+    OK(charrnn_model_evaluate(m, text, strlen(text), 0, &r));
+    CHECK(r.chars == strlen(text) - 1);
+    CHECK(r.loss > 0 && isfinite(r.loss) && fabs(r.perplexity - exp(r.loss)) < 1e-6 * r.perplexity);
+    CHECK(r.accuracy >= 0 && r.accuracy <= 1);
+    const char *unknown = "To be \xc3\xa9 or 1 not";
+    EXPECT_STATUS(CHARRNN_ERR_UNKNOWN_CHARACTER, charrnn_model_evaluate(m, unknown, strlen(unknown), 0, &r));
+    CHECK(strstr(charrnn_last_error(), "U+00E9") != NULL);
+    OK(charrnn_model_evaluate(m, unknown, strlen(unknown), CHARRNN_SKIP_UNKNOWN, &r));
+    CHECK(r.chars == strlen("To be  or  not") - 1);
+    EXPECT_STATUS(CHARRNN_ERR_INVALID_ARGUMENT, charrnn_model_evaluate(m, text, strlen(text), 2, &r));
+    EXPECT_STATUS(CHARRNN_ERR_UTF8, charrnn_model_evaluate(m, "abc\x80", 4, 0, &r));
+    CHECK(strstr(charrnn_last_error(), "offset 3") != NULL);
+    EXPECT_STATUS(CHARRNN_ERR_INVALID_ARGUMENT, charrnn_model_evaluate(m, "a", 1, 0, &r));
+    EXPECT_STATUS(CHARRNN_ERR_INVALID_ARGUMENT, charrnn_model_evaluate(m, text, 0, 0, &r));
+    EXPECT_STATUS(CHARRNN_ERR_INVALID_ARGUMENT, charrnn_model_evaluate(m, NULL, 5, 0, &r));
+    EXPECT_STATUS(CHARRNN_ERR_INVALID_ARGUMENT, charrnn_model_evaluate(m, text, SIZE_MAX, 0, &r));
+    EXPECT_STATUS(CHARRNN_ERR_INVALID_ARGUMENT, charrnn_model_evaluate(m, text, strlen(text), 0, NULL));
+    EXPECT_STATUS(CHARRNN_ERR_INVALID_ARGUMENT, charrnn_model_evaluate(NULL, text, strlen(text), 0, &r));
+    charrnn_model_free(m);
+}
+
+/* Generation into a string through the callback. */
+typedef struct {
+    char text[4096];
+    size_t len;
+    size_t calls;
+    size_t stop_after;
+    int bad_probability;
+} gen_buffer;
+
+static int collect(uint32_t codepoint, const char *utf8, size_t utf8_len, float probability, void *user) {
+    gen_buffer *g = user;
+    if (!(probability > 0 && probability <= 1)) g->bad_probability = 1;
+    if (codepoint < 0x80 && (utf8_len != 1 || (unsigned char)utf8[0] != codepoint)) g->bad_probability = 1;
+    if (g->len + utf8_len < sizeof g->text) {
+        memcpy(g->text + g->len, utf8, utf8_len);
+        g->len += utf8_len;
+        g->text[g->len] = '\0';
+    }
+    g->calls++;
+    return g->stop_after && g->calls >= g->stop_after;
+}
+
+static void test_sessions(void) {
+    charrnn_model *m = make_model(CONFIG_LSTM, 5);
+    charrnn_model_info info;
+    OK(charrnn_model_get_info(m, &info));
+    charrnn_session *s = NULL;
+    OK(charrnn_session_new(m, &s));
+    EXPECT_STATUS(CHARRNN_ERR_INVALID_ARGUMENT, charrnn_session_new(NULL, &s));
+    EXPECT_STATUS(CHARRNN_ERR_INVALID_ARGUMENT, charrnn_session_new(m, NULL));
+
+    float *probs = malloc(sizeof(float) * info.vocab_size);
+    size_t needed = 0;
+    EXPECT_STATUS(CHARRNN_ERR_STATE, charrnn_session_probabilities(s, probs, info.vocab_size, &needed));
+    EXPECT_STATUS(CHARRNN_ERR_STATE, charrnn_session_sample(s, NULL, NULL, NULL));
+    EXPECT_STATUS(CHARRNN_ERR_STATE, charrnn_session_generate(s, 5, NULL, NULL, NULL, NULL));
+
+    size_t fed = 99, skipped = 99;
+    OK(charrnn_session_feed(s, "ROMEO:", 6, 0, &fed, &skipped));
+    CHECK(fed == 6 && skipped == 0);
+    OK(charrnn_session_feed(s, NULL, 0, 0, &fed, &skipped)); /* empty text: nothing happens */
+    CHECK(fed == 0);
+    OK(charrnn_session_feed(s, "", 0, 0, NULL, NULL));
+
+    /* The whole text is checked first: a refused feed leaves the state unchanged. */
+    size_t state_size = (size_t)info.state_size;
+    unsigned char *before = malloc(state_size), *after = malloc(state_size);
+    OK(charrnn_session_get_state(s, before, state_size, &needed));
+    CHECK(needed == state_size);
+    EXPECT_STATUS(CHARRNN_ERR_UNKNOWN_CHARACTER, charrnn_session_feed(s, "abc#def", 7, 0, &fed, &skipped));
+    EXPECT_STATUS(CHARRNN_ERR_UTF8, charrnn_session_feed(s, "abc\xc0\xaf", 5, 0, &fed, &skipped));
+    CHECK(strstr(charrnn_last_error(), "offset 3") != NULL);
+    EXPECT_STATUS(CHARRNN_ERR_INVALID_ARGUMENT, charrnn_session_feed(s, "abc", 3, 4, &fed, &skipped));
+    EXPECT_STATUS(CHARRNN_ERR_INVALID_ARGUMENT, charrnn_session_feed(s, NULL, 3, 0, &fed, &skipped));
+    EXPECT_STATUS(CHARRNN_ERR_INVALID_ARGUMENT, charrnn_session_feed(s, "abc", SIZE_MAX, 0, &fed, &skipped));
+    EXPECT_STATUS(CHARRNN_ERR_INVALID_ARGUMENT, charrnn_session_feed(NULL, "abc", 3, 0, &fed, &skipped));
+    OK(charrnn_session_get_state(s, after, state_size, NULL));
+    CHECK(memcmp(before, after, state_size) == 0);
+    OK(charrnn_session_feed(s, "a#b\xe2\x82\xac#", 7, CHARRNN_SKIP_UNKNOWN, &fed, &skipped));
+    CHECK(fed == 2 && skipped == 3);
+    if (fed != 2 || skipped != 3) fprintf(stderr, "fed %zu skipped %zu\n", fed, skipped);
+
+    /* Probabilities. */
+    OK(charrnn_session_probabilities(s, NULL, 0, &needed));
+    CHECK(needed == info.vocab_size);
+    EXPECT_STATUS(CHARRNN_ERR_BUFFER_TOO_SMALL, charrnn_session_probabilities(s, probs, info.vocab_size - 1, &needed));
+    OK(charrnn_session_probabilities(s, probs, info.vocab_size, &needed));
+    double sum = 0;
+    for (uint32_t i = 0; i < info.vocab_size; i++) sum += probs[i];
+    CHECK(fabs(sum - 1) < 1e-4);
+    EXPECT_STATUS(CHARRNN_ERR_INVALID_ARGUMENT, charrnn_session_probabilities(NULL, probs, info.vocab_size, &needed));
+    EXPECT_STATUS(CHARRNN_ERR_INVALID_ARGUMENT, charrnn_session_probabilities(s, NULL, 5, &needed));
+
+    /* Sampling. */
+    uint32_t cp = 0;
+    float p = 0;
+    OK(charrnn_session_sample(s, NULL, &cp, &p));
+    CHECK(cp != 0 && strchr(VOCAB, (int)cp) != NULL && p > 0 && p <= 1);
+    OK(charrnn_session_sample(s, NULL, NULL, NULL));
+    charrnn_sample_params sp = charrnn_default_sample_params();
+    sp.greedy = 1;
+    OK(charrnn_session_probabilities(s, probs, info.vocab_size, NULL));
+    uint32_t best = 0;
+    for (uint32_t i = 1; i < info.vocab_size; i++) if (probs[i] > probs[best]) best = i;
+    OK(charrnn_session_sample(s, &sp, &cp, &p));
+    CHECK(cp == (unsigned char)VOCAB[best] && p == 1.0f);
+    sp = charrnn_default_sample_params();
+    sp.temperature = 0;
+    OK(charrnn_session_get_state(s, before, state_size, NULL));
+    EXPECT_STATUS(CHARRNN_ERR_INVALID_ARGUMENT, charrnn_session_sample(s, &sp, &cp, &p));
+    sp.temperature = NAN;
+    EXPECT_STATUS(CHARRNN_ERR_INVALID_ARGUMENT, charrnn_session_sample(s, &sp, &cp, &p));
+    sp = charrnn_default_sample_params();
+    sp.top_p = 0;
+    EXPECT_STATUS(CHARRNN_ERR_INVALID_ARGUMENT, charrnn_session_sample(s, &sp, &cp, &p));
+    sp.top_p = 1.5f;
+    EXPECT_STATUS(CHARRNN_ERR_INVALID_ARGUMENT, charrnn_session_sample(s, &sp, &cp, &p));
+    sp = charrnn_default_sample_params();
+    sp.top_k = -1;
+    sp.seed = 5; /* refused parameters do not reseed */
+    EXPECT_STATUS(CHARRNN_ERR_INVALID_ARGUMENT, charrnn_session_sample(s, &sp, &cp, &p));
+    OK(charrnn_session_get_state(s, after, state_size, NULL));
+    CHECK(memcmp(before, after, state_size) == 0);
+    EXPECT_STATUS(CHARRNN_ERR_INVALID_ARGUMENT, charrnn_session_sample(NULL, NULL, &cp, &p));
+    sp = charrnn_default_sample_params();
+    sp.top_k = 1;
+    OK(charrnn_session_sample(s, &sp, &cp, &p));
+    CHECK(p == 1.0f);
+    sp.top_k = 0;
+    sp.top_p = 0.5f;
+    sp.temperature = 0.7f;
+    OK(charrnn_session_sample(s, &sp, &cp, &p));
+
+    /* Generation: seeds make it reproducible; the callback can stop it. */
+    sp = charrnn_default_sample_params();
+    sp.seed = 1234;
+    OK(charrnn_session_get_state(s, before, state_size, NULL));
+    gen_buffer g1, g2;
+    memset(&g1, 0, sizeof g1);
+    memset(&g2, 0, sizeof g2);
+    size_t generated = 0;
+    OK(charrnn_session_generate(s, 100, &sp, collect, &g1, &generated));
+    CHECK(generated == 100 && g1.calls == 100 && !g1.bad_probability);
+    OK(charrnn_session_set_state(s, before, state_size));
+    OK(charrnn_session_generate(s, 100, &sp, collect, &g2, &generated));
+    CHECK(strcmp(g1.text, g2.text) == 0);
+    /* Restoring a state also restores the generator. */
+    sp.seed = CHARRNN_SEED_CONTINUE;
+    OK(charrnn_session_get_state(s, before, state_size, NULL));
+    memset(&g1, 0, sizeof g1);
+    memset(&g2, 0, sizeof g2);
+    OK(charrnn_session_generate(s, 50, &sp, collect, &g1, NULL));
+    OK(charrnn_session_set_state(s, before, state_size));
+    OK(charrnn_session_generate(s, 50, &sp, collect, &g2, NULL));
+    CHECK(strcmp(g1.text, g2.text) == 0);
+    /* charrnn_session_seed is the same as a seed in the params. */
+    memset(&g1, 0, sizeof g1);
+    memset(&g2, 0, sizeof g2);
+    OK(charrnn_session_set_state(s, before, state_size));
+    OK(charrnn_session_seed(s, 77));
+    OK(charrnn_session_generate(s, 30, NULL, collect, &g1, NULL));
+    OK(charrnn_session_set_state(s, before, state_size));
+    sp.seed = 77;
+    OK(charrnn_session_generate(s, 30, &sp, collect, &g2, NULL));
+    CHECK(strcmp(g1.text, g2.text) == 0);
+    EXPECT_STATUS(CHARRNN_ERR_INVALID_ARGUMENT, charrnn_session_seed(NULL, 1));
+    memset(&g1, 0, sizeof g1);
+    g1.stop_after = 7;
+    OK(charrnn_session_generate(s, 100, NULL, collect, &g1, &generated));
+    CHECK(generated == 7 && g1.calls == 7);
+    OK(charrnn_session_generate(s, 10, NULL, NULL, NULL, &generated));
+    CHECK(generated == 10);
+    OK(charrnn_session_generate(s, 0, NULL, collect, &g1, &generated));
+    CHECK(generated == 0);
+    EXPECT_STATUS(CHARRNN_ERR_INVALID_ARGUMENT, charrnn_session_generate(s, SIZE_MAX, NULL, NULL, NULL, &generated));
+    EXPECT_STATUS(CHARRNN_ERR_INVALID_ARGUMENT, charrnn_session_generate(s, (size_t)1 << 50, NULL, NULL, NULL, &generated));
+    sp = charrnn_default_sample_params();
+    sp.temperature = -1;
+    EXPECT_STATUS(CHARRNN_ERR_INVALID_ARGUMENT, charrnn_session_generate(s, 5, &sp, NULL, NULL, &generated));
+    EXPECT_STATUS(CHARRNN_ERR_INVALID_ARGUMENT, charrnn_session_generate(NULL, 5, NULL, NULL, NULL, &generated));
+
+    /* States: query, too small, wrong size, corrupt, another model's. */
+    OK(charrnn_session_get_state(s, NULL, 0, &needed));
+    CHECK(needed == state_size);
+    EXPECT_STATUS(CHARRNN_ERR_BUFFER_TOO_SMALL, charrnn_session_get_state(s, before, state_size - 1, &needed));
+    EXPECT_STATUS(CHARRNN_ERR_INVALID_ARGUMENT, charrnn_session_get_state(NULL, before, state_size, &needed));
+    OK(charrnn_session_get_state(s, before, state_size, NULL));
+    EXPECT_STATUS(CHARRNN_ERR_FORMAT, charrnn_session_set_state(s, before, state_size - 1));
+    EXPECT_STATUS(CHARRNN_ERR_FORMAT, charrnn_session_set_state(s, NULL, 0));
+    EXPECT_STATUS(CHARRNN_ERR_INVALID_ARGUMENT, charrnn_session_set_state(s, NULL, state_size));
+    EXPECT_STATUS(CHARRNN_ERR_INVALID_ARGUMENT, charrnn_session_set_state(s, before, SIZE_MAX));
+    EXPECT_STATUS(CHARRNN_ERR_INVALID_ARGUMENT, charrnn_session_set_state(NULL, before, state_size));
+    memcpy(after, before, state_size);
+    after[0] = 'X';
+    EXPECT_STATUS(CHARRNN_ERR_FORMAT, charrnn_session_set_state(s, after, state_size));
+    memcpy(after, before, state_size);
+    after[8] ^= 1; /* the model fingerprint */
+    EXPECT_STATUS(CHARRNN_ERR_FORMAT, charrnn_session_set_state(s, after, state_size));
+    memcpy(after, before, state_size);
+    memset(after + state_size - 4, 0xFF, 4); /* a NaN in the state */
+    EXPECT_STATUS(CHARRNN_ERR_FORMAT, charrnn_session_set_state(s, after, state_size));
+    charrnn_model *other = make_model(CONFIG_LSTM, 99);
+    charrnn_model *other_arch = make_model("{\"layers\":[{\"cell\":\"lstm\",\"units\":24},{\"cell\":\"gru\",\"units\":16,\"reset_after\":false}]}", 5);
+    charrnn_session *s2 = NULL, *s3 = NULL;
+    OK(charrnn_session_new(other, &s2));
+    OK(charrnn_session_set_state(s2, before, state_size)); /* same architecture and vocabulary: accepted */
+    OK(charrnn_session_new(other_arch, &s3));
+    charrnn_model_info info3;
+    OK(charrnn_model_get_info(other_arch, &info3));
+    if (info3.state_size == state_size)
+        EXPECT_STATUS(CHARRNN_ERR_FORMAT, charrnn_session_set_state(s3, before, state_size));
+    charrnn_session_free(s2);
+    charrnn_session_free(s3);
+    charrnn_model_free(other);
+    charrnn_model_free(other_arch);
+
+    /* Reset forgets the input; the session outlives a freed model. */
+    OK(charrnn_session_reset(s));
+    EXPECT_STATUS(CHARRNN_ERR_STATE, charrnn_session_probabilities(s, probs, info.vocab_size, &needed));
+    EXPECT_STATUS(CHARRNN_ERR_INVALID_ARGUMENT, charrnn_session_reset(NULL));
+    charrnn_model_free(m);
+    OK(charrnn_session_feed(s, "Hello", 5, 0, NULL, NULL));
+    OK(charrnn_session_generate(s, 20, NULL, NULL, NULL, NULL));
+    charrnn_session_free(s);
+    charrnn_session_free(NULL);
+    charrnn_model_free(NULL);
+    free(probs);
+    free(before);
+    free(after);
+}
+
+/* Several threads generating from one model at once produce what each produces alone. */
+#define THREADS 4
+typedef struct {
+    const charrnn_model *model;
+    uint64_t seed;
+    gen_buffer out;
+    charrnn_status status;
+} thread_job;
+
+static void *generate_job(void *arg) {
+    thread_job *job = arg;
+    charrnn_session *s = NULL;
+    job->status = charrnn_session_new(job->model, &s);
+    if (job->status != CHARRNN_OK) return NULL;
+    charrnn_sample_params sp = charrnn_default_sample_params();
+    sp.seed = job->seed;
+    sp.temperature = 0.9f;
+    job->status = charrnn_session_feed(s, "First Citizen:\n", 15, 0, NULL, NULL);
+    if (job->status == CHARRNN_OK) job->status = charrnn_session_generate(s, 300, &sp, collect, &job->out, NULL);
+    charrnn_session_free(s);
+    return NULL;
+}
+
+static void test_threads(void) {
+    charrnn_model *m = make_model(CONFIG_LSTM, 11);
+    thread_job alone[THREADS], together[THREADS];
+    memset(alone, 0, sizeof alone);
+    memset(together, 0, sizeof together);
+    for (int i = 0; i < THREADS; i++) {
+        alone[i].model = together[i].model = m;
+        alone[i].seed = together[i].seed = (uint64_t)i * 7 + 1;
+        generate_job(&alone[i]);
+    }
+    pthread_t threads[THREADS];
+    for (int i = 0; i < THREADS; i++) CHECK(pthread_create(&threads[i], NULL, generate_job, &together[i]) == 0);
+    for (int i = 0; i < THREADS; i++) pthread_join(threads[i], NULL);
+    for (int i = 0; i < THREADS; i++) {
+        CHECK(alone[i].status == CHARRNN_OK && together[i].status == CHARRNN_OK);
+        CHECK(alone[i].out.calls == 300 && together[i].out.calls == 300);
+        CHECK(strcmp(alone[i].out.text, together[i].out.text) == 0);
+    }
+    CHECK(strcmp(alone[0].out.text, alone[1].out.text) != 0);
+    charrnn_model_free(m);
+}
+
+/* Thread-local errors: a failure on one thread does not show on another. */
+static void *fail_on_thread(void *arg) {
+    (void)arg;
+    charrnn_model *m = NULL;
+    charrnn_status st = charrnn_model_load(NULL, &m);
+    return (void *)(intptr_t)(st == CHARRNN_ERR_INVALID_ARGUMENT && charrnn_last_error()[0] != '\0');
+}
+
+static void test_thread_local_errors(void) {
+    size_t count;
+    charrnn_model *m = make_model(CONFIG_LSTM, 1);
+    OK(charrnn_model_tensor_count(m, &count));
+    pthread_t t;
+    void *ok = NULL;
+    CHECK(pthread_create(&t, NULL, fail_on_thread, NULL) == 0);
+    pthread_join(t, &ok);
+    CHECK(ok != NULL);
+    CHECK(charrnn_last_error()[0] == '\0');
+    charrnn_model_free(m);
+}
+
+/* ------------------------------------------------------------------------------------------------ */
+
+typedef struct {
+    size_t steps, validations, checkpoints, cancel_at;
+    int bad;
+    char last_checkpoint[512];
+} train_log;
+
+static int on_progress(const charrnn_progress *p, void *user) {
+    train_log *log = user;
+    switch (p->kind) {
+    case CHARRNN_PROGRESS_STEP:
+        log->steps++;
+        if (!(p->step >= 1 && p->step <= p->total_steps && isfinite(p->train_loss) && p->epoch >= 1)) log->bad = 1;
+        break;
+    case CHARRNN_PROGRESS_VALIDATION:
+        log->validations++;
+        if (!isfinite(p->val_loss)) log->bad = 1;
+        break;
+    case CHARRNN_PROGRESS_CHECKPOINT:
+        log->checkpoints++;
+        if (!p->checkpoint) log->bad = 1;
+        else snprintf(log->last_checkpoint, sizeof log->last_checkpoint, "%s", p->checkpoint);
+        break;
+    default:
+        log->bad = 1;
+    }
+    return log->cancel_at && p->kind == CHARRNN_PROGRESS_STEP && p->step >= log->cancel_at;
+}
+
+static charrnn_train_params small_params(void) {
+    charrnn_train_params p = charrnn_default_train_params();
+    p.layers = 1;
+    p.hidden = 16;
+    p.seq_length = 16;
+    p.batch_size = 4;
+    p.epochs = 1;
+    p.max_steps = 6;
+    p.eval_every = 3;
+    p.val_fraction = 0.1f;
+    return p;
+}
+
+static void test_train(void) {
+    char corpus[512];
+    snprintf(corpus, sizeof corpus, "%s", tmp_path("corpus.txt"));
+    {
+        FILE *f = fopen(corpus, "w");
+        for (int i = 0; i < 60; i++) fprintf(f, "To be, or not to be, that is the question: %d\n", i % 10);
+        fclose(f);
+    }
+    char out_dir[512];
+    snprintf(out_dir, sizeof out_dir, "%s", tmp_path("run"));
+    charrnn_train_params p = small_params();
+    p.out_dir = out_dir;
+    train_log log;
+    memset(&log, 0, sizeof log);
+    charrnn_model *m = NULL;
+    charrnn_train_result r;
+    OK(charrnn_train(corpus, &p, on_progress, &log, &m, &r));
+    CHECK(m != NULL && log.steps == 6 && log.validations >= 2 && log.checkpoints >= 2 && !log.bad);
+    CHECK(r.steps == 6 && r.epochs == 1 && isfinite(r.train_loss) && isfinite(r.val_loss) && r.val_perplexity > 1);
+    CHECK(r.val_accuracy >= 0 && r.val_accuracy <= 1 && r.chars_per_s > 0 && r.seconds >= 0);
+    char latest[600];
+    snprintf(latest, sizeof latest, "%s/latest.safetensors", out_dir);
+    struct stat st;
+    CHECK(stat(latest, &st) == 0);
+    charrnn_model *loaded = NULL;
+    OK(charrnn_model_load(latest, &loaded));
+    charrnn_session *s = NULL;
+    OK(charrnn_session_new(m, &s));
+    OK(charrnn_session_feed(s, "To be", 5, 0, NULL, NULL));
+    OK(charrnn_session_generate(s, 20, NULL, NULL, NULL, NULL));
+    charrnn_session_free(s);
+    charrnn_model_free(loaded);
+    charrnn_model_free(m);
+
+    /* Resume from the checkpoint for 3 more steps. */
+    p.max_steps = 9;
+    p.resume = latest;
+    p.out_dir = NULL;
+    memset(&log, 0, sizeof log);
+    m = NULL;
+    OK(charrnn_train(corpus, &p, on_progress, &log, &m, &r));
+    CHECK(m != NULL && log.steps == 3 && r.steps == 9);
+    charrnn_model_free(m);
+    p.resume = NULL;
+
+    /* Cancel from the callback: a checkpoint is written and the model so far returned. */
+    p = small_params();
+    p.out_dir = out_dir;
+    memset(&log, 0, sizeof log);
+    log.cancel_at = 2;
+    m = NULL;
+    EXPECT_STATUS(CHARRNN_ERR_CANCELLED, charrnn_train(corpus, &p, on_progress, &log, &m, &r));
+    CHECK(m != NULL && r.steps == 2 && log.checkpoints >= 1);
+    charrnn_model_free(m);
+
+    /* No callback, no outputs, window objective, GRU, other optimizers and schedules. */
+    p = small_params();
+    p.cell = CHARRNN_CELL_GRU;
+    p.objective = CHARRNN_OBJECTIVE_WINDOW;
+    p.optimizer = CHARRNN_OPTIMIZER_RMSPROP;
+    p.lr_decay = 0.5f;
+    p.lr_decay_every = 2;
+    p.embedding = 8;
+    OK(charrnn_train(corpus, &p, NULL, NULL, NULL, NULL));
+    p = small_params();
+    p.cell = CHARRNN_CELL_RNN;
+    p.optimizer = CHARRNN_OPTIMIZER_SGD;
+    p.lr_decay = 0.9f;
+    p.clip_value = 1;
+    p.lowercase = 1;
+    p.max_steps = 2;
+    OK(charrnn_train(corpus, &p, NULL, NULL, NULL, NULL));
+    p.optimizer = CHARRNN_OPTIMIZER_ADAGRAD;
+    p.reduce_charset = 1;
+    OK(charrnn_train(corpus, &p, NULL, NULL, NULL, NULL));
+
+    /* Errors. */
+    m = NULL;
+    EXPECT_STATUS(CHARRNN_ERR_INVALID_ARGUMENT, charrnn_train(NULL, &p, NULL, NULL, &m, NULL));
+    EXPECT_STATUS(CHARRNN_ERR_IO, charrnn_train(tmp_path("nothing.txt"), &p, NULL, NULL, &m, NULL));
+    write_file(tmp_path("bad.txt"), "abc\xfe" "def", 7);
+    EXPECT_STATUS(CHARRNN_ERR_UTF8, charrnn_train(tmp_path("bad.txt"), &p, NULL, NULL, &m, NULL));
+    CHECK(strstr(charrnn_last_error(), "offset 3") != NULL);
+    write_file(tmp_path("one.txt"), "a", 1);
+    EXPECT_STATUS(CHARRNN_ERR_INVALID_ARGUMENT, charrnn_train(tmp_path("one.txt"), &p, NULL, NULL, &m, NULL));
+    p = small_params();
+    memcpy(&p.cell, &(int){7}, sizeof(int)); /* an out-of-range enum value from C */
+    EXPECT_STATUS(CHARRNN_ERR_CONFIG, charrnn_train(corpus, &p, NULL, NULL, &m, NULL));
+    p = small_params();
+    memcpy(&p.optimizer, &(int){-1}, sizeof(int));
+    EXPECT_STATUS(CHARRNN_ERR_CONFIG, charrnn_train(corpus, &p, NULL, NULL, &m, NULL));
+    p = small_params();
+    memcpy(&p.objective, &(int){2}, sizeof(int));
+    EXPECT_STATUS(CHARRNN_ERR_CONFIG, charrnn_train(corpus, &p, NULL, NULL, &m, NULL));
+    p = small_params();
+    p.learning_rate = 0;
+    EXPECT_STATUS(CHARRNN_ERR_CONFIG, charrnn_train(corpus, &p, NULL, NULL, &m, NULL));
+    p = small_params();
+    p.layers = 0;
+    EXPECT_STATUS(CHARRNN_ERR_CONFIG, charrnn_train(corpus, &p, NULL, NULL, &m, NULL));
+    p = small_params();
+    p.dropout = 1;
+    EXPECT_STATUS(CHARRNN_ERR_CONFIG, charrnn_train(corpus, &p, NULL, NULL, &m, NULL));
+    p = small_params();
+    p.val_fraction = NAN;
+    EXPECT_STATUS(CHARRNN_ERR_CONFIG, charrnn_train(corpus, &p, NULL, NULL, &m, NULL));
+    p = small_params();
+    p.max_steps = UINT64_MAX;
+    EXPECT_STATUS(CHARRNN_ERR_CONFIG, charrnn_train(corpus, &p, NULL, NULL, &m, NULL));
+    p = small_params();
+    p.lr_decay = 2;
+    EXPECT_STATUS(CHARRNN_ERR_CONFIG, charrnn_train(corpus, &p, NULL, NULL, &m, NULL));
+    p = small_params();
+    p.clip_norm = -1;
+    EXPECT_STATUS(CHARRNN_ERR_CONFIG, charrnn_train(corpus, &p, NULL, NULL, &m, NULL));
+    p = small_params();
+    p.max_time = INFINITY;
+    EXPECT_STATUS(CHARRNN_ERR_CONFIG, charrnn_train(corpus, &p, NULL, NULL, &m, NULL));
+    p = small_params();
+    p.hidden = 16384;
+    p.layers = 8;
+    p.batch_size = 1000;
+    p.seq_length = 1000;
+    EXPECT_STATUS(CHARRNN_ERR_OUT_OF_MEMORY, charrnn_train(corpus, &p, NULL, NULL, &m, NULL));
+    p = small_params();
+    p.resume = tmp_path("missing.safetensors");
+    EXPECT_STATUS(CHARRNN_ERR_IO, charrnn_train(corpus, &p, NULL, NULL, &m, NULL));
+    p.resume = latest;
+    write_file(tmp_path("other.txt"), "completely different text with % and @ signs\n", 46);
+    EXPECT_STATUS(CHARRNN_ERR_UNKNOWN_CHARACTER, charrnn_train(tmp_path("other.txt"), &p, NULL, NULL, &m, NULL));
+    p = small_params();
+    p.out_dir = "";
+    EXPECT_STATUS(CHARRNN_ERR_CONFIG, charrnn_train(corpus, &p, NULL, NULL, &m, NULL));
+    p.out_dir = "/proc/charrnn-cannot-create";
+    EXPECT_STATUS(CHARRNN_ERR_IO, charrnn_train(corpus, &p, NULL, NULL, &m, NULL));
+    CHECK(m == NULL);
+    /* Defaults (NULL params) with a tiny time budget. */
+    charrnn_train_params d = charrnn_default_train_params();
+    d.max_time = 0.001;
+    d.hidden = 8;
+    d.layers = 1;
+    d.batch_size = 2;
+    OK(charrnn_train(corpus, &d, NULL, NULL, &m, NULL));
+    charrnn_model_free(m);
+}
+
+int main(void) {
+    const char *base = getenv("TMPDIR");
+    snprintf(tmpdir, sizeof tmpdir, "%s/charrnn-ctest-XXXXXX", base && *base ? base : "/tmp");
+    if (!mkdtemp(tmpdir)) { perror("mkdtemp"); return 2; }
+
+    test_version_and_status();
+    test_create();
+    test_info_and_strings();
+    test_tensors_and_weights();
+    test_save_load();
+    test_evaluate();
+    test_sessions();
+    test_threads();
+    test_thread_local_errors();
+    test_train();
+
+    char cmd[600];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
+    if (system(cmd) != 0) fprintf(stderr, "warning: could not remove %s\n", tmpdir);
+    printf("%d passed, %d failed\n", passed, failed);
+    return failed ? 1 : 0;
+}
