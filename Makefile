@@ -71,7 +71,7 @@ check-memory: lib
 	$(MAKE) -C Tests/c check-memory
 
 test-python: python keras
-	$(PY) -m pytest -q bindings/python/tests Tests/cli Tests/repl
+	$(PY) -m pytest -q bindings/python/tests Tests/cli Tests/repl Tests/reliability
 
 bench: python keras
 	$(PY) bench/run.py --corpus $(CORPUS)

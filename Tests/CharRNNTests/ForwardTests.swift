@@ -41,6 +41,27 @@ final class ForwardTests: XCTestCase {
         }
     }
 
+    /// Wide layers take the BLAS matrix–vector path in sessions; the batched path must agree.
+    func testSessionMatchesBatchedForwardForWideLayers() throws {
+        for config in [Fixtures.config(.lstm, layers: 2, units: 64), Fixtures.config(.gru, layers: 2, units: 64, resetAfter: false),
+                       Fixtures.config(.gru, layers: 2, units: 64), Fixtures.config(.rnn, layers: 2, units: 80, input: .embedding)] {
+            let model = Fixtures.model(config)
+            let indices: [Int32] = [1, 4, 2, 8, 0, 3, 3, 5, 6, 7]
+            var probs = [Float](repeating: 0, count: indices.count * 9)
+            model.probabilities(indices: indices, into: &probs)
+            let expected = ReferenceModel(model: model).distributions(indices)
+            let session = Session(model: model)
+            for (t, index) in indices.enumerated() {
+                session.step(index)
+                let p = try session.probabilities()
+                for v in 0..<9 {
+                    XCTAssertEqual(p[v], probs[t * 9 + v], accuracy: 1e-5, "\(config.layers[0].cell) t\(t)")
+                    XCTAssertEqual(Double(p[v]), expected[t][v], accuracy: tolerance)
+                }
+            }
+        }
+    }
+
     func testProbabilitiesOfTextAcrossChunksMatchSession() throws {
         let model = Fixtures.model(Fixtures.config(.gru, layers: 2))
         var rng = RandomGenerator(seed: 5)

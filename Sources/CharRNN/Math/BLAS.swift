@@ -20,14 +20,19 @@ func sgemm(
         Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
 }
 
-/// `y (n) += x (k) · W (k, n)` (rows of W `rowStride` apart) for one row vector: the batch-1 generation path. Accumulates rows of
-/// `W` scaled by `x[i]`, which streams `W` once in memory order and vectorises well.
+/// `y (n) += x (k) · W (k, n)` (rows of W `rowStride` apart) for one row vector: the batch-1 generation
+/// path. Large products go to BLAS's matrix–vector kernel; small ones accumulate rows of `W` scaled by
+/// `x[i]`, which streams `W` once in memory order and vectorises.
 @inline(__always)
 func vecMatAccumulate(
     _ x: UnsafePointer<Float>, k: Int, _ w: UnsafePointer<Float>, n: Int, rowStride: Int? = nil,
     into y: UnsafeMutablePointer<Float>
 ) {
     let ld = rowStride ?? n
+    if k * n >= 4096 {  // BLAS's runtime-selected kernels beat portable code once the call overhead pays
+        cblas_sgemv(CblasRowMajor, CblasTrans, Int32(k), Int32(n), 1, w, Int32(ld), x, 1, 1, y, 1)
+        return
+    }
     var i = 0
     // Four rows at a time: one pass over y per four rows of W.
     while i + 4 <= k {
