@@ -194,13 +194,10 @@ def train(corpus_path, *, progress=None, **params):
 
     Returns (Model, result dict: steps, epochs, train_loss, val_loss, val_perplexity, val_accuracy,
     chars_per_s, seconds, cancelled). The GIL is released while training."""
-    callback = None
-    if progress is not None:
-        if not callable(progress):
-            raise TypeError("progress must be callable")
+    if progress is not None and not callable(progress):
+        raise TypeError("progress must be callable")
 
-        def callback(d):
-            return bool(progress(Progress(**d)))
+    callback = None if progress is None else (lambda d: bool(progress(Progress(**d))))
 
     corpus_path = _os.fspath(corpus_path)
     return _charrnn.train(corpus_path, params, callback, Model)

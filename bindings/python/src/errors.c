@@ -1,6 +1,7 @@
 /* errors.c — the exception hierarchy: charrnn.Error (with .status and .status_name) and one subclass
  * per charrnn_status, also deriving from the natural built-in exception. */
 #include "charrnn_py.h"
+#include <string.h>
 
 typedef struct {
     charrnn_status status;
@@ -88,7 +89,11 @@ static PyObject *class_for(charrnn_status status)
 static PyObject *raise_with(charrnn_status status, const char *message)
 {
     PyObject *cls = class_for(status);
-    PyObject *exc = PyObject_CallFunction(cls, "s", message);
+    PyObject *text = PyUnicode_DecodeUTF8(message, (Py_ssize_t)strlen(message), "replace");
+    if (!text)
+        return NULL;
+    PyObject *exc = PyObject_CallOneArg(cls, text);
+    Py_DECREF(text);
     if (!exc)
         return NULL;
     PyObject *code = PyLong_FromLong((long)status);

@@ -1,6 +1,7 @@
 /* train.c — charrnn._charrnn.train(): charrnn_train with keyword parameters and a progress callback. */
 #include "charrnn_py.h"
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -150,6 +151,18 @@ static int set_field(charrnn_train_params *p, const Field *f, PyObject *v, PyObj
     return -1;
 }
 
+/* A float32 as the shortest decimal that reads back to it (2e-3, not 0.0020000000949949026). */
+static PyObject *float32_value(float f)
+{
+    char buf[32];
+    for (int prec = 6; prec <= 9; prec++) {
+        snprintf(buf, sizeof buf, "%.*g", prec, (double)f);
+        if ((float)strtod(buf, NULL) == f || isnan(f))
+            return PyFloat_FromDouble(strtod(buf, NULL));
+    }
+    return PyFloat_FromDouble((double)f);
+}
+
 static PyObject *params_dict(const charrnn_train_params *p)
 {
     PyObject *d = PyDict_New();
@@ -164,7 +177,7 @@ static PyObject *params_dict(const charrnn_train_params *p)
         case F_U64: v = PyLong_FromUnsignedLongLong(*(const uint64_t *)base); break;
         case F_I32: v = PyLong_FromLong(*(const int32_t *)base); break;
         case F_BOOL: v = PyBool_FromLong(*(const int32_t *)base); break;
-        case F_FLOAT: v = PyFloat_FromDouble(*(const float *)base); break;
+        case F_FLOAT: v = float32_value(*(const float *)base); break;
         case F_DOUBLE: v = PyFloat_FromDouble(*(const double *)base); break;
         case F_CELL: {
             int e = (int)*(const charrnn_cell *)base;

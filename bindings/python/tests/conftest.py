@@ -8,7 +8,6 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 from pathlib import Path  # noqa: E402
 
-import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
 ROOT = Path(os.environ.get("CHARRNN_ROOT") or Path(__file__).resolve().parents[3])
@@ -66,27 +65,7 @@ def workdir(tmp_path_factory):
     return tmp_path_factory.mktemp("keras_models")
 
 
-def onehot(idx, v):
-    x = np.zeros((len(idx), v), dtype=np.float32)
-    x[np.arange(len(idx)), idx] = 1.0
-    return x
-
-
-def indices(text, vocab):
-    pos = {c: i for i, c in enumerate(vocab)}
-    return np.array([pos[c] for c in text], dtype=np.int64)
-
-
-def small_config(vocab_size, cell="lstm", units=16, layers=1, input="onehot", embedding_dim=0,
-                 recurrent_activation="sigmoid", activation="tanh", use_bias=True, reset_after=True,
-                 head_activation="softmax"):
-    return {
-        "vocab_size": vocab_size,
-        "input": input,
-        "embedding_dim": embedding_dim,
-        "layers": [{"cell": cell, "units": units, "activation": activation,
-                    "recurrent_activation": recurrent_activation, "use_bias": use_bias,
-                    "reset_after": reset_after} for _ in range(layers)],
-        "dropout": 0.0,
-        "head": {"activation": head_activation, "use_bias": True},
-    }
+def pytest_configure(config):
+    # Keras 3 on JAX with numpy 2 warns on every array conversion; it is noise for these tests.
+    config.addinivalue_line("filterwarnings",
+                            "ignore:__array__ implementation doesn't accept a copy keyword:DeprecationWarning")

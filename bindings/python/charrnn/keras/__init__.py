@@ -321,7 +321,13 @@ def compare(path, text, vocab=None, vocab_from=None, lowercase: bool = False, en
     finally:
         model.close()
 
-    kmodel = keras.saving.load_model(_os.fspath(path), compile=False)
+    try:
+        kmodel = keras.saving.load_model(_os.fspath(path), compile=False)
+    except Exception as exc:
+        raise KerasFormatError(
+            f"{path}: Keras {keras.__version__} cannot load this file ({type(exc).__name__}: {exc}); files from "
+            f"Keras {km.keras_version} can still be checked against charrnn.keras.forward(read(path).config, "
+            "read(path).weights, indices)") from exc
     clone = _sequence_clone(keras, kmodel)
     x = encode(km.config, idx)[None]
     if km.encoding == "embedding":

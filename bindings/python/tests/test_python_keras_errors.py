@@ -1,7 +1,6 @@
 """Every error path of the Keras import: unreadable files, inconsistent files, unsupported models, bad
 vocabularies. Each raises a charrnn.Error subclass that names the problem."""
 
-import io
 import json
 import zipfile
 
@@ -11,7 +10,7 @@ import pytest
 
 import charrnn
 import charrnn.keras as ck
-from test_keras_legacy import k2_rnn, write_h5
+from charrnn_testutil import k2_rnn, write_h5
 
 V = 12
 VOCAB = "abcdefghijkl"

@@ -6,6 +6,8 @@ by charrnn.keras and checked against keras predict to 1e-5 over >= 100 character
 * charrnn.keras.compare(...) reports every layer and the output within 1e-5.
 """
 
+import zlib
+
 import numpy as np
 import pytest
 
@@ -13,7 +15,7 @@ keras = pytest.importorskip("keras")
 
 import charrnn  # noqa: E402
 import charrnn.keras as ck  # noqa: E402
-from conftest import indices, onehot  # noqa: E402
+from charrnn_testutil import indices, onehot  # noqa: E402
 
 TOL = 1e-5
 L = keras.layers
@@ -248,3 +250,27 @@ def test_export_keras2_hard_sigmoid(workdir, sample_text, vocab):
     k = keras.saving.load_model(str(out), compile=False)
     y = np.asarray(k.predict(_encode("onehot", indices(sample_text, vocab), len(vocab)), verbose=0))[0]
     assert np.abs(y - m.probabilities(sample_text)).max() <= TOL
+
+
+@pytest.mark.parametrize("name", list(CASES))
+def test_charrnn_matches_keras_with_large_random_weights(trained, name, workdir, sample_text, vocab):
+    """The same architectures with large random weights (peaked distributions, saturated and clipped
+    gates), through both file formats."""
+    model, kind, window, linear, paths = trained[name]
+    rng = np.random.default_rng(zlib.crc32(name.encode()))
+    clone = keras.models.clone_model(model)
+    # moderate recurrent weights (contractive dynamics: float32 rounding must not be amplified
+    # chaotically, or no two float32 implementations agree), a large output kernel (peaked outputs)
+    ws = [rng.normal(0.0, 0.35, w.shape).astype(np.float32) for w in model.get_weights()]
+    ws[-2] = rng.normal(0.0, 2.0, ws[-2].shape).astype(np.float32)  # the Dense kernel
+    clone.set_weights(ws)
+    expected = _keras_probs(clone, kind, window, linear, sample_text, vocab)
+    assert expected.max() > 0.2  # far from uniform (1/vocab_size ~ 0.02)
+    for ext in ("keras", "h5"):
+        p = workdir / f"{name}_random.{ext}"
+        clone.save(str(p))
+        m = ck.load(p, vocab=vocab)
+        diff = float(np.abs(m.probabilities(sample_text).astype(np.float64) - expected).max())
+        m.close()
+        print(f"{name}_random.{ext}: max |charrnn - keras| = {diff:.2e}")
+        assert diff <= TOL

@@ -2,35 +2,14 @@
 weights exactly as those versions laid them out, checked against the independent numpy forward of
 numpy_rnn.py — through the reader alone and through charrnn's own forward (Model.probabilities)."""
 
-import json
 
-import h5py
 import numpy as np
-import pytest
 
-import charrnn
 import charrnn.keras as ck
 import numpy_rnn as nr
-from conftest import indices, onehot
+from charrnn_testutil import indices, k2_rnn, onehot, write_h5
 
 TOL = 1e-5
-
-
-def write_h5(path, keras_version, model_config, layers, backend="tensorflow", weights_at_root=False):
-    """layers: [(layer_name, [(weight_name, array), ...])] in model order (weightless layers included)."""
-    with h5py.File(path, "w") as f:
-        f.attrs["keras_version"] = keras_version.encode()
-        f.attrs["backend"] = backend.encode()
-        f.attrs["model_config"] = json.dumps(model_config).encode()
-        g = f if weights_at_root else f.create_group("model_weights")
-        g.attrs["layer_names"] = [n.encode() for n, _ in layers]
-        g.attrs["keras_version"] = keras_version.encode()
-        g.attrs["backend"] = backend.encode()
-        for name, ws in layers:
-            lg = g.create_group(name)
-            lg.attrs["weight_names"] = np.array([w.encode() for w, _ in ws], dtype="S")
-            for wn, arr in ws:
-                lg.create_dataset(wn, data=np.asarray(arr, dtype=np.float32))
 
 
 def rnd(rng, *shape, scale=0.5):
@@ -147,19 +126,6 @@ def test_keras1_consume_less_gpu_embedding_simplernn(tmp_path, vocab, sample_tex
 
 # --------------------------------------------------------------------------------------------------
 # Keras 2 (standalone) and tf.keras
-
-
-def k2_rnn(cls, name, units, batch_input_shape=None, **kw):
-    c = {"name": name, "trainable": True, "dtype": "float32", "return_sequences": True, "return_state": False,
-         "go_backwards": False, "stateful": False, "unroll": False, "units": units, "activation": "tanh",
-         "use_bias": True, "kernel_initializer": {"class_name": "VarianceScaling", "config": {}},
-         "dropout": 0.0, "recurrent_dropout": 0.0, "implementation": 1}
-    if cls != "SimpleRNN":
-        c["recurrent_activation"] = "hard_sigmoid"
-    if batch_input_shape is not None:
-        c["batch_input_shape"] = batch_input_shape
-    c.update(kw)
-    return {"class_name": cls, "config": c}
 
 
 def test_keras2_window_lstm_text_generation_example(tmp_path, vocab, sample_text):
