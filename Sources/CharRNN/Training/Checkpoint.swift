@@ -100,14 +100,19 @@ extension Trainer {
             && state.options.objective == options.objective && state.options.windowStep == options.windowStep
             && state.options.optimizer.kind == options.optimizer.kind
         guard same else { return }
+        // Every number is range-checked before use: a checkpoint is input like any other file.
+        let limit = 1 << 40
+        guard (0...limit).contains(state.step), (1...limit).contains(state.epoch),
+              (0..<batches.batchesPerEpoch).contains(state.batchInEpoch), (0...limit).contains(state.iterations),
+              state.seconds.isFinite, state.seconds >= 0, state.rng.count == 4, state.epochRNG.count == 4 else {
+            throw CharRNNError.format("\(path): the training state is out of range")
+        }
         let slots = (0..<optimizer.slots.count).map { extras.tensors["optimizer.slot\($0)"]?.values ?? [] }
         try optimizer.restore(slots: slots, iterations: state.iterations)
         try restoreCarriedState(extras.tensors["training.carried_state"]?.values ?? [])
-        guard state.rng.count == 4, state.epochRNG.count == 4 else { throw CharRNNError.format("\(path): bad generator state") }
         progress.step = state.step
         progress.epoch = state.epoch
         batchInEpoch = state.batchInEpoch
-        guard batchInEpoch < batches.batchesPerEpoch else { throw CharRNNError.format("\(path): batch position out of range") }
         // Replay the epoch's window order from the generator as it was at the epoch's start.
         epochRNG = RandomGenerator(state: state.epochRNG)
         var replay = epochRNG
@@ -121,7 +126,7 @@ extension Trainer {
         progress.valLoss = state.valLoss ?? .nan
         progress.valAccuracy = state.valAccuracy ?? .nan
         elapsedBefore = state.seconds
-        bestCheckpoint = state.bestCheckpoint
+        bestCheckpoint = state.bestCheckpoint.flatMap { Trainer.isBestCheckpointName($0) ? $0 : nil }
         progress.totalSteps = plannedSteps
     }
 }

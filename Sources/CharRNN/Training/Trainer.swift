@@ -111,6 +111,7 @@ public final class Trainer {
         let evalEvery = options.evalEvery > 0 ? options.evalEvery : batches.batchesPerEpoch
         func seconds() -> Double { Date().timeIntervalSince(start) }
         var cancelled = false
+        try checkOutputFolder()
 
         while progress.step < plannedSteps {
             if options.maxTime > 0 && seconds() >= options.maxTime { break }
@@ -121,11 +122,7 @@ public final class Trainer {
                                    rng: &rng)
             let loss = result.meanLoss
             if firstLoss.isNaN { firstLoss = loss }
-            if !loss.isFinite || loss > 3 * max(firstLoss, log(Double(model.config.vocabSize))) {
-                let kept = lastCheckpoint.map { "; the last good checkpoint is \($0)" } ?? "; no checkpoint was written"
-                throw CharRNNError.diverged(
-                    "training diverged at step \(progress.step + 1): loss \(loss) (try a lower learning rate or clipping)\(kept)")
-            }
+            try checkDivergence(loss, at: progress.step + 1, what: "loss")
             options.clipping.apply(graph.gradients.pointer, count: graph.gradients.count)
             optimizer.apply(parameters: model.parameters.pointer, gradients: graph.gradients.pointer,
                             count: model.parameterCount, learningRate: lr)
@@ -152,6 +149,26 @@ public final class Trainer {
         return TrainingSummary(progress: progress, checkpoint: lastCheckpoint, cancelled: cancelled)
     }
 
+    /// A loss above this is treated as exploding: three times the first batch's loss (char-rnn's rule), or
+    /// three times that of a uniform guess if the first batch was already better than chance.
+    var divergenceBound: Double { 3 * max(firstLoss.isFinite ? firstLoss : 0, log(Double(model.config.vocabSize))) }
+
+    /// Stops the run on a NaN or exploding loss, naming the last checkpoint that was written before it.
+    private func checkDivergence(_ loss: Double, at step: Int, what: String) throws {
+        guard !loss.isFinite || loss > divergenceBound else { return }
+        let kept = lastCheckpoint.map { "; the last good checkpoint is \($0)" } ?? "; no checkpoint was written"
+        throw CharRNNError.diverged(
+            "training diverged at step \(step): \(what) \(loss) (try a lower learning rate or clipping)\(kept)")
+    }
+
+    /// Fails before any training when the checkpoint folder cannot be written.
+    private func checkOutputFolder() throws {
+        guard let dir = options.outDir else { return }
+        try FileIO.makeDirectory(dir)
+        try FileIO.writeAtomically([], to: "\(dir)/.write-test")
+        unlink("\(dir)/.write-test")
+    }
+
     private func startNextEpoch() {
         batchInEpoch = 0
         progress.epoch += 1
@@ -160,32 +177,46 @@ public final class Trainer {
     }
 
     /// Validates, writes checkpoints, and reports both; returns false when the handler asks to stop.
+    /// A checkpoint is written only when its validation loss is sane, so the last one named is always good.
     private func validateAndCheckpoint(onEvent: (TrainingEvent) -> Bool) throws -> Bool {
         var keepGoing = true
         if !corpus.validation.isEmpty {
             let result = try model.evaluateStreams(corpus.validation, batch: options.batchSize, steps: options.seqLength)
             progress.valLoss = result.meanLoss
             progress.valAccuracy = result.count > 0 ? Double(result.correct) / Double(result.count) : .nan
+            try checkDivergence(progress.valLoss, at: progress.step, what: "validation loss")
             keepGoing = onEvent(.validation(progress)) && keepGoing
         }
-        if let dir = options.outDir {
-            try FileIO.makeDirectory(dir)
-            let latest = "\(dir)/latest.safetensors"
-            try saveCheckpoint(to: latest)
-            lastCheckpoint = latest
-            keepGoing = onEvent(.checkpoint(progress, path: latest)) && keepGoing
-            let score = progress.valLoss.isFinite ? progress.valLoss : progress.smoothedLoss
-            if score < bestValLoss {
-                bestValLoss = score
-                let epoch = progress.epoch - (batchInEpoch == 0 && progress.step > 0 ? 1 : 0)
-                let name = "\(dir)/epoch\(epoch < 10 ? "0" : "")\(epoch)-\(formatLoss(score)).safetensors"
-                try saveCheckpoint(to: name)
-                if let previous = bestCheckpoint, previous != name { unlink(previous) }
-                bestCheckpoint = name
-                keepGoing = onEvent(.checkpoint(progress, path: name)) && keepGoing
-            }
+        guard let dir = options.outDir else { return keepGoing }
+        try FileIO.makeDirectory(dir)
+        let score = progress.valLoss.isFinite ? progress.valLoss : progress.smoothedLoss
+        var written: [String] = []
+        if score < bestValLoss {
+            let epoch = progress.epoch - (batchInEpoch == 0 && progress.step > 0 ? 1 : 0)
+            let name = "epoch\(epoch < 10 ? "0" : "")\(epoch)-\(formatLoss(score)).safetensors"
+            let previous = bestCheckpoint
+            bestValLoss = score
+            bestCheckpoint = name
+            try saveCheckpoint(to: "\(dir)/\(name)")
+            // Only a best checkpoint of this folder, by name, is ever replaced.
+            if let previous, previous != name, Trainer.isBestCheckpointName(previous) { unlink("\(dir)/\(previous)") }
+            written.append("\(dir)/\(name)")
         }
+        let latest = "\(dir)/latest.safetensors"
+        try saveCheckpoint(to: latest)
+        lastCheckpoint = latest
+        written.insert(latest, at: 0)
+        for path in written { keepGoing = onEvent(.checkpoint(progress, path: path)) && keepGoing }
         return keepGoing
+    }
+
+    /// "epochNN-L.LLLL.safetensors" and nothing else: a bare file name, never a path.
+    static func isBestCheckpointName(_ name: String) -> Bool {
+        guard name.hasPrefix("epoch"), name.hasSuffix(".safetensors"), !name.contains("/") else { return false }
+        let middle = name.dropFirst(5).dropLast(12)
+        let parts = middle.split(separator: "-", omittingEmptySubsequences: false)
+        guard parts.count == 2, !parts[0].isEmpty, parts[0].allSatisfy(\.isNumber) else { return false }
+        return parts[1].allSatisfy { $0.isNumber || $0 == "." } && parts[1].contains(".")
     }
 
     private func formatLoss(_ x: Double) -> String {
