@@ -66,6 +66,7 @@ test-swift: deps
 
 test-c: lib
 	$(MAKE) -C Tests/c test check-memory
+	$(MAKE) -C Tests/fuzz regress
 
 check-memory: lib
 	$(MAKE) -C Tests/c check-memory
