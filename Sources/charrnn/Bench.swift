@@ -1,0 +1,215 @@
+import ArgumentParser
+import CharRNN
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `charrnn bench`: training and generation throughput, each workload in a child process so that its
+/// peak memory is its own.
+struct Bench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Measure training and generation speed (chars/s) and peak memory per workload.",
+        discussion: "Workloads: \(Workload.all.map(\.name).joined(separator: ", ")).")
+
+    @Option(help: "Text to train on (default ../shared/data/tinyshakespeare.txt).")
+    var corpus: String = "../shared/data/tinyshakespeare.txt"
+    @Option(help: "Timed seconds per workload.") var seconds: Double = 10
+    @Option(help: "Comma-separated workload names (default: all).") var only: String?
+    @Flag(help: "End with one JSON object on the last line of stdout.") var json = false
+    @Option(help: .hidden) var worker: String?
+
+    func validate() throws {
+        guard seconds > 0, seconds.isFinite else { throw ValidationError("--seconds must be > 0") }
+        if let only {
+            for name in only.split(separator: ",").map(String.init) where Workload.named(name) == nil {
+                throw ValidationError("unknown workload \"\(name)\"; the workloads are \(Workload.all.map(\.name).joined(separator: ", "))")
+            }
+        }
+    }
+
+    func run() throws {
+        try CLI.guarded {
+            if let worker {
+                guard let workload = Workload.named(worker) else { throw CharRNNError.invalidArgument("unknown workload \(worker)") }
+                let corpus = try Corpus.load(path: self.corpus, options: Corpus.Options())
+                let rate = try workload.measure(corpus: corpus, seconds: seconds)
+                var o = JSONObject()
+                o.set("chars_per_s", rate)
+                o.set("peak_rss_mb", Bench.peakRSSMegabytes())
+                print(o.text)
+                return
+            }
+            guard FileIO.exists(corpus) else { throw CharRNNError.io("cannot open \(corpus): no such file") }
+            let names = only.map { $0.split(separator: ",").map(String.init) } ?? Workload.all.map(\.name)
+            var o = JSONObject()
+            var gflops: Double?
+            for name in names {
+                guard let workload = Workload.named(name) else { continue }
+                CLI.note("bench: \(name) (\(CLI.fixed(seconds, 1)) s)")
+                let (rate, rss) = try runWorker(name)
+                o.set("\(name)_chars_per_s", rate)
+                o.set("\(name)_peak_rss_mb", rss)
+                if name == "train_lstm2x512_T50_B50" {
+                    gflops = rate * workload.trainingFlopsPerChar(vocabSize: try vocabularySize()) / 1e9
+                    o.set("train_lstm2x512_T50_B50_gflops", gflops)
+                }
+                if !json {
+                    print("\(name): \(CLI.fixed(rate, 0)) chars/s, peak RSS \(CLI.fixed(rss, 1)) MB"
+                          + (name == "train_lstm2x512_T50_B50" ? ", \(CLI.fixed(gflops ?? .nan, 2)) GFLOP/s" : ""))
+                }
+            }
+            if json { print(o.text) }
+        }
+    }
+
+    private func vocabularySize() throws -> Int {
+        try Corpus.load(path: corpus, options: Corpus.Options()).vocabulary.count
+    }
+
+    /// Runs one workload in a child process of this executable; returns chars/s and peak RSS (MB).
+    private func runWorker(_ name: String) throws -> (Double, Double) {
+        guard let exe = CLI.executablePath() else { throw CharRNNError.io("cannot find this executable (/proc/self/exe)") }
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: exe)
+        process.arguments = ["bench", "--worker", name, "--corpus", corpus, "--seconds", String(seconds)]
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        do { try process.run() } catch { throw CharRNNError.io("cannot start \(exe): \(error)") }
+        let data = pipe.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        guard process.terminationReason == .exit, process.terminationStatus == 0 else {
+            throw CharRNNError.state("bench worker \(name) failed (status \(process.terminationStatus))")
+        }
+        let text = String(decoding: data, as: UTF8.self)
+        guard let line = text.split(separator: "\n").last,
+              let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
+              let rate = (object["chars_per_s"] as? NSNumber)?.doubleValue else {
+            throw CharRNNError.format("bench worker \(name) printed no result")
+        }
+        var rss = (object["peak_rss_mb"] as? NSNumber)?.doubleValue ?? .nan
+        if !rss.isFinite {
+            var usage = rusage()
+            getrusage(RUSAGE_CHILDREN.rawValue, &usage)
+            rss = Double(usage.ru_maxrss) / 1024
+        }
+        return (rate, rss)
+    }
+
+    /// This process's peak resident set (VmHWM), in MB.
+    static func peakRSSMegabytes() -> Double {
+        if let file = fopen("/proc/self/status", "r") {
+            defer { fclose(file) }
+            var line = [CChar](repeating: 0, count: 256)
+            while fgets(&line, Int32(line.count), file) != nil {
+                let s = String(cString: line)
+                if s.hasPrefix("VmHWM:") {
+                    let digits = s.filter(\.isNumber)
+                    if let kb = Double(digits) { return kb / 1024 }
+                }
+            }
+        }
+        var usage = rusage()
+        getrusage(RUSAGE_SELF.rawValue, &usage)
+        return Double(usage.ru_maxrss) / 1024
+    }
+}
+
+/// One benchmark workload.
+struct Workload {
+    enum Kind { case train, generate }
+    let name: String
+    let kind: Kind
+    let cell: CellKind
+    let layers: Int
+    let units: Int
+    let batch: Int
+    let steps: Int
+
+    static let all: [Workload] = [
+        Workload(name: "train_lstm2x128_T50_B50", kind: .train, cell: .lstm, layers: 2, units: 128, batch: 50, steps: 50),
+        Workload(name: "train_gru2x128_T50_B50", kind: .train, cell: .gru, layers: 2, units: 128, batch: 50, steps: 50),
+        Workload(name: "train_lstm2x512_T50_B50", kind: .train, cell: .lstm, layers: 2, units: 512, batch: 50, steps: 50),
+        Workload(name: "gen_lstm2x512_b1", kind: .generate, cell: .lstm, layers: 2, units: 512, batch: 1, steps: 1),
+        Workload(name: "gen_lstm2x128_b1", kind: .generate, cell: .lstm, layers: 2, units: 128, batch: 1, steps: 1),
+    ]
+
+    static func named(_ name: String) -> Workload? { all.first { $0.name == name } }
+
+    /// FLOPs per character of forward + backward: 2 × multiply-adds of the forward pass (the first
+    /// layer's one-hot input is a gather and counts 0), × 3.
+    func trainingFlopsPerChar(vocabSize: Int) -> Double {
+        let gates = cell.gateCount
+        var macs = 0
+        for l in 0..<layers {
+            if l > 0 { macs += units * gates * units }  // input projection
+            macs += units * gates * units  // recurrent
+        }
+        macs += units * vocabSize  // dense
+        return 2 * Double(macs) * 3
+    }
+
+    static func now() -> Double { ProgressDisplay.now() }
+
+    /// Chars per second over `seconds`, after warm-up.
+    func measure(corpus: Corpus, seconds: Double) throws -> Double {
+        let config = ModelConfig.stacked(cell: cell, layers: layers, units: units, vocabSize: corpus.vocabulary.count)
+        let model = try Model(config: config, vocabulary: corpus.vocabulary, seed: 42)
+        switch kind {
+        case .train: return try measureTraining(model: model, data: corpus.training, seconds: seconds)
+        case .generate: return try measureGeneration(model: model, seconds: seconds)
+        }
+    }
+
+    private func measureTraining(model: Model, data: [Int32], seconds: Double) throws -> Double {
+        let B = batch, T = steps
+        let stream = (data.count - 1) / B
+        let batches = stream / T
+        guard batches >= 1 else { throw CharRNNError.invalidArgument("the corpus is too short for batch \(B) × \(T)") }
+        let graph = TrainingGraph(model: model, batch: B, steps: T)
+        let optimizer = Optimizer(config: OptimizerConfig(kind: .adam, learningRate: 2e-3), parameterCount: model.parameterCount)
+        var inputs = [Int32](repeating: 0, count: B * T), targets = inputs
+        var rng = RandomGenerator(seed: 1)
+        var k = 0
+        func step() {
+            for b in 0..<B {
+                let start = b * stream + k * T
+                for t in 0..<T {
+                    inputs[b * T + t] = data[start + t]
+                    targets[b * T + t] = data[start + t + 1]
+                }
+            }
+            _ = graph.run(inputs: inputs, targets: targets, steps: T, training: true, computeGradients: true,
+                          carryState: k > 0, rng: &rng)
+            optimizer.apply(parameters: model.parameters.pointer, gradients: graph.gradients.pointer,
+                            count: model.parameterCount, learningRate: 2e-3)
+            k = (k + 1) % batches
+        }
+        step(); step()  // warm-up
+        let start = Workload.now()
+        var done = 0
+        var elapsed = 0.0
+        repeat {
+            step()
+            done += 1
+            elapsed = Workload.now() - start
+        } while elapsed < seconds
+        return Double(done * B * T) / elapsed
+    }
+
+    private func measureGeneration(model: Model, seconds: Double) throws -> Double {
+        let session = Session(model: model, seed: 7)
+        session.step(0)
+        let parameters = SamplingParameters()
+        for _ in 0..<10 { _ = try session.sample(parameters) }  // warm-up
+        let start = Workload.now()
+        var done = 0
+        var elapsed = 0.0
+        repeat {
+            for _ in 0..<100 { _ = try session.sample(parameters) }
+            done += 100
+            elapsed = Workload.now() - start
+        } while elapsed < seconds
+        return Double(done) / elapsed
+    }
+}

@@ -1,0 +1,227 @@
+import ArgumentParser
+import CharRNN
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Shared helpers of the subcommands: messages, model lookup, text input, JSON output.
+enum CLI {
+    static let name = "charrnn"
+
+    // MARK: messages
+
+    static func printError(_ message: String) {
+        writeStderr("\(name): error: \(message)\n")
+    }
+
+    static func warn(_ message: String) {
+        writeStderr("\(name): warning: \(message)\n")
+    }
+
+    static func note(_ message: String) {
+        writeStderr("\(name): \(message)\n")
+    }
+
+    static func writeStderr(_ s: String) {
+        fputs(s, stderr)
+        fflush(stderr)
+    }
+
+    /// Writes to stdout without a newline and flushes.
+    static func out(_ s: String) {
+        fputs(s, stdout)
+        fflush(stdout)
+    }
+
+    static var stdoutIsTerminal: Bool { isatty(1) == 1 }
+
+    /// Reports `error` and returns the exit code to leave with (1 for library errors).
+    static func fail(_ error: Error) -> ExitCode {
+        if let e = error as? CharRNNError {
+            printError(e.description)
+        } else {
+            printError("\(error)")
+        }
+        return ExitCode(1)
+    }
+
+    /// Runs `body`, turning library errors into a message on stderr and exit status 1.
+    static func guarded(_ body: () throws -> Void) throws {
+        do {
+            try body()
+        } catch let exit as ExitCode {
+            throw exit
+        } catch let error as CharRNNError {
+            throw fail(error)
+        }
+    }
+
+    // MARK: arguments
+
+    /// The first command-line argument that is not valid UTF-8, described, or nil.
+    static func invalidUTF8Argument() -> String? {
+        let argv = CommandLine.unsafeArgv
+        for i in 1..<Int(CommandLine.argc) {
+            guard let p = argv[i] else { continue }
+            let n = strlen(p)
+            let bytes = UnsafeBufferPointer(start: UnsafeRawPointer(p).assumingMemoryBound(to: UInt8.self), count: n)
+            do { _ = try UTF8Text.decode(bytes) } catch CharRNNError.invalidUTF8(let offset, _) {
+                return "argument \(i) is not valid UTF-8 (byte offset \(offset)); arguments must be UTF-8 text"
+            } catch { return "argument \(i) is not valid UTF-8" }
+        }
+        return nil
+    }
+
+    // MARK: models
+
+    /// The model to use: `--model` when given, else the bundled model, looked for next to the
+    /// executable (`<exe dir>/../../models/default.safetensors`), then in `./models`, then `$CHARRNN_MODEL`.
+    static func resolveModelPath(_ given: String?) throws -> String {
+        if let given { return given }
+        var candidates: [String] = []
+        let argv0 = CommandLine.arguments.first ?? ""
+        // Lexically: .build/release is a symbolic link, so the kernel would resolve ".." from its target.
+        if argv0.contains("/") { candidates.append(lexicallyNormalized(directory(of: argv0) + "/../../models/default.safetensors")) }
+        if let exe = executablePath() {
+            let dir = directory(of: exe)
+            candidates.append(dir + "/../../models/default.safetensors")
+            // .build/release is a link to .build/<triple>/release.
+            candidates.append(dir + "/../../../models/default.safetensors")
+        }
+        candidates.append("./models/default.safetensors")
+        if let env = getenv("CHARRNN_MODEL").map({ String(cString: $0) }), !env.isEmpty { candidates.append(env) }
+        for path in candidates where FileIO.exists(path) { return path }
+        throw CharRNNError.io("no model given and the bundled model was not found; pass --model FILE or set CHARRNN_MODEL (looked in: \(candidates.joined(separator: ", ")))")
+    }
+
+    static func loadModel(_ given: String?) throws -> (Model, String) {
+        let path = try resolveModelPath(given)
+        return (try Model.load(path), path)
+    }
+
+    /// This process's executable, resolved.
+    static func executablePath() -> String? {
+        var buffer = [CChar](repeating: 0, count: 4096)
+        let n = readlink("/proc/self/exe", &buffer, buffer.count - 1)
+        guard n > 0 else { return nil }
+        buffer[n] = 0
+        return String(cString: buffer)
+    }
+
+    /// Removes "." and "dir/.." components without following symbolic links.
+    static func lexicallyNormalized(_ path: String) -> String {
+        let absolute = path.hasPrefix("/")
+        var parts: [Substring] = []
+        for part in path.split(separator: "/", omittingEmptySubsequences: true) {
+            if part == "." { continue }
+            if part == "..", let last = parts.last, last != ".." { parts.removeLast(); continue }
+            if part == "..", absolute, parts.isEmpty { continue }
+            parts.append(part)
+        }
+        let joined = parts.joined(separator: "/")
+        return absolute ? "/" + joined : (joined.isEmpty ? "." : joined)
+    }
+
+    static func directory(of path: String) -> String {
+        guard let slash = path.lastIndex(of: "/") else { return "." }
+        let dir = String(path[..<slash])
+        return dir.isEmpty ? "/" : dir
+    }
+
+    // MARK: text
+
+    /// Reads a UTF-8 text file, naming the byte offset of invalid UTF-8.
+    static func readText(_ path: String) throws -> [Unicode.Scalar] {
+        let bytes = try FileIO.read(path)
+        do { return try UTF8Text.decode(bytes) } catch CharRNNError.invalidUTF8(let offset, _) {
+            throw CharRNNError.invalidUTF8(offset: offset, "\(path): invalid UTF-8 at byte offset \(offset)")
+        }
+    }
+
+    static func describe(_ chars: [Unicode.Scalar]) -> String {
+        chars.prefix(20).map(Vocabulary.describe).joined(separator: ", ") + (chars.count > 20 ? " and \(chars.count - 20) more" : "")
+    }
+
+    // MARK: numbers
+
+    static func fixed(_ x: Double, _ digits: Int) -> String {
+        guard x.isFinite else { return x.isNaN ? "n/a" : (x > 0 ? "inf" : "-inf") }
+        var scale = 1.0
+        for _ in 0..<digits { scale *= 10 }
+        let negative = x < 0
+        let scaled = (abs(x) * scale).rounded()
+        guard scaled < 9e15 else { return String(x) }
+        let n = Int64(scaled)
+        let p = Int64(scale)
+        var s = String(n / p)
+        if digits > 0 {
+            let f = String(n % p)
+            s += "." + String(repeating: "0", count: digits - f.count) + f
+        }
+        return negative && scaled != 0 ? "-" + s : s
+    }
+
+    /// 12345 → "12.3k".
+    static func compact(_ x: Double) -> String {
+        if !x.isFinite { return "n/a" }
+        if x >= 1e6 { return fixed(x / 1e6, 2) + "M" }
+        if x >= 1e4 { return fixed(x / 1e3, 1) + "k" }
+        return fixed(x, 0)
+    }
+
+    static func duration(_ s: Double) -> String {
+        guard s.isFinite, s >= 0 else { return "--" }
+        let t = Int(s.rounded())
+        if t >= 3600 { return "\(t / 3600)h\(pad2((t % 3600) / 60))m" }
+        if t >= 60 { return "\(t / 60)m\(pad2(t % 60))s" }
+        return "\(t)s"
+    }
+
+    static func pad2(_ n: Int) -> String { n < 10 ? "0\(n)" : "\(n)" }
+}
+
+/// A JSON object written in insertion order; non-finite numbers become null.
+struct JSONObject {
+    private var fields: [(String, String)] = []
+
+    mutating func set(_ key: String, _ value: Double?) {
+        guard let value, value.isFinite else { fields.append((key, "null")); return }
+        fields.append((key, "\(value)"))
+    }
+
+    mutating func set(_ key: String, _ value: Int) { fields.append((key, "\(value)")) }
+    mutating func set(_ key: String, _ value: Bool) { fields.append((key, value ? "true" : "false")) }
+
+    mutating func set(_ key: String, _ value: String?) {
+        guard let value else { fields.append((key, "null")); return }
+        fields.append((key, JSONObject.quote(value)))
+    }
+
+    var text: String { "{" + fields.map { "\(JSONObject.quote($0.0)): \($0.1)" }.joined(separator: ", ") + "}" }
+
+    static func quote(_ s: String) -> String {
+        var out = "\""
+        for u in s.unicodeScalars {
+            switch u {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case "\n": out += "\\n"
+            case "\r": out += "\\r"
+            case "\t": out += "\\t"
+            default:
+                if u.value < 0x20 {
+                    let hex = String(u.value, radix: 16)
+                    out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
+                } else {
+                    out.unicodeScalars.append(u)
+                }
+            }
+        }
+        return out + "\""
+    }
+}
+
+/// What to do with characters the model's vocabulary lacks.
+enum UnknownPolicy: String, ExpressibleByArgument, CaseIterable {
+    case skip, error
+}

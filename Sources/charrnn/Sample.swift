@@ -1,0 +1,69 @@
+import ArgumentParser
+import CharRNN
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `charrnn sample`: generates text, streaming it character by character.
+struct Sample: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Generate text from a model.",
+        discussion: "Without --model, the bundled models/default.safetensors is used (or $CHARRNN_MODEL).")
+
+    @Option(help: "Model or checkpoint file (default: the bundled model).") var model: String?
+    @Option(help: "Text to start from; it is printed before the generated text.") var prime: String?
+    @Option(help: "Characters to generate.") var length: Int = 500
+    @Option(help: "Sampling temperature (> 0).") var temperature: Float = 1
+    @Option(help: "Keep only the K most probable characters (0 = all).") var topK: Int = 0
+    @Option(help: "Keep the most probable characters up to this total probability, in (0, 1].") var topP: Float = 1
+    @Flag(help: "Always take the most probable character.") var greedy = false
+    @Option(help: "Random seed: the same seed gives the same text (default: random).") var seed: UInt64?
+    @Flag(help: "Stop after the first generated newline.") var stopAtNewline = false
+    @Option(help: "Prime characters outside the vocabulary: skip (with a warning) or error.")
+    var unknown: UnknownPolicy = .skip
+
+    func validate() throws {
+        if length < 0 { throw ValidationError("--length must be >= 0") }
+        if !(temperature > 0) || !temperature.isFinite { throw ValidationError("--temperature must be a finite number > 0") }
+        if topK < 0 { throw ValidationError("--top-k must be >= 0") }
+        if !(topP > 0 && topP <= 1) { throw ValidationError("--top-p must be in (0, 1]") }
+    }
+
+    func run() throws {
+        try CLI.guarded {
+            let (model, _) = try CLI.loadModel(self.model)
+            let session = Session(model: model, seed: seed ?? UInt64.random(in: 0...UInt64.max))
+            let parameters = SamplingParameters(temperature: temperature, topK: topK, topP: topP, greedy: greedy)
+            try parameters.validate()
+            var echoed = ""
+            if let prime, !prime.isEmpty {
+                let fed = try session.feed(prime, skipUnknown: unknown == .skip)
+                if !fed.skipped.isEmpty {
+                    CLI.warn("skipped \(fed.skippedCount) character(s) of the prime text not in the model's vocabulary: \(CLI.describe(fed.skipped))")
+                }
+                echoed = prime
+            }
+            if !session.hasInput {
+                if !echoed.isEmpty { CLI.warn("no character of the prime text is in the vocabulary; starting from a newline") }
+                // Start from a newline, or a random character when the vocabulary has none.
+                let newline: Unicode.Scalar = "\n"
+                let start = model.vocabulary.index(of: newline)
+                    ?? Int32(truncatingIfNeeded: session.rng.next() % UInt64(model.vocabulary.count))
+                session.step(start)
+                if model.vocabulary.index(of: newline) == nil { echoed += String(model.vocabulary.characters[Int(start)]) }
+            }
+            CLI.out(echoed)
+            var last: Unicode.Scalar = echoed.unicodeScalars.last ?? "\n"
+            var bytes = [UInt8](repeating: 0, count: 5)
+            try session.generate(count: length, parameters) { c, _ in
+                var n = 0
+                UTF8.encode(c) { bytes[n] = $0; n += 1 }
+                fwrite(bytes, 1, n, stdout)
+                fflush(stdout)
+                last = c
+                return !(stopAtNewline && c == "\n")
+            }
+            if CLI.stdoutIsTerminal && last != "\n" { CLI.out("\n") }
+        }
+    }
+}

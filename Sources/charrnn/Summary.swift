@@ -1,0 +1,18 @@
+import ArgumentParser
+import CharRNN
+
+/// `charrnn summary`: the Keras-style table of a model.
+struct Summary: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Print a model's layers and parameter counts.")
+
+    @Option(help: "Model or checkpoint file (default: the bundled model).") var model: String?
+
+    func run() throws {
+        try CLI.guarded {
+            let (model, path) = try CLI.loadModel(self.model)
+            print("\(path)")
+            print(model.summary, terminator: "")
+            print("Vocabulary: \(model.vocabulary.count) characters")
+        }
+    }
+}

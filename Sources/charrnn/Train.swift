@@ -1,0 +1,337 @@
+import ArgumentParser
+import CharRNN
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+extension CellKind: ExpressibleByArgument {}
+extension Objective: ExpressibleByArgument {}
+extension OptimizerConfig.Kind: ExpressibleByArgument {}
+
+/// `charrnn train CORPUS`: trains a new model, or resumes / fine-tunes from a checkpoint.
+struct Train: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Train a model on a UTF-8 text file.",
+        discussion: """
+            Progress goes to stdout (a live bar on a terminal, plain lines otherwise); warnings and errors to \
+            stderr. Checkpoints (latest.safetensors and the best epochNN-L.LLLL.safetensors) go to --out. \
+            With --resume, training options not given on the command line are taken from the checkpoint; \
+            the text options (--lowercase, --reduce-charset, --max-chars, --val-fraction) must be repeated for \
+            the run to continue exactly, otherwise it fine-tunes. Ctrl-C or SIGTERM stops after writing a checkpoint (exit 130 / 143).
+            """)
+
+    @Argument(help: "The training text (UTF-8).") var corpus: String
+
+    // The model.
+    @Option(help: "Recurrent cell: lstm, gru or rnn (default lstm).") var cell: CellKind?
+    @Option(help: "Recurrent layers (default 2).") var layers: Int?
+    @Option(help: "Units per layer (default 128).") var hidden: Int?
+    @Option(help: "Embedding width; without it the input is one-hot.") var embedding: Int?
+    @Option(help: "Dropout after each recurrent layer while training (default 0).") var dropout: Float?
+
+    // The data.
+    @Option(help: "sequence (truncated BPTT, state carried across batches) or window (default sequence).")
+    var objective: Objective?
+    @Option(help: "Characters per sequence / window (default 50).") var seqLength: Int?
+    @Option(help: "Window objective: characters between window starts (default 3).") var step: Int?
+    @Option(help: "Sequences per batch (default 50).") var batchSize: Int?
+    @Flag(help: "Lowercase the text.") var lowercase = false
+    @Flag(help: "Lowercase and keep only a-z and ,.?! \\n:;-' (others become spaces).") var reduceCharset = false
+    @Option(help: "Use at most this many characters of the text (0 = all).") var maxChars: Int = 0
+    @Option(help: "Fraction of the text, at its end, used for validation.") var valFraction: Double = 0.1
+
+    // The update.
+    @Option(help: "sgd, rmsprop, adam or adagrad (default adam).") var optimizer: OptimizerConfig.Kind?
+    @Option(help: "Learning rate (default 2e-3 for adam and rmsprop, Keras' default otherwise).") var lr: Float?
+    @Option(help: "SGD momentum.") var momentum: Float?
+    @Option(help: "RMSprop decay of the squared-gradient average.") var rho: Float?
+    @Option(help: "Clip each gradient to ±VALUE (0 = off, the default).") var clipValue: Float?
+    @Option(help: "Clip the global gradient norm to this (default 5; 0 = off).") var clipNorm: Float?
+    @Option(help: "Learning-rate decay factor; needs --lr-decay-every or --lr-decay-after.") var lrDecay: Float?
+    @Option(help: "Exponential decay: multiply by --lr-decay every this many steps.") var lrDecayEvery: Int?
+    @Flag(help: "With --lr-decay-every: decay in steps rather than continuously.") var staircase = false
+    @Option(help: "char-rnn decay: multiply by --lr-decay at the end of each epoch from this epoch on.")
+    var lrDecayAfter: Int?
+
+    // How long.
+    @Option(help: "Epochs (default 10).") var epochs: Int?
+    @Option(help: "Stop after this many steps in all (0 = no limit).") var maxSteps: Int?
+    @Option(help: "Stop after this many seconds of this run (0 = no limit).") var maxTime: Double?
+    @Option(help: "Random seed (default 42).") var seed: UInt64?
+
+    // Reporting and checkpoints.
+    @Option(help: "Validate and checkpoint every this many steps (default: every epoch).") var evalEvery: Int?
+    @Option(help: "Print samples at temperatures 0.5 and 1.2 every this many steps (0 = never).")
+    var sampleEvery: Int = 0
+    @Option(help: "Characters per sample.") var sampleLength: Int = 200
+    @Option(help: "Without a terminal, print a progress line every this many steps (default: about 20 lines).")
+    var printEvery: Int?
+    @Option(help: "Checkpoint folder (default: checkpoints, or the resumed run's folder).") var out: String?
+    @Option(help: "Continue from this checkpoint (or fine-tune a model file).") var resume: String?
+    @Flag(help: "End with one JSON object on the last line of stdout.") var json = false
+
+    func validate() throws {
+        if let v = clipValue, !(v >= 0) { throw ValidationError("--clip-value must be >= 0") }
+        if let v = clipNorm, !(v >= 0) { throw ValidationError("--clip-norm must be >= 0") }
+        if lrDecay != nil && lrDecayEvery == nil && lrDecayAfter == nil {
+            throw ValidationError("--lr-decay needs --lr-decay-every STEPS or --lr-decay-after EPOCHS")
+        }
+        if lrDecayEvery != nil && lrDecayAfter != nil {
+            throw ValidationError("give either --lr-decay-every or --lr-decay-after, not both")
+        }
+        if (lrDecayEvery != nil || lrDecayAfter != nil) && lrDecay == nil {
+            throw ValidationError("--lr-decay-every / --lr-decay-after need --lr-decay RATE")
+        }
+        if staircase && lrDecayEvery == nil { throw ValidationError("--staircase needs --lr-decay-every") }
+        if sampleEvery < 0 { throw ValidationError("--sample-every must be >= 0") }
+        if sampleLength < 1 { throw ValidationError("--sample-length must be >= 1") }
+        if let p = printEvery, p < 1 { throw ValidationError("--print-every must be >= 1") }
+        if maxChars < 0 { throw ValidationError("--max-chars must be >= 0") }
+    }
+
+    /// The part of a checkpoint's training metadata the command line needs.
+    struct SavedState: Decodable {
+        var step: Int
+        var options: TrainingOptions
+    }
+
+    func run() throws {
+        try CLI.guarded { try train() }
+    }
+
+    private func train() throws {
+        // The checkpoint first: its vocabulary indexes the corpus, its options are the defaults.
+        var base = TrainingOptions()
+        var vocabulary: Vocabulary?
+        var resumedStep: Int?
+        if let resume {
+            let (model, extras) = try ModelFile.load(resume)
+            vocabulary = model.vocabulary
+            if let json = extras.metadata["training"],
+               let saved = try? JSONDecoder().decode(SavedState.self, from: Data(json.utf8)) {
+                base = saved.options
+                resumedStep = saved.step
+            }
+            if cell != nil || layers != nil || hidden != nil || embedding != nil || dropout != nil {
+                CLI.warn("--cell, --layers, --hidden, --embedding and --dropout are ignored with --resume: the architecture comes from \(resume)")
+            }
+        }
+        let options = try trainingOptions(base: base)
+
+        var corpusOptions = Corpus.Options()
+        corpusOptions.lowercase = lowercase
+        corpusOptions.reduceCharset = reduceCharset
+        corpusOptions.maxChars = maxChars
+        corpusOptions.valFraction = valFraction
+        let corpus: Corpus
+        do {
+            corpus = try Corpus.load(path: self.corpus, options: corpusOptions, vocabulary: vocabulary)
+        } catch CharRNNError.unknownCharacter(let message) {
+            throw CharRNNError.unknownCharacter("cannot resume \(resume ?? ""): \(self.corpus): \(message)")
+        }
+        if corpus.validation.count == 1 {
+            throw CharRNNError.invalidArgument(
+                "the validation part (--val-fraction \(valFraction)) has a single character; use a longer text or --val-fraction 0")
+        }
+
+        let trainer: Trainer
+        if let resume {
+            trainer = try Trainer(resuming: resume, corpus: corpus, options: options)
+        } else {
+            trainer = try Trainer(corpus: corpus, options: options)
+        }
+        let model = trainer.model
+        let arch = "\(model.config.layers.count)x\(model.config.layers.first?.units ?? 0) \(model.config.layers.first?.cell.rawValue ?? "")"
+        CLI.note("corpus \(self.corpus): \(corpus.training.count) training and \(corpus.validation.count) validation characters, vocabulary \(corpus.vocabulary.count)")
+        CLI.note("model \(arch), \(model.config.input.rawValue) input, \(model.parameterCount) parameters; \(options.optimizer.kind.rawValue) lr \(options.optimizer.learningRate), batch \(options.batchSize) × \(options.seqLength), \(options.objective.rawValue) objective")
+        if let resume {
+            if let step = resumedStep { CLI.note("resuming from \(resume) (step \(step))") } else { CLI.note("fine-tuning \(resume)") }
+        }
+
+        StopSignal.install()
+        let display = ProgressDisplay(terminal: CLI.stdoutIsTerminal, printEvery: printEvery, options: options)
+        var bestCheckpoint: String?
+        var latestCheckpoint: String?
+        let summary = try trainer.run { event in
+            switch event {
+            case .step(let p):
+                display.step(p)
+                if sampleEvery > 0 && p.step % sampleEvery == 0 && StopSignal.signal == 0 {
+                    display.clearBar()
+                    printSamples(model: trainer.model, step: p.step, seed: options.seed)
+                }
+            case .validation(let p):
+                display.validation(p)
+            case .checkpoint(_, let path):
+                if path.hasSuffix("/latest.safetensors") { latestCheckpoint = path } else {
+                    bestCheckpoint = path
+                }
+            }
+            return StopSignal.signal == 0
+        }
+        display.finish()
+
+        let p = summary.progress
+        let checkpoint = summary.checkpoint ?? latestCheckpoint
+        if json {
+            var o = JSONObject()
+            o.set("steps", p.step)
+            o.set("epochs", p.epochProgress)
+            o.set("train_loss", p.smoothedLoss)
+            o.set("train_loss_last", p.loss)
+            o.set("val_loss", p.valLoss)
+            o.set("val_perplexity", p.valLoss.isFinite ? exp(p.valLoss) : nil)
+            o.set("val_accuracy", p.valAccuracy)
+            o.set("chars_per_s", p.charsPerSecond)
+            o.set("seconds", p.seconds)
+            o.set("checkpoint", checkpoint)
+            o.set("best_checkpoint", bestCheckpoint)
+            o.set("parameters", model.parameterCount)
+            o.set("cancelled", summary.cancelled)
+            print(o.text)
+        } else {
+            print("trained \(p.step) steps (\(CLI.fixed(p.epochProgress, 2)) epochs) in \(CLI.duration(p.seconds)), \(CLI.compact(p.charsPerSecond)) chars/s; train loss \(CLI.fixed(p.smoothedLoss, 4))")
+            if p.valLoss.isFinite {
+                print("validation loss \(CLI.fixed(p.valLoss, 4)) nats/char, perplexity \(CLI.fixed(exp(p.valLoss), 3)), accuracy \(CLI.fixed(100 * p.valAccuracy, 2))%")
+            }
+            if let checkpoint { print("checkpoint: \(checkpoint)") }
+            if let bestCheckpoint { print("best: \(bestCheckpoint)") }
+        }
+        fflush(stdout)
+        if summary.cancelled {
+            let sig = StopSignal.signal
+            let name = sig == SIGTERM ? "SIGTERM" : "SIGINT"
+            CLI.note("stopped by \(name) at step \(p.step); " + (checkpoint.map { "checkpoint written to \($0); continue with --resume \($0)" } ?? "no checkpoint written"))
+            throw ExitCode(128 + (sig == 0 ? SIGINT : sig))
+        }
+    }
+
+    /// The run's options: the checkpoint's (or the defaults) with the command line's on top.
+    private func trainingOptions(base: TrainingOptions) throws -> TrainingOptions {
+        var o = base
+        if resume == nil {
+            if let cell { o.cell = cell }
+            if let layers { o.layers = layers }
+            if let hidden { o.hidden = hidden }
+            if let embedding { o.embedding = embedding }
+            if let dropout { o.dropout = dropout }
+        }
+        if let objective { o.objective = objective }
+        if let seqLength { o.seqLength = seqLength }
+        if let step { o.windowStep = step }
+        if let batchSize { o.batchSize = batchSize }
+        if let kind = optimizer, kind != o.optimizer.kind {
+            o.optimizer = OptimizerConfig(kind: kind, learningRate: kind == .adam || kind == .rmsprop ? 2e-3 : nil)
+        }
+        if let lr { o.optimizer.learningRate = lr }
+        if let momentum { o.optimizer.momentum = momentum }
+        if let rho { o.optimizer.rho = rho }
+        if let clipValue { o.clipping.value = clipValue > 0 ? clipValue : nil }
+        if let clipNorm { o.clipping.globalNorm = clipNorm > 0 ? clipNorm : nil }
+        if let lrDecay {
+            if let every = lrDecayEvery {
+                o.schedule = .exponential(decay: lrDecay, every: every, staircase: staircase)
+            } else if let after = lrDecayAfter {
+                o.schedule = .perEpoch(decay: lrDecay, after: after)
+            }
+        }
+        if let epochs { o.epochs = epochs }
+        if let maxSteps { o.maxSteps = maxSteps }
+        if let maxTime { o.maxTime = maxTime }
+        if let seed { o.seed = seed }
+        if let evalEvery { o.evalEvery = evalEvery }
+        o.outDir = out ?? (resume != nil ? base.outDir : nil) ?? "checkpoints"
+        try o.validate()
+        return o
+    }
+
+    private func printSamples(model: Model, step: Int, seed: UInt64) {
+        for temperature: Float in [0.5, 1.2] {
+            let session = Session(model: model, seed: seed &+ UInt64(step) &* 1_000_003 &+ (temperature < 1 ? 0 : 1))
+            let newline: Unicode.Scalar = "\n"
+            let prime = model.vocabulary.index(of: newline)
+                ?? Int32(truncatingIfNeeded: session.rng.next() % UInt64(model.vocabulary.count))
+            session.step(prime)
+            var text = String.UnicodeScalarView()
+            _ = try? session.generate(count: sampleLength, SamplingParameters(temperature: temperature)) { c, _ in
+                text.append(c)
+                return true
+            }
+            print("--- sample at step \(step), temperature \(temperature) ---")
+            print(String(text))
+            print("---")
+        }
+        fflush(stdout)
+    }
+}
+
+/// Training progress on stdout: a bar redrawn in place on a terminal, plain lines otherwise.
+final class ProgressDisplay {
+    let terminal: Bool
+    let printEvery: Int?
+    let options: TrainingOptions
+    var barShown = false
+    var lastDraw = 0.0
+    var firstStep: Int?
+    var start = 0.0
+
+    init(terminal: Bool, printEvery: Int?, options: TrainingOptions) {
+        self.terminal = terminal
+        self.printEvery = printEvery
+        self.options = options
+        start = ProgressDisplay.now()
+    }
+
+    static func now() -> Double {
+        var ts = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &ts)
+        return Double(ts.tv_sec) + Double(ts.tv_nsec) * 1e-9
+    }
+
+    private func eta(_ p: TrainingProgress) -> Double {
+        guard let first = firstStep, p.step > first else { return .nan }
+        let elapsed = ProgressDisplay.now() - start
+        var remaining = Double(p.totalSteps - p.step) * elapsed / Double(p.step - first)
+        if options.maxTime > 0 { remaining = min(remaining, max(0, options.maxTime - elapsed)) }
+        return remaining
+    }
+
+    func step(_ p: TrainingProgress) {
+        if firstStep == nil { firstStep = p.step - 1 }
+        let epochs = options.epochs
+        if terminal {
+            let t = ProgressDisplay.now()
+            guard t - lastDraw >= 0.1 || p.step == p.totalSteps else { return }
+            lastDraw = t
+            let width = 20
+            let fraction = p.totalSteps > 0 ? Double(p.step) / Double(p.totalSteps) : 0
+            let filled = min(width, Int(fraction * Double(width)))
+            let bar = String(repeating: "█", count: filled) + String(repeating: "·", count: width - filled)
+            let line = "epoch \(min(p.epoch, epochs))/\(epochs) \(bar) \(p.step)/\(p.totalSteps) loss \(CLI.fixed(p.smoothedLoss, 4)) \(CLI.compact(p.charsPerSecond)) chars/s ETA \(CLI.duration(eta(p)))"
+            CLI.out("\r\u{1B}[K" + line)
+            barShown = true
+        } else {
+            let every = printEvery ?? max(1, min(100, p.totalSteps / 20))
+            guard p.step % every == 0 || p.step == p.totalSteps else { return }
+            print("epoch \(min(p.epoch, epochs))/\(epochs) step \(p.step)/\(p.totalSteps) loss \(CLI.fixed(p.loss, 4)) avg \(CLI.fixed(p.smoothedLoss, 4)) lr \(p.learningRate) \(CLI.compact(p.charsPerSecond)) chars/s elapsed \(CLI.duration(p.seconds)) ETA \(CLI.duration(eta(p)))")
+            fflush(stdout)
+        }
+    }
+
+    func validation(_ p: TrainingProgress) {
+        clearBar()
+        print("validation at step \(p.step) (epoch \(CLI.fixed(p.epochProgress, 2))): loss \(CLI.fixed(p.valLoss, 4)) nats/char, perplexity \(CLI.fixed(exp(p.valLoss), 3)), accuracy \(CLI.fixed(100 * p.valAccuracy, 2))%")
+        fflush(stdout)
+    }
+
+    func clearBar() {
+        if barShown {
+            CLI.out("\r\u{1B}[K")
+            barShown = false
+            lastDraw = 0
+        }
+    }
+
+    func finish() { clearBar() }
+}
