@@ -166,7 +166,7 @@ struct Workload {
         let stream = (data.count - 1) / B
         let batches = stream / T
         guard batches >= 1 else { throw CharRNNError.invalidArgument("the corpus is too short for batch \(B) × \(T)") }
-        let graph = TrainingGraph(model: model, batch: B, steps: T)
+        let graph = ParallelGraph(model: model, batch: B, steps: T)  // as the Trainer runs it
         let optimizer = Optimizer(config: OptimizerConfig(kind: .adam, learningRate: 2e-3), parameterCount: model.parameterCount)
         var inputs = [Int32](repeating: 0, count: B * T), targets = inputs
         var rng = RandomGenerator(seed: 1)
@@ -179,8 +179,7 @@ struct Workload {
                     targets[b * T + t] = data[start + t + 1]
                 }
             }
-            _ = graph.run(inputs: inputs, targets: targets, steps: T, training: true, computeGradients: true,
-                          carryState: k > 0, rng: &rng)
+            _ = graph.run(inputs: inputs, targets: targets, steps: T, training: true, carryState: k > 0, rng: &rng)
             optimizer.apply(parameters: model.parameters.pointer, gradients: graph.gradients.pointer,
                             count: model.parameterCount, learningRate: 2e-3)
             k = (k + 1) % batches

@@ -64,4 +64,27 @@ final class GradientTests: XCTestCase {
         check("lstm dropout", Fixtures.config(.lstm, layers: 2, dropout: 0.3), dropout: 11)
         check("gru dropout window", Fixtures.config(.gru, layers: 2, dropout: 0.5), lastStepOnly: true, dropout: 12)
     }
+
+    /// Splitting the batch across worker threads changes only the order of float sums.
+    func testParallelGraphMatchesOneGraph() {
+        for (lastStepOnly, workers) in [(false, 2), (false, 3), (true, 2)] {
+            let model = Fixtures.model(Fixtures.config(.lstm, layers: 2))
+            let (inputs, fullTargets) = Fixtures.batch(5, 6)
+            let targets = lastStepOnly ? fullTargets.map { [$0[0]] } : fullTargets
+            let single = TrainingGraph(model: model, batch: 5, steps: 6, lastStepOnly: lastStepOnly)
+            let parallel = ParallelGraph(model: model, batch: 5, steps: 6, lastStepOnly: lastStepOnly, workers: workers)
+            var rng = RandomGenerator(seed: 0)
+            for carry in [false, true] {  // the second batch starts from the carried state
+                let a = single.run(inputs: inputs.flatMap { $0 }, targets: targets.flatMap { $0 }, steps: 6, training: false,
+                                   computeGradients: true, carryState: carry, rng: &rng)
+                let b = parallel.run(inputs: inputs.flatMap { $0 }, targets: targets.flatMap { $0 }, steps: 6,
+                                     training: false, carryState: carry, rng: &rng)
+                XCTAssertEqual(a.count, b.count)
+                XCTAssertEqual(a.lossSum, b.lossSum, accuracy: 1e-4)
+                var worst: Float = 0
+                for i in 0..<model.parameterCount { worst = max(worst, abs(single.gradients[i] - parallel.gradients[i])) }
+                XCTAssertLessThan(worst, 1e-6, "workers \(workers), last step only \(lastStepOnly)")
+            }
+        }
+    }
 }

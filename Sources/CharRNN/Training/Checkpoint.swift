@@ -50,10 +50,10 @@ extension Trainer {
         try ModelFile.save(model, to: path, extras: extras)
     }
 
-    /// The recurrent state the next batch starts from, all layers, h then c.
+    /// The recurrent state the next batch starts from: each part of the batch, each layer, h then c.
     private func carriedState() -> [Float] {
         var values: [Float] = []
-        for layer in graph.layers {
+        for layer in graph.layerBuffers.joined() {
             let n = layer.batch * layer.units
             values += UnsafeBufferPointer(start: layer.h, count: n)
             if let c = layer.c { values += UnsafeBufferPointer(start: c, count: n) }
@@ -62,10 +62,11 @@ extension Trainer {
     }
 
     private func restoreCarriedState(_ values: [Float]) throws {
-        let expected = graph.layers.reduce(0) { $0 + $1.batch * $1.units * ($1.c == nil ? 1 : 2) }
+        let layers = graph.layerBuffers.joined()
+        let expected = layers.reduce(0) { $0 + $1.batch * $1.units * ($1.c == nil ? 1 : 2) }
         guard values.count == expected else { throw CharRNNError.format("the checkpoint's carried state has the wrong size") }
         var offset = 0
-        for layer in graph.layers {
+        for layer in layers {
             let n = layer.batch * layer.units
             for i in 0..<n { layer.h[i] = values[offset + i] }
             offset += n

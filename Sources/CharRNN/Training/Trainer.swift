@@ -50,7 +50,7 @@ public final class Trainer {
     public let corpus: Corpus
     public let optimizer: Optimizer
 
-    let graph: TrainingGraph
+    let graph: ParallelGraph
     var batches: Batches
     var rng: RandomGenerator
     /// The generator state at the start of the epoch, which fixes the epoch's window order.
@@ -79,7 +79,7 @@ public final class Trainer {
         optimizer = Optimizer(config: options.optimizer, parameterCount: model.parameterCount)
         batches = try Batches(data: corpus.training, objective: options.objective, batch: options.batchSize,
                               steps: options.seqLength, windowStep: options.windowStep)
-        graph = TrainingGraph(model: model, batch: options.batchSize, steps: options.seqLength,
+        graph = ParallelGraph(model: model, batch: options.batchSize, steps: options.seqLength,
                               lastStepOnly: options.objective == .window)
         rng = RandomGenerator(seed: options.seed ^ 0x5EED)
         epochRNG = rng
@@ -118,8 +118,7 @@ public final class Trainer {
             let lr = options.schedule.rate(base: options.optimizer.learningRate, step: progress.step, epoch: progress.epoch)
             batches.fill(batchInEpoch, inputs: inputs, targets: targets)
             let result = graph.run(inputs: inputs, targets: targets, steps: options.seqLength, training: true,
-                                   computeGradients: true, carryState: options.objective == .sequence && batchInEpoch > 0,
-                                   rng: &rng)
+                                   carryState: options.objective == .sequence && batchInEpoch > 0, rng: &rng)
             let loss = result.meanLoss
             if firstLoss.isNaN { firstLoss = loss }
             try checkDivergence(loss, at: progress.step + 1, what: "loss")

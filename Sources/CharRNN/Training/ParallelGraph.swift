@@ -1,0 +1,115 @@
+import CBLAS
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Data parallelism over the batch: the batch's sequences are split between worker graphs that run
+/// forward and backward at the same time on their own threads, each with single-threaded BLAS, and their
+/// gradients are combined. Per-step matrix products of a char-RNN are small (B × U by U × 4U), so two
+/// independent halves keep both cores busy without the synchronisation BLAS's own threads pay on every
+/// call. The result equals one graph over the whole batch up to float rounding.
+public final class ParallelGraph {
+    let parts: [TrainingGraph]
+    /// First sequence of each part in the batch.
+    let starts: [Int]
+    let batch: Int
+    let lastStepOnly: Bool
+    /// The combined gradients, in the model's parameter layout.
+    public let gradients: ParameterBuffer
+    /// One result per part, written by the part's own thread.
+    private let results: UnsafeMutablePointer<BatchResult>
+
+    /// Worker threads by default: one per online processor.
+    public static var defaultWorkers: Int { max(1, sysconf(Int32(_SC_NPROCESSORS_ONLN))) }
+
+    /// - Parameter workers: threads to use (at most one per sequence).
+    public init(model: Model, batch: Int, steps: Int, lastStepOnly: Bool = false,
+                workers: Int = ParallelGraph.defaultWorkers) {
+        let n = max(1, min(workers, batch))
+        var starts: [Int] = []
+        var parts: [TrainingGraph] = []
+        var start = 0
+        for i in 0..<n {
+            let size = batch / n + (i < batch % n ? 1 : 0)
+            starts.append(start)
+            parts.append(TrainingGraph(model: model, batch: size, steps: steps, lastStepOnly: lastStepOnly))
+            start += size
+        }
+        self.parts = parts
+        self.starts = starts
+        self.batch = batch
+        self.lastStepOnly = lastStepOnly
+        gradients = n == 1 ? parts[0].gradients : ParameterBuffer(count: model.layout.totalCount)
+        results = .allocate(capacity: n)
+        results.initialize(repeating: BatchResult(), count: n)
+    }
+
+    deinit { results.deallocate() }
+
+    /// Runs one batch as `TrainingGraph.run` does; each part draws its dropout masks from a generator
+    /// seeded from `rng`, so the run is reproducible for any number of parts.
+    public func run(inputs: UnsafePointer<Int32>, targets: UnsafePointer<Int32>, steps: Int, training: Bool,
+             carryState: Bool, rng: inout RandomGenerator) -> BatchResult {
+        let seeds = parts.map { _ in rng.next() }
+        let targetsPerSequence = lastStepOnly ? 1 : steps
+        let work = { (i: Int) in
+            var partRNG = RandomGenerator(seed: seeds[i])
+            self.results[i] = self.parts[i].run(
+                inputs: inputs + self.starts[i] * steps, targets: targets + self.starts[i] * targetsPerSequence,
+                steps: steps, training: training, computeGradients: true, carryState: carryState, rng: &partRNG)
+        }
+        if parts.count == 1 {
+            work(0)
+        } else {
+            let previous = openblas_get_num_threads()
+            openblas_set_num_threads(1)
+            runConcurrently(count: parts.count, work)
+            openblas_set_num_threads(previous)
+        }
+        var total = BatchResult()
+        for i in 0..<parts.count { total += results[i] }
+        if parts.count > 1 {
+            // Each part's gradient is a mean over its own predictions; weight it by its share.
+            gradients.zero()
+            let g = gradients.pointer
+            for (i, part) in parts.enumerated() where results[i].count > 0 {
+                let r = results[i]
+                let w = Float(r.count) / Float(total.count), p = part.gradients.pointer
+                for j in 0..<gradients.count { g[j] += w * p[j] }
+            }
+        }
+        return total
+    }
+
+    public func resetState() { for part in parts { part.resetState() } }
+
+    /// The per-layer sequence buffers of every part, in batch order (for checkpoints).
+    var layerBuffers: [[SequenceBuffers]] { parts.map(\.layers) }
+}
+
+/// Runs `body(0..<count)` with index 0 on the calling thread and the others on new threads, and waits.
+func runConcurrently(count: Int, _ body: @escaping (Int) -> Void) {
+    final class Job {
+        let body: (Int) -> Void
+        let index: Int
+        init(_ body: @escaping (Int) -> Void, _ index: Int) { self.body = body; self.index = index }
+    }
+    var threads: [pthread_t] = []
+    for i in 1..<count {
+        let job = Unmanaged.passRetained(Job(body, i)).toOpaque()
+        var thread = pthread_t()
+        let created = pthread_create(&thread, nil, { raw in
+            let job = Unmanaged<Job>.fromOpaque(raw!).takeRetainedValue()
+            job.body(job.index)
+            return nil
+        }, job)
+        if created == 0 {
+            threads.append(thread)
+        } else {  // no thread to be had: do the work here
+            let job = Unmanaged<Job>.fromOpaque(job).takeRetainedValue()
+            job.body(job.index)
+        }
+    }
+    body(0)
+    for thread in threads { pthread_join(thread, nil) }
+}
