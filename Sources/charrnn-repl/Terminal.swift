@@ -97,7 +97,8 @@ enum Visible {
 
 /// Formats a probability in a fixed width: "0.412", "1.000", "3e-05".
 func formatProbability(_ p: Float) -> String {
-    if p >= 0.001 || p == 0 { return formatFixed(Double(p), digits: 3) }
+    guard p.isFinite, p > 0 else { return formatFixed(Double(p), digits: 3) }
+    if p >= 0.001 { return formatFixed(Double(p), digits: 3) }
     var exponent = 0
     var m = Double(p)
     while m < 1 { m *= 10; exponent += 1 }
@@ -107,6 +108,7 @@ func formatProbability(_ p: Float) -> String {
 /// A fixed-point string without Foundation.
 func formatFixed(_ x: Double, digits: Int) -> String {
     guard x.isFinite else { return x.isNaN ? "nan" : (x > 0 ? "inf" : "-inf") }
+    guard abs(x) < 1e15 else { return String(x) }  // beyond Int's exact range: let Swift spell it
     var scale = 1.0
     for _ in 0..<digits { scale *= 10 }
     let negative = x < 0

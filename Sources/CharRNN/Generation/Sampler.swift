@@ -55,13 +55,14 @@ struct Sampler {
     /// - Returns: the index and its probability under the adjusted distribution.
     func draw(from probs: UnsafePointer<Float>, _ p: SamplingParameters, rng: inout RandomGenerator) -> (Int, Float) {
         let n = count
-        if p.greedy {
+        // Temperature in log space, shifted by the maximum for stability. A temperature so small that
+        // 1/T overflows is the greedy limit.
+        let invT = 1 / p.temperature
+        if p.greedy || !invT.isFinite {
             var best = 0
             for i in 1..<n where probs[i] > probs[best] { best = i }
             return (best, 1)
         }
-        // Temperature in log space, shifted by the maximum for stability.
-        let invT = 1 / p.temperature
         var maxLog = -Float.infinity
         for i in 0..<n {
             let l = probs[i] > 0 ? logf(probs[i]) * invT : -Float.infinity

@@ -11,7 +11,7 @@ extension Model {
         let n = indices.count
         guard n > 0 else { return BatchResult() }
         let chunk = min(Model.evaluationChunk, n)
-        let graph = TrainingGraph(model: self, batch: 1, steps: chunk)
+        let graph = TrainingGraph(model: self, batch: 1, steps: chunk, computesGradients: false)
         var rng = RandomGenerator(seed: 0)
         var total = BatchResult()
         var targets = [Int32](repeating: -1, count: chunk)

@@ -24,6 +24,9 @@ struct CheckpointState: Codable {
     var bestCheckpoint: String?
 
     static func finite(_ x: Double) -> Double? { x.isFinite ? x : nil }
+
+    /// A stored loss, if it is one a run could have produced.
+    static func loss(_ x: Double?) -> Double? { x.flatMap { $0.isFinite && $0 >= 0 && $0 < 1e6 ? $0 : nil } }
 }
 
 extension Trainer {
@@ -50,30 +53,34 @@ extension Trainer {
         try ModelFile.save(model, to: path, extras: extras)
     }
 
-    /// The recurrent state the next batch starts from: each part of the batch, each layer, h then c.
+    /// The recurrent state the next batch starts from: per layer, h of every sequence in batch order,
+    /// then c — the same layout whatever the number of worker threads.
     private func carriedState() -> [Float] {
         var values: [Float] = []
-        for layer in graph.layerBuffers.joined() {
-            let n = layer.batch * layer.units
-            values += UnsafeBufferPointer(start: layer.h, count: n)
-            if let c = layer.c { values += UnsafeBufferPointer(start: c, count: n) }
+        for l in 0..<model.config.layers.count {
+            for part in graph.parts { values += UnsafeBufferPointer(start: part.layers[l].h, count: part.batch * part.layers[l].units) }
+            for part in graph.parts {
+                if let c = part.layers[l].c { values += UnsafeBufferPointer(start: c, count: part.batch * part.layers[l].units) }
+            }
         }
         return values
     }
 
     private func restoreCarriedState(_ values: [Float]) throws {
-        let layers = graph.layerBuffers.joined()
-        let expected = layers.reduce(0) { $0 + $1.batch * $1.units * ($1.c == nil ? 1 : 2) }
-        guard values.count == expected else { throw CharRNNError.format("the checkpoint's carried state has the wrong size") }
+        let expected = graph.parts.reduce(0) { total, part in
+            total + part.layers.reduce(0) { $0 + $1.batch * $1.units * ($1.c == nil ? 1 : 2) }
+        }
+        guard values.count == expected, values.allSatisfy(\.isFinite) else {
+            throw CharRNNError.format("the checkpoint's carried state has the wrong size or non-finite values")
+        }
         var offset = 0
-        for layer in layers {
-            let n = layer.batch * layer.units
-            for i in 0..<n { layer.h[i] = values[offset + i] }
+        func take(_ p: UnsafeMutablePointer<Float>, _ n: Int) {
+            for i in 0..<n { p[i] = values[offset + i] }
             offset += n
-            if let c = layer.c {
-                for i in 0..<n { c[i] = values[offset + i] }
-                offset += n
-            }
+        }
+        for l in 0..<model.config.layers.count {
+            for part in graph.parts { take(part.layers[l].h, part.batch * part.layers[l].units) }
+            for part in graph.parts { if let c = part.layers[l].c { take(c, part.batch * part.layers[l].units) } }
         }
     }
 
@@ -121,11 +128,11 @@ extension Trainer {
                               steps: options.seqLength, windowStep: options.windowStep)
         batches.shuffle(using: &replay)
         rng = RandomGenerator(state: state.rng)
-        bestValLoss = state.bestValLoss ?? .infinity
-        firstLoss = state.firstLoss ?? .nan
-        progress.smoothedLoss = state.smoothedLoss ?? .nan
-        progress.valLoss = state.valLoss ?? .nan
-        progress.valAccuracy = state.valAccuracy ?? .nan
+        bestValLoss = CheckpointState.loss(state.bestValLoss) ?? .infinity
+        firstLoss = CheckpointState.loss(state.firstLoss) ?? .nan
+        progress.smoothedLoss = CheckpointState.loss(state.smoothedLoss) ?? .nan
+        progress.valLoss = CheckpointState.loss(state.valLoss) ?? .nan
+        progress.valAccuracy = state.valAccuracy.flatMap { (0...1).contains($0) ? $0 : nil } ?? .nan
         elapsedBefore = state.seconds
         bestCheckpoint = state.bestCheckpoint.flatMap { Trainer.isBestCheckpointName($0) ? $0 : nil }
         progress.totalSteps = plannedSteps

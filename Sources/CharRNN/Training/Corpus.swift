@@ -52,7 +52,9 @@ public struct Corpus {
             }
         }
         let indices = try vocabulary.encode(text, skipUnknown: false).indices
-        let validationCount = Int(Double(indices.count) * options.valFraction)
+        // One character cannot be predicted from anything: a split that small means no validation.
+        let wanted = Int(Double(indices.count) * options.valFraction)
+        let validationCount = wanted >= 2 ? wanted : 0
         self.vocabulary = vocabulary
         training = Array(indices[0..<(indices.count - validationCount)])
         validation = Array(indices[(indices.count - validationCount)...])

@@ -2,8 +2,8 @@
 import Glibc
 #endif
 
-/// Which update rule, and its hyper-parameters. Defaults are Keras'; char-rnn's are reachable
-/// (RMSprop with rho 0.95, epsilon 1e-8, learning rate 2e-3).
+/// Which update rule, and its hyper-parameters. Defaults are Keras 3's; char-rnn's are reachable
+/// (RMSprop with rho 0.95, epsilon 1e-8 outside the root, learning rate 2e-3).
 public struct OptimizerConfig: Codable, Equatable, Sendable {
     public enum Kind: String, Codable, Sendable, CaseIterable { case sgd, rmsprop, adam, adagrad }
 
@@ -19,8 +19,11 @@ public struct OptimizerConfig: Codable, Equatable, Sendable {
     public var beta2: Float = 0.999
     /// Adagrad: the accumulator's starting value.
     public var initialAccumulator: Float = 0.1
-    /// Added to the denominator's square root (RMSprop, Adam, Adagrad).
+    /// Keeps the denominator away from zero (RMSprop, Adam, Adagrad).
     public var epsilon: Float = 1e-7
+    /// RMSprop and Adagrad: g / √(v + ε) as Keras 3 computes it; false gives g / (√v + ε) as char-rnn
+    /// and Keras 2 do. (Adam always adds ε after the root, as every Keras does.)
+    public var epsilonInsideRoot = true
 
     /// The Keras defaults for `kind`.
     public init(kind: Kind, learningRate: Float? = nil) {
@@ -70,6 +73,11 @@ public final class Optimizer {
         guard values.count == slots.count, zip(values, slots).allSatisfy({ $0.count == $1.count }) else {
             throw CharRNNError.format("the checkpoint's optimizer state does not fit this model and optimizer")
         }
+        // Second moments and accumulators are sums of squares: never negative. Nothing may be NaN.
+        let squares = config.kind == .adam ? [1] : (config.kind == .sgd ? [] : [0])
+        for (i, v) in values.enumerated() where !v.allSatisfy({ $0.isFinite && (!squares.contains(i) || $0 >= 0) }) {
+            throw CharRNNError.format("the checkpoint's optimizer state holds invalid values")
+        }
         for (v, slot) in zip(values, slots) {
             v.withUnsafeBufferPointer { slot.pointer.update(from: $0.baseAddress!, count: v.count) }
         }
@@ -81,6 +89,9 @@ public final class Optimizer {
                       learningRate lr: Float) {
         iterations += 1
         let c = config
+        @inline(__always) func root(_ v: Float) -> Float {
+            c.epsilonInsideRoot ? (v + c.epsilon).squareRoot() : v.squareRoot() + c.epsilon
+        }
         switch c.kind {
         case .sgd:
             if c.momentum > 0 {
@@ -96,7 +107,7 @@ public final class Optimizer {
             let v = slots[0].pointer
             for i in 0..<n {
                 v[i] = c.rho * v[i] + (1 - c.rho) * g[i] * g[i]
-                p[i] -= lr * g[i] / (v[i].squareRoot() + c.epsilon)
+                p[i] -= lr * g[i] / root(v[i])
             }
         case .adam:
             let m = slots[0].pointer, v = slots[1].pointer
@@ -112,7 +123,7 @@ public final class Optimizer {
             let a = slots[0].pointer
             for i in 0..<n {
                 a[i] += g[i] * g[i]
-                p[i] -= lr * g[i] / (a[i].squareRoot() + c.epsilon)
+                p[i] -= lr * g[i] / root(a[i])
             }
         }
     }

@@ -19,12 +19,13 @@ public final class ParallelGraph {
     /// One result per part, written by the part's own thread.
     private let results: UnsafeMutablePointer<BatchResult>
 
-    /// Worker threads by default: one per online processor.
-    public static var defaultWorkers: Int { max(1, sysconf(Int32(_SC_NPROCESSORS_ONLN))) }
+    /// Worker threads by default: one per online processor, at most 8 (past that the parts get too small
+    /// to keep a core busy).
+    public static var defaultWorkers: Int { min(max(sysconf(Int32(_SC_NPROCESSORS_ONLN)), 1), 8) }
 
     /// - Parameter workers: threads to use (at most one per sequence).
     public init(model: Model, batch: Int, steps: Int, lastStepOnly: Bool = false,
-                workers: Int = ParallelGraph.defaultWorkers) {
+                workers: Int = ParallelGraph.defaultWorkers, computesGradients: Bool = true) {
         let n = max(1, min(workers, batch))
         var starts: [Int] = []
         var parts: [TrainingGraph] = []
@@ -32,43 +33,45 @@ public final class ParallelGraph {
         for i in 0..<n {
             let size = batch / n + (i < batch % n ? 1 : 0)
             starts.append(start)
-            parts.append(TrainingGraph(model: model, batch: size, steps: steps, lastStepOnly: lastStepOnly))
+            parts.append(TrainingGraph(model: model, batch: size, steps: steps, lastStepOnly: lastStepOnly,
+                                       computesGradients: computesGradients))
             start += size
         }
         self.parts = parts
         self.starts = starts
         self.batch = batch
         self.lastStepOnly = lastStepOnly
-        gradients = n == 1 ? parts[0].gradients : ParameterBuffer(count: model.layout.totalCount)
+        gradients = n == 1 || !computesGradients ? parts[0].gradients : ParameterBuffer(count: model.layout.totalCount)
         results = .allocate(capacity: n)
         results.initialize(repeating: BatchResult(), count: n)
     }
 
     deinit { results.deallocate() }
 
-    /// Runs one batch as `TrainingGraph.run` does; each part draws its dropout masks from a generator
-    /// seeded from `rng`, so the run is reproducible for any number of parts.
-    public func run(inputs: UnsafePointer<Int32>, targets: UnsafePointer<Int32>, steps: Int, training: Bool,
-             carryState: Bool, rng: inout RandomGenerator) -> BatchResult {
-        let seeds = parts.map { _ in rng.next() }
+    /// Runs one batch as `TrainingGraph.run` does. One number is drawn from `rng` per batch, whatever the
+    /// number of parts; each part's dropout generator is derived from it and the part's first sequence.
+    /// Dropout masks therefore depend on how the batch is split: runs are reproducible for a given
+    /// number of workers.
+    public func run(inputs: UnsafePointer<Int32>, targets: UnsafePointer<Int32>?, steps: Int, training: Bool,
+                    computeGradients: Bool = true, carryState: Bool, rng: inout RandomGenerator) -> BatchResult {
+        let seed = rng.next()
         let targetsPerSequence = lastStepOnly ? 1 : steps
         let work = { (i: Int) in
-            var partRNG = RandomGenerator(seed: seeds[i])
+            var partRNG = RandomGenerator(seed: seed ^ (UInt64(self.starts[i]) &* 0x9E37_79B9_7F4A_7C15))
             self.results[i] = self.parts[i].run(
-                inputs: inputs + self.starts[i] * steps, targets: targets + self.starts[i] * targetsPerSequence,
-                steps: steps, training: training, computeGradients: true, carryState: carryState, rng: &partRNG)
+                inputs: inputs + self.starts[i] * steps, targets: targets.map { $0 + self.starts[i] * targetsPerSequence },
+                steps: steps, training: training, computeGradients: computeGradients, carryState: carryState,
+                rng: &partRNG)
         }
         if parts.count == 1 {
             work(0)
         } else {
-            let previous = openblas_get_num_threads()
-            openblas_set_num_threads(1)
+            ParallelGraph.useSingleThreadedBLAS()
             runConcurrently(count: parts.count, work)
-            openblas_set_num_threads(previous)
         }
         var total = BatchResult()
         for i in 0..<parts.count { total += results[i] }
-        if parts.count > 1 {
+        if parts.count > 1 && computeGradients {
             // Each part's gradient is a mean over its own predictions; weight it by its share.
             gradients.zero()
             let g = gradients.pointer
@@ -83,8 +86,12 @@ public final class ParallelGraph {
 
     public func resetState() { for part in parts { part.resetState() } }
 
-    /// The per-layer sequence buffers of every part, in batch order (for checkpoints).
-    var layerBuffers: [[SequenceBuffers]] { parts.map(\.layers) }
+    /// Worker threads bring their own parallelism, so BLAS runs single-threaded from the first parallel
+    /// batch on, for the whole process. It is set once rather than toggled around each batch because
+    /// OpenBLAS's thread count is process-wide: toggling it would race with other threads' BLAS calls.
+    private static let singleThreadedBLAS: Void = openblas_set_num_threads(1)
+
+    static func useSingleThreadedBLAS() { _ = singleThreadedBLAS }
 }
 
 /// Runs `body(0..<count)` with index 0 on the calling thread and the others on new threads, and waits.

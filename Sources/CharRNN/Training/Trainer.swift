@@ -96,7 +96,8 @@ public final class Trainer {
     }
 
     var plannedSteps: Int {
-        let all = options.epochs * batches.batchesPerEpoch
+        let (product, overflow) = options.epochs.multipliedReportingOverflow(by: batches.batchesPerEpoch)
+        let all = overflow ? Int.max : product
         return options.maxSteps > 0 ? min(all, options.maxSteps) : all
     }
 
@@ -218,8 +219,9 @@ public final class Trainer {
         return parts[1].allSatisfy { $0.isNumber || $0 == "." } && parts[1].contains(".")
     }
 
+    /// "1.4321": four decimals, for file names (losses are non-negative and validated finite).
     private func formatLoss(_ x: Double) -> String {
-        let scaled = Int((x * 10_000).rounded())
+        let scaled = Int((min(max(x, 0), 1e9) * 10_000).rounded())
         let fraction = String(scaled % 10_000)
         return "\(scaled / 10_000).\(String(repeating: "0", count: 4 - fraction.count))\(fraction)"
     }
@@ -232,7 +234,7 @@ extension Model {
         guard data.count >= 2 else { throw CharRNNError.invalidArgument("evaluation needs at least 2 characters") }
         let b = max(1, min(batch, (data.count - 1) / max(steps, 1)))
         let t = min(steps, (data.count - 1) / b)
-        let graph = TrainingGraph(model: self, batch: b, steps: t)
+        let graph = ParallelGraph(model: self, batch: b, steps: t, computesGradients: false)
         let batches = try Batches(data: data, objective: .sequence, batch: b, steps: t, windowStep: 1)
         let inputs = [Int32](repeating: 0, count: b * t), targets = inputs
         var x = inputs, y = targets

@@ -57,14 +57,15 @@ public final class TrainingGraph {
     ///   - batch: sequences per batch (B).
     ///   - steps: the longest sequence (T).
     ///   - lastStepOnly: predict only after the last character of each sequence.
-    public init(model: Model, batch: Int, steps: Int, lastStepOnly: Bool = false) {
+    ///   - computesGradients: allocate the gradient buffer (evaluation-only graphs do without).
+    public init(model: Model, batch: Int, steps: Int, lastStepOnly: Bool = false, computesGradients: Bool = true) {
         precondition(batch >= 1 && steps >= 1, "validated by callers")
         self.model = model
         self.batch = batch
         self.capacity = steps
         self.lastStepOnly = lastStepOnly
         let config = model.config
-        gradients = ParameterBuffer(count: model.layout.totalCount)
+        gradients = ParameterBuffer(count: computesGradients ? model.layout.totalCount : 0)
         weights = RecurrentWeights.views(of: model.parameters.pointer, layout: model.layout, config: config)
         gradientViews = RecurrentWeights.views(of: gradients.pointer, layout: model.layout, config: config)
         head = HeadWeights(base: model.parameters.pointer, layout: model.layout)
@@ -136,7 +137,7 @@ public final class TrainingGraph {
         forward(steps: T, applyDropout: applyDropout, rng: &rng)
         let result = headForward(steps: T, rows: n, applyDropout: applyDropout)
         if let probabilities { probabilities.update(from: logits, count: n * V) }
-        if computeGradients {
+        if computeGradients && gradients.count == model.layout.totalCount {
             backward(steps: T, rows: n, count: result.count, applyDropout: applyDropout)
         }
         for layer in layers { layer.carryState() }

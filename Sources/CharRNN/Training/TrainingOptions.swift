@@ -46,8 +46,8 @@ public struct TrainingOptions: Codable, Equatable, Sendable {
         guard windowStep >= 1 else { throw CharRNNError.config("step must be >= 1, got \(windowStep)") }
         guard batchSize >= 1, batchSize <= 100_000 else { throw CharRNNError.config("batch_size must be in 1...100000, got \(batchSize)") }
         guard batchSize * seqLength <= 50_000_000 else { throw CharRNNError.config("batch_size × seq_length is too large") }
-        guard epochs >= 1 else { throw CharRNNError.config("epochs must be >= 1, got \(epochs)") }
-        guard maxSteps >= 0 else { throw CharRNNError.config("max_steps must be >= 0") }
+        guard epochs >= 1, epochs <= 1_000_000 else { throw CharRNNError.config("epochs must be in 1...1000000, got \(epochs)") }
+        guard maxSteps >= 0, maxSteps <= 1 << 40 else { throw CharRNNError.config("max_steps must be in 0...2^40") }
         guard maxTime >= 0, maxTime.isFinite else { throw CharRNNError.config("max_time must be >= 0") }
         guard evalEvery >= 0 else { throw CharRNNError.config("eval_every must be >= 0") }
         if let v = clipping.value { guard v > 0, v.isFinite else { throw CharRNNError.config("clip_value must be > 0") } }

@@ -105,6 +105,12 @@ static PyObject *Model_save(ModelObject *self, PyObject *args)
     if (!PyArg_ParseTuple(args, "O&:save", PyUnicode_FSConverter, &path))
         return NULL;
     charrnn_status st;
+    /* Converting the arguments can run Python code that closes this object: look again. */
+    if (!(m = live(self)))
+    {
+        Py_DECREF(path);
+        return NULL;
+    }
     self->busy++;
     Py_BEGIN_ALLOW_THREADS
     st = charrnn_model_save(m, PyBytes_AS_STRING(path));
@@ -357,6 +363,9 @@ static PyObject *Model_evaluate(ModelObject *self, PyObject *args, PyObject *kwa
     charrnn_eval_result r;
     memset(&r, 0, sizeof r);
     charrnn_status st;
+    /* Converting the arguments can run Python code that closes this object: look again. */
+    if (!(m = live(self)))
+        return NULL;
     Py_INCREF(text);
     self->busy++;
     Py_BEGIN_ALLOW_THREADS
@@ -402,6 +411,9 @@ static PyObject *Model_probabilities(ModelObject *self, PyObject *args)
     }
     size_t V = info.vocab_size;
     int overflow = 0;
+    /* Converting the arguments can run Python code that closes this object: look again. */
+    if (!(m = live(self)))
+        return NULL;
     Py_INCREF(text);
     self->busy++;
     Py_BEGIN_ALLOW_THREADS

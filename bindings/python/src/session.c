@@ -74,6 +74,9 @@ static PyObject *Session_feed(SessionObject *self, PyObject *args, PyObject *kwa
         return NULL;
     size_t fed = 0, skipped = 0;
     charrnn_status st;
+    /* Converting the arguments can run Python code that closes this object: look again. */
+    if (!(s = live(self)))
+        return NULL;
     Py_INCREF(text);
     self->busy = 1;
     Py_BEGIN_ALLOW_THREADS
@@ -134,6 +137,9 @@ static PyObject *Session_sample(SessionObject *self, PyObject *args, PyObject *k
     uint32_t cp = 0;
     float prob = 0.0f;
     charrnn_status st;
+    /* Converting the arguments can run Python code that closes this object: look again. */
+    if (!(s = live(self)))
+        return NULL;
     self->busy = 1;
     Py_BEGIN_ALLOW_THREADS
     st = charrnn_session_sample(s, &params, &cp, &prob);
@@ -223,6 +229,9 @@ static PyObject *Session_generate_text(SessionObject *self, PyObject *args, PyOb
     ctx.callback = cb == Py_None ? NULL : cb;
     size_t generated = 0;
     charrnn_status st = CHARRNN_OK;
+    /* Converting the arguments can run Python code that closes this object: look again. */
+    if (!(s = live(self)))
+        return NULL;
     self->busy = 1;
     Py_BEGIN_ALLOW_THREADS
     if (n > 0)

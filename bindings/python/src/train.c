@@ -74,7 +74,11 @@ static int set_field(charrnn_train_params *p, const Field *f, PyObject *v, PyObj
             PyErr_Format(PyExc_TypeError, "%s must be an integer", f->name);
             return -1;
         }
-        unsigned long long x = PyLong_AsUnsignedLongLong(v);
+        PyObject *index = PyNumber_Index(v);  /* numpy integers too */
+        if (!index)
+            return -1;
+        unsigned long long x = PyLong_AsUnsignedLongLong(index);
+        Py_DECREF(index);
         if (x == (unsigned long long)-1 && PyErr_Occurred()) {
             PyErr_Clear();
             crn_raise_msg(CHARRNN_ERR_INVALID_ARGUMENT, "%s must be a non-negative integer", f->name);
