@@ -80,7 +80,7 @@ def main():
     parser.add_argument("--seconds", type=float, help="timed seconds per workload (both sides)")
     parser.add_argument("--only", help="comma-separated workload names")
     parser.add_argument("--json-out", help="save the combined figures to this file")
-    parser.add_argument("--charrnn", default=os.path.relpath(CHARRNN), help="the charrnn binary")
+    parser.add_argument("--charrnn", default=CHARRNN, help="the charrnn binary")
     parser.add_argument("--quality", action="store_true", help="also compare val loss after training")
     parser.add_argument("--quality-time", type=int, default=QUALITY_TIME, help="training seconds for --quality")
     args = parser.parse_args()
@@ -106,7 +106,7 @@ def main():
         with tempfile.TemporaryDirectory() as tmp:  # charrnn train may write a model file into its cwd
             attempt("charrnn_quality", lambda: charrnn(
                 args.charrnn, "train", corpus, "--cell", "lstm", "--layers", "2", "--hidden", "128", "--seq-length", "50",
-                "--batch-size", "50", "--optimizer", "adam", "--lr", "2e-3", "--max-time", str(args.quality_time),
+                "--batch-size", "50", "--optimizer", "adam", "--lr", "2e-3", "--epochs", "1000", "--max-time", str(args.quality_time),
                 "--json"), "charrnn train", cwd=tmp)
         attempt("keras_quality", lambda: [sys.executable, os.path.join(HERE, "keras_quality.py"),
                                           "--corpus", corpus, "--max-time", str(args.quality_time)], "keras_quality.py")

@@ -41,7 +41,7 @@ public final class ParallelGraph {
         self.starts = starts
         self.batch = batch
         self.lastStepOnly = lastStepOnly
-        gradients = n == 1 || !computesGradients ? parts[0].gradients : ParameterBuffer(count: model.layout.totalCount)
+        gradients = parts[0].gradients  // the parts' gradients are combined into the first part's
         results = .allocate(capacity: n)
         results.initialize(repeating: BatchResult(), count: n)
     }
@@ -73,11 +73,11 @@ public final class ParallelGraph {
         for i in 0..<parts.count { total += results[i] }
         if parts.count > 1 && computeGradients {
             // Each part's gradient is a mean over its own predictions; weight it by its share.
-            gradients.zero()
             let g = gradients.pointer
-            for (i, part) in parts.enumerated() where results[i].count > 0 {
-                let r = results[i]
-                let w = Float(r.count) / Float(total.count), p = part.gradients.pointer
+            let first = Float(results[0].count) / Float(max(total.count, 1))
+            for j in 0..<gradients.count { g[j] *= first }
+            for i in 1..<parts.count where results[i].count > 0 {
+                let w = Float(results[i].count) / Float(total.count), p = parts[i].gradients.pointer
                 for j in 0..<gradients.count { g[j] += w * p[j] }
             }
         }
