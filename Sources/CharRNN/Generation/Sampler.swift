@@ -63,19 +63,23 @@ struct Sampler {
             for i in 1..<n where probs[i] > probs[best] { best = i }
             return (best, 1)
         }
-        var maxLog = -Float.infinity
-        for i in 0..<n {
-            let l = probs[i] > 0 ? logf(probs[i]) * invT : -Float.infinity
-            adjusted[i] = l
-            if l > maxLog { maxLog = l }
+        if p.temperature == 1 {
+            adjusted.update(from: probs, count: n)  // the distribution as it is: no log/exp round trip
+        } else {
+            var maxLog = -Float.infinity
+            for i in 0..<n {
+                let l = probs[i] > 0 ? logf(probs[i]) * invT : -Float.infinity
+                adjusted[i] = l
+                if l > maxLog { maxLog = l }
+            }
+            var sum: Float = 0
+            for i in 0..<n {
+                let e = adjusted[i] == -Float.infinity ? 0 : VectorMath.exp(adjusted[i] - maxLog)
+                adjusted[i] = e
+                sum += e
+            }
+            for i in 0..<n { adjusted[i] /= sum }
         }
-        var sum: Float = 0
-        for i in 0..<n {
-            let e = adjusted[i] == -Float.infinity ? 0 : expf(adjusted[i] - maxLog)
-            adjusted[i] = e
-            sum += e
-        }
-        for i in 0..<n { adjusted[i] /= sum }
 
         if (p.topK > 0 && p.topK < n) || p.topP < 1 {
             for i in 0..<n { order[i] = Int32(i) }
