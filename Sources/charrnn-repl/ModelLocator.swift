@@ -82,16 +82,6 @@ enum ModelLocator {
         } else {
             shape = layers.map { "\($0.cell.kerasName) \($0.units)" }.joined(separator: " + ")
         }
-        return "\(shape) · \(model.vocabulary.count) characters · \(grouped(model.parameterCount)) parameters"
-    }
-
-    static func grouped(_ n: Int) -> String {
-        let digits = Array(String(n))
-        var out = ""
-        for (i, d) in digits.enumerated() {
-            if i > 0 && (digits.count - i) % 3 == 0 { out += "," }
-            out.append(d)
-        }
-        return out
+        return "\(shape) · \(model.vocabulary.count) characters · \(Model.grouped(model.parameterCount)) parameters"
     }
 }

@@ -16,15 +16,7 @@ extension Model {
 
         let widths = (max(28, rows.map(\.0.count).max()! + 2), max(22, rows.map(\.1.count).max()! + 2), 14)
         func pad(_ s: String, _ w: Int) -> String { s + String(repeating: " ", count: max(0, w - s.count)) }
-        func grouped(_ n: Int) -> String {
-            let digits = Array(String(n))
-            var out = ""
-            for (i, d) in digits.enumerated() {
-                if i > 0 && (digits.count - i) % 3 == 0 { out += "," }
-                out.append(d)
-            }
-            return out
-        }
+        let grouped = Model.grouped
         let rule = String(repeating: "─", count: widths.0 + widths.1 + widths.2)
         var lines = ["Model: \"charrnn\" (vocabulary \(config.vocabSize), input \(config.input.rawValue)\(config.dropout > 0 ? ", dropout \(config.dropout)" : ""))",
                      rule,
@@ -36,5 +28,16 @@ extension Model {
         lines.append("Trainable params: \(grouped(parameterCount))")
         lines.append("Non-trainable params: 0")
         return lines.joined(separator: "\n") + "\n"
+    }
+
+    /// A count with thousands separators, as Keras prints parameter counts: 84,480.
+    public static func grouped(_ n: Int) -> String {
+        let digits = Array(String(n))
+        var out = ""
+        for (i, d) in digits.enumerated() {
+            if i > 0 && (digits.count - i) % 3 == 0 && d != "-" && digits[i - 1] != "-" { out += "," }
+            out.append(d)
+        }
+        return out
     }
 }
