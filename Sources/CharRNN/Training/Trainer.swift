@@ -62,6 +62,8 @@ public final class Trainer {
     var lastCheckpoint: String?
     var bestCheckpoint: String?
     var elapsedBefore: Double = 0
+    /// The step of the last validation and checkpoint in this run (−1: none yet).
+    var validatedAtStep = -1
     private let inputs: UnsafeMutablePointer<Int32>
     private let targets: UnsafeMutablePointer<Int32>
 
@@ -142,7 +144,7 @@ public final class Trainer {
             }
         }
         // A final validation and checkpoint, unless the last step just made them.
-        if progress.step == 0 || progress.step % evalEvery != 0 || cancelled {
+        if validatedAtStep != progress.step {
             if try !validateAndCheckpoint(onEvent: onEvent) { cancelled = true }
         }
         progress.seconds = elapsedBefore + seconds()
@@ -179,6 +181,7 @@ public final class Trainer {
     /// Validates, writes checkpoints, and reports both; returns false when the handler asks to stop.
     /// A checkpoint is written only when its validation loss is sane, so the last one named is always good.
     private func validateAndCheckpoint(onEvent: (TrainingEvent) -> Bool) throws -> Bool {
+        validatedAtStep = progress.step
         var keepGoing = true
         if !corpus.validation.isEmpty {
             let result = try model.evaluateStreams(corpus.validation, batch: options.batchSize, steps: options.seqLength)
