@@ -30,6 +30,13 @@ enum Initialization {
     /// samples in double precision, as Keras' Orthogonal does with a QR decomposition.
     static func orthogonalRows(_ p: UnsafeMutablePointer<Float>, rows: Int, columns: Int,
                                rng: inout RandomGenerator) {
+        // Gram–Schmidt costs rows² · columns; past about 1e10 (units ≈ 1400) it would take minutes. Rows of
+        // independent normal samples scaled by 1/√columns are then nearly orthonormal already.
+        guard Double(rows) * Double(rows) * Double(columns) <= 1e10 else {
+            let scale = 1 / Double(columns).squareRoot()
+            for i in 0..<(rows * columns) { p[i] = Float(rng.nextNormal() * scale) }
+            return
+        }
         var m = [Double](repeating: 0, count: rows * columns)
         for i in 0..<m.count { m[i] = rng.nextNormal() }
         let independent = min(rows, columns)
