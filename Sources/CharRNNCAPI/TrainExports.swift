@@ -147,10 +147,10 @@ public func capi_train(_ corpusPath: UnsafePointer<CChar>?, _ params: UnsafePoin
         let (options, corpusOptions, resume) = try trainingOptions(params?.pointee ?? capi_default_train_params())
         let trainer: Trainer
         if let resume {
-            let checkpoint = try ModelFile.load(resume).model
-            try checkMemory(checkpoint.config, options)
-            let corpus = try Corpus.load(path: path, options: corpusOptions, vocabulary: checkpoint.vocabulary)
-            trainer = try Trainer(resuming: resume, corpus: corpus, options: options)
+            let checkpoint = try ModelFile.load(resume)
+            try checkMemory(checkpoint.model.config, options)
+            let corpus = try Corpus.load(path: path, options: corpusOptions, vocabulary: checkpoint.model.vocabulary)
+            trainer = try Trainer(resuming: checkpoint, from: resume, corpus: corpus, options: options)
         } else {
             let corpus = try Corpus.load(path: path, options: corpusOptions)
             try checkMemory(options.modelConfig(vocabSize: corpus.vocabulary.count), options)

@@ -90,12 +90,6 @@ struct Train: ParsableCommand {
         if maxChars < 0 { throw ValidationError("--max-chars must be >= 0") }
     }
 
-    /// The part of a checkpoint's training metadata the command line needs.
-    struct SavedState: Decodable {
-        var step: Int
-        var options: TrainingOptions
-    }
-
     func run() throws {
         try CLI.guarded { try train() }
     }
@@ -105,11 +99,12 @@ struct Train: ParsableCommand {
         var base = TrainingOptions()
         var vocabulary: Vocabulary?
         var resumedStep: Int?
+        var resumed: (model: Model, extras: ModelFile.Extras)?
         if let resume {
-            let (model, extras) = try ModelFile.load(resume)
-            vocabulary = model.vocabulary
-            if let json = extras.metadata["training"],
-               let saved = try? JSONDecoder().decode(SavedState.self, from: Data(json.utf8)) {
+            let loaded = try ModelFile.load(resume)
+            resumed = loaded
+            vocabulary = loaded.model.vocabulary
+            if let saved = loaded.extras.savedTraining {
                 base = saved.options
                 resumedStep = saved.step
             }
@@ -130,14 +125,10 @@ struct Train: ParsableCommand {
         } catch CharRNNError.unknownCharacter(let message) {
             throw CharRNNError.unknownCharacter("cannot resume \(resume ?? ""): \(self.corpus): \(message)")
         }
-        if corpus.validation.count == 1 {
-            throw CharRNNError.invalidArgument(
-                "the validation part (--val-fraction \(valFraction)) has a single character; use a longer text or --val-fraction 0")
-        }
 
         let trainer: Trainer
-        if let resume {
-            trainer = try Trainer(resuming: resume, corpus: corpus, options: options)
+        if let resume, let resumed {
+            trainer = try Trainer(resuming: resumed, from: resume, corpus: corpus, options: options)
         } else {
             trainer = try Trainer(corpus: corpus, options: options)
         }

@@ -87,4 +87,17 @@ final class SessionTests: XCTestCase {
         XCTAssertThrowsError(try SamplingParameters(topP: 1.5).validate())
         XCTAssertThrowsError(try SamplingParameters(topK: -1).validate())
     }
+
+    func testTopKKeepsExactlyTheMostProbable() {
+        var rng = RandomGenerator(seed: 3)
+        var probs = (0..<50).map { _ in Float(rng.next() % 1000) + 1 }  // ties are likely
+        let total = probs.reduce(0, +)
+        probs = probs.map { $0 / total }
+        let sampler = Sampler(count: 50)
+        defer { sampler.deallocate() }
+        let ranked = probs.indices.sorted { probs[$0] > probs[$1] || (probs[$0] == probs[$1] && $0 < $1) }
+        var seen = Set<Int>()
+        for _ in 0..<3000 { seen.insert(sampler.draw(from: probs, SamplingParameters(topK: 5), rng: &rng).0) }
+        XCTAssertEqual(seen, Set(ranked.prefix(5)))
+    }
 }

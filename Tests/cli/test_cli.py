@@ -15,7 +15,6 @@ import pytest
 
 ROOT = os.environ.get("CHARRNN_ROOT") or os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 CLI = os.environ.get("CHARRNN_CLI") or os.path.join(ROOT, ".build", "release", "charrnn")
-SHAKESPEARE = os.path.join(ROOT, "..", "shared", "data", "tinyshakespeare.txt")
 
 TINY = ["--hidden", "16", "--layers", "1", "--batch-size", "10", "--seq-length", "20"]
 
@@ -53,19 +52,6 @@ def safetensors_tensors(path):
     body = data[8 + n:]
     return {name: body[info["data_offsets"][0]:info["data_offsets"][1]]
             for name, info in header.items() if name != "__metadata__"}
-
-
-@pytest.fixture(scope="module")
-def corpus(tmp_path_factory):
-    """The first 20k characters of tinyshakespeare (or a stand-in when the data is absent)."""
-    path = tmp_path_factory.mktemp("data") / "small.txt"
-    if os.path.exists(SHAKESPEARE):
-        with open(SHAKESPEARE, encoding="utf-8") as f:
-            text = f.read(20000)
-    else:
-        text = ("First Citizen:\nBefore we proceed any further, hear me speak.\n\nAll:\nSpeak, speak.\n\n" * 300)[:20000]
-    path.write_text(text, encoding="utf-8")
-    return str(path)
 
 
 @pytest.fixture(scope="module")

@@ -11,7 +11,6 @@ import subprocess
 ROOT = os.environ.get("CHARRNN_ROOT") or os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 CLI = os.environ.get("CHARRNN_CLI") or os.path.join(ROOT, ".build", "release", "charrnn")
 REPL = os.environ.get("CHARRNN_REPL") or os.path.join(ROOT, ".build", "release", "charrnn-repl")
-SHAKESPEARE = os.path.join(ROOT, "..", "shared", "data", "tinyshakespeare.txt")
 
 # A model small enough that a training step takes well under a millisecond.
 TINY = ["--hidden", "16", "--layers", "1", "--batch-size", "10", "--seq-length", "20", "--seed", "3"]

@@ -46,6 +46,33 @@ struct Sampler {
         order.initialize(repeating: 0, count: count)
     }
 
+    /// Orders `order` by `adjusted`, most probable first (ties by index), with an in-place heapsort:
+    /// the standard library's sort may allocate scratch space, and this runs once per character.
+    private func sortByProbability() {
+        let n = count, a = adjusted
+        for i in 0..<n { order[i] = Int32(i) }
+        // "Greater" means later in the result, so a max-heap of it leaves the least probable at the end.
+        func later(_ x: Int32, _ y: Int32) -> Bool {
+            let px = a[Int(x)], py = a[Int(y)]
+            return px < py || (px == py && x > y)
+        }
+        func siftDown(_ start: Int, _ end: Int) {
+            var root = start
+            while 2 * root + 1 < end {
+                var child = 2 * root + 1
+                if child + 1 < end && later(order[child + 1], order[child]) { child += 1 }
+                guard later(order[child], order[root]) else { return }
+                (order[root], order[child]) = (order[child], order[root])
+                root = child
+            }
+        }
+        for start in stride(from: n / 2 - 1, through: 0, by: -1) { siftDown(start, n) }
+        for end in stride(from: n - 1, to: 0, by: -1) {
+            (order[0], order[end]) = (order[end], order[0])
+            siftDown(0, end)
+        }
+    }
+
     func deallocate() {
         adjusted.deallocate()
         order.deallocate()
@@ -82,13 +109,7 @@ struct Sampler {
         }
 
         if (p.topK > 0 && p.topK < n) || p.topP < 1 {
-            for i in 0..<n { order[i] = Int32(i) }
-            var buffer = UnsafeMutableBufferPointer(start: order, count: n)
-            let a = adjusted
-            buffer.sort { (x: Int32, y: Int32) -> Bool in
-                let px = a[Int(x)], py = a[Int(y)]
-                return px > py || (px == py && x < y)
-            }
+            sortByProbability()
             var keep = p.topK > 0 ? min(p.topK, n) : n
             if p.topP < 1 {
                 var cumulative: Float = 0

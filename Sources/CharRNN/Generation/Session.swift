@@ -141,6 +141,10 @@ public final class Session {
     /// Draws the next character, feeds it back, and returns it with the probability it was drawn with.
     public func sample(_ parameters: SamplingParameters = SamplingParameters()) throws -> (index: Int32, character: Unicode.Scalar, probability: Float) {
         try parameters.validate()
+        return try sampleValidated(parameters)
+    }
+
+    private func sampleValidated(_ parameters: SamplingParameters) throws -> (index: Int32, character: Unicode.Scalar, probability: Float) {
         try ensureProbabilities()
         let (index, p) = sampler.draw(from: probs, parameters, rng: &rng)
         step(Int32(index))
@@ -153,7 +157,7 @@ public final class Session {
                          onCharacter: (Unicode.Scalar, Float) -> Bool = { _, _ in true }) throws -> Int {
         try parameters.validate()
         for produced in 0..<count {
-            let next = try sample(parameters)
+            let next = try sampleValidated(parameters)
             if !onCharacter(next.character, next.probability) { return produced + 1 }
         }
         return count

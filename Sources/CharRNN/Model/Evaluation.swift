@@ -1,4 +1,5 @@
-/// Exact, sequential passes over a text from a fresh state: evaluation and per-position distributions.
+/// Passes over a text without training: exact sequential evaluation and per-position distributions from a
+/// fresh state, and the fast streamed evaluation used for validation.
 extension Model {
     /// How many characters one batch-1 pass processes at a time.
     static let evaluationChunk = 256
@@ -50,5 +51,27 @@ extension Model {
     /// Like `probabilities(_:)` for indices known to be in range, writing into `out` (count × V floats).
     public func probabilities(indices: [Int32], into out: UnsafeMutablePointer<Float>) {
         _ = sequentialPass(indices, probabilities: out)
+    }
+
+    /// Mean loss and accuracy of the model over `data` cut into `batch` contiguous streams read `steps` at
+    /// a time with the state carried: fast validation during training.
+    public func evaluateStreams(_ data: [Int32], batch: Int, steps: Int) throws -> BatchResult {
+        guard data.count >= 2 else { throw CharRNNError.invalidArgument("evaluation needs at least 2 characters") }
+        let b = max(1, min(batch, (data.count - 1) / max(steps, 1)))
+        let t = min(steps, (data.count - 1) / b)
+        let graph = ParallelGraph(model: self, batch: b, steps: t, computesGradients: false)
+        let batches = try Batches(data: data, objective: .sequence, batch: b, steps: t, windowStep: 1)
+        let inputs = [Int32](repeating: 0, count: b * t), targets = inputs
+        var x = inputs, y = targets
+        var total = BatchResult()
+        var rng = RandomGenerator(seed: 0)
+        for k in 0..<batches.batchesPerEpoch {
+            x.withUnsafeMutableBufferPointer { xp in
+                y.withUnsafeMutableBufferPointer { yp in batches.fill(k, inputs: xp.baseAddress!, targets: yp.baseAddress!) }
+            }
+            total += graph.run(inputs: x, targets: y, steps: t, training: false, computeGradients: false,
+                               carryState: k > 0, rng: &rng)
+        }
+        return total
     }
 }

@@ -25,6 +25,14 @@ struct CheckpointState: Codable {
 
     static func finite(_ x: Double) -> Double? { x.isFinite ? x : nil }
 
+    /// The training state of a checkpoint file; nil for a plain model file.
+    static func decode(_ extras: ModelFile.Extras, path: String) throws -> CheckpointState? {
+        guard let json = extras.metadata[Trainer.metadataKey] else { return nil }
+        do { return try JSONDecoder().decode(CheckpointState.self, from: Data(json.utf8)) } catch {
+            throw CharRNNError.format("\(path): the training state is corrupt")
+        }
+    }
+
     /// A stored loss, if it is one a run could have produced.
     static func loss(_ x: Double?) -> Double? { x.flatMap { $0.isFinite && $0 >= 0 && $0 < 1e6 ? $0 : nil } }
 }
@@ -93,16 +101,18 @@ extension Trainer {
     ///   - options: the run's options; the model's architecture always comes from the checkpoint.
     /// - Throws: `CharRNNError.unknownCharacter` when the corpus's vocabulary differs, saying how.
     public convenience init(resuming path: String, corpus: Corpus, options: TrainingOptions) throws {
-        let (model, extras) = try ModelFile.load(path)
+        try self.init(resuming: ModelFile.load(path), from: path, corpus: corpus, options: options)
+    }
+
+    /// Like `init(resuming:corpus:options:)` for a checkpoint already read with `ModelFile.load`.
+    public convenience init(resuming checkpoint: (model: Model, extras: ModelFile.Extras), from path: String,
+                            corpus: Corpus, options: TrainingOptions) throws {
+        let (model, extras) = checkpoint
         guard model.vocabulary == corpus.vocabulary else {
             throw CharRNNError.unknownCharacter("cannot resume \(path): " + Corpus.difference(model.vocabulary, corpus.vocabulary))
         }
         try self.init(corpus: corpus, options: options, model: model)
-        guard let json = extras.metadata[Trainer.metadataKey] else { return }  // a plain model: fine-tune
-        let state: CheckpointState
-        do { state = try JSONDecoder().decode(CheckpointState.self, from: Data(json.utf8)) } catch {
-            throw CharRNNError.format("\(path): the training state is corrupt")
-        }
+        guard let state = try CheckpointState.decode(extras, path: path) else { return }  // a plain model: fine-tune
         let same = state.corpusFingerprint == corpus.fingerprint
             && state.options.batchSize == options.batchSize && state.options.seqLength == options.seqLength
             && state.options.objective == options.objective && state.options.windowStep == options.windowStep
@@ -136,5 +146,14 @@ extension Trainer {
         elapsedBefore = state.seconds
         bestCheckpoint = state.bestCheckpoint.flatMap { Trainer.isBestCheckpointName($0) ? $0 : nil }
         progress.totalSteps = plannedSteps
+    }
+}
+
+extension ModelFile.Extras {
+    /// For a training checkpoint: the options of the run that wrote it and the steps it had done; nil for
+    /// a plain model file or an unreadable training state.
+    public var savedTraining: (options: TrainingOptions, step: Int)? {
+        guard let state = try? CheckpointState.decode(self, path: "") else { return nil }
+        return (state.options, state.step)
     }
 }

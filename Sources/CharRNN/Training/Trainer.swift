@@ -229,27 +229,3 @@ public final class Trainer {
         return "\(scaled / 10_000).\(String(repeating: "0", count: 4 - fraction.count))\(fraction)"
     }
 }
-
-extension Model {
-    /// Mean loss and accuracy of the model over `data` cut into `batch` contiguous streams read `steps` at
-    /// a time with the state carried: fast validation during training.
-    public func evaluateStreams(_ data: [Int32], batch: Int, steps: Int) throws -> BatchResult {
-        guard data.count >= 2 else { throw CharRNNError.invalidArgument("evaluation needs at least 2 characters") }
-        let b = max(1, min(batch, (data.count - 1) / max(steps, 1)))
-        let t = min(steps, (data.count - 1) / b)
-        let graph = ParallelGraph(model: self, batch: b, steps: t, computesGradients: false)
-        let batches = try Batches(data: data, objective: .sequence, batch: b, steps: t, windowStep: 1)
-        let inputs = [Int32](repeating: 0, count: b * t), targets = inputs
-        var x = inputs, y = targets
-        var total = BatchResult()
-        var rng = RandomGenerator(seed: 0)
-        for k in 0..<batches.batchesPerEpoch {
-            x.withUnsafeMutableBufferPointer { xp in
-                y.withUnsafeMutableBufferPointer { yp in batches.fill(k, inputs: xp.baseAddress!, targets: yp.baseAddress!) }
-            }
-            total += graph.run(inputs: x, targets: y, steps: t, training: false, computeGradients: false,
-                               carryState: k > 0, rng: &rng)
-        }
-        return total
-    }
-}
