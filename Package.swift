@@ -26,9 +26,11 @@ let package = Package(
             pkgConfig: "libedit",
             providers: [.apt(["libedit-dev"])]
         ),
+        // Hot loops in C, compiled for several x86-64 levels and chosen at load time (see its header).
+        .target(name: "CharRNNKernels"),
         .target(
             name: "CharRNN",
-            dependencies: ["CBLAS"]
+            dependencies: ["CBLAS", "CharRNNKernels"]
         ),
         .target(
             name: "CharRNNCAPI",

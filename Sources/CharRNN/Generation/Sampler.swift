@@ -1,3 +1,4 @@
+import CharRNNKernels
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -101,7 +102,7 @@ struct Sampler {
             }
             var sum: Float = 0
             for i in 0..<n {
-                let e = adjusted[i] == -Float.infinity ? 0 : VectorMath.exp(adjusted[i] - maxLog)
+                let e = adjusted[i] == -Float.infinity ? 0 : crnn_expf(adjusted[i] - maxLog)
                 adjusted[i] = e
                 sum += e
             }

@@ -8,14 +8,6 @@ import Darwin
 public enum Activation: String, Codable, Sendable, CaseIterable {
     case tanh, relu, linear
 
-    @inline(__always) func apply(_ x: Float) -> Float {
-        switch self {
-        case .tanh: return VectorMath.tanh(x)
-        case .relu: return x > 0 ? x : 0
-        case .linear: return x
-        }
-    }
-
     /// The derivative expressed through the activation's output `y`.
     @inline(__always) func derivative(output y: Float) -> Float {
         switch self {
@@ -34,14 +26,6 @@ public enum GateActivation: String, Codable, Sendable, CaseIterable {
     case hardSigmoidKeras2 = "hard_sigmoid_keras2"
     /// Keras 3: clip(x / 6 + 0.5, 0, 1).
     case hardSigmoidKeras3 = "hard_sigmoid_keras3"
-
-    @inline(__always) func apply(_ x: Float) -> Float {
-        switch self {
-        case .sigmoid: return VectorMath.sigmoid(x)
-        case .hardSigmoidKeras2: return min(max(0.2 * x + 0.5, 0), 1)
-        case .hardSigmoidKeras3: return min(max(x / 6 + 0.5, 0), 1)
-        }
-    }
 
     /// The derivative expressed through the output `y` (zero where a hard sigmoid is clipped).
     @inline(__always) func derivative(output y: Float) -> Float {
