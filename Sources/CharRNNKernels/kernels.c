@@ -7,9 +7,11 @@
 #include <string.h>
 
 // No a·b + c → fma(a, b, c): every variant must round exactly as the others (and as the baseline).
+#pragma STDC FP_CONTRACT OFF
 #pragma clang fp contract(off)
 
-#if defined(__x86_64__) && defined(__ELF__) && defined(__clang__)
+// CRNN_SINGLE_VERSION builds one variant for the flags given (Tests/c compares them).
+#if defined(__x86_64__) && defined(__ELF__) && defined(__clang__) && !defined(CRNN_SINGLE_VERSION)
 #define MULTIVERSIONED __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
 #else
 #define MULTIVERSIONED
