@@ -9,6 +9,10 @@ for 120 s (`--quality-time`) with both (`charrnn train ... --json`, `bench/keras
     .venv/bin/python bench/run.py --corpus ../shared/data/tinyshakespeare.txt
         [--seconds S] [--only NAME[,NAME]] [--json-out FILE] [--quality [--quality-time 120]] [--charrnn PATH]
 
+When the environment pins OpenBLAS's kernels (`OPENBLAS_CORETYPE`, e.g. AVX2 ones on an AVX-512 CPU),
+charrnn is measured twice: as the environment has it, and with the kernels OpenBLAS itself picks for the
+CPU (the variable removed for that run only). The table shows both, each with its ratio to Keras.
+
 `--seconds` and `--only` are passed to both sides. If charrnn is missing or fails, the Keras side still
 runs, the charrnn columns show "n/a", and the exit status is 1.
 """
@@ -32,11 +36,11 @@ class BenchError(Exception):
     pass
 
 
-def run_json(cmd, what, cwd=None):
+def run_json(cmd, what, cwd=None, env=None):
     """Run `cmd`; return the JSON object on the last line of its stdout. stderr passes through."""
     print(f"$ {' '.join(cmd)}", file=sys.stderr, flush=True)
     try:
-        proc = subprocess.run(cmd, stdout=subprocess.PIPE, text=True, cwd=cwd)
+        proc = subprocess.run(cmd, stdout=subprocess.PIPE, text=True, cwd=cwd, env=env)
     except OSError as e:
         raise BenchError(f"{what}: cannot run {cmd[0]}: {e}")
     lines = proc.stdout.strip().splitlines()
@@ -58,19 +62,33 @@ def fmt(value, digits=0):
     return "n/a" if value is None else f"{value:,.{digits}f}"
 
 
-def table(ours, keras, names):
-    rows = ["| workload | charrnn chars/s | Keras-JAX chars/s | ratio | charrnn peak RSS MB | Keras peak RSS MB |",
-            "|---|---:|---:|---:|---:|---:|"]
+def ratio(a, b):
+    return f"{a / b:.2f}x" if a and b else "n/a"
+
+
+def table(ours, keras, names, auto=None):
+    """Markdown table; `auto` is charrnn's run with OpenBLAS's own kernels, when it differs from `ours`."""
+    core = ours.get("blas_core", "?")
+    head = f"| workload | charrnn chars/s (BLAS core {core}) | Keras-JAX chars/s | ratio |"
+    rule = "|---|---:|---:|---:|"
+    if auto is not None:
+        head += f" charrnn chars/s (BLAS core {auto.get('blas_core', '?')}) | ratio |"
+        rule += "---:|---:|"
+    rows = [head + " charrnn peak RSS MB | Keras peak RSS MB |", rule + "---:|---:|"]
     for name in names:
         a, b = ours.get(f"{name}_chars_per_s"), keras.get(f"{name}_chars_per_s")
-        ratio = f"{a / b:.2f}x" if a and b else "n/a"
-        rows.append(f"| {name} | {fmt(a)} | {fmt(b)} | {ratio} | {fmt(ours.get(f'{name}_peak_rss_mb'))} "
-                    f"| {fmt(keras.get(f'{name}_peak_rss_mb'))} |")
-    gflops = ours.get("train_lstm2x512_T50_B50_gflops")
-    if gflops is not None:
-        a, b = ours.get("train_lstm2x512_T50_B50_chars_per_s"), keras.get("train_lstm2x512_T50_B50_chars_per_s")
+        row = f"| {name} | {fmt(a)} | {fmt(b)} | {ratio(a, b)} |"
+        if auto is not None:
+            c = auto.get(f"{name}_chars_per_s")
+            row += f" {fmt(c)} | {ratio(c, b)} |"
+        rows.append(row + f" {fmt(ours.get(f'{name}_peak_rss_mb'))} | {fmt(keras.get(f'{name}_peak_rss_mb'))} |")
+    for label, run in [(core, ours)] + ([(auto.get("blas_core", "?"), auto)] if auto is not None else []):
+        gflops = run.get("train_lstm2x512_T50_B50_gflops")
+        if gflops is None:
+            continue
+        a, b = run.get("train_lstm2x512_T50_B50_chars_per_s"), keras.get("train_lstm2x512_T50_B50_chars_per_s")
         peer = f"; Keras-JAX {b / a * gflops:.1f} at the same FLOPs per character" if a and b else ""
-        rows.append(f"\nAchieved on train_lstm2x512_T50_B50: charrnn {gflops:.1f} GFLOP/s{peer}.")
+        rows.append(f"\nAchieved on train_lstm2x512_T50_B50 with BLAS core {label}: charrnn {gflops:.1f} GFLOP/s{peer}.")
     return "\n".join(rows)
 
 
@@ -100,6 +118,12 @@ def main():
             print(f"run.py: {e}", file=sys.stderr)
 
     attempt("charrnn", lambda: charrnn(args.charrnn, "bench", "--json", "--corpus", corpus, *common), "charrnn bench")
+    if os.environ.get("OPENBLAS_CORETYPE"):  # pinned: measure OpenBLAS's own choice for this CPU as well
+        unpinned = {k: v for k, v in os.environ.items() if k != "OPENBLAS_CORETYPE"}
+        attempt("charrnn_auto", lambda: charrnn(args.charrnn, "bench", "--json", "--corpus", corpus, *common),
+                "charrnn bench (OPENBLAS_CORETYPE unset)", env=unpinned)
+        if results.get("charrnn_auto", {}).get("blas_core") == results["charrnn"].get("blas_core"):
+            results.pop("charrnn_auto")  # the pin changes nothing here
     attempt("keras", lambda: [sys.executable, os.path.join(HERE, "keras_peer.py"), "--corpus", corpus, *common],
             "keras_peer.py")
     if args.quality:
@@ -114,7 +138,7 @@ def main():
     keras = results["keras"]
     print(f"\nKeras {keras.get('keras_version', '?')}, backend {keras.get('backend', '?')}, "
           f"JAX {keras.get('jax_version', '?')}; corpus {args.corpus}\n")
-    print(table(results["charrnn"], keras, names))
+    print(table(results["charrnn"], keras, names, results.get("charrnn_auto")))
     if args.quality:
         print(f"\nValidation loss (nats/char, last 10% of the corpus) after {args.quality_time} s of training, "
               "2x128 LSTM, seq 50, batch 50, Adam 2e-3:\n")

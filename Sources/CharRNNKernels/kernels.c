@@ -4,6 +4,7 @@
 #include "charrnn_kernels.h"
 
 #include <stdint.h>
+#include <math.h>
 #include <string.h>
 
 // No a·b + c → fma(a, b, c): every variant must round exactly as the others (and as the baseline).
@@ -65,4 +66,160 @@ INTERNAL MULTIVERSIONED void crnn_sigmoid(float *p, size_t n) {
 
 INTERNAL MULTIVERSIONED void crnn_tanh(float *p, size_t n) {
     for (size_t i = 0; i < n; i++) p[i] = tanh_inline(p[i]);
+}
+
+// MARK: 8-bit weights (see the header for the layout)
+
+#define Q8_TILE (CRNN_Q8_BLOCK * CRNN_Q8_GROUP)  // bytes per (group, block) tile
+
+static size_t div_up(size_t a, size_t b) { return (a + b - 1) / b; }
+
+INTERNAL size_t crnn_q8_scale_count(size_t k, size_t n) {
+    return div_up(n, CRNN_Q8_GROUP) * div_up(k, CRNN_Q8_BLOCK) * CRNN_Q8_GROUP;
+}
+
+INTERNAL size_t crnn_q8_matrix_bytes(size_t k, size_t n) {
+    return div_up(n, CRNN_Q8_GROUP) * div_up(k, CRNN_Q8_BLOCK) * Q8_TILE;
+}
+
+/// Position of row i (within its block) of column jj (within its group) in a tile.
+static inline size_t tile_offset(size_t i, size_t jj) { return (i / 4) * (4 * CRNN_Q8_GROUP) + jj * 4 + i % 4; }
+
+static inline int8_t quantize(float v, float inverse_scale) {
+    return (int8_t)lrintf(v * inverse_scale);  // |v · 127 / max| ≤ 127
+}
+
+INTERNAL void crnn_q8_quantize_matrix(const float *w, size_t k, size_t n, size_t ld, int8_t *values, float *scales,
+                                      int32_t *column_sums) {
+    const size_t blocks = div_up(k, CRNN_Q8_BLOCK), groups = div_up(n, CRNN_Q8_GROUP);
+    for (size_t g = 0; g < groups; g++) {
+        for (size_t b = 0; b < blocks; b++) {
+            const size_t t = g * blocks + b;
+            int8_t *tile = values + t * Q8_TILE;
+            for (size_t jj = 0; jj < CRNN_Q8_GROUP; jj++) {
+                const size_t j = g * CRNN_Q8_GROUP + jj;
+                float largest = 0;
+                for (size_t i = 0; i < CRNN_Q8_BLOCK && j < n && b * CRNN_Q8_BLOCK + i < k; i++) {
+                    const float a = fabsf(w[(b * CRNN_Q8_BLOCK + i) * ld + j]);
+                    largest = a > largest ? a : largest;
+                }
+                const float inverse = largest > 0 ? 127.0f / largest : 0.0f;
+                int32_t sum = 0;
+                for (size_t i = 0; i < CRNN_Q8_BLOCK; i++) {
+                    const size_t row = b * CRNN_Q8_BLOCK + i;
+                    const int8_t q = (j < n && row < k) ? quantize(w[row * ld + j], inverse) : 0;
+                    tile[tile_offset(i, jj)] = q;
+                    sum += q;
+                }
+                scales[t * CRNN_Q8_GROUP + jj] = largest / 127.0f;
+                column_sums[t * CRNN_Q8_GROUP + jj] = sum;
+            }
+        }
+    }
+}
+
+INTERNAL void crnn_q8_quantize_vector(const float *x, size_t k, int8_t *values, float *scales) {
+    const size_t blocks = div_up(k, CRNN_Q8_BLOCK);
+    for (size_t b = 0; b < blocks; b++) {
+        float largest = 0;
+        for (size_t i = b * CRNN_Q8_BLOCK; i < k && i < (b + 1) * CRNN_Q8_BLOCK; i++) {
+            const float a = fabsf(x[i]);
+            largest = a > largest ? a : largest;
+        }
+        const float inverse = largest > 0 ? 127.0f / largest : 0.0f;
+        for (size_t i = 0; i < CRNN_Q8_BLOCK; i++) {
+            const size_t row = b * CRNN_Q8_BLOCK + i;
+            values[row] = row < k ? quantize(x[row], inverse) : 0;
+        }
+        scales[b] = largest / 127.0f;
+    }
+}
+
+/// y[j] of one column group += Σ_b dot[b][jj] · (s_w · s_x): the float part, identical in every variant.
+static inline __attribute__((always_inline)) void q8_finish_block(float *acc, const int32_t *dot, const float *w_scales,
+                                                                   float x_scale) {
+    for (size_t jj = 0; jj < CRNN_Q8_GROUP; jj++) acc[jj] = acc[jj] + (float)dot[jj] * (w_scales[jj] * x_scale);
+}
+
+static inline void q8_store(float *y, size_t g, size_t n, const float *acc) {
+    for (size_t jj = 0; jj < CRNN_Q8_GROUP && g * CRNN_Q8_GROUP + jj < n; jj++)
+        y[g * CRNN_Q8_GROUP + jj] = y[g * CRNN_Q8_GROUP + jj] + acc[jj];
+}
+
+/// The portable loop: exact integer dot products per block.
+static MULTIVERSIONED void q8_vecmat_portable(const int8_t *restrict x_values, const float *restrict x_scales,
+                                              size_t k, const int8_t *restrict values, const float *restrict scales,
+                                              size_t n, float *restrict y) {
+    const size_t blocks = div_up(k, CRNN_Q8_BLOCK), groups = div_up(n, CRNN_Q8_GROUP);
+    for (size_t g = 0; g < groups; g++) {
+        float acc[CRNN_Q8_GROUP] = {0};
+        for (size_t b = 0; b < blocks; b++) {
+            const size_t t = g * blocks + b;
+            const int8_t *tile = values + t * Q8_TILE, *xb = x_values + b * CRNN_Q8_BLOCK;
+            int32_t dot[CRNN_Q8_GROUP] = {0};
+            for (size_t quad = 0; quad < CRNN_Q8_BLOCK / 4; quad++)
+                for (size_t jj = 0; jj < CRNN_Q8_GROUP; jj++)
+                    for (size_t r = 0; r < 4; r++)
+                        dot[jj] += (int32_t)xb[quad * 4 + r] * (int32_t)tile[quad * 4 * CRNN_Q8_GROUP + jj * 4 + r];
+            q8_finish_block(acc, dot, scales + t * CRNN_Q8_GROUP, x_scales[b]);
+        }
+        q8_store(y, g, n, acc);
+    }
+}
+
+#if defined(__x86_64__) && defined(__clang__) && !defined(CRNN_SINGLE_VERSION)
+#define CRNN_HAVE_VNNI 1
+#elif defined(__x86_64__) && defined(__clang__) && defined(__AVX512VNNI__)
+#define CRNN_HAVE_VNNI 1
+#endif
+
+#ifdef CRNN_HAVE_VNNI
+#include <immintrin.h>
+
+/// AVX-512 VNNI: one vpdpbusd multiplies 4 k-values of 16 columns and adds them into 16 int32 lanes.
+/// It takes unsigned × signed bytes, so x is offset by 128 and 128 · Σ w is taken off again: the same
+/// exact integers as the portable loop.
+__attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni")))
+static void q8_vecmat_vnni(const int8_t *restrict x_values, const float *restrict x_scales, size_t k,
+                           const int8_t *restrict values, const float *restrict scales,
+                           const int32_t *restrict column_sums, size_t n, float *restrict y) {
+    const size_t blocks = div_up(k, CRNN_Q8_BLOCK), groups = div_up(n, CRNN_Q8_GROUP);
+    const __m512i offset = _mm512_set1_epi8((char)0x80);
+    for (size_t g = 0; g < groups; g++) {
+        __m512 acc = _mm512_setzero_ps();
+        for (size_t b = 0; b < blocks; b++) {
+            const size_t t = g * blocks + b;
+            const int8_t *tile = values + t * Q8_TILE;
+            // x + 128 as unsigned bytes: flipping the sign bit.
+            const __m256i xb = _mm256_xor_si256(_mm256_loadu_si256((const __m256i *)(x_values + b * CRNN_Q8_BLOCK)),
+                                                _mm512_castsi512_si256(offset));
+            int32_t quads[CRNN_Q8_BLOCK / 4];
+            _mm256_storeu_si256((__m256i *)quads, xb);
+            __m512i dot = _mm512_setzero_si512();
+            for (size_t quad = 0; quad < CRNN_Q8_BLOCK / 4; quad++) {
+                const __m512i w = _mm512_loadu_si512((const void *)(tile + quad * 4 * CRNN_Q8_GROUP));
+                dot = _mm512_dpbusd_epi32(dot, _mm512_set1_epi32(quads[quad]), w);
+            }
+            const __m512i sums = _mm512_loadu_si512((const void *)(column_sums + t * CRNN_Q8_GROUP));
+            dot = _mm512_sub_epi32(dot, _mm512_slli_epi32(sums, 7));
+            const __m512 scale = _mm512_mul_ps(_mm512_loadu_ps(scales + t * CRNN_Q8_GROUP), _mm512_set1_ps(x_scales[b]));
+            acc = _mm512_add_ps(acc, _mm512_mul_ps(_mm512_cvtepi32_ps(dot), scale));
+        }
+        float out[CRNN_Q8_GROUP];
+        _mm512_storeu_ps(out, acc);
+        q8_store(y, g, n, out);
+    }
+}
+#endif
+
+INTERNAL void crnn_q8_vecmat_accumulate(const int8_t *x_values, const float *x_scales, size_t k, const int8_t *values,
+                                        const float *scales, const int32_t *column_sums, size_t n, float *y) {
+#ifdef CRNN_HAVE_VNNI
+    if (__builtin_cpu_supports("avx512vnni") && __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl")) {
+        q8_vecmat_vnni(x_values, x_scales, k, values, scales, column_sums, n, y);
+        return;
+    }
+#endif
+    (void)column_sums;
+    q8_vecmat_portable(x_values, x_scales, k, values, scales, n, y);
 }

@@ -43,6 +43,8 @@ struct Bench: ParsableCommand {
             guard FileIO.exists(corpus) else { throw CharRNNError.io("cannot open \(corpus): no such file") }
             let names = only.map { $0.split(separator: ",").map(String.init) } ?? Workload.all.map(\.name)
             var o = JSONObject()
+            o.set("blas_core", blasCoreName)
+            if !json { print("BLAS: \(blasDescription)") }
             var gflops: Double?
             for name in names {
                 guard let workload = Workload.named(name) else { continue }

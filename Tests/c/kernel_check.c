@@ -10,6 +10,78 @@
 
 #define COUNT (1u << 24)
 
+static uint64_t random_state = 88172645463325252u;
+static float random_float(void) {  // xorshift64*, uniform in [-1, 1)
+    random_state ^= random_state >> 12; random_state ^= random_state << 25; random_state ^= random_state >> 27;
+    return (float)((random_state * 2685821657736338717u) >> 40) / (float)(1u << 23) - 1.0f;
+}
+
+/// The 8-bit product against the float one: within the rounding bound of the quantization (half a step
+/// of each operand's scale), and, where the CPU has AVX-512 VNNI, the same bits from both kernels.
+/// Sizes that are not multiples of the block and group check the padding. Returns the hash of y.
+static int check_q8(uint64_t *hash) {
+    enum { K = 300, N = 77, LD = 80 };
+    static float w[K * LD], x[K], y[N], reference[N], bound[N];
+    static double exact[N];  // the quantized operands' product in double precision
+    for (size_t i = 0; i < K * LD; i++) w[i] = random_float() * (i % 7 == 0 ? 3.0f : 0.5f);
+    for (size_t i = 0; i < K; i++) x[i] = random_float();
+    const size_t blocks = (K + CRNN_Q8_BLOCK - 1) / CRNN_Q8_BLOCK;
+    int8_t *values = malloc(crnn_q8_matrix_bytes(K, N)), xq[blocks * CRNN_Q8_BLOCK];
+    float *scales = malloc(crnn_q8_scale_count(K, N) * sizeof(float)), xs[blocks];
+    int32_t *sums = malloc(crnn_q8_scale_count(K, N) * sizeof(int32_t));
+    if (!values || !scales || !sums) return 1;
+    crnn_q8_quantize_matrix(w, K, N, LD, values, scales, sums);
+    crnn_q8_quantize_vector(x, K, xq, xs);
+    for (size_t j = 0; j < N; j++) {
+        double sum = 0, err = 0, quantized = 0;
+        for (size_t b = 0; b < blocks; b++) {
+            float wmax = 0, xmax = 0;
+            for (size_t i = b * CRNN_Q8_BLOCK; i < K && i < (b + 1) * CRNN_Q8_BLOCK; i++) {
+                wmax = fmaxf(wmax, fabsf(w[i * LD + j]));
+                xmax = fmaxf(xmax, fabsf(x[i]));
+            }
+            for (size_t i = b * CRNN_Q8_BLOCK; i < K && i < (b + 1) * CRNN_Q8_BLOCK; i++) {
+                sum += (double)x[i] * w[i * LD + j];
+                err += fabs(x[i]) * wmax / 254.0 + (fabs(w[i * LD + j]) + wmax / 254.0) * xmax / 254.0;
+                // Q8_0 written out again: round(v · 127 / max) · max / 127 for both operands.
+                quantized += (double)lrint(x[i] * 127.0 / xmax) * xmax / 127.0
+                           * ((double)lrint(w[i * LD + j] * 127.0 / wmax) * wmax / 127.0);
+            }
+        }
+        y[j] = 1.0f; reference[j] = (float)(sum + 1.0); bound[j] = (float)(err * 1.001 + 1e-5);
+        exact[j] = quantized + 1.0;
+    }
+    crnn_q8_vecmat_accumulate(xq, xs, K, values, scales, sums, N, y);
+    int failed = 0;
+    for (size_t j = 0; j < N; j++) {
+        if (!(fabs(y[j] - exact[j]) <= 1e-5 * (1 + fabs(exact[j])))) {
+            printf("q8 column %zu: %.9g, the quantized operands' product is %.9g\n", j, y[j], exact[j]);
+            failed = 1;
+            break;
+        }
+        if (!(fabsf(y[j] - reference[j]) <= bound[j])) {
+            printf("q8 column %zu: %g, float %g, bound %g\n", j, y[j], reference[j], bound[j]);
+            failed = 1;
+            break;
+        }
+    }
+    float portable[N];
+    for (size_t j = 0; j < N; j++) portable[j] = 1.0f;
+    q8_vecmat_portable(xq, xs, K, values, scales, N, portable);
+    if (memcmp(portable, y, sizeof y) != 0) { puts("q8: the portable loop and the kernel in use disagree"); failed = 1; }
+#ifdef CRNN_HAVE_VNNI
+    float vnni[N];
+    for (size_t j = 0; j < N; j++) vnni[j] = 1.0f;
+    q8_vecmat_vnni(xq, xs, K, values, scales, sums, N, vnni);
+    if (memcmp(portable, vnni, sizeof vnni) != 0) { puts("q8: the VNNI and portable kernels disagree"); failed = 1; }
+#endif
+    uint32_t bits[N];
+    memcpy(bits, y, sizeof bits);
+    for (size_t j = 0; j < N; j++) { *hash ^= bits[j]; *hash *= 1099511628211u; }
+    free(values); free(scales); free(sums);
+    return failed;
+}
+
 /// Distance in units in the last place of `expected` (rounded to float).
 static double ulps(float got, double expected) {
     float e = (float)expected;
@@ -40,7 +112,7 @@ int main(void) {
         if (fabs(xd) < 16.0) worst_sigmoid = fmax(worst_sigmoid, ulps(s[i], 1.0 / (1.0 + exp(-xd))));
         if (fabs(xd) > 1e-3 && fabs(xd) < 9.0) worst_tanh = fmax(worst_tanh, ulps(t[i], tanh(xd)));
     }
-    int failed = 0;
+    int failed = check_q8(&hash);
     if (!isnan(s[0]) || !isnan(t[0]) || !isnan(crnn_expf(NAN))) { puts("NaN must stay NaN"); failed = 1; }
     if (s[1] != 1.0f || !(s[2] >= 0.0f && s[2] < 1e-37f) || t[1] != 1.0f || t[2] != -1.0f) { puts("wrong at ±infinity"); failed = 1; }
     if (s[3] != 0.5f || t[3] != 0.0f || crnn_expf(0.0f) != 1.0f) { puts("wrong at 0"); failed = 1; }

@@ -288,6 +288,7 @@ def test_bench_json(corpus):
         assert r[f"{name}_chars_per_s"] > 0
         assert r[f"{name}_peak_rss_mb"] > 1
     assert r["train_lstm2x512_T50_B50_gflops"] > 0
+    assert r["blas_core"] and r["blas_core"] != "unknown"  # the OpenBLAS kernels the figures were taken with
     assert_clean_failure(run("bench", "--json", "--only", "nope"), "nope")
 
 

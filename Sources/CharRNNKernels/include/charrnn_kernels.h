@@ -10,6 +10,7 @@
 #define CHARRNN_KERNELS_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -25,6 +26,33 @@ void crnn_sigmoid(float *p, size_t n);
 /// p[i] = tanh(p[i]) for i < n, within 2 ulp of tanhf for |x| ≥ 0.625 and through Cephes' odd
 /// polynomial below, where 1 − 2/(e^2x + 1) would cancel.
 void crnn_tanh(float *p, size_t n);
+
+// 8-bit weights for batch-1 generation, after ggml's Q8_0: a (k, n) matrix W is cut into blocks of
+// CRNN_Q8_BLOCK rows; within a block each column has its own scale (max |w| / 127) and int8 values. The
+// input vector is quantized the same way per block, so y[j] += Σ_b s_w[b][j] · s_x[b] · Σ_{i∈b} q_x[i]·q_w[i][j],
+// where the inner sums are exact integers. Columns are stored in groups of CRNN_Q8_GROUP, and within a
+// (group, block) tile as rows of 4 interleaved k-values per column: the layout of AVX-512 VNNI's
+// vpdpbusd, which the kernel uses where the CPU has it (a portable loop elsewhere, with the same result).
+
+#define CRNN_Q8_BLOCK 32
+#define CRNN_Q8_GROUP 16
+
+/// Bytes of int8 values for a quantized (k, n) matrix; scales and column sums take
+/// crnn_q8_scale_count(k, n) entries each.
+size_t crnn_q8_matrix_bytes(size_t k, size_t n);
+size_t crnn_q8_scale_count(size_t k, size_t n);
+
+/// Quantizes W (k, n), rows `ld` floats apart.
+void crnn_q8_quantize_matrix(const float *w, size_t k, size_t n, size_t ld, int8_t *values, float *scales,
+                             int32_t *column_sums);
+
+/// Quantizes x (k) into ceil(k / CRNN_Q8_BLOCK) blocks: `values` holds that many × CRNN_Q8_BLOCK bytes
+/// (zero past k), `scales` one float per block.
+void crnn_q8_quantize_vector(const float *x, size_t k, int8_t *values, float *scales);
+
+/// y (n) += x · W for a vector and a matrix quantized as above (k rows).
+void crnn_q8_vecmat_accumulate(const int8_t *x_values, const float *x_scales, size_t k, const int8_t *values,
+                               const float *scales, const int32_t *column_sums, size_t n, float *y);
 
 #ifdef __cplusplus
 }

@@ -1,0 +1,36 @@
+"""bench/run.py's table: ratios against Keras, and the second charrnn column when OpenBLAS is pinned."""
+import importlib.util
+import os
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+spec = importlib.util.spec_from_file_location("bench_run", os.path.join(ROOT, "bench", "run.py"))
+bench_run = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(bench_run)
+
+NAME = "train_lstm2x512_T50_B50"
+
+
+def figures(core, rate):
+    return {"blas_core": core, f"{NAME}_chars_per_s": rate, f"{NAME}_peak_rss_mb": 160.0,
+            f"{NAME}_gflops": rate * 19.1e6 / 1e9}
+
+
+def test_table_has_one_charrnn_column_and_ratio():
+    text = bench_run.table(figures("Haswell", 9000.0), {f"{NAME}_chars_per_s": 12000.0}, [NAME])
+    row = next(line for line in text.splitlines() if line.startswith(f"| {NAME}"))
+    assert "BLAS core Haswell" in text and "0.75x" in row
+    assert row.count("|") == 7
+
+
+def test_table_adds_the_unpinned_run():
+    keras = {f"{NAME}_chars_per_s": 12000.0, f"{NAME}_peak_rss_mb": 650.0}
+    text = bench_run.table(figures("Haswell", 9000.0), keras, [NAME], auto=figures("Cooperlake", 13200.0))
+    row = next(line for line in text.splitlines() if line.startswith(f"| {NAME}"))
+    assert "BLAS core Cooperlake" in text
+    assert "0.75x" in row and "1.10x" in row
+    assert "with BLAS core Haswell" in text and "with BLAS core Cooperlake" in text
+
+
+def test_missing_figures_show_na():
+    text = bench_run.table({}, {}, [NAME])
+    assert "n/a" in text
