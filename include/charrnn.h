@@ -204,6 +204,19 @@ CHARRNN_API charrnn_sample_params charrnn_default_sample_params(void);
  * reference to the model. On success *out owns it: free it with charrnn_session_free(). */
 CHARRNN_API charrnn_status charrnn_session_new(const charrnn_model *model, charrnn_session **out);
 
+/* The weights a session multiplies with. */
+typedef enum charrnn_precision {
+    CHARRNN_PRECISION_FLOAT32 = 0, /* the model's own weights: exactly the model */
+    CHARRNN_PRECISION_INT8 = 1     /* an 8-bit copy made when the session is created (blocks of 32 rows with
+                                      a scale per column, as ggml's Q8_0): about twice as fast to generate;
+                                      `charrnn eval --int8` reports what it changes in loss */
+} charrnn_precision;
+
+/* Like charrnn_session_new, with the precision of the weights. An unknown `precision` is
+ * CHARRNN_ERR_INVALID_ARGUMENT. */
+CHARRNN_API charrnn_status charrnn_session_new_with_precision(const charrnn_model *model, charrnn_precision precision,
+                                                              charrnn_session **out);
+
 /* NULL is a no-op. */
 CHARRNN_API void charrnn_session_free(charrnn_session *session);
 

@@ -33,6 +33,22 @@ public func capi_session_new(_ handle: CModel?, _ out: UnsafeMutablePointer<CSes
     }
 }
 
+@_cdecl("charrnn_session_new_with_precision")
+public func capi_session_new_with_precision(_ handle: CModel?, _ precision: charrnn_precision,
+                                            _ out: UnsafeMutablePointer<CSession?>?) -> CStatus {
+    guarded {
+        let model = try model(handle)
+        guard let out else { throw APIError.invalid("out is NULL") }
+        let weights: WeightPrecision
+        switch precision {
+        case CHARRNN_PRECISION_FLOAT32: weights = .float32
+        case CHARRNN_PRECISION_INT8: weights = .int8
+        default: throw APIError.invalid("precision \(precision.rawValue) is not a charrnn_precision (0 float32, 1 int8)")
+        }
+        out.pointee = box(Session(model: model, seed: 0, precision: weights))
+    }
+}
+
 @_cdecl("charrnn_session_free")
 public func capi_session_free(_ handle: CSession?) {
     releaseSession(handle)

@@ -60,13 +60,20 @@ static inline __attribute__((always_inline)) float tanh_inline(float x) {
 
 INTERNAL float crnn_expf(float x) { return exp_inline(x); }
 
-INTERNAL MULTIVERSIONED void crnn_sigmoid(float *p, size_t n) {
+// The multiversioned functions are static, so that their ifunc resolvers stay out of libcharrnn's
+// exported symbols; the INTERNAL entry points call them.
+
+static MULTIVERSIONED void sigmoid_loop(float *p, size_t n) {
     for (size_t i = 0; i < n; i++) p[i] = 1.0f / (1.0f + exp_inline(-p[i]));
 }
 
-INTERNAL MULTIVERSIONED void crnn_tanh(float *p, size_t n) {
+static MULTIVERSIONED void tanh_loop(float *p, size_t n) {
     for (size_t i = 0; i < n; i++) p[i] = tanh_inline(p[i]);
 }
+
+INTERNAL void crnn_sigmoid(float *p, size_t n) { sigmoid_loop(p, n); }
+
+INTERNAL void crnn_tanh(float *p, size_t n) { tanh_loop(p, n); }
 
 // MARK: 8-bit weights (see the header for the layout)
 
@@ -85,8 +92,10 @@ INTERNAL size_t crnn_q8_matrix_bytes(size_t k, size_t n) {
 /// Position of row i (within its block) of column jj (within its group) in a tile.
 static inline size_t tile_offset(size_t i, size_t jj) { return (i / 4) * (4 * CRNN_Q8_GROUP) + jj * 4 + i % 4; }
 
-static inline int8_t quantize(float v, float inverse_scale) {
-    return (int8_t)lrintf(v * inverse_scale);  // |v · 127 / max| ≤ 127
+/// round(v · 127 / max) to nearest, ties to even, as lrintf does, but inline and vectorisable: adding
+/// and taking off 1.5 · 2^23 leaves the rounded value (|v · inverse_scale| ≤ 127).
+static inline __attribute__((always_inline)) int8_t quantize(float v, float inverse_scale) {
+    return (int8_t)(int32_t)((v * inverse_scale + rounding_magic) - rounding_magic);
 }
 
 INTERNAL void crnn_q8_quantize_matrix(const float *w, size_t k, size_t n, size_t ld, int8_t *values, float *scales,
@@ -118,7 +127,8 @@ INTERNAL void crnn_q8_quantize_matrix(const float *w, size_t k, size_t n, size_t
     }
 }
 
-INTERNAL void crnn_q8_quantize_vector(const float *x, size_t k, int8_t *values, float *scales) {
+static MULTIVERSIONED void quantize_vector_loop(const float *restrict x, size_t k, int8_t *restrict values,
+                                                float *restrict scales) {
     const size_t blocks = div_up(k, CRNN_Q8_BLOCK);
     for (size_t b = 0; b < blocks; b++) {
         float largest = 0;
@@ -135,13 +145,17 @@ INTERNAL void crnn_q8_quantize_vector(const float *x, size_t k, int8_t *values, 
     }
 }
 
+INTERNAL void crnn_q8_quantize_vector(const float *x, size_t k, int8_t *values, float *scales) {
+    quantize_vector_loop(x, k, values, scales);
+}
+
 /// y[j] of one column group += Σ_b dot[b][jj] · (s_w · s_x): the float part, identical in every variant.
 static inline __attribute__((always_inline)) void q8_finish_block(float *acc, const int32_t *dot, const float *w_scales,
                                                                    float x_scale) {
     for (size_t jj = 0; jj < CRNN_Q8_GROUP; jj++) acc[jj] = acc[jj] + (float)dot[jj] * (w_scales[jj] * x_scale);
 }
 
-static inline void q8_store(float *y, size_t g, size_t n, const float *acc) {
+static inline __attribute__((always_inline)) void q8_store(float *y, size_t g, size_t n, const float *acc) {
     for (size_t jj = 0; jj < CRNN_Q8_GROUP && g * CRNN_Q8_GROUP + jj < n; jj++)
         y[g * CRNN_Q8_GROUP + jj] = y[g * CRNN_Q8_GROUP + jj] + acc[jj];
 }
@@ -184,15 +198,14 @@ static void q8_vecmat_vnni(const int8_t *restrict x_values, const float *restric
                            const int8_t *restrict values, const float *restrict scales,
                            const int32_t *restrict column_sums, size_t n, float *restrict y) {
     const size_t blocks = div_up(k, CRNN_Q8_BLOCK), groups = div_up(n, CRNN_Q8_GROUP);
-    const __m512i offset = _mm512_set1_epi8((char)0x80);
+    const __m256i offset = _mm256_set1_epi8((char)0x80);
     for (size_t g = 0; g < groups; g++) {
         __m512 acc = _mm512_setzero_ps();
         for (size_t b = 0; b < blocks; b++) {
             const size_t t = g * blocks + b;
             const int8_t *tile = values + t * Q8_TILE;
             // x + 128 as unsigned bytes: flipping the sign bit.
-            const __m256i xb = _mm256_xor_si256(_mm256_loadu_si256((const __m256i *)(x_values + b * CRNN_Q8_BLOCK)),
-                                                _mm512_castsi512_si256(offset));
+            const __m256i xb = _mm256_xor_si256(_mm256_loadu_si256((const __m256i *)(x_values + b * CRNN_Q8_BLOCK)), offset);
             int32_t quads[CRNN_Q8_BLOCK / 4];
             _mm256_storeu_si256((__m256i *)quads, xb);
             __m512i dot = _mm512_setzero_si512();
@@ -205,9 +218,14 @@ static void q8_vecmat_vnni(const int8_t *restrict x_values, const float *restric
             const __m512 scale = _mm512_mul_ps(_mm512_loadu_ps(scales + t * CRNN_Q8_GROUP), _mm512_set1_ps(x_scales[b]));
             acc = _mm512_add_ps(acc, _mm512_mul_ps(_mm512_cvtepi32_ps(dot), scale));
         }
-        float out[CRNN_Q8_GROUP];
-        _mm512_storeu_ps(out, acc);
-        q8_store(y, g, n, out);
+        if ((g + 1) * CRNN_Q8_GROUP <= n) {
+            float *out = y + g * CRNN_Q8_GROUP;
+            _mm512_storeu_ps(out, _mm512_add_ps(_mm512_loadu_ps(out), acc));  // y + acc, as q8_store
+        } else {
+            float out[CRNN_Q8_GROUP];
+            _mm512_storeu_ps(out, acc);
+            q8_store(y, g, n, out);
+        }
     }
 }
 #endif

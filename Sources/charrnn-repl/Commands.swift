@@ -110,7 +110,7 @@ extension REPL {
                 let (loaded, file) = try ModelLocator.load(argument)
                 model = loaded
                 modelPath = file
-                session = Session(model: loaded, seed: seed)
+                session = Session(model: loaded, seed: seed, precision: precision)
                 distribution = [Float](repeating: 0, count: loaded.vocabulary.count)
                 info("model \(file): \(ModelLocator.describe(loaded)); conversation reset")
             } catch {

@@ -23,6 +23,8 @@ final class REPL {
     var modelPath: String
     var session: Session
     var seed: UInt64
+    /// The weights sessions multiply with (`--int8`).
+    let precision: WeightPrecision
     var parameters: SamplingParameters
     var maxChars: Int
     /// An answer ends after this many newlines; 0: only `maxChars` ends it.
@@ -34,18 +36,19 @@ final class REPL {
     /// (V) the pending distribution, copied out before each draw.
     var distribution: [Float]
 
-    init(model: Model, path: String, seed: UInt64, parameters: SamplingParameters, maxChars: Int,
-         maxLines: Int, probs: ProbsMode, output: Output) {
+    init(model: Model, path: String, seed: UInt64, precision: WeightPrecision = .float32, parameters: SamplingParameters,
+         maxChars: Int, maxLines: Int, probs: ProbsMode, output: Output) {
         self.model = model
         modelPath = path
         self.seed = seed
+        self.precision = precision
         self.parameters = parameters
         self.maxChars = maxChars
         self.maxLines = maxLines
         self.probs = probs
         out = output
         interactive = isatty(STDIN_FILENO) != 0
-        session = Session(model: model, seed: seed)
+        session = Session(model: model, seed: seed, precision: precision)
         distribution = [Float](repeating: 0, count: model.vocabulary.count)
     }
 

@@ -127,6 +127,8 @@ struct Workload {
     let units: Int
     let batch: Int
     let steps: Int
+    /// The weights generation multiplies with (the `_int8` workloads: the optional 8-bit path).
+    var precision: WeightPrecision = .float32
 
     static let all: [Workload] = [
         Workload(name: "train_lstm2x128_T50_B50", kind: .train, cell: .lstm, layers: 2, units: 128, batch: 50, steps: 50),
@@ -134,6 +136,10 @@ struct Workload {
         Workload(name: "train_lstm2x512_T50_B50", kind: .train, cell: .lstm, layers: 2, units: 512, batch: 50, steps: 50),
         Workload(name: "gen_lstm2x512_b1", kind: .generate, cell: .lstm, layers: 2, units: 512, batch: 1, steps: 1),
         Workload(name: "gen_lstm2x128_b1", kind: .generate, cell: .lstm, layers: 2, units: 128, batch: 1, steps: 1),
+        Workload(name: "gen_lstm2x512_b1_int8", kind: .generate, cell: .lstm, layers: 2, units: 512, batch: 1, steps: 1,
+                 precision: .int8),
+        Workload(name: "gen_lstm2x128_b1_int8", kind: .generate, cell: .lstm, layers: 2, units: 128, batch: 1, steps: 1,
+                 precision: .int8),
     ]
 
     static func named(_ name: String) -> Workload? { all.first { $0.name == name } }
@@ -199,7 +205,7 @@ struct Workload {
     }
 
     private func measureGeneration(model: Model, seconds: Double) throws -> Double {
-        let session = Session(model: model, seed: 7)
+        let session = Session(model: model, seed: 7, precision: precision)
         session.step(0)
         let parameters = SamplingParameters()
         for _ in 0..<10 { _ = try session.sample(parameters) }  // warm-up

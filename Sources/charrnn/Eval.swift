@@ -12,6 +12,8 @@ struct Eval: ParsableCommand {
     @Argument(help: "The text to evaluate on.") var file: String
     @Option(help: "Model or checkpoint file (default: the bundled model).") var model: String?
     @Option(help: "Characters outside the vocabulary: skip (with a warning) or error.") var unknown: UnknownPolicy = .skip
+    @Flag(help: "Also evaluate with 8-bit weights through the generation path and report the loss change.")
+    var int8 = false
     @Flag(help: "Print one JSON object.") var json = false
 
     func run() throws {
@@ -25,6 +27,9 @@ struct Eval: ParsableCommand {
             let result = try model.evaluate(text, skipUnknown: true)
             let loss = result.meanLoss
             let accuracy = result.count > 0 ? Double(result.correct) / Double(result.count) : .nan
+            // The change is taken against the same generation path in float32, so it is the weights' alone.
+            let stepwise = try int8 ? model.evaluateStepwise(text, precision: .float32, skipUnknown: true) : nil
+            let quantized = try int8 ? model.evaluateStepwise(text, precision: .int8, skipUnknown: true) : nil
             if json {
                 var o = JSONObject()
                 o.set("loss", loss)
@@ -35,12 +40,24 @@ struct Eval: ParsableCommand {
                 o.set("predictions", result.count)
                 o.set("skipped", encoded.skippedCount)
                 o.set("model", path)
+                if let stepwise, let quantized {
+                    o.set("float32_stepwise_loss", stepwise.meanLoss)
+                    o.set("int8_loss", quantized.meanLoss)
+                    o.set("int8_loss_change", quantized.meanLoss - stepwise.meanLoss)
+                    o.set("int8_accuracy", Double(quantized.correct) / Double(max(quantized.count, 1)))
+                }
                 print(o.text)
             } else {
                 print("model \(path) on \(file): \(encoded.indices.count) characters")
                 print("loss \(CLI.fixed(loss, 4)) nats/char (\(CLI.fixed(loss / log(2.0), 4)) bits/char)")
                 print("perplexity \(CLI.fixed(exp(loss), 4))")
                 print("accuracy \(CLI.fixed(100 * accuracy, 2))%")
+                if let stepwise, let quantized {
+                    let change = quantized.meanLoss - stepwise.meanLoss
+                    print("int8 weights (generation path): loss \(CLI.fixed(quantized.meanLoss, 4)) nats/char, "
+                          + "\(change >= 0 ? "+" : "")\(CLI.fixed(change, 4)) against float32 on the same path "
+                          + "(\(CLI.fixed(stepwise.meanLoss, 4)))")
+                }
             }
         }
     }

@@ -19,6 +19,8 @@ struct Sample: ParsableCommand {
     @Flag(help: "Always take the most probable character.") var greedy = false
     @Option(help: "Random seed: the same seed gives the same text (default: random).") var seed: UInt64?
     @Flag(help: "Stop after the first generated newline.") var stopAtNewline = false
+    @Flag(help: "Generate with 8-bit weights (about twice as fast; `charrnn eval --int8` reports the loss change).")
+    var int8 = false
     @Option(help: "Prime characters outside the vocabulary: skip (with a warning) or error.")
     var unknown: UnknownPolicy = .skip
 
@@ -32,7 +34,8 @@ struct Sample: ParsableCommand {
     func run() throws {
         try CLI.guarded {
             let (model, _) = try CLI.loadModel(self.model)
-            let session = Session(model: model, seed: seed ?? UInt64.random(in: 0...UInt64.max))
+            let session = Session(model: model, seed: seed ?? UInt64.random(in: 0...UInt64.max),
+                                  precision: int8 ? .int8 : .float32)
             let parameters = SamplingParameters(temperature: temperature, topK: topK, topP: topP, greedy: greedy)
             try parameters.validate()
             var echoed = ""

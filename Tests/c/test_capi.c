@@ -614,6 +614,39 @@ static void *generate_job(void *arg) {
     return NULL;
 }
 
+/* int8 sessions: refused precisions, then distributions close to float32's (LSTM and GRU layers). */
+static void test_int8_sessions(void) {
+    charrnn_model *m = make_model(CONFIG_LSTM, 9);
+    charrnn_model_info info;
+    OK(charrnn_model_get_info(m, &info));
+    charrnn_session *exact = NULL, *quantized = NULL, *never = NULL;
+    EXPECT_STATUS(CHARRNN_ERR_INVALID_ARGUMENT, charrnn_session_new_with_precision(m, (charrnn_precision)7, &never));
+    CHECK(never == NULL && strstr(charrnn_last_error(), "precision 7") != NULL);
+    EXPECT_STATUS(CHARRNN_ERR_INVALID_ARGUMENT, charrnn_session_new_with_precision(NULL, CHARRNN_PRECISION_INT8, &never));
+    EXPECT_STATUS(CHARRNN_ERR_INVALID_ARGUMENT, charrnn_session_new_with_precision(m, CHARRNN_PRECISION_INT8, NULL));
+    OK(charrnn_session_new_with_precision(m, CHARRNN_PRECISION_FLOAT32, &exact));
+    OK(charrnn_session_new_with_precision(m, CHARRNN_PRECISION_INT8, &quantized));
+    OK(charrnn_session_feed(exact, "ROMEO: what", 11, 0, NULL, NULL));
+    OK(charrnn_session_feed(quantized, "ROMEO: what", 11, 0, NULL, NULL));
+    float *p = malloc(sizeof(float) * info.vocab_size), *q = malloc(sizeof(float) * info.vocab_size);
+    OK(charrnn_session_probabilities(exact, p, info.vocab_size, NULL));
+    OK(charrnn_session_probabilities(quantized, q, info.vocab_size, NULL));
+    float worst = 0, sum = 0;
+    for (size_t i = 0; i < info.vocab_size; i++) {
+        float d = p[i] > q[i] ? p[i] - q[i] : q[i] - p[i];
+        worst = d > worst ? d : worst;
+        sum += q[i];
+    }
+    CHECK(worst > 0 && worst < 0.05f);
+    CHECK(sum > 0.9999f && sum < 1.0001f);
+    OK(charrnn_session_generate(quantized, 50, NULL, NULL, NULL, NULL));
+    free(p);
+    free(q);
+    charrnn_session_free(exact);
+    charrnn_session_free(quantized);
+    charrnn_model_free(m);
+}
+
 static void test_threads(void) {
     charrnn_model *m = make_model(CONFIG_LSTM, 11);
     thread_job alone[THREADS], together[THREADS];
@@ -858,6 +891,7 @@ int main(void) {
     test_save_load();
     test_evaluate();
     test_sessions();
+    test_int8_sessions();
     test_threads();
     test_thread_local_errors();
     test_train();

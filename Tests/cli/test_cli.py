@@ -205,6 +205,14 @@ def test_sample_seeded_and_streamed(trained):
     assert proc.returncode == 0 and proc.out.count("\n") <= 1
 
 
+def test_sample_int8(trained):
+    model = trained[0]["checkpoint"]
+    args = ("sample", "--model", model, "--prime", "ROMEO:", "--length", "80", "--seed", "5", "--int8")
+    a, b = run(*args), run(*args)
+    assert a.returncode == 0, a.err
+    assert a.out == b.out and a.out.startswith("ROMEO:") and len(a.out) == len("ROMEO:") + 80
+
+
 def test_sample_unknown_prime_characters(trained):
     model = trained[0]["checkpoint"]
     proc = run("sample", "--model", model, "--prime", "Caf\u00e9 \u20ac", "--length", "10", "--seed", "1")
@@ -252,6 +260,14 @@ def test_eval_json(trained, corpus, tmp_path):
     assert abs(r["perplexity"] - 2.718281828459045 ** r["loss"]) < 1e-6
     # The trainer validates on the same characters (the last 10%) with another batching: same ballpark.
     assert abs(r["loss"] - trained[0]["val_loss"]) < 0.5
+    assert "int8_loss" not in r
+    proc = run("eval", str(held), "--model", model, "--json", "--int8")
+    assert proc.returncode == 0, proc.err
+    q = last_json(proc)
+    # The generation path in float32 is the batched evaluation to rounding; int8 moves it a little.
+    assert abs(q["float32_stepwise_loss"] - r["loss"]) < 1e-5
+    assert abs(q["int8_loss_change"] - (q["int8_loss"] - q["float32_stepwise_loss"])) < 1e-12
+    assert abs(q["int8_loss_change"]) < 0.01 and 0 <= q["int8_accuracy"] <= 1
 
     odd = tmp_path / "odd.txt"
     odd.write_text(text[:500] + "\u20ac" + text[500:1000], encoding="utf-8")

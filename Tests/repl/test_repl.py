@@ -373,6 +373,14 @@ def test_pipe_same_seed_same_session(repl, model):
     assert a.stdout.count(b"\n") >= 3
 
 
+def test_pipe_int8_is_deterministic_and_answers(repl, model):
+    text = "ROMEO:\nJULIET:\n"
+    a = pipe(repl, model, text, "--int8", "--max-chars", "30", "--lines", "0")
+    b = pipe(repl, model, text, "--int8", "--max-chars", "30", "--lines", "0")
+    assert a.returncode == 0, a.stderr
+    assert a.stdout == b.stdout and a.stdout.count(b"\n") >= 2
+
+
 def test_pipe_megabyte_line(repl, model):
     line = ("To be, or not to be: that is the question: " * 25000)[:1 << 20]
     start = time.time()

@@ -135,20 +135,20 @@ enum GRULayer {
 
     /// One step for one sequence. `x` (3U) holds the input projection with input bias; `scratch` has
     /// room for 4U floats. h is updated.
-    static func step(_ w: RecurrentWeights, x: UnsafeMutablePointer<Float>, h: UnsafeMutablePointer<Float>,
-                     scratch: UnsafeMutablePointer<Float>) {
+    static func step(_ w: RecurrentWeights, _ m: LayerStepMatrices, x: UnsafeMutablePointer<Float>,
+                     h: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>, quantized: QuantizedVector) {
         let U = w.units, G = 3 * U
         let rec = scratch, next = scratch + G
         if w.config.resetAfter {
             rec.update(repeating: 0, count: G)
-            vecMatAccumulate(h, k: U, w.recurrentKernel, n: G, into: rec)
+            m.recurrent.accumulate(h, into: rec, scratch: quantized)
             resetAfterRow(w, x: x, rec: rec, hPrev: h, hNext: next, recurrentCandidate: rec + 2 * U)
-        } else {
-            vecMatAccumulate(h, k: U, w.recurrentKernel, n: 2 * U, rowStride: G, into: x)
+        } else if let candidate = m.candidate {
+            m.recurrent.accumulate(h, into: x, scratch: quantized)  // z and r columns
             w.config.recurrentActivation.apply(x, count: 2 * U)
             let rh = rec
             for j in 0..<U { rh[j] = x[U + j] * h[j] }
-            vecMatAccumulate(rh, k: U, w.recurrentKernel + 2 * U, n: U, rowStride: G, into: x + 2 * U)
+            candidate.accumulate(rh, into: x + 2 * U, scratch: quantized)
             finishRow(w, row: x, hPrev: h, hNext: next)
         }
         h.update(from: next, count: U)

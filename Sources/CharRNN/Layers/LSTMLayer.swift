@@ -85,10 +85,10 @@ enum LSTMLayer {
     }
 
     /// One step for one sequence. `z` (G·U) holds the input projection with bias; h and c are updated.
-    static func step(_ w: RecurrentWeights, z: UnsafeMutablePointer<Float>, h: UnsafeMutablePointer<Float>,
-                     c: UnsafeMutablePointer<Float>) {
+    static func step(_ w: RecurrentWeights, _ m: LayerStepMatrices, z: UnsafeMutablePointer<Float>,
+                     h: UnsafeMutablePointer<Float>, c: UnsafeMutablePointer<Float>, quantized: QuantizedVector) {
         let U = w.units
-        vecMatAccumulate(h, k: U, w.recurrentKernel, n: 4 * U, into: z)
+        m.recurrent.accumulate(h, into: z, scratch: quantized)
         activateGates(w, z)
         updateCell(z, units: U, cPrev: c, cNext: c, hNext: h, activation: w.config.activation)
     }

@@ -29,9 +29,10 @@ enum SimpleRNNLayer {
               c: grad.recurrentKernel, ldc: U)
     }
 
-    static func step(_ w: RecurrentWeights, z: UnsafeMutablePointer<Float>, h: UnsafeMutablePointer<Float>) {
+    static func step(_ w: RecurrentWeights, _ m: LayerStepMatrices, z: UnsafeMutablePointer<Float>,
+                     h: UnsafeMutablePointer<Float>, quantized: QuantizedVector) {
         let U = w.units
-        vecMatAccumulate(h, k: U, w.recurrentKernel, n: U, into: z)
+        m.recurrent.accumulate(h, into: z, scratch: quantized)
         h.update(from: z, count: U)
         w.config.activation.apply(h, count: U)
     }

@@ -15,6 +15,16 @@ func sgemm(
         if beta != 1 { for i in 0..<m { for j in 0..<n { c[i * ldc + j] *= beta } } }
         return
     }
+    if m == 1 && !transA {
+        // One row (batch-1 evaluation): the matrix–vector kernel. OpenBLAS's sgemm would pack all of B
+        // for a single row, on every step.
+        if transB {  // c (n) = a (k) · Bᵀ, B stored (n, k)
+            cblas_sgemv(CblasRowMajor, CblasNoTrans, Int32(n), Int32(k), alpha, b, Int32(ldb), a, 1, beta, c, 1)
+        } else {  // c (n) = a (k) · B, B stored (k, n)
+            cblas_sgemv(CblasRowMajor, CblasTrans, Int32(k), Int32(n), alpha, b, Int32(ldb), a, 1, beta, c, 1)
+        }
+        return
+    }
     cblas_sgemm(
         CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
         Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))

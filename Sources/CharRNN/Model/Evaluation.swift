@@ -1,3 +1,7 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// Passes over a text without training: exact sequential evaluation and per-position distributions from a
 /// fresh state, and the fast streamed evaluation used for validation.
 extension Model {
@@ -38,6 +42,32 @@ extension Model {
             throw CharRNNError.invalidArgument("evaluation needs at least 2 known characters, got \(indices.count)")
         }
         return sequentialPass(indices, probabilities: nil)
+    }
+
+    /// Like `evaluate(_:skipUnknown:)`, but through the generation path — a `Session` fed one character at
+    /// a time — with its weights in `precision`. With `.float32` it agrees with `evaluate` to rounding; with
+    /// `.int8` the difference is what 8-bit weights cost in loss.
+    public func evaluateStepwise(_ text: [Unicode.Scalar], precision: WeightPrecision,
+                                 skipUnknown: Bool = false) throws -> BatchResult {
+        let indices = try vocabulary.encode(text, skipUnknown: skipUnknown).indices
+        guard indices.count >= 2 else {
+            throw CharRNNError.invalidArgument("evaluation needs at least 2 known characters, got \(indices.count)")
+        }
+        let session = Session(model: self, precision: precision)
+        let V = config.vocabSize
+        var probabilities = [Float](repeating: 0, count: V)
+        var result = BatchResult()
+        for position in 0..<(indices.count - 1) {
+            session.step(indices[position])
+            try probabilities.withUnsafeMutableBufferPointer { try session.probabilities(into: $0.baseAddress!) }
+            let target = Int(indices[position + 1])
+            result.lossSum -= Double(log(max(probabilities[target], Float.leastNormalMagnitude)))
+            var best = 0
+            for i in 1..<V where probabilities[i] > probabilities[best] { best = i }
+            if best == target { result.correct += 1 }
+            result.count += 1
+        }
+        return result
     }
 
     /// The next-character distribution after each prefix of `text`, from a fresh state: (count, V) row-major.

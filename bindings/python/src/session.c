@@ -33,17 +33,18 @@ static void Session_dealloc(SessionObject *self)
     Py_TYPE(self)->tp_free((PyObject *)self);
 }
 
-/* Session._open(model) -> Session (classmethod) */
+/* Session._open(model, precision=0) -> Session (classmethod); precision is a charrnn_precision. */
 static PyObject *Session_open(PyTypeObject *cls, PyObject *args)
 {
     PyObject *model_obj;
-    if (!PyArg_ParseTuple(args, "O:_open", &model_obj))
+    int precision = CHARRNN_PRECISION_FLOAT32;
+    if (!PyArg_ParseTuple(args, "O|i:_open", &model_obj, &precision))
         return NULL;
     charrnn_model *m = crn_model_handle(model_obj);
     if (!m)
         return NULL;
     charrnn_session *s = NULL;
-    charrnn_status st = charrnn_session_new(m, &s);
+    charrnn_status st = charrnn_session_new_with_precision(m, (charrnn_precision)precision, &s);
     if (st != CHARRNN_OK)
         return crn_raise(st);
     SessionObject *self = (SessionObject *)cls->tp_alloc(cls, 0);

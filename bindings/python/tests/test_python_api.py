@@ -177,6 +177,23 @@ def test_session_determinism(model):
     assert t == a
 
 
+def test_int8_session(model):
+    with model.session() as exact, model.session(precision="int8") as quantized:
+        for s in (exact, quantized):
+            s.feed("First Citizen:")
+        p, q = exact.probabilities(), quantized.probabilities()
+    assert q.dtype == np.float32 and abs(float(q.sum()) - 1) < 1e-5
+    assert 0 < float(np.abs(p - q).max()) < 0.05  # close, and really the 8-bit weights
+    runs = []
+    for _ in range(2):
+        with model.session(seed=3, precision="int8") as s:
+            s.feed("First")
+            runs.append(s.generate_text(80))
+    assert runs[0] == runs[1]
+    with pytest.raises(ValueError, match="int8"):
+        model.session(precision="float16")
+
+
 def test_sample_params(model, vocab):
     with model.session() as s:
         s.feed("a")

@@ -1,0 +1,60 @@
+@testable import CharRNN
+import XCTest
+
+/// 8-bit generation (`WeightPrecision.int8`): close to float32 for every layer type, deterministic, and
+/// measured through the same stepwise evaluation the CLI reports.
+final class QuantizedSessionTests: XCTestCase {
+    /// Sizes that are not multiples of the 32-row blocks or 16-column groups, two layers, every cell.
+    static let configs: [(String, ModelConfig)] = [
+        ("lstm", Fixtures.config(.lstm, layers: 2, units: 37)),
+        ("gru reset_after", Fixtures.config(.gru, layers: 2, units: 37, resetAfter: true)),
+        ("gru reset_before", Fixtures.config(.gru, layers: 2, units: 37, resetAfter: false)),
+        ("simple rnn", Fixtures.config(.rnn, layers: 2, units: 37)),
+        ("embedding", Fixtures.config(.lstm, layers: 2, units: 37, input: .embedding)),
+    ]
+
+    func testInt8DistributionsStayCloseToFloat32() throws {
+        let text = Array("abcab gfe\ndcba ggg abcdefg".unicodeScalars)
+        for (name, config) in Self.configs {
+            let model = Fixtures.model(config)
+            let exact = Session(model: model), quantized = Session(model: model, precision: .int8)
+            var worst: Float = 0
+            for c in text {
+                try exact.feed([c])
+                try quantized.feed([c])
+                let p = try exact.probabilities(), q = try quantized.probabilities()
+                XCTAssertEqual(q.reduce(0, +), 1, accuracy: 1e-5, name)
+                for i in p.indices { worst = max(worst, abs(p[i] - q[i])) }
+            }
+            // Half a quantization step per operand moves these small random models' probabilities by 1e-3
+            // to 3e-2 (the simple RNN's state is the most sensitive); a wrong scale, column or sign by ~0.1–1.
+            XCTAssertLessThan(worst, 0.05, name)
+            XCTAssertGreaterThan(worst, 0, "\(name): int8 gave float32's exact distribution; was it used?")
+        }
+    }
+
+    func testInt8SessionsAreDeterministic() throws {
+        let model = Fixtures.model(Self.configs[0].1)
+        let a = Session(model: model, seed: 3, precision: .int8), b = Session(model: model, seed: 3, precision: .int8)
+        for s in [a, b] { try s.feed("ab") }
+        var ta = "", tb = ""
+        try a.generate(count: 300) { c, _ in ta.unicodeScalars.append(c); return true }
+        try b.generate(count: 300) { c, _ in tb.unicodeScalars.append(c); return true }
+        XCTAssertEqual(ta, tb)
+        XCTAssertEqual(a.precision, .int8)
+    }
+
+    func testStepwiseEvaluationMatchesTheBatchedOneAndMeasuresInt8() throws {
+        var rng = RandomGenerator(seed: 11)
+        let text = (0..<400).map { _ in Fixtures.alphabet[Int(rng.next() % 9)] }
+        for (name, config) in Self.configs {
+            let model = Fixtures.model(config)
+            let batched = try model.evaluate(text)
+            let stepwise = try model.evaluateStepwise(text, precision: .float32)
+            XCTAssertEqual(stepwise.count, batched.count, name)
+            XCTAssertEqual(stepwise.meanLoss, batched.meanLoss, accuracy: 1e-5, name)
+            let int8 = try model.evaluateStepwise(text, precision: .int8)
+            XCTAssertEqual(int8.meanLoss, stepwise.meanLoss, accuracy: 0.01, name)
+        }
+    }
+}
