@@ -28,7 +28,8 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CHARRNN = os.path.join(ROOT, ".build", "release", "charrnn")
 HERE = os.path.dirname(os.path.abspath(__file__))
 WORKLOADS = ["train_lstm2x128_T50_B50", "train_gru2x128_T50_B50", "train_lstm2x512_T50_B50",
-             "gen_lstm2x512_b1", "gen_lstm2x128_b1"]
+             "gen_lstm2x512_b1", "gen_lstm2x128_b1", "gen_lstm2x512_b1_int8", "gen_lstm2x128_b1_int8"]
+INT8 = "_int8"  # charrnn's 8-bit generation; Keras runs the same model in float32 (its only way)
 QUALITY_TIME = 120
 
 
@@ -76,12 +77,13 @@ def table(ours, keras, names, auto=None):
         rule += "---:|---:|"
     rows = [head + " charrnn peak RSS MB | Keras peak RSS MB |", rule + "---:|---:|"]
     for name in names:
-        a, b = ours.get(f"{name}_chars_per_s"), keras.get(f"{name}_chars_per_s")
+        a, b = ours.get(f"{name}_chars_per_s"), keras.get(f"{name}_chars_per_s".replace(INT8, ""))
         row = f"| {name} | {fmt(a)} | {fmt(b)} | {ratio(a, b)} |"
         if auto is not None:
             c = auto.get(f"{name}_chars_per_s")
             row += f" {fmt(c)} | {ratio(c, b)} |"
-        rows.append(row + f" {fmt(ours.get(f'{name}_peak_rss_mb'))} | {fmt(keras.get(f'{name}_peak_rss_mb'))} |")
+        keras_rss = keras.get(f"{name}_peak_rss_mb".replace(INT8, ""))
+        rows.append(row + f" {fmt(ours.get(f'{name}_peak_rss_mb'))} | {fmt(keras_rss)} |")
     for label, run in [(core, ours)] + ([(auto.get("blas_core", "?"), auto)] if auto is not None else []):
         gflops = run.get("train_lstm2x512_T50_B50_gflops")
         if gflops is None:
@@ -106,7 +108,11 @@ def main():
     if not os.path.isfile(corpus):
         sys.exit(f"run.py: corpus {args.corpus} not found")
     names = args.only.split(",") if args.only else WORKLOADS
-    common = (["--seconds", str(args.seconds)] if args.seconds else []) + (["--only", args.only] if args.only else [])
+    seconds = ["--seconds", str(args.seconds)] if args.seconds else []
+    common = seconds + (["--only", args.only] if args.only else [])
+    # Keras has no 8-bit path: an _int8 workload is compared with Keras running the same model.
+    keras_names = list(dict.fromkeys(n.replace(INT8, "") for n in names))
+    keras_common = seconds + (["--only", ",".join(keras_names)] if args.only else [])
 
     errors, results = [], {"charrnn": {}, "keras": {}}
 
@@ -124,7 +130,7 @@ def main():
                 "charrnn bench (OPENBLAS_CORETYPE unset)", env=unpinned)
         if results.get("charrnn_auto", {}).get("blas_core") == results["charrnn"].get("blas_core"):
             results.pop("charrnn_auto")  # the pin changes nothing here
-    attempt("keras", lambda: [sys.executable, os.path.join(HERE, "keras_peer.py"), "--corpus", corpus, *common],
+    attempt("keras", lambda: [sys.executable, os.path.join(HERE, "keras_peer.py"), "--corpus", corpus, *keras_common],
             "keras_peer.py")
     if args.quality:
         with tempfile.TemporaryDirectory() as tmp:  # charrnn train may write a model file into its cwd

@@ -34,3 +34,11 @@ def test_table_adds_the_unpinned_run():
 def test_missing_figures_show_na():
     text = bench_run.table({}, {}, [NAME])
     assert "n/a" in text
+
+
+def test_int8_rows_compare_with_the_float_keras_workload():
+    keras = {"gen_lstm2x128_b1_chars_per_s": 20000.0, "gen_lstm2x128_b1_peak_rss_mb": 330.0}
+    ours = {"gen_lstm2x128_b1_int8_chars_per_s": 400000.0, "gen_lstm2x128_b1_int8_peak_rss_mb": 38.0}
+    text = bench_run.table(ours, keras, ["gen_lstm2x128_b1_int8"])
+    row = next(line for line in text.splitlines() if line.startswith("| gen_lstm2x128_b1_int8"))
+    assert "20.00x" in row and "330" in row
