@@ -27,12 +27,7 @@ let package = Package(
             providers: [.apt(["libedit-dev"])]
         ),
         // Hot loops in C, compiled for several x86-64 levels and chosen at load time (see its header).
-        .target(
-            name: "CharRNNKernels",
-            // valgrind 3.19 (Debian 12), which `make test` runs the C tests under, cannot read clang's
-            // default DWARF 5 and gives up on the whole library.
-            cSettings: [.unsafeFlags(["-gdwarf-4"])]
-        ),
+        .target(name: "CharRNNKernels"),
         .target(
             name: "CharRNN",
             dependencies: ["CBLAS", "CharRNNKernels"]

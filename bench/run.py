@@ -128,8 +128,9 @@ def main():
         unpinned = {k: v for k, v in os.environ.items() if k != "OPENBLAS_CORETYPE"}
         attempt("charrnn_auto", lambda: charrnn(args.charrnn, "bench", "--json", "--corpus", corpus, *common),
                 "charrnn bench (OPENBLAS_CORETYPE unset)", env=unpinned)
-        if results.get("charrnn_auto", {}).get("blas_core") == results["charrnn"].get("blas_core"):
-            results.pop("charrnn_auto")  # the pin changes nothing here
+        pinned, auto = results["charrnn"].get("blas_core"), results.get("charrnn_auto", {}).get("blas_core")
+        if auto is None or auto == pinned:
+            results.pop("charrnn_auto", None)  # failed, or the pin changes nothing here
     attempt("keras", lambda: [sys.executable, os.path.join(HERE, "keras_peer.py"), "--corpus", corpus, *keras_common],
             "keras_peer.py")
     if args.quality:

@@ -26,11 +26,7 @@ func samplingParameters(_ params: UnsafePointer<charrnn_sample_params>?) throws 
 
 @_cdecl("charrnn_session_new")
 public func capi_session_new(_ handle: CModel?, _ out: UnsafeMutablePointer<CSession?>?) -> CStatus {
-    guarded {
-        let model = try model(handle)
-        guard let out else { throw APIError.invalid("out is NULL") }
-        out.pointee = box(Session(model: model, seed: 0))
-    }
+    capi_session_new_with_precision(handle, CHARRNN_PRECISION_FLOAT32, out)
 }
 
 @_cdecl("charrnn_session_new_with_precision")

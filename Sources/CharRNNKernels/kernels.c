@@ -4,6 +4,7 @@
 #include "charrnn_kernels.h"
 
 #include <stdint.h>
+#include <float.h>
 #include <math.h>
 #include <string.h>
 
@@ -93,9 +94,27 @@ INTERNAL size_t crnn_q8_matrix_bytes(size_t k, size_t n) {
 static inline size_t tile_offset(size_t i, size_t jj) { return (i / 4) * (4 * CRNN_Q8_GROUP) + jj * 4 + i % 4; }
 
 /// round(v · 127 / max) to nearest, ties to even, as lrintf does, but inline and vectorisable: adding
-/// and taking off 1.5 · 2^23 leaves the rounded value (|v · inverse_scale| ≤ 127).
+/// and taking off 1.5 · 2^23 leaves the rounded value. Clamped to ±127 and NaN taken to 0 before the
+/// conversion, which C leaves undefined outside int32's range.
 static inline __attribute__((always_inline)) int8_t quantize(float v, float inverse_scale) {
-    return (int8_t)(int32_t)((v * inverse_scale + rounding_magic) - rounding_magic);
+    float r = (v * inverse_scale + rounding_magic) - rounding_magic;
+    r = r > 127.0f ? 127.0f : r;
+    r = r < -127.0f ? -127.0f : r;
+    return (int8_t)(int32_t)(r == r ? r : 0.0f);
+}
+
+/// The largest |v| of a block, NaN if any value is NaN: a non-finite block gets a non-finite scale, so
+/// the product comes out NaN as the float product would, rather than as a quiet finite number.
+static inline __attribute__((always_inline)) float block_max(float largest, float v) {
+    const float a = v < 0 ? -v : v;
+    return (a > largest || a != a) ? a : largest;
+}
+
+/// 127 / max, kept finite (a max below 127 / FLT_MAX would give infinity, and 0 · ∞ a NaN).
+static inline __attribute__((always_inline)) float inverse_scale(float largest) {
+    if (!(largest > 0) || largest == INFINITY) return 0.0f;
+    const float inverse = 127.0f / largest;
+    return inverse <= FLT_MAX ? inverse : FLT_MAX;
 }
 
 INTERNAL void crnn_q8_quantize_matrix(const float *w, size_t k, size_t n, size_t ld, int8_t *values, float *scales,
@@ -108,11 +127,9 @@ INTERNAL void crnn_q8_quantize_matrix(const float *w, size_t k, size_t n, size_t
             for (size_t jj = 0; jj < CRNN_Q8_GROUP; jj++) {
                 const size_t j = g * CRNN_Q8_GROUP + jj;
                 float largest = 0;
-                for (size_t i = 0; i < CRNN_Q8_BLOCK && j < n && b * CRNN_Q8_BLOCK + i < k; i++) {
-                    const float a = fabsf(w[(b * CRNN_Q8_BLOCK + i) * ld + j]);
-                    largest = a > largest ? a : largest;
-                }
-                const float inverse = largest > 0 ? 127.0f / largest : 0.0f;
+                for (size_t i = 0; i < CRNN_Q8_BLOCK && j < n && b * CRNN_Q8_BLOCK + i < k; i++)
+                    largest = block_max(largest, w[(b * CRNN_Q8_BLOCK + i) * ld + j]);
+                const float inverse = inverse_scale(largest);
                 int32_t sum = 0;
                 for (size_t i = 0; i < CRNN_Q8_BLOCK; i++) {
                     const size_t row = b * CRNN_Q8_BLOCK + i;
@@ -132,11 +149,8 @@ static MULTIVERSIONED void quantize_vector_loop(const float *restrict x, size_t 
     const size_t blocks = div_up(k, CRNN_Q8_BLOCK);
     for (size_t b = 0; b < blocks; b++) {
         float largest = 0;
-        for (size_t i = b * CRNN_Q8_BLOCK; i < k && i < (b + 1) * CRNN_Q8_BLOCK; i++) {
-            const float a = fabsf(x[i]);
-            largest = a > largest ? a : largest;
-        }
-        const float inverse = largest > 0 ? 127.0f / largest : 0.0f;
+        for (size_t i = b * CRNN_Q8_BLOCK; i < k && i < (b + 1) * CRNN_Q8_BLOCK; i++) largest = block_max(largest, x[i]);
+        const float inverse = inverse_scale(largest);
         for (size_t i = 0; i < CRNN_Q8_BLOCK; i++) {
             const size_t row = b * CRNN_Q8_BLOCK + i;
             values[row] = row < k ? quantize(x[row], inverse) : 0;

@@ -16,69 +16,113 @@ static float random_float(void) {  // xorshift64*, uniform in [-1, 1)
     return (float)((random_state * 2685821657736338717u) >> 40) / (float)(1u << 23) - 1.0f;
 }
 
-/// The 8-bit product against the float one: within the rounding bound of the quantization (half a step
-/// of each operand's scale), and, where the CPU has AVX-512 VNNI, the same bits from both kernels.
-/// Sizes that are not multiples of the block and group check the padding. Returns the hash of y.
-static int check_q8(uint64_t *hash) {
-    enum { K = 300, N = 77, LD = 80 };
-    static float w[K * LD], x[K], y[N], reference[N], bound[N];
-    static double exact[N];  // the quantized operands' product in double precision
-    for (size_t i = 0; i < K * LD; i++) w[i] = random_float() * (i % 7 == 0 ? 3.0f : 0.5f);
-    for (size_t i = 0; i < K; i++) x[i] = random_float();
+/// The 8-bit product of a (k, n) matrix (rows `ld` apart) against the float one: equal to the quantized
+/// operands' product written out here in double precision, within the rounding bound of the quantization
+/// (half a step of each operand's scale), and, where the CPU has AVX-512 VNNI, the same bits from both
+/// kernels. `zero_block` zeroes rows 32..63 (a block of zeros); `tiny` scales every weight to ~1e-38,
+/// where 127 / max overflows. Adds y's bits to `hash`; returns 1 on failure.
+static int check_q8_shape(size_t K, size_t N, size_t LD, int zero_block, int tiny, uint64_t *hash) {
     const size_t blocks = (K + CRNN_Q8_BLOCK - 1) / CRNN_Q8_BLOCK;
-    int8_t *values = malloc(crnn_q8_matrix_bytes(K, N)), xq[blocks * CRNN_Q8_BLOCK];
-    float *scales = malloc(crnn_q8_scale_count(K, N) * sizeof(float)), xs[blocks];
+    float *w = malloc(K * LD * sizeof *w), *x = malloc(K * sizeof *x), *y = malloc(N * sizeof *y);
+    float *reference = malloc(N * sizeof *reference), *bound = malloc(N * sizeof *bound);
+    float *portable = malloc(N * sizeof *portable), *scales = malloc(crnn_q8_scale_count(K, N) * sizeof(float));
+    float *xs = malloc(blocks * sizeof *xs);
+    double *exact = malloc(N * sizeof *exact);  // the quantized operands' product in double precision
+    int8_t *values = malloc(crnn_q8_matrix_bytes(K, N)), *xq = malloc(blocks * CRNN_Q8_BLOCK);
     int32_t *sums = malloc(crnn_q8_scale_count(K, N) * sizeof(int32_t));
-    if (!values || !scales || !sums) return 1;
+    if (!w || !x || !y || !reference || !bound || !portable || !scales || !xs || !exact || !values || !xq || !sums) return 1;
+    for (size_t i = 0; i < K * LD; i++) {
+        w[i] = random_float() * (i % 7 == 0 ? 3.0f : 0.5f) * (tiny ? 1e-38f : 1.0f);
+        if (zero_block && i / LD >= 32 && i / LD < 64) w[i] = 0;
+    }
+    for (size_t i = 0; i < K; i++) x[i] = random_float();
     crnn_q8_quantize_matrix(w, K, N, LD, values, scales, sums);
     crnn_q8_quantize_vector(x, K, xq, xs);
     for (size_t j = 0; j < N; j++) {
         double sum = 0, err = 0, quantized = 0;
         for (size_t b = 0; b < blocks; b++) {
-            float wmax = 0, xmax = 0;
+            double wmax = 0, xmax = 0;
             for (size_t i = b * CRNN_Q8_BLOCK; i < K && i < (b + 1) * CRNN_Q8_BLOCK; i++) {
-                wmax = fmaxf(wmax, fabsf(w[i * LD + j]));
-                xmax = fmaxf(xmax, fabsf(x[i]));
+                wmax = fmax(wmax, fabs(w[i * LD + j]));
+                xmax = fmax(xmax, fabs(x[i]));
             }
             for (size_t i = b * CRNN_Q8_BLOCK; i < K && i < (b + 1) * CRNN_Q8_BLOCK; i++) {
                 sum += (double)x[i] * w[i * LD + j];
                 err += fabs(x[i]) * wmax / 254.0 + (fabs(w[i * LD + j]) + wmax / 254.0) * xmax / 254.0;
                 // Q8_0 written out again: round(v · 127 / max) · max / 127 for both operands.
-                quantized += (double)lrint(x[i] * 127.0 / xmax) * xmax / 127.0
-                           * ((double)lrint(w[i * LD + j] * 127.0 / wmax) * wmax / 127.0);
+                const double qw = wmax > 0 ? (double)lrint(w[i * LD + j] * 127.0 / wmax) * wmax / 127.0 : 0;
+                quantized += (double)lrint(x[i] * 127.0 / xmax) * xmax / 127.0 * qw;
             }
         }
-        y[j] = 1.0f; reference[j] = (float)(sum + 1.0); bound[j] = (float)(err * 1.001 + 1e-5);
+        y[j] = portable[j] = 1.0f;
+        reference[j] = (float)(sum + 1.0);
+        bound[j] = (float)(err * 1.001 + 1e-5);
         exact[j] = quantized + 1.0;
     }
     crnn_q8_vecmat_accumulate(xq, xs, K, values, scales, sums, N, y);
     int failed = 0;
-    for (size_t j = 0; j < N; j++) {
-        if (!(fabs(y[j] - exact[j]) <= 1e-5 * (1 + fabs(exact[j])))) {
-            printf("q8 column %zu: %.9g, the quantized operands' product is %.9g\n", j, y[j], exact[j]);
+    for (size_t j = 0; j < N && !failed; j++) {
+        if (tiny) {  // 127 / max is clamped to FLT_MAX: the rounding differs, the result must stay ~1
+            if (!(fabsf(y[j] - 1.0f) < 1e-6f)) { printf("q8 tiny weights: column %zu is %g\n", j, y[j]); failed = 1; }
+        } else if (!(fabs(y[j] - exact[j]) <= 1e-5 * (1 + fabs(exact[j])))) {
+            printf("q8 %zux%zu column %zu: %.9g, the quantized operands' product is %.9g\n", K, N, j, y[j], exact[j]);
             failed = 1;
-            break;
-        }
-        if (!(fabsf(y[j] - reference[j]) <= bound[j])) {
-            printf("q8 column %zu: %g, float %g, bound %g\n", j, y[j], reference[j], bound[j]);
+        } else if (!(fabsf(y[j] - reference[j]) <= bound[j])) {
+            printf("q8 %zux%zu column %zu: %g, float %g, bound %g\n", K, N, j, y[j], reference[j], bound[j]);
             failed = 1;
-            break;
         }
     }
-    float portable[N];
-    for (size_t j = 0; j < N; j++) portable[j] = 1.0f;
     q8_vecmat_portable(xq, xs, K, values, scales, N, portable);
-    if (memcmp(portable, y, sizeof y) != 0) { puts("q8: the portable loop and the kernel in use disagree"); failed = 1; }
+    if (memcmp(portable, y, N * sizeof *y) != 0) { printf("q8 %zux%zu: the portable loop and the kernel in use disagree\n", K, N); failed = 1; }
 #ifdef CRNN_HAVE_VNNI
-    float vnni[N];
-    for (size_t j = 0; j < N; j++) vnni[j] = 1.0f;
-    q8_vecmat_vnni(xq, xs, K, values, scales, sums, N, vnni);
-    if (memcmp(portable, vnni, sizeof vnni) != 0) { puts("q8: the VNNI and portable kernels disagree"); failed = 1; }
+    for (size_t j = 0; j < N; j++) portable[j] = 1.0f;
+    q8_vecmat_vnni(xq, xs, K, values, scales, sums, N, portable);
+    if (memcmp(portable, y, N * sizeof *y) != 0) { printf("q8 %zux%zu: the VNNI and portable kernels disagree\n", K, N); failed = 1; }
 #endif
-    uint32_t bits[N];
-    memcpy(bits, y, sizeof bits);
-    for (size_t j = 0; j < N; j++) { *hash ^= bits[j]; *hash *= 1099511628211u; }
-    free(values); free(scales); free(sums);
+    for (size_t j = 0; j < N; j++) {
+        uint32_t bits;
+        memcpy(&bits, &y[j], sizeof bits);
+        *hash ^= bits; *hash *= 1099511628211u;
+    }
+    free(w); free(x); free(y); free(reference); free(bound); free(portable); free(scales); free(xs); free(exact);
+    free(values); free(xq); free(sums);
+    return failed;
+}
+
+/// A NaN or an infinity in the input vector makes every output NaN, as in the float product (and
+/// reaches no float-to-int conversion out of range).
+static int check_q8_nonfinite(void) {
+    enum { K = 40, N = 20 };
+    float w[K * N], x[K], y[N];
+    for (size_t i = 0; i < K * N; i++) w[i] = random_float();
+    int8_t values[2 * 2 * 32 * 16], xq[64];
+    float scales[2 * 2 * 16], xs[2];
+    int32_t sums[2 * 2 * 16];
+    if (crnn_q8_matrix_bytes(K, N) > sizeof values || crnn_q8_scale_count(K, N) > 2 * 2 * 16) return 1;
+    crnn_q8_quantize_matrix(w, K, N, N, values, scales, sums);
+    const float specials[] = {NAN, INFINITY, -INFINITY};
+    for (int s = 0; s < 3; s++) {
+        for (size_t i = 0; i < K; i++) x[i] = random_float();
+        x[5] = specials[s];
+        for (size_t j = 0; j < N; j++) y[j] = 0;
+        crnn_q8_quantize_vector(x, K, xq, xs);
+        crnn_q8_vecmat_accumulate(xq, xs, K, values, scales, sums, N, y);
+        for (size_t j = 0; j < N; j++) {
+            if (!isnan(y[j])) { printf("q8: input %g gave %g, not NaN\n", specials[s], y[j]); return 1; }
+        }
+    }
+    return 0;
+}
+
+static int check_q8(uint64_t *hash) {
+    // (k, n, row stride): not multiples of the block and group, exact multiples, smaller than one of each.
+    const size_t shapes[][3] = {{300, 77, 80}, {31, 15, 15}, {64, 32, 32}, {1, 1, 1}, {128, 512, 512}, {96, 40, 41}};
+    int failed = 0;
+    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
+        failed |= check_q8_shape(shapes[s][0], shapes[s][1], shapes[s][2], 0, 0, hash);
+    failed |= check_q8_shape(96, 40, 41, 1, 0, hash);  // a block of zeros
+    failed |= check_q8_shape(96, 40, 41, 0, 1, hash);  // weights ~1e-38
+    failed |= check_q8_nonfinite();
     return failed;
 }
 

@@ -143,7 +143,9 @@ enum GRULayer {
             rec.update(repeating: 0, count: G)
             m.recurrent.accumulate(h, into: rec, scratch: quantized)
             resetAfterRow(w, x: x, rec: rec, hPrev: h, hNext: next, recurrentCandidate: rec + 2 * U)
-        } else if let candidate = m.candidate {
+        } else {
+            // LayerStepMatrices always splits a GRU without reset_after's recurrent kernel in two.
+            guard let candidate = m.candidate else { preconditionFailure("GRU step without its candidate columns") }
             m.recurrent.accumulate(h, into: x, scratch: quantized)  // z and r columns
             w.config.recurrentActivation.apply(x, count: 2 * U)
             let rh = rec

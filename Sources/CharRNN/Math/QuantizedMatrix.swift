@@ -4,9 +4,10 @@ import CharRNNKernels
 public enum WeightPrecision: String, Sendable, CaseIterable {
     /// The model's own float32 weights: exactly the model.
     case float32
-    /// 8-bit copies of every matrix the batch-1 path multiplies (blocks of 32 rows with one scale per
-    /// column, as ggml's Q8_0), and the input vectors quantized alike per block. A quarter of the memory
-    /// traffic per character; the first layer's input lookup, biases, state and activations stay float32.
+    /// 8-bit copies of the recurrent kernels, the input kernels of the layers above the first and the
+    /// head's kernel (blocks of 32 rows with one scale per column, as ggml's Q8_0), and their input vectors
+    /// quantized alike per block. A quarter of the memory traffic per character; the first layer's input
+    /// (a row lookup, or the small embedding product), biases, state and activations stay float32.
     case int8
 }
 
@@ -34,8 +35,9 @@ final class QuantizedMatrix {
         columnSums.deallocate()
     }
 
-    /// `y (n) += x (k) · W`, quantizing x into `scratch` first.
+    /// `y (n) += x (k) · W`, quantizing x into `scratch` (room for at least k values) first.
     func accumulate(_ x: UnsafePointer<Float>, into y: UnsafeMutablePointer<Float>, scratch: QuantizedVector) {
+        precondition(k <= scratch.capacity, "quantization scratch for \(scratch.capacity) values, matrix has \(k) rows")
         crnn_q8_quantize_vector(x, k, scratch.values, scratch.scales)
         crnn_q8_vecmat_accumulate(scratch.values, scratch.scales, k, values, scales, columnSums, n, y)
     }
@@ -43,10 +45,12 @@ final class QuantizedMatrix {
 
 /// Room for one quantized input vector of up to `capacity` values.
 final class QuantizedVector {
+    let capacity: Int
     let values: UnsafeMutablePointer<Int8>
     let scales: UnsafeMutablePointer<Float>
 
     init(capacity: Int) {
+        self.capacity = capacity
         let blocks = max(1, (capacity + Int(CRNN_Q8_BLOCK) - 1) / Int(CRNN_Q8_BLOCK))
         values = .allocate(capacity: blocks * Int(CRNN_Q8_BLOCK))
         scales = .allocate(capacity: blocks)

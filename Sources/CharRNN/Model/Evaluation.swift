@@ -1,7 +1,3 @@
-#if canImport(Glibc)
-import Glibc
-#endif
-
 /// Passes over a text without training: exact sequential evaluation and per-position distributions from a
 /// fresh state, and the fast streamed evaluation used for validation.
 extension Model {
@@ -61,11 +57,9 @@ extension Model {
             session.step(indices[position])
             try probabilities.withUnsafeMutableBufferPointer { try session.probabilities(into: $0.baseAddress!) }
             let target = Int(indices[position + 1])
-            result.lossSum -= Double(log(max(probabilities[target], Float.leastNormalMagnitude)))
             var best = 0
             for i in 1..<V where probabilities[i] > probabilities[best] { best = i }
-            if best == target { result.correct += 1 }
-            result.count += 1
+            result.add(probability: probabilities[target], correct: best == target)
         }
         return result
     }
@@ -89,7 +83,10 @@ extension Model {
         guard data.count >= 2 else { throw CharRNNError.invalidArgument("evaluation needs at least 2 characters") }
         let b = max(1, min(batch, (data.count - 1) / max(steps, 1)))
         let t = min(steps, (data.count - 1) / b)
-        let graph = ParallelGraph(model: self, batch: b, steps: t, computesGradients: false)
+        // Workers as training at `batch` chooses them: a short text must not switch a large model's
+        // process to single-threaded BLAS (see ParallelGraph.useSingleThreadedBLAS).
+        let graph = ParallelGraph(model: self, batch: b, steps: t,
+                                  workers: ParallelGraph.workers(for: config, batch: batch), computesGradients: false)
         let batches = try Batches(data: data, objective: .sequence, batch: b, steps: t, windowStep: 1)
         let inputs = [Int32](repeating: 0, count: b * t), targets = inputs
         var x = inputs, y = targets

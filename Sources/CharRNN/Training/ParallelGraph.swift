@@ -5,9 +5,10 @@ import Glibc
 
 /// Data parallelism over the batch: the batch's sequences are split between worker graphs that run
 /// forward and backward at the same time on their own threads, each with single-threaded BLAS, and their
-/// gradients are combined. Per-step matrix products of a char-RNN are small (B × U by U × 4U), so two
-/// independent halves keep both cores busy without the synchronisation BLAS's own threads pay on every
-/// call. The result equals one graph over the whole batch up to float rounding.
+/// gradients are combined. Per-step matrix products of a small char-RNN are small (B × U by U × 4U), so
+/// two independent halves keep both cores busy without the synchronisation BLAS's own threads pay on
+/// every call; large models run as one graph and let BLAS split each product (`workers(for:batch:)`).
+/// The result equals one graph over the whole batch up to float rounding.
 public final class ParallelGraph {
     let parts: [TrainingGraph]
     /// First sequence of each part in the batch.

@@ -13,6 +13,14 @@ public struct BatchResult: Sendable {
 
     public var meanLoss: Double { count > 0 ? lossSum / Double(count) : .nan }
 
+    /// Counts one prediction that gave the target `probability` (cross-entropy −log p, p floored at the
+    /// smallest normal float so a zero is a large finite loss).
+    mutating func add(probability: Float, correct: Bool) {
+        lossSum += Double(-logf(max(probability, Float.leastNormalMagnitude)))
+        if correct { self.correct += 1 }
+        count += 1
+    }
+
     public static func += (a: inout BatchResult, b: BatchResult) {
         a.lossSum += b.lossSum
         a.correct += b.correct
@@ -226,11 +234,7 @@ public final class TrainingGraph {
             let inv = 1 / sum
             for j in 0..<V { row[j] *= inv }
             let target = Int(targets[r])
-            if target >= 0 {
-                result.lossSum += Double(-logf(max(row[target], Float.leastNormalMagnitude)))
-                result.correct += best == target ? 1 : 0
-                result.count += 1
-            }
+            if target >= 0 { result.add(probability: row[target], correct: best == target) }
         }
         return result
     }

@@ -20,7 +20,7 @@ extern "C" {
 /// (inputs outside are clamped to it; NaN stays NaN).
 float crnn_expf(float x);
 
-/// p[i] = 1 / (1 + e^(-p[i])) for i < n.
+/// p[i] = 1 / (1 + e^(-p[i])) for i < n, within 3 ulp of the exact value.
 void crnn_sigmoid(float *p, size_t n);
 
 /// p[i] = tanh(p[i]) for i < n, within 2 ulp of tanhf for |x| ≥ 0.625 and through Cephes' odd

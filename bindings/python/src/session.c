@@ -360,7 +360,7 @@ static PyObject *Session_get_model(SessionObject *self, void *closure)
 }
 
 static PyMethodDef Session_methods[] = {
-    {"_open", (PyCFunction)Session_open, METH_VARARGS | METH_CLASS, "_open(model) -> Session"},
+    {"_open", (PyCFunction)Session_open, METH_VARARGS | METH_CLASS, "_open(model, precision=0) -> Session; precision is a charrnn_precision"},
     {"feed", (PyCFunction)(void (*)(void))Session_feed, METH_VARARGS | METH_KEYWORDS,
      "feed(text, skip_unknown=False) -> (fed, skipped)\n\nFeeds text into the state (all or nothing)."},
     {"probabilities", (PyCFunction)Session_probabilities, METH_NOARGS,
