@@ -144,7 +144,7 @@ INTERNAL void crnn_q8_quantize_matrix(const float *w, size_t k, size_t n, size_t
     }
 }
 
-static MULTIVERSIONED void quantize_vector_loop(const float *restrict x, size_t k, int8_t *restrict values,
+static MULTIVERSIONED void quantize_vector_loop(const float *restrict x, size_t k, uint8_t *restrict values,
                                                 float *restrict scales) {
     const size_t blocks = div_up(k, CRNN_Q8_BLOCK);
     for (size_t b = 0; b < blocks; b++) {
@@ -153,13 +153,13 @@ static MULTIVERSIONED void quantize_vector_loop(const float *restrict x, size_t 
         const float inverse = inverse_scale(largest);
         for (size_t i = 0; i < CRNN_Q8_BLOCK; i++) {
             const size_t row = b * CRNN_Q8_BLOCK + i;
-            values[row] = row < k ? quantize(x[row], inverse) : 0;
+            values[row] = (uint8_t)((row < k ? quantize(x[row], inverse) : 0) + 128);
         }
         scales[b] = largest / 127.0f;
     }
 }
 
-INTERNAL void crnn_q8_quantize_vector(const float *x, size_t k, int8_t *values, float *scales) {
+INTERNAL void crnn_q8_quantize_vector(const float *x, size_t k, uint8_t *values, float *scales) {
     quantize_vector_loop(x, k, values, scales);
 }
 
@@ -175,7 +175,7 @@ static inline __attribute__((always_inline)) void q8_store(float *y, size_t g, s
 }
 
 /// The portable loop: exact integer dot products per block.
-static MULTIVERSIONED void q8_vecmat_portable(const int8_t *restrict x_values, const float *restrict x_scales,
+static MULTIVERSIONED void q8_vecmat_portable(const uint8_t *restrict x_values, const float *restrict x_scales,
                                               size_t k, const int8_t *restrict values, const float *restrict scales,
                                               size_t n, float *restrict y) {
     const size_t blocks = div_up(k, CRNN_Q8_BLOCK), groups = div_up(n, CRNN_Q8_GROUP);
@@ -183,12 +183,13 @@ static MULTIVERSIONED void q8_vecmat_portable(const int8_t *restrict x_values, c
         float acc[CRNN_Q8_GROUP] = {0};
         for (size_t b = 0; b < blocks; b++) {
             const size_t t = g * blocks + b;
-            const int8_t *tile = values + t * Q8_TILE, *xb = x_values + b * CRNN_Q8_BLOCK;
+            const int8_t *tile = values + t * Q8_TILE;
+            const uint8_t *xb = x_values + b * CRNN_Q8_BLOCK;
             int32_t dot[CRNN_Q8_GROUP] = {0};
             for (size_t quad = 0; quad < CRNN_Q8_BLOCK / 4; quad++)
                 for (size_t jj = 0; jj < CRNN_Q8_GROUP; jj++)
                     for (size_t r = 0; r < 4; r++)
-                        dot[jj] += (int32_t)xb[quad * 4 + r] * (int32_t)tile[quad * 4 * CRNN_Q8_GROUP + jj * 4 + r];
+                        dot[jj] += ((int32_t)xb[quad * 4 + r] - 128) * (int32_t)tile[quad * 4 * CRNN_Q8_GROUP + jj * 4 + r];
             q8_finish_block(acc, dot, scales + t * CRNN_Q8_GROUP, x_scales[b]);
         }
         q8_store(y, g, n, acc);
@@ -205,27 +206,25 @@ static MULTIVERSIONED void q8_vecmat_portable(const int8_t *restrict x_values, c
 #include <immintrin.h>
 
 /// AVX-512 VNNI: one vpdpbusd multiplies 4 k-values of 16 columns and adds them into 16 int32 lanes.
-/// It takes unsigned × signed bytes, so x is offset by 128 and 128 · Σ w is taken off again: the same
+/// It takes unsigned × signed bytes, so x comes offset by 128 and 128 · Σ w is taken off again: the same
 /// exact integers as the portable loop.
 __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni")))
-static void q8_vecmat_vnni(const int8_t *restrict x_values, const float *restrict x_scales, size_t k,
+static void q8_vecmat_vnni(const uint8_t *restrict x_values, const float *restrict x_scales, size_t k,
                            const int8_t *restrict values, const float *restrict scales,
                            const int32_t *restrict column_sums, size_t n, float *restrict y) {
     const size_t blocks = div_up(k, CRNN_Q8_BLOCK), groups = div_up(n, CRNN_Q8_GROUP);
-    const __m256i offset = _mm256_set1_epi8((char)0x80);
     for (size_t g = 0; g < groups; g++) {
         __m512 acc = _mm512_setzero_ps();
         for (size_t b = 0; b < blocks; b++) {
             const size_t t = g * blocks + b;
             const int8_t *tile = values + t * Q8_TILE;
-            // x + 128 as unsigned bytes: flipping the sign bit.
-            const __m256i xb = _mm256_xor_si256(_mm256_loadu_si256((const __m256i *)(x_values + b * CRNN_Q8_BLOCK)), offset);
-            int32_t quads[CRNN_Q8_BLOCK / 4];
-            _mm256_storeu_si256((__m256i *)quads, xb);
+            const uint8_t *xb = x_values + b * CRNN_Q8_BLOCK;  // already x + 128
             __m512i dot = _mm512_setzero_si512();
             for (size_t quad = 0; quad < CRNN_Q8_BLOCK / 4; quad++) {
+                int32_t four;  // 4 consecutive k-values, broadcast to the 16 columns
+                memcpy(&four, xb + quad * 4, sizeof four);
                 const __m512i w = _mm512_loadu_si512((const void *)(tile + quad * 4 * CRNN_Q8_GROUP));
-                dot = _mm512_dpbusd_epi32(dot, _mm512_set1_epi32(quads[quad]), w);
+                dot = _mm512_dpbusd_epi32(dot, _mm512_set1_epi32(four), w);
             }
             const __m512i sums = _mm512_loadu_si512((const void *)(column_sums + t * CRNN_Q8_GROUP));
             dot = _mm512_sub_epi32(dot, _mm512_slli_epi32(sums, 7));
@@ -244,7 +243,7 @@ static void q8_vecmat_vnni(const int8_t *restrict x_values, const float *restric
 }
 #endif
 
-INTERNAL void crnn_q8_vecmat_accumulate(const int8_t *x_values, const float *x_scales, size_t k, const int8_t *values,
+INTERNAL void crnn_q8_vecmat_accumulate(const uint8_t *x_values, const float *x_scales, size_t k, const int8_t *values,
                                         const float *scales, const int32_t *column_sums, size_t n, float *y) {
 #ifdef CRNN_HAVE_VNNI
     if (__builtin_cpu_supports("avx512vnni") && __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl")) {

@@ -28,7 +28,8 @@ static int check_q8_shape(size_t K, size_t N, size_t LD, int zero_block, int tin
     float *portable = malloc(N * sizeof *portable), *scales = malloc(crnn_q8_scale_count(K, N) * sizeof(float));
     float *xs = malloc(blocks * sizeof *xs);
     double *exact = malloc(N * sizeof *exact);  // the quantized operands' product in double precision
-    int8_t *values = malloc(crnn_q8_matrix_bytes(K, N)), *xq = malloc(blocks * CRNN_Q8_BLOCK);
+    int8_t *values = malloc(crnn_q8_matrix_bytes(K, N));
+    uint8_t *xq = malloc(blocks * CRNN_Q8_BLOCK);
     int32_t *sums = malloc(crnn_q8_scale_count(K, N) * sizeof(int32_t));
     if (!w || !x || !y || !reference || !bound || !portable || !scales || !xs || !exact || !values || !xq || !sums) return 1;
     for (size_t i = 0; i < K * LD; i++) {
@@ -95,7 +96,8 @@ static int check_q8_nonfinite(void) {
     enum { K = 40, N = 20 };
     float w[K * N], x[K], y[N];
     for (size_t i = 0; i < K * N; i++) w[i] = random_float();
-    int8_t values[2 * 2 * 32 * 16], xq[64];
+    int8_t values[2 * 2 * 32 * 16];
+    uint8_t xq[64];
     float scales[2 * 2 * 16], xs[2];
     int32_t sums[2 * 2 * 16];
     if (crnn_q8_matrix_bytes(K, N) > sizeof values || crnn_q8_scale_count(K, N) > 2 * 2 * 16) return 1;

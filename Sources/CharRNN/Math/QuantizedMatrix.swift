@@ -46,7 +46,8 @@ final class QuantizedMatrix {
 /// Room for one quantized input vector of up to `capacity` values.
 final class QuantizedVector {
     let capacity: Int
-    let values: UnsafeMutablePointer<Int8>
+    /// The quantized values plus 128, as CharRNNKernels takes them.
+    let values: UnsafeMutablePointer<UInt8>
     let scales: UnsafeMutablePointer<Float>
 
     init(capacity: Int) {

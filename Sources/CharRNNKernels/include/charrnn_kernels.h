@@ -46,12 +46,13 @@ size_t crnn_q8_scale_count(size_t k, size_t n);
 void crnn_q8_quantize_matrix(const float *w, size_t k, size_t n, size_t ld, int8_t *values, float *scales,
                              int32_t *column_sums);
 
-/// Quantizes x (k) into ceil(k / CRNN_Q8_BLOCK) blocks: `values` holds that many × CRNN_Q8_BLOCK bytes
-/// (zero past k), `scales` one float per block.
-void crnn_q8_quantize_vector(const float *x, size_t k, int8_t *values, float *scales);
+/// Quantizes x (k) into ceil(k / CRNN_Q8_BLOCK) blocks: `values` holds that many × CRNN_Q8_BLOCK bytes,
+/// each the int8 value plus 128 (the unsigned operand vpdpbusd takes; 128 past k), `scales` one float per
+/// block.
+void crnn_q8_quantize_vector(const float *x, size_t k, uint8_t *values, float *scales);
 
 /// y (n) += x · W for a vector and a matrix quantized as above (k rows).
-void crnn_q8_vecmat_accumulate(const int8_t *x_values, const float *x_scales, size_t k, const int8_t *values,
+void crnn_q8_vecmat_accumulate(const uint8_t *x_values, const float *x_scales, size_t k, const int8_t *values,
                                const float *scales, const int32_t *column_sums, size_t n, float *y);
 
 #ifdef __cplusplus
