@@ -1,6 +1,7 @@
 // See include/charrnn_kernels.h. The loops are plain C that the compiler vectorises; target_clones
-// builds each exported function for x86-64-v4 (AVX-512), x86-64-v3 (AVX2) and the baseline, and an
-// ifunc resolver picks one when the library is loaded.
+// builds each loop for x86-64-v4 (AVX-512), x86-64-v3 (AVX2) and the baseline, and an ifunc resolver
+// picks one when the library is loaded. The 8-bit product adds an AVX-512 VNNI kernel in intrinsics,
+// chosen at run time.
 #include "charrnn_kernels.h"
 
 #include <stdint.h>
