@@ -77,6 +77,49 @@ INTERNAL void crnn_sigmoid(float *p, size_t n) { sigmoid_loop(p, n); }
 
 INTERNAL void crnn_tanh(float *p, size_t n) { tanh_loop(p, n); }
 
+// MARK: small products
+
+#define GEMM_ROWS 4      // rows of A per register block
+#define GEMM_COLUMNS 64  // columns of B per panel: 4 AVX-512 or 8 AVX2 registers per row
+
+/// `rows` (≤ GEMM_ROWS) rows of C, columns [j0, j0 + width) (width ≤ GEMM_COLUMNS).
+static inline __attribute__((always_inline)) void gemm_block(size_t rows, size_t width, size_t k,
+                                                             const float *restrict a, size_t lda,
+                                                             const float *restrict b, size_t ldb,
+                                                             float *restrict c, size_t ldc, int accumulate) {
+    float acc[GEMM_ROWS][GEMM_COLUMNS] = {{0}};
+    for (size_t p = 0; p < k; p++) {
+        const float *restrict bp = b + p * ldb;
+        for (size_t r = 0; r < rows; r++) {
+            const float ar = a[r * lda + p];
+            for (size_t j = 0; j < width; j++) acc[r][j] += ar * bp[j];
+        }
+    }
+    for (size_t r = 0; r < rows; r++)
+        for (size_t j = 0; j < width; j++) c[r * ldc + j] = accumulate ? c[r * ldc + j] + acc[r][j] : acc[r][j];
+}
+
+static MULTIVERSIONED void gemm_rows_loop(size_t m, size_t n, size_t k, const float *restrict a, size_t lda,
+                                          const float *restrict b, size_t ldb, float *restrict c, size_t ldc,
+                                          int accumulate) {
+    for (size_t j0 = 0; j0 < n; j0 += GEMM_COLUMNS) {
+        const size_t width = n - j0 < GEMM_COLUMNS ? n - j0 : GEMM_COLUMNS;
+        size_t i0 = 0;
+        if (width == GEMM_COLUMNS)  // the common case, with every trip count known to the compiler
+            for (; i0 + GEMM_ROWS <= m; i0 += GEMM_ROWS)
+                gemm_block(GEMM_ROWS, GEMM_COLUMNS, k, a + i0 * lda, lda, b + j0, ldb, c + i0 * ldc + j0, ldc, accumulate);
+        for (; i0 < m; i0 += GEMM_ROWS) {
+            const size_t rows = m - i0 < GEMM_ROWS ? m - i0 : GEMM_ROWS;
+            gemm_block(rows, width, k, a + i0 * lda, lda, b + j0, ldb, c + i0 * ldc + j0, ldc, accumulate);
+        }
+    }
+}
+
+INTERNAL void crnn_gemm_rows(size_t m, size_t n, size_t k, const float *a, size_t lda, const float *b, size_t ldb,
+                             float *c, size_t ldc, int accumulate) {
+    gemm_rows_loop(m, n, k, a, lda, b, ldb, c, ldc, accumulate);
+}
+
 // MARK: 8-bit weights (see the header for the layout)
 
 #define Q8_TILE (CRNN_Q8_BLOCK * CRNN_Q8_GROUP)  // bytes per (group, block) tile

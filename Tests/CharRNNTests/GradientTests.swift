@@ -65,15 +65,6 @@ final class GradientTests: XCTestCase {
         check("gru dropout window", Fixtures.config(.gru, layers: 2, dropout: 0.5), lastStepOnly: true, dropout: 12)
     }
 
-    /// Small per-step products are split across the cores; large ones go whole to BLAS's threads.
-    func testWorkerChoiceFollowsTheProductSize() {
-        let small = ModelConfig.stacked(cell: .lstm, layers: 2, units: 128, vocabSize: 65)
-        let large = ModelConfig.stacked(cell: .lstm, layers: 2, units: 512, vocabSize: 65)
-        XCTAssertEqual(ParallelGraph.workers(for: small, batch: 50), ParallelGraph.defaultWorkers)
-        XCTAssertEqual(ParallelGraph.workers(for: large, batch: 50), 1)
-        XCTAssertEqual(ParallelGraph.workers(for: large, batch: 2), ParallelGraph.defaultWorkers)
-    }
-
     /// Splitting the batch across worker threads changes only the order of float sums.
     func testParallelGraphMatchesOneGraph() {
         for (lastStepOnly, workers) in [(false, 2), (false, 3), (true, 2)] {

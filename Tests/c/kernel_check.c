@@ -1,7 +1,7 @@
 // Checks CharRNNKernels (Sources/CharRNNKernels/kernels.c), built by the Makefile once per x86-64
-// level with CRNN_SINGLE_VERSION: prints a hash of the outputs' bits over ~16M inputs (the Makefile
-// requires the same hash from every level, since the library picks one at load time) and fails if
-// e^x, tanh or the sigmoid is further from the double-precision value than the header promises.
+// level with CRNN_SINGLE_VERSION: prints a hash of the outputs' bits — activations over ~16M inputs, the
+// 8-bit product and the small GEMM — (the Makefile requires the same hash from every level, since the
+// library picks one at load time) and fails if any is further from double precision than promised.
 #include "../../Sources/CharRNNKernels/kernels.c"
 
 #include <math.h>
@@ -128,6 +128,48 @@ static int check_q8(uint64_t *hash) {
     return failed;
 }
 
+/// crnn_gemm_rows against a double-precision product for shapes around its 4-row blocks and 64-column
+/// panels, with row strides wider than the rows, accumulating and not. Adds C's bits to `hash`.
+static int check_gemm_rows(uint64_t *hash) {
+    const size_t shapes[][3] = {{25, 512, 128}, {5, 20, 5}, {4, 64, 1}, {7, 130, 33}, {1, 3, 2}, {50, 65, 128}};
+    int failed = 0;
+    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
+        const size_t m = shapes[s][0], n = shapes[s][1], k = shapes[s][2];
+        const size_t lda = k + 3, ldb = n + 5, ldc = n + 2;
+        float *a = malloc(m * lda * sizeof *a), *b = malloc(k * ldb * sizeof *b), *c = malloc(m * ldc * sizeof *c);
+        if (!a || !b || !c) return 1;
+        for (size_t i = 0; i < m * lda; i++) a[i] = random_float();
+        for (size_t i = 0; i < k * ldb; i++) b[i] = random_float();
+        for (int accumulate = 0; accumulate <= 1; accumulate++) {
+            for (size_t i = 0; i < m * ldc; i++) c[i] = 0.5f;
+            crnn_gemm_rows(m, n, k, a, lda, b, ldb, c, ldc, accumulate);
+            for (size_t i = 0; i < m && !failed; i++) {
+                for (size_t j = 0; j < ldc; j++) {
+                    double expected = j < n ? (accumulate ? 0.5 : 0.0) : 0.5;  // past n: untouched
+                    double scale = 1;
+                    for (size_t p = 0; j < n && p < k; p++) {
+                        expected += (double)a[i * lda + p] * b[p * ldb + j];
+                        scale += fabs((double)a[i * lda + p] * b[p * ldb + j]);
+                    }
+                    if (!(fabs(c[i * ldc + j] - expected) <= 1e-6 * scale)) {
+                        printf("gemm_rows %zux%zux%zu (accumulate %d): C[%zu][%zu] = %.9g, expected %.9g\n", m, n, k,
+                               accumulate, i, j, c[i * ldc + j], expected);
+                        failed = 1;
+                        break;
+                    }
+                }
+            }
+            for (size_t i = 0; i < m * ldc; i++) {
+                uint32_t bits;
+                memcpy(&bits, &c[i], sizeof bits);
+                *hash ^= bits; *hash *= 1099511628211u;
+            }
+        }
+        free(a); free(b); free(c);
+    }
+    return failed;
+}
+
 /// Distance in units in the last place of `expected` (rounded to float).
 static double ulps(float got, double expected) {
     float e = (float)expected;
@@ -159,6 +201,7 @@ int main(void) {
         if (fabs(xd) > 1e-3 && fabs(xd) < 9.0) worst_tanh = fmax(worst_tanh, ulps(t[i], tanh(xd)));
     }
     int failed = check_q8(&hash);
+    failed |= check_gemm_rows(&hash);
     if (!isnan(s[0]) || !isnan(t[0]) || !isnan(crnn_expf(NAN))) { puts("NaN must stay NaN"); failed = 1; }
     if (s[1] != 1.0f || !(s[2] >= 0.0f && s[2] < 1e-37f) || t[1] != 1.0f || t[2] != -1.0f) { puts("wrong at ±infinity"); failed = 1; }
     if (s[3] != 0.5f || t[3] != 0.0f || crnn_expf(0.0f) != 1.0f) { puts("wrong at 0"); failed = 1; }

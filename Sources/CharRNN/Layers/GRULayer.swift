@@ -10,21 +10,21 @@ enum GRULayer {
             let x = s.gates + t * B * G
             let hPrev = s.h + t * B * U, hNext = s.h + (t + 1) * B * U
             if w.config.resetAfter {
-                sgemm(m: B, n: G, k: U, a: hPrev, lda: U, b: w.recurrentKernel, ldb: G, beta: 0, c: rec, ldc: G)
+                gemmRows(m: B, n: G, k: U, a: hPrev, lda: U, b: w.recurrentKernel, ldb: G, c: rec, ldc: G, accumulate: false)
                 for b in 0..<B {
                     resetAfterRow(w, x: x + b * G, rec: rec + b * G, hPrev: hPrev + b * U, hNext: hNext + b * U,
                                   recurrentCandidate: aux + (t * B + b) * U)
                 }
             } else {
                 // z and r first: they need only h_prev.
-                sgemm(m: B, n: 2 * U, k: U, a: hPrev, lda: U, b: w.recurrentKernel, ldb: G, beta: 1, c: x, ldc: G)
+                gemmRows(m: B, n: 2 * U, k: U, a: hPrev, lda: U, b: w.recurrentKernel, ldb: G, c: x, ldc: G, accumulate: true)
                 for b in 0..<B {
                     let row = x + b * G, hp = hPrev + b * U, rhp = aux + (t * B + b) * U
                     w.config.recurrentActivation.apply(row, count: 2 * U)
                     for j in 0..<U { rhp[j] = row[U + j] * hp[j] }
                 }
-                sgemm(m: B, n: U, k: U, a: aux + t * B * U, lda: U, b: w.recurrentKernel + 2 * U, ldb: G,
-                      beta: 1, c: x + 2 * U, ldc: G)
+                gemmRows(m: B, n: U, k: U, a: aux + t * B * U, lda: U, b: w.recurrentKernel + 2 * U, ldb: G,
+                         c: x + 2 * U, ldc: G, accumulate: true)
                 for b in 0..<B {
                     finishRow(w, row: x + b * G, hPrev: hPrev + b * U, hNext: hNext + b * U)
                 }

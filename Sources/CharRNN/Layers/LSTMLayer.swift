@@ -10,7 +10,7 @@ enum LSTMLayer {
         for t in 0..<s.steps {
             let z = s.gates + t * B * G
             let hPrev = s.h + t * B * U
-            sgemm(m: B, n: G, k: U, a: hPrev, lda: U, b: w.recurrentKernel, ldb: G, beta: 1, c: z, ldc: G)
+            gemmRows(m: B, n: G, k: U, a: hPrev, lda: U, b: w.recurrentKernel, ldb: G, c: z, ldc: G, accumulate: true)
             for b in 0..<B {
                 let row = z + b * G
                 let cPrev = c + (t * B + b) * U, cNext = c + ((t + 1) * B + b) * U

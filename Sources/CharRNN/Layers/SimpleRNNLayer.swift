@@ -5,7 +5,7 @@ enum SimpleRNNLayer {
         let act = w.config.activation
         for t in 0..<s.steps {
             let z = s.gates + t * B * U
-            sgemm(m: B, n: U, k: U, a: s.h + t * B * U, lda: U, b: w.recurrentKernel, ldb: U, beta: 1, c: z, ldc: U)
+            gemmRows(m: B, n: U, k: U, a: s.h + t * B * U, lda: U, b: w.recurrentKernel, ldb: U, c: z, ldc: U, accumulate: true)
             let hn = s.h + (t + 1) * B * U
             hn.update(from: z, count: B * U)
             act.apply(hn, count: B * U)

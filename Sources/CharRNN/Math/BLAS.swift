@@ -1,4 +1,5 @@
 import CBLAS
+import CharRNNKernels
 
 /// Row-major single-precision matrix product through the system BLAS:
 /// `C (m, n) = alpha · op(A) · op(B) + beta · C`, where `op(A)` is (m, k) and `op(B)` is (k, n).
@@ -65,3 +66,17 @@ public var blasDescription: String { openblas_get_config().map { String(cString:
 
 /// The name of the kernel set OpenBLAS runs on this CPU ("Haswell", "SkylakeX", "Cooperlake", …).
 public var blasCoreName: String { openblas_get_corename().map { String(cString: $0) } ?? "unknown" }
+
+/// `C (m, n) += A (m, k) · B (k, n)` (or `=` without `accumulate`), row-major, for training's per-step
+/// products: a few dozen rows by a weight matrix, which BLAS's sgemm spends much of its time packing.
+/// CharRNNKernels reads B in place and gives the same bits on every CPU.
+/// Below 4 rows (batch-1 evaluation) BLAS's threaded matrix–vector kernel is faster.
+@inline(__always)
+func gemmRows(m: Int, n: Int, k: Int, a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
+              c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool) {
+    if m < 4 {
+        sgemm(m: m, n: n, k: k, a: a, lda: lda, b: b, ldb: ldb, beta: accumulate ? 1 : 0, c: c, ldc: ldc)
+    } else {
+        crnn_gemm_rows(m, n, k, a, lda, b, ldb, c, ldc, accumulate ? 1 : 0)
+    }
+}

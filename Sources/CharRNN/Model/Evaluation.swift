@@ -83,10 +83,7 @@ extension Model {
         guard data.count >= 2 else { throw CharRNNError.invalidArgument("evaluation needs at least 2 characters") }
         let b = max(1, min(batch, (data.count - 1) / max(steps, 1)))
         let t = min(steps, (data.count - 1) / b)
-        // Workers as training at `batch` chooses them: a short text must not switch a large model's
-        // process to single-threaded BLAS (see ParallelGraph.useSingleThreadedBLAS).
-        let graph = ParallelGraph(model: self, batch: b, steps: t,
-                                  workers: ParallelGraph.workers(for: config, batch: batch), computesGradients: false)
+        let graph = ParallelGraph(model: self, batch: b, steps: t, computesGradients: false)
         let batches = try Batches(data: data, objective: .sequence, batch: b, steps: t, windowStep: 1)
         let inputs = [Int32](repeating: 0, count: b * t), targets = inputs
         var x = inputs, y = targets

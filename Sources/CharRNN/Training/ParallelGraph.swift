@@ -5,10 +5,10 @@ import Glibc
 
 /// Data parallelism over the batch: the batch's sequences are split between worker graphs that run
 /// forward and backward at the same time on their own threads, each with single-threaded BLAS, and their
-/// gradients are combined. Per-step matrix products of a small char-RNN are small (B × U by U × 4U), so
-/// two independent halves keep both cores busy without the synchronisation BLAS's own threads pay on
-/// every call; large models run as one graph and let BLAS split each product (`workers(for:batch:)`).
-/// The result equals one graph over the whole batch up to float rounding.
+/// gradients are combined. Per-step matrix products of a char-RNN are small (B × U by U × 4U), so two
+/// independent halves keep both cores busy without the synchronisation BLAS's own threads pay on every
+/// call; the forward ones run in CharRNNKernels (`gemmRows`), which is single-threaded by design. The
+/// result equals one graph over the whole batch up to float rounding.
 public final class ParallelGraph {
     let parts: [TrainingGraph]
     /// First sequence of each part in the batch.
@@ -24,24 +24,10 @@ public final class ParallelGraph {
     /// to keep a core busy).
     public static var defaultWorkers: Int { min(max(sysconf(Int32(_SC_NPROCESSORS_ONLN)), 1), 8) }
 
-    /// Worker threads for a model of `config` at `batch` sequences: one per core while the per-step products are small;
-    /// a single graph, with BLAS's own threads splitting each product, once the largest per-step product
-    /// reaches `blasThreadingMultiplyAdds`. Measured on 2 cores: 2x128 LSTM, batch 50 (3.3M multiply-adds)
-    /// is 15–20% faster with two workers; 2x512 (52M) is 4–8% faster as one graph, whose rows are not
-    /// halved before BLAS sees them.
-    public static func workers(for config: ModelConfig, batch: Int) -> Int {
-        let largest = config.layers.map { batch * $0.units * $0.cell.gateCount * $0.units }.max() ?? 0
-        return largest >= blasThreadingMultiplyAdds ? 1 : defaultWorkers
-    }
-
-    /// Multiply-adds of one per-step product (batch × units by units × gates·units) from which BLAS's
-    /// threads beat data parallelism.
-    static let blasThreadingMultiplyAdds = 16_000_000
-
-    /// - Parameter workers: threads to use (at most one per sequence); by default `workers(for:batch:)`.
+    /// - Parameter workers: threads to use (at most one per sequence).
     public init(model: Model, batch: Int, steps: Int, lastStepOnly: Bool = false,
-                workers: Int? = nil, computesGradients: Bool = true) {
-        let n = max(1, min(workers ?? ParallelGraph.workers(for: model.config, batch: batch), batch))
+                workers: Int = ParallelGraph.defaultWorkers, computesGradients: Bool = true) {
+        let n = max(1, min(workers, batch))
         var starts: [Int] = []
         var parts: [TrainingGraph] = []
         var start = 0
@@ -104,8 +90,6 @@ public final class ParallelGraph {
     /// Worker threads bring their own parallelism, so BLAS runs single-threaded from the first parallel
     /// batch on, for the whole process. It is set once rather than toggled around each batch because
     /// OpenBLAS's thread count is process-wide: toggling it would race with other threads' BLAS calls.
-    /// (A process that trains a small model and then a large one runs the large one's products on one
-    /// thread; a new process does not.)
     private static let singleThreadedBLAS: Void = openblas_set_num_threads(1)
 
     static func useSingleThreadedBLAS() { _ = singleThreadedBLAS }

@@ -27,6 +27,14 @@ void crnn_sigmoid(float *p, size_t n);
 /// polynomial below, where 1 − 2/(e^2x + 1) would cancel.
 void crnn_tanh(float *p, size_t n);
 
+/// C (m, n) += A (m, k) · B (k, n), all row-major with row strides lda, ldb, ldc; with `accumulate` 0,
+/// C = A · B. For the per-step products of training (a few dozen rows by a weight matrix), which a BLAS
+/// sgemm spends much of its time packing: B is read in place, a 64-column panel at a time, while blocks
+/// of 4 rows of A run over it. Each element sums its k products in order, from zero, then is added to
+/// C, so every variant (and any blocking) gives the same bits.
+void crnn_gemm_rows(size_t m, size_t n, size_t k, const float *a, size_t lda, const float *b, size_t ldb,
+                    float *c, size_t ldc, int accumulate);
+
 // 8-bit weights for batch-1 generation, after ggml's Q8_0: a (k, n) matrix W is cut into blocks of
 // CRNN_Q8_BLOCK rows; within a block each column has its own scale (max |w| / 127) and int8 values. The
 // input vector is quantized the same way per block, so y[j] += Σ_b s_w[b][j] · s_x[b] · Σ_{i∈b} q_x[i]·q_w[i][j],
