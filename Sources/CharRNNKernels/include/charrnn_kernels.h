@@ -1,7 +1,7 @@
-// Hot loops of charrnn's core, in C so that each can be compiled for several x86-64 levels
-// (SSE2, AVX2, AVX-512) and chosen for the running CPU when the library loads. Swift has no
-// per-function target attributes, and a whole-module -mavx2 would make the library crash on
-// older CPUs.
+// Hot loops of charrnn's core (activations, training's per-step products, 8-bit generation), in C so
+// that each can be compiled for several x86-64 levels (SSE2, AVX2, AVX-512) and chosen for the running
+// CPU when the library loads. Swift has no per-function target attributes, and a whole-module -mavx2
+// would make the library crash on older CPUs.
 //
 // Every variant performs the same floating-point operations in the same order and nothing is
 // contracted into FMA, so results are bit-identical whichever variant runs. Internal to
