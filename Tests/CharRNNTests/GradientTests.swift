@@ -65,6 +65,38 @@ final class GradientTests: XCTestCase {
         check("gru dropout window", Fixtures.config(.gru, layers: 2, dropout: 0.5), lastStepOnly: true, dropout: 12)
     }
 
+    /// Backward reads transposed copies of the recurrent kernels: after the weights change, both a graph
+    /// and a parallel graph that ran before must use the new weights (the copies are refreshed per run).
+    func testGradientsFollowWeightUpdates() {
+        for config in [Fixtures.config(.lstm, layers: 2), Fixtures.config(.gru, resetAfter: false)] {
+            let model = Fixtures.model(config)
+            let (inputs, targets) = Fixtures.batch(6, 5)
+            let old = TrainingGraph(model: model, batch: 6, steps: 5)
+            let parallel = ParallelGraph(model: model, batch: 6, steps: 5, workers: 2)
+            var rng = RandomGenerator(seed: 0)
+            func run(_ graph: TrainingGraph) {
+                _ = graph.run(inputs: inputs.flatMap { $0 }, targets: targets.flatMap { $0 }, steps: 5, training: false,
+                              computeGradients: true, carryState: false, rng: &rng)
+            }
+            run(old)
+            _ = parallel.run(inputs: inputs.flatMap { $0 }, targets: targets.flatMap { $0 }, steps: 5, training: false,
+                             carryState: false, rng: &rng)
+            for i in 0..<model.parameterCount { model.parameters[i] *= 1.5 }  // as an optimizer step would
+            run(old)
+            _ = parallel.run(inputs: inputs.flatMap { $0 }, targets: targets.flatMap { $0 }, steps: 5, training: false,
+                             carryState: false, rng: &rng)
+            let fresh = TrainingGraph(model: model, batch: 6, steps: 5)
+            run(fresh)
+            var worstOld: Float = 0, worstParallel: Float = 0
+            for i in 0..<model.parameterCount {
+                worstOld = max(worstOld, abs(old.gradients[i] - fresh.gradients[i]))
+                worstParallel = max(worstParallel, abs(parallel.gradients[i] - fresh.gradients[i]))
+            }
+            XCTAssertEqual(worstOld, 0, "a graph kept the old weights' transposes")
+            XCTAssertLessThan(worstParallel, 1e-5, "a parallel graph kept the old weights' transposes")
+        }
+    }
+
     /// Splitting the batch across worker threads changes only the order of float sums.
     func testParallelGraphMatchesOneGraph() {
         for (lastStepOnly, workers) in [(false, 2), (false, 3), (true, 2)] {

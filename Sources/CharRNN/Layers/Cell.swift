@@ -8,11 +8,12 @@ extension RecurrentWeights {
         }
     }
 
-    func backward(gradients: RecurrentWeights, _ s: SequenceBuffers) {
+    /// - Parameter transposed: this layer's Uᵀ (TransposedKernels), or nil to use BLAS's transposed product.
+    func backward(gradients: RecurrentWeights, _ s: SequenceBuffers, transposed: UnsafePointer<Float>?) {
         switch config.cell {
-        case .lstm: LSTMLayer.backward(self, gradients, s)
-        case .gru: GRULayer.backward(self, gradients, s)
-        case .rnn: SimpleRNNLayer.backward(self, gradients, s)
+        case .lstm: LSTMLayer.backward(self, gradients, s, transposed: transposed)
+        case .gru: GRULayer.backward(self, gradients, s, transposed: transposed)
+        case .rnn: SimpleRNNLayer.backward(self, gradients, s, transposed: transposed)
         }
     }
 

@@ -61,7 +61,8 @@ enum GRULayer {
         }
     }
 
-    static func backward(_ w: RecurrentWeights, _ grad: RecurrentWeights, _ s: SequenceBuffers) {
+    static func backward(_ w: RecurrentWeights, _ grad: RecurrentWeights, _ s: SequenceBuffers,
+                         transposed: UnsafePointer<Float>?) {
         let B = s.batch, U = s.units, G = s.width
         let act = w.config.activation, gate = w.config.recurrentActivation
         guard let aux = s.aux else { return }
@@ -86,8 +87,8 @@ enum GRULayer {
                     }
                 }
                 if t > 0 {
-                    sgemm(transB: true, m: B, n: U, k: G, a: dRec, lda: G, b: w.recurrentKernel, ldb: G,
-                          beta: 1, c: s.hGradient, ldc: U)
+                    w.backpropagateRecurrent(m: B, a: dRec, lda: G, k: G, into: s.hGradient, accumulate: true,
+                                             transposed: transposed)
                 }
             } else {
                 // r is still needed after dz and dh̃ are known, so two passes around the U_h product.
@@ -104,8 +105,8 @@ enum GRULayer {
                         dhn[j] = dh * z
                     }
                 }
-                sgemm(transB: true, m: B, n: U, k: U, a: x + 2 * U, lda: G, b: w.recurrentKernel + 2 * U,
-                      ldb: G, beta: 0, c: dRH, ldc: U)
+                w.backpropagateRecurrent(m: B, a: x + 2 * U, lda: G, firstColumn: 2 * U, k: U, into: dRH,
+                                         accumulate: false, transposed: transposed)
                 for b in 0..<B {
                     let row = x + b * G, hp = hPrev + b * U, drh = dRH + b * U, dhn = s.hGradient + b * U
                     for j in 0..<U {
@@ -115,8 +116,8 @@ enum GRULayer {
                     }
                 }
                 if t > 0 {
-                    sgemm(transB: true, m: B, n: U, k: 2 * U, a: x, lda: G, b: w.recurrentKernel, ldb: G,
-                          beta: 1, c: s.hGradient, ldc: U)
+                    w.backpropagateRecurrent(m: B, a: x, lda: G, k: 2 * U, into: s.hGradient, accumulate: true,
+                                             transposed: transposed)
                 }
             }
         }

@@ -46,7 +46,8 @@ enum LSTMLayer {
 
     /// Backward through time, truncated at the start of the sequence. Reads `outputGradients`,
     /// leaves the gradients of the gate pre-activations in `gates` and accumulates the recurrent kernel's.
-    static func backward(_ w: RecurrentWeights, _ grad: RecurrentWeights, _ s: SequenceBuffers) {
+    static func backward(_ w: RecurrentWeights, _ grad: RecurrentWeights, _ s: SequenceBuffers,
+                         transposed: UnsafePointer<Float>?) {
         let B = s.batch, U = s.units, G = s.width
         let act = w.config.activation, gate = w.config.recurrentActivation
         guard let c = s.c else { return }
@@ -75,8 +76,8 @@ enum LSTMLayer {
                 }
             }
             if t > 0 {  // dh_prev = dz · U_recᵀ
-                sgemm(transB: true, m: B, n: U, k: G, a: z, lda: G, b: w.recurrentKernel, ldb: G,
-                      beta: 0, c: s.hGradient, ldc: U)
+                w.backpropagateRecurrent(m: B, a: z, lda: G, k: G, into: s.hGradient, accumulate: false,
+                                         transposed: transposed)
             }
         }
         // dU_rec += Σ_t h_{t-1}ᵀ · dz_t as one GEMM over the whole sequence.

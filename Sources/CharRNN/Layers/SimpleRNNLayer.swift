@@ -12,7 +12,8 @@ enum SimpleRNNLayer {
         }
     }
 
-    static func backward(_ w: RecurrentWeights, _ grad: RecurrentWeights, _ s: SequenceBuffers) {
+    static func backward(_ w: RecurrentWeights, _ grad: RecurrentWeights, _ s: SequenceBuffers,
+                         transposed: UnsafePointer<Float>?) {
         let B = s.batch, U = s.units
         let act = w.config.activation
         s.hGradient.update(repeating: 0, count: B * U)
@@ -21,8 +22,8 @@ enum SimpleRNNLayer {
             let hn = s.h + (t + 1) * B * U, dOut = s.outputGradients + t * B * U
             for i in 0..<(B * U) { z[i] = (dOut[i] + s.hGradient[i]) * act.derivative(output: hn[i]) }
             if t > 0 {
-                sgemm(transB: true, m: B, n: U, k: U, a: z, lda: U, b: w.recurrentKernel, ldb: U, beta: 0,
-                      c: s.hGradient, ldc: U)
+                w.backpropagateRecurrent(m: B, a: z, lda: U, k: U, into: s.hGradient, accumulate: false,
+                                         transposed: transposed)
             }
         }
         sgemm(transA: true, m: U, n: U, k: s.steps * B, a: s.h, lda: U, b: s.gates, ldb: U, beta: 1,

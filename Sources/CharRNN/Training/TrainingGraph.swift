@@ -48,6 +48,10 @@ public final class TrainingGraph {
     let head: HeadWeights
     let headGradient: HeadWeights
     let layers: [SequenceBuffers]
+    /// Uᵀ of the small recurrent kernels for backward (gradient graphs only), and whether this graph
+    /// refreshes them itself (a ParallelGraph refreshes one shared instance for all its parts).
+    let transposedKernels: TransposedKernels?
+    private let refreshesTransposedKernels: Bool
     /// (T·B) time-major indices of the current batch.
     let tokens: UnsafeMutablePointer<Int32>
     /// (N) targets, −1 for none.
@@ -66,7 +70,15 @@ public final class TrainingGraph {
     ///   - steps: the longest sequence (T).
     ///   - lastStepOnly: predict only after the last character of each sequence.
     ///   - computesGradients: allocate the gradient buffer (evaluation-only graphs do without).
-    public init(model: Model, batch: Int, steps: Int, lastStepOnly: Bool = false, computesGradients: Bool = true) {
+    public convenience init(model: Model, batch: Int, steps: Int, lastStepOnly: Bool = false,
+                            computesGradients: Bool = true) {
+        self.init(model: model, batch: batch, steps: steps, lastStepOnly: lastStepOnly,
+                  computesGradients: computesGradients, sharedTransposedKernels: nil)
+    }
+
+    /// - Parameter sharedTransposedKernels: kept up to date by the caller; nil makes the graph its own.
+    init(model: Model, batch: Int, steps: Int, lastStepOnly: Bool, computesGradients: Bool,
+         sharedTransposedKernels: TransposedKernels?) {
         precondition(batch >= 1 && steps >= 1, "validated by callers")
         self.model = model
         self.batch = batch
@@ -79,6 +91,8 @@ public final class TrainingGraph {
         head = HeadWeights(base: model.parameters.pointer, layout: model.layout)
         headGradient = HeadWeights(base: gradients.pointer, layout: model.layout)
         layers = config.layers.map { SequenceBuffers(layer: $0, steps: steps, batch: batch) }
+        transposedKernels = computesGradients ? sharedTransposedKernels ?? TransposedKernels(config: config) : nil
+        refreshesTransposedKernels = computesGradients && sharedTransposedKernels == nil
 
         var allocations: [UnsafeMutableRawPointer] = []
         func floats(_ n: Int) -> UnsafeMutablePointer<Float> {
@@ -146,6 +160,7 @@ public final class TrainingGraph {
         let result = headForward(steps: T, rows: n, applyDropout: applyDropout)
         if let probabilities { probabilities.update(from: logits, count: n * V) }
         if computeGradients && gradients.count == model.layout.totalCount {
+            if refreshesTransposedKernels { transposedKernels?.refresh(from: weights) }
             backward(steps: T, rows: n, count: result.count, applyDropout: applyDropout)
         }
         for layer in layers { layer.carryState() }
@@ -283,7 +298,7 @@ public final class TrainingGraph {
 
         for l in stride(from: last, through: 0, by: -1) {
             let w = weights[l], g = gradientViews[l], s = layers[l]
-            w.backward(gradients: g, s)
+            w.backward(gradients: g, s, transposed: transposedKernels?.transposed(layer: l))
             // s.gates now holds dL/d(input projection) (T·B, G·U).
             if let db = g.inputBias { columnSums(s.gates, rows: tb, columns: w.width, into: db) }
             if l > 0 {
