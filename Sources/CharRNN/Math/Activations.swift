@@ -1,9 +1,3 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
-
 /// The activation of a recurrent layer's candidate and output (`activation` in Keras).
 public enum Activation: String, Codable, Sendable, CaseIterable {
     case tanh, relu, linear

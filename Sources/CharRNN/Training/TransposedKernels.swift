@@ -12,7 +12,10 @@ final class TransposedKernels {
     init(config: ModelConfig) {
         copies = config.layers.map { layer in
             let count = layer.units * layer.cell.gateCount * layer.units
-            return count <= TransposedKernels.maximumFloats ? .allocate(capacity: count) : nil
+            guard count <= TransposedKernels.maximumFloats else { return nil }
+            let copy = UnsafeMutablePointer<Float>.allocate(capacity: count)
+            copy.initialize(repeating: 0, count: count)  // never read before a refresh, but never undefined
+            return copy
         }
     }
 
