@@ -1,7 +1,7 @@
 // See include/charrnn_kernels.h. The loops are plain C that the compiler vectorises; target_clones
 // builds each loop for x86-64-v4 (AVX-512), x86-64-v3 (AVX2) and the baseline, and an ifunc resolver
-// picks one when the library is loaded. The 8-bit product adds an AVX-512 VNNI kernel in intrinsics,
-// chosen at run time.
+// picks one when the library is loaded. The 8-bit product adds AVX-512 VNNI and AVX2 kernels in
+// intrinsics, chosen at run time.
 #include "charrnn_kernels.h"
 
 #include <stdint.h>
@@ -221,9 +221,9 @@ static inline __attribute__((always_inline)) void q8_store(float *y, size_t g, s
 /// The portable loop: exact integer dot products per block.
 static MULTIVERSIONED void q8_vecmat_portable(const uint8_t *restrict x_values, const float *restrict x_scales,
                                               size_t k, const int8_t *restrict values, const float *restrict scales,
-                                              size_t n, float *restrict y) {
-    const size_t blocks = div_up(k, CRNN_Q8_BLOCK), groups = div_up(n, CRNN_Q8_GROUP);
-    for (size_t g = 0; g < groups; g++) {
+                                              size_t n, size_t g0, size_t g1, float *restrict y) {
+    const size_t blocks = div_up(k, CRNN_Q8_BLOCK);
+    for (size_t g = g0; g < g1; g++) {
         float acc[CRNN_Q8_GROUP] = {0};
         for (size_t b = 0; b < blocks; b++) {
             const size_t t = g * blocks + b;
@@ -240,13 +240,13 @@ static MULTIVERSIONED void q8_vecmat_portable(const uint8_t *restrict x_values, 
     }
 }
 
-#if defined(__x86_64__) && defined(__clang__) && !defined(CRNN_SINGLE_VERSION)
-#define CRNN_HAVE_VNNI 1
-#elif defined(__x86_64__) && defined(__clang__) && defined(__AVX512VNNI__)
-#define CRNN_HAVE_VNNI 1
+// The intrinsics kernels carry their own target attributes and are chosen at run time, whatever the
+// flags of the build.
+#if defined(__x86_64__) && defined(__clang__)
+#define CRNN_HAVE_X86_KERNELS 1
 #endif
 
-#ifdef CRNN_HAVE_VNNI
+#ifdef CRNN_HAVE_X86_KERNELS
 #include <immintrin.h>
 
 /// AVX-512 VNNI: one vpdpbusd multiplies 4 k-values of 16 columns and adds them into 16 int32 lanes.
@@ -255,9 +255,9 @@ static MULTIVERSIONED void q8_vecmat_portable(const uint8_t *restrict x_values, 
 __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni")))
 static void q8_vecmat_vnni(const uint8_t *restrict x_values, const float *restrict x_scales, size_t k,
                            const int8_t *restrict values, const float *restrict scales,
-                           const int32_t *restrict column_sums, size_t n, float *restrict y) {
-    const size_t blocks = div_up(k, CRNN_Q8_BLOCK), groups = div_up(n, CRNN_Q8_GROUP);
-    for (size_t g = 0; g < groups; g++) {
+                           const int32_t *restrict column_sums, size_t n, size_t g0, size_t g1, float *restrict y) {
+    const size_t blocks = div_up(k, CRNN_Q8_BLOCK);
+    for (size_t g = g0; g < g1; g++) {
         __m512 acc = _mm512_setzero_ps();
         for (size_t b = 0; b < blocks; b++) {
             const size_t t = g * blocks + b;
@@ -285,16 +285,68 @@ static void q8_vecmat_vnni(const uint8_t *restrict x_values, const float *restri
         }
     }
 }
+
+/// AVX2: vpmaddubsw multiplies unsigned by signed bytes and adds pairs into int16, which would overflow
+/// for x + 128 (up to 255 · 127 · 2). So, as ggml does, it takes |x| and w with x's sign: pairs stay within
+/// 2 · 127 · 127. The int16 pairs are then summed into int32 lanes by vpmaddwd: the same exact integers
+/// as the portable loop, and the same float operations after.
+__attribute__((target("avx2")))
+static void q8_vecmat_avx2(const uint8_t *restrict x_values, const float *restrict x_scales, size_t k,
+                           const int8_t *restrict values, const float *restrict scales, size_t n, size_t g0,
+                           size_t g1, float *restrict y) {
+    const size_t blocks = div_up(k, CRNN_Q8_BLOCK);
+    const __m256i offset = _mm256_set1_epi8((char)0x80), ones = _mm256_set1_epi16(1);
+    for (size_t g = g0; g < g1; g++) {
+        __m256 acc_low = _mm256_setzero_ps(), acc_high = _mm256_setzero_ps();  // columns 0–7 and 8–15
+        for (size_t b = 0; b < blocks; b++) {
+            const size_t t = g * blocks + b;
+            const int8_t *tile = values + t * Q8_TILE;
+            const uint8_t *xb = x_values + b * CRNN_Q8_BLOCK;
+            __m256i dot_low = _mm256_setzero_si256(), dot_high = _mm256_setzero_si256();
+            for (size_t quad = 0; quad < CRNN_Q8_BLOCK / 4; quad++) {
+                int32_t four;  // 4 consecutive k-values (+ 128), broadcast to the columns
+                memcpy(&four, xb + quad * 4, sizeof four);
+                const __m256i x = _mm256_xor_si256(_mm256_set1_epi32(four), offset);  // back to signed
+                const __m256i magnitude = _mm256_abs_epi8(x);
+                const int8_t *w = tile + quad * 4 * CRNN_Q8_GROUP;
+                const __m256i w_low = _mm256_sign_epi8(_mm256_loadu_si256((const __m256i *)w), x);
+                const __m256i w_high = _mm256_sign_epi8(_mm256_loadu_si256((const __m256i *)(w + 32)), x);
+                dot_low = _mm256_add_epi32(dot_low, _mm256_madd_epi16(_mm256_maddubs_epi16(magnitude, w_low), ones));
+                dot_high = _mm256_add_epi32(dot_high, _mm256_madd_epi16(_mm256_maddubs_epi16(magnitude, w_high), ones));
+            }
+            const __m256 x_scale = _mm256_set1_ps(x_scales[b]);
+            const float *s = scales + t * CRNN_Q8_GROUP;
+            acc_low = _mm256_add_ps(acc_low, _mm256_mul_ps(_mm256_cvtepi32_ps(dot_low), _mm256_mul_ps(_mm256_loadu_ps(s), x_scale)));
+            acc_high = _mm256_add_ps(acc_high, _mm256_mul_ps(_mm256_cvtepi32_ps(dot_high), _mm256_mul_ps(_mm256_loadu_ps(s + 8), x_scale)));
+        }
+        float out[CRNN_Q8_GROUP];
+        _mm256_storeu_ps(out, acc_low);
+        _mm256_storeu_ps(out + 8, acc_high);
+        q8_store(y, g, n, out);
+    }
+}
 #endif
 
-INTERNAL void crnn_q8_vecmat_accumulate(const uint8_t *x_values, const float *x_scales, size_t k, const int8_t *values,
-                                        const float *scales, const int32_t *column_sums, size_t n, float *y) {
-#ifdef CRNN_HAVE_VNNI
+INTERNAL void crnn_q8_vecmat_accumulate_groups(const uint8_t *x_values, const float *x_scales, size_t k,
+                                               const int8_t *values, const float *scales,
+                                               const int32_t *column_sums, size_t n, size_t g0, size_t g1,
+                                               float *y) {
+#ifdef CRNN_HAVE_X86_KERNELS
     if (__builtin_cpu_supports("avx512vnni") && __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl")) {
-        q8_vecmat_vnni(x_values, x_scales, k, values, scales, column_sums, n, y);
+        q8_vecmat_vnni(x_values, x_scales, k, values, scales, column_sums, n, g0, g1, y);
+        return;
+    }
+    if (__builtin_cpu_supports("avx2")) {
+        q8_vecmat_avx2(x_values, x_scales, k, values, scales, n, g0, g1, y);
         return;
     }
 #endif
     (void)column_sums;
-    q8_vecmat_portable(x_values, x_scales, k, values, scales, n, y);
+    q8_vecmat_portable(x_values, x_scales, k, values, scales, n, g0, g1, y);
+}
+
+INTERNAL void crnn_q8_vecmat_accumulate(const uint8_t *x_values, const float *x_scales, size_t k, const int8_t *values,
+                                        const float *scales, const int32_t *column_sums, size_t n, float *y) {
+    crnn_q8_vecmat_accumulate_groups(x_values, x_scales, k, values, scales, column_sums, n, 0,
+                                     div_up(n, CRNN_Q8_GROUP), y);
 }

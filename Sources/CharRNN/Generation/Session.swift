@@ -2,7 +2,11 @@
 /// pending next-character distribution, and a seeded random generator.
 ///
 /// A session belongs to one thread at a time; any number of sessions may share a model. The batch-1 path
-/// is vector–matrix products over preallocated buffers: nothing is allocated per character.
+/// is vector–matrix products over preallocated buffers (nothing is allocated per character), split over
+/// CharRNNKernels' worker threads when they are large enough.
+///
+/// Sessions multiply with copies of the model's weights laid out for these products, made by the first
+/// session of each precision and shared by the later ones (`Model.weightsDidChange()` starts anew).
 public final class Session {
     public let model: Model
     /// The generator `sample` draws from.
@@ -12,12 +16,11 @@ public final class Session {
     public let precision: WeightPrecision
     let weights: [RecurrentWeights]
     let head: HeadWeights
-    /// What each layer multiplies by per step, and the head's kernel: views of the model's weights, or
-    /// 8-bit copies for `.int8`.
-    let matrices: [LayerStepMatrices]
-    let headMatrix: StepMatrix
-    /// Room for a quantized input vector (int8 only).
-    let quantized: QuantizedVector
+    /// What each layer multiplies by per step, and the head's kernel: packed float32 copies of the
+    /// model's weights, or 8-bit copies for `.int8`, shared with the model's other sessions.
+    let stepWeights: StepWeights
+    /// Room for the quantized input vectors of a product (int8 only).
+    let quantized: StepScratch
     /// Per layer: h (U), and c (U) for LSTM.
     let h: [UnsafeMutablePointer<Float>]
     let c: [UnsafeMutablePointer<Float>?]
@@ -31,18 +34,17 @@ public final class Session {
     public internal(set) var hasInput = false
     let sampler: Sampler
 
-    /// A session at the zero state. With `precision: .int8` the session quantizes the model's matrices
-    /// once, here (about 20 ms for a 2x512 LSTM), and keeps its own 8-bit copy.
+    /// A session at the zero state. The first session of a precision copies the model's matrices (packs
+    /// them, or quantizes them for `.int8`: a few ms, about 20 ms to quantize a 2x512 LSTM); later ones
+    /// share that copy.
     public init(model: Model, seed: UInt64 = 0, precision: WeightPrecision = .float32) {
         self.model = model
         self.precision = precision
         rng = RandomGenerator(seed: seed)
         weights = RecurrentWeights.views(of: model.parameters.pointer, layout: model.layout, config: model.config)
         head = HeadWeights(base: model.parameters.pointer, layout: model.layout)
-        matrices = weights.enumerated().map { LayerStepMatrices($1, isFirst: $0 == 0, precision: precision) }
-        let lastUnits = weights.last?.units ?? 1
-        headMatrix = StepMatrix(head.kernel, k: lastUnits, n: model.config.vocabSize, precision: precision)
-        quantized = QuantizedVector(capacity: weights.map { max($0.inputWidth, $0.units) }.max() ?? 1)
+        stepWeights = model.stepWeights(precision)
+        quantized = StepScratch(capacity: stepWeights.widestInput)
         func zeros(_ n: Int) -> UnsafeMutablePointer<Float> {
             let p = UnsafeMutablePointer<Float>.allocate(capacity: n)
             p.initialize(repeating: 0, count: n)
@@ -81,6 +83,7 @@ public final class Session {
     /// Advances the state by one character index (must be in 0..<vocab).
     public func step(_ index: Int32) {
         let config = model.config
+        let matrices = stepWeights.layers
         for (l, w) in weights.enumerated() {
             w.fillInputBias(z, rows: 1)
             if l == 0 {
@@ -97,14 +100,14 @@ public final class Session {
                     let v = Float(index) / Float(config.vocabSize)
                     for j in 0..<w.width { z[j] += v * w.kernel[j] }
                 }
-            } else {
-                matrices[l].input?.accumulate(h[l - 1], into: z, scratch: quantized)
             }
-            let m = matrices[l]
+            let m = matrices[l], below: UnsafePointer<Float>? = l == 0 ? nil : UnsafePointer(h[l - 1])
             switch w.config.cell {
-            case .lstm: if let cl = c[l] { LSTMLayer.step(w, m, z: z, h: h[l], c: cl, quantized: quantized) }
-            case .gru: GRULayer.step(w, m, x: z, h: h[l], scratch: scratch, quantized: quantized)
-            case .rnn: SimpleRNNLayer.step(w, m, z: z, h: h[l], quantized: quantized)
+            case .lstm: if let cl = c[l] { LSTMLayer.step(w, m, x: below, z: z, h: h[l], c: cl, quantized: quantized) }
+            case .gru:
+                if let below { m.input?.accumulate(below, into: z, scratch: quantized) }
+                GRULayer.step(w, m, x: z, h: h[l], scratch: scratch, quantized: quantized)
+            case .rnn: SimpleRNNLayer.step(w, m, x: below, z: z, h: h[l], quantized: quantized)
             }
         }
         hasInput = true
@@ -137,7 +140,7 @@ public final class Session {
         if probabilitiesValid { return }
         let V = model.config.vocabSize, last = weights.count - 1
         if let bias = head.bias { probs.update(from: bias, count: V) } else { probs.update(repeating: 0, count: V) }
-        headMatrix.accumulate(h[last], into: probs, scratch: quantized)
+        stepWeights.head.accumulate(h[last], into: probs, scratch: quantized)
         softmaxInPlace(probs, count: V)
         probabilitiesValid = true
     }

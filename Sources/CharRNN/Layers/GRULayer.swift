@@ -137,7 +137,7 @@ enum GRULayer {
     /// One step for one sequence. `x` (3U) holds the input projection with input bias; `scratch` has
     /// room for 4U floats. h is updated.
     static func step(_ w: RecurrentWeights, _ m: LayerStepMatrices, x: UnsafeMutablePointer<Float>,
-                     h: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>, quantized: QuantizedVector) {
+                     h: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>, quantized: StepScratch) {
         let U = w.units, G = 3 * U
         let rec = scratch, next = scratch + G
         if w.config.resetAfter {

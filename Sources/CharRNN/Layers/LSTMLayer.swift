@@ -85,11 +85,12 @@ enum LSTMLayer {
               beta: 1, c: grad.recurrentKernel, ldc: G)
     }
 
-    /// One step for one sequence. `z` (G·U) holds the input projection with bias; h and c are updated.
-    static func step(_ w: RecurrentWeights, _ m: LayerStepMatrices, z: UnsafeMutablePointer<Float>,
-                     h: UnsafeMutablePointer<Float>, c: UnsafeMutablePointer<Float>, quantized: QuantizedVector) {
+    /// One step for one sequence. `z` (G·U) holds the bias (and the first layer's input row); `x` is the
+    /// input of a layer above the first. h and c are updated.
+    static func step(_ w: RecurrentWeights, _ m: LayerStepMatrices, x: UnsafePointer<Float>?, z: UnsafeMutablePointer<Float>,
+                     h: UnsafeMutablePointer<Float>, c: UnsafeMutablePointer<Float>, quantized: StepScratch) {
         let U = w.units
-        m.recurrent.accumulate(h, into: z, scratch: quantized)
+        m.accumulateInputAndRecurrent(x: x, h: h, into: z, scratch: quantized)
         activateGates(w, z)
         updateCell(z, units: U, cPrev: c, cNext: c, hNext: h, activation: w.config.activation)
     }

@@ -30,10 +30,10 @@ enum SimpleRNNLayer {
               c: grad.recurrentKernel, ldc: U)
     }
 
-    static func step(_ w: RecurrentWeights, _ m: LayerStepMatrices, z: UnsafeMutablePointer<Float>,
-                     h: UnsafeMutablePointer<Float>, quantized: QuantizedVector) {
+    static func step(_ w: RecurrentWeights, _ m: LayerStepMatrices, x: UnsafePointer<Float>?, z: UnsafeMutablePointer<Float>,
+                     h: UnsafeMutablePointer<Float>, quantized: StepScratch) {
         let U = w.units
-        m.recurrent.accumulate(h, into: z, scratch: quantized)
+        m.accumulateInputAndRecurrent(x: x, h: h, into: z, scratch: quantized)
         h.update(from: z, count: U)
         w.config.activation.apply(h, count: U)
     }

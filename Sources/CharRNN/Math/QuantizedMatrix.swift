@@ -14,9 +14,9 @@ public enum WeightPrecision: String, Sendable, CaseIterable {
 /// A (k, n) matrix in 8-bit integers, laid out for CharRNNKernels' crnn_q8_vecmat_accumulate.
 final class QuantizedMatrix {
     let k: Int, n: Int
-    private let values: UnsafeMutablePointer<Int8>
-    private let scales: UnsafeMutablePointer<Float>
-    private let columnSums: UnsafeMutablePointer<Int32>
+    let values: UnsafeMutablePointer<Int8>
+    let scales: UnsafeMutablePointer<Float>
+    let columnSums: UnsafeMutablePointer<Int32>
 
     /// Quantizes `w` (k, n), rows `rowStride` floats apart.
     init(_ w: UnsafePointer<Float>, k: Int, n: Int, rowStride: Int) {
@@ -35,11 +35,13 @@ final class QuantizedMatrix {
         columnSums.deallocate()
     }
 
-    /// `y (n) += x (k) · W`, quantizing x into `scratch` (room for at least k values) first.
-    func accumulate(_ x: UnsafePointer<Float>, into y: UnsafeMutablePointer<Float>, scratch: QuantizedVector) {
+    /// The product term x (k) · W for CharRNNKernels' crnn_step_products, quantizing x into `scratch`
+    /// (room for at least k values) first.
+    func term(_ x: UnsafePointer<Float>, scratch: QuantizedVector) -> crnn_step_term {
         precondition(k <= scratch.capacity, "quantization scratch for \(scratch.capacity) values, matrix has \(k) rows")
         crnn_q8_quantize_vector(x, k, scratch.values, scratch.scales)
-        crnn_q8_vecmat_accumulate(scratch.values, scratch.scales, k, values, scales, columnSums, n, y)
+        return crnn_step_term(k: k, x: nil, panels: nil, x_values: scratch.values, x_scales: scratch.scales,
+                              values: values, scales: scales, column_sums: columnSums)
     }
 }
 
@@ -60,53 +62,5 @@ final class QuantizedVector {
     deinit {
         values.deallocate()
         scales.deallocate()
-    }
-}
-
-/// A (k, n) matrix as the batch-1 path multiplies it: a view of the model's float weights, or an 8-bit copy.
-struct StepMatrix {
-    let k: Int, n: Int
-    private let weights: UnsafePointer<Float>
-    private let rowStride: Int
-    private let quantized: QuantizedMatrix?
-
-    init(_ w: UnsafePointer<Float>, k: Int, n: Int, rowStride: Int? = nil, precision: WeightPrecision) {
-        self.k = k
-        self.n = n
-        weights = w
-        self.rowStride = rowStride ?? n
-        quantized = precision == .int8 ? QuantizedMatrix(w, k: k, n: n, rowStride: rowStride ?? n) : nil
-    }
-
-    /// `y (n) += x (k) · W`; `scratch` must hold k values (used for int8 only).
-    @inline(__always)
-    func accumulate(_ x: UnsafePointer<Float>, into y: UnsafeMutablePointer<Float>, scratch: QuantizedVector) {
-        if let quantized {
-            quantized.accumulate(x, into: y, scratch: scratch)
-        } else {
-            vecMatAccumulate(x, k: k, weights, n: n, rowStride: rowStride, into: y)
-        }
-    }
-}
-
-/// The matrices one layer multiplies by in a batch-1 step.
-struct LayerStepMatrices {
-    /// The input kernel (In, G·U) for layers above the first; the first layer's input is a lookup.
-    let input: StepMatrix?
-    /// The recurrent kernel (U, G·U); for a GRU without reset_after only its z and r columns (U, 2U).
-    let recurrent: StepMatrix
-    /// A GRU without reset_after: the candidate's columns of the recurrent kernel (U, U).
-    let candidate: StepMatrix?
-
-    init(_ w: RecurrentWeights, isFirst: Bool, precision: WeightPrecision) {
-        let U = w.units, G = w.width
-        input = isFirst ? nil : StepMatrix(w.kernel, k: w.inputWidth, n: G, precision: precision)
-        if w.config.cell == .gru && !w.config.resetAfter {
-            recurrent = StepMatrix(w.recurrentKernel, k: U, n: 2 * U, rowStride: G, precision: precision)
-            candidate = StepMatrix(w.recurrentKernel + 2 * U, k: U, n: U, rowStride: G, precision: precision)
-        } else {
-            recurrent = StepMatrix(w.recurrentKernel, k: U, n: G, precision: precision)
-            candidate = nil
-        }
     }
 }

@@ -1,3 +1,5 @@
+import Synchronization
+
 /// A character-level recurrent language model: configuration, vocabulary and weights.
 ///
 /// A model is immutable once shared: sessions on many threads may read it at once. Only
@@ -6,8 +8,10 @@ public final class Model: @unchecked Sendable {
     public let config: ModelConfig
     public let vocabulary: Vocabulary
     public let layout: ParameterLayout
-    /// All weights, in `layout` order.
+    /// All weights, in `layout` order. Whoever writes to them directly calls `weightsDidChange()` after.
     public let parameters: ParameterBuffer
+    /// The copies sessions multiply with, per precision, made when the first session asks.
+    private let stepWeightsCache = Mutex<[WeightPrecision: StepWeights]>([:])
 
     /// A model with fresh, seeded Keras-like weights.
     /// - Throws: `CharRNNError.config` when the configuration is invalid or disagrees with the vocabulary.
@@ -70,6 +74,23 @@ public final class Model: @unchecked Sendable {
             throw CharRNNError.invalidArgument("\(tensor.name)[\(i)] is not finite (\(values[i]))")
         }
         (parameters.pointer + tensor.offset).update(from: base, count: tensor.count)
+        weightsDidChange()
+    }
+
+    /// Forgets the copies of the weights that new sessions multiply with, so that the next session copies
+    /// the weights as they are now. Sessions that exist keep the weights they were created with.
+    public func weightsDidChange() {
+        stepWeightsCache.withLock { $0.removeAll() }
+    }
+
+    /// The batch-1 copies of the weights in `precision`, shared by every session of this model.
+    func stepWeights(_ precision: WeightPrecision) -> StepWeights {
+        stepWeightsCache.withLock { cache in
+            if let made = cache[precision] { return made }
+            let made = StepWeights(model: self, precision: precision)
+            cache[precision] = made
+            return made
+        }
     }
 
     private func lookup(layer: String, weight: String) throws -> ParameterLayout.Tensor {

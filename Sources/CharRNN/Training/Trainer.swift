@@ -128,6 +128,7 @@ public final class Trainer {
             options.clipping.apply(graph.gradients.pointer, count: graph.gradients.count)
             optimizer.apply(parameters: model.parameters.pointer, gradients: graph.gradients.pointer,
                             count: model.parameterCount, learningRate: lr)
+            model.weightsDidChange()
             charsThisRun += options.batchSize * options.seqLength
             progress.step += 1
             progress.loss = loss

@@ -63,6 +63,56 @@ void crnn_q8_quantize_vector(const float *x, size_t k, uint8_t *values, float *s
 void crnn_q8_vecmat_accumulate(const uint8_t *x_values, const float *x_scales, size_t k, const int8_t *values,
                                const float *scales, const int32_t *column_sums, size_t n, float *y);
 
+/// The same for the column groups [g0, g1) only (columns g0·CRNN_Q8_GROUP up to g1·CRNN_Q8_GROUP or n).
+void crnn_q8_vecmat_accumulate_groups(const uint8_t *x_values, const float *x_scales, size_t k,
+                                      const int8_t *values, const float *scales, const int32_t *column_sums,
+                                      size_t n, size_t g0, size_t g1, float *y);
+
+// MARK: threads (pool.c)
+
+/// A piece of parallel work: does part `part` of `parts` (part < parts).
+typedef void (*crnn_task)(void *context, size_t part, size_t parts);
+
+/// The caller plus the pool's worker threads: one per CPU this process may run on, at most 8. The workers
+/// start on the first call; a child of fork() has none.
+size_t crnn_pool_width(void);
+
+/// Runs task(context, p, parts) for every p < parts, where parts = min(max_parts, crnn_pool_width()),
+/// part 0 on the calling thread, and returns when all are done. When another thread's job holds the
+/// workers, runs task(context, 0, 1) alone instead, so any number of threads may call it at once.
+void crnn_parallel_run(crnn_task task, void *context, size_t max_parts);
+
+// MARK: batch-1 products (step_products.c)
+
+/// Columns per panel of a packed float32 matrix.
+#define CRNN_PANEL 64
+
+/// Floats of a (k, n) matrix packed into panels: n rounded up to a whole panel, times k.
+size_t crnn_panels_size(size_t k, size_t n);
+
+/// Packs W (k, n), rows `ld` floats apart, into panels of CRNN_PANEL columns, each (k, CRNN_PANEL)
+/// row-major and contiguous (columns past n are zeros): a product then streams through memory in order.
+void crnn_panels_pack(const float *w, size_t k, size_t n, size_t ld, float *panels);
+
+/// One x · W of a batch-1 step: float32 (`x` and `panels` set) or 8-bit (the other fields, as for
+/// crnn_q8_vecmat_accumulate, with x already quantized).
+typedef struct crnn_step_term {
+    size_t k;
+    const float *x;
+    const float *panels;
+    const uint8_t *x_values;
+    const float *x_scales;
+    const int8_t *values;
+    const float *scales;
+    const int32_t *column_sums;
+} crnn_step_term;
+
+/// y (n) += Σ x · W over `count` terms of one precision, every W with n columns. Large products are
+/// split by panels over the pool's threads. Each column is summed in the same order however the work is
+/// split (float32: from y, through the terms in order, each over its rows in order), so the result does
+/// not depend on the number of threads.
+void crnn_step_products(const crnn_step_term *terms, size_t count, size_t n, float *y);
+
 #ifdef __cplusplus
 }
 #endif

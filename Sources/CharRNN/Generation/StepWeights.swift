@@ -1,0 +1,108 @@
+import CharRNNKernels
+
+/// A (k, n) matrix as the batch-1 path multiplies it: packed float32 panels (the model's values, laid out
+/// so that a product streams through memory in order), or an 8-bit copy.
+final class StepMatrix {
+    let k: Int, n: Int
+    private let panels: UnsafeMutablePointer<Float>?
+    private let quantized: QuantizedMatrix?
+
+    /// Copies `w` (k, n), rows `rowStride` floats apart (n by default).
+    init(_ w: UnsafePointer<Float>, k: Int, n: Int, rowStride: Int? = nil, precision: WeightPrecision) {
+        self.k = k
+        self.n = n
+        switch precision {
+        case .float32:
+            let packed = UnsafeMutablePointer<Float>.allocate(capacity: max(1, crnn_panels_size(k, n)))
+            crnn_panels_pack(w, k, n, rowStride ?? n, packed)
+            panels = packed
+            quantized = nil
+        case .int8:
+            panels = nil
+            quantized = QuantizedMatrix(w, k: k, n: n, rowStride: rowStride ?? n)
+        }
+    }
+
+    deinit { panels?.deallocate() }
+
+    /// The product term x (k) · W; for int8, x is quantized into `scratch` (room for k values) here.
+    private func term(_ x: UnsafePointer<Float>, scratch: QuantizedVector) -> crnn_step_term {
+        if let quantized { return quantized.term(x, scratch: scratch) }
+        return crnn_step_term(k: k, x: x, panels: panels, x_values: nil, x_scales: nil, values: nil, scales: nil,
+                              column_sums: nil)
+    }
+
+    /// `y (n) += x (k) · W`.
+    func accumulate(_ x: UnsafePointer<Float>, into y: UnsafeMutablePointer<Float>, scratch: StepScratch) {
+        var t = term(x, scratch: scratch.first)
+        crnn_step_products(&t, 1, n, y)
+    }
+
+    /// `y (n) += x · W + h · other`, in one pass over the columns (`other` has n columns and the same
+    /// precision).
+    func accumulate(_ x: UnsafePointer<Float>, plus other: StepMatrix, _ h: UnsafePointer<Float>,
+                    into y: UnsafeMutablePointer<Float>, scratch: StepScratch) {
+        let terms = [term(x, scratch: scratch.first), other.term(h, scratch: scratch.second)]
+        terms.withUnsafeBufferPointer { crnn_step_products($0.baseAddress, 2, n, y) }
+    }
+}
+
+/// Room for the quantized input vectors of one step (int8 only; two for a layer's fused products).
+final class StepScratch {
+    let first: QuantizedVector, second: QuantizedVector
+
+    init(capacity: Int) {
+        first = QuantizedVector(capacity: capacity)
+        second = QuantizedVector(capacity: capacity)
+    }
+}
+
+/// The matrices one layer multiplies by in a batch-1 step.
+struct LayerStepMatrices {
+    /// The input kernel (In, G·U) for layers above the first; the first layer's input is a lookup.
+    let input: StepMatrix?
+    /// The recurrent kernel (U, G·U); for a GRU without reset_after only its z and r columns (U, 2U).
+    let recurrent: StepMatrix
+    /// A GRU without reset_after: the candidate's columns of the recurrent kernel (U, U).
+    let candidate: StepMatrix?
+
+    init(_ w: RecurrentWeights, isFirst: Bool, precision: WeightPrecision) {
+        let U = w.units, G = w.width
+        input = isFirst ? nil : StepMatrix(w.kernel, k: w.inputWidth, n: G, precision: precision)
+        if w.config.cell == .gru && !w.config.resetAfter {
+            recurrent = StepMatrix(w.recurrentKernel, k: U, n: 2 * U, rowStride: G, precision: precision)
+            candidate = StepMatrix(w.recurrentKernel + 2 * U, k: U, n: U, rowStride: G, precision: precision)
+        } else {
+            recurrent = StepMatrix(w.recurrentKernel, k: U, n: G, precision: precision)
+            candidate = nil
+        }
+    }
+
+    /// `z += x · input kernel + h · recurrent kernel` (the input term only above the first layer), for the
+    /// cells whose gates take both sums at once (LSTM, SimpleRNN).
+    func accumulateInputAndRecurrent(x: UnsafePointer<Float>?, h: UnsafePointer<Float>,
+                                     into z: UnsafeMutablePointer<Float>, scratch: StepScratch) {
+        if let input, let x {
+            input.accumulate(x, plus: recurrent, h, into: z, scratch: scratch)
+        } else {
+            recurrent.accumulate(h, into: z, scratch: scratch)
+        }
+    }
+}
+
+/// Everything a model's sessions of one precision multiply with, made once and shared by them (see
+/// `Model.stepWeights(_:)`): the layers' matrices and the head's kernel, as packed float32 or 8-bit copies.
+final class StepWeights: @unchecked Sendable {
+    let layers: [LayerStepMatrices]
+    let head: StepMatrix
+    /// The widest input of any product, for the quantization scratch.
+    let widestInput: Int
+
+    init(model: Model, precision: WeightPrecision) {
+        let weights = RecurrentWeights.views(of: model.parameters.pointer, layout: model.layout, config: model.config)
+        layers = weights.enumerated().map { LayerStepMatrices($1, isFirst: $0 == 0, precision: precision) }
+        let headWeights = HeadWeights(base: model.parameters.pointer, layout: model.layout)
+        head = StepMatrix(headWeights.kernel, k: weights.last?.units ?? 1, n: model.config.vocabSize, precision: precision)
+        widestInput = weights.map { max($0.inputWidth, $0.units) }.max() ?? 1
+    }
+}

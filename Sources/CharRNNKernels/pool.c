@@ -1,0 +1,156 @@
+// See include/charrnn_kernels.h: a small pool of worker threads for the products of batch-1 generation.
+//
+// A character of a 2x512 LSTM is about 100 µs of work and of a 2x128 one under 10 µs, in a few products
+// of a few dozen µs or less; handing those to a BLAS thread that sched_yield()s costs as much as the
+// product. So the workers spin for a short while after each job, where the next one comes within
+// microseconds, and only then sleep on a futex. The calling thread always takes part 0.
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include "charrnn_kernels.h"
+
+#include <limits.h>
+#include <pthread.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <time.h>
+#include <unistd.h>
+#include <linux/futex.h>
+#include <sys/syscall.h>
+
+#define INTERNAL __attribute__((visibility("hidden")))
+#define MAX_WORKERS 7
+/// How long an idle worker spins before it sleeps: longer than the gap between two characters of a
+/// generation loop, far shorter than anything a user would see.
+#define SPIN_NANOSECONDS 200000
+
+static struct {
+    pthread_mutex_t start_lock;
+    _Atomic int started;
+    size_t workers;  // threads besides the caller; 0 when the pool cannot or need not start
+    /// The futex word: one more per job. Workers wait for it to move.
+    _Atomic uint32_t generation;
+    _Atomic uint32_t sleepers;
+    /// Workers yet to finish (or to skip) the current job.
+    _Atomic size_t remaining;
+    /// Held by the one caller whose job the workers run; others run theirs alone.
+    atomic_flag busy;
+    crnn_task task;
+    void *context;
+    size_t parts;
+} pool = {.start_lock = PTHREAD_MUTEX_INITIALIZER, .busy = ATOMIC_FLAG_INIT};
+
+static inline void cpu_relax(void) {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#endif
+}
+
+static uint64_t now_nanoseconds(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
+}
+
+static void futex_wait(_Atomic uint32_t *word, uint32_t expected) {
+    syscall(SYS_futex, (uint32_t *)word, FUTEX_WAIT_PRIVATE, expected, NULL, NULL, 0);
+}
+
+static void futex_wake_all(_Atomic uint32_t *word) {
+    syscall(SYS_futex, (uint32_t *)word, FUTEX_WAKE_PRIVATE, INT_MAX, NULL, NULL, 0);
+}
+
+/// Waits until the generation moves past `seen` and returns the new value.
+static uint32_t wait_for_job(uint32_t seen) {
+    uint64_t deadline = 0;
+    for (unsigned spins = 0;; spins++) {
+        const uint32_t g = atomic_load_explicit(&pool.generation, memory_order_acquire);
+        if (g != seen) return g;
+        cpu_relax();
+        if ((spins & 255) != 255) continue;
+        const uint64_t now = now_nanoseconds();
+        if (deadline == 0) deadline = now + SPIN_NANOSECONDS;
+        if (now < deadline) continue;
+        // Sleep. Both sides use sequentially consistent operations, so either the caller sees this
+        // sleeper and wakes it, or this thread sees the new generation (futex_wait checks it again).
+        atomic_fetch_add(&pool.sleepers, 1);
+        while (atomic_load(&pool.generation) == seen) futex_wait(&pool.generation, seen);
+        atomic_fetch_sub(&pool.sleepers, 1);
+        deadline = 0;
+    }
+}
+
+static void *worker_main(void *argument) {
+    const size_t index = (size_t)argument;  // 1 ... workers
+    uint32_t seen = 0;
+    for (;;) {
+        seen = wait_for_job(seen);
+        if (index < pool.parts) pool.task(pool.context, index, pool.parts);
+        atomic_fetch_sub_explicit(&pool.remaining, 1, memory_order_release);
+    }
+    return NULL;
+}
+
+/// A child of fork() has none of the parent's threads: it runs every job alone.
+static void forget_workers_after_fork(void) { pool.workers = 0; }
+
+static size_t usable_cpus(void) {
+    cpu_set_t set;
+    if (sched_getaffinity(0, sizeof set, &set) == 0) return (size_t)CPU_COUNT(&set);
+    const long online = sysconf(_SC_NPROCESSORS_ONLN);
+    return online > 0 ? (size_t)online : 1;
+}
+
+static void start_pool(void) {
+    pthread_mutex_lock(&pool.start_lock);
+    if (!atomic_load(&pool.started)) {
+        size_t wanted = usable_cpus() - 1;
+        if (wanted > MAX_WORKERS) wanted = MAX_WORKERS;
+        // Workers take no signals: the host's handlers run on the host's threads.
+        sigset_t all, previous;
+        sigfillset(&all);
+        pthread_sigmask(SIG_SETMASK, &all, &previous);
+        size_t started = 0;
+        for (; started < wanted; started++) {
+            pthread_t thread;
+            pthread_attr_t attributes;
+            pthread_attr_init(&attributes);
+            pthread_attr_setdetachstate(&attributes, PTHREAD_CREATE_DETACHED);
+            const int failed = pthread_create(&thread, &attributes, worker_main, (void *)(started + 1));
+            pthread_attr_destroy(&attributes);
+            if (failed) break;  // run with the workers there are
+            pthread_setname_np(thread, "charrnn-worker");
+        }
+        pthread_sigmask(SIG_SETMASK, &previous, NULL);
+        pool.workers = started;
+        pthread_atfork(NULL, NULL, forget_workers_after_fork);
+        atomic_store(&pool.started, 1);
+    }
+    pthread_mutex_unlock(&pool.start_lock);
+}
+
+INTERNAL size_t crnn_pool_width(void) {
+    if (!atomic_load_explicit(&pool.started, memory_order_acquire)) start_pool();
+    return pool.workers + 1;
+}
+
+INTERNAL void crnn_parallel_run(crnn_task task, void *context, size_t max_parts) {
+    size_t parts = max_parts < crnn_pool_width() ? max_parts : crnn_pool_width();
+    if (parts <= 1 || atomic_flag_test_and_set_explicit(&pool.busy, memory_order_acquire)) {
+        task(context, 0, 1);  // alone: the pool is in use by another thread, or not worth it
+        return;
+    }
+    pool.task = task;
+    pool.context = context;
+    pool.parts = parts;
+    atomic_store_explicit(&pool.remaining, pool.workers, memory_order_relaxed);
+    atomic_fetch_add(&pool.generation, 1);  // publishes the job (sequentially consistent, see wait_for_job)
+    if (atomic_load(&pool.sleepers) > 0) futex_wake_all(&pool.generation);
+    task(context, 0, parts);
+    for (unsigned spins = 0; atomic_load_explicit(&pool.remaining, memory_order_acquire) != 0; spins++) {
+        cpu_relax();
+        if ((spins & 4095) == 4095) sched_yield();  // a worker was descheduled: let it run
+    }
+    atomic_flag_clear_explicit(&pool.busy, memory_order_release);
+}

@@ -1,0 +1,85 @@
+// See include/charrnn_kernels.h: the vector–matrix products of batch-1 generation, float32 over packed
+// panels or 8-bit, split by columns over the pool's threads.
+#include "charrnn_kernels.h"
+
+#pragma STDC FP_CONTRACT OFF
+#pragma clang fp contract(off)
+
+#if defined(__x86_64__) && defined(__ELF__) && defined(__clang__) && !defined(CRNN_SINGLE_VERSION)
+#define MULTIVERSIONED __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#else
+#define MULTIVERSIONED
+#endif
+#define INTERNAL __attribute__((visibility("hidden")))
+
+/// Below this many multiply-adds a product stays on the calling thread: handing it over costs more.
+#define PARALLEL_MINIMUM 32768
+
+static size_t ceil_div(size_t a, size_t b) { return (a + b - 1) / b; }
+
+INTERNAL size_t crnn_panels_size(size_t k, size_t n) { return ceil_div(n, CRNN_PANEL) * CRNN_PANEL * k; }
+
+INTERNAL void crnn_panels_pack(const float *w, size_t k, size_t n, size_t ld, float *panels) {
+    for (size_t p = 0; p < ceil_div(n, CRNN_PANEL); p++)
+        for (size_t i = 0; i < k; i++)
+            for (size_t q = 0; q < CRNN_PANEL; q++) {
+                const size_t j = p * CRNN_PANEL + q;
+                panels[(p * k + i) * CRNN_PANEL + q] = j < n ? w[i * ld + j] : 0.0f;
+            }
+}
+
+/// Panels [first, end) of every term, each column summed in row order starting from y's value, the
+/// terms one after the other: the same operations whichever thread runs which panels.
+static MULTIVERSIONED void panels_accumulate(const crnn_step_term *terms, size_t count, size_t first, size_t end,
+                                             size_t n, float *restrict y) {
+    for (size_t p = first; p < end; p++) {
+        const size_t j0 = p * CRNN_PANEL, width = n - j0 < CRNN_PANEL ? n - j0 : CRNN_PANEL;
+        float acc[CRNN_PANEL];
+        for (size_t q = 0; q < CRNN_PANEL; q++) acc[q] = q < width ? y[j0 + q] : 0.0f;
+        for (size_t t = 0; t < count; t++) {
+            const float *restrict x = terms[t].x;
+            const size_t k = terms[t].k;
+            const float *restrict panel = terms[t].panels + p * k * CRNN_PANEL;
+            for (size_t i = 0; i < k; i++) {
+                const float xi = x[i];
+                const float *restrict row = panel + i * CRNN_PANEL;
+                for (size_t q = 0; q < CRNN_PANEL; q++) acc[q] = acc[q] + xi * row[q];
+            }
+        }
+        for (size_t q = 0; q < width; q++) y[j0 + q] = acc[q];
+    }
+}
+
+typedef struct {
+    const crnn_step_term *terms;
+    size_t count, n;
+    float *y;
+} step_job;
+
+static void step_part(void *context, size_t part, size_t parts) {
+    const step_job *job = context;
+    const size_t units = ceil_div(job->n, CRNN_PANEL);
+    const size_t first = units * part / parts, end = units * (part + 1) / parts;
+    if (first == end) return;
+    if (job->terms[0].panels) {
+        panels_accumulate(job->terms, job->count, first, end, job->n, job->y);
+        return;
+    }
+    // 8-bit: a panel's columns are CRNN_PANEL / CRNN_Q8_GROUP groups.
+    const size_t per_panel = CRNN_PANEL / CRNN_Q8_GROUP, groups = ceil_div(job->n, CRNN_Q8_GROUP);
+    const size_t g0 = first * per_panel, g1 = end * per_panel < groups ? end * per_panel : groups;
+    for (size_t t = 0; t < job->count; t++) {
+        const crnn_step_term *term = &job->terms[t];
+        crnn_q8_vecmat_accumulate_groups(term->x_values, term->x_scales, term->k, term->values, term->scales,
+                                         term->column_sums, job->n, g0, g1, job->y);
+    }
+}
+
+INTERNAL void crnn_step_products(const crnn_step_term *terms, size_t count, size_t n, float *y) {
+    if (count == 0 || n == 0) return;
+    size_t work = 0;
+    for (size_t t = 0; t < count; t++) work += terms[t].k * n;
+    step_job job = {terms, count, n, y};
+    const size_t units = ceil_div(n, CRNN_PANEL);
+    crnn_parallel_run(step_part, &job, work >= PARALLEL_MINIMUM ? units : 1);
+}
