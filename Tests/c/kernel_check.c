@@ -1,8 +1,11 @@
-// Checks CharRNNKernels (Sources/CharRNNKernels/kernels.c), built by the Makefile once per x86-64
-// level with CRNN_SINGLE_VERSION: prints a hash of the outputs' bits — activations over ~16M inputs, the
-// 8-bit product and the small GEMM — (the Makefile requires the same hash from every level, since the
-// library picks one at load time) and fails if any is further from double precision than promised.
+// Checks CharRNNKernels (Sources/CharRNNKernels), built by the Makefile once per x86-64 level with
+// CRNN_SINGLE_VERSION: prints a hash of the outputs' bits — activations over ~16M inputs, the 8-bit
+// product, the small GEMM and the batch-1 products over the worker pool — (the Makefile requires the same
+// hash from every level, since the library picks one at load time) and fails if any is further from
+// double precision than promised, or if the threads change a bit.
 #include "../../Sources/CharRNNKernels/kernels.c"
+#include "../../Sources/CharRNNKernels/step_products.c"
+#include "../../Sources/CharRNNKernels/pool.c"
 
 #include <math.h>
 #include <stdio.h>
@@ -73,13 +76,25 @@ static int check_q8_shape(size_t K, size_t N, size_t LD, int zero_block, int tin
             failed = 1;
         }
     }
-    q8_vecmat_portable(xq, xs, K, values, scales, N, portable);
+    q8_vecmat_portable(xq, xs, K, values, scales, N, 0, (N + CRNN_Q8_GROUP - 1) / CRNN_Q8_GROUP, portable);
     if (memcmp(portable, y, N * sizeof *y) != 0) { printf("q8 %zux%zu: the portable loop and the kernel in use disagree\n", K, N); failed = 1; }
-#ifdef CRNN_HAVE_VNNI
-    for (size_t j = 0; j < N; j++) portable[j] = 1.0f;
-    q8_vecmat_vnni(xq, xs, K, values, scales, sums, N, portable);
-    if (memcmp(portable, y, N * sizeof *y) != 0) { printf("q8 %zux%zu: the VNNI and portable kernels disagree\n", K, N); failed = 1; }
+#ifdef CRNN_HAVE_X86_KERNELS
+    if (__builtin_cpu_supports("avx512vnni") && __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl")) {
+        for (size_t j = 0; j < N; j++) portable[j] = 1.0f;
+        q8_vecmat_vnni(xq, xs, K, values, scales, sums, N, 0, (N + CRNN_Q8_GROUP - 1) / CRNN_Q8_GROUP, portable);
+        if (memcmp(portable, y, N * sizeof *y) != 0) { printf("q8 %zux%zu: the VNNI and portable kernels disagree\n", K, N); failed = 1; }
+    }
+    if (__builtin_cpu_supports("avx2")) {
+        for (size_t j = 0; j < N; j++) portable[j] = 1.0f;
+        q8_vecmat_avx2(xq, xs, K, values, scales, N, 0, (N + CRNN_Q8_GROUP - 1) / CRNN_Q8_GROUP, portable);
+        if (memcmp(portable, y, N * sizeof *y) != 0) { printf("q8 %zux%zu: the AVX2 and portable kernels disagree\n", K, N); failed = 1; }
+    }
 #endif
+    // Split over the pool by panels, as generation runs it: the same bits.
+    const crnn_step_term term = {.k = K, .x_values = xq, .x_scales = xs, .values = values, .scales = scales, .column_sums = sums};
+    for (size_t j = 0; j < N; j++) portable[j] = 1.0f;
+    crnn_step_products(&term, 1, N, portable);
+    if (memcmp(portable, y, N * sizeof *y) != 0) { printf("q8 %zux%zu: the pooled product differs\n", K, N); failed = 1; }
     for (size_t j = 0; j < N; j++) {
         uint32_t bits;
         memcpy(&bits, &y[j], sizeof bits);
@@ -170,6 +185,83 @@ static int check_gemm_rows(uint64_t *hash) {
     return failed;
 }
 
+/// The float32 batch-1 products (crnn_step_products over packed panels, one term and two) against double
+/// precision, and bit for bit against the same panels summed on this thread alone. Adds y's bits to `hash`.
+static int check_step_products(uint64_t *hash) {
+    // (k1, k2, n): panel multiples, ragged last panels, one column, a second term of another height.
+    const size_t shapes[][3] = {{128, 128, 512}, {300, 7, 130}, {1, 1, 1}, {65, 64, 65}, {512, 512, 2048}};
+    int failed = 0;
+    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
+        const size_t k1 = shapes[s][0], k2 = shapes[s][1], n = shapes[s][2], ld = n + 3;
+        float *w1 = malloc(k1 * ld * sizeof(float)), *w2 = malloc(k2 * n * sizeof(float));
+        float *p1 = malloc(crnn_panels_size(k1, n) * sizeof(float)), *p2 = malloc(crnn_panels_size(k2, n) * sizeof(float));
+        float *x1 = malloc(k1 * sizeof(float)), *x2 = malloc(k2 * sizeof(float));
+        float *y = malloc(n * sizeof(float)), *alone = malloc(n * sizeof(float));
+        if (!w1 || !w2 || !p1 || !p2 || !x1 || !x2 || !y || !alone) return 1;
+        for (size_t i = 0; i < k1 * ld; i++) w1[i] = random_float();
+        for (size_t i = 0; i < k2 * n; i++) w2[i] = random_float();
+        for (size_t i = 0; i < k1; i++) x1[i] = random_float();
+        for (size_t i = 0; i < k2; i++) x2[i] = random_float();
+        crnn_panels_pack(w1, k1, n, ld, p1);
+        crnn_panels_pack(w2, k2, n, n, p2);
+        const crnn_step_term terms[2] = {{.k = k1, .x = x1, .panels = p1}, {.k = k2, .x = x2, .panels = p2}};
+        for (size_t count = 1; count <= 2; count++) {
+            for (size_t j = 0; j < n; j++) y[j] = alone[j] = 0.25f;
+            crnn_step_products(terms, count, n, y);
+            panels_accumulate(terms, count, 0, (n + CRNN_PANEL - 1) / CRNN_PANEL, n, alone);
+            if (memcmp(y, alone, n * sizeof *y) != 0) { printf("step products %zux%zu: the threads changed bits\n", k1, n); failed = 1; }
+            for (size_t j = 0; j < n && !failed; j++) {
+                double expected = 0.25, scale = 1;
+                for (size_t i = 0; i < k1; i++) { expected += (double)x1[i] * w1[i * ld + j]; scale += fabs((double)x1[i] * w1[i * ld + j]); }
+                for (size_t i = 0; count == 2 && i < k2; i++) { expected += (double)x2[i] * w2[i * n + j]; scale += fabs((double)x2[i] * w2[i * n + j]); }
+                if (!(fabs(y[j] - expected) <= 1e-6 * scale)) {
+                    printf("step products %zux%zu (%zu terms) column %zu: %.9g, expected %.9g\n", k1, n, count, j, y[j], expected);
+                    failed = 1;
+                }
+            }
+            for (size_t j = 0; j < n; j++) {
+                uint32_t bits;
+                memcpy(&bits, &y[j], sizeof bits);
+                *hash ^= bits; *hash *= 1099511628211u;
+            }
+        }
+        free(w1); free(w2); free(p1); free(p2); free(x1); free(x2); free(y); free(alone);
+    }
+    return failed;
+}
+
+/// Four threads at once through the pool (one holds the workers, the others run alone): every product
+/// comes out with the bits of the product computed on one thread.
+enum { RACE_K = 256, RACE_N = 1024, RACE_THREADS = 4, RACE_ROUNDS = 300 };
+static float race_panels[RACE_K * RACE_N], race_x[RACE_K], race_expected[RACE_N];
+static void *race_thread(void *argument) {
+    float *y = malloc(RACE_N * sizeof(float));
+    const crnn_step_term term = {.k = RACE_K, .x = race_x, .panels = race_panels};
+    size_t *wrong = argument;
+    for (int round = 0; y && round < RACE_ROUNDS; round++) {
+        for (size_t j = 0; j < RACE_N; j++) y[j] = 0;
+        crnn_step_products(&term, 1, RACE_N, y);
+        if (memcmp(y, race_expected, sizeof race_expected) != 0) (*wrong)++;
+    }
+    free(y);
+    return NULL;
+}
+
+static int check_pool_races(void) {
+    for (size_t i = 0; i < RACE_K * RACE_N; i++) race_panels[i] = random_float();
+    for (size_t i = 0; i < RACE_K; i++) race_x[i] = random_float();
+    const crnn_step_term term = {.k = RACE_K, .x = race_x, .panels = race_panels};
+    panels_accumulate(&term, 1, 0, RACE_N / CRNN_PANEL, RACE_N, race_expected);
+    pthread_t threads[RACE_THREADS];
+    size_t wrong[RACE_THREADS] = {0};
+    for (int t = 0; t < RACE_THREADS; t++)
+        if (pthread_create(&threads[t], NULL, race_thread, &wrong[t]) != 0) return 1;
+    size_t total = 0;
+    for (int t = 0; t < RACE_THREADS; t++) { pthread_join(threads[t], NULL); total += wrong[t]; }
+    if (total) printf("pool: %zu of %d products from concurrent callers were wrong\n", total, RACE_THREADS * RACE_ROUNDS);
+    return total != 0;
+}
+
 /// Distance in units in the last place of `expected` (rounded to float).
 static double ulps(float got, double expected) {
     float e = (float)expected;
@@ -202,6 +294,8 @@ int main(void) {
     }
     int failed = check_q8(&hash);
     failed |= check_gemm_rows(&hash);
+    failed |= check_step_products(&hash);
+    failed |= check_pool_races();
     if (!isnan(s[0]) || !isnan(t[0]) || !isnan(crnn_expf(NAN))) { puts("NaN must stay NaN"); failed = 1; }
     if (s[1] != 1.0f || !(s[2] >= 0.0f && s[2] < 1e-37f) || t[1] != 1.0f || t[2] != -1.0f) { puts("wrong at ±infinity"); failed = 1; }
     if (s[3] != 0.5f || t[3] != 0.0f || crnn_expf(0.0f) != 1.0f) { puts("wrong at 0"); failed = 1; }

@@ -77,8 +77,9 @@ public final class Model: @unchecked Sendable {
         weightsDidChange()
     }
 
-    /// Forgets the copies of the weights that new sessions multiply with, so that the next session copies
-    /// the weights as they are now. Sessions that exist keep the weights they were created with.
+    /// Forgets the copies of the weights that sessions multiply with, so that the next session copies the
+    /// weights as they are now. Sessions made before a change are not meant to see it (they keep their
+    /// copies of the matrices): make new ones.
     public func weightsDidChange() {
         stepWeightsCache.withLock { $0.removeAll() }
     }
