@@ -201,20 +201,25 @@ typedef struct charrnn_sample_params {
 CHARRNN_API charrnn_sample_params charrnn_default_sample_params(void);
 
 /* Creates a session on `model` with a zero state and its generator seeded with 0. The session holds a
- * reference to the model. On success *out owns it: free it with charrnn_session_free(). */
+ * reference to the model. On success *out owns it: free it with charrnn_session_free().
+ * Sessions multiply with a copy of the model's matrices laid out for one character at a time, made by
+ * the first session of each precision (as many bytes as the weights for float32) and shared by the
+ * model's later sessions. Large products are split over a pool of worker threads (one per CPU the
+ * process may use, at most 8, started on first use; they spin briefly after each product, then sleep);
+ * the result does not depend on the number of threads. */
 CHARRNN_API charrnn_status charrnn_session_new(const charrnn_model *model, charrnn_session **out);
 
 /* The weights a session multiplies with. */
 typedef enum charrnn_precision {
     CHARRNN_PRECISION_FLOAT32 = 0, /* the model's own weights: exactly the model */
-    CHARRNN_PRECISION_INT8 = 1     /* an 8-bit copy made when the session is created (blocks of 32 rows with
-                                      a scale per column, as ggml's Q8_0): about twice as fast to generate;
+    CHARRNN_PRECISION_INT8 = 1     /* an 8-bit copy of the matrices (blocks of 32 rows with a scale per
+                                      column, as ggml's Q8_0): 1.5 to 3 times as fast to generate;
                                       `charrnn eval --int8` reports what it changes in loss */
 } charrnn_precision;
 
 /* Like charrnn_session_new, with the precision of the weights. An unknown `precision` is
- * CHARRNN_ERR_INVALID_ARGUMENT. With CHARRNN_PRECISION_INT8 the session holds its own copy, about 1.25
- * bytes per weight (4 MB for the bundled 2x512 LSTM), made in this call (about 20 ms for that model). */
+ * CHARRNN_ERR_INVALID_ARGUMENT. The CHARRNN_PRECISION_INT8 copy takes about 1.25 bytes per weight (4 MB
+ * for the bundled 2x512 LSTM) and is made by the model's first int8 session (about 20 ms for that model). */
 CHARRNN_API charrnn_status charrnn_session_new_with_precision(const charrnn_model *model, charrnn_precision precision,
                                                               charrnn_session **out);
 
