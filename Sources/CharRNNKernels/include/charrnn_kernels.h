@@ -29,8 +29,8 @@ void crnn_tanh(float *p, size_t n);
 
 /// C (m, n) += A (m, k) · B (k, n), all row-major with row strides lda, ldb, ldc; with `accumulate` 0,
 /// C = A · B. For the per-step products of training (a few dozen rows by a weight matrix), which a BLAS
-/// sgemm spends much of its time packing: B is read in place, a 64-column panel at a time, while blocks
-/// of 4 rows of A run over it. Each element sums its k products in order, from zero, then is added to
+/// sgemm spends much of its time packing: B is read in place, a panel of 64 columns (16 with AVX2) at a
+/// time, while blocks of 4 rows of A run over it. Each element sums its k products in order, from zero, then is added to
 /// C, so every variant (and any blocking) gives the same bits.
 void crnn_gemm_rows(size_t m, size_t n, size_t k, const float *a, size_t lda, const float *b, size_t ldb,
                     float *c, size_t ldc, int accumulate);
