@@ -110,10 +110,19 @@ INTERNAL void crnn_tanh(float *p, size_t n) { tanh_loop(p, n); }
         for (size_t j0 = 0; j0 < n; j0 += COLUMNS) {                                                           \
             const size_t width = n - j0 < COLUMNS ? n - j0 : COLUMNS;                                          \
             size_t i0 = 0;                                                                                     \
-            if (width == COLUMNS) /* the common case, with every trip count known to the compiler */           \
+            if (width == COLUMNS) { /* the common case, with every trip count known to the compiler */         \
                 for (; i0 + GEMM_ROWS <= m; i0 += GEMM_ROWS)                                                   \
                     gemm_block_##COLUMNS(GEMM_ROWS, COLUMNS, k, a + i0 * lda, lda, b + j0, ldb, c + i0 * ldc + j0, \
                                          ldc, accumulate);                                                     \
+                const float *ai = a + i0 * lda;                                                                \
+                float *ci = c + i0 * ldc + j0;                                                                 \
+                switch (m - i0) { /* the last rows (25 per part for char-rnn's batch of 50 on two cores) */    \
+                case 3: gemm_block_##COLUMNS(3, COLUMNS, k, ai, lda, b + j0, ldb, ci, ldc, accumulate); break;  \
+                case 2: gemm_block_##COLUMNS(2, COLUMNS, k, ai, lda, b + j0, ldb, ci, ldc, accumulate); break;  \
+                case 1: gemm_block_##COLUMNS(1, COLUMNS, k, ai, lda, b + j0, ldb, ci, ldc, accumulate); break;  \
+                }                                                                                              \
+                continue;                                                                                      \
+            }                                                                                                  \
             for (; i0 < m; i0 += GEMM_ROWS) {                                                                  \
                 const size_t rows = m - i0 < GEMM_ROWS ? m - i0 : GEMM_ROWS;                                   \
                 gemm_block_##COLUMNS(rows, width, k, a + i0 * lda, lda, b + j0, ldb, c + i0 * ldc + j0, ldc,   \
