@@ -73,7 +73,7 @@ public enum ModelFile {
                 throw CharRNNError.format("tensor \(t.name) holds a non-finite value")
             }
         }
-        let parameters = ParameterBuffer(count: layout.totalCount)
+        let parameters = ParameterBuffer(count: layout.totalCount, hugePages: true)
         for t in layout.tensors {
             tensors[t.name]!.values.withUnsafeBufferPointer { (parameters.pointer + t.offset).update(from: $0.baseAddress!, count: t.count) }
         }

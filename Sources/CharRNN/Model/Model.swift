@@ -25,7 +25,7 @@ public final class Model: @unchecked Sendable {
         self.config = config
         self.vocabulary = vocabulary
         layout = ParameterLayout(config: config)
-        parameters = ParameterBuffer(count: layout.totalCount)
+        parameters = ParameterBuffer(count: layout.totalCount, hugePages: true)
         Initialization.initialize(parameters.pointer, layout: layout, config: config, seed: seed)
     }
 
