@@ -13,7 +13,10 @@ final class StepMatrix {
         self.n = n
         switch precision {
         case .float32:
-            let packed = UnsafeMutablePointer<Float>.allocate(capacity: max(1, crnn_panels_size(k, n)))
+            let count = max(1, crnn_panels_size(k, n)), bytes = count * MemoryLayout<Float>.stride
+            let raw = UnsafeMutableRawPointer.allocate(byteCount: bytes, alignment: HugePages.size)
+            HugePages.advise(raw, bytes: bytes)
+            let packed = raw.bindMemory(to: Float.self, capacity: count)
             crnn_panels_pack(w, k, n, rowStride ?? n, packed)
             panels = packed
             quantized = nil
