@@ -333,40 +333,69 @@ static void q8_vecmat_vnni(const uint8_t *restrict x_values, const float *restri
 /// for x + 128 (up to 255 · 127 · 2). So, as ggml does, it takes |x| and w with x's sign: pairs stay within
 /// 2 · 127 · 127. The int16 pairs are then summed into int32 lanes by vpmaddwd: the same exact integers
 /// as the portable loop, and the same float operations after.
+/// x of up to this many quads (4 rows each: 1024 rows) is prepared once per call, in 16 KB of stack.
+#define AVX2_PREPARED_QUADS 256
+
+/// One group's product over every block; `prepared` holds |x| and x per quad (broadcast), or is NULL for
+/// x worked out here from the stored bytes.
+__attribute__((target("avx2"), always_inline))
+static inline void q8_group_avx2(const uint8_t *restrict x_values, const float *restrict x_scales, size_t blocks,
+                                 const __m256i *restrict prepared, const int8_t *restrict values,
+                                 const float *restrict scales, size_t g, size_t n, float *restrict y) {
+    const __m256i offset = _mm256_set1_epi8((char)0x80), ones = _mm256_set1_epi16(1);
+    __m256 acc_low = _mm256_setzero_ps(), acc_high = _mm256_setzero_ps();  // columns 0–7 and 8–15
+    for (size_t b = 0; b < blocks; b++) {
+        const size_t t = g * blocks + b;
+        const int8_t *tile = values + t * Q8_TILE;
+        __m256i dot_low = _mm256_setzero_si256(), dot_high = _mm256_setzero_si256();
+        for (size_t quad = 0; quad < CRNN_Q8_BLOCK / 4; quad++) {
+            __m256i magnitude, x;
+            if (prepared) {
+                magnitude = prepared[2 * (b * (CRNN_Q8_BLOCK / 4) + quad)];
+                x = prepared[2 * (b * (CRNN_Q8_BLOCK / 4) + quad) + 1];
+            } else {
+                int32_t four;  // 4 consecutive k-values (+ 128), broadcast to the columns
+                memcpy(&four, x_values + b * CRNN_Q8_BLOCK + quad * 4, sizeof four);
+                x = _mm256_xor_si256(_mm256_set1_epi32(four), offset);  // back to signed
+                magnitude = _mm256_abs_epi8(x);
+            }
+            const int8_t *w = tile + quad * 4 * CRNN_Q8_GROUP;
+            const __m256i w_low = _mm256_sign_epi8(_mm256_loadu_si256((const __m256i *)w), x);
+            const __m256i w_high = _mm256_sign_epi8(_mm256_loadu_si256((const __m256i *)(w + 32)), x);
+            dot_low = _mm256_add_epi32(dot_low, _mm256_madd_epi16(_mm256_maddubs_epi16(magnitude, w_low), ones));
+            dot_high = _mm256_add_epi32(dot_high, _mm256_madd_epi16(_mm256_maddubs_epi16(magnitude, w_high), ones));
+        }
+        const __m256 x_scale = _mm256_set1_ps(x_scales[b]);
+        const float *s = scales + t * CRNN_Q8_GROUP;
+        acc_low = _mm256_add_ps(acc_low, _mm256_mul_ps(_mm256_cvtepi32_ps(dot_low), _mm256_mul_ps(_mm256_loadu_ps(s), x_scale)));
+        acc_high = _mm256_add_ps(acc_high, _mm256_mul_ps(_mm256_cvtepi32_ps(dot_high), _mm256_mul_ps(_mm256_loadu_ps(s + 8), x_scale)));
+    }
+    float out[CRNN_Q8_GROUP];
+    _mm256_storeu_ps(out, acc_low);
+    _mm256_storeu_ps(out + 8, acc_high);
+    q8_store(y, g, n, out);
+}
+
 __attribute__((target("avx2")))
 static void q8_vecmat_avx2(const uint8_t *restrict x_values, const float *restrict x_scales, size_t k,
                            const int8_t *restrict values, const float *restrict scales, size_t n, size_t g0,
                            size_t g1, float *restrict y) {
-    const size_t blocks = div_up(k, CRNN_Q8_BLOCK);
-    const __m256i offset = _mm256_set1_epi8((char)0x80), ones = _mm256_set1_epi16(1);
-    for (size_t g = g0; g < g1; g++) {
-        __m256 acc_low = _mm256_setzero_ps(), acc_high = _mm256_setzero_ps();  // columns 0–7 and 8–15
-        for (size_t b = 0; b < blocks; b++) {
-            const size_t t = g * blocks + b;
-            const int8_t *tile = values + t * Q8_TILE;
-            const uint8_t *xb = x_values + b * CRNN_Q8_BLOCK;
-            __m256i dot_low = _mm256_setzero_si256(), dot_high = _mm256_setzero_si256();
-            for (size_t quad = 0; quad < CRNN_Q8_BLOCK / 4; quad++) {
-                int32_t four;  // 4 consecutive k-values (+ 128), broadcast to the columns
-                memcpy(&four, xb + quad * 4, sizeof four);
-                const __m256i x = _mm256_xor_si256(_mm256_set1_epi32(four), offset);  // back to signed
-                const __m256i magnitude = _mm256_abs_epi8(x);
-                const int8_t *w = tile + quad * 4 * CRNN_Q8_GROUP;
-                const __m256i w_low = _mm256_sign_epi8(_mm256_loadu_si256((const __m256i *)w), x);
-                const __m256i w_high = _mm256_sign_epi8(_mm256_loadu_si256((const __m256i *)(w + 32)), x);
-                dot_low = _mm256_add_epi32(dot_low, _mm256_madd_epi16(_mm256_maddubs_epi16(magnitude, w_low), ones));
-                dot_high = _mm256_add_epi32(dot_high, _mm256_madd_epi16(_mm256_maddubs_epi16(magnitude, w_high), ones));
-            }
-            const __m256 x_scale = _mm256_set1_ps(x_scales[b]);
-            const float *s = scales + t * CRNN_Q8_GROUP;
-            acc_low = _mm256_add_ps(acc_low, _mm256_mul_ps(_mm256_cvtepi32_ps(dot_low), _mm256_mul_ps(_mm256_loadu_ps(s), x_scale)));
-            acc_high = _mm256_add_ps(acc_high, _mm256_mul_ps(_mm256_cvtepi32_ps(dot_high), _mm256_mul_ps(_mm256_loadu_ps(s + 8), x_scale)));
-        }
-        float out[CRNN_Q8_GROUP];
-        _mm256_storeu_ps(out, acc_low);
-        _mm256_storeu_ps(out + 8, acc_high);
-        q8_store(y, g, n, out);
+    const size_t blocks = div_up(k, CRNN_Q8_BLOCK), quads = blocks * (CRNN_Q8_BLOCK / 4);
+    if (quads > AVX2_PREPARED_QUADS) {
+        for (size_t g = g0; g < g1; g++) q8_group_avx2(x_values, x_scales, blocks, NULL, values, scales, g, n, y);
+        return;
     }
+    // |x| and x per quad, shared by every group: 2 of the 7 operations per quad and half-group.
+    __m256i prepared[2 * AVX2_PREPARED_QUADS];
+    const __m256i offset = _mm256_set1_epi8((char)0x80);
+    for (size_t q = 0; q < quads; q++) {
+        int32_t four;
+        memcpy(&four, x_values + q * 4, sizeof four);
+        const __m256i x = _mm256_xor_si256(_mm256_set1_epi32(four), offset);
+        prepared[2 * q] = _mm256_abs_epi8(x);
+        prepared[2 * q + 1] = x;
+    }
+    for (size_t g = g0; g < g1; g++) q8_group_avx2(x_values, x_scales, blocks, prepared, values, scales, g, n, y);
 }
 #endif
 
