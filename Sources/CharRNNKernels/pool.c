@@ -20,7 +20,7 @@
 #include <sys/syscall.h>
 
 #define INTERNAL __attribute__((visibility("hidden")))
-#define MAX_WORKERS 7
+#define MAX_WORKERS (CRNN_MAX_PARTS - 1)
 /// How long an idle worker spins before it sleeps: longer than the gap between two characters of a
 /// generation loop, far shorter than anything a user would see.
 #define SPIN_NANOSECONDS 200000

@@ -2,6 +2,8 @@
 // panels or 8-bit, split by columns over the pool's threads.
 #include "charrnn_kernels.h"
 
+#include <stdatomic.h>
+
 #pragma STDC FP_CONTRACT OFF
 #pragma clang fp contract(off)
 
@@ -50,24 +52,27 @@ static MULTIVERSIONED void panels_accumulate(const crnn_step_term *terms, size_t
     }
 }
 
+/// Columns are handed out a panel (CRNN_PANEL columns) at a time. Each part starts with its own share,
+/// in order, so a core keeps meeting the same weights in its cache, and then takes what is left of the
+/// others' shares: a core that started late or runs slower does less.
 typedef struct {
     const crnn_step_term *terms;
     size_t count, n;
     float *y;
+    /// Per share: its next panel and its end; `shares` of them, one per part the job was planned for.
+    _Atomic size_t next[CRNN_MAX_PARTS];
+    size_t end[CRNN_MAX_PARTS];
+    size_t shares;
 } step_job;
 
-static void step_part(void *context, size_t part, size_t parts) {
-    const step_job *job = context;
-    const size_t units = ceil_div(job->n, CRNN_PANEL);
-    const size_t first = units * part / parts, end = units * (part + 1) / parts;
-    if (first == end) return;
+static void step_unit(const step_job *job, size_t unit) {
     if (job->terms[0].panels) {
-        panels_accumulate(job->terms, job->count, first, end, job->n, job->y);
+        panels_accumulate(job->terms, job->count, unit, unit + 1, job->n, job->y);
         return;
     }
     // 8-bit: a panel's columns are CRNN_PANEL / CRNN_Q8_GROUP groups.
     const size_t per_panel = CRNN_PANEL / CRNN_Q8_GROUP, groups = ceil_div(job->n, CRNN_Q8_GROUP);
-    const size_t g0 = first * per_panel, g1 = end * per_panel < groups ? end * per_panel : groups;
+    const size_t g0 = unit * per_panel, g1 = (unit + 1) * per_panel < groups ? (unit + 1) * per_panel : groups;
     for (size_t t = 0; t < job->count; t++) {
         const crnn_step_term *term = &job->terms[t];
         crnn_q8_vecmat_accumulate_groups(term->x_values, term->x_scales, term->k, term->values, term->scales,
@@ -75,11 +80,34 @@ static void step_part(void *context, size_t part, size_t parts) {
     }
 }
 
+static void step_part(void *context, size_t part, size_t parts) {
+    step_job *job = context;
+    if (parts == 1) {  // alone: everything in order, no atomics
+        for (size_t unit = 0; unit < ceil_div(job->n, CRNN_PANEL); unit++) step_unit(job, unit);
+        return;
+    }
+    for (size_t q = 0; q < job->shares; q++) {  // every share, however many parts actually run
+        const size_t share = (part + q) % job->shares;
+        for (;;) {
+            const size_t unit = atomic_fetch_add_explicit(&job->next[share], 1, memory_order_relaxed);
+            if (unit >= job->end[share]) break;
+            step_unit(job, unit);
+        }
+    }
+}
+
 INTERNAL void crnn_step_products(const crnn_step_term *terms, size_t count, size_t n, float *y) {
     if (count == 0 || n == 0) return;
     size_t work = 0;
     for (size_t t = 0; t < count; t++) work += terms[t].k * n;
-    step_job job = {terms, count, n, y};
+    step_job job = {.terms = terms, .count = count, .n = n, .y = y};
     const size_t units = ceil_div(n, CRNN_PANEL);
-    crnn_parallel_run(step_part, &job, work >= PARALLEL_MINIMUM ? units : 1);
+    const size_t width = crnn_pool_width();
+    const size_t parts = work < PARALLEL_MINIMUM ? 1 : units < width ? units : width;
+    job.shares = parts;
+    for (size_t p = 0; p < parts; p++) {
+        atomic_init(&job.next[p], units * p / parts);
+        job.end[p] = units * (p + 1) / parts;
+    }
+    crnn_parallel_run(step_part, &job, parts);
 }

@@ -45,8 +45,11 @@ final class StepMatrix {
     /// precision).
     func accumulate(_ x: UnsafePointer<Float>, plus other: StepMatrix, _ h: UnsafePointer<Float>,
                     into y: UnsafeMutablePointer<Float>, scratch: StepScratch) {
-        let terms = [term(x, scratch: scratch.first), other.term(h, scratch: scratch.second)]
-        terms.withUnsafeBufferPointer { crnn_step_products($0.baseAddress, 2, n, y) }
+        withUnsafeTemporaryAllocation(of: crnn_step_term.self, capacity: 2) { terms in  // on the stack
+            terms.initializeElement(at: 0, to: term(x, scratch: scratch.first))
+            terms.initializeElement(at: 1, to: other.term(h, scratch: scratch.second))
+            crnn_step_products(terms.baseAddress, 2, n, y)
+        }
     }
 }
 

@@ -70,10 +70,14 @@ void crnn_q8_vecmat_accumulate_groups(const uint8_t *x_values, const float *x_sc
 
 // MARK: threads (pool.c)
 
+/// The most parts a parallel job is cut into: the caller and up to 7 workers.
+#define CRNN_MAX_PARTS 8
+
 /// A piece of parallel work: does part `part` of `parts` (part < parts).
 typedef void (*crnn_task)(void *context, size_t part, size_t parts);
 
-/// The caller plus the pool's worker threads: one per CPU this process may run on, at most 8. The workers
+/// The caller plus the pool's worker threads: one per CPU this process may run on, at most
+/// CRNN_MAX_PARTS. The workers
 /// start on the first call; a child of fork() has none.
 size_t crnn_pool_width(void);
 
