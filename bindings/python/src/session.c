@@ -44,7 +44,15 @@ static PyObject *Session_open(PyTypeObject *cls, PyObject *args)
     if (!m)
         return NULL;
     charrnn_session *s = NULL;
-    charrnn_status st = charrnn_session_new_with_precision(m, (charrnn_precision)precision, &s);
+    charrnn_status st;
+    /* The model's first session of a precision copies its weights (about 20 ms to quantize a 2x512
+     * LSTM): other threads run meanwhile, and the model cannot be closed under it. */
+    ModelObject *model = (ModelObject *)model_obj;
+    model->busy++;
+    Py_BEGIN_ALLOW_THREADS
+    st = charrnn_session_new_with_precision(m, (charrnn_precision)precision, &s);
+    Py_END_ALLOW_THREADS
+    model->busy--;
     if (st != CHARRNN_OK)
         return crn_raise(st);
     SessionObject *self = (SessionObject *)cls->tp_alloc(cls, 0);

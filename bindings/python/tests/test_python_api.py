@@ -365,6 +365,30 @@ def test_threads_concurrent_sessions(model):
     assert results[0] == results[2] and results[1] == results[3]
 
 
+def test_first_sessions_from_many_threads_share_one_copy(vocab):
+    """The first session of a precision copies the weights, with the GIL released; threads that ask at once
+    all get sessions that generate the same text as one made alone."""
+    config = small_config(len(vocab), cell="lstm", units=96, layers=2)
+    with charrnn.Model.create(config, vocab, seed=11) as alone:
+        with alone.session(precision="int8") as s:
+            s.feed("Citizen:")
+            expected = s.generate_text(100, seed=5)
+    with charrnn.Model.create(config, vocab, seed=11) as m:
+        results = {}
+
+        def work(i):
+            with m.session(precision="int8") as s:
+                s.feed("Citizen:")
+                results[i] = s.generate_text(100, seed=5)
+
+        threads = [threading.Thread(target=work, args=(i,)) for i in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert [results[i] for i in range(4)] == [expected] * 4
+
+
 def test_session_used_from_two_threads_raises(model):
     s = model.session()
     s.feed("a")
