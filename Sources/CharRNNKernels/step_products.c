@@ -59,15 +59,31 @@ typedef struct {
     const crnn_step_term *terms;
     size_t count, n;
     float *y;
+    const crnn_step_activation *activation;
     /// Per share: its next panel and its end; `shares` of them, one per part the job was planned for.
     _Atomic size_t next[CRNN_MAX_PARTS];
     size_t end[CRNN_MAX_PARTS];
     size_t shares;
 } step_job;
 
+/// Sigmoid, or tanh inside [tanh_begin, tanh_end), over the columns [j0, j1) of y.
+static void activate(const crnn_step_activation *activation, size_t j0, size_t j1, float *y) {
+    const size_t tb = activation->tanh_begin, te = activation->tanh_end;
+    const size_t a = j0 > tb ? j0 : tb, b = j1 < te ? j1 : te;  // the tanh part, if a < b
+    if (a < b) {
+        if (j0 < a) crnn_sigmoid(y + j0, a - j0);
+        crnn_tanh(y + a, b - a);
+        if (b < j1) crnn_sigmoid(y + b, j1 - b);
+    } else {
+        crnn_sigmoid(y + j0, j1 - j0);
+    }
+}
+
 static void step_unit(const step_job *job, size_t unit) {
+    const size_t j0 = unit * CRNN_PANEL, j1 = j0 + CRNN_PANEL < job->n ? j0 + CRNN_PANEL : job->n;
     if (job->terms[0].panels) {
         panels_accumulate(job->terms, job->count, unit, unit + 1, job->n, job->y);
+        if (job->activation) activate(job->activation, j0, j1, job->y);
         return;
     }
     // 8-bit: a panel's columns are CRNN_PANEL / CRNN_Q8_GROUP groups.
@@ -78,6 +94,7 @@ static void step_unit(const step_job *job, size_t unit) {
         crnn_q8_vecmat_accumulate_groups(term->x_values, term->x_scales, term->k, term->values, term->scales,
                                          term->column_sums, job->n, g0, g1, job->y);
     }
+    if (job->activation) activate(job->activation, j0, j1, job->y);
 }
 
 static void step_part(void *context, size_t part, size_t parts) {
@@ -96,11 +113,12 @@ static void step_part(void *context, size_t part, size_t parts) {
     }
 }
 
-INTERNAL void crnn_step_products(const crnn_step_term *terms, size_t count, size_t n, float *y) {
+INTERNAL void crnn_step_products(const crnn_step_term *terms, size_t count, size_t n, float *y,
+                                 const crnn_step_activation *activation) {
     if (count == 0 || n == 0) return;
     size_t work = 0;
     for (size_t t = 0; t < count; t++) work += terms[t].k * n;
-    step_job job = {.terms = terms, .count = count, .n = n, .y = y};
+    step_job job = {.terms = terms, .count = count, .n = n, .y = y, .activation = activation};
     const size_t units = ceil_div(n, CRNN_PANEL);
     const size_t width = crnn_pool_width();
     const size_t parts = work < PARALLEL_MINIMUM ? 1 : units < width ? units : width;

@@ -93,7 +93,7 @@ static int check_q8_shape(size_t K, size_t N, size_t LD, int zero_block, int tin
     // Split over the pool by panels, as generation runs it: the same bits.
     const crnn_step_term term = {.k = K, .x_values = xq, .x_scales = xs, .values = values, .scales = scales, .column_sums = sums};
     for (size_t j = 0; j < N; j++) portable[j] = 1.0f;
-    crnn_step_products(&term, 1, N, portable);
+    crnn_step_products(&term, 1, N, portable, NULL);
     if (memcmp(portable, y, N * sizeof *y) != 0) { printf("q8 %zux%zu: the pooled product differs\n", K, N); failed = 1; }
     for (size_t j = 0; j < N; j++) {
         uint32_t bits;
@@ -208,7 +208,7 @@ static int check_step_products(uint64_t *hash) {
         const crnn_step_term terms[2] = {{.k = k1, .x = x1, .panels = p1}, {.k = k2, .x = x2, .panels = p2}};
         for (size_t count = 1; count <= 2; count++) {
             for (size_t j = 0; j < n; j++) y[j] = alone[j] = 0.25f;
-            crnn_step_products(terms, count, n, y);
+            crnn_step_products(terms, count, n, y, NULL);
             panels_accumulate(terms, count, 0, (n + CRNN_PANEL - 1) / CRNN_PANEL, n, alone);
             if (memcmp(y, alone, n * sizeof *y) != 0) { printf("step products %zux%zu: the threads changed bits\n", k1, n); failed = 1; }
             for (size_t j = 0; j < n && !failed; j++) {
@@ -225,6 +225,14 @@ static int check_step_products(uint64_t *hash) {
                 memcpy(&bits, &y[j], sizeof bits);
                 *hash ^= bits; *hash *= 1099511628211u;
             }
+            // With an LSTM's gate activations applied by the threads: the same bits as applying them after.
+            const crnn_step_activation gates = {n / 4, n / 2};
+            for (size_t j = 0; j < n; j++) y[j] = 0.25f;
+            crnn_step_products(terms, count, n, y, &gates);
+            crnn_sigmoid(alone, n / 4);
+            crnn_tanh(alone + n / 4, n / 2 - n / 4);
+            crnn_sigmoid(alone + n / 2, n - n / 2);
+            if (memcmp(y, alone, n * sizeof *y) != 0) { printf("step products %zux%zu: activated by the threads, other bits\n", k1, n); failed = 1; }
         }
         free(w1); free(w2); free(p1); free(p2); free(x1); free(x2); free(y); free(alone);
     }
@@ -241,7 +249,7 @@ static void *race_thread(void *argument) {
     size_t *wrong = argument;
     for (int round = 0; y && round < RACE_ROUNDS; round++) {
         for (size_t j = 0; j < RACE_N; j++) y[j] = 0;
-        crnn_step_products(&term, 1, RACE_N, y);
+        crnn_step_products(&term, 1, RACE_N, y, NULL);
         if (memcmp(y, race_expected, sizeof race_expected) != 0) (*wrong)++;
     }
     free(y);

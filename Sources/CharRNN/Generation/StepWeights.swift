@@ -35,21 +35,28 @@ final class StepMatrix {
                               column_sums: nil)
     }
 
-    /// `y (n) += x (k) · W`.
-    func accumulate(_ x: UnsafePointer<Float>, into y: UnsafeMutablePointer<Float>, scratch: StepScratch) {
+    /// `y (n) += x (k) · W`, then `activation` on the columns.
+    func accumulate(_ x: UnsafePointer<Float>, into y: UnsafeMutablePointer<Float>, scratch: StepScratch,
+                    activation: crnn_step_activation? = nil) {
         var t = term(x, scratch: scratch.first)
-        crnn_step_products(&t, 1, n, y)
+        withActivation(activation) { crnn_step_products(&t, 1, n, y, $0) }
     }
 
     /// `y (n) += x · W + h · other`, in one pass over the columns (`other` has n columns and the same
-    /// precision).
+    /// precision), then `activation` on the columns.
     func accumulate(_ x: UnsafePointer<Float>, plus other: StepMatrix, _ h: UnsafePointer<Float>,
-                    into y: UnsafeMutablePointer<Float>, scratch: StepScratch) {
+                    into y: UnsafeMutablePointer<Float>, scratch: StepScratch, activation: crnn_step_activation? = nil) {
         withUnsafeTemporaryAllocation(of: crnn_step_term.self, capacity: 2) { terms in  // on the stack
             terms.initializeElement(at: 0, to: term(x, scratch: scratch.first))
             terms.initializeElement(at: 1, to: other.term(h, scratch: scratch.second))
-            crnn_step_products(terms.baseAddress, 2, n, y)
+            withActivation(activation) { crnn_step_products(terms.baseAddress, 2, n, y, $0) }
         }
+    }
+
+    private func withActivation(_ activation: crnn_step_activation?,
+                                _ body: (UnsafePointer<crnn_step_activation>?) -> Void) {
+        guard var activation else { return body(nil) }
+        withUnsafePointer(to: &activation) { body($0) }
     }
 }
 
@@ -85,13 +92,14 @@ struct LayerStepMatrices {
     }
 
     /// `z += x · input kernel + h · recurrent kernel` (the input term only above the first layer), for the
-    /// cells whose gates take both sums at once (LSTM, SimpleRNN).
+    /// cells whose gates take both sums at once (LSTM, SimpleRNN), then `activation` on z's columns.
     func accumulateInputAndRecurrent(x: UnsafePointer<Float>?, h: UnsafePointer<Float>,
-                                     into z: UnsafeMutablePointer<Float>, scratch: StepScratch) {
+                                     into z: UnsafeMutablePointer<Float>, scratch: StepScratch,
+                                     activation: crnn_step_activation? = nil) {
         if let input, let x {
-            input.accumulate(x, plus: recurrent, h, into: z, scratch: scratch)
+            input.accumulate(x, plus: recurrent, h, into: z, scratch: scratch, activation: activation)
         } else {
-            recurrent.accumulate(h, into: z, scratch: scratch)
+            recurrent.accumulate(h, into: z, scratch: scratch, activation: activation)
         }
     }
 }

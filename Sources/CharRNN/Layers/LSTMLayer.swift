@@ -1,3 +1,5 @@
+import CharRNNKernels
+
 /// LSTM in the Keras formulation: gates i, f, c, o;
 /// c = f ⊙ c_prev + i ⊙ act(z_c),  h = o ⊙ act(c).
 enum LSTMLayer {
@@ -90,8 +92,15 @@ enum LSTMLayer {
     static func step(_ w: RecurrentWeights, _ m: LayerStepMatrices, x: UnsafePointer<Float>?, z: UnsafeMutablePointer<Float>,
                      h: UnsafeMutablePointer<Float>, c: UnsafeMutablePointer<Float>, quantized: StepScratch) {
         let U = w.units
-        m.accumulateInputAndRecurrent(x: x, h: h, into: z, scratch: quantized)
-        activateGates(w, z)
+        if w.config.recurrentActivation == .sigmoid && w.config.activation == .tanh {
+            // The usual gates: each thread activates the columns it summed (the same functions, so the
+            // same bits as activateGates).
+            let gates = crnn_step_activation(tanh_begin: 2 * U, tanh_end: 3 * U)
+            m.accumulateInputAndRecurrent(x: x, h: h, into: z, scratch: quantized, activation: gates)
+        } else {
+            m.accumulateInputAndRecurrent(x: x, h: h, into: z, scratch: quantized)
+            activateGates(w, z)
+        }
         updateCell(z, units: U, cPrev: c, cNext: c, hNext: h, activation: w.config.activation)
     }
 }

@@ -111,11 +111,18 @@ typedef struct crnn_step_term {
     const int32_t *column_sums;
 } crnn_step_term;
 
-/// y (n) += Σ x · W over `count` terms of one precision, every W with n columns. Large products are
-/// split by panels over the pool's threads. Each column is summed in the same order however the work is
-/// split (float32: from y, through the terms in order, each over its rows in order), so the result does
-/// not depend on the number of threads.
-void crnn_step_products(const crnn_step_term *terms, size_t count, size_t n, float *y);
+/// Applied to a product's columns as each thread finishes them (an LSTM's gates): tanh inside
+/// [tanh_begin, tanh_end), crnn_sigmoid elsewhere.
+typedef struct crnn_step_activation {
+    size_t tanh_begin, tanh_end;
+} crnn_step_activation;
+
+/// y (n) += Σ x · W over `count` terms of one precision, every W with n columns, then `activation`
+/// (NULL: none). Large products are split by panels over the pool's threads. Each column is summed in the
+/// same order however the work is split (float32: from y, through the terms in order, each over its rows
+/// in order), so the result does not depend on the number of threads.
+void crnn_step_products(const crnn_step_term *terms, size_t count, size_t n, float *y,
+                        const crnn_step_activation *activation);
 
 #ifdef __cplusplus
 }
