@@ -163,6 +163,53 @@ INTERNAL void crnn_gemm_rows(size_t m, size_t n, size_t k, const float *a, size_
 }
 #endif
 
+// B packed into panels of CRNN_GEMM_PANEL columns: each k × 16 block contiguous, so a block of rows streams
+// through it in order instead of touching a row of B per 64 bytes.
+
+INTERNAL size_t crnn_gemm_panels_size(size_t k, size_t n) {
+    return (n + CRNN_GEMM_PANEL - 1) / CRNN_GEMM_PANEL * CRNN_GEMM_PANEL * k;
+}
+
+INTERNAL void crnn_gemm_panels_pack(const float *w, size_t k, size_t n, size_t ld, float *panels) {
+    for (size_t p = 0; p * CRNN_GEMM_PANEL < n; p++)
+        for (size_t i = 0; i < k; i++)
+            for (size_t q = 0; q < CRNN_GEMM_PANEL; q++) {
+                const size_t j = p * CRNN_GEMM_PANEL + q;
+                panels[(p * k + i) * CRNN_GEMM_PANEL + q] = j < n ? w[i * ld + j] : 0.0f;
+            }
+}
+
+static MULTIVERSIONED void gemm_panels_loop(size_t m, size_t n, size_t k, const float *restrict a, size_t lda,
+                                            const float *restrict panels, size_t panel_rows, float *restrict c,
+                                            size_t ldc, int accumulate) {
+    for (size_t p = 0, j0 = 0; j0 < n; p++, j0 += CRNN_GEMM_PANEL) {
+        const float *b = panels + p * panel_rows * CRNN_GEMM_PANEL;
+        const size_t width = n - j0 < CRNN_GEMM_PANEL ? n - j0 : CRNN_GEMM_PANEL;
+        size_t i0 = 0;
+        if (width == CRNN_GEMM_PANEL) {
+            for (; i0 + GEMM_ROWS <= m; i0 += GEMM_ROWS)
+                gemm_block_16(GEMM_ROWS, 16, k, a + i0 * lda, lda, b, 16, c + i0 * ldc + j0, ldc, accumulate);
+            const float *ai = a + i0 * lda;
+            float *ci = c + i0 * ldc + j0;
+            switch (m - i0) {
+            case 3: gemm_block_16(3, 16, k, ai, lda, b, 16, ci, ldc, accumulate); break;
+            case 2: gemm_block_16(2, 16, k, ai, lda, b, 16, ci, ldc, accumulate); break;
+            case 1: gemm_block_16(1, 16, k, ai, lda, b, 16, ci, ldc, accumulate); break;
+            }
+            continue;
+        }
+        for (; i0 < m; i0 += GEMM_ROWS) {
+            const size_t rows = m - i0 < GEMM_ROWS ? m - i0 : GEMM_ROWS;
+            gemm_block_16(rows, width, k, a + i0 * lda, lda, b, 16, c + i0 * ldc + j0, ldc, accumulate);
+        }
+    }
+}
+
+INTERNAL void crnn_gemm_panels(size_t m, size_t n, size_t k, const float *a, size_t lda, const float *panels,
+                               size_t panel_rows, float *c, size_t ldc, int accumulate) {
+    gemm_panels_loop(m, n, k, a, lda, panels, panel_rows, c, ldc, accumulate);
+}
+
 // MARK: 8-bit weights (see the header for the layout)
 
 #define Q8_TILE (CRNN_Q8_BLOCK * CRNN_Q8_GROUP)  // bytes per (group, block) tile

@@ -65,8 +65,8 @@ final class GradientTests: XCTestCase {
         check("gru dropout window", Fixtures.config(.gru, layers: 2, dropout: 0.5), lastStepOnly: true, dropout: 12)
     }
 
-    /// Backward reads transposed copies of the recurrent kernels: after the weights change, both a graph
-    /// and a parallel graph that ran before must use the new weights (the copies are refreshed per run).
+    /// Training reads packed copies of the recurrent kernels: after the weights change, both a graph and a
+    /// parallel graph that ran before must use the new weights (the copies are refreshed per run).
     func testGradientsFollowWeightUpdates() {
         for config in [Fixtures.config(.lstm, layers: 2), Fixtures.config(.gru, resetAfter: false)] {
             let model = Fixtures.model(config)
@@ -92,8 +92,8 @@ final class GradientTests: XCTestCase {
                 worstOld = max(worstOld, abs(old.gradients[i] - fresh.gradients[i]))
                 worstParallel = max(worstParallel, abs(parallel.gradients[i] - fresh.gradients[i]))
             }
-            XCTAssertEqual(worstOld, 0, "a graph kept the old weights' transposes")
-            XCTAssertLessThan(worstParallel, 1e-5, "a parallel graph kept the old weights' transposes")
+            XCTAssertEqual(worstOld, 0, "a graph kept the old weights' copies")
+            XCTAssertLessThan(worstParallel, 1e-5, "a parallel graph kept the old weights' copies")
         }
     }
 

@@ -180,6 +180,20 @@ static int check_gemm_rows(uint64_t *hash) {
                 memcpy(&bits, &c[i], sizeof bits);
                 *hash ^= bits; *hash *= 1099511628211u;
             }
+            // B packed into panels, whole and from row 1 and column 16 on: the bits of the unpacked product.
+            float *packed = malloc(crnn_gemm_panels_size(k, n) * sizeof(float)), *d = malloc(m * ldc * sizeof(float));
+            if (!packed || !d) return 1;
+            crnn_gemm_panels_pack(b, k, n, ldb, packed);
+            for (size_t i = 0; i < m * ldc; i++) d[i] = 0.5f;
+            crnn_gemm_panels(m, n, k, a, lda, packed, k, d, ldc, accumulate);
+            if (memcmp(c, d, m * ldc * sizeof(float)) != 0) { printf("gemm_panels %zux%zux%zu: other bits than gemm_rows\n", m, n, k); failed = 1; }
+            if (k > 1 && n > 16) {
+                for (size_t i = 0; i < m * ldc; i++) c[i] = d[i] = 0.5f;
+                crnn_gemm_rows(m, n - 16, k - 1, a + 1, lda, b + ldb + 16, ldb, c, ldc, accumulate);
+                crnn_gemm_panels(m, n - 16, k - 1, a + 1, lda, packed + k * 16 + 16, k, d, ldc, accumulate);
+                if (memcmp(c, d, m * ldc * sizeof(float)) != 0) { printf("gemm_panels %zux%zux%zu: a sub-block differs\n", m, n, k); failed = 1; }
+            }
+            free(packed); free(d);
         }
         free(a); free(b); free(c);
     }

@@ -1,19 +1,20 @@
 /// Dispatch from a layer's cell kind to its implementation.
 extension RecurrentWeights {
-    func forward(_ s: SequenceBuffers) {
+    /// - Parameter packed: this layer's packed recurrent kernel (PackedKernels), or nil to read it in place.
+    func forward(_ s: SequenceBuffers, packed: PackedKernels.Layer?) {
         switch config.cell {
-        case .lstm: LSTMLayer.forward(self, s)
-        case .gru: GRULayer.forward(self, s)
-        case .rnn: SimpleRNNLayer.forward(self, s)
+        case .lstm: LSTMLayer.forward(self, s, packed: packed)
+        case .gru: GRULayer.forward(self, s, packed: packed)
+        case .rnn: SimpleRNNLayer.forward(self, s, packed: packed)
         }
     }
 
-    /// - Parameter transposed: this layer's Uᵀ (TransposedKernels), or nil to use BLAS's transposed product.
-    func backward(gradients: RecurrentWeights, _ s: SequenceBuffers, transposed: UnsafePointer<Float>?) {
+    /// - Parameter packed: this layer's packed Uᵀ (PackedKernels), or nil to use BLAS's transposed product.
+    func backward(gradients: RecurrentWeights, _ s: SequenceBuffers, packed: PackedKernels.Layer?) {
         switch config.cell {
-        case .lstm: LSTMLayer.backward(self, gradients, s, transposed: transposed)
-        case .gru: GRULayer.backward(self, gradients, s, transposed: transposed)
-        case .rnn: SimpleRNNLayer.backward(self, gradients, s, transposed: transposed)
+        case .lstm: LSTMLayer.backward(self, gradients, s, packed: packed)
+        case .gru: GRULayer.backward(self, gradients, s, packed: packed)
+        case .rnn: SimpleRNNLayer.backward(self, gradients, s, packed: packed)
         }
     }
 

@@ -2,7 +2,7 @@
 /// With reset_after (Keras ≥ 2.3 and CuDNN): h̃ = act(x_h + r ⊙ (h_prev·U_h + b_rh)), biases (2, 3u).
 /// Without: h̃ = act(x_h + (r ⊙ h_prev)·U_h), bias (3u).
 enum GRULayer {
-    static func forward(_ w: RecurrentWeights, _ s: SequenceBuffers) {
+    static func forward(_ w: RecurrentWeights, _ s: SequenceBuffers, packed: PackedKernels.Layer?) {
         let B = s.batch, U = s.units, G = s.width
         guard let aux = s.aux else { return }
         let rec = s.stepScratch
@@ -10,21 +10,21 @@ enum GRULayer {
             let x = s.gates + t * B * G
             let hPrev = s.h + t * B * U, hNext = s.h + (t + 1) * B * U
             if w.config.resetAfter {
-                gemmRows(m: B, n: G, k: U, a: hPrev, lda: U, b: w.recurrentKernel, ldb: G, c: rec, ldc: G, accumulate: false)
+                w.multiplyRecurrent(m: B, a: hPrev, n: G, into: rec, ldc: G, accumulate: false, packed: packed)
                 for b in 0..<B {
                     resetAfterRow(w, x: x + b * G, rec: rec + b * G, hPrev: hPrev + b * U, hNext: hNext + b * U,
                                   recurrentCandidate: aux + (t * B + b) * U)
                 }
             } else {
                 // z and r first: they need only h_prev.
-                gemmRows(m: B, n: 2 * U, k: U, a: hPrev, lda: U, b: w.recurrentKernel, ldb: G, c: x, ldc: G, accumulate: true)
+                w.multiplyRecurrent(m: B, a: hPrev, n: 2 * U, into: x, ldc: G, accumulate: true, packed: packed)
                 for b in 0..<B {
                     let row = x + b * G, hp = hPrev + b * U, rhp = aux + (t * B + b) * U
                     w.config.recurrentActivation.apply(row, count: 2 * U)
                     for j in 0..<U { rhp[j] = row[U + j] * hp[j] }
                 }
-                gemmRows(m: B, n: U, k: U, a: aux + t * B * U, lda: U, b: w.recurrentKernel + 2 * U, ldb: G,
-                         c: x + 2 * U, ldc: G, accumulate: true)
+                w.multiplyRecurrent(m: B, a: aux + t * B * U, firstColumn: 2 * U, n: U, into: x + 2 * U, ldc: G,
+                                    accumulate: true, packed: packed)
                 for b in 0..<B {
                     finishRow(w, row: x + b * G, hPrev: hPrev + b * U, hNext: hNext + b * U)
                 }
@@ -62,7 +62,7 @@ enum GRULayer {
     }
 
     static func backward(_ w: RecurrentWeights, _ grad: RecurrentWeights, _ s: SequenceBuffers,
-                         transposed: UnsafePointer<Float>?) {
+                         packed: PackedKernels.Layer?) {
         let B = s.batch, U = s.units, G = s.width
         let act = w.config.activation, gate = w.config.recurrentActivation
         guard let aux = s.aux else { return }
@@ -88,7 +88,7 @@ enum GRULayer {
                 }
                 if t > 0 {
                     w.backpropagateRecurrent(m: B, a: dRec, lda: G, k: G, into: s.hGradient, accumulate: true,
-                                             transposed: transposed)
+                                             packed: packed)
                 }
             } else {
                 // r is still needed after dz and dh̃ are known, so two passes around the U_h product.
@@ -106,7 +106,7 @@ enum GRULayer {
                     }
                 }
                 w.backpropagateRecurrent(m: B, a: x + 2 * U, lda: G, firstColumn: 2 * U, k: U, into: dRH,
-                                         accumulate: false, transposed: transposed)
+                                         accumulate: false, packed: packed)
                 for b in 0..<B {
                     let row = x + b * G, hp = hPrev + b * U, drh = dRH + b * U, dhn = s.hGradient + b * U
                     for j in 0..<U {
@@ -117,7 +117,7 @@ enum GRULayer {
                 }
                 if t > 0 {
                     w.backpropagateRecurrent(m: B, a: x, lda: G, k: 2 * U, into: s.hGradient, accumulate: true,
-                                             transposed: transposed)
+                                             packed: packed)
                 }
             }
         }

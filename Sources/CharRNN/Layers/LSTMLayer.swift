@@ -5,14 +5,14 @@ import CharRNNKernels
 enum LSTMLayer {
     /// Runs `buffers.steps` steps. `buffers.gates` holds the input projection (with bias) and is
     /// overwritten with the activated gates; h[0] and c[0] hold the initial state.
-    static func forward(_ w: RecurrentWeights, _ s: SequenceBuffers) {
+    static func forward(_ w: RecurrentWeights, _ s: SequenceBuffers, packed: PackedKernels.Layer?) {
         let B = s.batch, U = s.units, G = s.width
         let act = w.config.activation
         guard let c = s.c else { return }
         for t in 0..<s.steps {
             let z = s.gates + t * B * G
             let hPrev = s.h + t * B * U
-            gemmRows(m: B, n: G, k: U, a: hPrev, lda: U, b: w.recurrentKernel, ldb: G, c: z, ldc: G, accumulate: true)
+            w.multiplyRecurrent(m: B, a: hPrev, n: G, into: z, ldc: G, accumulate: true, packed: packed)
             for b in 0..<B {
                 let row = z + b * G
                 let cPrev = c + (t * B + b) * U, cNext = c + ((t + 1) * B + b) * U
@@ -49,7 +49,7 @@ enum LSTMLayer {
     /// Backward through time, truncated at the start of the sequence. Reads `outputGradients`,
     /// leaves the gradients of the gate pre-activations in `gates` and accumulates the recurrent kernel's.
     static func backward(_ w: RecurrentWeights, _ grad: RecurrentWeights, _ s: SequenceBuffers,
-                         transposed: UnsafePointer<Float>?) {
+                         packed: PackedKernels.Layer?) {
         let B = s.batch, U = s.units, G = s.width
         let act = w.config.activation, gate = w.config.recurrentActivation
         guard let c = s.c else { return }
@@ -79,7 +79,7 @@ enum LSTMLayer {
             }
             if t > 0 {  // dh_prev = dz · U_recᵀ
                 w.backpropagateRecurrent(m: B, a: z, lda: G, k: G, into: s.hGradient, accumulate: false,
-                                         transposed: transposed)
+                                         packed: packed)
             }
         }
         // dU_rec += Σ_t h_{t-1}ᵀ · dz_t as one GEMM over the whole sequence.

@@ -1,11 +1,11 @@
 /// SimpleRNN: h = act(x·W + h_prev·U + b).
 enum SimpleRNNLayer {
-    static func forward(_ w: RecurrentWeights, _ s: SequenceBuffers) {
+    static func forward(_ w: RecurrentWeights, _ s: SequenceBuffers, packed: PackedKernels.Layer?) {
         let B = s.batch, U = s.units
         let act = w.config.activation
         for t in 0..<s.steps {
             let z = s.gates + t * B * U
-            gemmRows(m: B, n: U, k: U, a: s.h + t * B * U, lda: U, b: w.recurrentKernel, ldb: U, c: z, ldc: U, accumulate: true)
+            w.multiplyRecurrent(m: B, a: s.h + t * B * U, n: U, into: z, ldc: U, accumulate: true, packed: packed)
             let hn = s.h + (t + 1) * B * U
             hn.update(from: z, count: B * U)
             act.apply(hn, count: B * U)
@@ -13,7 +13,7 @@ enum SimpleRNNLayer {
     }
 
     static func backward(_ w: RecurrentWeights, _ grad: RecurrentWeights, _ s: SequenceBuffers,
-                         transposed: UnsafePointer<Float>?) {
+                         packed: PackedKernels.Layer?) {
         let B = s.batch, U = s.units
         let act = w.config.activation
         s.hGradient.update(repeating: 0, count: B * U)
@@ -23,7 +23,7 @@ enum SimpleRNNLayer {
             for i in 0..<(B * U) { z[i] = (dOut[i] + s.hGradient[i]) * act.derivative(output: hn[i]) }
             if t > 0 {
                 w.backpropagateRecurrent(m: B, a: z, lda: U, k: U, into: s.hGradient, accumulate: false,
-                                         transposed: transposed)
+                                         packed: packed)
             }
         }
         sgemm(transA: true, m: U, n: U, k: s.steps * B, a: s.h, lda: U, b: s.gates, ldb: U, beta: 1,

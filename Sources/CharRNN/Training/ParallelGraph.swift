@@ -15,8 +15,8 @@ public final class ParallelGraph {
     let starts: [Int]
     let batch: Int
     let lastStepOnly: Bool
-    /// Uᵀ of the small recurrent kernels, shared by the parts; refreshed at the start of each run.
-    private let transposedKernels: TransposedKernels?
+    /// Packed copies of the small recurrent kernels, shared by the parts; refreshed at the start of each run.
+    private let packedKernels: PackedKernels?
     /// The combined gradients, in the model's parameter layout.
     public let gradients: ParameterBuffer
     /// One result per part, written by the part's own thread.
@@ -33,15 +33,15 @@ public final class ParallelGraph {
         var starts: [Int] = []
         var parts: [TrainingGraph] = []
         var start = 0
-        let transposed = computesGradients ? TransposedKernels(config: model.config) : nil
+        let packed = computesGradients ? PackedKernels(config: model.config) : nil
         for i in 0..<n {
             let size = batch / n + (i < batch % n ? 1 : 0)
             starts.append(start)
             parts.append(TrainingGraph(model: model, batch: size, steps: steps, lastStepOnly: lastStepOnly,
-                                       computesGradients: computesGradients, sharedTransposedKernels: transposed))
+                                       computesGradients: computesGradients, sharedPackedKernels: packed))
             start += size
         }
-        transposedKernels = transposed
+        packedKernels = packed
         self.parts = parts
         self.starts = starts
         self.batch = batch
@@ -61,7 +61,7 @@ public final class ParallelGraph {
                     computeGradients: Bool = true, carryState: Bool, rng: inout RandomGenerator) -> BatchResult {
         let seed = rng.next()
         let targetsPerSequence = lastStepOnly ? 1 : steps
-        if computeGradients { transposedKernels?.refresh(from: parts[0].weights) }  // before the parts read it
+        packedKernels?.refresh(from: parts[0].weights)  // the weights may have changed; before the parts read it
         let work = { (i: Int) in
             var partRNG = RandomGenerator(seed: seed ^ (UInt64(self.starts[i]) &* 0x9E37_79B9_7F4A_7C15))
             self.results[i] = self.parts[i].run(

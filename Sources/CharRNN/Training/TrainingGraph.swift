@@ -48,10 +48,10 @@ public final class TrainingGraph {
     let head: HeadWeights
     let headGradient: HeadWeights
     let layers: [SequenceBuffers]
-    /// Uᵀ of the small recurrent kernels for backward (gradient graphs only), and whether this graph
+    /// Packed copies of the small recurrent kernels (gradient graphs only), and whether this graph
     /// refreshes them itself (a ParallelGraph refreshes one shared instance for all its parts).
-    let transposedKernels: TransposedKernels?
-    private let refreshesTransposedKernels: Bool
+    let packedKernels: PackedKernels?
+    private let refreshesPackedKernels: Bool
     /// (T·B) time-major indices of the current batch.
     let tokens: UnsafeMutablePointer<Int32>
     /// (N) targets, −1 for none.
@@ -73,12 +73,12 @@ public final class TrainingGraph {
     public convenience init(model: Model, batch: Int, steps: Int, lastStepOnly: Bool = false,
                             computesGradients: Bool = true) {
         self.init(model: model, batch: batch, steps: steps, lastStepOnly: lastStepOnly,
-                  computesGradients: computesGradients, sharedTransposedKernels: nil)
+                  computesGradients: computesGradients, sharedPackedKernels: nil)
     }
 
-    /// - Parameter sharedTransposedKernels: kept up to date by the caller; nil makes the graph its own.
+    /// - Parameter sharedPackedKernels: kept up to date by the caller; nil makes the graph its own.
     init(model: Model, batch: Int, steps: Int, lastStepOnly: Bool, computesGradients: Bool,
-         sharedTransposedKernels: TransposedKernels?) {
+         sharedPackedKernels: PackedKernels?) {
         precondition(batch >= 1 && steps >= 1, "validated by callers")
         self.model = model
         self.batch = batch
@@ -91,8 +91,8 @@ public final class TrainingGraph {
         head = HeadWeights(base: model.parameters.pointer, layout: model.layout)
         headGradient = HeadWeights(base: gradients.pointer, layout: model.layout)
         layers = config.layers.map { SequenceBuffers(layer: $0, steps: steps, batch: batch) }
-        transposedKernels = computesGradients ? sharedTransposedKernels ?? TransposedKernels(config: config) : nil
-        refreshesTransposedKernels = computesGradients && sharedTransposedKernels == nil
+        packedKernels = computesGradients ? sharedPackedKernels ?? PackedKernels(config: config) : nil
+        refreshesPackedKernels = computesGradients && sharedPackedKernels == nil
 
         var allocations: [UnsafeMutableRawPointer] = []
         func floats(_ n: Int) -> UnsafeMutablePointer<Float> {
@@ -156,11 +156,11 @@ public final class TrainingGraph {
         }
 
         let applyDropout = training && model.config.dropout > 0
+        if refreshesPackedKernels { packedKernels?.refresh(from: weights) }  // the weights may have changed
         forward(steps: T, applyDropout: applyDropout, rng: &rng)
         let result = headForward(steps: T, rows: n, applyDropout: applyDropout)
         if let probabilities { probabilities.update(from: logits, count: n * V) }
         if computeGradients && gradients.count == model.layout.totalCount {
-            if refreshesTransposedKernels { transposedKernels?.refresh(from: weights) }
             backward(steps: T, rows: n, count: result.count, applyDropout: applyDropout)
         }
         for layer in layers { layer.carryState() }
@@ -180,7 +180,7 @@ public final class TrainingGraph {
                 sgemm(m: tb, n: w.width, k: w.inputWidth, a: layerOutput(l - 1, applyDropout), lda: w.inputWidth,
                       b: w.kernel, ldb: w.width, beta: 1, c: s.gates, ldc: w.width)
             }
-            w.forward(s)
+            w.forward(s, packed: packedKernels?.layer(l))
             if applyDropout {
                 let rate = model.config.dropout, scale = 1 / (1 - rate)
                 let mask = dropoutMasks[l], out = droppedOutputs[l], h = s.outputs
@@ -298,7 +298,7 @@ public final class TrainingGraph {
 
         for l in stride(from: last, through: 0, by: -1) {
             let w = weights[l], g = gradientViews[l], s = layers[l]
-            w.backward(gradients: g, s, transposed: transposedKernels?.transposed(layer: l))
+            w.backward(gradients: g, s, packed: packedKernels?.layer(l))
             // s.gates now holds dL/d(input projection) (T·B, G·U).
             if let db = g.inputBias { columnSums(s.gates, rows: tb, columns: w.width, into: db) }
             if l > 0 {

@@ -35,6 +35,23 @@ void crnn_tanh(float *p, size_t n);
 void crnn_gemm_rows(size_t m, size_t n, size_t k, const float *a, size_t lda, const float *b, size_t ldb,
                     float *c, size_t ldc, int accumulate);
 
+/// Columns per panel of a B packed for crnn_gemm_panels.
+#define CRNN_GEMM_PANEL 16
+
+/// Floats of a (k, n) matrix packed for crnn_gemm_panels: n rounded up to a whole panel, times k.
+size_t crnn_gemm_panels_size(size_t k, size_t n);
+
+/// Packs B (k, n), rows `ld` floats apart, into panels of CRNN_GEMM_PANEL columns, each (k, 16) row-major
+/// and contiguous (columns past n are zeros).
+void crnn_gemm_panels_pack(const float *w, size_t k, size_t n, size_t ld, float *panels);
+
+/// crnn_gemm_rows with B packed: panel p of B starts `p · panel_rows · 16` floats after `panels`, and the
+/// product uses its first k rows (pass `panels + first_row · 16` for rows from first_row, and
+/// `panels + first_panel · panel_rows · 16` for columns from a panel boundary). The same sums in the same
+/// order as crnn_gemm_rows: the same bits.
+void crnn_gemm_panels(size_t m, size_t n, size_t k, const float *a, size_t lda, const float *panels,
+                      size_t panel_rows, float *c, size_t ldc, int accumulate);
+
 // 8-bit weights for batch-1 generation, after ggml's Q8_0: a (k, n) matrix W is cut into blocks of
 // CRNN_Q8_BLOCK rows; within a block each column has its own scale (max |w| / 127) and int8 values. The
 // input vector is quantized the same way per block, so y[j] += Σ_b s_w[b][j] · s_x[b] · Σ_{i∈b} q_x[i]·q_w[i][j],

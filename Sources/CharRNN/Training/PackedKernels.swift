@@ -1,0 +1,100 @@
+import CharRNNKernels
+
+/// Copies of a model's small recurrent kernels packed for CharRNNKernels' `crnn_gemm_panels`, for the
+/// per-step products of training: h·U forward and dz·Uᵀ backward. Packed, a block of rows streams
+/// through 16-column panels in memory order instead of touching a row of U per 64 bytes (a TLB miss
+/// each with 4 KB pages). Only kernels of at most `maximumFloats` are copied (2x128, 2x256): larger ones
+/// are read in place (the model's weights sit in huge pages) and backward goes to BLAS, since a 2x512
+/// LSTM's copies would take 16 MB of its memory budget. One instance serves every worker of a
+/// ParallelGraph: refreshed before the workers start, read-only while they run.
+final class PackedKernels {
+    static let maximumFloats = 262_144
+
+    /// One layer's copies.
+    struct Layer {
+        /// Column ranges of U (k = units rows) packed each on its own, as forward multiplies them: the
+        /// whole kernel, or for a GRU without reset_after its z and r columns and its candidate's.
+        let forward: [(first: Int, count: Int, panels: UnsafeMutablePointer<Float>)]
+        /// Uᵀ (G·U rows, U columns), packed.
+        let backward: UnsafeMutablePointer<Float>
+    }
+
+    private let layers: [Layer?]
+
+    init(config: ModelConfig) {
+        layers = config.layers.map { layer in
+            let U = layer.units, G = layer.cell.gateCount * U
+            guard U * G <= PackedKernels.maximumFloats else { return nil }
+            func zeros(_ count: Int) -> UnsafeMutablePointer<Float> {
+                let p = UnsafeMutablePointer<Float>.allocate(capacity: max(count, 1))
+                p.initialize(repeating: 0, count: max(count, 1))  // never read before a refresh, never undefined
+                return p
+            }
+            let ranges = layer.cell == .gru && !layer.resetAfter ? [(0, 2 * U), (2 * U, U)] : [(0, G)]
+            return Layer(forward: ranges.map { ($0.0, $0.1, zeros(crnn_gemm_panels_size(U, $0.1))) },
+                         backward: zeros(crnn_gemm_panels_size(G, U)))
+        }
+    }
+
+    deinit {
+        for layer in layers {
+            guard let layer else { continue }
+            for range in layer.forward { range.panels.deallocate() }
+            layer.backward.deallocate()
+        }
+    }
+
+    /// Copies the current recurrent kernels (call after every weight update, before the graphs run).
+    func refresh(from weights: [RecurrentWeights]) {
+        for (w, layer) in zip(weights, layers) {
+            guard let layer else { continue }
+            let U = w.units, G = w.width, kernel = w.recurrentKernel
+            for range in layer.forward { crnn_gemm_panels_pack(kernel + range.first, U, range.count, G, range.panels) }
+            // Uᵀ[i][j] = U[j][i], written straight into Uᵀ's panels of 16 columns (j).
+            let panel = Int(CRNN_GEMM_PANEL)
+            for p in 0..<(U + panel - 1) / panel {
+                for i in 0..<G {
+                    let row = layer.backward + (p * G + i) * panel
+                    for q in 0..<panel {
+                        let j = p * panel + q
+                        row[q] = j < U ? kernel[j * G + i] : 0
+                    }
+                }
+            }
+        }
+    }
+
+    /// Layer `l`'s copies, or nil when it has none.
+    func layer(_ l: Int) -> Layer? { layers[l] }
+}
+
+extension RecurrentWeights {
+    /// `c (m, n) = a (m, U) · U[:, firstColumn ..< firstColumn + n]` (`+=` with `accumulate`): the
+    /// recurrent product of one step. Uses the packed copy of those columns when there is one.
+    func multiplyRecurrent(m: Int, a: UnsafePointer<Float>, firstColumn: Int = 0, n: Int,
+                           into c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool,
+                           packed: PackedKernels.Layer?) {
+        if let range = packed?.forward.first(where: { $0.first == firstColumn && $0.count == n }) {
+            crnn_gemm_panels(m, n, units, a, units, range.panels, units, c, ldc, accumulate ? 1 : 0)
+        } else {
+            gemmRows(m: m, n: n, k: units, a: a, lda: units, b: recurrentKernel + firstColumn, ldb: width, c: c,
+                     ldc: ldc, accumulate: accumulate)
+        }
+    }
+
+    /// `c (m, U) = a (m, k) · U[:, columns]ᵀ` (`+=` with `accumulate`), for the k columns of the recurrent
+    /// kernel from `firstColumn`: the gradient flowing back through the recurrence. Uses the packed Uᵀ
+    /// when the layer has one, else BLAS's transposed product.
+    func backpropagateRecurrent(m: Int, a: UnsafePointer<Float>, lda: Int, firstColumn: Int = 0, k: Int,
+                                into c: UnsafeMutablePointer<Float>, accumulate: Bool,
+                                packed: PackedKernels.Layer?) {
+        let U = units
+        if let packed {
+            crnn_gemm_panels(m, U, k, a, lda, packed.backward + firstColumn * Int(CRNN_GEMM_PANEL), width, c, U,
+                             accumulate ? 1 : 0)
+        } else {
+            sgemm(transB: true, m: m, n: U, k: k, a: a, lda: lda, b: recurrentKernel + firstColumn, ldb: width,
+                  beta: accumulate ? 1 : 0, c: c, ldc: U)
+        }
+    }
+}
