@@ -11,7 +11,7 @@ final class GradientTests: XCTestCase {
 
     func check(_ name: String, _ config: ModelConfig, lastStepOnly: Bool = false, dropout masksSeed: UInt64? = nil,
                file: StaticString = #filePath, line: UInt = #line) {
-        let B = 2, T = 5
+        let B = 5, T = 5  // 5 rows: the per-step kernels' blocks of 4 and a remainder row
         let model = Fixtures.model(config)
         let (inputs, fullTargets) = Fixtures.batch(B, T)
         let targets = lastStepOnly ? fullTargets.map { [$0[0]] } : fullTargets

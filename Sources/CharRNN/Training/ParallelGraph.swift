@@ -33,7 +33,7 @@ public final class ParallelGraph {
         var starts: [Int] = []
         var parts: [TrainingGraph] = []
         var start = 0
-        let packed = computesGradients ? PackedKernels(config: model.config) : nil
+        let packed = PackedKernels(config: model.config)
         for i in 0..<n {
             let size = batch / n + (i < batch % n ? 1 : 0)
             starts.append(start)

@@ -48,8 +48,8 @@ public final class TrainingGraph {
     let head: HeadWeights
     let headGradient: HeadWeights
     let layers: [SequenceBuffers]
-    /// Packed copies of the small recurrent kernels (gradient graphs only), and whether this graph
-    /// refreshes them itself (a ParallelGraph refreshes one shared instance for all its parts).
+    /// Packed copies of the small recurrent kernels, and whether this graph refreshes them itself (a
+    /// ParallelGraph refreshes one shared instance for all its parts).
     let packedKernels: PackedKernels?
     private let refreshesPackedKernels: Bool
     /// (T·B) time-major indices of the current batch.
@@ -91,8 +91,8 @@ public final class TrainingGraph {
         head = HeadWeights(base: model.parameters.pointer, layout: model.layout)
         headGradient = HeadWeights(base: gradients.pointer, layout: model.layout)
         layers = config.layers.map { SequenceBuffers(layer: $0, steps: steps, batch: batch) }
-        packedKernels = computesGradients ? sharedPackedKernels ?? PackedKernels(config: config) : nil
-        refreshesPackedKernels = computesGradients && sharedPackedKernels == nil
+        packedKernels = sharedPackedKernels ?? PackedKernels(config: config)
+        refreshesPackedKernels = sharedPackedKernels == nil
 
         var allocations: [UnsafeMutableRawPointer] = []
         func floats(_ n: Int) -> UnsafeMutablePointer<Float> {
