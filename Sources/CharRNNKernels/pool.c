@@ -4,6 +4,11 @@
 // of a few dozen µs or less; handing those to a BLAS thread that sched_yield()s costs as much as the
 // product. So the workers spin for a short while after each job, where the next one comes within
 // microseconds, and only then sleep on a futex. The calling thread always takes part 0.
+//
+// A worker can be descheduled (the host has more busy threads than cores): then the caller must not
+// wait a time slice for it. Each worker claims a job before it starts; once the caller has done its part,
+// which takes over whatever work is left (see crnn_parallel_run), it cancels the claims not yet made
+// and waits only for workers that are running.
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
@@ -34,6 +39,8 @@ static struct {
     _Atomic uint32_t sleepers;
     /// Workers yet to finish (or to skip) the current job.
     _Atomic size_t remaining;
+    /// Per worker: the generation of the job it may claim, shifted left by 2, with a status below.
+    _Atomic uint64_t claims[MAX_WORKERS];
     /// Held by the one caller whose job the workers run; others run theirs alone.
     atomic_flag busy;
     crnn_task task;
@@ -81,11 +88,17 @@ static uint32_t wait_for_job(uint32_t seen) {
     }
 }
 
+enum { CLAIM_POSTED = 0, CLAIM_TAKEN = 1, CLAIM_CANCELLED = 2 };
+
 static void *worker_main(void *argument) {
     const size_t index = (size_t)argument;  // 1 ... workers
     uint32_t seen = 0;
     for (;;) {
         seen = wait_for_job(seen);
+        // A worker that comes too late finds its claim cancelled and leaves the job alone: the caller
+        // has finished it and may already have posted the next one.
+        uint64_t posted = (uint64_t)seen << 2 | CLAIM_POSTED;
+        if (!atomic_compare_exchange_strong(&pool.claims[index - 1], &posted, posted | CLAIM_TAKEN)) continue;
         if (index < pool.parts) pool.task(pool.context, index, pool.parts);
         atomic_fetch_sub_explicit(&pool.remaining, 1, memory_order_release);
     }
@@ -144,10 +157,19 @@ INTERNAL void crnn_parallel_run(crnn_task task, void *context, size_t max_parts)
     pool.task = task;
     pool.context = context;
     pool.parts = parts;
+    // Only the holder of `busy` changes the generation, so the next one is known before it is published.
+    const uint32_t generation = atomic_load_explicit(&pool.generation, memory_order_relaxed) + 1;
+    const uint64_t posted = (uint64_t)generation << 2 | CLAIM_POSTED;
+    for (size_t w = 0; w < pool.workers; w++) atomic_store_explicit(&pool.claims[w], posted, memory_order_relaxed);
     atomic_store_explicit(&pool.remaining, pool.workers, memory_order_relaxed);
     atomic_fetch_add(&pool.generation, 1);  // publishes the job (sequentially consistent, see wait_for_job)
     if (atomic_load(&pool.sleepers) > 0) futex_wake_all(&pool.generation);
     task(context, 0, parts);
+    for (size_t w = 0; w < pool.workers; w++) {  // workers that have not started will not
+        uint64_t expected = posted;
+        if (atomic_compare_exchange_strong(&pool.claims[w], &expected, posted | CLAIM_CANCELLED))
+            atomic_fetch_sub_explicit(&pool.remaining, 1, memory_order_relaxed);
+    }
     for (unsigned spins = 0; atomic_load_explicit(&pool.remaining, memory_order_acquire) != 0; spins++) {
         cpu_relax();
         if ((spins & 4095) == 4095) sched_yield();  // a worker was descheduled: let it run

@@ -98,8 +98,10 @@ typedef void (*crnn_task)(void *context, size_t part, size_t parts);
 /// start on the first call; a child of fork() has none.
 size_t crnn_pool_width(void);
 
-/// Runs task(context, p, parts) for every p < parts, where parts = min(max_parts, crnn_pool_width()),
-/// part 0 on the calling thread, and returns when all are done. When another thread's job holds the
+/// Runs task(context, p, parts) with parts = min(max_parts, crnn_pool_width()): part 0 on the calling
+/// thread, the others on the workers that pick the job up in time, and returns when all that started
+/// are done. A task must therefore finish the whole job from any one part when the others never run
+/// (crnn_step_products' parts take work from shared counters). When another thread's job holds the
 /// workers, runs task(context, 0, 1) alone instead, so any number of threads may call it at once.
 void crnn_parallel_run(crnn_task task, void *context, size_t max_parts);
 
