@@ -3,6 +3,7 @@
 // picks one when the library is loaded. The 8-bit product adds AVX-512 VNNI and AVX2 kernels in
 // intrinsics, chosen at run time.
 #include "charrnn_kernels.h"
+#include "kernels_internal.h"
 
 #include <stdint.h>
 #include <float.h>
@@ -12,14 +13,6 @@
 // No a·b + c → fma(a, b, c): every variant must round exactly as the others (and as the baseline).
 #pragma STDC FP_CONTRACT OFF
 #pragma clang fp contract(off)
-
-// CRNN_SINGLE_VERSION builds one variant for the flags given (Tests/c compares them).
-#if defined(__x86_64__) && defined(__ELF__) && defined(__clang__) && !defined(CRNN_SINGLE_VERSION)
-#define MULTIVERSIONED __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
-#else
-#define MULTIVERSIONED
-#endif
-#define INTERNAL __attribute__((visibility("hidden")))
 
 /// 1.5 · 2^23: adding it rounds a float to an integer held in the low mantissa bits.
 static const float rounding_magic = 12582912.0f;

@@ -13,6 +13,7 @@
 #define _GNU_SOURCE
 #endif
 #include "charrnn_kernels.h"
+#include "kernels_internal.h"
 
 #include <limits.h>
 #include <pthread.h>
@@ -24,7 +25,6 @@
 #include <linux/futex.h>
 #include <sys/syscall.h>
 
-#define INTERNAL __attribute__((visibility("hidden")))
 #define MAX_WORKERS (CRNN_MAX_PARTS - 1)
 /// How long an idle worker spins before it sleeps: longer than the gap between two characters of a
 /// generation loop, far shorter than anything a user would see.

@@ -1,18 +1,12 @@
 // See include/charrnn_kernels.h: the vector–matrix products of batch-1 generation, float32 over packed
 // panels or 8-bit, split by columns over the pool's threads.
 #include "charrnn_kernels.h"
+#include "kernels_internal.h"
 
 #include <stdatomic.h>
 
 #pragma STDC FP_CONTRACT OFF
 #pragma clang fp contract(off)
-
-#if defined(__x86_64__) && defined(__ELF__) && defined(__clang__) && !defined(CRNN_SINGLE_VERSION)
-#define MULTIVERSIONED __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
-#else
-#define MULTIVERSIONED
-#endif
-#define INTERNAL __attribute__((visibility("hidden")))
 
 /// Below this many multiply-adds a product stays on the calling thread: handing it over costs more.
 #define PARALLEL_MINIMUM 32768
