@@ -30,6 +30,8 @@
 /// generation loop, far shorter than anything a user would see.
 #define SPIN_NANOSECONDS 200000
 
+enum { CLAIM_POSTED = 0, CLAIM_TAKEN = 1, CLAIM_CANCELLED = 2 };
+
 static struct {
     pthread_mutex_t start_lock;
     _Atomic int started;
@@ -88,8 +90,6 @@ static uint32_t wait_for_job(uint32_t seen) {
     }
 }
 
-enum { CLAIM_POSTED = 0, CLAIM_TAKEN = 1, CLAIM_CANCELLED = 2 };
-
 static void *worker_main(void *argument) {
     const size_t index = (size_t)argument;  // 1 ... workers
     uint32_t seen = 0;
@@ -105,8 +105,20 @@ static void *worker_main(void *argument) {
     return NULL;
 }
 
-/// A child of fork() has none of the parent's threads: it runs every job alone.
-static void forget_workers_after_fork(void) { pool.workers = 0; }
+// fork() never lands inside start_pool (the parent holds start_lock across it), and a child of fork()
+// has none of the parent's threads: it runs every job alone.
+static void lock_before_fork(void) { pthread_mutex_lock(&pool.start_lock); }
+static void unlock_after_fork(void) { pthread_mutex_unlock(&pool.start_lock); }
+static void forget_workers_after_fork(void) {
+    pthread_mutex_init(&pool.start_lock, NULL);
+    pool.workers = 0;
+    atomic_store(&pool.started, 1);
+}
+
+static pthread_once_t fork_handlers_once = PTHREAD_ONCE_INIT;
+static void register_fork_handlers(void) {
+    pthread_atfork(lock_before_fork, unlock_after_fork, forget_workers_after_fork);
+}
 
 static size_t usable_cpus(void) {
     cpu_set_t set;
@@ -116,8 +128,11 @@ static size_t usable_cpus(void) {
 }
 
 static void start_pool(void) {
+    pthread_once(&fork_handlers_once, register_fork_handlers);
     pthread_mutex_lock(&pool.start_lock);
     if (!atomic_load(&pool.started)) {
+        // No claim starts out posted: generation 0 comes round again after 2^32 jobs.
+        for (size_t w = 0; w < MAX_WORKERS; w++) atomic_store(&pool.claims[w], (uint64_t)CLAIM_CANCELLED);
         size_t wanted = usable_cpus() - 1;
         if (wanted > MAX_WORKERS) wanted = MAX_WORKERS;
         // Workers take no signals: the host's handlers run on the host's threads.
@@ -137,7 +152,6 @@ static void start_pool(void) {
         }
         pthread_sigmask(SIG_SETMASK, &previous, NULL);
         pool.workers = started;
-        pthread_atfork(NULL, NULL, forget_workers_after_fork);
         atomic_store(&pool.started, 1);
     }
     pthread_mutex_unlock(&pool.start_lock);
@@ -160,12 +174,14 @@ INTERNAL void crnn_parallel_run(crnn_task task, void *context, size_t max_parts)
     // Only the holder of `busy` changes the generation, so the next one is known before it is published.
     const uint32_t generation = atomic_load_explicit(&pool.generation, memory_order_relaxed) + 1;
     const uint64_t posted = (uint64_t)generation << 2 | CLAIM_POSTED;
-    for (size_t w = 0; w < pool.workers; w++) atomic_store_explicit(&pool.claims[w], posted, memory_order_relaxed);
-    atomic_store_explicit(&pool.remaining, pool.workers, memory_order_relaxed);
+    // Only the workers with a part get a claim; the others find theirs stale and leave the job alone.
+    const size_t helpers = parts - 1;
+    for (size_t w = 0; w < helpers; w++) atomic_store_explicit(&pool.claims[w], posted, memory_order_relaxed);
+    atomic_store_explicit(&pool.remaining, helpers, memory_order_relaxed);
     atomic_fetch_add(&pool.generation, 1);  // publishes the job (sequentially consistent, see wait_for_job)
     if (atomic_load(&pool.sleepers) > 0) futex_wake_all(&pool.generation);
     task(context, 0, parts);
-    for (size_t w = 0; w < pool.workers; w++) {  // workers that have not started will not
+    for (size_t w = 0; w < helpers; w++) {  // workers that have not started will not
         uint64_t expected = posted;
         if (atomic_compare_exchange_strong(&pool.claims[w], &expected, posted | CLAIM_CANCELLED))
             atomic_fetch_sub_explicit(&pool.remaining, 1, memory_order_relaxed);

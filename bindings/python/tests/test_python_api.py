@@ -389,6 +389,27 @@ def test_first_sessions_from_many_threads_share_one_copy(vocab):
         assert [results[i] for i in range(4)] == [expected] * 4
 
 
+def test_generation_in_a_forked_child(vocab):
+    """A child of fork() has none of the parent's worker threads: it generates alone, the same text."""
+    import os
+    config = small_config(len(vocab), cell="lstm", units=96, layers=2)  # products large enough for the pool
+    with charrnn.Model.create(config, vocab, seed=11) as m:
+        with m.session() as s:
+            s.feed("Citizen:")
+            expected = s.generate_text(100, seed=5)
+        pid = os.fork()
+        if pid == 0:  # the child: no pytest machinery, just an exit status
+            status = 1
+            try:
+                with m.session() as s:
+                    s.feed("Citizen:")
+                    status = 0 if s.generate_text(100, seed=5) == expected else 2
+            finally:
+                os._exit(status)
+        _, status = os.waitpid(pid, 0)
+        assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0, status
+
+
 def test_session_used_from_two_threads_raises(model):
     s = model.session()
     s.feed("a")
