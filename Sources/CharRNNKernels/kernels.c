@@ -78,10 +78,12 @@ INTERNAL void crnn_tanh(float *p, size_t n) { tanh_loop(p, n); }
 // The width changes which C elements a block holds, never the order in which an element sums its products,
 // so the bits are the same.
 
-/// Defines gemm_rows_COLUMNS: C (m, n) (+)= A · B in panels of COLUMNS columns, each cut into blocks of
-/// GEMM_ROWS rows whose accumulators stay in registers for the whole of k.
-#define DEFINE_GEMM_ROWS(COLUMNS)                                                                               \
-    /* `rows` (≤ GEMM_ROWS) rows of C, columns [j0, j0 + width) (width ≤ COLUMNS). */                            \
+/// Defines gemm_panels_COLUMNS: C (m, n) (+)= A · B, B taken COLUMNS columns at a time, each panel cut
+/// into blocks of GEMM_ROWS rows whose accumulators stay in registers for the whole of k. Panel p of B
+/// starts `p · panel_step` floats after b and its rows are `ldb` apart: panel_step = COLUMNS for B
+/// row-major, panel_rows · COLUMNS for B packed (crnn_pack_panels).
+#define DEFINE_GEMM_PANELS(COLUMNS)                                                                             \
+    /* `rows` (≤ GEMM_ROWS) rows of C, `width` (≤ COLUMNS) columns. */                                          \
     static inline __attribute__((always_inline)) void gemm_block_##COLUMNS(                                     \
         size_t rows, size_t width, size_t k, const float *restrict a, size_t lda, const float *restrict b,     \
         size_t ldb, float *restrict c, size_t ldc, int accumulate) {                                           \
@@ -97,47 +99,48 @@ INTERNAL void crnn_tanh(float *p, size_t n) { tanh_loop(p, n); }
             for (size_t j = 0; j < width; j++)                                                                 \
                 c[r * ldc + j] = accumulate ? c[r * ldc + j] + acc[r][j] : acc[r][j];                          \
     }                                                                                                          \
-    static inline __attribute__((always_inline)) void gemm_rows_##COLUMNS(                                      \
-        size_t m, size_t n, size_t k, const float *restrict a, size_t lda, const float *restrict b, size_t ldb, \
-        float *restrict c, size_t ldc, int accumulate) {                                                       \
-        for (size_t j0 = 0; j0 < n; j0 += COLUMNS) {                                                           \
+    static inline __attribute__((always_inline)) void gemm_panels_##COLUMNS(                                    \
+        size_t m, size_t n, size_t k, const float *restrict a, size_t lda, const float *restrict b,            \
+        size_t panel_step, size_t ldb, float *restrict c, size_t ldc, int accumulate) {                        \
+        for (size_t j0 = 0, p = 0; j0 < n; j0 += COLUMNS, p++) {                                               \
+            const float *bp = b + p * panel_step;                                                              \
             const size_t width = n - j0 < COLUMNS ? n - j0 : COLUMNS;                                          \
             size_t i0 = 0;                                                                                     \
             if (width == COLUMNS) { /* the common case, with every trip count known to the compiler */         \
                 for (; i0 + GEMM_ROWS <= m; i0 += GEMM_ROWS)                                                   \
-                    gemm_block_##COLUMNS(GEMM_ROWS, COLUMNS, k, a + i0 * lda, lda, b + j0, ldb, c + i0 * ldc + j0, \
+                    gemm_block_##COLUMNS(GEMM_ROWS, COLUMNS, k, a + i0 * lda, lda, bp, ldb, c + i0 * ldc + j0, \
                                          ldc, accumulate);                                                     \
                 const float *ai = a + i0 * lda;                                                                \
                 float *ci = c + i0 * ldc + j0;                                                                 \
                 switch (m - i0) { /* the last rows (25 per part for char-rnn's batch of 50 on two cores) */    \
-                case 3: gemm_block_##COLUMNS(3, COLUMNS, k, ai, lda, b + j0, ldb, ci, ldc, accumulate); break;  \
-                case 2: gemm_block_##COLUMNS(2, COLUMNS, k, ai, lda, b + j0, ldb, ci, ldc, accumulate); break;  \
-                case 1: gemm_block_##COLUMNS(1, COLUMNS, k, ai, lda, b + j0, ldb, ci, ldc, accumulate); break;  \
+                case 3: gemm_block_##COLUMNS(3, COLUMNS, k, ai, lda, bp, ldb, ci, ldc, accumulate); break;     \
+                case 2: gemm_block_##COLUMNS(2, COLUMNS, k, ai, lda, bp, ldb, ci, ldc, accumulate); break;     \
+                case 1: gemm_block_##COLUMNS(1, COLUMNS, k, ai, lda, bp, ldb, ci, ldc, accumulate); break;     \
                 }                                                                                              \
                 continue;                                                                                      \
             }                                                                                                  \
             for (; i0 < m; i0 += GEMM_ROWS) {                                                                  \
                 const size_t rows = m - i0 < GEMM_ROWS ? m - i0 : GEMM_ROWS;                                   \
-                gemm_block_##COLUMNS(rows, width, k, a + i0 * lda, lda, b + j0, ldb, c + i0 * ldc + j0, ldc,   \
+                gemm_block_##COLUMNS(rows, width, k, a + i0 * lda, lda, bp, ldb, c + i0 * ldc + j0, ldc,       \
                                      accumulate);                                                              \
             }                                                                                                  \
         }                                                                                                      \
     }
 
-DEFINE_GEMM_ROWS(64)
-DEFINE_GEMM_ROWS(16)
+DEFINE_GEMM_PANELS(64)
+DEFINE_GEMM_PANELS(16)
 
 #if defined(__x86_64__) && defined(__ELF__) && defined(__clang__) && !defined(CRNN_SINGLE_VERSION)
 __attribute__((target("arch=x86-64-v4")))
 static void gemm_rows_avx512(size_t m, size_t n, size_t k, const float *restrict a, size_t lda,
                              const float *restrict b, size_t ldb, float *restrict c, size_t ldc, int accumulate) {
-    gemm_rows_64(m, n, k, a, lda, b, ldb, c, ldc, accumulate);
+    gemm_panels_64(m, n, k, a, lda, b, 64, ldb, c, ldc, accumulate);
 }
 
 __attribute__((target_clones("arch=x86-64-v3", "default")))
 static void gemm_rows_avx2(size_t m, size_t n, size_t k, const float *restrict a, size_t lda,
                            const float *restrict b, size_t ldb, float *restrict c, size_t ldc, int accumulate) {
-    gemm_rows_16(m, n, k, a, lda, b, ldb, c, ldc, accumulate);
+    gemm_panels_16(m, n, k, a, lda, b, 16, ldb, c, ldc, accumulate);
 }
 
 INTERNAL void crnn_gemm_rows(size_t m, size_t n, size_t k, const float *a, size_t lda, const float *b, size_t ldb,
@@ -149,58 +152,38 @@ INTERNAL void crnn_gemm_rows(size_t m, size_t n, size_t k, const float *a, size_
 INTERNAL void crnn_gemm_rows(size_t m, size_t n, size_t k, const float *a, size_t lda, const float *b, size_t ldb,
                              float *c, size_t ldc, int accumulate) {
 #ifdef __AVX512F__
-    gemm_rows_64(m, n, k, a, lda, b, ldb, c, ldc, accumulate);
+    gemm_panels_64(m, n, k, a, lda, b, 64, ldb, c, ldc, accumulate);
 #else
-    gemm_rows_16(m, n, k, a, lda, b, ldb, c, ldc, accumulate);
+    gemm_panels_16(m, n, k, a, lda, b, 16, ldb, c, ldc, accumulate);
 #endif
 }
 #endif
 
-// B packed into panels of CRNN_GEMM_PANEL columns: each k × 16 block contiguous, so a block of rows streams
-// through it in order instead of touching a row of B per 64 bytes.
+// B packed into panels of CRNN_GEMM_PANEL columns (crnn_pack_panels): each k × 16 block contiguous, so a
+// block of rows streams through it in order instead of touching a row of B per 64 bytes.
 
-INTERNAL size_t crnn_gemm_panels_size(size_t k, size_t n) {
-    return (n + CRNN_GEMM_PANEL - 1) / CRNN_GEMM_PANEL * CRNN_GEMM_PANEL * k;
-}
-
-INTERNAL void crnn_gemm_panels_pack(const float *w, size_t k, size_t n, size_t ld, float *panels) {
-    for (size_t p = 0; p * CRNN_GEMM_PANEL < n; p++)
-        for (size_t i = 0; i < k; i++)
-            for (size_t q = 0; q < CRNN_GEMM_PANEL; q++) {
-                const size_t j = p * CRNN_GEMM_PANEL + q;
-                panels[(p * k + i) * CRNN_GEMM_PANEL + q] = j < n ? w[i * ld + j] : 0.0f;
-            }
-}
-
-static MULTIVERSIONED void gemm_panels_loop(size_t m, size_t n, size_t k, const float *restrict a, size_t lda,
+static MULTIVERSIONED void gemm_packed_loop(size_t m, size_t n, size_t k, const float *restrict a, size_t lda,
                                             const float *restrict panels, size_t panel_rows, float *restrict c,
                                             size_t ldc, int accumulate) {
-    for (size_t p = 0, j0 = 0; j0 < n; p++, j0 += CRNN_GEMM_PANEL) {
-        const float *b = panels + p * panel_rows * CRNN_GEMM_PANEL;
-        const size_t width = n - j0 < CRNN_GEMM_PANEL ? n - j0 : CRNN_GEMM_PANEL;
-        size_t i0 = 0;
-        if (width == CRNN_GEMM_PANEL) {
-            for (; i0 + GEMM_ROWS <= m; i0 += GEMM_ROWS)
-                gemm_block_16(GEMM_ROWS, 16, k, a + i0 * lda, lda, b, 16, c + i0 * ldc + j0, ldc, accumulate);
-            const float *ai = a + i0 * lda;
-            float *ci = c + i0 * ldc + j0;
-            switch (m - i0) {
-            case 3: gemm_block_16(3, 16, k, ai, lda, b, 16, ci, ldc, accumulate); break;
-            case 2: gemm_block_16(2, 16, k, ai, lda, b, 16, ci, ldc, accumulate); break;
-            case 1: gemm_block_16(1, 16, k, ai, lda, b, 16, ci, ldc, accumulate); break;
-            }
-            continue;
-        }
-        for (; i0 < m; i0 += GEMM_ROWS) {
-            const size_t rows = m - i0 < GEMM_ROWS ? m - i0 : GEMM_ROWS;
-            gemm_block_16(rows, width, k, a + i0 * lda, lda, b, 16, c + i0 * ldc + j0, ldc, accumulate);
-        }
-    }
+    gemm_panels_16(m, n, k, a, lda, panels, panel_rows * CRNN_GEMM_PANEL, CRNN_GEMM_PANEL, c, ldc, accumulate);
 }
 
 INTERNAL void crnn_gemm_panels(size_t m, size_t n, size_t k, const float *a, size_t lda, const float *panels,
                                size_t panel_rows, float *c, size_t ldc, int accumulate) {
-    gemm_panels_loop(m, n, k, a, lda, panels, panel_rows, c, ldc, accumulate);
+    gemm_packed_loop(m, n, k, a, lda, panels, panel_rows, c, ldc, accumulate);
+}
+
+// Panels of `width` columns, shared by training's products (16 columns) and generation's (64).
+
+INTERNAL size_t crnn_packed_size(size_t k, size_t n, size_t width) { return (n + width - 1) / width * width * k; }
+
+INTERNAL void crnn_pack_panels(const float *w, size_t k, size_t n, size_t ld, size_t width, float *panels) {
+    for (size_t p = 0; p * width < n; p++)
+        for (size_t i = 0; i < k; i++)
+            for (size_t q = 0; q < width; q++) {
+                const size_t j = p * width + q;
+                panels[(p * k + i) * width + q] = j < n ? w[i * ld + j] : 0.0f;
+            }
 }
 
 // MARK: 8-bit weights (see the header for the layout)
@@ -439,10 +422,9 @@ static void q8_vecmat_avx2(const uint8_t *restrict x_values, const float *restri
 }
 #endif
 
-INTERNAL void crnn_q8_vecmat_accumulate_groups(const uint8_t *x_values, const float *x_scales, size_t k,
-                                               const int8_t *values, const float *scales,
-                                               const int32_t *column_sums, size_t n, size_t g0, size_t g1,
-                                               float *y) {
+INTERNAL void crnn_q8_vecmat_accumulate(const uint8_t *x_values, const float *x_scales, size_t k,
+                                        const int8_t *values, const float *scales, const int32_t *column_sums,
+                                        size_t n, size_t g0, size_t g1, float *y) {
 #ifdef CRNN_HAVE_X86_KERNELS
     if (__builtin_cpu_supports("avx512vnni") && __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl")) {
         q8_vecmat_vnni(x_values, x_scales, k, values, scales, column_sums, n, g0, g1, y);
@@ -455,10 +437,4 @@ INTERNAL void crnn_q8_vecmat_accumulate_groups(const uint8_t *x_values, const fl
 #endif
     (void)column_sums;
     q8_vecmat_portable(x_values, x_scales, k, values, scales, n, g0, g1, y);
-}
-
-INTERNAL void crnn_q8_vecmat_accumulate(const uint8_t *x_values, const float *x_scales, size_t k, const int8_t *values,
-                                        const float *scales, const int32_t *column_sums, size_t n, float *y) {
-    crnn_q8_vecmat_accumulate_groups(x_values, x_scales, k, values, scales, column_sums, n, 0,
-                                     div_up(n, CRNN_Q8_GROUP), y);
 }

@@ -163,7 +163,8 @@ INTERNAL size_t crnn_pool_width(void) {
 }
 
 INTERNAL void crnn_parallel_run(crnn_task task, void *context, size_t max_parts) {
-    size_t parts = max_parts < crnn_pool_width() ? max_parts : crnn_pool_width();
+    const size_t width = crnn_pool_width();
+    const size_t parts = max_parts < width ? max_parts : width;
     if (parts <= 1 || atomic_flag_test_and_set_explicit(&pool.busy, memory_order_acquire)) {
         task(context, 0, 1);  // alone: the pool is in use by another thread, or not worth it
         return;

@@ -13,17 +13,6 @@
 
 static size_t ceil_div(size_t a, size_t b) { return (a + b - 1) / b; }
 
-INTERNAL size_t crnn_panels_size(size_t k, size_t n) { return ceil_div(n, CRNN_PANEL) * CRNN_PANEL * k; }
-
-INTERNAL void crnn_panels_pack(const float *w, size_t k, size_t n, size_t ld, float *panels) {
-    for (size_t p = 0; p < ceil_div(n, CRNN_PANEL); p++)
-        for (size_t i = 0; i < k; i++)
-            for (size_t q = 0; q < CRNN_PANEL; q++) {
-                const size_t j = p * CRNN_PANEL + q;
-                panels[(p * k + i) * CRNN_PANEL + q] = j < n ? w[i * ld + j] : 0.0f;
-            }
-}
-
 /// Panels [first, end) of every term, each column summed in row order starting from y's value, the
 /// terms one after the other: the same operations whichever thread runs which panels.
 static MULTIVERSIONED void panels_accumulate(const crnn_step_term *terms, size_t count, size_t first, size_t end,
@@ -85,8 +74,8 @@ static void step_unit(const step_job *job, size_t unit) {
     const size_t g0 = unit * per_panel, g1 = (unit + 1) * per_panel < groups ? (unit + 1) * per_panel : groups;
     for (size_t t = 0; t < job->count; t++) {
         const crnn_step_term *term = &job->terms[t];
-        crnn_q8_vecmat_accumulate_groups(term->x_values, term->x_scales, term->k, term->values, term->scales,
-                                         term->column_sums, job->n, g0, g1, job->y);
+        crnn_q8_vecmat_accumulate(term->x_values, term->x_scales, term->k, term->values, term->scales,
+                                  term->column_sums, job->n, g0, g1, job->y);
     }
     if (job->activation) activate(job->activation, j0, j1, job->y);
 }
@@ -114,7 +103,7 @@ INTERNAL void crnn_step_products(const crnn_step_term *terms, size_t count, size
     for (size_t t = 0; t < count; t++) work += terms[t].k * n;
     step_job job = {.terms = terms, .count = count, .n = n, .y = y, .activation = activation};
     const size_t units = ceil_div(n, CRNN_PANEL);
-    const size_t width = crnn_pool_width();
+    const size_t width = crnn_pool_width();  // shares for as many parts as can run
     const size_t parts = work < PARALLEL_MINIMUM ? 1 : units < width ? units : width;
     job.shares = parts;
     for (size_t p = 0; p < parts; p++) {

@@ -190,6 +190,7 @@ struct Workload {
             _ = graph.run(inputs: inputs, targets: targets, steps: T, training: true, carryState: k > 0, rng: &rng)
             optimizer.apply(parameters: model.parameters.pointer, gradients: graph.gradients.pointer,
                             count: model.parameterCount, learningRate: 2e-3)
+            model.weightsDidChange()  // as the Trainer does
             k = (k + 1) % batches
         }
         step(); step()  // warm-up

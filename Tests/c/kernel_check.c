@@ -63,7 +63,7 @@ static int check_q8_shape(size_t K, size_t N, size_t LD, int zero_block, int tin
         bound[j] = (float)(err * 1.001 + 1e-5);
         exact[j] = quantized + 1.0;
     }
-    crnn_q8_vecmat_accumulate(xq, xs, K, values, scales, sums, N, y);
+    crnn_q8_vecmat_accumulate(xq, xs, K, values, scales, sums, N, 0, (N + CRNN_Q8_GROUP - 1) / CRNN_Q8_GROUP, y);
     int failed = 0;
     for (size_t j = 0; j < N && !failed; j++) {
         if (tiny) {  // 127 / max is clamped to FLT_MAX: the rounding differs, the result must stay ~1
@@ -123,7 +123,7 @@ static int check_q8_nonfinite(void) {
         x[5] = specials[s];
         for (size_t j = 0; j < N; j++) y[j] = 0;
         crnn_q8_quantize_vector(x, K, xq, xs);
-        crnn_q8_vecmat_accumulate(xq, xs, K, values, scales, sums, N, y);
+        crnn_q8_vecmat_accumulate(xq, xs, K, values, scales, sums, N, 0, (N + CRNN_Q8_GROUP - 1) / CRNN_Q8_GROUP, y);
         for (size_t j = 0; j < N; j++) {
             if (!isnan(y[j])) { printf("q8: input %g gave %g, not NaN\n", specials[s], y[j]); return 1; }
         }
@@ -181,9 +181,9 @@ static int check_gemm_rows(uint64_t *hash) {
                 *hash ^= bits; *hash *= 1099511628211u;
             }
             // B packed into panels, whole and from row 1 and column 16 on: the bits of the unpacked product.
-            float *packed = malloc(crnn_gemm_panels_size(k, n) * sizeof(float)), *d = malloc(m * ldc * sizeof(float));
+            float *packed = malloc(crnn_packed_size(k, n, CRNN_GEMM_PANEL) * sizeof(float)), *d = malloc(m * ldc * sizeof(float));
             if (!packed || !d) return 1;
-            crnn_gemm_panels_pack(b, k, n, ldb, packed);
+            crnn_pack_panels(b, k, n, ldb, CRNN_GEMM_PANEL, packed);
             for (size_t i = 0; i < m * ldc; i++) d[i] = 0.5f;
             crnn_gemm_panels(m, n, k, a, lda, packed, k, d, ldc, accumulate);
             if (memcmp(c, d, m * ldc * sizeof(float)) != 0) { printf("gemm_panels %zux%zux%zu: other bits than gemm_rows\n", m, n, k); failed = 1; }
@@ -209,7 +209,7 @@ static int check_step_products(uint64_t *hash) {
     for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
         const size_t k1 = shapes[s][0], k2 = shapes[s][1], n = shapes[s][2], ld = n + 3;
         float *w1 = malloc(k1 * ld * sizeof(float)), *w2 = malloc(k2 * n * sizeof(float));
-        float *p1 = malloc(crnn_panels_size(k1, n) * sizeof(float)), *p2 = malloc(crnn_panels_size(k2, n) * sizeof(float));
+        float *p1 = malloc(crnn_packed_size(k1, n, CRNN_PANEL) * sizeof(float)), *p2 = malloc(crnn_packed_size(k2, n, CRNN_PANEL) * sizeof(float));
         float *x1 = malloc(k1 * sizeof(float)), *x2 = malloc(k2 * sizeof(float));
         float *y = malloc(n * sizeof(float)), *alone = malloc(n * sizeof(float));
         if (!w1 || !w2 || !p1 || !p2 || !x1 || !x2 || !y || !alone) return 1;
@@ -217,8 +217,8 @@ static int check_step_products(uint64_t *hash) {
         for (size_t i = 0; i < k2 * n; i++) w2[i] = random_float();
         for (size_t i = 0; i < k1; i++) x1[i] = random_float();
         for (size_t i = 0; i < k2; i++) x2[i] = random_float();
-        crnn_panels_pack(w1, k1, n, ld, p1);
-        crnn_panels_pack(w2, k2, n, n, p2);
+        crnn_pack_panels(w1, k1, n, ld, CRNN_PANEL, p1);
+        crnn_pack_panels(w2, k2, n, n, CRNN_PANEL, p2);
         const crnn_step_term terms[2] = {{.k = k1, .x = x1, .panels = p1}, {.k = k2, .x = x2, .panels = p2}};
         for (size_t count = 1; count <= 2; count++) {
             for (size_t j = 0; j < n; j++) y[j] = alone[j] = 0.25f;

@@ -13,11 +13,11 @@ final class StepMatrix {
         self.n = n
         switch precision {
         case .float32:
-            let count = max(1, crnn_panels_size(k, n)), bytes = count * MemoryLayout<Float>.stride
+            let count = max(1, crnn_packed_size(k, n, Int(CRNN_PANEL))), bytes = count * MemoryLayout<Float>.stride
             let raw = UnsafeMutableRawPointer.allocate(byteCount: bytes, alignment: HugePages.size)
             HugePages.advise(raw, bytes: bytes)
             let packed = raw.bindMemory(to: Float.self, capacity: count)
-            crnn_panels_pack(w, k, n, rowStride ?? n, packed)
+            crnn_pack_panels(w, k, n, rowStride ?? n, Int(CRNN_PANEL), packed)
             panels = packed
             quantized = nil
         case .int8:

@@ -30,9 +30,10 @@ final class PackedKernels {
                 p.initialize(repeating: 0, count: max(count, 1))  // never read before a refresh, never undefined
                 return p
             }
+            let panel = Int(CRNN_GEMM_PANEL)
             let ranges = layer.cell == .gru && !layer.resetAfter ? [(0, 2 * U), (2 * U, U)] : [(0, G)]
-            return Layer(forward: ranges.map { ($0.0, $0.1, zeros(crnn_gemm_panels_size(U, $0.1))) },
-                         backward: zeros(crnn_gemm_panels_size(G, U)))
+            return Layer(forward: ranges.map { ($0.0, $0.1, zeros(crnn_packed_size(U, $0.1, panel))) },
+                         backward: zeros(crnn_packed_size(G, U, panel)))
         }
     }
 
@@ -49,9 +50,9 @@ final class PackedKernels {
         for (w, layer) in zip(weights, layers) {
             guard let layer else { continue }
             let U = w.units, G = w.width, kernel = w.recurrentKernel
-            for range in layer.forward { crnn_gemm_panels_pack(kernel + range.first, U, range.count, G, range.panels) }
-            // Uᵀ[i][j] = U[j][i], written straight into Uᵀ's panels of 16 columns (j).
             let panel = Int(CRNN_GEMM_PANEL)
+            for range in layer.forward { crnn_pack_panels(kernel + range.first, U, range.count, G, panel, range.panels) }
+            // Uᵀ[i][j] = U[j][i], written straight into Uᵀ's panels of 16 columns (j).
             for p in 0..<(U + panel - 1) / panel {
                 for i in 0..<G {
                     let row = layer.backward + (p * G + i) * panel

@@ -35,17 +35,19 @@ void crnn_tanh(float *p, size_t n);
 void crnn_gemm_rows(size_t m, size_t n, size_t k, const float *a, size_t lda, const float *b, size_t ldb,
                     float *c, size_t ldc, int accumulate);
 
+/// Floats of a (k, n) matrix packed into panels `width` columns wide: n rounded up to a whole panel,
+/// times k.
+size_t crnn_packed_size(size_t k, size_t n, size_t width);
+
+/// Packs W (k, n), rows `ld` floats apart, into panels of `width` columns, each (k, width) row-major and
+/// contiguous (columns past n are zeros): a product then streams through memory in order. Training's
+/// products take CRNN_GEMM_PANEL columns, generation's CRNN_PANEL.
+void crnn_pack_panels(const float *w, size_t k, size_t n, size_t ld, size_t width, float *panels);
+
 /// Columns per panel of a B packed for crnn_gemm_panels.
 #define CRNN_GEMM_PANEL 16
 
-/// Floats of a (k, n) matrix packed for crnn_gemm_panels: n rounded up to a whole panel, times k.
-size_t crnn_gemm_panels_size(size_t k, size_t n);
-
-/// Packs B (k, n), rows `ld` floats apart, into panels of CRNN_GEMM_PANEL columns, each (k, 16) row-major
-/// and contiguous (columns past n are zeros).
-void crnn_gemm_panels_pack(const float *w, size_t k, size_t n, size_t ld, float *panels);
-
-/// crnn_gemm_rows with B packed: panel p of B starts `p · panel_rows · 16` floats after `panels`, and the
+/// crnn_gemm_rows with B packed (crnn_pack_panels, CRNN_GEMM_PANEL wide): panel p of B starts `p · panel_rows · 16` floats after `panels`, and the
 /// product uses its first k rows (pass `panels + first_row · 16` for rows from first_row, and
 /// `panels + first_panel · panel_rows · 16` for columns from a panel boundary). The same sums in the same
 /// order as crnn_gemm_rows: the same bits.
@@ -76,14 +78,11 @@ void crnn_q8_quantize_matrix(const float *w, size_t k, size_t n, size_t ld, int8
 /// block.
 void crnn_q8_quantize_vector(const float *x, size_t k, uint8_t *values, float *scales);
 
-/// y (n) += x · W for a vector and a matrix quantized as above (k rows).
+/// y (n) += x · W for a vector and a matrix quantized as above (k rows), over the column groups [g0, g1)
+/// (columns g0·CRNN_Q8_GROUP up to g1·CRNN_Q8_GROUP or n; all of them for g1 = ⌈n / CRNN_Q8_GROUP⌉).
 void crnn_q8_vecmat_accumulate(const uint8_t *x_values, const float *x_scales, size_t k, const int8_t *values,
-                               const float *scales, const int32_t *column_sums, size_t n, float *y);
-
-/// The same for the column groups [g0, g1) only (columns g0·CRNN_Q8_GROUP up to g1·CRNN_Q8_GROUP or n).
-void crnn_q8_vecmat_accumulate_groups(const uint8_t *x_values, const float *x_scales, size_t k,
-                                      const int8_t *values, const float *scales, const int32_t *column_sums,
-                                      size_t n, size_t g0, size_t g1, float *y);
+                               const float *scales, const int32_t *column_sums, size_t n, size_t g0, size_t g1,
+                               float *y);
 
 // MARK: threads (pool.c)
 
@@ -107,15 +106,8 @@ void crnn_parallel_run(crnn_task task, void *context, size_t max_parts);
 
 // MARK: batch-1 products (step_products.c)
 
-/// Columns per panel of a packed float32 matrix.
+/// Columns per panel of a float32 matrix packed for crnn_step_products (crnn_pack_panels).
 #define CRNN_PANEL 64
-
-/// Floats of a (k, n) matrix packed into panels: n rounded up to a whole panel, times k.
-size_t crnn_panels_size(size_t k, size_t n);
-
-/// Packs W (k, n), rows `ld` floats apart, into panels of CRNN_PANEL columns, each (k, CRNN_PANEL)
-/// row-major and contiguous (columns past n are zeros): a product then streams through memory in order.
-void crnn_panels_pack(const float *w, size_t k, size_t n, size_t ld, float *panels);
 
 /// One x · W of a batch-1 step: float32 (`x` and `panels` set) or 8-bit (the other fields, as for
 /// crnn_q8_vecmat_accumulate, with x already quantized).
