@@ -1,6 +1,10 @@
 import ArgumentParser
 import CharRNN
+#if canImport(FoundationEssentials)
+import FoundationEssentials  // JSONDecoder, without the rest of Foundation (see ChildProcess)
+#else
 import Foundation
+#endif
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -72,30 +76,29 @@ struct Bench: ParsableCommand {
     /// Runs one workload in a child process of this executable; returns chars/s and peak RSS (MB).
     private func runWorker(_ name: String) throws -> (Double, Double) {
         guard let exe = CLI.executablePath() else { throw CharRNNError.io("cannot find this executable (/proc/self/exe)") }
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: exe)
-        process.arguments = ["bench", "--worker", name, "--corpus", corpus, "--seconds", String(seconds)]
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        do { try process.run() } catch { throw CharRNNError.io("cannot start \(exe): \(error)") }
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        guard process.terminationReason == .exit, process.terminationStatus == 0 else {
-            throw CharRNNError.state("bench worker \(name) failed (status \(process.terminationStatus))")
+        let (output, ending) = try ChildProcess.run(
+            exe, ["bench", "--worker", name, "--corpus", corpus, "--seconds", String(seconds)])
+        guard ending == .exited(0) else {
+            throw CharRNNError.state("bench worker \(name) failed (\(ending))")
         }
-        let text = String(decoding: data, as: UTF8.self)
-        guard let line = text.split(separator: "\n").last,
-              let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
-              let rate = (object["chars_per_s"] as? NSNumber)?.doubleValue else {
+        guard let line = output.split(separator: UInt8(ascii: "\n")).last,
+              let result = try? JSONDecoder().decode(WorkerResult.self, from: Data(line)) else {
             throw CharRNNError.format("bench worker \(name) printed no result")
         }
-        var rss = (object["peak_rss_mb"] as? NSNumber)?.doubleValue ?? .nan
+        let rate = result.chars_per_s
+        var rss = result.peak_rss_mb ?? .nan
         if !rss.isFinite {
             var usage = rusage()
             getrusage(RUSAGE_CHILDREN.rawValue, &usage)
             rss = Double(usage.ru_maxrss) / 1024
         }
         return (rate, rss)
+    }
+
+    /// The line a worker prints.
+    private struct WorkerResult: Decodable {
+        let chars_per_s: Double
+        let peak_rss_mb: Double?
     }
 
     /// This process's peak resident set (VmHWM), in MB.

@@ -1,6 +1,5 @@
 import ArgumentParser
 import CharRNN
-import Foundation
 #if canImport(Glibc)
 import Glibc
 #endif

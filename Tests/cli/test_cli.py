@@ -308,6 +308,15 @@ def test_bench_json(corpus):
     assert_clean_failure(run("bench", "--json", "--only", "nope"), "nope")
 
 
+def test_bench_worker_failure_is_reported(tmp_path):
+    # The worker is a child process: its own error and the parent's account of how it ended both reach
+    # the user, and the parent fails cleanly.
+    short = tmp_path / "short.txt"
+    short.write_text("abcabc\n")
+    proc = run("bench", "--corpus", str(short), "--seconds", "0.2", "--only", "train_lstm2x128_T50_B50")
+    assert_clean_failure(proc, "too short", "bench worker train_lstm2x128_T50_B50 failed (exit status 1)")
+
+
 def test_bundled_model_found_next_to_the_executable(trained, tmp_path):
     # <root>/.build/release is a link to <root>/.build/<triple>/release, as SwiftPM lays it out.
     root = tmp_path / "root"
