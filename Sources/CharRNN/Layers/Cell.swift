@@ -9,12 +9,24 @@ extension RecurrentWeights {
         }
     }
 
+    /// Backpropagation through time over `s`: leaves the gradients of the input projection (T·B, G·U) in
+    /// `s.gates` (and what `accumulateRecurrentGradient` reads), without touching any weight gradient.
     /// - Parameter packed: this layer's packed Uᵀ (PackedKernels), or nil to use BLAS's transposed product.
-    func backward(gradients: RecurrentWeights, _ s: SequenceBuffers, packed: PackedKernels.Layer?) {
+    func backward(_ s: SequenceBuffers, packed: PackedKernels.Layer?) {
         switch config.cell {
-        case .lstm: LSTMLayer.backward(self, gradients, s, packed: packed)
-        case .gru: GRULayer.backward(self, gradients, s, packed: packed)
-        case .rnn: SimpleRNNLayer.backward(self, gradients, s, packed: packed)
+        case .lstm: LSTMLayer.backward(self, s, packed: packed)
+        case .gru: GRULayer.backward(self, s, packed: packed)
+        case .rnn: SimpleRNNLayer.backward(self, s, packed: packed)
+        }
+    }
+
+    /// Adds the columns `columns` (of G·U) of the recurrent kernel's gradient (and the GRU's recurrent
+    /// bias's) from what `backward` left in `s`, to `gradients`.
+    func accumulateRecurrentGradient(into gradients: RecurrentWeights, _ s: SequenceBuffers, columns: Range<Int>) {
+        switch config.cell {
+        case .lstm: LSTMLayer.accumulateRecurrentGradient(gradients, s, columns: columns)
+        case .gru: GRULayer.accumulateRecurrentGradient(self, gradients, s, columns: columns)
+        case .rnn: SimpleRNNLayer.accumulateRecurrentGradient(gradients, s, columns: columns)
         }
     }
 

@@ -61,8 +61,7 @@ enum GRULayer {
         }
     }
 
-    static func backward(_ w: RecurrentWeights, _ grad: RecurrentWeights, _ s: SequenceBuffers,
-                         packed: PackedKernels.Layer?) {
+    static func backward(_ w: RecurrentWeights, _ s: SequenceBuffers, packed: PackedKernels.Layer?) {
         let B = s.batch, U = s.units, G = s.width
         let act = w.config.activation, gate = w.config.recurrentActivation
         guard let aux = s.aux else { return }
@@ -121,16 +120,25 @@ enum GRULayer {
                 }
             }
         }
-        let n = s.steps * B
+    }
+
+    /// The recurrent kernel's (and reset_after's recurrent bias's) gradient, columns `columns` of G·U, from
+    /// what `backward` left: dRec for reset_after; otherwise dz, dr in `s.gates` against h_{t-1} and dh̃
+    /// against r ⊙ h_{t-1} (`s.aux`).
+    static func accumulateRecurrentGradient(_ w: RecurrentWeights, _ grad: RecurrentWeights, _ s: SequenceBuffers,
+                                            columns: Range<Int>) {
+        let U = s.units, G = s.width, n = s.steps * s.batch
+        func product(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ range: Range<Int>) {
+            guard !range.isEmpty else { return }
+            sgemm(transA: true, m: U, n: range.count, k: n, a: a, lda: U, b: b + range.lowerBound, ldb: G, beta: 1,
+                  c: grad.recurrentKernel + range.lowerBound, ldc: G)
+        }
         if w.config.resetAfter, let dRec = s.recurrentGradients {
-            sgemm(transA: true, m: U, n: G, k: n, a: s.h, lda: U, b: dRec, ldb: G, beta: 1,
-                  c: grad.recurrentKernel, ldc: G)
-            if let db = grad.recurrentBias { columnSums(dRec, rows: n, columns: G, into: db) }
-        } else {
-            sgemm(transA: true, m: U, n: 2 * U, k: n, a: s.h, lda: U, b: s.gates, ldb: G, beta: 1,
-                  c: grad.recurrentKernel, ldc: G)
-            sgemm(transA: true, m: U, n: U, k: n, a: aux, lda: U, b: s.gates + 2 * U, ldb: G, beta: 1,
-                  c: grad.recurrentKernel + 2 * U, ldc: G)
+            product(s.h, dRec, columns)
+            if let db = grad.recurrentBias { columnSums(dRec, rows: n, columns: columns, rowStride: G, into: db) }
+        } else if let aux = s.aux {
+            product(s.h, s.gates, columns.clamped(to: 0..<(2 * U)))
+            product(aux, s.gates, columns.clamped(to: (2 * U)..<G))
         }
     }
 
@@ -158,11 +166,12 @@ enum GRULayer {
     }
 }
 
-/// out (columns) += the sum of the rows of a (rows, columns) matrix.
+/// out[columns] += the sum of the rows of a (rows, ·) matrix, rows `rowStride` floats apart, over `columns`.
 @inline(__always)
-func columnSums(_ m: UnsafePointer<Float>, rows: Int, columns: Int, into out: UnsafeMutablePointer<Float>) {
+func columnSums(_ m: UnsafePointer<Float>, rows: Int, columns: Range<Int>, rowStride: Int,
+                into out: UnsafeMutablePointer<Float>) {
     for r in 0..<rows {
-        let row = m + r * columns
-        for j in 0..<columns { out[j] += row[j] }
+        let row = m + r * rowStride
+        for j in columns { out[j] += row[j] }
     }
 }

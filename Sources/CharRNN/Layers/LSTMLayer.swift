@@ -48,8 +48,7 @@ enum LSTMLayer {
 
     /// Backward through time, truncated at the start of the sequence. Reads `outputGradients`,
     /// leaves the gradients of the gate pre-activations in `gates` and accumulates the recurrent kernel's.
-    static func backward(_ w: RecurrentWeights, _ grad: RecurrentWeights, _ s: SequenceBuffers,
-                         packed: PackedKernels.Layer?) {
+    static func backward(_ w: RecurrentWeights, _ s: SequenceBuffers, packed: PackedKernels.Layer?) {
         let B = s.batch, U = s.units, G = s.width
         let act = w.config.activation, gate = w.config.recurrentActivation
         guard let c = s.c else { return }
@@ -82,9 +81,14 @@ enum LSTMLayer {
                                          packed: packed)
             }
         }
-        // dU_rec += Σ_t h_{t-1}ᵀ · dz_t as one GEMM over the whole sequence.
-        sgemm(transA: true, m: U, n: G, k: s.steps * B, a: s.h, lda: U, b: s.gates, ldb: G,
-              beta: 1, c: grad.recurrentKernel, ldc: G)
+    }
+
+    /// dU_rec[:, columns] += Σ_t h_{t-1}ᵀ · dz_t[:, columns], one GEMM over the whole sequence (`backward`
+    /// left dz in `s.gates`).
+    static func accumulateRecurrentGradient(_ grad: RecurrentWeights, _ s: SequenceBuffers, columns: Range<Int>) {
+        let U = s.units, G = s.width
+        sgemm(transA: true, m: U, n: columns.count, k: s.steps * s.batch, a: s.h, lda: U, b: s.gates + columns.lowerBound,
+              ldb: G, beta: 1, c: grad.recurrentKernel + columns.lowerBound, ldc: G)
     }
 
     /// One step for one sequence. `z` (G·U) holds the bias (and the first layer's input row); `x` is the

@@ -110,15 +110,34 @@ final class SequenceBuffers {
     var finalH: UnsafeMutablePointer<Float> { h + steps * batch * units }
     var finalC: UnsafeMutablePointer<Float>? { c.map { $0 + steps * batch * units } }
 
-    /// Makes the final state of this run the initial state of the next.
-    func carryState() {
+    /// The last run's final state is still at step `steps`, not yet moved to h[0]: it moves when the next
+    /// run starts, because the weight gradients of the last run may still read h[0] (ParallelGraph adds
+    /// them after every part's run).
+    private var holdsFinalState = false
+
+    /// Before a run of `steps` steps: the initial state becomes the last run's final state (`carry`) or
+    /// zeros.
+    func startRun(steps: Int, carry: Bool) {
+        if carry { settleCarriedState() } else { resetState() }
+        self.steps = steps
+    }
+
+    /// Moves the last run's final state to h[0] (and c[0]), where the next run starts from and where a
+    /// checkpoint reads and restores the carried state.
+    func settleCarriedState() {
+        guard holdsFinalState else { return }
         h.update(from: finalH, count: batch * units)
         if let c, let last = finalC { c.update(from: last, count: batch * units) }
+        holdsFinalState = false
     }
+
+    /// After a run: its final state is the one the next run may carry.
+    func finishRun() { holdsFinalState = true }
 
     /// Zeroes the initial state.
     func resetState() {
         h.update(repeating: 0, count: batch * units)
         c?.update(repeating: 0, count: batch * units)
+        holdsFinalState = false
     }
 }

@@ -12,8 +12,7 @@ enum SimpleRNNLayer {
         }
     }
 
-    static func backward(_ w: RecurrentWeights, _ grad: RecurrentWeights, _ s: SequenceBuffers,
-                         packed: PackedKernels.Layer?) {
+    static func backward(_ w: RecurrentWeights, _ s: SequenceBuffers, packed: PackedKernels.Layer?) {
         let B = s.batch, U = s.units
         let act = w.config.activation
         s.hGradient.update(repeating: 0, count: B * U)
@@ -26,8 +25,13 @@ enum SimpleRNNLayer {
                                          packed: packed)
             }
         }
-        sgemm(transA: true, m: U, n: U, k: s.steps * B, a: s.h, lda: U, b: s.gates, ldb: U, beta: 1,
-              c: grad.recurrentKernel, ldc: U)
+    }
+
+    /// dU[:, columns] += Σ_t h_{t-1}ᵀ · dz_t[:, columns] (`backward` left dz in `s.gates`).
+    static func accumulateRecurrentGradient(_ grad: RecurrentWeights, _ s: SequenceBuffers, columns: Range<Int>) {
+        let U = s.units
+        sgemm(transA: true, m: U, n: columns.count, k: s.steps * s.batch, a: s.h, lda: U, b: s.gates + columns.lowerBound,
+              ldb: U, beta: 1, c: grad.recurrentKernel + columns.lowerBound, ldc: U)
     }
 
     static func step(_ w: RecurrentWeights, _ m: LayerStepMatrices, x: UnsafePointer<Float>?, z: UnsafeMutablePointer<Float>,

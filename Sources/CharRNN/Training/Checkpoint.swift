@@ -65,6 +65,7 @@ extension Trainer {
     /// then c — the same layout whatever the number of worker threads.
     private func carriedState() -> [Float] {
         var values: [Float] = []
+        for part in graph.parts { for layer in part.layers { layer.settleCarriedState() } }
         for l in 0..<model.config.layers.count {
             for part in graph.parts { values += UnsafeBufferPointer(start: part.layers[l].h, count: part.batch * part.layers[l].units) }
             for part in graph.parts {
@@ -81,6 +82,7 @@ extension Trainer {
         guard values.count == expected, values.allSatisfy(\.isFinite) else {
             throw CharRNNError.format("the checkpoint's carried state has the wrong size or non-finite values")
         }
+        for part in graph.parts { for layer in part.layers { layer.settleCarriedState() } }  // then overwritten
         var offset = 0
         func take(_ p: UnsafeMutablePointer<Float>, _ n: Int) {
             for i in 0..<n { p[i] = values[offset + i] }

@@ -4,11 +4,15 @@ import Glibc
 #endif
 
 /// Data parallelism over the batch: the batch's sequences are split between worker graphs that run
-/// forward and backward at the same time on their own threads, each with single-threaded BLAS, and their
-/// gradients are combined. Per-step matrix products of a char-RNN are small (B × U by U × 4U), so two
-/// independent halves keep both cores busy without the synchronisation BLAS's own threads pay on every
-/// call; the forward ones run in CharRNNKernels (`gemmRows`), which is single-threaded by design. The
-/// result equals one graph over the whole batch up to float rounding.
+/// forward and backward at the same time on their own threads, each with single-threaded BLAS. Per-step
+/// matrix products of a char-RNN are small (B × U by U × 4U), so two independent halves keep both cores
+/// busy without the synchronisation BLAS's own threads pay on every call; the forward ones run in
+/// CharRNNKernels (`gemmRows`), which is single-threaded by design.
+///
+/// The weight gradients are whole-sequence GEMMs. They wait until every worker's backward has finished
+/// and then go into one buffer shared by the workers, each thread taking a share of every tensor's
+/// columns over all the workers' sequences: one gradient buffer for the model, however many workers,
+/// and nothing to combine. The result equals one graph over the whole batch up to float rounding.
 public final class ParallelGraph {
     let parts: [TrainingGraph]
     /// First sequence of each part in the batch.
@@ -17,7 +21,7 @@ public final class ParallelGraph {
     let lastStepOnly: Bool
     /// Packed copies of the small recurrent kernels, shared by the parts; refreshed at the start of each run.
     private let packedKernels: PackedKernels?
-    /// The combined gradients, in the model's parameter layout.
+    /// The gradients of the whole batch, in the model's parameter layout; every part writes here.
     public let gradients: ParameterBuffer
     /// One result per part, written by the part's own thread.
     private let results: UnsafeMutablePointer<BatchResult>
@@ -34,11 +38,13 @@ public final class ParallelGraph {
         var parts: [TrainingGraph] = []
         var start = 0
         let packed = PackedKernels(config: model.config)
+        let gradients = ParameterBuffer(count: computesGradients ? model.layout.totalCount : 0)
         for i in 0..<n {
             let size = batch / n + (i < batch % n ? 1 : 0)
             starts.append(start)
             parts.append(TrainingGraph(model: model, batch: size, steps: steps, lastStepOnly: lastStepOnly,
-                                       computesGradients: computesGradients, sharedPackedKernels: packed))
+                                       computesGradients: computesGradients, sharedPackedKernels: packed,
+                                       sharedGradients: gradients))
             start += size
         }
         packedKernels = packed
@@ -46,7 +52,7 @@ public final class ParallelGraph {
         self.starts = starts
         self.batch = batch
         self.lastStepOnly = lastStepOnly
-        gradients = parts[0].gradients  // the parts' gradients are combined into the first part's
+        self.gradients = gradients
         results = .allocate(capacity: n)
         results.initialize(repeating: BatchResult(), count: n)
     }
@@ -62,31 +68,31 @@ public final class ParallelGraph {
         let seed = rng.next()
         let targetsPerSequence = lastStepOnly ? 1 : steps
         packedKernels?.refresh(from: parts[0].weights)  // the weights may have changed; before the parts read it
-        let work = { (i: Int) in
+        if parts.count == 1 {
+            var partRNG = RandomGenerator(seed: seed)
+            return parts[0].run(inputs: inputs, targets: targets, steps: steps, training: training,
+                                computeGradients: computeGradients, carryState: carryState, rng: &partRNG)
+        }
+        // Every part divides its loss gradient by the whole batch's predictions, so that the parts'
+        // weight gradients simply add up.
+        var predictions = 0
+        if let targets { for i in 0..<(batch * targetsPerSequence) where targets[i] >= 0 { predictions += 1 } }
+        ParallelGraph.useSingleThreadedBLAS()
+        runConcurrently(count: parts.count) { i in
             var partRNG = RandomGenerator(seed: seed ^ (UInt64(self.starts[i]) &* 0x9E37_79B9_7F4A_7C15))
             self.results[i] = self.parts[i].run(
                 inputs: inputs + self.starts[i] * steps, targets: targets.map { $0 + self.starts[i] * targetsPerSequence },
-                steps: steps, training: training, computeGradients: computeGradients, carryState: carryState,
-                rng: &partRNG)
+                steps: steps, training: training, backward: computeGradients ? .normalizedBy(predictions) : nil,
+                carryState: carryState, rng: &partRNG)
         }
-        if parts.count == 1 {
-            work(0)
-        } else {
-            ParallelGraph.useSingleThreadedBLAS()
-            runConcurrently(count: parts.count, work)
+        if computeGradients {
+            gradients.zero()
+            runConcurrently(count: parts.count) { share in
+                for part in self.parts { part.accumulateWeightGradients(part: share, of: self.parts.count) }
+            }
         }
         var total = BatchResult()
         for i in 0..<parts.count { total += results[i] }
-        if parts.count > 1 && computeGradients {
-            // Each part's gradient is a mean over its own predictions; weight it by its share.
-            let g = gradients.pointer
-            let first = Float(results[0].count) / Float(max(total.count, 1))
-            for j in 0..<gradients.count { g[j] *= first }
-            for i in 1..<parts.count where results[i].count > 0 {
-                let w = Float(results[i].count) / Float(total.count), p = parts[i].gradients.pointer
-                for j in 0..<gradients.count { g[j] += w * p[j] }
-            }
-        }
         return total
     }
 

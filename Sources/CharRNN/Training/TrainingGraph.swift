@@ -63,6 +63,10 @@ public final class TrainingGraph {
     let droppedOutputs: [UnsafeMutablePointer<Float>]
     /// (N, V): logits, then probabilities, then gradients of the logits.
     let logits: UnsafeMutablePointer<Float>
+    /// (T·B, embeddingDim): the embedding input's gradient, for the embedding encoding only.
+    let denseInputGradient: UnsafeMutablePointer<Float>?
+    /// Set by a backward pass whose weight gradients `accumulateWeightGradients` has yet to add.
+    private var pendingWeightGradients: (steps: Int, rows: Int, applyDropout: Bool)?
     private var allocations: [UnsafeMutableRawPointer] = []
 
     /// - Parameters:
@@ -76,16 +80,19 @@ public final class TrainingGraph {
                   computesGradients: computesGradients, sharedPackedKernels: nil)
     }
 
-    /// - Parameter sharedPackedKernels: kept up to date by the caller; nil makes the graph its own.
+    /// - Parameters:
+    ///   - sharedPackedKernels: kept up to date by the caller; nil makes the graph its own.
+    ///   - sharedGradients: the buffer the weight gradients go to, shared with other graphs (ParallelGraph);
+    ///     nil makes the graph its own.
     init(model: Model, batch: Int, steps: Int, lastStepOnly: Bool, computesGradients: Bool,
-         sharedPackedKernels: PackedKernels?) {
+         sharedPackedKernels: PackedKernels?, sharedGradients: ParameterBuffer? = nil) {
         precondition(batch >= 1 && steps >= 1, "validated by callers")
         self.model = model
         self.batch = batch
         self.capacity = steps
         self.lastStepOnly = lastStepOnly
         let config = model.config
-        gradients = ParameterBuffer(count: computesGradients ? model.layout.totalCount : 0)
+        gradients = sharedGradients ?? ParameterBuffer(count: computesGradients ? model.layout.totalCount : 0)
         weights = RecurrentWeights.views(of: model.parameters.pointer, layout: model.layout, config: config)
         gradientViews = RecurrentWeights.views(of: gradients.pointer, layout: model.layout, config: config)
         head = HeadWeights(base: model.parameters.pointer, layout: model.layout)
@@ -116,6 +123,7 @@ public final class TrainingGraph {
             droppedOutputs = []
         }
         logits = floats((lastStepOnly ? batch : tb) * config.vocabSize)
+        denseInputGradient = config.input == .embedding && computesGradients ? floats(tb * config.embeddingDim) : nil
         self.allocations = allocations
     }
 
@@ -138,11 +146,29 @@ public final class TrainingGraph {
                     training: Bool, computeGradients: Bool, carryState: Bool,
                     rng: inout RandomGenerator,
                     probabilities: UnsafeMutablePointer<Float>? = nil) -> BatchResult {
+        if computeGradients { gradients.zero() }
+        let result = run(inputs: inputs, targets: batchTargets, steps: steps, training: training,
+                         backward: computeGradients ? .normalizedByOwnCount : nil, carryState: carryState,
+                         rng: &rng, probabilities: probabilities)
+        accumulateWeightGradients(part: 0, of: 1)
+        return result
+    }
+
+    /// What a backward pass divides the loss's gradient by: the predictions of this graph's batch, or those
+    /// of the whole batch a ParallelGraph split between graphs.
+    enum Normalizer {
+        case normalizedByOwnCount
+        case normalizedBy(Int)
+    }
+
+    /// Runs one batch as `run(…computeGradients:…)`, with backward (when `backward` is not nil) stopping
+    /// short of the weight gradients: those are left for `accumulateWeightGradients`, which adds them to
+    /// `gradients` without zeroing it first.
+    func run(inputs: UnsafePointer<Int32>, targets batchTargets: UnsafePointer<Int32>?, steps: Int,
+             training: Bool, backward normalizer: Normalizer?, carryState: Bool, rng: inout RandomGenerator,
+             probabilities: UnsafeMutablePointer<Float>? = nil) -> BatchResult {
         let B = batch, T = steps, V = model.config.vocabSize
-        for layer in layers {
-            layer.steps = T
-            if !carryState { layer.resetState() }
-        }
+        for layer in layers { layer.startRun(steps: T, carry: carryState) }
         for b in 0..<B { for t in 0..<T { tokens[t * B + b] = inputs[b * T + t] } }
         let n = lastStepOnly ? B : T * B
         if let batchTargets {
@@ -160,10 +186,17 @@ public final class TrainingGraph {
         forward(steps: T, applyDropout: applyDropout, rng: &rng)
         let result = headForward(steps: T, rows: n, applyDropout: applyDropout)
         if let probabilities { probabilities.update(from: logits, count: n * V) }
-        if computeGradients && gradients.count == model.layout.totalCount {
-            backward(steps: T, rows: n, count: result.count, applyDropout: applyDropout)
+        pendingWeightGradients = nil
+        if let normalizer, gradients.count == model.layout.totalCount, result.count > 0 {
+            let divisor: Int
+            switch normalizer {
+            case .normalizedByOwnCount: divisor = result.count
+            case .normalizedBy(let count): divisor = count
+            }
+            backward(steps: T, rows: n, normalizer: divisor, applyDropout: applyDropout)
+            pendingWeightGradients = (T, n, applyDropout)
         }
-        for layer in layers { layer.carryState() }
+        for layer in layers { layer.finishRun() }
         return result
     }
 
@@ -263,12 +296,13 @@ public final class TrainingGraph {
 
     // MARK: backward
 
-    private func backward(steps T: Int, rows n: Int, count: Int, applyDropout: Bool) {
+    /// Backward through the head and every layer down to the input: leaves the logits' gradient in
+    /// `logits`, each layer's input-projection gradient in its `gates` and the embedding input's in
+    /// `denseInputGradient`. The weight gradients are `accumulateWeightGradients`' work.
+    private func backward(steps T: Int, rows n: Int, normalizer: Int, applyDropout: Bool) {
         let B = batch, V = model.config.vocabSize, tb = T * B
-        gradients.zero()
-        guard count > 0 else { return }
-        // dL/dlogits = (p − onehot(target)) / count, for rows with a target.
-        let inv = 1 / Float(count)
+        // dL/dlogits = (p − onehot(target)) / normalizer, for rows with a target.
+        let inv = 1 / Float(normalizer)
         for r in 0..<n {
             let row = logits + r * V
             let target = Int(targets[r])
@@ -279,12 +313,8 @@ public final class TrainingGraph {
             for j in 0..<V { row[j] *= inv }
             row[target] -= inv
         }
-        let last = weights.count - 1, U = weights[last].units
-        let input = headInput(steps: T, applyDropout: applyDropout)
-        sgemm(transA: true, m: U, n: V, k: n, a: input, lda: U, b: logits, ldb: V, beta: 1,
-              c: headGradient.kernel, ldc: V)
-        if let db = headGradient.bias { columnSums(logits, rows: n, columns: V, into: db) }
         // dL/dh of the last layer.
+        let last = weights.count - 1, U = weights[last].units
         let top = layers[last]
         if lastStepOnly {
             top.outputGradients.update(repeating: 0, count: tb * U)
@@ -297,46 +327,76 @@ public final class TrainingGraph {
         if applyDropout { multiply(top.outputGradients, by: dropoutMasks[last], count: tb * U) }
 
         for l in stride(from: last, through: 0, by: -1) {
-            let w = weights[l], g = gradientViews[l], s = layers[l]
-            w.backward(gradients: g, s, packed: packedKernels?.layer(l))
+            let w = weights[l], s = layers[l]
+            w.backward(s, packed: packedKernels?.layer(l))
             // s.gates now holds dL/d(input projection) (T·B, G·U).
-            if let db = g.inputBias { columnSums(s.gates, rows: tb, columns: w.width, into: db) }
             if l > 0 {
-                sgemm(transA: true, m: w.inputWidth, n: w.width, k: tb, a: layerOutput(l - 1, applyDropout),
-                      lda: w.inputWidth, b: s.gates, ldb: w.width, beta: 1, c: g.kernel, ldc: w.width)
                 let below = layers[l - 1]
                 sgemm(transB: true, m: tb, n: w.inputWidth, k: w.width, a: s.gates, lda: w.width,
                       b: w.kernel, ldb: w.width, beta: 0, c: below.outputGradients, ldc: w.inputWidth)
                 if applyDropout { multiply(below.outputGradients, by: dropoutMasks[l - 1], count: tb * w.inputWidth) }
-            } else {
-                firstLayerBackward(w, g, dz: s.gates, rows: tb)
+            } else if let dx = denseInputGradient {
+                sgemm(transB: true, m: tb, n: config.embeddingDim, k: w.width, a: s.gates, lda: w.width,
+                      b: w.kernel, ldb: w.width, beta: 0, c: dx, ldc: config.embeddingDim)
             }
         }
     }
 
-    private func firstLayerBackward(_ w: RecurrentWeights, _ g: RecurrentWeights, dz: UnsafeMutablePointer<Float>, rows: Int) {
-        let G = w.width, config = model.config
+    private var config: ModelConfig { model.config }
+
+    /// Adds the weight gradients of the last backward pass to `gradients`: of every tensor, the columns of
+    /// share `part` of `parts`, so that graphs sharing one gradient buffer can fill it from several threads
+    /// at once, each thread owning its columns. Does nothing if no backward pass is pending.
+    func accumulateWeightGradients(part: Int, of parts: Int) {
+        guard let (T, n, applyDropout) = pendingWeightGradients else { return }
+        func share(_ width: Int) -> Range<Int> { (width * part / parts)..<(width * (part + 1) / parts) }
+        let V = config.vocabSize, tb = T * batch
+        let last = weights.count - 1, U = weights[last].units
+        let headColumns = share(V)
+        sgemm(transA: true, m: U, n: headColumns.count, k: n, a: headInput(steps: T, applyDropout: applyDropout),
+              lda: U, b: logits + headColumns.lowerBound, ldb: V, beta: 1,
+              c: headGradient.kernel + headColumns.lowerBound, ldc: V)
+        if let db = headGradient.bias { columnSums(logits, rows: n, columns: headColumns, rowStride: V, into: db) }
+        for l in 0...last {
+            let w = weights[l], g = gradientViews[l], s = layers[l], G = w.width
+            let columns = share(G)
+            if let db = g.inputBias { columnSums(s.gates, rows: tb, columns: columns, rowStride: G, into: db) }
+            w.accumulateRecurrentGradient(into: g, s, columns: columns)
+            if l > 0 {
+                sgemm(transA: true, m: w.inputWidth, n: columns.count, k: tb, a: layerOutput(l - 1, applyDropout),
+                      lda: w.inputWidth, b: s.gates + columns.lowerBound, ldb: G, beta: 1,
+                      c: g.kernel + columns.lowerBound, ldc: G)
+            } else {
+                firstLayerWeightGradients(g, dz: s.gates, width: G, rows: tb, columns: columns,
+                                          embeddingColumns: share(config.embeddingDim))
+            }
+        }
+    }
+
+    /// The first layer's input kernel gradient (columns `columns`), and the embedding table's (columns
+    /// `embeddingColumns` of the embedding).
+    private func firstLayerWeightGradients(_ g: RecurrentWeights, dz: UnsafePointer<Float>, width G: Int, rows: Int,
+                                           columns: Range<Int>, embeddingColumns: Range<Int>) {
         switch config.input {
         case .onehot:  // scatter-add: the gradient of a gathered row goes back to that row
             for r in 0..<rows {
                 let dst = g.kernel + Int(tokens[r]) * G, src = dz + r * G
-                for j in 0..<G { dst[j] += src[j] }
+                for j in columns { dst[j] += src[j] }
             }
         case .embedding:
-            guard let x = denseInput, let dTable = headGradient.embedding else { return }
+            guard let x = denseInput, let dx = denseInputGradient, let dTable = headGradient.embedding else { return }
             let E = config.embeddingDim
-            sgemm(transA: true, m: E, n: G, k: rows, a: x, lda: E, b: dz, ldb: G, beta: 1, c: g.kernel, ldc: G)
-            // dL/dx reuses the dense-input buffer: x is no longer needed.
-            sgemm(transB: true, m: rows, n: E, k: G, a: dz, lda: G, b: w.kernel, ldb: G, beta: 0, c: x, ldc: E)
+            sgemm(transA: true, m: E, n: columns.count, k: rows, a: x, lda: E, b: dz + columns.lowerBound, ldb: G,
+                  beta: 1, c: g.kernel + columns.lowerBound, ldc: G)
             for r in 0..<rows {
-                let dst = dTable + Int(tokens[r]) * E, src = x + r * E
-                for j in 0..<E { dst[j] += src[j] }
+                let dst = dTable + Int(tokens[r]) * E, src = dx + r * E
+                for j in embeddingColumns { dst[j] += src[j] }
             }
         case .scalar:
             guard let x = denseInput else { return }
             for r in 0..<rows {
                 let v = x[r], src = dz + r * G
-                for j in 0..<G { g.kernel[j] += v * src[j] }
+                for j in columns { g.kernel[j] += v * src[j] }
             }
         }
     }
