@@ -379,24 +379,27 @@ public final class TrainingGraph {
                                            columns: Range<Int>, embeddingColumns: Range<Int>) {
         switch config.input {
         case .onehot:  // scatter-add: the gradient of a gathered row goes back to that row
+            let j0 = columns.lowerBound, width = columns.count  // 0..<width: a loop that vectorizes
             for r in 0..<rows {
-                let dst = g.kernel + Int(tokens[r]) * G, src = dz + r * G
-                for j in columns { dst[j] += src[j] }
+                let dst = g.kernel + Int(tokens[r]) * G + j0, src = dz + r * G + j0
+                for j in 0..<width { dst[j] += src[j] }
             }
         case .embedding:
             guard let x = denseInput, let dx = denseInputGradient, let dTable = headGradient.embedding else { return }
             let E = config.embeddingDim
             sgemm(transA: true, m: E, n: columns.count, k: rows, a: x, lda: E, b: dz + columns.lowerBound, ldb: G,
                   beta: 1, c: g.kernel + columns.lowerBound, ldc: G)
+            let j0 = embeddingColumns.lowerBound, width = embeddingColumns.count
             for r in 0..<rows {
-                let dst = dTable + Int(tokens[r]) * E, src = dx + r * E
-                for j in embeddingColumns { dst[j] += src[j] }
+                let dst = dTable + Int(tokens[r]) * E + j0, src = dx + r * E + j0
+                for j in 0..<width { dst[j] += src[j] }
             }
         case .scalar:
             guard let x = denseInput else { return }
+            let j0 = columns.lowerBound, width = columns.count, dst = g.kernel + j0
             for r in 0..<rows {
-                let v = x[r], src = dz + r * G
-                for j in columns { g.kernel[j] += v * src[j] }
+                let v = x[r], src = dz + r * G + j0
+                for j in 0..<width { dst[j] += v * src[j] }
             }
         }
     }
