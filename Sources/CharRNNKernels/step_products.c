@@ -62,16 +62,18 @@ static void activate(const crnn_step_activation *activation, size_t j0, size_t j
     }
 }
 
-static void step_unit(const step_job *job, size_t unit) {
-    const size_t j0 = unit * CRNN_PANEL, j1 = j0 + CRNN_PANEL < job->n ? j0 + CRNN_PANEL : job->n;
+/// Units (panels of CRNN_PANEL columns) [first, end): one call per term over all of them, so that a
+/// thread working alone prepares each 8-bit input once per product, not once per panel.
+static void step_units(const step_job *job, size_t first, size_t end) {
+    const size_t j0 = first * CRNN_PANEL, j1 = end * CRNN_PANEL < job->n ? end * CRNN_PANEL : job->n;
     if (job->terms[0].panels) {
-        panels_accumulate(job->terms, job->count, unit, unit + 1, job->n, job->y);
+        panels_accumulate(job->terms, job->count, first, end, job->n, job->y);
         if (job->activation) activate(job->activation, j0, j1, job->y);
         return;
     }
     // 8-bit: a panel's columns are CRNN_PANEL / CRNN_Q8_GROUP groups.
     const size_t per_panel = CRNN_PANEL / CRNN_Q8_GROUP, groups = ceil_div(job->n, CRNN_Q8_GROUP);
-    const size_t g0 = unit * per_panel, g1 = (unit + 1) * per_panel < groups ? (unit + 1) * per_panel : groups;
+    const size_t g0 = first * per_panel, g1 = end * per_panel < groups ? end * per_panel : groups;
     for (size_t t = 0; t < job->count; t++) {
         const crnn_step_term *term = &job->terms[t];
         crnn_q8_vecmat_accumulate(term->x_values, term->x_scales, term->k, term->values, term->scales,
@@ -82,8 +84,8 @@ static void step_unit(const step_job *job, size_t unit) {
 
 static void step_part(void *context, size_t part, size_t parts) {
     step_job *job = context;
-    if (parts == 1) {  // alone: everything in order, no atomics
-        for (size_t unit = 0; unit < ceil_div(job->n, CRNN_PANEL); unit++) step_unit(job, unit);
+    if (parts == 1) {  // alone: everything at once, no atomics
+        step_units(job, 0, ceil_div(job->n, CRNN_PANEL));
         return;
     }
     for (size_t q = 0; q < job->shares; q++) {  // every share, however many parts actually run
@@ -91,7 +93,7 @@ static void step_part(void *context, size_t part, size_t parts) {
         for (;;) {
             const size_t unit = atomic_fetch_add_explicit(&job->next[share], 1, memory_order_relaxed);
             if (unit >= job->end[share]) break;
-            step_unit(job, unit);
+            step_units(job, unit, unit + 1);
         }
     }
 }
