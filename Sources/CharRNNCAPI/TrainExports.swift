@@ -113,8 +113,8 @@ func trainingOptions(_ p: charrnn_train_params) throws -> (TrainingOptions, Corp
 private func checkMemory(_ config: ModelConfig, _ o: TrainingOptions) throws {
     let perStep = config.layers.reduce(config.inputWidth + 2 * config.vocabSize) { $0 + ($1.cell.gateCount + 4) * $1.units }
     let activations = Double(o.batchSize) * Double(o.seqLength) * Double(perStep) * 4 * 2
-    // Weights, two optimizer moments, and one gradient buffer per worker thread (plus validation's).
-    let buffers = 4 + min(ParallelGraph.defaultWorkers, o.batchSize)
+    // Weights, at most two optimizer moments, and the gradients (one buffer, shared by the worker threads).
+    let buffers = 4
     let parameters = Double(config.parameterCount) * 4 * Double(buffers)
     guard activations + parameters <= Double(maxTrainingBytes) else {
         throw APIError.outOfMemory("training would need about \(Int((activations + parameters) / 1_048_576)) MiB; "
