@@ -82,7 +82,7 @@ public final class ParallelGraph {
             var partRNG = RandomGenerator(seed: seed ^ (UInt64(self.starts[i]) &* 0x9E37_79B9_7F4A_7C15))
             self.results[i] = self.parts[i].run(
                 inputs: inputs + self.starts[i] * steps, targets: targets.map { $0 + self.starts[i] * targetsPerSequence },
-                steps: steps, training: training, backward: computeGradients ? .normalizedBy(predictions) : nil,
+                steps: steps, training: training, backward: computeGradients ? .predictions(predictions) : nil,
                 carryState: carryState, rng: &partRNG)
         }
         if computeGradients {

@@ -148,24 +148,24 @@ public final class TrainingGraph {
                     probabilities: UnsafeMutablePointer<Float>? = nil) -> BatchResult {
         if computeGradients { gradients.zero() }
         let result = run(inputs: inputs, targets: batchTargets, steps: steps, training: training,
-                         backward: computeGradients ? .normalizedByOwnCount : nil, carryState: carryState,
+                         backward: computeGradients ? .ownPredictions : nil, carryState: carryState,
                          rng: &rng, probabilities: probabilities)
         accumulateWeightGradients(part: 0, of: 1)
         return result
     }
 
-    /// What a backward pass divides the loss's gradient by: the predictions of this graph's batch, or those
-    /// of the whole batch a ParallelGraph split between graphs.
-    enum Normalizer {
-        case normalizedByOwnCount
-        case normalizedBy(Int)
+    /// What a backward pass divides the loss's gradient by (the loss is a mean): the predictions of this
+    /// graph's batch, or those of the whole batch a ParallelGraph split between graphs.
+    enum LossDivisor {
+        case ownPredictions
+        case predictions(Int)
     }
 
     /// Runs one batch as `run(…computeGradients:…)`, with backward (when `backward` is not nil) stopping
     /// short of the weight gradients: those are left for `accumulateWeightGradients`, which adds them to
     /// `gradients` without zeroing it first.
     func run(inputs: UnsafePointer<Int32>, targets batchTargets: UnsafePointer<Int32>?, steps: Int,
-             training: Bool, backward normalizer: Normalizer?, carryState: Bool, rng: inout RandomGenerator,
+             training: Bool, backward divisor: LossDivisor?, carryState: Bool, rng: inout RandomGenerator,
              probabilities: UnsafeMutablePointer<Float>? = nil) -> BatchResult {
         let B = batch, T = steps, V = model.config.vocabSize
         for layer in layers { layer.startRun(steps: T, carry: carryState) }
@@ -187,13 +187,12 @@ public final class TrainingGraph {
         let result = headForward(steps: T, rows: n, applyDropout: applyDropout)
         if let probabilities { probabilities.update(from: logits, count: n * V) }
         pendingWeightGradients = nil
-        if let normalizer, gradients.count == model.layout.totalCount, result.count > 0 {
-            let divisor: Int
-            switch normalizer {
-            case .normalizedByOwnCount: divisor = result.count
-            case .normalizedBy(let count): divisor = count
+        if let divisor, gradients.count == model.layout.totalCount, result.count > 0 {
+            let predictions = switch divisor {
+            case .ownPredictions: result.count
+            case .predictions(let count): count
             }
-            backward(steps: T, rows: n, normalizer: divisor, applyDropout: applyDropout)
+            backward(steps: T, rows: n, dividingBy: predictions, applyDropout: applyDropout)
             pendingWeightGradients = (T, n, applyDropout)
         }
         for layer in layers { layer.finishRun() }
@@ -299,10 +298,10 @@ public final class TrainingGraph {
     /// Backward through the head and every layer down to the input: leaves the logits' gradient in
     /// `logits`, each layer's input-projection gradient in its `gates` and the embedding input's in
     /// `denseInputGradient`. The weight gradients are `accumulateWeightGradients`' work.
-    private func backward(steps T: Int, rows n: Int, normalizer: Int, applyDropout: Bool) {
+    private func backward(steps T: Int, rows n: Int, dividingBy predictions: Int, applyDropout: Bool) {
         let B = batch, V = model.config.vocabSize, tb = T * B
-        // dL/dlogits = (p − onehot(target)) / normalizer, for rows with a target.
-        let inv = 1 / Float(normalizer)
+        // dL/dlogits = (p − onehot(target)) / predictions, for rows with a target.
+        let inv = 1 / Float(predictions)
         for r in 0..<n {
             let row = logits + r * V
             let target = Int(targets[r])
