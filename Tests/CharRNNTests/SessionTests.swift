@@ -30,6 +30,26 @@ final class SessionTests: XCTestCase {
         XCTAssertEqual(try generate(b, 50), expected)
     }
 
+    /// A restored session computes every later step with the same bits as the one it was saved from (the
+    /// first layer's look-ahead product included), in both precisions; so does a reset one.
+    func testRestoredAndResetSessionsGiveTheSameBits() throws {
+        for precision in WeightPrecision.allCases {
+            let a = Session(model: model, seed: 1, precision: precision)
+            try a.feed("abcabd")
+            let b = Session(model: model, seed: 2, precision: precision)
+            try b.feed("gfe")
+            try a.stateBytes().withUnsafeBytes { try b.setState($0) }
+            try a.feed("dce")
+            try b.feed("dce")
+            XCTAssertEqual(try a.probabilities().map(\.bitPattern), try b.probabilities().map(\.bitPattern), "\(precision)")
+            let fresh = Session(model: model, seed: 3, precision: precision)
+            a.reset()
+            try a.feed("bad")
+            try fresh.feed("bad")
+            XCTAssertEqual(try a.probabilities().map(\.bitPattern), try fresh.probabilities().map(\.bitPattern), "\(precision)")
+        }
+    }
+
     func testStateFromAnotherModelOrCorruptIsRefused() throws {
         let other = Fixtures.model(Fixtures.config(.lstm, layers: 2), seed: 1234)
         let otherConfig = Fixtures.model(Fixtures.config(.gru, layers: 2))
