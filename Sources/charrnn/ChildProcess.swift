@@ -21,27 +21,66 @@ enum ChildProcess {
     }
 
     /// Starts `executable` with `arguments` (argv[1...]), the same environment and standard error as this
-    /// process, and waits for it. Returns what it wrote to standard output and how it ended.
+    /// process, default signal handling and no other descriptor of this process, and waits for it.
+    /// Returns what it wrote to standard output and how it ended.
     static func run(_ executable: String, _ arguments: [String]) throws -> (output: [UInt8], ending: Ending) {
-        var fds: [Int32] = [0, 0]
-        guard pipe(&fds) == 0 else { throw CharRNNError.io("cannot create a pipe: \(String(cString: strerror(errno)))") }
-        let (readEnd, writeEnd) = (fds[0], fds[1])
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_adddup2(&actions, writeEnd, STDOUT_FILENO)
-        posix_spawn_file_actions_addclose(&actions, readEnd)
-        posix_spawn_file_actions_addclose(&actions, writeEnd)
-
-        let argv = ([executable] + arguments).map { strdup($0) } + [nil]
-        defer { for p in argv { free(p) } }
-        var pid = pid_t()
-        let spawned = posix_spawn(&pid, executable, &actions, nil, argv, environ)
-        close(writeEnd)
-        guard spawned == 0 else {
-            close(readEnd)
-            throw CharRNNError.io("cannot start \(executable): \(String(cString: strerror(spawned)))")
+        func failure(_ what: String, _ code: Int32 = errno) -> CharRNNError {
+            CharRNNError.io("cannot start \(executable): \(what): \(String(cString: strerror(code)))")
         }
+        // Both ends close on exec (the bench's parent runs no other thread that could spawn meanwhile);
+        // above 2, so that making the write end the child's stdout cannot collide with them when this
+        // process was started with stdin or stdout closed.
+        var fds: [Int32] = [0, 0]
+        guard pipe(&fds) == 0 else { throw failure("pipe") }
+        for i in 0..<2 {
+            if fds[i] > STDERR_FILENO {
+                _ = fcntl(fds[i], F_SETFD, FD_CLOEXEC)
+                continue
+            }
+            let moved = fcntl(fds[i], F_DUPFD_CLOEXEC, STDERR_FILENO + 1)
+            let error = errno
+            close(fds[i])
+            fds[i] = moved
+            guard moved >= 0 else {
+                for fd in fds where fd > STDERR_FILENO { close(fd) }
+                throw failure("fcntl", error)
+            }
+        }
+        let (readEnd, writeEnd) = (fds[0], fds[1])
+        defer { close(readEnd) }
+
+        var actions = posix_spawn_file_actions_t()
+        var attributes = posix_spawnattr_t()
+        posix_spawn_file_actions_init(&actions)
+        posix_spawnattr_init(&attributes)
+        defer {
+            posix_spawn_file_actions_destroy(&actions)
+            posix_spawnattr_destroy(&attributes)
+        }
+        var noSignals = sigset_t(), allSignals = sigset_t()
+        sigemptyset(&noSignals)
+        sigfillset(&allSignals)
+        let prepared = [
+            posix_spawn_file_actions_adddup2(&actions, writeEnd, STDOUT_FILENO),  // dup2 clears close-on-exec
+            posix_spawnattr_setsigmask(&attributes, &noSignals),
+            posix_spawnattr_setsigdefault(&attributes, &allSignals),
+            posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF)),
+        ]
+        if let code = prepared.first(where: { $0 != 0 }) {
+            close(writeEnd)
+            throw failure("posix_spawn setup", code)
+        }
+
+        let argv = ([executable] + arguments).map { strdup($0) }
+        defer { for p in argv { free(p) } }
+        guard !argv.contains(nil) else {
+            close(writeEnd)
+            throw failure("strdup", ENOMEM)
+        }
+        var pid = pid_t()
+        let spawned = posix_spawn(&pid, executable, &actions, &attributes, argv + [nil], environ)
+        close(writeEnd)  // the child holds its own copy; reading ends at its exit
+        guard spawned == 0 else { throw failure("posix_spawn", spawned) }
 
         var output: [UInt8] = []
         var chunk = [UInt8](repeating: 0, count: 4096)
@@ -51,7 +90,6 @@ enum ChildProcess {
             if n < 0 && errno == EINTR { continue }
             break
         }
-        close(readEnd)
 
         var status: Int32 = 0
         while waitpid(pid, &status, 0) < 0 {

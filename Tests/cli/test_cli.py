@@ -308,6 +308,17 @@ def test_bench_json(corpus):
     assert_clean_failure(run("bench", "--json", "--only", "nope"), "nope")
 
 
+def test_bench_with_stdin_and_stdout_closed(corpus):
+    # The pipe from a worker then gets descriptors 0 and 1: it must still become the worker's stdout
+    # and not be closed under it.
+    proc = subprocess.run([CLI, "bench", "--corpus", corpus, "--seconds", "0.2", "--only", "gen_lstm2x128_b1"],
+                          stderr=subprocess.PIPE, timeout=60, close_fds=True,
+                          preexec_fn=lambda: (os.close(0), os.close(1)))
+    err = proc.stderr.decode("utf-8", "replace")
+    assert proc.returncode == 0, err
+    assert "error" not in err, err
+
+
 def test_bench_worker_failure_is_reported(tmp_path):
     # The worker is a child process: its own error and the parent's account of how it ended both reach
     # the user, and the parent fails cleanly.
