@@ -111,7 +111,9 @@ func trainingOptions(_ p: charrnn_train_params) throws -> (TrainingOptions, Corp
 
 /// Refuses a run whose buffers would obviously not fit in memory (instead of aborting in malloc).
 private func checkMemory(_ config: ModelConfig, _ o: TrainingOptions) throws {
-    let perStep = config.layers.reduce(config.inputWidth + 2 * config.vocabSize) { $0 + ($1.cell.gateCount + 4) * $1.units }
+    // Per character: the dense input and its gradient (embedding), logits, and per layer the gates, h, c,
+    // the outputs' gradients and dropout's two buffers.
+    let perStep = config.layers.reduce(2 * config.inputWidth + 2 * config.vocabSize) { $0 + ($1.cell.gateCount + 4) * $1.units }
     let activations = Double(o.batchSize) * Double(o.seqLength) * Double(perStep) * 4 * 2
     // Weights, at most two optimizer moments, and the gradients (one buffer, shared by the worker threads).
     let buffers = 4

@@ -46,8 +46,8 @@ enum LSTMLayer {
         for j in 0..<U { hNext[j] *= o[j] }
     }
 
-    /// Backward through time, truncated at the start of the sequence. Reads `outputGradients`,
-    /// leaves the gradients of the gate pre-activations in `gates` and accumulates the recurrent kernel's.
+    /// Backward through time, truncated at the start of the sequence. Reads `outputGradients` and
+    /// leaves the gradients of the gate pre-activations in `gates`, for `accumulateRecurrentGradient`.
     static func backward(_ w: RecurrentWeights, _ s: SequenceBuffers, packed: PackedKernels.Layer?) {
         let B = s.batch, U = s.units, G = s.width
         let act = w.config.activation, gate = w.config.recurrentActivation

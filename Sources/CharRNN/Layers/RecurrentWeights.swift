@@ -134,6 +134,10 @@ final class SequenceBuffers {
     /// After a run: its final state is the one the next run may carry.
     func finishRun() { holdsFinalState = true }
 
+    /// Drops the last run's final state: h[0] and c[0] are the state the next run carries (a restored
+    /// checkpoint's).
+    func forgetFinalState() { holdsFinalState = false }
+
     /// Zeroes the initial state.
     func resetState() {
         h.update(repeating: 0, count: batch * units)

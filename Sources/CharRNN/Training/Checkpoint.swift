@@ -62,7 +62,8 @@ extension Trainer {
     }
 
     /// The recurrent state the next batch starts from: per layer, h of every sequence in batch order,
-    /// then c — the same layout whatever the number of worker threads.
+    /// then c — the same layout whatever the number of worker threads. Moves the last run's final state
+    /// to where the next run starts from first (the next run would).
     private func carriedState() -> [Float] {
         var values: [Float] = []
         for part in graph.parts { for layer in part.layers { layer.settleCarriedState() } }
@@ -82,7 +83,7 @@ extension Trainer {
         guard values.count == expected, values.allSatisfy(\.isFinite) else {
             throw CharRNNError.format("the checkpoint's carried state has the wrong size or non-finite values")
         }
-        for part in graph.parts { for layer in part.layers { layer.settleCarriedState() } }  // then overwritten
+        for part in graph.parts { for layer in part.layers { layer.forgetFinalState() } }  // h[0], c[0] are set below
         var offset = 0
         func take(_ p: UnsafeMutablePointer<Float>, _ n: Int) {
             for i in 0..<n { p[i] = values[offset + i] }

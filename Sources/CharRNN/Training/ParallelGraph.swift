@@ -87,8 +87,11 @@ public final class ParallelGraph {
         }
         if computeGradients {
             gradients.zero()
-            runConcurrently(count: parts.count) { share in
-                for part in self.parts { part.accumulateWeightGradients(part: share, of: self.parts.count) }
+            if parts.contains(where: \.hasPendingWeightGradients) {
+                runConcurrently(count: parts.count) { share in
+                    for part in self.parts { part.accumulateWeightGradients(share: share, of: self.parts.count) }
+                }
+                for part in parts { part.weightGradientsAdded() }
             }
         }
         var total = BatchResult()

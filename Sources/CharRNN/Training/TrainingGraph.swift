@@ -40,7 +40,8 @@ public final class TrainingGraph {
     public let capacity: Int
     /// Only the last step of each sequence is predicted (the Keras "window" objective).
     public let lastStepOnly: Bool
-    /// Gradients of the last backward pass, in the model's parameter layout.
+    /// Gradients of the last backward pass, in the model's parameter layout (shared by the parts of a
+    /// ParallelGraph, which add into it together).
     public let gradients: ParameterBuffer
 
     let weights: [RecurrentWeights]
@@ -65,8 +66,10 @@ public final class TrainingGraph {
     let logits: UnsafeMutablePointer<Float>
     /// (T·B, embeddingDim): the embedding input's gradient, for the embedding encoding only.
     let denseInputGradient: UnsafeMutablePointer<Float>?
-    /// Set by a backward pass whose weight gradients `accumulateWeightGradients` has yet to add.
+    /// Set by a backward pass whose weight gradients `accumulateWeightGradients` has yet to add, until
+    /// `weightGradientsAdded`.
     private var pendingWeightGradients: (steps: Int, rows: Int, applyDropout: Bool)?
+    private var config: ModelConfig { model.config }
     private var allocations: [UnsafeMutableRawPointer] = []
 
     /// - Parameters:
@@ -150,7 +153,8 @@ public final class TrainingGraph {
         let result = run(inputs: inputs, targets: batchTargets, steps: steps, training: training,
                          backward: computeGradients ? .ownPredictions : nil, carryState: carryState,
                          rng: &rng, probabilities: probabilities)
-        accumulateWeightGradients(part: 0, of: 1)
+        accumulateWeightGradients(share: 0, of: 1)
+        weightGradientsAdded()
         return result
     }
 
@@ -341,24 +345,30 @@ public final class TrainingGraph {
         }
     }
 
-    private var config: ModelConfig { model.config }
+    /// Whether a backward pass left weight gradients for `accumulateWeightGradients`.
+    var hasPendingWeightGradients: Bool { pendingWeightGradients != nil }
 
     /// Adds the weight gradients of the last backward pass to `gradients`: of every tensor, the columns of
-    /// share `part` of `parts`, so that graphs sharing one gradient buffer can fill it from several threads
-    /// at once, each thread owning its columns. Does nothing if no backward pass is pending.
-    func accumulateWeightGradients(part: Int, of parts: Int) {
+    /// share `share` of `shares`, so that graphs sharing one gradient buffer can fill it from several
+    /// threads at once, each thread owning its columns. Does nothing if no backward pass is pending.
+    func accumulateWeightGradients(share: Int, of shares: Int) {
         guard let (T, n, applyDropout) = pendingWeightGradients else { return }
-        func share(_ width: Int) -> Range<Int> { (width * part / parts)..<(width * (part + 1) / parts) }
+        /// The columns of a tensor `width` wide that this share owns: cut at multiples of 16 floats (a
+        /// cache line), so that two threads never write one line.
+        func ownedColumns(_ width: Int) -> Range<Int> {
+            func cut(_ s: Int) -> Int { s == shares ? width : min(width, (width * s / shares) & ~15) }
+            return cut(share)..<cut(share + 1)
+        }
         let V = config.vocabSize, tb = T * batch
         let last = weights.count - 1, U = weights[last].units
-        let headColumns = share(V)
+        let headColumns = ownedColumns(V)
         sgemm(transA: true, m: U, n: headColumns.count, k: n, a: headInput(steps: T, applyDropout: applyDropout),
               lda: U, b: logits + headColumns.lowerBound, ldb: V, beta: 1,
               c: headGradient.kernel + headColumns.lowerBound, ldc: V)
         if let db = headGradient.bias { columnSums(logits, rows: n, columns: headColumns, rowStride: V, into: db) }
         for l in 0...last {
             let w = weights[l], g = gradientViews[l], s = layers[l], G = w.width
-            let columns = share(G)
+            let columns = ownedColumns(G)
             if let db = g.inputBias { columnSums(s.gates, rows: tb, columns: columns, rowStride: G, into: db) }
             w.accumulateRecurrentGradient(into: g, s, columns: columns)
             if l > 0 {
@@ -367,10 +377,14 @@ public final class TrainingGraph {
                       c: g.kernel + columns.lowerBound, ldc: G)
             } else {
                 firstLayerWeightGradients(g, dz: s.gates, width: G, rows: tb, columns: columns,
-                                          embeddingColumns: share(config.embeddingDim))
+                                          embeddingColumns: ownedColumns(config.embeddingDim))
             }
         }
     }
+
+    /// The pending weight gradients have been added (by every share): a later call adds nothing, and the
+    /// buffers they were read from may change.
+    func weightGradientsAdded() { pendingWeightGradients = nil }
 
     /// The first layer's input kernel gradient (columns `columns`), and the embedding table's (columns
     /// `embeddingColumns` of the embedding).
