@@ -66,9 +66,13 @@ public final class TrainingGraph {
     let logits: UnsafeMutablePointer<Float>
     /// (T·B, embeddingDim): the embedding input's gradient, for the embedding encoding only.
     let denseInputGradient: UnsafeMutablePointer<Float>?
+    /// What a backward pass left for `accumulateWeightGradients`.
+    private struct PendingWeightGradients {
+        let steps: Int, rows: Int, applyDropout: Bool
+    }
     /// Set by a backward pass whose weight gradients `accumulateWeightGradients` has yet to add, until
     /// `weightGradientsAdded`.
-    private var pendingWeightGradients: (steps: Int, rows: Int, applyDropout: Bool)?
+    private var pendingWeightGradients: PendingWeightGradients?
     private var config: ModelConfig { model.config }
     private var allocations: [UnsafeMutableRawPointer] = []
 
@@ -197,7 +201,7 @@ public final class TrainingGraph {
             case .predictions(let count): count
             }
             backward(steps: T, rows: n, dividingBy: predictions, applyDropout: applyDropout)
-            pendingWeightGradients = (T, n, applyDropout)
+            pendingWeightGradients = PendingWeightGradients(steps: T, rows: n, applyDropout: applyDropout)
         }
         for layer in layers { layer.finishRun() }
         return result
@@ -352,7 +356,8 @@ public final class TrainingGraph {
     /// share `share` of `shares`, so that graphs sharing one gradient buffer can fill it from several
     /// threads at once, each thread owning its columns. Does nothing if no backward pass is pending.
     func accumulateWeightGradients(share: Int, of shares: Int) {
-        guard let (T, n, applyDropout) = pendingWeightGradients else { return }
+        guard let pending = pendingWeightGradients else { return }
+        let T = pending.steps, n = pending.rows, applyDropout = pending.applyDropout
         /// The columns of a tensor `width` wide that this share owns: cut at multiples of 16 floats (a
         /// cache line), so that two threads never write one line.
         func ownedColumns(_ width: Int) -> Range<Int> {
