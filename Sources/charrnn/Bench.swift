@@ -85,8 +85,8 @@ struct Bench: ParsableCommand {
               let result = try? JSONDecoder().decode(WorkerResult.self, from: Data(line)) else {
             throw CharRNNError.format("bench worker \(name) printed no result")
         }
-        let rate = result.chars_per_s
-        var rss = result.peak_rss_mb ?? .nan
+        let rate = result.charsPerSecond
+        var rss = result.peakRSSMegabytes ?? .nan
         if !rss.isFinite {
             var usage = rusage()
             getrusage(RUSAGE_CHILDREN.rawValue, &usage)
@@ -97,8 +97,13 @@ struct Bench: ParsableCommand {
 
     /// The line a worker prints.
     private struct WorkerResult: Decodable {
-        let chars_per_s: Double
-        let peak_rss_mb: Double?
+        let charsPerSecond: Double
+        let peakRSSMegabytes: Double?
+
+        enum CodingKeys: String, CodingKey {
+            case charsPerSecond = "chars_per_s"
+            case peakRSSMegabytes = "peak_rss_mb"
+        }
     }
 
     /// This process's peak resident set (VmHWM), in MB.

@@ -21,12 +21,14 @@ extension RecurrentWeights {
     }
 
     /// Adds the columns `columns` (of G·U) of the recurrent kernel's gradient (and the GRU's recurrent
-    /// bias's) from what `backward` left in `s`, to `gradients`.
+    /// bias's) from what `backward` left in `s`, to `gradients`. For LSTM and SimpleRNN, whose `backward`
+    /// leaves dz in `s.gates`: dU[:, columns] += Σ_t h_{t-1}ᵀ · dz_t[:, columns], one GEMM over the sequence.
     func accumulateRecurrentGradient(into gradients: RecurrentWeights, _ s: SequenceBuffers, columns: Range<Int>) {
         switch config.cell {
-        case .lstm: LSTMLayer.accumulateRecurrentGradient(gradients, s, columns: columns)
+        case .lstm, .rnn:
+            addTransposedProduct(s.h, m: s.units, k: s.steps * s.batch, lda: s.units, s.gates, ldb: s.width,
+                                 into: gradients.recurrentKernel, ldc: s.width, columns: columns)
         case .gru: GRULayer.accumulateRecurrentGradient(self, gradients, s, columns: columns)
-        case .rnn: SimpleRNNLayer.accumulateRecurrentGradient(gradients, s, columns: columns)
         }
     }
 

@@ -129,9 +129,7 @@ enum GRULayer {
                                             columns: Range<Int>) {
         let U = s.units, G = s.width, n = s.steps * s.batch
         func product(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ range: Range<Int>) {
-            guard !range.isEmpty else { return }
-            sgemm(transA: true, m: U, n: range.count, k: n, a: a, lda: U, b: b + range.lowerBound, ldb: G, beta: 1,
-                  c: grad.recurrentKernel + range.lowerBound, ldc: G)
+            addTransposedProduct(a, m: U, k: n, lda: U, b, ldb: G, into: grad.recurrentKernel, ldc: G, columns: range)
         }
         if w.config.resetAfter, let dRec = s.recurrentGradients {
             product(s.h, dRec, columns)
@@ -163,16 +161,5 @@ enum GRULayer {
             finishRow(w, row: x, hPrev: h, hNext: next)
         }
         h.update(from: next, count: U)
-    }
-}
-
-/// out[columns] += the sum of the rows of a (rows, ·) matrix, rows `rowStride` floats apart, over `columns`.
-@inline(__always)
-func columnSums(_ m: UnsafePointer<Float>, rows: Int, columns: Range<Int>, rowStride: Int,
-                into out: UnsafeMutablePointer<Float>) {
-    let j0 = columns.lowerBound, width = columns.count, dst = out + j0  // 0..<width: a loop that vectorizes
-    for r in 0..<rows {
-        let row = m + r * rowStride + j0
-        for j in 0..<width { dst[j] += row[j] }
     }
 }

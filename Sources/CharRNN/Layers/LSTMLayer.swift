@@ -83,14 +83,6 @@ enum LSTMLayer {
         }
     }
 
-    /// dU_rec[:, columns] += Σ_t h_{t-1}ᵀ · dz_t[:, columns], one GEMM over the whole sequence (`backward`
-    /// left dz in `s.gates`).
-    static func accumulateRecurrentGradient(_ grad: RecurrentWeights, _ s: SequenceBuffers, columns: Range<Int>) {
-        let U = s.units, G = s.width
-        sgemm(transA: true, m: U, n: columns.count, k: s.steps * s.batch, a: s.h, lda: U, b: s.gates + columns.lowerBound,
-              ldb: G, beta: 1, c: grad.recurrentKernel + columns.lowerBound, ldc: G)
-    }
-
     /// One step for one sequence. `z` (G·U) holds the bias (and the first layer's input row); `x` is the
     /// input of a layer above the first. h and c are updated.
     static func step(_ w: RecurrentWeights, _ m: LayerStepMatrices, x: UnsafePointer<Float>?, z: UnsafeMutablePointer<Float>,

@@ -27,13 +27,6 @@ enum SimpleRNNLayer {
         }
     }
 
-    /// dU[:, columns] += Σ_t h_{t-1}ᵀ · dz_t[:, columns] (`backward` left dz in `s.gates`).
-    static func accumulateRecurrentGradient(_ grad: RecurrentWeights, _ s: SequenceBuffers, columns: Range<Int>) {
-        let U = s.units
-        sgemm(transA: true, m: U, n: columns.count, k: s.steps * s.batch, a: s.h, lda: U, b: s.gates + columns.lowerBound,
-              ldb: U, beta: 1, c: grad.recurrentKernel + columns.lowerBound, ldc: U)
-    }
-
     static func step(_ w: RecurrentWeights, _ m: LayerStepMatrices, x: UnsafePointer<Float>?, z: UnsafeMutablePointer<Float>,
                      h: UnsafeMutablePointer<Float>, quantized: StepScratch) {
         let U = w.units

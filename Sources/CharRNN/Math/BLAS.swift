@@ -31,6 +31,16 @@ func sgemm(
         Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
 }
 
+/// `C[:, columns] += Aᵀ · B[:, columns]`, A (k, m) with rows `lda` apart, B (k, ·) and C (m, ·) with rows
+/// `ldb` and `ldc` apart: a weight gradient over a whole sequence, or the share of its columns one thread
+/// owns. Nothing for empty `columns`.
+@inline(__always)
+func addTransposedProduct(_ a: UnsafePointer<Float>, m: Int, k: Int, lda: Int, _ b: UnsafePointer<Float>, ldb: Int,
+                          into c: UnsafeMutablePointer<Float>, ldc: Int, columns: Range<Int>) {
+    sgemm(transA: true, m: m, n: columns.count, k: k, a: a, lda: lda, b: b + columns.lowerBound, ldb: ldb, beta: 1,
+          c: c + columns.lowerBound, ldc: ldc)
+}
+
 /// `y (n) += x (k) · W (k, n)` (rows of W `rowStride` apart) for one row vector: the batch-1 generation
 /// path. Large products go to BLAS's matrix–vector kernel; small ones accumulate rows of `W` scaled by
 /// `x[i]`, which streams `W` once in memory order and vectorises.

@@ -26,3 +26,14 @@ extension GateActivation {
         }
     }
 }
+
+/// out[columns] += the sum of the rows of a (rows, ·) matrix, rows `rowStride` floats apart, over `columns`.
+@inline(__always)
+func columnSums(_ m: UnsafePointer<Float>, rows: Int, columns: Range<Int>, rowStride: Int,
+                into out: UnsafeMutablePointer<Float>) {
+    let j0 = columns.lowerBound, width = columns.count, dst = out + j0  // 0..<width: a loop that vectorizes
+    for r in 0..<rows {
+        let row = m + r * rowStride + j0
+        for j in 0..<width { dst[j] += row[j] }
+    }
+}

@@ -367,9 +367,8 @@ public final class TrainingGraph {
         let V = config.vocabSize, tb = T * batch
         let last = weights.count - 1, U = weights[last].units
         let headColumns = ownedColumns(V)
-        sgemm(transA: true, m: U, n: headColumns.count, k: n, a: headInput(steps: T, applyDropout: applyDropout),
-              lda: U, b: logits + headColumns.lowerBound, ldb: V, beta: 1,
-              c: headGradient.kernel + headColumns.lowerBound, ldc: V)
+        addTransposedProduct(headInput(steps: T, applyDropout: applyDropout), m: U, k: n, lda: U, logits, ldb: V,
+                             into: headGradient.kernel, ldc: V, columns: headColumns)
         if let db = headGradient.bias { columnSums(logits, rows: n, columns: headColumns, rowStride: V, into: db) }
         for l in 0...last {
             let w = weights[l], g = gradientViews[l], s = layers[l], G = w.width
@@ -377,9 +376,8 @@ public final class TrainingGraph {
             if let db = g.inputBias { columnSums(s.gates, rows: tb, columns: columns, rowStride: G, into: db) }
             w.accumulateRecurrentGradient(into: g, s, columns: columns)
             if l > 0 {
-                sgemm(transA: true, m: w.inputWidth, n: columns.count, k: tb, a: layerOutput(l - 1, applyDropout),
-                      lda: w.inputWidth, b: s.gates + columns.lowerBound, ldb: G, beta: 1,
-                      c: g.kernel + columns.lowerBound, ldc: G)
+                addTransposedProduct(layerOutput(l - 1, applyDropout), m: w.inputWidth, k: tb, lda: w.inputWidth,
+                                     s.gates, ldb: G, into: g.kernel, ldc: G, columns: columns)
             } else {
                 firstLayerWeightGradients(g, dz: s.gates, width: G, rows: tb, columns: columns,
                                           embeddingColumns: ownedColumns(config.embeddingDim))
@@ -405,8 +403,7 @@ public final class TrainingGraph {
         case .embedding:
             guard let x = denseInput, let dx = denseInputGradient, let dTable = headGradient.embedding else { return }
             let E = config.embeddingDim
-            sgemm(transA: true, m: E, n: columns.count, k: rows, a: x, lda: E, b: dz + columns.lowerBound, ldb: G,
-                  beta: 1, c: g.kernel + columns.lowerBound, ldc: G)
+            addTransposedProduct(x, m: E, k: rows, lda: E, dz, ldb: G, into: g.kernel, ldc: G, columns: columns)
             let j0 = embeddingColumns.lowerBound, width = embeddingColumns.count
             for r in 0..<rows {
                 let dst = dTable + Int(tokens[r]) * E + j0, src = dx + r * E + j0
