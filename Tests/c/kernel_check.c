@@ -1,11 +1,12 @@
 // Checks CharRNNKernels (Sources/CharRNNKernels), built by the Makefile once per x86-64 level with
 // CRNN_SINGLE_VERSION: prints a hash of the outputs' bits — activations over ~16M inputs, the 8-bit
-// product, the small GEMM and the batch-1 products over the worker pool — (the Makefile requires the same
-// hash from every level, since the library picks one at load time) and fails if any is further from
-// double precision than promised, or if the threads change a bit.
+// product, the small GEMM, the batch-1 products over the worker pool and training's elementwise loops —
+// (the Makefile requires the same hash from every level, since the library picks one at load time) and
+// fails if any is further from double precision than promised, or if the threads change a bit.
 #include "../../Sources/CharRNNKernels/kernels.c"
 #include "../../Sources/CharRNNKernels/step_products.c"
 #include "../../Sources/CharRNNKernels/pool.c"
+#include "../../Sources/CharRNNKernels/training_elementwise.c"
 
 #include <math.h>
 #include <stdio.h>
@@ -253,6 +254,86 @@ static int check_step_products(uint64_t *hash) {
     return failed;
 }
 
+static void hash_floats(const float *v, size_t n, uint64_t *hash) {
+    for (size_t i = 0; i < n; i++) {
+        uint32_t bits;
+        memcpy(&bits, &v[i], sizeof bits);
+        *hash ^= bits; *hash *= 1099511628211u;
+    }
+}
+
+/// Training's elementwise loops against the same sums and expressions written out one element at a time:
+/// the same bits (each element's operations in the same order), for widths around the 64-column passes,
+/// row strides wider than the rows and repeated scatter indices. Adds the outputs' bits to `hash`.
+static int check_training_elementwise(uint64_t *hash) {
+    enum { ROWS = 37, MAX_WIDTH = 200, STRIDE = MAX_WIDTH + 5, TABLE = 9 };
+    static float m[ROWS * STRIDE], out[MAX_WIDTH], expected[MAX_WIDTH];
+    static float table[TABLE * STRIDE], table_expected[TABLE * STRIDE];
+    int32_t indices[ROWS];
+    int failed = 0;
+    for (size_t i = 0; i < ROWS * STRIDE; i++) m[i] = random_float() * (i % 5 == 0 ? 1e4f : 1.0f);
+    for (size_t r = 0; r < ROWS; r++) indices[r] = (int32_t)((r * 7 + r / 3) % TABLE);
+    const size_t widths[] = {1, 15, 64, 65, 130, 200};
+    for (size_t w = 0; w < sizeof widths / sizeof widths[0]; w++) {
+        const size_t width = widths[w];
+        for (size_t j = 0; j < width; j++) out[j] = expected[j] = random_float();
+        crnn_column_sums(m, ROWS, width, STRIDE, out);
+        for (size_t r = 0; r < ROWS; r++)
+            for (size_t j = 0; j < width; j++) expected[j] = expected[j] + m[r * STRIDE + j];
+        if (memcmp(out, expected, width * sizeof *out) != 0) { printf("column sums (width %zu): other bits\n", width); failed = 1; }
+        hash_floats(out, width, hash);
+
+        for (size_t i = 0; i < TABLE * STRIDE; i++) table[i] = table_expected[i] = random_float();
+        crnn_scatter_add_rows(m, ROWS, width, STRIDE, indices, table, STRIDE);
+        for (size_t r = 0; r < ROWS; r++)
+            for (size_t j = 0; j < width; j++)
+                table_expected[indices[r] * STRIDE + j] = table_expected[indices[r] * STRIDE + j] + m[r * STRIDE + j];
+        if (memcmp(table, table_expected, sizeof table) != 0) { printf("scatter-add (width %zu): other bits\n", width); failed = 1; }
+        hash_floats(table, TABLE * STRIDE, hash);
+    }
+
+    // LSTM backward step: sigmoid gates and tanh in (0, 1) and (-1, 1), as the forward pass leaves them.
+    const size_t units[] = {1, 7, 128};
+    for (size_t u = 0; u < sizeof units / sizeof units[0]; u++) {
+        const size_t U = units[u], B = 5, G = 4 * U;
+        float *gates = malloc(B * G * sizeof(float)), *gates_expected = malloc(B * G * sizeof(float));
+        float *d_out = malloc(B * U * sizeof(float)), *dh = malloc(B * U * sizeof(float));
+        float *dc = malloc(B * U * sizeof(float)), *dc_expected = malloc(B * U * sizeof(float));
+        float *c_prev = malloc(B * U * sizeof(float)), *tc = malloc(B * U * sizeof(float));
+        if (!gates || !gates_expected || !d_out || !dh || !dc || !dc_expected || !c_prev || !tc) return 1;
+        for (size_t b = 0; b < B; b++)
+            for (size_t j = 0; j < G; j++) {
+                const float v = random_float();
+                gates[b * G + j] = gates_expected[b * G + j] = (j / U == 2) ? v : 0.5f + 0.5f * v;
+            }
+        for (size_t i = 0; i < B * U; i++) {
+            d_out[i] = random_float(); dh[i] = random_float(); c_prev[i] = 3 * random_float(); tc[i] = random_float();
+            dc[i] = dc_expected[i] = random_float();
+        }
+        crnn_lstm_backward_step(B, U, gates, d_out, dh, dc, c_prev, tc);
+        for (size_t b = 0; b < B; b++)
+            for (size_t j = 0; j < U; j++) {
+                float *row = gates_expected + b * G;
+                const size_t e = b * U + j;
+                const float dhe = d_out[e] + dh[e], i = row[j], f = row[U + j], g = row[2 * U + j], o = row[3 * U + j];
+                const float dce = dc_expected[e] + dhe * o * (1.0f - tc[e] * tc[e]);
+                dc_expected[e] = dce * f;
+                row[j] = dce * g * (i * (1.0f - i));
+                row[U + j] = dce * c_prev[e] * (f * (1.0f - f));
+                row[2 * U + j] = dce * i * (1.0f - g * g);
+                row[3 * U + j] = dhe * tc[e] * (o * (1.0f - o));
+            }
+        if (memcmp(gates, gates_expected, B * G * sizeof(float)) != 0 || memcmp(dc, dc_expected, B * U * sizeof(float)) != 0) {
+            printf("LSTM backward step (%zu units): other bits\n", U);
+            failed = 1;
+        }
+        hash_floats(gates, B * G, hash);
+        hash_floats(dc, B * U, hash);
+        free(gates); free(gates_expected); free(d_out); free(dh); free(dc); free(dc_expected); free(c_prev); free(tc);
+    }
+    return failed;
+}
+
 /// Four threads at once through the pool (one holds the workers, the others run alone): every product
 /// comes out with the bits of the product computed on one thread.
 enum { RACE_K = 256, RACE_N = 1024, RACE_THREADS = 4, RACE_ROUNDS = 300 };
@@ -318,6 +399,7 @@ int main(void) {
     int failed = check_q8(&hash);
     failed |= check_gemm_rows(&hash);
     failed |= check_step_products(&hash);
+    failed |= check_training_elementwise(&hash);
     failed |= check_pool_races();
     if (!isnan(s[0]) || !isnan(t[0]) || !isnan(crnn_expf(NAN))) { puts("NaN must stay NaN"); failed = 1; }
     if (s[1] != 1.0f || !(s[2] >= 0.0f && s[2] < 1e-37f) || t[1] != 1.0f || t[2] != -1.0f) { puts("wrong at ±infinity"); failed = 1; }

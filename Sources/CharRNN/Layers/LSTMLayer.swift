@@ -59,26 +59,40 @@ enum LSTMLayer {
             let z = s.gates + t * B * G
             tanhC.update(from: c + (t + 1) * B * U, count: B * U)
             act.apply(tanhC, count: B * U)
-            for b in 0..<B {
-                let row = z + b * G
-                let dOut = s.outputGradients + (t * B + b) * U
-                let dhNext = s.hGradient + b * U, dcNext = s.cGradient + b * U
-                let cPrev = c + (t * B + b) * U, tcRow = tanhC + b * U
-                for j in 0..<U {
-                    let dh = dOut[j] + dhNext[j]
-                    let i = row[j], f = row[U + j], g = row[2 * U + j], o = row[3 * U + j]
-                    let tc = tcRow[j]
-                    let dc = dcNext[j] + dh * o * act.derivative(output: tc)
-                    dcNext[j] = dc * f
-                    row[j] = dc * g * gate.derivative(output: i)
-                    row[U + j] = dc * cPrev[j] * gate.derivative(output: f)
-                    row[2 * U + j] = dc * i * act.derivative(output: g)
-                    row[3 * U + j] = dh * tc * gate.derivative(output: o)
-                }
+            if act == .tanh && gate == .sigmoid {  // the usual cell: the same expressions, vectorized in C
+                crnn_lstm_backward_step(B, U, z, s.outputGradients + t * B * U, s.hGradient, s.cGradient,
+                                        c + t * B * U, tanhC)
+            } else {
+                genericBackwardStep(t: t, act: act, gate: gate, s, z: z, tanhC: tanhC, c: c)
             }
             if t > 0 {  // dh_prev = dz · U_recᵀ
                 w.backpropagateRecurrent(m: B, a: z, lda: G, k: G, into: s.hGradient, accumulate: false,
                                          packed: packed)
+            }
+        }
+    }
+
+    /// crnn_lstm_backward_step for any activations: `z` (B, G) from gate activations to gate gradients,
+    /// and s.cGradient from dL/dc_t to its part in dL/dc_{t-1}.
+    private static func genericBackwardStep(t: Int, act: Activation, gate: GateActivation, _ s: SequenceBuffers,
+                                            z: UnsafeMutablePointer<Float>, tanhC: UnsafePointer<Float>,
+                                            c: UnsafePointer<Float>) {
+        let B = s.batch, U = s.units, G = s.width
+        for b in 0..<B {
+            let row = z + b * G
+            let dOut = s.outputGradients + (t * B + b) * U
+            let dhNext = s.hGradient + b * U, dcNext = s.cGradient + b * U
+            let cPrev = c + (t * B + b) * U, tcRow = tanhC + b * U
+            for j in 0..<U {
+                let dh = dOut[j] + dhNext[j]
+                let i = row[j], f = row[U + j], g = row[2 * U + j], o = row[3 * U + j]
+                let tc = tcRow[j]
+                let dc = dcNext[j] + dh * o * act.derivative(output: tc)
+                dcNext[j] = dc * f
+                row[j] = dc * g * gate.derivative(output: i)
+                row[U + j] = dc * cPrev[j] * gate.derivative(output: f)
+                row[2 * U + j] = dc * i * act.derivative(output: g)
+                row[3 * U + j] = dh * tc * gate.derivative(output: o)
             }
         }
     }

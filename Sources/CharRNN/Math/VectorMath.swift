@@ -27,13 +27,21 @@ extension GateActivation {
     }
 }
 
-/// out[columns] += the sum of the rows of a (rows, ·) matrix, rows `rowStride` floats apart, over `columns`.
+/// out[columns] += the sum of the rows of a (rows, ·) matrix, rows `rowStride` floats apart, over `columns`:
+/// each column summed in row order (CharRNNKernels, at the CPU's vector width).
 @inline(__always)
 func columnSums(_ m: UnsafePointer<Float>, rows: Int, columns: Range<Int>, rowStride: Int,
                 into out: UnsafeMutablePointer<Float>) {
-    let j0 = columns.lowerBound, width = columns.count, dst = out + j0  // 0..<width: a loop that vectorizes
-    for r in 0..<rows {
-        let row = m + r * rowStride + j0
-        for j in 0..<width { dst[j] += row[j] }
-    }
+    guard !columns.isEmpty, rows > 0 else { return }
+    crnn_column_sums(m + columns.lowerBound, rows, columns.count, rowStride, out + columns.lowerBound)
+}
+
+/// dst[indices[r]][columns] += src[r][columns] for each of `rows` rows, in order: the gradient of a
+/// gathered row goes back to that row (one-hot input, embedding lookup).
+@inline(__always)
+func scatterAddRows(_ src: UnsafePointer<Float>, rows: Int, columns: Range<Int>, srcStride: Int,
+                    indices: UnsafePointer<Int32>, into dst: UnsafeMutablePointer<Float>, dstStride: Int) {
+    guard !columns.isEmpty, rows > 0 else { return }
+    crnn_scatter_add_rows(src + columns.lowerBound, rows, columns.count, srcStride, indices,
+                          dst + columns.lowerBound, dstStride)
 }

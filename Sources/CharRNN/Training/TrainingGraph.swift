@@ -395,20 +395,13 @@ public final class TrainingGraph {
                                            columns: Range<Int>, embeddingColumns: Range<Int>) {
         switch config.input {
         case .onehot:  // scatter-add: the gradient of a gathered row goes back to that row
-            let j0 = columns.lowerBound, width = columns.count  // 0..<width: a loop that vectorizes
-            for r in 0..<rows {
-                let dst = g.kernel + Int(tokens[r]) * G + j0, src = dz + r * G + j0
-                for j in 0..<width { dst[j] += src[j] }
-            }
+            scatterAddRows(dz, rows: rows, columns: columns, srcStride: G, indices: tokens, into: g.kernel, dstStride: G)
         case .embedding:
             guard let x = denseInput, let dx = denseInputGradient, let dTable = headGradient.embedding else { return }
             let E = config.embeddingDim
             addTransposedProduct(x, m: E, k: rows, lda: E, dz, ldb: G, into: g.kernel, ldc: G, columns: columns)
-            let j0 = embeddingColumns.lowerBound, width = embeddingColumns.count
-            for r in 0..<rows {
-                let dst = dTable + Int(tokens[r]) * E + j0, src = dx + r * E + j0
-                for j in 0..<width { dst[j] += src[j] }
-            }
+            scatterAddRows(dx, rows: rows, columns: embeddingColumns, srcStride: E, indices: tokens, into: dTable,
+                           dstStride: E)
         case .scalar:
             guard let x = denseInput else { return }
             let j0 = columns.lowerBound, width = columns.count, dst = g.kernel + j0

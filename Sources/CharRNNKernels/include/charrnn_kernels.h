@@ -84,6 +84,26 @@ void crnn_q8_vecmat_accumulate(const uint8_t *x_values, const float *x_scales, s
                                const float *scales, const int32_t *column_sums, size_t n, size_t g0, size_t g1,
                                float *y);
 
+// MARK: training's elementwise loops (training_elementwise.c)
+
+/// out[j] += Σ_r m[r · stride + j] for j < width, each column summed in row order starting from out[j]
+/// (a bias gradient: the column sums of dL/dz over every row).
+void crnn_column_sums(const float *m, size_t rows, size_t width, size_t stride, float *out);
+
+/// dst[indices[r] · dst_stride + j] += src[r · src_stride + j] for r < rows, j < width, rows in order
+/// (the gradient of a gathered row goes back to that row: one-hot input, embeddings).
+void crnn_scatter_add_rows(const float *src, size_t rows, size_t width, size_t src_stride,
+                           const int32_t *indices, float *dst, size_t dst_stride);
+
+/// One step of an LSTM's backward through time, for sigmoid gates and tanh activation, over `rows`
+/// sequences of `units` units. In: `gates` (rows, 4·units) the gate activations i, f, g, o;
+/// `output_gradient` and `h_gradient` (rows, units) dL/dh_t from above and from step t+1; `c_gradient`
+/// dL/dc_t from step t+1; `c_previous` c_{t-1}; `tanh_c` tanh(c_t). Out: `gates` becomes dL/d(gate
+/// pre-activations), `c_gradient` dL/dc_{t-1}'s part through the forget gate.
+void crnn_lstm_backward_step(size_t rows, size_t units, float *gates, const float *output_gradient,
+                             const float *h_gradient, float *c_gradient, const float *c_previous,
+                             const float *tanh_c);
+
 // MARK: threads (pool.c)
 
 /// The most parts a parallel job is cut into: the caller and up to 7 workers.

@@ -1,0 +1,84 @@
+// See include/charrnn_kernels.h: the elementwise loops of training's backward pass (LSTM gate
+// gradients, bias sums, one-hot scatter), in C so that they run at the CPU's vector width. Swift builds
+// for the x86-64 baseline, where they ran four lanes wide and, for the LSTM, one element at a time.
+#include "charrnn_kernels.h"
+#include "kernels_internal.h"
+
+#pragma STDC FP_CONTRACT OFF
+#pragma clang fp contract(off)
+
+/// Columns summed per pass: 64 floats are 8 AVX2 registers of accumulators, which stay in registers for
+/// every row instead of being loaded and stored again per row.
+#define SUM_COLUMNS 64
+
+static MULTIVERSIONED void column_sums_loop(const float *restrict m, size_t rows, size_t width, size_t stride,
+                                            float *restrict out) {
+    for (size_t j0 = 0; j0 < width; j0 += SUM_COLUMNS) {
+        const size_t w = width - j0 < SUM_COLUMNS ? width - j0 : SUM_COLUMNS;
+        float acc[SUM_COLUMNS];
+        if (w == SUM_COLUMNS) {  // trip counts the compiler knows: the accumulators live in registers
+            for (size_t j = 0; j < SUM_COLUMNS; j++) acc[j] = out[j0 + j];
+            for (size_t r = 0; r < rows; r++) {
+                const float *restrict row = m + r * stride + j0;
+                for (size_t j = 0; j < SUM_COLUMNS; j++) acc[j] = acc[j] + row[j];
+            }
+            for (size_t j = 0; j < SUM_COLUMNS; j++) out[j0 + j] = acc[j];
+        } else {
+            for (size_t j = 0; j < w; j++) acc[j] = out[j0 + j];
+            for (size_t r = 0; r < rows; r++) {
+                const float *restrict row = m + r * stride + j0;
+                for (size_t j = 0; j < w; j++) acc[j] = acc[j] + row[j];
+            }
+            for (size_t j = 0; j < w; j++) out[j0 + j] = acc[j];
+        }
+    }
+}
+
+INTERNAL void crnn_column_sums(const float *m, size_t rows, size_t width, size_t stride, float *out) {
+    column_sums_loop(m, rows, width, stride, out);
+}
+
+static MULTIVERSIONED void scatter_add_rows_loop(const float *restrict src, size_t rows, size_t width,
+                                                 size_t src_stride, const int32_t *restrict indices,
+                                                 float *restrict dst, size_t dst_stride) {
+    for (size_t r = 0; r < rows; r++) {
+        const float *restrict from = src + r * src_stride;
+        float *restrict to = dst + (size_t)indices[r] * dst_stride;
+        for (size_t j = 0; j < width; j++) to[j] = to[j] + from[j];
+    }
+}
+
+INTERNAL void crnn_scatter_add_rows(const float *src, size_t rows, size_t width, size_t src_stride,
+                                    const int32_t *indices, float *dst, size_t dst_stride) {
+    scatter_add_rows_loop(src, rows, width, src_stride, indices, dst, dst_stride);
+}
+
+static MULTIVERSIONED void lstm_backward_loop(size_t rows, size_t units, float *restrict gates,
+                                              const float *restrict output_gradient, const float *restrict h_gradient,
+                                              float *restrict c_gradient, const float *restrict c_previous,
+                                              const float *restrict tanh_c) {
+    const size_t U = units, G = 4 * units;
+    for (size_t b = 0; b < rows; b++) {
+        float *restrict i_ = gates + b * G, *restrict f_ = i_ + U, *restrict g_ = f_ + U, *restrict o_ = g_ + U;
+        const float *restrict d_out = output_gradient + b * U, *restrict c_prev = c_previous + b * U;
+        const float *restrict tc_row = tanh_c + b * U;
+        const float *restrict dh_next = h_gradient + b * U;
+        float *restrict dc_next = c_gradient + b * U;
+        for (size_t j = 0; j < U; j++) {
+            const float dh = d_out[j] + dh_next[j];
+            const float i = i_[j], f = f_[j], g = g_[j], o = o_[j], tc = tc_row[j];
+            const float dc = dc_next[j] + dh * o * (1.0f - tc * tc);
+            dc_next[j] = dc * f;
+            i_[j] = dc * g * (i * (1.0f - i));
+            f_[j] = dc * c_prev[j] * (f * (1.0f - f));
+            g_[j] = dc * i * (1.0f - g * g);
+            o_[j] = dh * tc * (o * (1.0f - o));
+        }
+    }
+}
+
+INTERNAL void crnn_lstm_backward_step(size_t rows, size_t units, float *gates, const float *output_gradient,
+                                      const float *h_gradient, float *c_gradient, const float *c_previous,
+                                      const float *tanh_c) {
+    lstm_backward_loop(rows, units, gates, output_gradient, h_gradient, c_gradient, c_previous, tanh_c);
+}
