@@ -1,4 +1,5 @@
 import CharRNNKernels
+import Glibc  // memcmp
 
 /// A (k, n) matrix as the batch-1 path multiplies it: packed float32 panels (the model's values, laid out
 /// so that a product streams through memory in order), or an 8-bit copy.
@@ -28,9 +29,9 @@ final class StepMatrix {
 
     deinit { panels?.deallocate() }
 
-    /// The product term x (k) · W; for int8, x is quantized into `scratch` (room for k values) here.
-    private func term(_ x: UnsafePointer<Float>, scratch: QuantizedVector) -> crnn_step_term {
-        if let quantized { return quantized.term(x, scratch: scratch) }
+    /// The product term x (k) · W; for int8, with x quantized (or its quantized copy reused) by `scratch`.
+    private func term(_ x: UnsafePointer<Float>, scratch: StepScratch) -> crnn_step_term {
+        if let quantized { return quantized.term(scratch.quantized(x, count: k)) }
         return crnn_step_term(k: k, x: x, panels: panels, x_values: nil, x_scales: nil, values: nil, scales: nil,
                               column_sums: nil)
     }
@@ -38,7 +39,7 @@ final class StepMatrix {
     /// `y (n) += x (k) · W`, then `activation` on the columns.
     func accumulate(_ x: UnsafePointer<Float>, into y: UnsafeMutablePointer<Float>, scratch: StepScratch,
                     activation: crnn_step_activation? = nil) {
-        var t = term(x, scratch: scratch.first)
+        var t = term(x, scratch: scratch)
         withActivation(activation) { crnn_step_products(&t, 1, n, y, $0) }
     }
 
@@ -47,8 +48,8 @@ final class StepMatrix {
     func accumulate(_ x: UnsafePointer<Float>, plus other: StepMatrix, _ h: UnsafePointer<Float>,
                     into y: UnsafeMutablePointer<Float>, scratch: StepScratch, activation: crnn_step_activation? = nil) {
         withUnsafeTemporaryAllocation(of: crnn_step_term.self, capacity: 2) { terms in  // on the stack
-            terms.initializeElement(at: 0, to: term(x, scratch: scratch.first))
-            terms.initializeElement(at: 1, to: other.term(h, scratch: scratch.second))
+            terms.initializeElement(at: 0, to: term(x, scratch: scratch))
+            terms.initializeElement(at: 1, to: other.term(h, scratch: scratch))
             withActivation(activation) { crnn_step_products(terms.baseAddress, 2, n, y, $0) }
         }
     }
@@ -60,13 +61,53 @@ final class StepMatrix {
     }
 }
 
-/// Room for the quantized input vectors of one step (int8 only; two for a layer's fused products).
+/// The quantized input vectors of a session's 8-bit products. Each source buffer (a layer's h, a GRU's
+/// r ⊙ h) keeps its own quantized copy together with the floats it was made from, so a vector multiplied
+/// twice without changing is quantized once: a layer's h, by the layer above's input kernel and then by
+/// its own recurrent kernel at the next step (the last layer's by the head's kernel). A quantized vector is
+/// a function of the floats' bits alone, so reusing it gives the bits quantizing again would.
 final class StepScratch {
-    let first: QuantizedVector, second: QuantizedVector
+    private final class Entry {
+        let source: UnsafePointer<Float>
+        /// The floats `vector` was made from (`count` of them; -1: none yet).
+        let floats: UnsafeMutablePointer<Float>
+        var count = -1
+        let vector: QuantizedVector
 
-    init(capacity: Int) {
-        first = QuantizedVector(capacity: capacity)
-        second = QuantizedVector(capacity: capacity)
+        init(source: UnsafePointer<Float>, capacity: Int) {
+            self.source = source
+            floats = .allocate(capacity: capacity)
+            vector = QuantizedVector(capacity: capacity)
+        }
+
+        deinit { floats.deallocate() }
+    }
+
+    /// The longest vector it quantizes.
+    let capacity: Int
+    /// One per source buffer seen: a session has a few (its layers' h and scratch buffers).
+    private var entries: [Entry] = []
+
+    init(capacity: Int) { self.capacity = capacity }
+
+    /// x (count values, at most `capacity`) quantized, reusing the copy made last time from the same
+    /// buffer when its floats have not changed since.
+    func quantized(_ x: UnsafePointer<Float>, count: Int) -> QuantizedVector {
+        precondition(count <= capacity, "quantization scratch for \(capacity) values, a vector of \(count)")
+        let entry: Entry
+        if let known = entries.first(where: { $0.source == x }) {
+            entry = known
+            if known.count == count && memcmp(known.floats, x, count * MemoryLayout<Float>.stride) == 0 {
+                return known.vector
+            }
+        } else {
+            entry = Entry(source: x, capacity: capacity)
+            entries.append(entry)
+        }
+        crnn_q8_quantize_vector(x, count, entry.vector.values, entry.vector.scales)
+        entry.floats.update(from: x, count: count)
+        entry.count = count
+        return entry.vector
     }
 }
 

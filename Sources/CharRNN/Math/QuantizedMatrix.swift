@@ -35,12 +35,10 @@ final class QuantizedMatrix {
         columnSums.deallocate()
     }
 
-    /// The product term x (k) · W for CharRNNKernels' crnn_step_products, quantizing x into `scratch`
-    /// (room for at least k values) first.
-    func term(_ x: UnsafePointer<Float>, scratch: QuantizedVector) -> crnn_step_term {
-        precondition(k <= scratch.capacity, "quantization scratch for \(scratch.capacity) values, matrix has \(k) rows")
-        crnn_q8_quantize_vector(x, k, scratch.values, scratch.scales)
-        return crnn_step_term(k: k, x: nil, panels: nil, x_values: scratch.values, x_scales: scratch.scales,
+    /// The product term x · W for CharRNNKernels' crnn_step_products, with x (k values) already quantized.
+    func term(_ x: QuantizedVector) -> crnn_step_term {
+        precondition(k <= x.capacity, "a quantized vector of \(x.capacity) values, matrix has \(k) rows")
+        return crnn_step_term(k: k, x: nil, panels: nil, x_values: x.values, x_scales: x.scales,
                               values: values, scales: scales, column_sums: columnSums)
     }
 }
