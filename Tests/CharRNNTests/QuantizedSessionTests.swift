@@ -1,4 +1,5 @@
 @testable import CharRNN
+import CharRNNKernels
 import XCTest
 
 /// 8-bit generation (`WeightPrecision.int8`): close to float32 for every layer type, deterministic, and
@@ -56,5 +57,44 @@ final class QuantizedSessionTests: XCTestCase {
             let int8 = try model.evaluateStepwise(text, precision: .int8)
             XCTAssertEqual(int8.meanLoss, stepwise.meanLoss, accuracy: 0.01, name)
         }
+    }
+
+    /// A buffer's quantized copy is reused only while its floats are unchanged: after any one value
+    /// changes, or the count does, the result is what quantizing afresh gives.
+    func testQuantizedInputsFollowTheirBuffers() {
+        let count = 70, capacity = 96
+        let x = UnsafeMutablePointer<Float>.allocate(capacity: capacity)
+        defer { x.deallocate() }
+        for i in 0..<capacity { x[i] = Float(i % 13) / 7 - 0.9 }
+        let scratch = StepScratch(capacity: capacity)
+        func blocks(_ v: QuantizedVector, _ n: Int) -> ([UInt8], [Float]) {  // the blocks n values fill
+            let b = (n + Int(CRNN_Q8_BLOCK) - 1) / Int(CRNN_Q8_BLOCK)
+            return (Array(UnsafeBufferPointer(start: v.values, count: b * Int(CRNN_Q8_BLOCK))),
+                    Array(UnsafeBufferPointer(start: v.scales, count: b)))
+        }
+        func fresh(_ n: Int) -> ([UInt8], [Float]) {
+            let v = QuantizedVector(capacity: capacity)
+            crnn_q8_quantize_vector(x, n, v.values, v.scales)
+            return blocks(v, n)
+        }
+        func current(_ n: Int) -> ([UInt8], [Float]) {
+            blocks(scratch.quantized(x, count: n), n)
+        }
+        XCTAssertTrue(current(count) == fresh(count))
+        XCTAssertTrue(scratch.quantized(x, count: count) === scratch.quantized(x, count: count), "unchanged: reused")
+        x[65] = 3  // the last block's largest value: its scale and every value of the block change
+        XCTAssertTrue(current(count) == fresh(count), "a changed value must be quantized again")
+        x[0] = -0.0  // a change of bits alone
+        XCTAssertTrue(current(count) == fresh(count))
+        XCTAssertTrue(current(40) == fresh(40), "another count must be quantized again")
+        XCTAssertTrue(current(count) == fresh(count))
+        // Another buffer gets its own copy: the first one's stays valid.
+        let y = UnsafeMutablePointer<Float>.allocate(capacity: capacity)
+        defer { y.deallocate() }
+        y.initialize(repeating: 0.5, count: capacity)
+        let first = scratch.quantized(x, count: count), second = scratch.quantized(y, count: count)
+        XCTAssertFalse(first === second)
+        XCTAssertTrue(scratch.quantized(x, count: count) === first)
+        XCTAssertTrue(current(count) == fresh(count))
     }
 }
