@@ -8,9 +8,14 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+static char path[64];
+static void remove_file(void) { unlink(path); }  /* libFuzzer ends its runs with exit() */
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-    static char path[64];
-    if (!path[0]) snprintf(path, sizeof path, "/tmp/charrnn-fuzz-%d.safetensors", (int)getpid());
+    if (!path[0]) {
+        snprintf(path, sizeof path, "/tmp/charrnn-fuzz-%d.safetensors", (int)getpid());
+        atexit(remove_file);
+    }
     FILE *f = fopen(path, "wb");
     if (!f) return 0;
     if (size) fwrite(data, 1, size, f);

@@ -17,9 +17,15 @@ static int stop_after_steps(const charrnn_progress *progress, void *user_data) {
     return ++*calls > 16;  /* non-zero: cancel */
 }
 
+static char path[64], text[64];
+static void remove_files(void) {  /* libFuzzer ends its runs with exit() */
+    unlink(path);
+    unlink(text);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-    static char path[64], text[64];
     if (!path[0]) {
+        atexit(remove_files);
         snprintf(path, sizeof path, "/tmp/charrnn-fuzz-resume-%d.safetensors", (int)getpid());
         snprintf(text, sizeof text, "/tmp/charrnn-fuzz-resume-%d.txt", (int)getpid());
         if (fuzz_write_text(text) != 0) abort();
