@@ -262,15 +262,36 @@ INTERNAL void crnn_q8_quantize_matrix(const float *w, size_t k, size_t n, size_t
     }
 }
 
+/// The largest |x[i]| of n values, NaN if any is NaN (as block_max), by the bits: with the sign cleared,
+/// the order of a float's bits as an unsigned integer is the order of its value, and every NaN lies above
+/// infinity. An integer max is associative, so unlike block_max's chain of selects it runs vector-wide.
+static inline __attribute__((always_inline)) float largest_magnitude(const float *restrict x, size_t n) {
+    uint32_t largest = 0;
+    for (size_t i = 0; i < n; i++) {
+        uint32_t bits;
+        memcpy(&bits, &x[i], sizeof bits);
+        bits &= 0x7fffffffu;
+        largest = bits > largest ? bits : largest;
+    }
+    float value;
+    memcpy(&value, &largest, sizeof value);
+    return value;
+}
+
 static MULTIVERSIONED void quantize_vector_loop(const float *restrict x, size_t k, uint8_t *restrict values,
                                                 float *restrict scales) {
     const size_t blocks = div_up(k, CRNN_Q8_BLOCK);
     for (size_t b = 0; b < blocks; b++) {
-        float largest = 0;
-        for (size_t i = b * CRNN_Q8_BLOCK; i < k && i < (b + 1) * CRNN_Q8_BLOCK; i++) largest = block_max(largest, x[i]);
-        const float inverse = inverse_scale(largest);
+        const size_t first = b * CRNN_Q8_BLOCK;
+        if (first + CRNN_Q8_BLOCK <= k) {  // a whole block: every trip count known to the compiler
+            const float largest = largest_magnitude(x + first, CRNN_Q8_BLOCK), inverse = inverse_scale(largest);
+            for (size_t i = 0; i < CRNN_Q8_BLOCK; i++) values[first + i] = (uint8_t)(quantize(x[first + i], inverse) + 128);
+            scales[b] = largest / 127.0f;
+            continue;
+        }
+        const float largest = largest_magnitude(x + first, k - first), inverse = inverse_scale(largest);
         for (size_t i = 0; i < CRNN_Q8_BLOCK; i++) {
-            const size_t row = b * CRNN_Q8_BLOCK + i;
+            const size_t row = first + i;
             values[row] = (uint8_t)((row < k ? quantize(x[row], inverse) : 0) + 128);
         }
         scales[b] = largest / 127.0f;
