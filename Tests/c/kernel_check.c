@@ -292,7 +292,7 @@ static int check_training_elementwise(uint64_t *hash) {
         hash_floats(table, TABLE * STRIDE, hash);
     }
 
-    // LSTM backward step: sigmoid gates and tanh in (0, 1) and (-1, 1), as the forward pass leaves them.
+    // LSTM cell and backward step: sigmoid gates and tanh in (0, 1) and (-1, 1), as the forward pass leaves them.
     const size_t units[] = {1, 7, 128};
     for (size_t u = 0; u < sizeof units / sizeof units[0]; u++) {
         const size_t U = units[u], B = 5, G = 4 * U;
@@ -310,6 +310,32 @@ static int check_training_elementwise(uint64_t *hash) {
             d_out[i] = random_float(); dh[i] = random_float(); c_prev[i] = 3 * random_float(); tc[i] = random_float();
             dc[i] = dc_expected[i] = random_float();
         }
+        // The cell update, into other rows and in place: c and h as crnn_tanh and the products give them.
+        float *c_next = malloc(B * U * sizeof(float)), *h_next = malloc(B * U * sizeof(float));
+        float *c_expected = malloc(B * U * sizeof(float)), *h_expected = malloc(B * U * sizeof(float));
+        float *c_in_place = malloc(B * U * sizeof(float)), *h_in_place = malloc(B * U * sizeof(float));
+        if (!c_next || !h_next || !c_expected || !h_expected || !c_in_place || !h_in_place) return 1;
+        crnn_lstm_cell(B, U, gates, c_prev, c_next, h_next);
+        memcpy(c_in_place, c_prev, B * U * sizeof(float));
+        crnn_lstm_cell(B, U, gates, c_in_place, c_in_place, h_in_place);
+        for (size_t b = 0; b < B; b++)
+            for (size_t j = 0; j < U; j++) {
+                const float *row = gates + b * G;
+                c_expected[b * U + j] = row[U + j] * c_prev[b * U + j] + row[j] * row[2 * U + j];
+            }
+        memcpy(h_expected, c_expected, B * U * sizeof(float));
+        crnn_tanh(h_expected, B * U);
+        for (size_t b = 0; b < B; b++)
+            for (size_t j = 0; j < U; j++) h_expected[b * U + j] = h_expected[b * U + j] * gates[b * G + 3 * U + j];
+        if (memcmp(c_next, c_expected, B * U * sizeof(float)) != 0 || memcmp(h_next, h_expected, B * U * sizeof(float)) != 0 ||
+            memcmp(c_in_place, c_expected, B * U * sizeof(float)) != 0 || memcmp(h_in_place, h_expected, B * U * sizeof(float)) != 0) {
+            printf("LSTM cell (%zu units): other bits\n", U);
+            failed = 1;
+        }
+        hash_floats(c_next, B * U, hash);
+        hash_floats(h_next, B * U, hash);
+        free(c_next); free(h_next); free(c_expected); free(h_expected); free(c_in_place); free(h_in_place);
+
         crnn_lstm_backward_step(B, U, gates, d_out, dh, dc, c_prev, tc);
         for (size_t b = 0; b < B; b++)
             for (size_t j = 0; j < U; j++) {

@@ -13,13 +13,9 @@ enum LSTMLayer {
             let z = s.gates + t * B * G
             let hPrev = s.h + t * B * U
             w.multiplyRecurrent(m: B, a: hPrev, n: G, into: z, ldc: G, accumulate: true, packed: packed)
-            for b in 0..<B {
-                let row = z + b * G
-                let cPrev = c + (t * B + b) * U, cNext = c + ((t + 1) * B + b) * U
-                let hNext = s.h + ((t + 1) * B + b) * U
-                activateGates(w, row)
-                updateCell(row, units: U, cPrev: cPrev, cNext: cNext, hNext: hNext, activation: act)
-            }
+            for b in 0..<B { activateGates(w, z + b * G) }
+            updateCells(z, rows: B, units: U, cPrev: c + t * B * U, cNext: c + (t + 1) * B * U,
+                        hNext: s.h + (t + 1) * B * U, activation: act)
         }
     }
 
@@ -32,18 +28,26 @@ enum LSTMLayer {
         w.config.recurrentActivation.apply(row + 3 * U, count: U)
     }
 
-    /// c = f ⊙ c_prev + i ⊙ g, h = o ⊙ act(c), from activated gates.
-    @inline(__always)
-    static func updateCell(_ row: UnsafeMutablePointer<Float>, units U: Int, cPrev: UnsafePointer<Float>,
-                           cNext: UnsafeMutablePointer<Float>, hNext: UnsafeMutablePointer<Float>, activation: Activation) {
-        let i = row, f = row + U, g = row + 2 * U, o = row + 3 * U
-        for j in 0..<U {
-            let cell = f[j] * cPrev[j] + i[j] * g[j]
-            cNext[j] = cell
-            hNext[j] = cell
+    /// c = f ⊙ c_prev + i ⊙ g, h = o ⊙ act(c), from activated gates, for `rows` rows (gates G apart, the
+    /// others U apart). cNext may be cPrev.
+    static func updateCells(_ gates: UnsafePointer<Float>, rows: Int, units U: Int, cPrev: UnsafePointer<Float>,
+                            cNext: UnsafeMutablePointer<Float>, hNext: UnsafeMutablePointer<Float>,
+                            activation: Activation) {
+        if activation == .tanh {  // the usual cell: the same expressions, vectorized in C
+            crnn_lstm_cell(rows, U, gates, cPrev, cNext, hNext)
+            return
         }
-        activation.apply(hNext, count: U)
-        for j in 0..<U { hNext[j] *= o[j] }
+        for b in 0..<rows {
+            let i = gates + b * 4 * U, f = i + U, g = i + 2 * U, o = i + 3 * U
+            let cp = cPrev + b * U, cn = cNext + b * U, h = hNext + b * U
+            for j in 0..<U {
+                let cell = f[j] * cp[j] + i[j] * g[j]
+                cn[j] = cell
+                h[j] = cell
+            }
+            activation.apply(h, count: U)
+            for j in 0..<U { h[j] *= o[j] }
+        }
     }
 
     /// Backward through time, truncated at the start of the sequence. Reads `outputGradients` and
@@ -111,6 +115,6 @@ enum LSTMLayer {
             m.accumulateInputAndRecurrent(x: x, h: h, into: z, scratch: quantized)
             activateGates(w, z)
         }
-        updateCell(z, units: U, cPrev: c, cNext: c, hNext: h, activation: w.config.activation)
+        updateCells(z, rows: 1, units: U, cPrev: c, cNext: c, hNext: h, activation: w.config.activation)
     }
 }

@@ -95,6 +95,12 @@ void crnn_column_sums(const float *m, size_t rows, size_t width, size_t stride, 
 void crnn_scatter_add_rows(const float *src, size_t rows, size_t width, size_t src_stride,
                            const int32_t *indices, float *dst, size_t dst_stride);
 
+/// The LSTM cell after its gates, for tanh activation, over `rows` sequences of `units` units: from `gates`
+/// (rows, 4·units) holding the activated i, f, g, o, c_next = f ⊙ c_previous + i ⊙ g and
+/// h_next = tanh(c_next) ⊙ o (crnn_tanh's values). c_next may be c_previous, updated in place.
+void crnn_lstm_cell(size_t rows, size_t units, const float *gates, const float *c_previous, float *c_next,
+                    float *h_next);
+
 /// One step of an LSTM's backward through time, for sigmoid gates and tanh activation, over `rows`
 /// sequences of `units` units. In: `gates` (rows, 4·units) the gate activations i, f, g, o;
 /// `output_gradient` and `h_gradient` (rows, units) dL/dh_t from above and from step t+1; `c_gradient`
