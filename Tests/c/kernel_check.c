@@ -134,8 +134,9 @@ static int check_q8_nonfinite(void) {
 
 static int check_q8(uint64_t *hash) {
     // (k, n, row stride): not multiples of the block and group, exact multiples, smaller than one of each,
-    // and more rows than the AVX2 kernel prepares x for.
-    const size_t shapes[][3] = {{300, 77, 80}, {31, 15, 15}, {64, 32, 32}, {1, 1, 1}, {128, 512, 512}, {96, 40, 41}, {1100, 40, 40}};
+    // more rows than the AVX2 kernel prepares x for, and one large enough to be split over the pool.
+    const size_t shapes[][3] = {{300, 77, 80}, {31, 15, 15}, {64, 32, 32}, {1, 1, 1}, {128, 512, 512}, {96, 40, 41},
+                                {1100, 40, 40}, {512, 640, 650}};
     int failed = 0;
     for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
         failed |= check_q8_shape(shapes[s][0], shapes[s][1], shapes[s][2], 0, 0, hash);
