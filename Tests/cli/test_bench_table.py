@@ -42,3 +42,33 @@ def test_int8_rows_compare_with_the_float_keras_workload():
     text = bench_run.table(ours, keras, ["gen_lstm2x128_b1_int8"])
     row = next(line for line in text.splitlines() if line.startswith("| gen_lstm2x128_b1_int8"))
     assert "20.00x" in row and "330" in row
+
+
+def test_rounds_merge_into_medians_and_keep_the_versions():
+    runs = [{"a_chars_per_s": 10.0, "blas_core": "Zen", "a_peak_rss_mb": 40.0},
+            {"a_chars_per_s": 30.0, "blas_core": "Zen", "a_peak_rss_mb": 42.0},
+            {"a_chars_per_s": 20.0, "blas_core": "Zen"}]  # a round whose RSS went missing
+    merged = bench_run.median_figures(runs)
+    assert merged == {"a_chars_per_s": 20.0, "blas_core": "Zen", "a_peak_rss_mb": 41.0}
+    assert bench_run.median_figures([]) == {}
+
+
+def test_ratios_are_paired_by_round_and_shown_as_median_and_range():
+    rounds = [{"charrnn": {f"{NAME}_chars_per_s": 9000.0}, "keras": {f"{NAME}_chars_per_s": 4500.0}},
+              {"charrnn": {f"{NAME}_chars_per_s": 6000.0}, "keras": {f"{NAME}_chars_per_s": 4000.0}},
+              {"charrnn": {f"{NAME}_chars_per_s": 7000.0}, "keras": {}},  # Keras failed: no ratio
+              {"charrnn": {f"{NAME}_chars_per_s": 5000.0}, "keras": {f"{NAME}_chars_per_s": 2000.0}}]
+    ratios = bench_run.round_ratios(rounds, [NAME])
+    assert ratios == {NAME: [2.0, 1.5, 2.5]}
+    ours = bench_run.median_figures([r["charrnn"] for r in rounds])
+    keras = bench_run.median_figures([r["keras"] for r in rounds])
+    row = next(line for line in bench_run.table(ours, keras, [NAME], ratios=ratios).splitlines()
+               if line.startswith(f"| {NAME}"))
+    # The median of the rounds' ratios, not the ratio of the medians (6,500 / 4,000 = 1.63x).
+    assert "2.00x (1.50–2.50)" in row and "6,500" in row and "4,000" in row
+
+
+def test_int8_rounds_pair_with_the_float_keras_workload():
+    rounds = [{"charrnn": {"gen_lstm2x128_b1_int8_chars_per_s": 100000.0},
+               "keras": {"gen_lstm2x128_b1_chars_per_s": 5000.0}}]
+    assert bench_run.round_ratios(rounds, ["gen_lstm2x128_b1_int8"]) == {"gen_lstm2x128_b1_int8": [20.0]}
