@@ -54,6 +54,10 @@ INTERNAL void crnn_tanh(float *p, size_t n) { tanh_loop(p, n); }
         size_t rows, size_t width, size_t k, const float *restrict a, size_t lda, const float *restrict b,     \
         size_t ldb, float *restrict c, size_t ldc, int accumulate) {                                           \
         float acc[GEMM_WIDE_ROWS][COLUMNS] = {{0}};                                                            \
+        /* C's rows are ldc apart, each a line no prefetcher predicts (in training, gates written by the   \
+           whole-sequence GEMM long before, out in L3 or memory): fetch them now, while the k loop runs. */  \
+        for (size_t r = 0; r < rows; r++)                                                                      \
+            for (size_t j = 0; j < width; j += 16) __builtin_prefetch(c + r * ldc + j, 1);                    \
         for (size_t p = 0; p < k; p++) {                                                                       \
             const float *restrict bp = b + p * ldb;                                                            \
             for (size_t r = 0; r < rows; r++) {                                                                \
