@@ -2,9 +2,10 @@
 
 For each workload, runs `.build/release/charrnn bench --json --only NAME --corpus FILE` (its last stdout
 line is one JSON object with `<workload>_chars_per_s`, `<workload>_peak_rss_mb` and
-`train_lstm2x512_T50_B50_gflops`) and `bench/keras_peer.py --only NAME` right after it, one after the other
-so they never compete for the cores. That is one round; `--rounds` rounds (3 by default) run, the sides
-taking turns to go first. A shared or virtual machine's speed drifts by tens of percent over minutes,
+`train_lstm2x512_T50_B50_gflops`) and `bench/keras_peer.py --only NAME` next to it, one after the other
+so they never compete for the cores; an `_int8` workload is measured right after its float32 one, next to
+the same Keras run. That is one round; `--rounds` rounds (3 by default) run, the sides taking turns to go
+first from one workload to the next and from one round to the next. A shared or virtual machine's speed drifts by tens of percent over minutes,
 on both sides alike: measuring the two close together, several times, keeps that drift out of the ratios.
 The table shows the median of each side's figures and the median of the rounds' ratios, with their
 range.
@@ -80,6 +81,13 @@ def keras_name(name):
     return name.replace(INT8, "")
 
 
+def measurement_order(names):
+    """`names` with each _int8 workload moved right after its float32 one, which runs next to the Keras
+    workload both are compared with."""
+    position = {n: i for i, n in enumerate(names)}
+    return sorted(names, key=lambda n: (position.get(keras_name(n), position[n]), n.endswith(INT8)))
+
+
 def median_figures(runs):
     """One dict from several runs' dicts: the median of each number over the runs that have it, and the
     first run's value for anything else (versions, the BLAS core)."""
@@ -104,7 +112,8 @@ def round_ratios(rounds, names, side="charrnn"):
 
 
 def ratio_cell(a, b, per_round=None):
-    """The median of the rounds' ratios, with their range; a / b without rounds."""
+    """The median of the rounds' ratios, with their range; a / b (the medians' ratio) when no round
+    measured both sides."""
     if per_round:
         text = f"{statistics.median(per_round):.2f}x"
         if len(per_round) > 1:
@@ -187,9 +196,9 @@ def main():
         print(f"run.py: round {r + 1} of {args.rounds}", file=sys.stderr, flush=True)
         figures = {"charrnn": {}, "keras": {}, "charrnn_auto": {}}
         keras_done = set()
-        for name in names:
+        for i, name in enumerate(measurement_order(names)):
             peer = keras_name(name)
-            sides = ["charrnn", "keras"] if r % 2 == 0 else ["keras", "charrnn"]  # taking turns to go first
+            sides = ["charrnn", "keras"] if (r + i) % 2 == 0 else ["keras", "charrnn"]  # taking turns to go first
             for side in sides:
                 if side == "charrnn":
                     figures["charrnn"].update(measure_charrnn(name))
@@ -233,7 +242,7 @@ def main():
         with open(args.json_out, "w") as f:
             json.dump({**results, "errors": errors}, f, indent=2)
     if errors:
-        print("\nErrors:\n" + "\n".join(f"- {e}" for e in errors))
+        print("\nErrors:\n" + "\n".join(f"- {e}" for e in dict.fromkeys(errors)))
         sys.exit(1)
 
 

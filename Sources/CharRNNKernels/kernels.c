@@ -35,9 +35,10 @@ INTERNAL void crnn_tanh(float *p, size_t n) { tanh_loop(p, n); }
 // MARK: small products
 
 #define GEMM_ROWS 4  // rows of A per register block
-/// Rows of the wider blocks that take the place of a ragged last block: m = 4a + 5b with b = m mod 4
-/// leaves no block of 1–3 rows, which would run at a quarter to three quarters of a full block's rate
-/// (a batch of 50 on two cores is 25 rows per part: 4 · 5 + 5 instead of 4 · 6 + 1).
+/// Rows of the wider blocks that take the place of a ragged last block in full-width panels: for
+/// m ≥ 5 · (m mod 4), m = 4a + 5b with b = m mod 4 leaves no block of 1–3 rows, which would run at a
+/// quarter to three quarters of a full block's rate (a batch of 50 on two cores is 25 rows per part:
+/// 4 · 5 + 5 instead of 4 · 6 + 1). Smaller m (6, 7, 11) still end with a short block.
 #define GEMM_WIDE_ROWS 5
 // Columns of B per panel: 64 with AVX-512 (4 registers per row of the block), 16 with AVX2 (2 per row:
 // 4 × 64 floats would not fit AVX2's 16 registers, and 4 × 16 measured 25–30% faster than 4 × 64 on Zen 3).
@@ -45,11 +46,11 @@ INTERNAL void crnn_tanh(float *p, size_t n) { tanh_loop(p, n); }
 // so the bits are the same.
 
 /// Defines gemm_panels_COLUMNS: C (m, n) (+)= A · B, B taken COLUMNS columns at a time, each panel cut
-/// into blocks of GEMM_ROWS rows whose accumulators stay in registers for the whole of k. Panel p of B
-/// starts `p · panel_step` floats after b and its rows are `ldb` apart: panel_step = COLUMNS for B
-/// row-major, panel_rows · COLUMNS for B packed (crnn_pack_panels).
+/// into blocks of GEMM_ROWS (or GEMM_WIDE_ROWS) rows whose accumulators stay in registers for the whole
+/// of k. Panel p of B starts `p · panel_step` floats after b and its rows are `ldb` apart: panel_step =
+/// COLUMNS for B row-major, panel_rows · COLUMNS for B packed (crnn_pack_panels).
 #define DEFINE_GEMM_PANELS(COLUMNS)                                                                             \
-    /* `rows` (≤ GEMM_ROWS) rows of C, `width` (≤ COLUMNS) columns. */                                          \
+    /* `rows` (≤ GEMM_WIDE_ROWS) rows of C, `width` (≤ COLUMNS) columns. */                                    \
     static inline __attribute__((always_inline)) void gemm_block_##COLUMNS(                                     \
         size_t rows, size_t width, size_t k, const float *restrict a, size_t lda, const float *restrict b,     \
         size_t ldb, float *restrict c, size_t ldc, int accumulate) {                                           \
@@ -86,7 +87,7 @@ INTERNAL void crnn_tanh(float *p, size_t n) { tanh_loop(p, n); }
                                          ldc, accumulate);                                                     \
                 const float *ai = a + i0 * lda;                                                                \
                 float *ci = c + i0 * ldc + j0;                                                                 \
-                switch (m - i0) { /* the last rows (25 per part for char-rnn's batch of 50 on two cores) */    \
+                switch (m - i0) { /* the last 1–3 rows, when m is too small for wide blocks to take them */    \
                 case 3: gemm_block_##COLUMNS(3, COLUMNS, k, ai, lda, bp, ldb, ci, ldc, accumulate); break;     \
                 case 2: gemm_block_##COLUMNS(2, COLUMNS, k, ai, lda, bp, ldb, ci, ldc, accumulate); break;     \
                 case 1: gemm_block_##COLUMNS(1, COLUMNS, k, ai, lda, bp, ldb, ci, ldc, accumulate); break;     \

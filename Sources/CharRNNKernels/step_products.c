@@ -8,12 +8,12 @@
 #pragma STDC FP_CONTRACT OFF
 #pragma clang fp contract(off)
 
-/// Below this many bytes of weights a product stays on the calling thread. Such weights fit one core's
-/// L2 cache and their product takes a few µs, so handing half of it to another core gains less than the
-/// hand-off costs: 8-bit 2x128 LSTM generation (64 and 128 KB per product) measured 90–120k chars/s on
-/// one Zen 3 core against 55–114k on two. A float32 2x128's products (256 and 512 KB) stream from L2 and
-/// gain from the second core's cache.
-#define PARALLEL_MINIMUM_BYTES (256u * 1024u)
+/// Below this many bytes of weights a product stays on the calling thread: handing part of it to another
+/// core costs more than it saves. float32: 128 KB (32k multiply-adds). 8-bit: 256 KB. An 8-bit 2x128 LSTM's
+/// products (64 and 128 KB) take a few µs from one core's L2 cache, and generation measured 90–120k
+/// chars/s on one Zen 3 core against 55–114k on two.
+#define PARALLEL_MINIMUM_FLOAT_BYTES (128u * 1024u)
+#define PARALLEL_MINIMUM_INT8_BYTES (256u * 1024u)
 
 static size_t ceil_div(size_t a, size_t b) { return (a + b - 1) / b; }
 
@@ -113,7 +113,8 @@ INTERNAL void crnn_step_products(const crnn_step_term *terms, size_t count, size
     step_job job = {.terms = terms, .count = count, .n = n, .y = y, .activation = activation};
     const size_t units = ceil_div(n, CRNN_PANEL);
     const size_t width = crnn_pool_width();  // shares for as many parts as can run
-    const size_t parts = weight_bytes < PARALLEL_MINIMUM_BYTES ? 1 : units < width ? units : width;
+    const size_t minimum = terms[0].panels ? PARALLEL_MINIMUM_FLOAT_BYTES : PARALLEL_MINIMUM_INT8_BYTES;
+    const size_t parts = weight_bytes < minimum ? 1 : units < width ? units : width;
     job.shares = parts;
     for (size_t p = 0; p < parts; p++) {
         atomic_init(&job.next[p], units * p / parts);

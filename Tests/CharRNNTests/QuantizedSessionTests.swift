@@ -84,10 +84,14 @@ final class QuantizedSessionTests: XCTestCase {
         XCTAssertTrue(scratch.quantized(x, count: count) === scratch.quantized(x, count: count), "unchanged: reused")
         x[65] = 3  // the last block's largest value: its scale and every value of the block change
         XCTAssertTrue(current(count) == fresh(count), "a changed value must be quantized again")
-        x[0] = -0.0  // a change of bits alone
+        x[0] = 0
+        XCTAssertTrue(current(count) == fresh(count))
+        x[0] = -0.0  // equal as floats, other bits: quantized again, to the same values
         XCTAssertTrue(current(count) == fresh(count))
         XCTAssertTrue(current(40) == fresh(40), "another count must be quantized again")
         XCTAssertTrue(current(count) == fresh(count))
+        XCTAssertFalse(scratch.quantized(x, count: 40) === scratch.quantized(x, count: count),
+                       "two lengths of one buffer: two copies, so that two terms never share one")
         // Another buffer gets its own copy: the first one's stays valid.
         let y = UnsafeMutablePointer<Float>.allocate(capacity: capacity)
         defer { y.deallocate() }
@@ -96,5 +100,7 @@ final class QuantizedSessionTests: XCTestCase {
         XCTAssertFalse(first === second)
         XCTAssertTrue(scratch.quantized(x, count: count) === first)
         XCTAssertTrue(current(count) == fresh(count))
+        for i in 0..<count { x[i] = .nan }  // a diverged state: every output NaN, never a stale vector
+        XCTAssertTrue(scratch.quantized(x, count: count).scales[0].isNaN)
     }
 }

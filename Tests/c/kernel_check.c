@@ -118,15 +118,16 @@ static int check_q8_nonfinite(void) {
     int32_t sums[2 * 2 * 16];
     if (crnn_q8_matrix_bytes(K, N) > sizeof values || crnn_q8_scale_count(K, N) > 2 * 2 * 16) return 1;
     crnn_q8_quantize_matrix(w, K, N, N, values, scales, sums);
-    const float specials[] = {NAN, INFINITY, -INFINITY};
-    for (int s = 0; s < 3; s++) {
+    // In the first (whole) block and in the last (partial) one, and a NaN with its sign bit set.
+    const float specials[] = {NAN, INFINITY, -INFINITY, -NAN};
+    for (int s = 0; s < 8; s++) {
         for (size_t i = 0; i < K; i++) x[i] = random_float();
-        x[5] = specials[s];
+        x[s < 4 ? 5 : K - 3] = specials[s % 4];
         for (size_t j = 0; j < N; j++) y[j] = 0;
         crnn_q8_quantize_vector(x, K, xq, xs);
         crnn_q8_vecmat_accumulate(xq, xs, K, values, scales, sums, N, 0, (N + CRNN_Q8_GROUP - 1) / CRNN_Q8_GROUP, y);
         for (size_t j = 0; j < N; j++) {
-            if (!isnan(y[j])) { printf("q8: input %g gave %g, not NaN\n", specials[s], y[j]); return 1; }
+            if (!isnan(y[j])) { printf("q8: input %g gave %g, not NaN\n", specials[s % 4], y[j]); return 1; }
         }
     }
     return 0;

@@ -72,3 +72,51 @@ def test_int8_rounds_pair_with_the_float_keras_workload():
     rounds = [{"charrnn": {"gen_lstm2x128_b1_int8_chars_per_s": 100000.0},
                "keras": {"gen_lstm2x128_b1_chars_per_s": 5000.0}}]
     assert bench_run.round_ratios(rounds, ["gen_lstm2x128_b1_int8"]) == {"gen_lstm2x128_b1_int8": [20.0]}
+
+
+def test_int8_workloads_are_measured_right_after_their_float_peer():
+    names = ["train_lstm2x128_T50_B50", "gen_lstm2x512_b1", "gen_lstm2x128_b1", "gen_lstm2x512_b1_int8",
+             "gen_lstm2x128_b1_int8"]
+    assert bench_run.measurement_order(names) == [
+        "train_lstm2x128_T50_B50", "gen_lstm2x512_b1", "gen_lstm2x512_b1_int8", "gen_lstm2x128_b1",
+        "gen_lstm2x128_b1_int8"]
+    assert bench_run.measurement_order(["gen_lstm2x128_b1_int8"]) == ["gen_lstm2x128_b1_int8"]
+
+
+def fake_runner(calls, rates):
+    """A run_json that records each command and answers with figures from `rates`."""
+    def run_json(cmd, what, cwd=None, env=None):
+        name = cmd[cmd.index("--only") + 1]
+        side = "keras" if "keras_peer.py" in " ".join(cmd) else ("auto" if env is not None else "charrnn")
+        calls.append((side, name))
+        rate = rates[(side, name)][sum(1 for c in calls if c == (side, name)) - 1]
+        extra = {"blas_core": "Cooperlake" if side == "auto" else "Haswell"} if side != "keras" else {"keras_version": "3"}
+        return {f"{name}_chars_per_s": rate, f"{name}_peak_rss_mb": 30.0, **extra}
+    return run_json
+
+
+def test_rounds_pair_the_sides_and_take_turns(tmp_path, monkeypatch, capsys):
+    import json
+    import sys
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_text("hello")
+    out = tmp_path / "figures.json"
+    calls = []
+    f, q = "gen_lstm2x128_b1", "gen_lstm2x128_b1_int8"
+    rates = {("charrnn", f): [60000.0, 80000.0], ("charrnn", q): [100000.0, 90000.0],
+             ("keras", f): [6000.0, 5000.0], ("auto", f): [70000.0, 70000.0], ("auto", q): [1.0, 1.0]}
+    monkeypatch.setattr(bench_run, "run_json", fake_runner(calls, rates))
+    monkeypatch.setenv("OPENBLAS_CORETYPE", "Haswell")
+    monkeypatch.setattr(sys, "argv", ["run.py", "--corpus", str(corpus), "--rounds", "2", "--only", f"{q},{f}",
+                                      "--json-out", str(out), "--charrnn", sys.executable])
+    bench_run.main()
+    # Round 1 starts with charrnn, round 2 with Keras; the int8 workload follows its float one, and Keras
+    # runs once per round for both.
+    assert calls == [("charrnn", f), ("auto", f), ("keras", f), ("charrnn", q), ("auto", q),
+                     ("keras", f), ("charrnn", f), ("auto", f), ("charrnn", q), ("auto", q)]
+    figures = json.loads(out.read_text())
+    assert figures["charrnn"][f"{f}_chars_per_s"] == 70000.0 and figures["keras"][f"{f}_chars_per_s"] == 5500.0
+    assert figures["charrnn_auto"]["blas_core"] == "Cooperlake" and len(figures["rounds"]) == 2
+    table = capsys.readouterr().out
+    row = next(line for line in table.splitlines() if line.startswith(f"| {q}"))
+    assert "17.33x (16.67–18.00)" in row  # the median of the rounds: 100k / 6k and 90k / 5k

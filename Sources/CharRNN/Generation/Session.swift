@@ -19,7 +19,7 @@ public final class Session {
     /// What each layer multiplies by per step, and the head's kernel: packed float32 copies of the
     /// model's weights, or 8-bit copies for `.int8`, shared with the model's other sessions.
     let stepWeights: StepWeights
-    /// Room for the quantized input vectors of a product (int8 only).
+    /// The quantized input vectors of the 8-bit products, each kept while its floats stay the same (int8 only).
     let quantized: StepScratch
     /// Per layer: h (U), and c (U) for LSTM.
     let h: [UnsafeMutablePointer<Float>]

@@ -1,5 +1,9 @@
 import CharRNNKernels
+#if canImport(Glibc)
 import Glibc  // memcmp
+#elseif canImport(Darwin)
+import Darwin
+#endif
 
 /// A (k, n) matrix as the batch-1 path multiplies it: packed float32 panels (the model's values, laid out
 /// so that a product streams through memory in order), or an 8-bit copy.
@@ -69,13 +73,15 @@ final class StepMatrix {
 final class StepScratch {
     private final class Entry {
         let source: UnsafePointer<Float>
-        /// The floats `vector` was made from (`count` of them; -1: none yet).
+        let count: Int
+        /// The floats `vector` was made from, once `filled`.
         let floats: UnsafeMutablePointer<Float>
-        var count = -1
+        var filled = false
         let vector: QuantizedVector
 
-        init(source: UnsafePointer<Float>, capacity: Int) {
+        init(source: UnsafePointer<Float>, count: Int, capacity: Int) {
             self.source = source
+            self.count = count
             floats = .allocate(capacity: capacity)
             vector = QuantizedVector(capacity: capacity)
         }
@@ -85,28 +91,27 @@ final class StepScratch {
 
     /// The longest vector it quantizes.
     let capacity: Int
-    /// One per source buffer seen: a session has a few (its layers' h and scratch buffers).
+    /// One per source buffer and length seen: a session has a few (its layers' h and scratch buffers).
     private var entries: [Entry] = []
 
     init(capacity: Int) { self.capacity = capacity }
 
     /// x (count values, at most `capacity`) quantized, reusing the copy made last time from the same
-    /// buffer when its floats have not changed since.
+    /// buffer and length when its floats have not changed since. Keyed by length as well, so that two
+    /// terms of one product never share a copy.
     func quantized(_ x: UnsafePointer<Float>, count: Int) -> QuantizedVector {
         precondition(count <= capacity, "quantization scratch for \(capacity) values, a vector of \(count)")
         let entry: Entry
-        if let known = entries.first(where: { $0.source == x }) {
+        if let known = entries.first(where: { $0.source == x && $0.count == count }) {
             entry = known
-            if known.count == count && memcmp(known.floats, x, count * MemoryLayout<Float>.stride) == 0 {
-                return known.vector
-            }
+            if known.filled && memcmp(known.floats, x, count * MemoryLayout<Float>.stride) == 0 { return known.vector }
         } else {
-            entry = Entry(source: x, capacity: capacity)
+            entry = Entry(source: x, count: count, capacity: capacity)
             entries.append(entry)
         }
         crnn_q8_quantize_vector(x, count, entry.vector.values, entry.vector.scales)
         entry.floats.update(from: x, count: count)
-        entry.count = count
+        entry.filled = true
         return entry.vector
     }
 }

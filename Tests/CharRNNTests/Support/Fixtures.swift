@@ -50,6 +50,7 @@ enum Fixtures {
             ("lstm embedding", config(.lstm, input: .embedding)),
             ("gru scalar input", config(.gru, input: .scalar)),
             ("rnn relu", config(.rnn, activation: .relu)),
+            ("lstm linear activation", config(.lstm, activation: .linear)),
             ("lstm no bias, linear head", config(.lstm, useBias: false, head: .linear)),
             ("stacked lstm x3", config(.lstm, layers: 3)),
             ("stacked gru x2 reset_before", config(.gru, layers: 2, resetAfter: false)),
