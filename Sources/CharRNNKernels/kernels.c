@@ -45,6 +45,12 @@ INTERNAL void crnn_tanh(float *p, size_t n) { tanh_loop(p, n); }
 // The width changes which C elements a block holds, never the order in which an element sums its products,
 // so the bits are the same.
 
+/// Asks for the lines of `rows` rows of `width` floats, `ld` apart, to be fetched for writing.
+static inline __attribute__((always_inline)) void prefetch_rows(const float *p, size_t rows, size_t width, size_t ld) {
+    for (size_t r = 0; r < rows; r++)
+        for (size_t j = 0; j < width; j += 16) __builtin_prefetch(p + r * ld + j, 1);
+}
+
 /// Defines gemm_panels_COLUMNS: C (m, n) (+)= A · B, B taken COLUMNS columns at a time, each panel cut
 /// into blocks of GEMM_ROWS (or GEMM_WIDE_ROWS) rows whose accumulators stay in registers for the whole
 /// of k. Panel p of B starts `p · panel_step` floats after b and its rows are `ldb` apart: panel_step =
@@ -55,10 +61,6 @@ INTERNAL void crnn_tanh(float *p, size_t n) { tanh_loop(p, n); }
         size_t rows, size_t width, size_t k, const float *restrict a, size_t lda, const float *restrict b,     \
         size_t ldb, float *restrict c, size_t ldc, int accumulate) {                                           \
         float acc[GEMM_WIDE_ROWS][COLUMNS] = {{0}};                                                            \
-        /* C's rows are ldc apart, each a line no prefetcher predicts (in training, gates written by the   \
-           whole-sequence GEMM long before, out in L3 or memory): fetch them now, while the k loop runs. */  \
-        for (size_t r = 0; r < rows; r++)                                                                      \
-            for (size_t j = 0; j < width; j += 16) __builtin_prefetch(c + r * ldc + j, 1);                    \
         for (size_t p = 0; p < k; p++) {                                                                       \
             const float *restrict bp = b + p * ldb;                                                            \
             for (size_t r = 0; r < rows; r++) {                                                                \
@@ -73,7 +75,13 @@ INTERNAL void crnn_tanh(float *p, size_t n) { tanh_loop(p, n); }
     static inline __attribute__((always_inline)) void gemm_panels_##COLUMNS(                                    \
         size_t m, size_t n, size_t k, const float *restrict a, size_t lda, const float *restrict b,            \
         size_t panel_step, size_t ldb, float *restrict c, size_t ldc, int accumulate) {                        \
+        /* C's rows are ldc apart, a line each per panel, which no hardware prefetcher predicts (in         \
+           training, gates written by the whole-sequence GEMM long before, out in L3 or memory): each       \
+           panel fetches the next one's while its k loops run, and the first panel's are fetched here. */   \
+        prefetch_rows(c, m, n < COLUMNS ? n : COLUMNS, ldc);                                                   \
         for (size_t j0 = 0, p = 0; j0 < n; j0 += COLUMNS, p++) {                                               \
+            if (j0 + COLUMNS < n)                                                                              \
+                prefetch_rows(c + j0 + COLUMNS, m, n - j0 - COLUMNS < COLUMNS ? n - j0 - COLUMNS : COLUMNS, ldc); \
             const float *bp = b + p * panel_step;                                                              \
             const size_t width = n - j0 < COLUMNS ? n - j0 : COLUMNS;                                          \
             size_t i0 = 0;                                                                                     \
