@@ -37,27 +37,28 @@ enum Initialization {
             for i in 0..<(rows * columns) { p[i] = Float(rng.nextNormal() * scale) }
             return
         }
-        var m = [Double](repeating: 0, count: rows * columns)
-        for i in 0..<m.count { m[i] = rng.nextNormal() }
+        let m = UnsafeMutablePointer<Double>.allocate(capacity: rows * columns)  // no bounds checks: 2.4 s → 0.x s for 2x512
+        defer { m.deallocate() }
+        for i in 0..<(rows * columns) { m[i] = rng.nextNormal() }
         let independent = min(rows, columns)
         for r in 0..<rows {
-            let row = r * columns
+            let row = m + r * columns
             if r < independent {
                 for _ in 0..<2 {  // twice is enough for orthogonality in floating point
                     for q in 0..<r {
-                        let other = q * columns
+                        let other = m + q * columns
                         var dot = 0.0
-                        for j in 0..<columns { dot += m[row + j] * m[other + j] }
-                        for j in 0..<columns { m[row + j] -= dot * m[other + j] }
+                        for j in 0..<columns { dot += row[j] * other[j] }
+                        for j in 0..<columns { row[j] -= dot * other[j] }
                     }
                 }
             }
             var norm = 0.0
-            for j in 0..<columns { norm += m[row + j] * m[row + j] }
+            for j in 0..<columns { norm += row[j] * row[j] }
             let scale = norm > 0 ? 1 / norm.squareRoot() : 0
             for j in 0..<columns {
-                m[row + j] *= scale  // later rows project onto the normalised row
-                p[row + j] = Float(m[row + j])
+                row[j] *= scale  // later rows project onto the normalised row
+                p[r * columns + j] = Float(row[j])
             }
         }
     }
