@@ -14,6 +14,15 @@
 
 #define COUNT (1u << 24)
 
+/// Adds the bits of n floats to an FNV-1a hash.
+static void hash_floats(const float *v, size_t n, uint64_t *hash) {
+    for (size_t i = 0; i < n; i++) {
+        uint32_t bits;
+        memcpy(&bits, &v[i], sizeof bits);
+        *hash ^= bits; *hash *= 1099511628211u;
+    }
+}
+
 static uint64_t random_state = 88172645463325252u;
 static float random_float(void) {  // xorshift64*, uniform in [-1, 1)
     random_state ^= random_state >> 12; random_state ^= random_state << 25; random_state ^= random_state >> 27;
@@ -96,11 +105,7 @@ static int check_q8_shape(size_t K, size_t N, size_t LD, int zero_block, int tin
     for (size_t j = 0; j < N; j++) portable[j] = 1.0f;
     crnn_step_products(&term, 1, N, portable, NULL);
     if (memcmp(portable, y, N * sizeof *y) != 0) { printf("q8 %zux%zu: the pooled product differs\n", K, N); failed = 1; }
-    for (size_t j = 0; j < N; j++) {
-        uint32_t bits;
-        memcpy(&bits, &y[j], sizeof bits);
-        *hash ^= bits; *hash *= 1099511628211u;
-    }
+    hash_floats(y, N, hash);
     free(w); free(x); free(y); free(reference); free(bound); free(portable); free(scales); free(xs); free(exact);
     free(values); free(xq); free(sums);
     return failed;
@@ -178,11 +183,7 @@ static int check_gemm_rows(uint64_t *hash) {
                     }
                 }
             }
-            for (size_t i = 0; i < m * ldc; i++) {
-                uint32_t bits;
-                memcpy(&bits, &c[i], sizeof bits);
-                *hash ^= bits; *hash *= 1099511628211u;
-            }
+            hash_floats(c, m * ldc, hash);
             // B packed into panels, whole and from row 1 and column 16 on: the bits of the unpacked product.
             float *packed = malloc(crnn_packed_size(k, n, CRNN_GEMM_PANEL) * sizeof(float)), *d = malloc(m * ldc * sizeof(float));
             if (!packed || !d) return 1;
@@ -237,11 +238,7 @@ static int check_step_products(uint64_t *hash) {
                     failed = 1;
                 }
             }
-            for (size_t j = 0; j < n; j++) {
-                uint32_t bits;
-                memcpy(&bits, &y[j], sizeof bits);
-                *hash ^= bits; *hash *= 1099511628211u;
-            }
+            hash_floats(y, n, hash);
             // With an LSTM's gate activations applied by the threads: the same bits as applying them after.
             const crnn_step_activation gates = {n / 4, n / 2};
             for (size_t j = 0; j < n; j++) y[j] = 0.25f;
@@ -254,14 +251,6 @@ static int check_step_products(uint64_t *hash) {
         free(w1); free(w2); free(p1); free(p2); free(x1); free(x2); free(y); free(alone);
     }
     return failed;
-}
-
-static void hash_floats(const float *v, size_t n, uint64_t *hash) {
-    for (size_t i = 0; i < n; i++) {
-        uint32_t bits;
-        memcpy(&bits, &v[i], sizeof bits);
-        *hash ^= bits; *hash *= 1099511628211u;
-    }
 }
 
 /// Training's elementwise loops against the same sums and expressions written out one element at a time:

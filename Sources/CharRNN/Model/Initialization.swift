@@ -37,7 +37,8 @@ enum Initialization {
             for i in 0..<(rows * columns) { p[i] = Float(rng.nextNormal() * scale) }
             return
         }
-        let m = UnsafeMutablePointer<Double>.allocate(capacity: rows * columns)  // no bounds checks: 2.4 s → 0.x s for 2x512
+        // A raw buffer, not an Array: no bounds checks in the inner loops (2x512: 3.5 → 1.6 s of CPU).
+        let m = UnsafeMutablePointer<Double>.allocate(capacity: rows * columns)
         defer { m.deallocate() }
         for i in 0..<(rows * columns) { m[i] = rng.nextNormal() }
         let independent = min(rows, columns)
