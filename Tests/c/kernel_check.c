@@ -155,7 +155,8 @@ static int check_q8(uint64_t *hash) {
 /// crnn_gemm_rows against a double-precision product for shapes around its 4-row blocks and 64-column
 /// panels, with row strides wider than the rows, accumulating and not. Adds C's bits to `hash`.
 static int check_gemm_rows(uint64_t *hash) {
-    const size_t shapes[][3] = {{25, 512, 128}, {5, 20, 5}, {4, 64, 1}, {7, 130, 33}, {1, 3, 2}, {50, 65, 128}};
+    const size_t shapes[][3] = {{25, 512, 128}, {5, 20, 5}, {4, 64, 1}, {7, 130, 33}, {1, 3, 2}, {50, 65, 128},
+                               {13, 48, 9}, {26, 33, 17}, {11, 16, 4}};
     int failed = 0;
     for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
         const size_t m = shapes[s][0], n = shapes[s][1], k = shapes[s][2];
