@@ -1,12 +1,14 @@
 // Checks CharRNNKernels (Sources/CharRNNKernels), built by the Makefile once per x86-64 level with
 // CRNN_SINGLE_VERSION: prints a hash of the outputs' bits — activations over ~16M inputs, the 8-bit
-// product, the small GEMM, the batch-1 products over the worker pool and training's elementwise loops —
+// product, the small GEMM, the batch-1 products over the worker pool, training's elementwise loops and
+// the optimizers' updates —
 // (the Makefile requires the same hash from every level, since the library picks one at load time) and
 // fails if any is further from double precision than promised, or if the threads change a bit.
 #include "../../Sources/CharRNNKernels/kernels.c"
 #include "../../Sources/CharRNNKernels/step_products.c"
 #include "../../Sources/CharRNNKernels/pool.c"
 #include "../../Sources/CharRNNKernels/training_elementwise.c"
+#include "../../Sources/CharRNNKernels/optimizer_updates.c"
 
 #include <math.h>
 #include <stdio.h>
@@ -391,6 +393,64 @@ static double ulps(float got, double expected) {
     return fabs((double)got - expected) / ulp;
 }
 
+/// Each optimizer rule over a vector body and a ragged tail, three steps, against its expression written
+/// out one element at a time (the Swift test checks the same against CharRNN's formulas). Adds the
+/// parameters' and states' bits to `hash`; returns 1 on failure.
+static int check_optimizer_updates(uint64_t *hash) {
+    enum { N = 1003 };
+    static float p[N], g[N], a[N], b[N], ep[N], ea[N], eb[N];
+    int failed = 0;
+    for (int rule = 0; rule < 7; rule++) {
+        for (size_t i = 0; i < N; i++) {
+            p[i] = ep[i] = random_float();
+            a[i] = ea[i] = rule == 6 ? 0.1f : 0.0f;
+            b[i] = eb[i] = 0.0f;
+        }
+        for (int step = 1; step <= 3; step++) {
+            for (size_t i = 0; i < N; i++) g[i] = i % 97 == 0 ? 0.0f : 2.0f * random_float();
+            const float lr = 0.01f, alpha = lr * sqrtf(1.0f - powf(0.999f, (float)step)) / (1.0f - powf(0.9f, (float)step));
+            switch (rule) {
+            case 0: crnn_sgd_update(p, g, N, lr); break;
+            case 1: case 2: crnn_momentum_update(p, g, a, N, lr, 0.9f, rule == 2); break;
+            case 3: case 4: crnn_rmsprop_update(p, g, a, N, lr, 0.95f, 1.0f - 0.95f, 1e-8f, rule == 3); break;
+            case 5: crnn_adam_update(p, g, a, b, N, alpha, 1.0f - 0.9f, 1.0f - 0.999f, 1e-7f); break;
+            case 6: crnn_adagrad_update(p, g, a, N, lr, 1e-7f, 1); break;
+            }
+            for (size_t i = 0; i < N; i++) {
+                volatile float v, m;  // volatile: one element at a time, as the formulas read
+                switch (rule) {
+                case 0: ep[i] = ep[i] - lr * g[i]; break;
+                case 1: case 2:
+                    v = 0.9f * ea[i] - lr * g[i]; ea[i] = v;
+                    ep[i] = ep[i] + (rule == 2 ? 0.9f * ea[i] - lr * g[i] : ea[i]);
+                    break;
+                case 3: case 4:
+                    v = 0.95f * ea[i] + (1.0f - 0.95f) * g[i] * g[i]; ea[i] = v;
+                    ep[i] = ep[i] - lr * g[i] / (rule == 3 ? sqrtf(ea[i] + 1e-8f) : sqrtf(ea[i]) + 1e-8f);
+                    break;
+                case 5:
+                    m = ea[i] + (g[i] - ea[i]) * (1.0f - 0.9f); ea[i] = m;
+                    v = eb[i] + (g[i] * g[i] - eb[i]) * (1.0f - 0.999f); eb[i] = v;
+                    ep[i] = ep[i] - alpha * ea[i] / (sqrtf(eb[i]) + 1e-7f);
+                    break;
+                case 6:
+                    v = ea[i] + g[i] * g[i]; ea[i] = v;
+                    ep[i] = ep[i] - lr * g[i] / sqrtf(ea[i] + 1e-7f);
+                    break;
+                }
+            }
+            if (memcmp(p, ep, sizeof p) || memcmp(a, ea, sizeof a) || memcmp(b, eb, sizeof b)) {
+                printf("optimizer rule %d, step %d: not the bits of its formula\n", rule, step);
+                failed = 1;
+            }
+        }
+        hash_floats(p, N, hash);
+        hash_floats(a, N, hash);
+        hash_floats(b, N, hash);
+    }
+    return failed;
+}
+
 int main(void) {
     float *x = malloc(COUNT * sizeof *x), *s = malloc(COUNT * sizeof *s), *t = malloc(COUNT * sizeof *t);
     if (!x || !s || !t) return 2;
@@ -418,6 +478,7 @@ int main(void) {
     failed |= check_gemm_rows(&hash);
     failed |= check_step_products(&hash);
     failed |= check_training_elementwise(&hash);
+    failed |= check_optimizer_updates(&hash);
     failed |= check_pool_races();
     if (!isnan(s[0]) || !isnan(t[0]) || !isnan(crnn_expf(NAN))) { puts("NaN must stay NaN"); failed = 1; }
     if (s[1] != 1.0f || !(s[2] >= 0.0f && s[2] < 1e-37f) || t[1] != 1.0f || t[2] != -1.0f) { puts("wrong at ±infinity"); failed = 1; }

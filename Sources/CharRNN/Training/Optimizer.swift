@@ -1,3 +1,4 @@
+import CharRNNKernels
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -84,47 +85,30 @@ public final class Optimizer {
         self.iterations = iterations
     }
 
-    /// `parameters -= update(gradients)` at `learningRate`.
+    /// `parameters -= update(gradients)` at `learningRate`. The loops run in CharRNNKernels, at the
+    /// CPU's vector width, with the same operations as the formulas in `OptimizerConfig`'s rules.
     public func apply(parameters p: UnsafeMutablePointer<Float>, gradients g: UnsafePointer<Float>, count n: Int,
                       learningRate lr: Float) {
         iterations += 1
         let c = config
-        @inline(__always) func root(_ v: Float) -> Float {
-            c.epsilonInsideRoot ? (v + c.epsilon).squareRoot() : v.squareRoot() + c.epsilon
-        }
+        let inside: Int32 = c.epsilonInsideRoot ? 1 : 0
         switch c.kind {
         case .sgd:
             if c.momentum > 0 {
-                let v = slots[0].pointer
-                for i in 0..<n {
-                    v[i] = c.momentum * v[i] - lr * g[i]
-                    p[i] += c.nesterov ? c.momentum * v[i] - lr * g[i] : v[i]
-                }
+                crnn_momentum_update(p, g, slots[0].pointer, n, lr, c.momentum, c.nesterov ? 1 : 0)
             } else {
-                for i in 0..<n { p[i] -= lr * g[i] }
+                crnn_sgd_update(p, g, n, lr)
             }
         case .rmsprop:
-            let v = slots[0].pointer
-            for i in 0..<n {
-                v[i] = c.rho * v[i] + (1 - c.rho) * g[i] * g[i]
-                p[i] -= lr * g[i] / root(v[i])
-            }
+            crnn_rmsprop_update(p, g, slots[0].pointer, n, lr, c.rho, 1 - c.rho, c.epsilon, inside)
         case .adam:
-            let m = slots[0].pointer, v = slots[1].pointer
             let t = Float(iterations)
             // Keras folds the bias corrections into the step size.
             let alpha = lr * (1 - powf(c.beta2, t)).squareRoot() / (1 - powf(c.beta1, t))
-            for i in 0..<n {
-                m[i] += (g[i] - m[i]) * (1 - c.beta1)
-                v[i] += (g[i] * g[i] - v[i]) * (1 - c.beta2)
-                p[i] -= alpha * m[i] / (v[i].squareRoot() + c.epsilon)
-            }
+            crnn_adam_update(p, g, slots[0].pointer, slots[1].pointer, n, alpha, 1 - c.beta1, 1 - c.beta2,
+                             c.epsilon)
         case .adagrad:
-            let a = slots[0].pointer
-            for i in 0..<n {
-                a[i] += g[i] * g[i]
-                p[i] -= lr * g[i] / root(a[i])
-            }
+            crnn_adagrad_update(p, g, slots[0].pointer, n, lr, c.epsilon, inside)
         }
     }
 }

@@ -110,6 +110,30 @@ void crnn_lstm_backward_step(size_t rows, size_t units, float *gates, const floa
                              const float *h_gradient, float *c_gradient, const float *c_previous,
                              const float *tanh_c);
 
+// MARK: the optimizers' update rules (optimizer_updates.c)
+//
+// One update of n parameters p from their gradients g, with the rule's state buffers, each written as
+// CharRNN's Optimizer defines it (Keras 3's rules): the same bits as that Swift code, at every width.
+// Constants such as 1 − β are passed in as the caller rounds them.
+
+/// p −= learning_rate · g.
+void crnn_sgd_update(float *p, const float *g, size_t n, float learning_rate);
+/// velocity = momentum · velocity − learning_rate · g; p += velocity, or with `nesterov`
+/// p += momentum · velocity − learning_rate · g.
+void crnn_momentum_update(float *p, const float *g, float *velocity, size_t n, float learning_rate,
+                          float momentum, int nesterov);
+/// average = ρ · average + (1 − ρ) · g²; p −= learning_rate · g / root(average), where root(v) is
+/// √(v + ε) with `epsilon_inside_root`, else √v + ε.
+void crnn_rmsprop_update(float *p, const float *g, float *average, size_t n, float learning_rate, float rho,
+                         float one_minus_rho, float epsilon, int epsilon_inside_root);
+/// m += (g − m)(1 − β₁); v += (g² − v)(1 − β₂); p −= α · m / (√v + ε), with the bias corrections folded
+/// into α.
+void crnn_adam_update(float *p, const float *g, float *m, float *v, size_t n, float alpha, float one_minus_beta1,
+                      float one_minus_beta2, float epsilon);
+/// accumulator += g²; p −= learning_rate · g / root(accumulator), root as for RMSprop.
+void crnn_adagrad_update(float *p, const float *g, float *accumulator, size_t n, float learning_rate,
+                         float epsilon, int epsilon_inside_root);
+
 // MARK: threads (pool.c)
 
 /// The most parts a parallel job is cut into: the caller and up to 7 workers.
