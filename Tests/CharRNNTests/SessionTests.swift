@@ -108,6 +108,24 @@ final class SessionTests: XCTestCase {
         XCTAssertThrowsError(try SamplingParameters(topK: -1).validate())
     }
 
+    /// A temperature whose inverse is finite but turns every log-probability below 0 into -inf (a flat
+    /// distribution, T = 1e-38) is the greedy limit, as an infinite 1/T is: the most probable index, with
+    /// probability 1, never NaN.
+    func testTinyTemperatureIsGreedy() throws {
+        var probs = [Float](repeating: 0.97 / 39, count: 40)  // every log(p) · 1e38 overflows to -inf
+        probs[7] = 0.03
+        let sampler = Sampler(count: 40)
+        defer { sampler.deallocate() }
+        var rng = RandomGenerator(seed: 5)
+        for topP: Float in [1, 0.5] {
+            let parameters = SamplingParameters(temperature: 1e-38, topP: topP)
+            try parameters.validate()
+            let (index, p) = sampler.draw(from: probs, parameters, rng: &rng)
+            XCTAssertEqual(index, 7)
+            XCTAssertEqual(p, 1)
+        }
+    }
+
     func testTopKKeepsExactlyTheMostProbable() {
         var rng = RandomGenerator(seed: 3)
         var probs = (0..<50).map { _ in Float(rng.next() % 1000) + 1 }  // ties are likely

@@ -86,11 +86,12 @@ struct Sampler {
         // Temperature in log space, shifted by the maximum for stability. A temperature so small that
         // 1/T overflows is the greedy limit.
         let invT = 1 / p.temperature
-        if p.greedy || !invT.isFinite {
+        func mostLikely() -> (Int, Float) {
             var best = 0
             for i in 1..<n where probs[i] > probs[best] { best = i }
             return (best, 1)
         }
+        if p.greedy || !invT.isFinite { return mostLikely() }
         if p.temperature == 1 {
             adjusted.update(from: probs, count: n)  // the distribution as it is: no log/exp round trip
         } else {
@@ -100,6 +101,9 @@ struct Sampler {
                 adjusted[i] = l
                 if l > maxLog { maxLog = l }
             }
+            // 1/T finite but so large that every log-probability below 0 became -inf (T = 1e-38 over a
+            // flat distribution): the greedy limit too, rather than 0/0.
+            if !maxLog.isFinite { return mostLikely() }
             var sum: Float = 0
             for i in 0..<n {
                 let e = adjusted[i] == -Float.infinity ? 0 : crnn_expf(adjusted[i] - maxLog)
