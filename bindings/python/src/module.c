@@ -1,5 +1,6 @@
 /* module.c — the charrnn._charrnn extension module: a thin layer over include/charrnn.h. */
 #include "charrnn_py.h"
+#include <limits.h>
 #include <string.h>
 
 static PyObject *numpy_empty; /* numpy.empty */
@@ -124,9 +125,13 @@ static PyObject *mod_version_number(PyObject *self, PyObject *unused)
 
 static PyObject *mod_status_name(PyObject *self, PyObject *arg)
 {
-    long code = PyLong_AsLong(arg);
+    int overflow = 0;
+    long long code = PyLong_AsLongLongAndOverflow(arg, &overflow);
     if (code == -1 && PyErr_Occurred())
         return NULL;
+    // Past int's range the enum would wrap (2**32 would read as OK): every such code is unknown.
+    if (overflow || code < INT_MIN || code > INT_MAX)
+        return PyUnicode_FromString("UNKNOWN");
     return PyUnicode_FromString(charrnn_status_name((charrnn_status)code));
 }
 

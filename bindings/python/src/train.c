@@ -54,8 +54,12 @@ static int enum_value(const Field *f, PyObject *v, const char **names, int *out)
         }
     }
     PyObject *r = PyObject_Repr(v);
-    crn_raise_msg(CHARRNN_ERR_INVALID_ARGUMENT, "%s=%s is not one of %s%s%s%s%s%s%s", f->name,
-                  r ? PyUnicode_AsUTF8(r) : "?", names[0], names[1] ? ", " : "", names[1] ? names[1] : "",
+    const char *shown = r ? PyUnicode_AsUTF8(r) : NULL;
+    if (!shown) {  // a repr that fails or will not encode: raise ours, not theirs on top of it
+        PyErr_Clear();
+        shown = "?";
+    }
+    crn_raise_msg(CHARRNN_ERR_INVALID_ARGUMENT, "%s=%s is not one of %s%s%s%s%s%s%s", f->name, shown, names[0], names[1] ? ", " : "", names[1] ? names[1] : "",
                   names[1] && names[2] ? ", " : "", names[1] && names[2] ? names[2] : "",
                   names[1] && names[2] && names[3] ? ", " : "", names[1] && names[2] && names[3] ? names[3] : "");
     Py_XDECREF(r);

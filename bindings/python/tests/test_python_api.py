@@ -320,6 +320,9 @@ def test_error_hierarchy():
         cls = getattr(charrnn, name)
         assert issubclass(cls, charrnn.Error)
         assert charrnn._charrnn.status_name(cls.status) == cls.status_name
+    # Codes past int's range are unknown, not wrapped onto a real one (2**32 read as OK).
+    for code in (2**32, 2**32 + 10, -2**40, 2**70, 999):
+        assert charrnn._charrnn.status_name(code) == "UNKNOWN"
 
 
 def test_threads_release_the_gil(model, corpus_text):
@@ -480,6 +483,13 @@ def test_train_options_and_errors(tmp_path, corpus_file):
         charrnn.train(corpus_file, bogus=1)
     with pytest.raises(charrnn.InvalidArgumentError):
         charrnn.train(corpus_file, cell="transformer")
+
+    class Unprintable:  # its repr will not encode to UTF-8: the error is still ours, and the only one
+        def __repr__(self):
+            return "\udcff"
+
+    with pytest.raises(charrnn.InvalidArgumentError, match="cell=\\?"):
+        charrnn.train(corpus_file, cell=Unprintable())
     with pytest.raises(charrnn.InvalidArgumentError):
         charrnn.train(corpus_file, hidden=-1)
     with pytest.raises(charrnn.IOError):
