@@ -23,12 +23,15 @@ public enum CharRNNError: Error, Equatable, CustomStringConvertible {
     case diverged(String)
     /// A model or training configuration is invalid.
     case config(String)
+    /// The work would need more memory than the machine or the process's limits allow: refused before
+    /// allocating, since a failed allocation would abort the host process.
+    case outOfMemory(String)
 
     public var description: String {
         switch self {
         case .invalidArgument(let m), .io(let m), .format(let m), .invalidUTF8(_, let m),
              .unknownCharacter(let m), .shape(let m), .notFound(let m), .state(let m),
-             .cancelled(let m), .diverged(let m), .config(let m):
+             .cancelled(let m), .diverged(let m), .config(let m), .outOfMemory(let m):
             return m
         }
     }

@@ -33,6 +33,7 @@ func status(of error: CharRNNError) -> charrnn_status {
     case .cancelled: return CHARRNN_ERR_CANCELLED
     case .diverged: return CHARRNN_ERR_DIVERGED
     case .config: return CHARRNN_ERR_CONFIG
+    case .outOfMemory: return CHARRNN_ERR_OUT_OF_MEMORY
     }
 }
 

@@ -9,15 +9,18 @@ public enum FileIO {
     /// The largest file `read` accepts (a sanity limit, far above any real model).
     public static let maxFileSize = 1 << 34
 
-    /// Reads a whole file.
-    public static func read(_ path: String) throws -> [UInt8] {
+    /// Reads a whole file, or its first `prefix` bytes.
+    /// - Parameter memoryPerByte: the memory the caller will need per byte read (decoding, copies), for
+    ///   refusing a file that cannot fit with `CharRNNError.outOfMemory` before anything is allocated.
+    public static func read(_ path: String, prefix: Int? = nil, memoryPerByte: Double = 1) throws -> [UInt8] {
         guard let file = fopen(path, "rb") else { throw CharRNNError.io("cannot open \(path): \(lastErrorString())") }
         defer { fclose(file) }
         var st = stat()
         guard fstat(fileno(file), &st) == 0 else { throw CharRNNError.io("cannot stat \(path): \(lastErrorString())") }
         guard (st.st_mode & S_IFMT) == S_IFREG else { throw CharRNNError.io("\(path) is not a regular file") }
-        let size = Int(st.st_size)
+        let size = min(Int(st.st_size), max(prefix ?? Int.max, 0))
         guard size <= maxFileSize else { throw CharRNNError.io("\(path) is too large (\(size) bytes)") }
+        try MemoryBudget.ensure(Double(size) * max(memoryPerByte, 1), for: "reading \(path) (\(size) bytes)")
         var bytes = [UInt8](repeating: 0, count: size)
         let got = bytes.withUnsafeMutableBytes { fread($0.baseAddress, 1, size, file) }
         guard got == size else { throw CharRNNError.io("cannot read \(path): read \(got) of \(size) bytes") }

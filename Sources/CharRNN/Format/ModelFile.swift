@@ -90,7 +90,8 @@ public enum ModelFile {
 
     /// Loads a model or checkpoint file.
     public static func load(_ path: String) throws -> (model: Model, extras: Extras) {
-        let bytes = try FileIO.read(path)
+        // The file's bytes, then the parameters and any extra tensors copied out of them.
+        let bytes = try FileIO.read(path, memoryPerByte: 3)
         do {
             return try decode(bytes)
         } catch CharRNNError.format(let message) {

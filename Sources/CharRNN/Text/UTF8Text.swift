@@ -3,9 +3,10 @@ public enum UTF8Text {
     /// Decodes `bytes` into Unicode scalar values, refusing overlong forms, surrogates and
     /// truncated sequences.
     /// - Throws: `CharRNNError.invalidUTF8` naming the byte offset of the first bad sequence.
-    public static func decode(_ bytes: UnsafeBufferPointer<UInt8>) throws -> [Unicode.Scalar] {
+    /// - Parameter limit: stop after this many scalars (the bytes after them are not looked at).
+    public static func decode(_ bytes: UnsafeBufferPointer<UInt8>, limit: Int = .max) throws -> [Unicode.Scalar] {
         var scalars: [Unicode.Scalar] = []
-        scalars.reserveCapacity(bytes.count)
+        scalars.reserveCapacity(min(bytes.count, max(limit, 0)))
         var iterator = bytes.makeIterator()
         var decoder = Unicode.UTF8()
         var offset = 0
@@ -14,6 +15,7 @@ public enum UTF8Text {
         while true {
             switch decoder.decode(&iterator) {
             case .scalarValue(let scalar):
+                if scalars.count >= limit { return scalars }
                 scalars.append(scalar)
                 lastOffset = offset
                 offset += UTF8.width(scalar)
@@ -28,8 +30,8 @@ public enum UTF8Text {
     }
 
     /// Decodes a byte array; see `decode(_:)`.
-    public static func decode(_ bytes: [UInt8]) throws -> [Unicode.Scalar] {
-        try bytes.withUnsafeBufferPointer { try decode($0) }
+    public static func decode(_ bytes: [UInt8], limit: Int = .max) throws -> [Unicode.Scalar] {
+        try bytes.withUnsafeBufferPointer { try decode($0, limit: limit) }
     }
 
     /// Decodes a raw pointer and length (from C); see `decode(_:)`.

@@ -22,13 +22,22 @@ public struct Corpus {
     /// - Parameter vocabulary: index the text with this vocabulary (fine-tuning, resuming); every character
     ///   must be in it. nil derives the sorted character set.
     public static func load(path: String, options: Options, vocabulary: Vocabulary? = nil) throws -> Corpus {
-        let bytes = try FileIO.read(path)
+        // With max_chars only the bytes those characters can take are read (at most 4 each), and decoding
+        // stops after them: a small run on a huge file costs the prefix's memory, not the file's.
+        let limit = options.maxChars > 0 ? options.maxChars : Int.max
+        let prefix = limit < Int.max / 4 ? limit * 4 : nil
+        let bytes = try FileIO.read(path, prefix: prefix, memoryPerByte: memoryPerTextByte)
         let scalars: [Unicode.Scalar]
-        do { scalars = try UTF8Text.decode(bytes) } catch CharRNNError.invalidUTF8(let offset, _) {
+        do { scalars = try UTF8Text.decode(bytes, limit: limit) } catch CharRNNError.invalidUTF8(let offset, _) {
             throw CharRNNError.invalidUTF8(offset: offset, "\(path): invalid UTF-8 at byte offset \(offset)")
         }
         return try Corpus(text: scalars, options: options, vocabulary: vocabulary)
     }
+
+    /// Peak memory per byte of an ASCII text while a corpus is built, about 21 bytes: the bytes, the
+    /// decoded scalars and their transformed copy (4 bytes each), the indices, their split and the
+    /// fingerprint's copy (4 each); with some slack.
+    static let memoryPerTextByte: Double = 24
 
     public init(text: [Unicode.Scalar], options: Options, vocabulary fixed: Vocabulary? = nil) throws {
         guard options.valFraction >= 0, options.valFraction < 1 else {
