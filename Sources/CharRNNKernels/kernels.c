@@ -170,12 +170,36 @@ INTERNAL void crnn_gemm_panels(size_t m, size_t n, size_t k, const float *a, siz
 INTERNAL size_t crnn_packed_size(size_t k, size_t n, size_t width) { return (n + width - 1) / width * width * k; }
 
 INTERNAL void crnn_pack_panels(const float *w, size_t k, size_t n, size_t ld, size_t width, float *panels) {
-    for (size_t p = 0; p * width < n; p++)
+    for (size_t p = 0; p * width < n; p++) {
+        float *panel = panels + p * k * width;
+        if ((p + 1) * width <= n) {  // a whole panel: one row of `width` floats at a time
+            for (size_t i = 0; i < k; i++) memcpy(panel + i * width, w + i * ld + p * width, width * sizeof *w);
+            continue;
+        }
         for (size_t i = 0; i < k; i++)
             for (size_t q = 0; q < width; q++) {
                 const size_t j = p * width + q;
-                panels[(p * k + i) * width + q] = j < n ? w[i * ld + j] : 0.0f;
+                panel[i * width + q] = j < n ? w[i * ld + j] : 0.0f;
             }
+    }
+}
+
+INTERNAL void crnn_pack_panels_transposed(const float *w, size_t rows, size_t columns, size_t ld, size_t width,
+                                          float *panels) {
+    // Wᵀ is (columns, rows): panel p holds its columns p·width ..< (p + 1)·width, which are W's rows. Each
+    // row of W is read in order and lands `width` floats apart, within the panel's span.
+    for (size_t p = 0; p * width < rows; p++) {
+        float *panel = panels + p * columns * width;
+        for (size_t q = 0; q < width; q++) {
+            const size_t r = p * width + q;
+            if (r < rows) {
+                const float *row = w + r * ld;
+                for (size_t i = 0; i < columns; i++) panel[i * width + q] = row[i];
+            } else {
+                for (size_t i = 0; i < columns; i++) panel[i * width + q] = 0.0f;
+            }
+        }
+    }
 }
 
 // MARK: 8-bit weights (see the header for the layout)

@@ -200,6 +200,19 @@ static int check_gemm_rows(uint64_t *hash) {
                 crnn_gemm_panels(m, n - 16, k - 1, a + 1, lda, packed + k * 16 + 16, k, d, ldc, accumulate);
                 if (memcmp(c, d, m * ldc * sizeof(float)) != 0) { printf("gemm_panels %zux%zux%zu: a sub-block differs\n", m, n, k); failed = 1; }
             }
+            // Bᵀ packed straight from B: the same panels as B transposed by hand, then packed.
+            float *bt = malloc(n * k * sizeof(float)), *expected = malloc(crnn_packed_size(n, k, CRNN_GEMM_PANEL) * sizeof(float));
+            float *transposed = malloc(crnn_packed_size(n, k, CRNN_GEMM_PANEL) * sizeof(float));
+            if (!bt || !expected || !transposed) return 1;
+            for (size_t i = 0; i < k; i++)
+                for (size_t j = 0; j < n; j++) bt[j * k + i] = b[i * ldb + j];
+            crnn_pack_panels(bt, n, k, k, CRNN_GEMM_PANEL, expected);
+            crnn_pack_panels_transposed(b, k, n, ldb, CRNN_GEMM_PANEL, transposed);
+            if (memcmp(expected, transposed, crnn_packed_size(n, k, CRNN_GEMM_PANEL) * sizeof(float)) != 0) {
+                printf("pack_panels_transposed %zux%zu: other panels than packing Bᵀ\n", k, n);
+                failed = 1;
+            }
+            free(bt); free(expected); free(transposed);
             free(packed); free(d);
         }
         free(a); free(b); free(c);

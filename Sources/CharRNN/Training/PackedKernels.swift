@@ -52,16 +52,7 @@ final class PackedKernels {
             let U = w.units, G = w.width, kernel = w.recurrentKernel
             let panel = Int(CRNN_GEMM_PANEL)
             for range in layer.forward { crnn_pack_panels(kernel + range.first, U, range.count, G, panel, range.panels) }
-            // Uᵀ[i][j] = U[j][i], written straight into Uᵀ's panels of 16 columns (j).
-            for p in 0..<(U + panel - 1) / panel {
-                for i in 0..<G {
-                    let row = layer.backward + (p * G + i) * panel
-                    for q in 0..<panel {
-                        let j = p * panel + q
-                        row[q] = j < U ? kernel[j * G + i] : 0
-                    }
-                }
-            }
+            crnn_pack_panels_transposed(kernel, U, G, G, panel, layer.backward)  // Uᵀ, straight into its panels
         }
     }
 

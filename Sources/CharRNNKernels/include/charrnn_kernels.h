@@ -44,6 +44,11 @@ size_t crnn_packed_size(size_t k, size_t n, size_t width);
 /// products take CRNN_GEMM_PANEL columns, generation's CRNN_PANEL.
 void crnn_pack_panels(const float *w, size_t k, size_t n, size_t ld, size_t width, float *panels);
 
+/// Packs Wᵀ of a (rows, columns) matrix W (rows `ld` floats apart) as crnn_pack_panels packs a (columns,
+/// rows) matrix: the panels of the recurrent gradient's dz · Uᵀ, straight from U.
+void crnn_pack_panels_transposed(const float *w, size_t rows, size_t columns, size_t ld, size_t width,
+                                 float *panels);
+
 /// Columns per panel of a B packed for crnn_gemm_panels.
 #define CRNN_GEMM_PANEL 16
 
