@@ -81,9 +81,9 @@ enum CLI {
         var candidates: [String] = []
         let argv0 = CommandLine.arguments.first ?? ""
         // Lexically: .build/release is a symbolic link, so the kernel would resolve ".." from its target.
-        if argv0.contains("/") { candidates.append(lexicallyNormalized(directory(of: argv0) + "/../../models/default.safetensors")) }
+        if argv0.contains("/") { candidates.append(lexicallyNormalized(FileIO.directory(of: argv0) + "/../../models/default.safetensors")) }
         if let exe = executablePath() {
-            let dir = directory(of: exe)
+            let dir = FileIO.directory(of: exe)
             candidates.append(dir + "/../../models/default.safetensors")
             // .build/release is a link to .build/<triple>/release.
             candidates.append(dir + "/../../../models/default.safetensors")
@@ -120,12 +120,6 @@ enum CLI {
         }
         let joined = parts.joined(separator: "/")
         return absolute ? "/" + joined : (joined.isEmpty ? "." : joined)
-    }
-
-    static func directory(of path: String) -> String {
-        guard let slash = path.lastIndex(of: "/") else { return "." }
-        let dir = String(path[..<slash])
-        return dir.isEmpty ? "/" : dir
     }
 
     // MARK: text

@@ -111,7 +111,10 @@ struct Train: ParsableCommand {
                 CLI.warn("--cell, --layers, --hidden, --embedding and --dropout are ignored with --resume: the architecture comes from \(resume)")
             }
         }
-        let options = try trainingOptions(base: base)
+        // Without --out, a resumed run writes beside the file it resumed from, not into the folder the
+        // checkpoint recorded: that may be the original of a copied folder, or relative to another directory.
+        let resumedRunFolder = resumedStep != nil ? resume.map(FileIO.directory(of:)) : nil
+        let options = try trainingOptions(base: base, resumedRunFolder: resumedRunFolder)
 
         var corpusOptions = Corpus.Options()
         corpusOptions.lowercase = lowercase
@@ -198,7 +201,8 @@ struct Train: ParsableCommand {
     }
 
     /// The run's options: the checkpoint's (or the defaults) with the command line's on top.
-    private func trainingOptions(base: TrainingOptions) throws -> TrainingOptions {
+    /// - Parameter resumedRunFolder: the folder of the --resume file when it is a training checkpoint.
+    private func trainingOptions(base: TrainingOptions, resumedRunFolder: String?) throws -> TrainingOptions {
         var o = base
         if resume == nil {
             if let cell { o.cell = cell }
@@ -231,7 +235,7 @@ struct Train: ParsableCommand {
         if let maxTime { o.maxTime = maxTime }
         if let seed { o.seed = seed }
         if let evalEvery { o.evalEvery = evalEvery }
-        o.outDir = out ?? (resume != nil ? base.outDir : nil) ?? "checkpoints"
+        o.outDir = out ?? resumedRunFolder ?? "checkpoints"
         try o.validate()
         return o
     }

@@ -6,6 +6,7 @@ The binary is $CHARRNN_CLI if set, else $CHARRNN_ROOT/.build/release/charrnn, el
 
 import json
 import os
+import shutil
 import signal
 import struct
 import subprocess
@@ -157,6 +158,42 @@ def test_signal_checkpoints_and_resume_continues(corpus, tmp_path, sig, status):
     assert last_json(resumed)["steps"] == steps + 3
     assert last_json(resumed)["checkpoint"] == checkpoint
     assert not os.path.exists(tmp_path / "checkpoints")
+
+
+def test_resume_writes_beside_the_resumed_file(corpus, tmp_path):
+    """Without --out, a resumed run writes into the folder of the --resume file, not the folder recorded in
+    the checkpoint (here the original of a copied run, which must stay untouched), and not a folder named
+    after the recorded relative path in another working directory."""
+    (tmp_path / "work").mkdir()
+    first = run("train", corpus, *TINY, "--max-steps", "10", "--eval-every", "5", "--out", "runA", "--json",
+                cwd=str(tmp_path / "work"))
+    assert first.returncode == 0, first.err
+    run_a, run_b = tmp_path / "work" / "runA", tmp_path / "runB"
+    shutil.copytree(run_a, run_b)
+    before = {name: (run_a / name).read_bytes() for name in os.listdir(run_a)}
+    assert any(name.startswith("epoch") for name in before)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    for cwd in (str(tmp_path / "work"), str(elsewhere)):
+        resumed = run("train", corpus, "--resume", str(run_b / "latest.safetensors"), "--max-steps", "200", "--json",
+                      cwd=cwd)
+        assert resumed.returncode == 0, resumed.err
+        assert last_json(resumed)["checkpoint"] == str(run_b / "latest.safetensors")
+        assert {name: (run_a / name).read_bytes() for name in os.listdir(run_a)} == before
+    assert os.listdir(elsewhere) == []
+
+
+def test_resume_into_another_folder_keeps_its_files(corpus, tmp_path):
+    """A run resumed with --out into another folder never deletes the "previous best" named in the
+    checkpoint from that folder: it did not write that file."""
+    run_a, run_b = tmp_path / "a", tmp_path / "b"
+    first = run("train", corpus, *TINY, "--max-steps", "10", "--eval-every", "5", "--out", str(run_a))
+    assert first.returncode == 0, first.err
+    shutil.copytree(run_a, run_b)
+    best = [name for name in os.listdir(run_a) if name.startswith("epoch")]
+    resumed = run("train", corpus, "--resume", str(run_b / "latest.safetensors"), "--max-steps", "200", "--out", str(run_a))
+    assert resumed.returncode == 0, resumed.err
+    assert all((run_a / name).exists() for name in best)
 
 
 def test_divergence_is_reported(corpus, tmp_path):

@@ -147,7 +147,11 @@ extension Trainer {
         progress.valLoss = CheckpointState.loss(state.valLoss) ?? .nan
         progress.valAccuracy = state.valAccuracy.flatMap { (0...1).contains($0) ? $0 : nil } ?? .nan
         elapsedBefore = state.seconds
-        bestCheckpoint = state.bestCheckpoint.flatMap { Trainer.isBestCheckpointName($0) ? $0 : nil }
+        // The previous best may be replaced only where it was written: in the checkpoint's own folder, when
+        // this run writes there too. Elsewhere (another --out, a copied folder's original) a file of that
+        // name is not this run's to delete.
+        let writesBesideCheckpoint = options.outDir.map { FileIO.sameDirectory($0, FileIO.directory(of: path)) } ?? false
+        bestCheckpoint = state.bestCheckpoint.flatMap { Trainer.isBestCheckpointName($0) && writesBesideCheckpoint ? $0 : nil }
         progress.totalSteps = plannedSteps
     }
 }
