@@ -87,6 +87,8 @@ struct Train: ParsableCommand {
         if sampleLength < 1 { throw ValidationError("--sample-length must be >= 1") }
         if let p = printEvery, p < 1 { throw ValidationError("--print-every must be >= 1") }
         if maxChars < 0 { throw ValidationError("--max-chars must be >= 0") }
+        // An empty folder name would put the checkpoints at the root ("/latest.safetensors").
+        if let out, out.isEmpty { throw ValidationError("--out must name a folder; it is empty") }
     }
 
     func run() throws {

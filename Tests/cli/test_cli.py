@@ -196,6 +196,12 @@ def test_resume_into_another_folder_keeps_its_files(corpus, tmp_path):
     assert all((run_a / name).exists() for name in best)
 
 
+def test_empty_out_folder_is_refused(corpus, tmp_path):
+    proc = run("train", corpus, *TINY, "--max-steps", "1", "--out", "", cwd=str(tmp_path))
+    assert_clean_failure(proc, "--out")
+    assert os.listdir(tmp_path) == []
+
+
 def test_divergence_is_reported(corpus, tmp_path):
     proc = run("train", corpus, *TINY, "--optimizer", "sgd", "--lr", "1e9", "--clip-norm", "0", "--max-steps", "50",
                "--out", str(tmp_path))
