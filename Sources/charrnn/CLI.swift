@@ -165,6 +165,8 @@ enum CLI {
 
     static func duration(_ s: Double) -> String {
         guard s.isFinite, s >= 0 else { return "--" }
+        // Past a million hours minutes mean nothing, and a huge value would not convert to Int.
+        guard s < 3.6e9 else { return fixed(s / 3600, 0) + "h" }
         let t = Int(s.rounded())
         if t >= 3600 { return "\(t / 3600)h\(pad2((t % 3600) / 60))m" }
         if t >= 60 { return "\(t / 60)m\(pad2(t % 60))s" }

@@ -125,7 +125,7 @@ extension Trainer {
         let limit = 1 << 40
         guard (0...limit).contains(state.step), (1...limit).contains(state.epoch),
               (0..<batches.batchesPerEpoch).contains(state.batchInEpoch), (0...limit).contains(state.iterations),
-              state.seconds.isFinite, state.seconds >= 0, state.rng.count == 4, state.epochRNG.count == 4 else {
+              state.seconds.isFinite, (0...Double(limit)).contains(state.seconds), state.rng.count == 4, state.epochRNG.count == 4 else {
             throw CharRNNError.format("\(path): the training state is out of range")
         }
         let slots = (0..<optimizer.slots.count).map { extras.tensors["optimizer.slot\($0)"]?.values ?? [] }
