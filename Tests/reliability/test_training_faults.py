@@ -152,3 +152,16 @@ def test_divergence_names_a_checkpoint_that_is_good(corpus, tmp_path):
     resumed = run("train", corpus, "--resume", named, "--lr", "0.01", "--max-steps", str(state["step"] + 3),
                   "--out", str(tmp_path / "retry"))
     assert resumed.returncode == 0, resumed.err
+
+
+# --- runs too large for memory -----------------------------------------------------------------------
+
+@pytest.mark.parametrize("shape", [["--layers", "64", "--hidden", "16384"], ["--batch-size", "100000", "--seq-length", "500"]],
+                         ids=["model", "activations"])
+def test_run_too_large_for_memory_is_refused(corpus, tmp_path, shape):
+    """A model of 545 GB used to abort in malloc ("failed to allocate"); the memory estimate the C API
+    uses now refuses it first, before anything is allocated or written."""
+    out = tmp_path / "o"
+    result = run("train", corpus, *shape, "--max-steps", "1", "--out", str(out))
+    assert_clean_failure(result, "training would need about", "MiB")
+    assert not out.exists()
