@@ -99,7 +99,7 @@ struct Train: ParsableCommand {
         // The checkpoint first: its vocabulary indexes the corpus, its options are the defaults.
         var base = TrainingOptions()
         var vocabulary: Vocabulary?
-        var resumedStep: Int?
+        var resumesCheckpoint = false  // a training checkpoint, not a plain model file
         var resumed: (model: Model, extras: ModelFile.Extras)?
         if let resume {
             let loaded = try ModelFile.load(resume)
@@ -107,7 +107,7 @@ struct Train: ParsableCommand {
             vocabulary = loaded.model.vocabulary
             if let saved = loaded.extras.savedTraining {
                 base = saved.options
-                resumedStep = saved.step
+                resumesCheckpoint = true
             }
             if cell != nil || layers != nil || hidden != nil || embedding != nil || dropout != nil {
                 CLI.warn("--cell, --layers, --hidden, --embedding and --dropout are ignored with --resume: the architecture comes from \(resume)")
@@ -115,7 +115,7 @@ struct Train: ParsableCommand {
         }
         // Without --out, a resumed run writes beside the file it resumed from, not into the folder the
         // checkpoint recorded: that may be the original of a copied folder, or relative to another directory.
-        let resumedRunFolder = resumedStep != nil ? resume.map(FileIO.directory(of:)) : nil
+        let resumedRunFolder = resumesCheckpoint ? resume.map(FileIO.directory(of:)) : nil
         let options = try trainingOptions(base: base, resumedRunFolder: resumedRunFolder)
 
         var corpusOptions = Corpus.Options()
@@ -141,7 +141,13 @@ struct Train: ParsableCommand {
         CLI.note("corpus \(self.corpus): \(corpus.training.count) training and \(corpus.validation.count) validation characters, vocabulary \(corpus.vocabulary.count)")
         CLI.note("model \(arch), \(model.config.input.rawValue) input, \(model.parameterCount) parameters; \(options.optimizer.kind.rawValue) lr \(options.optimizer.learningRate), batch \(options.batchSize) × \(options.seqLength), \(options.objective.rawValue) objective")
         if let resume {
-            if let step = resumedStep { CLI.note("resuming from \(resume) (step \(step))") } else { CLI.note("fine-tuning \(resume)") }
+            if let step = trainer.resumedStep {
+                CLI.note("resuming from \(resume) (step \(step))")
+            } else if resumesCheckpoint {
+                CLI.note("fine-tuning \(resume): the text, its validation split, the batching or the optimizer differ from the checkpoint's run, so progress restarts")
+            } else {
+                CLI.note("fine-tuning \(resume)")
+            }
         }
 
         StopSignal.install()

@@ -135,6 +135,28 @@ def test_fine_tune_on_other_text_of_same_vocabulary(trained, corpus, tmp_path):
     assert last_json(proc)["steps"] == 3  # progress restarts on another text
 
 
+def test_resume_with_another_validation_split_fine_tunes(trained, corpus, tmp_path):
+    """The corpus fingerprint covers the text before the split, so a changed --val-fraction passed for the
+    same run: 0.5 failed with "the training state is out of range", and 0 reported the checkpoint's old
+    validation loss as the run's. A changed split now fine-tunes, and reports only losses it measured."""
+    _, out = trained
+    checkpoint = os.path.join(out, "latest.safetensors")
+    half = run("train", corpus, "--resume", checkpoint, "--val-fraction", "0.5", "--max-steps", "3",
+               "--out", str(tmp_path / "half"), "--json")
+    assert half.returncode == 0, half.err
+    assert "fine-tuning" in half.err
+    assert last_json(half)["steps"] == 3
+    none = run("train", corpus, "--resume", checkpoint, "--val-fraction", "0", "--max-steps", "3",
+               "--out", str(tmp_path / "none"), "--json")
+    assert none.returncode == 0, none.err
+    result = last_json(none)
+    assert result["steps"] == 3 and result["val_loss"] is None and result["val_accuracy"] is None
+    same = run("train", corpus, "--resume", checkpoint, "--max-steps", "25", "--out", str(tmp_path / "same"),
+               "--json")
+    assert same.returncode == 0, same.err
+    assert "resuming from" in same.err and last_json(same)["steps"] == 25
+
+
 @pytest.mark.parametrize("sig,status", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
 def test_signal_checkpoints_and_resume_continues(corpus, tmp_path, sig, status):
     out = str(tmp_path / "ck")

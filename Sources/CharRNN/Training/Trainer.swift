@@ -62,6 +62,9 @@ public final class Trainer {
     var lastCheckpoint: String?
     var bestCheckpoint: String?
     var elapsedBefore: Double = 0
+    /// The step a resumed run continues from; nil for a new run or a fine-tuning one (another text, split,
+    /// batching or optimizer than the checkpoint's run).
+    public internal(set) var resumedStep: Int?
     /// The step of the last validation and checkpoint in this run (−1: none yet).
     var validatedAtStep = -1
     private let inputs: UnsafeMutablePointer<Int32>
