@@ -256,10 +256,12 @@ struct Train: ParsableCommand {
                 ?? Int32(truncatingIfNeeded: session.rng.next() % UInt64(model.vocabulary.count))
             session.step(prime)
             var text = String.UnicodeScalarView()
+            // A long sample must not hold off Ctrl-C: the step's handler then stops the run and checkpoints.
             _ = try? session.generate(count: sampleLength, SamplingParameters(temperature: temperature)) { c, _ in
                 text.append(c)
-                return true
+                return StopSignal.signal == 0
             }
+            if StopSignal.signal != 0 { break }
             print("--- sample at step \(step), temperature \(temperature) ---")
             print(String(text))
             print("---")

@@ -7,6 +7,7 @@ import os
 import resource
 import signal
 import subprocess
+import time
 
 import pytest
 
@@ -115,6 +116,27 @@ def test_second_signal_exits_at_once_without_damaging_checkpoints(corpus, tmp_pa
     assert "latest.safetensors" in names
     for name in names:
         assert loads(out / name), name
+
+
+def test_signal_while_printing_samples(corpus, tmp_path):
+    """--sample-every generated its samples without looking at the signal, so Ctrl-C waited for the whole
+    sample (here minutes). It now stops the sample at once and checkpoints like any interruption."""
+    out = tmp_path / "ck"
+    proc = subprocess.Popen([CLI, "train", corpus, *TINY, "--max-steps", "1000", "--print-every", "1",
+                             "--sample-every", "1", "--sample-length", "100000000", "--out", str(out), "--json"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        assert proc.stdout.readline().startswith(b"epoch")  # step 1 is done; its samples are being generated
+        time.sleep(0.5)
+        proc.send_signal(signal.SIGINT)
+        stdout, stderr = proc.communicate(timeout=15)
+    finally:
+        proc.kill()
+        proc.wait()
+    assert proc.returncode == 130, stderr.decode()
+    result = json.loads(stdout.decode().strip().splitlines()[-1])
+    assert result["cancelled"] is True and result["steps"] == 1
+    assert training_state(out / "latest.safetensors")["step"] == 1
 
 
 # --- divergence ----------------------------------------------------------------------------------
