@@ -99,7 +99,8 @@ final class REPL {
                     converse(scalars.first == ":" ? Array(scalars.dropFirst()) : scalars)
                 }
             }
-            out.flush()
+            // Answers that cannot be written are lost: stop reading (the exit says why).
+            if !out.flush() { return 1 }
         }
     }
 

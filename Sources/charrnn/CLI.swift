@@ -30,7 +30,7 @@ enum CLI {
     /// Writes to stdout without a newline and flushes.
     static func out(_ s: String) {
         fputs(s, stdout)
-        fflush(stdout)
+        StandardOutput.flush()
     }
 
     static var stdoutIsTerminal: Bool { isatty(1) == 1 }

@@ -62,9 +62,9 @@ struct Sample: ParsableCommand {
                 var n = 0
                 UTF8.encode(c) { bytes[n] = $0; n += 1 }
                 fwrite(bytes, 1, n, stdout)
-                fflush(stdout)
                 last = c
-                return !(stopAtNewline && c == "\n")
+                // Output that cannot be written is lost: stop generating (the exit reports it).
+                return StandardOutput.flush() && !(stopAtNewline && c == "\n")
             }
             if CLI.stdoutIsTerminal && last != "\n" { CLI.out("\n") }
         }

@@ -199,7 +199,7 @@ struct Train: ParsableCommand {
             if let checkpoint { print("checkpoint: \(checkpoint)") }
             if let bestCheckpoint { print("best: \(bestCheckpoint)") }
         }
-        fflush(stdout)
+        StandardOutput.flush()
         if summary.cancelled {
             let sig = StopSignal.signal
             let name = sig == SIGTERM ? "SIGTERM" : "SIGINT"
@@ -266,7 +266,7 @@ struct Train: ParsableCommand {
             print(String(text))
             print("---")
         }
-        fflush(stdout)
+        StandardOutput.flush()
     }
 }
 
@@ -319,14 +319,14 @@ final class ProgressDisplay {
             let every = printEvery ?? max(1, min(100, p.totalSteps / 20))
             guard p.step % every == 0 || p.step == p.totalSteps else { return }
             print("epoch \(min(p.epoch, epochs))/\(epochs) step \(p.step)/\(p.totalSteps) loss \(CLI.fixed(p.loss, 4)) avg \(CLI.fixed(p.smoothedLoss, 4)) lr \(p.learningRate) \(CLI.compact(p.charsPerSecond)) chars/s elapsed \(CLI.duration(p.seconds)) ETA \(CLI.duration(eta(p)))")
-            fflush(stdout)
+            StandardOutput.flush()
         }
     }
 
     func validation(_ p: TrainingProgress) {
         clearBar()
         print("validation at step \(p.step) (epoch \(CLI.fixed(p.epochProgress, 2))): loss \(CLI.fixed(p.valLoss, 4)) nats/char, perplexity \(CLI.fixed(exp(p.valLoss), 3)), accuracy \(CLI.fixed(100 * p.valAccuracy, 2))%")
-        fflush(stdout)
+        StandardOutput.flush()
     }
 
     func clearBar() {

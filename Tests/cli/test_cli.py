@@ -255,6 +255,23 @@ def test_bad_options_are_refused(corpus, tmp_path):
     assert_clean_failure(proc, "layers")
 
 
+# --- output that cannot be written ---------------------------------------------------------------
+
+@pytest.mark.parametrize("command", ["sample", "eval", "summary", "train"])
+def test_failed_stdout_is_an_error(trained, corpus, tmp_path, command):
+    """Output lost to a full disk (/dev/full) used to end with status 0 and no word; now it is an error."""
+    model = trained[0]["checkpoint"]
+    args = {"sample": ["sample", "--model", model, "--length", "100"],
+            "eval": ["eval", corpus, "--model", model, "--json"],
+            "summary": ["summary", "--model", model],
+            "train": ["train", corpus, *TINY, "--max-steps", "2", "--out", str(tmp_path / "o"), "--json"]}[command]
+    with open("/dev/full", "wb") as full:
+        proc = subprocess.run([CLI, *args], stdout=full, stderr=subprocess.PIPE, timeout=60)
+    proc.err = proc.stderr.decode("utf-8", "replace")
+    assert_clean_failure(proc, "cannot write to standard output: No space left on device")
+    assert proc.returncode == 1
+
+
 # --- sample --------------------------------------------------------------------------------------
 
 def test_sample_seeded_and_streamed(trained):
@@ -380,8 +397,9 @@ def test_bench_with_stdin_and_stdout_closed(corpus):
                           stderr=subprocess.PIPE, timeout=60, close_fds=True,
                           preexec_fn=lambda: (os.close(0), os.close(1)))
     err = proc.stderr.decode("utf-8", "replace")
-    assert proc.returncode == 0, err
-    assert "error" not in err, err
+    # The workers ran; only the results, with nowhere to go, make the run fail.
+    assert proc.returncode == 1, err
+    assert err.count("error") == 1 and "cannot write to standard output: Bad file descriptor" in err, err
 
 
 def test_bench_worker_failure_is_reported(tmp_path):

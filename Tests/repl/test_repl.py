@@ -339,6 +339,16 @@ def test_pipe_has_no_escape_codes(repl, model):
     assert b"skipped 1 character" in result.stderr
 
 
+def test_pipe_failed_stdout_is_an_error(repl, model):
+    """Answers lost to a full disk (/dev/full) used to end with status 0 and no word."""
+    with open("/dev/full", "wb") as full:
+        proc = subprocess.run([repl, "--model", model, "--seed", "7"], input=b"ROMEO:\nJULIET:\n", stdout=full,
+                              stderr=subprocess.PIPE, timeout=60)
+    err = proc.stderr.decode("utf-8", "replace")
+    assert proc.returncode == 1, err
+    assert "cannot write to standard output: No space left on device" in err, err
+
+
 def test_pipe_color_falls_back_to_plain(repl, model):
     result = pipe(repl, model, "ROMEO:\n", "--probs", "color", "--max-chars", "20")
     assert result.returncode == 0
