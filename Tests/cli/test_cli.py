@@ -390,6 +390,24 @@ def test_bench_json(corpus):
     assert_clean_failure(run("bench", "--json", "--only", "nope"), "nope")
 
 
+def test_bench_refuses_empty_and_repeated_workload_lists(corpus):
+    """--only '' and --only ,,, measured nothing and exited 0; --only X,X printed duplicate JSON keys."""
+    for only in ["", ",,,"]:
+        assert_clean_failure(run("bench", "--json", "--corpus", corpus, "--only", only), "--only")
+    assert_clean_failure(run("bench", "--json", "--corpus", corpus, "--only", "gen_lstm2x128_b1,gen_lstm2x128_b1"),
+                         "gen_lstm2x128_b1", "twice")
+
+
+def test_bench_corpus_path_starting_with_a_dash(corpus, tmp_path):
+    """The worker got "--corpus" and the path as two arguments, so a path starting with '-' was read as an
+    option and the worker failed."""
+    shutil.copy(corpus, tmp_path / "-dash.txt")
+    proc = run("bench", "--json", "--corpus=-dash.txt", "--seconds", "0.1", "--only", "gen_lstm2x128_b1",
+               cwd=str(tmp_path))
+    assert proc.returncode == 0, proc.err
+    assert last_json(proc)["gen_lstm2x128_b1_chars_per_s"] > 0
+
+
 def test_bench_with_stdin_and_stdout_closed(corpus):
     # The pipe from a worker then gets descriptors 0 and 1: it must still become the worker's stdout
     # and not be closed under it.
