@@ -74,11 +74,13 @@ enum CLI {
 
     // MARK: models
 
-    /// The model to use: `--model` when given, else the bundled model, looked for next to the
-    /// executable (`<exe dir>/../../models/default.safetensors`), then in `./models`, then `$CHARRNN_MODEL`.
+    /// The model to use: `--model` when given, else the first that exists of `$CHARRNN_MODEL` and the
+    /// bundled model, looked for next to the executable (`<exe dir>/../../models/default.safetensors`),
+    /// then in `./models` — the order charrnn-repl uses.
     static func resolveModelPath(_ given: String?) throws -> String {
         if let given { return given }
         var candidates: [String] = []
+        if let env = getenv("CHARRNN_MODEL").map({ String(cString: $0) }), !env.isEmpty { candidates.append(env) }
         let argv0 = CommandLine.arguments.first ?? ""
         // Lexically: .build/release is a symbolic link, so the kernel would resolve ".." from its target.
         if argv0.contains("/") { candidates.append(lexicallyNormalized(FileIO.directory(of: argv0) + "/../../models/default.safetensors")) }
@@ -89,7 +91,6 @@ enum CLI {
             candidates.append(dir + "/../../../models/default.safetensors")
         }
         candidates.append("./models/default.safetensors")
-        if let env = getenv("CHARRNN_MODEL").map({ String(cString: $0) }), !env.isEmpty { candidates.append(env) }
         for path in candidates where FileIO.exists(path) { return path }
         throw CharRNNError.io("no model given and the bundled model was not found; pass --model FILE or set CHARRNN_MODEL (looked in: \(candidates.joined(separator: ", ")))")
     }

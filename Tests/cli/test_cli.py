@@ -327,6 +327,27 @@ def test_default_model_from_environment(trained, tmp_path):
     assert "Total params" in proc.out
 
 
+def test_environment_model_wins_over_the_bundled_one(trained, tmp_path):
+    """Like charrnn-repl: $CHARRNN_MODEL, when set, comes before the bundled model (it used to be only a
+    fallback), and --model comes before both."""
+    root = tmp_path / "root"
+    (root / ".build" / "release").mkdir(parents=True)
+    os.symlink(os.path.abspath(CLI), root / ".build" / "release" / "charrnn")
+    (root / "models").mkdir()
+    shutil.copy(trained[0]["checkpoint"], root / "models" / "default.safetensors")
+    chosen = tmp_path / "chosen.safetensors"
+    shutil.copy(trained[0]["checkpoint"], chosen)
+    explicit = tmp_path / "explicit.safetensors"
+    shutil.copy(trained[0]["checkpoint"], explicit)
+    env = dict(os.environ, CHARRNN_MODEL=str(chosen))
+    exe = str(root / ".build" / "release" / "charrnn")
+    for args, expected in [([], chosen), (["--model", str(explicit)], explicit)]:
+        proc = subprocess.run([exe, "summary", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              cwd=str(tmp_path), env=env, timeout=30)
+        assert proc.returncode == 0, proc.stderr.decode()
+        assert os.path.samefile(proc.stdout.decode().splitlines()[0], expected)
+
+
 # --- eval and summary ----------------------------------------------------------------------------
 
 def test_eval_json(trained, corpus, tmp_path):
