@@ -248,6 +248,14 @@ def test_empty_and_short_corpus(tmp_path):
     assert_clean_failure(missing, "nope.txt")
 
 
+def test_window_step_too_long_for_one_batch(corpus, tmp_path):
+    """A huge --step leaves fewer windows than one batch needs; the error said the text was shorter than
+    one batch (it is not)."""
+    proc = run("train", corpus, *TINY, "--objective", "window", "--step", "1000000000", "--out", str(tmp_path / "o"))
+    assert_clean_failure(proc, "window step 1000000000 leaves 1 window", "fewer than the 10 one batch needs")
+    assert "shorter than one batch" not in proc.err
+
+
 def test_bad_options_are_refused(corpus, tmp_path):
     proc = run("train", corpus, "--lr-decay", "0.5", "--out", str(tmp_path))
     assert_clean_failure(proc, "--lr-decay-every")
