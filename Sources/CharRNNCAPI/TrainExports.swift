@@ -5,9 +5,6 @@ import CharRNN
 import Glibc
 #endif
 
-/// Rough bound on the training graph's memory (activations, gradients, optimizer), in bytes.
-let maxTrainingBytes = 1 << 33
-
 @_cdecl("charrnn_default_train_params")
 public func capi_default_train_params() -> charrnn_train_params {
     let o = TrainingOptions()
@@ -109,19 +106,10 @@ func trainingOptions(_ p: charrnn_train_params) throws -> (TrainingOptions, Corp
     return (o, c, resume)
 }
 
-/// Refuses a run whose buffers would obviously not fit in memory (instead of aborting in malloc).
+/// Refuses a run whose buffers would obviously not fit in memory (instead of aborting in malloc), with
+/// the C API's own status.
 private func checkMemory(_ config: ModelConfig, _ o: TrainingOptions) throws {
-    // Per character: the dense input and its gradient (embedding), logits, and per layer the gates, h, c,
-    // the outputs' gradients and dropout's two buffers.
-    let perStep = config.layers.reduce(2 * config.inputWidth + 2 * config.vocabSize) { $0 + ($1.cell.gateCount + 4) * $1.units }
-    let activations = Double(o.batchSize) * Double(o.seqLength) * Double(perStep) * 4 * 2
-    // Weights, at most two optimizer moments, and the gradients (one buffer, shared by the worker threads).
-    let buffers = 4
-    let parameters = Double(config.parameterCount) * 4 * Double(buffers)
-    guard activations + parameters <= Double(maxTrainingBytes) else {
-        throw APIError.outOfMemory("training would need about \(Int((activations + parameters) / 1_048_576)) MiB; "
-                                   + "the limit is \(maxTrainingBytes / 1_048_576) MiB (reduce batch_size, seq_length or the model)")
-    }
+    if let refusal = TrainingMemory.refusal(config, o) { throw APIError.outOfMemory(refusal) }
 }
 
 private func progress(_ kind: charrnn_progress_kind, _ p: TrainingProgress, epochs: Int) -> charrnn_progress {

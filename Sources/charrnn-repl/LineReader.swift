@@ -20,6 +20,8 @@ enum InputLine {
 protocol LineReader {
     mutating func read(prompt: String) -> InputLine
     mutating func remember(_ line: String)
+    /// Shows `text` where typed input is echoed (nothing for a pipe), never in redirected output.
+    func echo(_ text: String)
 }
 
 /// Plain lines from a pipe or file: raw bytes through getline (any length), strictly decoded.
@@ -45,6 +47,8 @@ struct PipeReader: LineReader {
     }
 
     mutating func remember(_ line: String) {}
+
+    func echo(_ text: String) {}
 }
 
 /// Line editing and history through libedit's readline API.
@@ -94,6 +98,16 @@ struct EditLineReader: LineReader {
         add_history(line)
     }
 
+    func echo(_ text: String) { EditLineReader.echo(text) }
+
+    /// Writes to the terminal libedit echoes to: stdout when it is one, else stderr (rl_outstream, see
+    /// init), so that a redirected stdout gets the answers only.
+    static func echo(_ text: String) {
+        fflush(stdout)
+        let descriptor = isatty(STDOUT_FILENO) != 0 ? STDOUT_FILENO : STDERR_FILENO
+        _ = text.withCString { Glibc.write(descriptor, $0, strlen($0)) }
+    }
+
     /// One byte from the terminal; nil when Ctrl-C interrupted the read, -1 at end of input.
     private static func readByte() -> Int32? {
         var byte: UInt8 = 0
@@ -114,7 +128,7 @@ struct EditLineReader: LineReader {
         func interruptedLine() -> Int32 {
             interrupted = true
             _ = Interrupt.take()
-            _ = "^C".withCString { Glibc.write(STDOUT_FILENO, $0, 2) }
+            echo("^C")
             return 0x0A  // ends the line; the REPL drops it
         }
         guard let first = readByte() else { return interruptedLine() }

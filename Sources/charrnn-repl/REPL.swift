@@ -76,11 +76,11 @@ final class REPL {
         while true {
             switch reader.read(prompt: prompt) {
             case .end:
-                if interactive { out.write("\n") }
+                reader.echo("\n")
                 out.flush()
                 return 0
             case .interrupted:
-                if interactive && !decorated { out.write("\n") }
+                if !decorated { reader.echo("\n") }
                 continue
             case .invalidUTF8(let message):
                 out.note("ignored the line: \(message)")
@@ -99,7 +99,8 @@ final class REPL {
                     converse(scalars.first == ":" ? Array(scalars.dropFirst()) : scalars)
                 }
             }
-            out.flush()
+            // Answers that cannot be written are lost: stop reading (the exit says why).
+            if !out.flush() { return 1 }
         }
     }
 

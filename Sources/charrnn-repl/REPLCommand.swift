@@ -23,7 +23,7 @@ struct REPLCommand: ParsableCommand {
         discussion: """
             The state carries over from line to line until :reset. Type :help inside for the commands.
             Reads plain lines when stdin is not a terminal, e.g.  printf 'ROMEO:\\n' | charrnn-repl --probs table
-            Without --model the bundled models/default.safetensors is used (or $CHARRNN_MODEL).
+            Without --model, $CHARRNN_MODEL is used when set, else the bundled models/default.safetensors.
             """)
 
     @Option(name: .shortAndLong, help: ArgumentHelp("A model file (.safetensors), or a folder holding one.", valueName: "path"))

@@ -16,11 +16,13 @@ struct Output {
     }
 
     func write(_ s: String) { fputs(s, stdout) }
-    func flush() { fflush(stdout) }
+    /// False once a write to stdout has failed (the exit reports it).
+    @discardableResult
+    func flush() -> Bool { StandardOutput.flush() }
 
     /// A one-line note for the user (unknown characters, bad values): stderr, dim on a terminal.
     func note(_ s: String) {
-        fflush(stdout)
+        flush()
         fputs(stderrIsTerminal ? Style.dim + s + Style.reset + "\n" : s + "\n", stderr)
         fflush(stderr)
     }

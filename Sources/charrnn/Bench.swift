@@ -26,8 +26,15 @@ struct Bench: ParsableCommand {
     func validate() throws {
         guard seconds > 0, seconds.isFinite else { throw ValidationError("--seconds must be > 0") }
         if let only {
-            for name in only.split(separator: ",").map(String.init) where Workload.named(name) == nil {
-                throw ValidationError("unknown workload \"\(name)\"; the workloads are \(Workload.all.map(\.name).joined(separator: ", "))")
+            let names = only.split(separator: ",").map(String.init)
+            if names.isEmpty { throw ValidationError("--only names no workload; give one or more of \(Workload.all.map(\.name).joined(separator: ", "))") }
+            var seen = Set<String>()
+            for name in names {
+                guard Workload.named(name) != nil else {
+                    throw ValidationError("unknown workload \"\(name)\"; the workloads are \(Workload.all.map(\.name).joined(separator: ", "))")
+                }
+                // Each workload is one pair of JSON keys: a repeat would print them twice.
+                guard seen.insert(name).inserted else { throw ValidationError("--only names \"\(name)\" twice") }
             }
         }
     }
@@ -77,7 +84,8 @@ struct Bench: ParsableCommand {
     private func runWorker(_ name: String) throws -> (Double, Double) {
         guard let exe = CLI.executablePath() else { throw CharRNNError.io("cannot find this executable (/proc/self/exe)") }
         let (output, ending) = try ChildProcess.run(
-            exe, ["bench", "--worker", name, "--corpus", corpus, "--seconds", String(seconds)])
+            // One argument "--corpus=PATH": as two, a path starting with "-" would be read as an option.
+            exe, ["bench", "--worker", name, "--corpus=\(corpus)", "--seconds", String(seconds)])
         guard ending == .exited(0) else {
             throw CharRNNError.state("bench worker \(name) failed (\(ending))")
         }

@@ -30,7 +30,7 @@ enum CLI {
     /// Writes to stdout without a newline and flushes.
     static func out(_ s: String) {
         fputs(s, stdout)
-        fflush(stdout)
+        StandardOutput.flush()
     }
 
     static var stdoutIsTerminal: Bool { isatty(1) == 1 }
@@ -74,22 +74,23 @@ enum CLI {
 
     // MARK: models
 
-    /// The model to use: `--model` when given, else the bundled model, looked for next to the
-    /// executable (`<exe dir>/../../models/default.safetensors`), then in `./models`, then `$CHARRNN_MODEL`.
+    /// The model to use: `--model` when given, else the first that exists of `$CHARRNN_MODEL` and the
+    /// bundled model, looked for next to the executable (`<exe dir>/../../models/default.safetensors`),
+    /// then in `./models` — the order charrnn-repl uses.
     static func resolveModelPath(_ given: String?) throws -> String {
         if let given { return given }
         var candidates: [String] = []
+        if let env = getenv("CHARRNN_MODEL").map({ String(cString: $0) }), !env.isEmpty { candidates.append(env) }
         let argv0 = CommandLine.arguments.first ?? ""
         // Lexically: .build/release is a symbolic link, so the kernel would resolve ".." from its target.
-        if argv0.contains("/") { candidates.append(lexicallyNormalized(directory(of: argv0) + "/../../models/default.safetensors")) }
+        if argv0.contains("/") { candidates.append(lexicallyNormalized(FileIO.directory(of: argv0) + "/../../models/default.safetensors")) }
         if let exe = executablePath() {
-            let dir = directory(of: exe)
+            let dir = FileIO.directory(of: exe)
             candidates.append(dir + "/../../models/default.safetensors")
             // .build/release is a link to .build/<triple>/release.
             candidates.append(dir + "/../../../models/default.safetensors")
         }
         candidates.append("./models/default.safetensors")
-        if let env = getenv("CHARRNN_MODEL").map({ String(cString: $0) }), !env.isEmpty { candidates.append(env) }
         for path in candidates where FileIO.exists(path) { return path }
         throw CharRNNError.io("no model given and the bundled model was not found; pass --model FILE or set CHARRNN_MODEL (looked in: \(candidates.joined(separator: ", ")))")
     }
@@ -120,12 +121,6 @@ enum CLI {
         }
         let joined = parts.joined(separator: "/")
         return absolute ? "/" + joined : (joined.isEmpty ? "." : joined)
-    }
-
-    static func directory(of path: String) -> String {
-        guard let slash = path.lastIndex(of: "/") else { return "." }
-        let dir = String(path[..<slash])
-        return dir.isEmpty ? "/" : dir
     }
 
     // MARK: text
@@ -171,6 +166,8 @@ enum CLI {
 
     static func duration(_ s: Double) -> String {
         guard s.isFinite, s >= 0 else { return "--" }
+        // Past a million hours minutes mean nothing, and a huge value would not convert to Int.
+        guard s < 3.6e9 else { return fixed(s / 3600, 0) + "h" }
         let t = Int(s.rounded())
         if t >= 3600 { return "\(t / 3600)h\(pad2((t % 3600) / 60))m" }
         if t >= 60 { return "\(t / 60)m\(pad2(t % 60))s" }

@@ -8,9 +8,9 @@ import Glibc
 struct Sample: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Generate text from a model.",
-        discussion: "Without --model, the bundled models/default.safetensors is used (or $CHARRNN_MODEL).")
+        discussion: "Without --model, $CHARRNN_MODEL is used when set, else the bundled models/default.safetensors.")
 
-    @Option(help: "Model or checkpoint file (default: the bundled model).") var model: String?
+    @Option(help: "Model or checkpoint file (default: $CHARRNN_MODEL, else the bundled model).") var model: String?
     @Option(help: "Text to start from; it is printed before the generated text.") var prime: String?
     @Option(help: "Characters to generate.") var length: Int = 500
     @Option(help: "Sampling temperature (> 0).") var temperature: Float = 1
@@ -62,9 +62,9 @@ struct Sample: ParsableCommand {
                 var n = 0
                 UTF8.encode(c) { bytes[n] = $0; n += 1 }
                 fwrite(bytes, 1, n, stdout)
-                fflush(stdout)
                 last = c
-                return !(stopAtNewline && c == "\n")
+                // Output that cannot be written is lost: stop generating (the exit reports it).
+                return StandardOutput.flush() && !(stopAtNewline && c == "\n")
             }
             if CLI.stdoutIsTerminal && last != "\n" { CLI.out("\n") }
         }

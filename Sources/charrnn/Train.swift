@@ -87,6 +87,8 @@ struct Train: ParsableCommand {
         if sampleLength < 1 { throw ValidationError("--sample-length must be >= 1") }
         if let p = printEvery, p < 1 { throw ValidationError("--print-every must be >= 1") }
         if maxChars < 0 { throw ValidationError("--max-chars must be >= 0") }
+        // An empty folder name would put the checkpoints at the root ("/latest.safetensors").
+        if let out, out.isEmpty { throw ValidationError("--out must name a folder; it is empty") }
     }
 
     func run() throws {
@@ -97,7 +99,7 @@ struct Train: ParsableCommand {
         // The checkpoint first: its vocabulary indexes the corpus, its options are the defaults.
         var base = TrainingOptions()
         var vocabulary: Vocabulary?
-        var resumedStep: Int?
+        var resumesCheckpoint = false  // a training checkpoint, not a plain model file
         var resumed: (model: Model, extras: ModelFile.Extras)?
         if let resume {
             let loaded = try ModelFile.load(resume)
@@ -105,13 +107,16 @@ struct Train: ParsableCommand {
             vocabulary = loaded.model.vocabulary
             if let saved = loaded.extras.savedTraining {
                 base = saved.options
-                resumedStep = saved.step
+                resumesCheckpoint = true
             }
             if cell != nil || layers != nil || hidden != nil || embedding != nil || dropout != nil {
                 CLI.warn("--cell, --layers, --hidden, --embedding and --dropout are ignored with --resume: the architecture comes from \(resume)")
             }
         }
-        let options = try trainingOptions(base: base)
+        // Without --out, a resumed run writes beside the file it resumed from, not into the folder the
+        // checkpoint recorded: that may be the original of a copied folder, or relative to another directory.
+        let resumedRunFolder = resumesCheckpoint ? resume.map(FileIO.directory(of:)) : nil
+        let options = try trainingOptions(base: base, resumedRunFolder: resumedRunFolder)
 
         var corpusOptions = Corpus.Options()
         corpusOptions.lowercase = lowercase
@@ -136,7 +141,13 @@ struct Train: ParsableCommand {
         CLI.note("corpus \(self.corpus): \(corpus.training.count) training and \(corpus.validation.count) validation characters, vocabulary \(corpus.vocabulary.count)")
         CLI.note("model \(arch), \(model.config.input.rawValue) input, \(model.parameterCount) parameters; \(options.optimizer.kind.rawValue) lr \(options.optimizer.learningRate), batch \(options.batchSize) × \(options.seqLength), \(options.objective.rawValue) objective")
         if let resume {
-            if let step = resumedStep { CLI.note("resuming from \(resume) (step \(step))") } else { CLI.note("fine-tuning \(resume)") }
+            if let step = trainer.resumedStep {
+                CLI.note("resuming from \(resume) (step \(step))")
+            } else if resumesCheckpoint {
+                CLI.note("fine-tuning \(resume): the text, its validation split, the batching or the optimizer differ from the checkpoint's run, so progress restarts")
+            } else {
+                CLI.note("fine-tuning \(resume)")
+            }
         }
 
         StopSignal.install()
@@ -188,7 +199,7 @@ struct Train: ParsableCommand {
             if let checkpoint { print("checkpoint: \(checkpoint)") }
             if let bestCheckpoint { print("best: \(bestCheckpoint)") }
         }
-        fflush(stdout)
+        StandardOutput.flush()
         if summary.cancelled {
             let sig = StopSignal.signal
             let name = sig == SIGTERM ? "SIGTERM" : "SIGINT"
@@ -198,7 +209,8 @@ struct Train: ParsableCommand {
     }
 
     /// The run's options: the checkpoint's (or the defaults) with the command line's on top.
-    private func trainingOptions(base: TrainingOptions) throws -> TrainingOptions {
+    /// - Parameter resumedRunFolder: the folder of the --resume file when it is a training checkpoint.
+    private func trainingOptions(base: TrainingOptions, resumedRunFolder: String?) throws -> TrainingOptions {
         var o = base
         if resume == nil {
             if let cell { o.cell = cell }
@@ -231,7 +243,7 @@ struct Train: ParsableCommand {
         if let maxTime { o.maxTime = maxTime }
         if let seed { o.seed = seed }
         if let evalEvery { o.evalEvery = evalEvery }
-        o.outDir = out ?? (resume != nil ? base.outDir : nil) ?? "checkpoints"
+        o.outDir = out ?? resumedRunFolder ?? "checkpoints"
         try o.validate()
         return o
     }
@@ -244,15 +256,17 @@ struct Train: ParsableCommand {
                 ?? Int32(truncatingIfNeeded: session.rng.next() % UInt64(model.vocabulary.count))
             session.step(prime)
             var text = String.UnicodeScalarView()
+            // A long sample must not hold off Ctrl-C: the step's handler then stops the run and checkpoints.
             _ = try? session.generate(count: sampleLength, SamplingParameters(temperature: temperature)) { c, _ in
                 text.append(c)
-                return true
+                return StopSignal.signal == 0
             }
+            if StopSignal.signal != 0 { break }
             print("--- sample at step \(step), temperature \(temperature) ---")
             print(String(text))
             print("---")
         }
-        fflush(stdout)
+        StandardOutput.flush()
     }
 }
 
@@ -305,14 +319,14 @@ final class ProgressDisplay {
             let every = printEvery ?? max(1, min(100, p.totalSteps / 20))
             guard p.step % every == 0 || p.step == p.totalSteps else { return }
             print("epoch \(min(p.epoch, epochs))/\(epochs) step \(p.step)/\(p.totalSteps) loss \(CLI.fixed(p.loss, 4)) avg \(CLI.fixed(p.smoothedLoss, 4)) lr \(p.learningRate) \(CLI.compact(p.charsPerSecond)) chars/s elapsed \(CLI.duration(p.seconds)) ETA \(CLI.duration(eta(p)))")
-            fflush(stdout)
+            StandardOutput.flush()
         }
     }
 
     func validation(_ p: TrainingProgress) {
         clearBar()
         print("validation at step \(p.step) (epoch \(CLI.fixed(p.epochProgress, 2))): loss \(CLI.fixed(p.valLoss, 4)) nats/char, perplexity \(CLI.fixed(exp(p.valLoss), 3)), accuracy \(CLI.fixed(100 * p.valAccuracy, 2))%")
-        fflush(stdout)
+        StandardOutput.flush()
     }
 
     func clearBar() {

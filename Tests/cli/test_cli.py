@@ -6,6 +6,7 @@ The binary is $CHARRNN_CLI if set, else $CHARRNN_ROOT/.build/release/charrnn, el
 
 import json
 import os
+import shutil
 import signal
 import struct
 import subprocess
@@ -134,6 +135,28 @@ def test_fine_tune_on_other_text_of_same_vocabulary(trained, corpus, tmp_path):
     assert last_json(proc)["steps"] == 3  # progress restarts on another text
 
 
+def test_resume_with_another_validation_split_fine_tunes(trained, corpus, tmp_path):
+    """The corpus fingerprint covers the text before the split, so a changed --val-fraction passed for the
+    same run: 0.5 failed with "the training state is out of range", and 0 reported the checkpoint's old
+    validation loss as the run's. A changed split now fine-tunes, and reports only losses it measured."""
+    _, out = trained
+    checkpoint = os.path.join(out, "latest.safetensors")
+    half = run("train", corpus, "--resume", checkpoint, "--val-fraction", "0.5", "--max-steps", "3",
+               "--out", str(tmp_path / "half"), "--json")
+    assert half.returncode == 0, half.err
+    assert "fine-tuning" in half.err
+    assert last_json(half)["steps"] == 3
+    none = run("train", corpus, "--resume", checkpoint, "--val-fraction", "0", "--max-steps", "3",
+               "--out", str(tmp_path / "none"), "--json")
+    assert none.returncode == 0, none.err
+    result = last_json(none)
+    assert result["steps"] == 3 and result["val_loss"] is None and result["val_accuracy"] is None
+    same = run("train", corpus, "--resume", checkpoint, "--max-steps", "25", "--out", str(tmp_path / "same"),
+               "--json")
+    assert same.returncode == 0, same.err
+    assert "resuming from" in same.err and last_json(same)["steps"] == 25
+
+
 @pytest.mark.parametrize("sig,status", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
 def test_signal_checkpoints_and_resume_continues(corpus, tmp_path, sig, status):
     out = str(tmp_path / "ck")
@@ -157,6 +180,48 @@ def test_signal_checkpoints_and_resume_continues(corpus, tmp_path, sig, status):
     assert last_json(resumed)["steps"] == steps + 3
     assert last_json(resumed)["checkpoint"] == checkpoint
     assert not os.path.exists(tmp_path / "checkpoints")
+
+
+def test_resume_writes_beside_the_resumed_file(corpus, tmp_path):
+    """Without --out, a resumed run writes into the folder of the --resume file, not the folder recorded in
+    the checkpoint (here the original of a copied run, which must stay untouched), and not a folder named
+    after the recorded relative path in another working directory."""
+    (tmp_path / "work").mkdir()
+    first = run("train", corpus, *TINY, "--max-steps", "10", "--eval-every", "5", "--out", "runA", "--json",
+                cwd=str(tmp_path / "work"))
+    assert first.returncode == 0, first.err
+    run_a, run_b = tmp_path / "work" / "runA", tmp_path / "runB"
+    shutil.copytree(run_a, run_b)
+    before = {name: (run_a / name).read_bytes() for name in os.listdir(run_a)}
+    assert any(name.startswith("epoch") for name in before)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    for cwd in (str(tmp_path / "work"), str(elsewhere)):
+        resumed = run("train", corpus, "--resume", str(run_b / "latest.safetensors"), "--max-steps", "200", "--json",
+                      cwd=cwd)
+        assert resumed.returncode == 0, resumed.err
+        assert last_json(resumed)["checkpoint"] == str(run_b / "latest.safetensors")
+        assert {name: (run_a / name).read_bytes() for name in os.listdir(run_a)} == before
+    assert os.listdir(elsewhere) == []
+
+
+def test_resume_into_another_folder_keeps_its_files(corpus, tmp_path):
+    """A run resumed with --out into another folder never deletes the "previous best" named in the
+    checkpoint from that folder: it did not write that file."""
+    run_a, run_b = tmp_path / "a", tmp_path / "b"
+    first = run("train", corpus, *TINY, "--max-steps", "10", "--eval-every", "5", "--out", str(run_a))
+    assert first.returncode == 0, first.err
+    shutil.copytree(run_a, run_b)
+    best = [name for name in os.listdir(run_a) if name.startswith("epoch")]
+    resumed = run("train", corpus, "--resume", str(run_b / "latest.safetensors"), "--max-steps", "200", "--out", str(run_a))
+    assert resumed.returncode == 0, resumed.err
+    assert all((run_a / name).exists() for name in best)
+
+
+def test_empty_out_folder_is_refused(corpus, tmp_path):
+    proc = run("train", corpus, *TINY, "--max-steps", "1", "--out", "", cwd=str(tmp_path))
+    assert_clean_failure(proc, "--out")
+    assert os.listdir(tmp_path) == []
 
 
 def test_divergence_is_reported(corpus, tmp_path):
@@ -183,11 +248,36 @@ def test_empty_and_short_corpus(tmp_path):
     assert_clean_failure(missing, "nope.txt")
 
 
+def test_window_step_too_long_for_one_batch(corpus, tmp_path):
+    """A huge --step leaves fewer windows than one batch needs; the error said the text was shorter than
+    one batch (it is not)."""
+    proc = run("train", corpus, *TINY, "--objective", "window", "--step", "1000000000", "--out", str(tmp_path / "o"))
+    assert_clean_failure(proc, "window step 1000000000 leaves 1 window", "fewer than the 10 one batch needs")
+    assert "shorter than one batch" not in proc.err
+
+
 def test_bad_options_are_refused(corpus, tmp_path):
     proc = run("train", corpus, "--lr-decay", "0.5", "--out", str(tmp_path))
     assert_clean_failure(proc, "--lr-decay-every")
     proc = run("train", corpus, "--layers", "0", "--out", str(tmp_path))
     assert_clean_failure(proc, "layers")
+
+
+# --- output that cannot be written ---------------------------------------------------------------
+
+@pytest.mark.parametrize("command", ["sample", "eval", "summary", "train"])
+def test_failed_stdout_is_an_error(trained, corpus, tmp_path, command):
+    """Output lost to a full disk (/dev/full) used to end with status 0 and no word; now it is an error."""
+    model = trained[0]["checkpoint"]
+    args = {"sample": ["sample", "--model", model, "--length", "100"],
+            "eval": ["eval", corpus, "--model", model, "--json"],
+            "summary": ["summary", "--model", model],
+            "train": ["train", corpus, *TINY, "--max-steps", "2", "--out", str(tmp_path / "o"), "--json"]}[command]
+    with open("/dev/full", "wb") as full:
+        proc = subprocess.run([CLI, *args], stdout=full, stderr=subprocess.PIPE, timeout=60)
+    proc.err = proc.stderr.decode("utf-8", "replace")
+    assert_clean_failure(proc, "cannot write to standard output: No space left on device")
+    assert proc.returncode == 1
 
 
 # --- sample --------------------------------------------------------------------------------------
@@ -243,6 +333,27 @@ def test_default_model_from_environment(trained, tmp_path):
     proc = run("summary", cwd=str(tmp_path), env=env)
     assert proc.returncode == 0, proc.err
     assert "Total params" in proc.out
+
+
+def test_environment_model_wins_over_the_bundled_one(trained, tmp_path):
+    """Like charrnn-repl: $CHARRNN_MODEL, when set, comes before the bundled model (it used to be only a
+    fallback), and --model comes before both."""
+    root = tmp_path / "root"
+    (root / ".build" / "release").mkdir(parents=True)
+    os.symlink(os.path.abspath(CLI), root / ".build" / "release" / "charrnn")
+    (root / "models").mkdir()
+    shutil.copy(trained[0]["checkpoint"], root / "models" / "default.safetensors")
+    chosen = tmp_path / "chosen.safetensors"
+    shutil.copy(trained[0]["checkpoint"], chosen)
+    explicit = tmp_path / "explicit.safetensors"
+    shutil.copy(trained[0]["checkpoint"], explicit)
+    env = dict(os.environ, CHARRNN_MODEL=str(chosen))
+    exe = str(root / ".build" / "release" / "charrnn")
+    for args, expected in [([], chosen), (["--model", str(explicit)], explicit)]:
+        proc = subprocess.run([exe, "summary", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              cwd=str(tmp_path), env=env, timeout=30)
+        assert proc.returncode == 0, proc.stderr.decode()
+        assert os.path.samefile(proc.stdout.decode().splitlines()[0], expected)
 
 
 # --- eval and summary ----------------------------------------------------------------------------
@@ -308,6 +419,24 @@ def test_bench_json(corpus):
     assert_clean_failure(run("bench", "--json", "--only", "nope"), "nope")
 
 
+def test_bench_refuses_empty_and_repeated_workload_lists(corpus):
+    """--only '' and --only ,,, measured nothing and exited 0; --only X,X printed duplicate JSON keys."""
+    for only in ["", ",,,"]:
+        assert_clean_failure(run("bench", "--json", "--corpus", corpus, "--only", only), "--only")
+    assert_clean_failure(run("bench", "--json", "--corpus", corpus, "--only", "gen_lstm2x128_b1,gen_lstm2x128_b1"),
+                         "gen_lstm2x128_b1", "twice")
+
+
+def test_bench_corpus_path_starting_with_a_dash(corpus, tmp_path):
+    """The worker got "--corpus" and the path as two arguments, so a path starting with '-' was read as an
+    option and the worker failed."""
+    shutil.copy(corpus, tmp_path / "-dash.txt")
+    proc = run("bench", "--json", "--corpus=-dash.txt", "--seconds", "0.1", "--only", "gen_lstm2x128_b1",
+               cwd=str(tmp_path))
+    assert proc.returncode == 0, proc.err
+    assert last_json(proc)["gen_lstm2x128_b1_chars_per_s"] > 0
+
+
 def test_bench_with_stdin_and_stdout_closed(corpus):
     # The pipe from a worker then gets descriptors 0 and 1: it must still become the worker's stdout
     # and not be closed under it.
@@ -315,8 +444,9 @@ def test_bench_with_stdin_and_stdout_closed(corpus):
                           stderr=subprocess.PIPE, timeout=60, close_fds=True,
                           preexec_fn=lambda: (os.close(0), os.close(1)))
     err = proc.stderr.decode("utf-8", "replace")
-    assert proc.returncode == 0, err
-    assert "error" not in err, err
+    # The workers ran; only the results, with nowhere to go, make the run fail.
+    assert proc.returncode == 1, err
+    assert err.count("error") == 1 and "cannot write to standard output: Bad file descriptor" in err, err
 
 
 def test_bench_worker_failure_is_reported(tmp_path):

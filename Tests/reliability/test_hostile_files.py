@@ -146,13 +146,14 @@ def test_lying_training_state_is_refused_or_survived(trained, corpus, tmp_path, 
         assert_clean_failure(result)
 
 
-@pytest.mark.parametrize("changes", [{"batchInEpoch": -1}, {"iterations": 2**63 - 1}],
-                         ids=["batchInEpoch=-1", "iterations=Int.max"])
+@pytest.mark.parametrize("changes", [{"batchInEpoch": -1}, {"iterations": 2**63 - 1}, {"seconds": 1e300}],
+                         ids=["batchInEpoch=-1", "iterations=Int.max", "seconds=1e300"])
 def test_lying_training_state_does_not_trap(trained, corpus, tmp_path, changes):
     """Bug (fails today): these reach Swift traps in `charrnn train --resume` (and in charrnn_train from C:
     Tests/fuzz/regressions/resume-crash-*): a negative batchInEpoch passes the `< batchesPerEpoch` check
     and indexes out of range in Batches.fill (Batches.swift:69); iterations = Int.max overflows in
-    Optimizer.apply (Optimizer.swift:82). Either must be refused as a corrupt checkpoint."""
+    Optimizer.apply (Optimizer.swift:82); seconds = 1e300 trapped converting the elapsed time to Int for the
+    progress line. Each must be refused as a corrupt checkpoint."""
     path = with_training_state(trained, tmp_path / "lie.safetensors", **changes)
     result = run("train", corpus, "--resume", path, "--max-steps", "25", "--out", str(tmp_path / "o"))
     assert_clean_failure(result, "lie.safetensors")

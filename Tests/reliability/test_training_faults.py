@@ -7,6 +7,7 @@ import os
 import resource
 import signal
 import subprocess
+import time
 
 import pytest
 
@@ -117,6 +118,27 @@ def test_second_signal_exits_at_once_without_damaging_checkpoints(corpus, tmp_pa
         assert loads(out / name), name
 
 
+def test_signal_while_printing_samples(corpus, tmp_path):
+    """--sample-every generated its samples without looking at the signal, so Ctrl-C waited for the whole
+    sample (here minutes). It now stops the sample at once and checkpoints like any interruption."""
+    out = tmp_path / "ck"
+    proc = subprocess.Popen([CLI, "train", corpus, *TINY, "--max-steps", "1000", "--print-every", "1",
+                             "--sample-every", "1", "--sample-length", "100000000", "--out", str(out), "--json"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        assert proc.stdout.readline().startswith(b"epoch")  # step 1 is done; its samples are being generated
+        time.sleep(0.5)
+        proc.send_signal(signal.SIGINT)
+        stdout, stderr = proc.communicate(timeout=15)
+    finally:
+        proc.kill()
+        proc.wait()
+    assert proc.returncode == 130, stderr.decode()
+    result = json.loads(stdout.decode().strip().splitlines()[-1])
+    assert result["cancelled"] is True and result["steps"] == 1
+    assert training_state(out / "latest.safetensors")["step"] == 1
+
+
 # --- divergence ----------------------------------------------------------------------------------
 
 DIVERGE = ["--optimizer", "sgd", "--lr", "1e6", "--clip-norm", "0"]
@@ -152,3 +174,16 @@ def test_divergence_names_a_checkpoint_that_is_good(corpus, tmp_path):
     resumed = run("train", corpus, "--resume", named, "--lr", "0.01", "--max-steps", str(state["step"] + 3),
                   "--out", str(tmp_path / "retry"))
     assert resumed.returncode == 0, resumed.err
+
+
+# --- runs too large for memory -----------------------------------------------------------------------
+
+@pytest.mark.parametrize("shape", [["--layers", "64", "--hidden", "16384"], ["--batch-size", "100000", "--seq-length", "500"]],
+                         ids=["model", "activations"])
+def test_run_too_large_for_memory_is_refused(corpus, tmp_path, shape):
+    """A model of 545 GB used to abort in malloc ("failed to allocate"); the memory estimate the C API
+    uses now refuses it first, before anything is allocated or written."""
+    out = tmp_path / "o"
+    result = run("train", corpus, *shape, "--max-steps", "1", "--out", str(out))
+    assert_clean_failure(result, "training would need about", "MiB")
+    assert not out.exists()

@@ -298,6 +298,22 @@ def test_ctrl_c_at_the_prompt_drops_the_line(repl, model):
     assert finish(child) == 0
 
 
+def test_terminal_echo_stays_off_redirected_stdout(repl, model, tmp_path):
+    """With stdin a terminal and stdout a file, Ctrl-C's "^C" and the newlines that end an interrupted
+    line or the session were written into the file; they belong on the terminal (where libedit echoes)."""
+    out = tmp_path / "out.txt"
+    env = dict(os.environ, TERM="xterm-256color", LANG="C.UTF-8")
+    child = pexpect.spawn("/bin/sh", ["-c", f'exec "$0" --model "$1" --seed 7 > "$2"', repl, model, str(out)],
+                          encoding="utf-8", timeout=15, env=env)
+    child.expect("you> ")
+    child.send("half a line")
+    time.sleep(0.2)
+    child.sendintr()
+    child.expect("you> ")
+    assert finish(child) == 0
+    assert out.read_bytes() == b""
+
+
 def test_ctrl_d_exits_zero(repl, model):
     child = spawn(repl, model)
     assert finish(child) == 0
@@ -337,6 +353,16 @@ def test_pipe_has_no_escape_codes(repl, model):
     assert b"you" not in result.stdout.split(b"\n")[0]
     assert b"unknown command :bogus" in result.stderr
     assert b"skipped 1 character" in result.stderr
+
+
+def test_pipe_failed_stdout_is_an_error(repl, model):
+    """Answers lost to a full disk (/dev/full) used to end with status 0 and no word."""
+    with open("/dev/full", "wb") as full:
+        proc = subprocess.run([repl, "--model", model, "--seed", "7"], input=b"ROMEO:\nJULIET:\n", stdout=full,
+                              stderr=subprocess.PIPE, timeout=60)
+    err = proc.stderr.decode("utf-8", "replace")
+    assert proc.returncode == 1, err
+    assert "cannot write to standard output: No space left on device" in err, err
 
 
 def test_pipe_color_falls_back_to_plain(repl, model):

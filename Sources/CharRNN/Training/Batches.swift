@@ -34,6 +34,11 @@ struct Batches {
             streamLength = 0
             windowStarts = data.count > steps ? Array(stride(from: 0, to: data.count - steps, by: windowStep)) : []
         }
+        if objective == .window && windowStarts.count < batch {
+            let windows = windowStarts.count == 1 ? "1 window" : "\(windowStarts.count) windows"
+            throw CharRNNError.invalidArgument(
+                "the window step \(windowStep) leaves \(windows) of \(steps) characters in the training text (\(data.count) characters), fewer than the \(batch) one batch needs (reduce the step or the batch size, or use a longer text)")
+        }
         guard batchesPerEpoch >= 1 else {
             throw CharRNNError.invalidArgument(
                 "the training text (\(data.count) characters) is shorter than one batch: batch size \(batch) × sequence length \(steps) needs at least \(batch * steps + 1) characters")

@@ -19,6 +19,9 @@ struct CheckpointState: Codable {
     var valAccuracy: Double?
     var iterations: Int
     var corpusFingerprint: UInt64
+    /// Characters of the text before the validation split; nil in checkpoints written before it was kept.
+    /// The fingerprint covers the whole text, so this is what tells a changed split (--val-fraction) apart.
+    var trainingCharacters: Int?
     var seconds: Double
     var options: TrainingOptions
     var bestCheckpoint: String?
@@ -47,7 +50,8 @@ extension Trainer {
             epochRNG: epochRNG.words, bestValLoss: CheckpointState.finite(bestValLoss),
             firstLoss: CheckpointState.finite(firstLoss), smoothedLoss: CheckpointState.finite(progress.smoothedLoss),
             valLoss: CheckpointState.finite(progress.valLoss), valAccuracy: CheckpointState.finite(progress.valAccuracy),
-            iterations: optimizer.iterations, corpusFingerprint: corpus.fingerprint, seconds: progress.seconds,
+            iterations: optimizer.iterations, corpusFingerprint: corpus.fingerprint,
+            trainingCharacters: corpus.training.count, seconds: progress.seconds,
             options: options, bestCheckpoint: bestCheckpoint)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
@@ -99,7 +103,8 @@ extension Trainer {
     ///
     /// With the same corpus and the same batching and optimizer, the run continues exactly where the
     /// checkpoint left it: the same batches, dropout masks and updates as an uninterrupted run. With another
-    /// text of the same vocabulary (or other batching) it fine-tunes: the weights carry over, progress restarts.
+    /// text of the same vocabulary (or another validation split, or other batching) it fine-tunes: the weights
+    /// carry over, progress restarts.
     /// - Parameters:
     ///   - options: the run's options; the model's architecture always comes from the checkpoint.
     /// - Throws: `CharRNNError.unknownCharacter` when the corpus's vocabulary differs, saying how.
@@ -117,6 +122,7 @@ extension Trainer {
         try self.init(corpus: corpus, options: options, model: model)
         guard let state = try CheckpointState.decode(extras, path: path) else { return }  // a plain model: fine-tune
         let same = state.corpusFingerprint == corpus.fingerprint
+            && (state.trainingCharacters ?? corpus.training.count) == corpus.training.count
             && state.options.batchSize == options.batchSize && state.options.seqLength == options.seqLength
             && state.options.objective == options.objective && state.options.windowStep == options.windowStep
             && state.options.optimizer.kind == options.optimizer.kind
@@ -125,7 +131,7 @@ extension Trainer {
         let limit = 1 << 40
         guard (0...limit).contains(state.step), (1...limit).contains(state.epoch),
               (0..<batches.batchesPerEpoch).contains(state.batchInEpoch), (0...limit).contains(state.iterations),
-              state.seconds.isFinite, state.seconds >= 0, state.rng.count == 4, state.epochRNG.count == 4 else {
+              state.seconds.isFinite, (0...Double(limit)).contains(state.seconds), state.rng.count == 4, state.epochRNG.count == 4 else {
             throw CharRNNError.format("\(path): the training state is out of range")
         }
         let slots = (0..<optimizer.slots.count).map { extras.tensors["optimizer.slot\($0)"]?.values ?? [] }
@@ -144,11 +150,20 @@ extension Trainer {
         bestValLoss = CheckpointState.loss(state.bestValLoss) ?? .infinity
         firstLoss = CheckpointState.loss(state.firstLoss) ?? .nan
         progress.smoothedLoss = CheckpointState.loss(state.smoothedLoss) ?? .nan
-        progress.valLoss = CheckpointState.loss(state.valLoss) ?? .nan
-        progress.valAccuracy = state.valAccuracy.flatMap { (0...1).contains($0) ? $0 : nil } ?? .nan
+        // A validation result only stands for the validation text this run has (an older checkpoint may
+        // not say which split it used).
+        if !corpus.validation.isEmpty {
+            progress.valLoss = CheckpointState.loss(state.valLoss) ?? .nan
+            progress.valAccuracy = state.valAccuracy.flatMap { (0...1).contains($0) ? $0 : nil } ?? .nan
+        }
         elapsedBefore = state.seconds
-        bestCheckpoint = state.bestCheckpoint.flatMap { Trainer.isBestCheckpointName($0) ? $0 : nil }
+        // The previous best may be replaced only where it was written: in the checkpoint's own folder, when
+        // this run writes there too. Elsewhere (another --out, a copied folder's original) a file of that
+        // name is not this run's to delete.
+        let writesBesideCheckpoint = options.outDir.map { FileIO.sameDirectory($0, FileIO.directory(of: path)) } ?? false
+        bestCheckpoint = state.bestCheckpoint.flatMap { Trainer.isBestCheckpointName($0) && writesBesideCheckpoint ? $0 : nil }
         progress.totalSteps = plannedSteps
+        resumedStep = state.step
     }
 }
 

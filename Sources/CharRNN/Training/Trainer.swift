@@ -62,6 +62,9 @@ public final class Trainer {
     var lastCheckpoint: String?
     var bestCheckpoint: String?
     var elapsedBefore: Double = 0
+    /// The step a resumed run continues from; nil for a new run or a fine-tuning one (another text, split,
+    /// batching or optimizer than the checkpoint's run).
+    public internal(set) var resumedStep: Int?
     /// The step of the last validation and checkpoint in this run (−1: none yet).
     var validatedAtStep = -1
     private let inputs: UnsafeMutablePointer<Int32>
@@ -70,6 +73,8 @@ public final class Trainer {
     /// A trainer for a new model (built from `options`), or for `model` (fine-tuning).
     public init(corpus: Corpus, options: TrainingOptions, model: Model? = nil) throws {
         try options.validate()
+        let config = model?.config ?? options.modelConfig(vocabSize: corpus.vocabulary.count)
+        if let refusal = TrainingMemory.refusal(config, options) { throw CharRNNError.config(refusal) }
         let model = try model ?? Model(config: options.modelConfig(vocabSize: corpus.vocabulary.count),
                                        vocabulary: corpus.vocabulary, seed: options.seed)
         guard model.vocabulary == corpus.vocabulary else {

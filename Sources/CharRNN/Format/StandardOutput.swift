@@ -1,0 +1,39 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Whether the program's output reached standard output. C stdio only records a failed write (a full
+/// disk, a closed pipe) in the stream; a program that does not look exits 0 having lost its output.
+public enum StandardOutput {
+    /// errno of the first failed write; 0 while every write has succeeded.
+    nonisolated(unsafe) public private(set) static var failure: Int32 = 0
+
+    /// Flushes stdout; false once any write to it has failed (the first failure's errno is kept).
+    @discardableResult
+    public static func flush() -> Bool {
+        if fflush(stdout) != 0, failure == 0 { failure = errno != 0 ? errno : EIO }
+        if ferror(stdout) != 0, failure == 0 { failure = EIO }
+        return failure == 0
+    }
+
+    /// Ends the program with `status` once stdout is flushed; when output was lost, says so on stderr
+    /// and ends with a failure status (1 in place of a success).
+    public static func exit(_ status: Int32, program: String) -> Never {
+        if !flush() {
+            fputs("\(program): error: cannot write to standard output: \(String(cString: strerror(failure)))\n", stderr)
+            fflush(stderr)
+            exitProcess(status == 0 ? 1 : status)
+        }
+        exitProcess(status)
+    }
+
+    private static func exitProcess(_ status: Int32) -> Never {
+        #if canImport(Glibc)
+        Glibc.exit(status)
+        #else
+        Darwin.exit(status)
+        #endif
+    }
+}

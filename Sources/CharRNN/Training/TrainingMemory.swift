@@ -1,0 +1,30 @@
+/// What a training run will allocate, estimated before anything is: a model too large for memory must be
+/// refused with a message, not abort the process in malloc. The C API and the `charrnn train` command
+/// both refuse through this one estimate.
+public enum TrainingMemory {
+    /// The most a run may need, in bytes.
+    public static let limitBytes = 1 << 33
+
+    /// A rough bound on training's memory, in bytes: activations, weights, gradients and optimizer moments.
+    public static func estimatedBytes(_ config: ModelConfig, _ options: TrainingOptions) -> Double {
+        // Per character: the dense input and its gradient (embedding), logits, and per layer the gates, h, c,
+        // the outputs' gradients and dropout's two buffers.
+        let perStep = config.layers.reduce(Double(2 * config.inputWidth + 2 * config.vocabSize)) {
+            $0 + Double($1.cell.gateCount + 4) * Double($1.units)
+        }
+        let activations = Double(options.batchSize) * Double(options.seqLength) * perStep * 4 * 2
+        // Weights, at most two optimizer moments, and the gradients (one buffer, shared by the worker threads).
+        let buffers = 4.0
+        let parameters = Double(config.parameterCount) * 4 * buffers
+        return activations + parameters
+    }
+
+    /// The refusal for a run over the limit, or nil when it fits.
+    public static func refusal(_ config: ModelConfig, _ options: TrainingOptions) -> String? {
+        let bytes = estimatedBytes(config, options)
+        guard bytes > Double(limitBytes) else { return nil }
+        let mebibytes = Int(min(bytes / 1_048_576, 1e15))
+        return "training would need about \(mebibytes) MiB; "
+            + "the limit is \(limitBytes / 1_048_576) MiB (reduce batch_size, seq_length or the model)"
+    }
+}
