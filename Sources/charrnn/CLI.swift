@@ -127,7 +127,7 @@ enum CLI {
 
     /// Reads a UTF-8 text file, naming the byte offset of invalid UTF-8.
     static func readText(_ path: String) throws -> [Unicode.Scalar] {
-        let bytes = try FileIO.read(path)
+        let bytes = try FileIO.read(path, memoryPerByte: 9)  // the bytes, 4 per scalar, 4 per index
         do { return try UTF8Text.decode(bytes) } catch CharRNNError.invalidUTF8(let offset, _) {
             throw CharRNNError.invalidUTF8(offset: offset, "\(path): invalid UTF-8 at byte offset \(offset)")
         }

@@ -11,11 +11,21 @@ public enum StandardOutput {
     nonisolated(unsafe) public private(set) static var failure: Int32 = 0
 
     /// Flushes stdout; false once any write to it has failed (the first failure's errno is kept).
+    ///
+    /// A signal (Ctrl-C in the REPL, whose handler does not restart system calls) can interrupt a write:
+    /// stdio then keeps the bytes in its buffer and marks the stream as failed. So the mark is cleared and
+    /// the buffer written again; a real failure (a full disk, a closed pipe) fails again and is kept.
     @discardableResult
     public static func flush() -> Bool {
-        if fflush(stdout) != 0, failure == 0 { failure = errno != 0 ? errno : EIO }
-        if ferror(stdout) != 0, failure == 0 { failure = EIO }
-        return failure == 0
+        guard failure == 0 else { return false }
+        for _ in 0..<1000 {
+            clearerr(stdout)
+            errno = 0
+            if fflush(stdout) == 0 { return true }
+            if errno != EINTR { break }
+        }
+        failure = errno != 0 ? errno : EIO
+        return false
     }
 
     /// Ends the program with `status` once stdout is flushed; when output was lost, says so on stderr
