@@ -9,7 +9,8 @@ import CharRNN
 enum ModelLocator {
     static let bundledName = "models/default.safetensors"
 
-    /// Where the default model is looked for, in order: $CHARRNN_MODEL, then next to the executable
+    /// Where the default model is looked for, in order: $CHARRNN_MODEL (REPLCommand refuses one that does
+    /// not exist), then next to the executable
     /// (`<exe dir>/../../models/default.safetensors`, which is the repository's models/ folder for
     /// .build/release/charrnn-repl), then ./models/default.safetensors.
     static func defaultCandidates() -> [String] {

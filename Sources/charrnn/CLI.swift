@@ -74,13 +74,17 @@ enum CLI {
 
     // MARK: models
 
-    /// The model to use: `--model` when given, else the first that exists of `$CHARRNN_MODEL` and the
+    /// The model to use: `--model` when given, else `$CHARRNN_MODEL` when set (an error if it does not exist), else the
     /// bundled model, looked for next to the executable (`<exe dir>/../../models/default.safetensors`),
     /// then in `./models` — the order charrnn-repl uses.
     static func resolveModelPath(_ given: String?) throws -> String {
         if let given { return given }
         var candidates: [String] = []
-        if let env = getenv("CHARRNN_MODEL").map({ String(cString: $0) }), !env.isEmpty { candidates.append(env) }
+        if let env = getenv("CHARRNN_MODEL").map({ String(cString: $0) }), !env.isEmpty {
+            // Named on purpose: a missing file is a mistake to report, not a reason to use another model.
+            guard FileIO.exists(env) else { throw CharRNNError.io("CHARRNN_MODEL names \(env), which does not exist") }
+            candidates.append(env)
+        }
         let argv0 = CommandLine.arguments.first ?? ""
         // Lexically: .build/release is a symbolic link, so the kernel would resolve ".." from its target.
         if argv0.contains("/") { candidates.append(lexicallyNormalized(FileIO.directory(of: argv0) + "/../../models/default.safetensors")) }

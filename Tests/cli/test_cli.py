@@ -16,6 +16,7 @@ import pytest
 
 ROOT = os.environ.get("CHARRNN_ROOT") or os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 CLI = os.environ.get("CHARRNN_CLI") or os.path.join(ROOT, ".build", "release", "charrnn")
+REPL = os.environ.get("CHARRNN_REPL") or os.path.join(ROOT, ".build", "release", "charrnn-repl")
 
 TINY = ["--hidden", "16", "--layers", "1", "--batch-size", "10", "--seq-length", "20"]
 
@@ -354,6 +355,18 @@ def test_environment_model_wins_over_the_bundled_one(trained, tmp_path):
                               cwd=str(tmp_path), env=env, timeout=30)
         assert proc.returncode == 0, proc.stderr.decode()
         assert os.path.samefile(proc.stdout.decode().splitlines()[0], expected)
+
+
+def test_environment_model_that_does_not_exist_is_an_error(tmp_path):
+    """A CHARRNN_MODEL naming a missing file is reported by both programs, which used to fall back to the
+    bundled model without a word."""
+    missing = str(tmp_path / "no-such-model.safetensors")
+    env = dict(os.environ, CHARRNN_MODEL=missing)
+    for exe, args in [(CLI, ["summary"]), (REPL, [])]:
+        proc = subprocess.run([exe, *args], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              cwd=str(tmp_path), env=env, timeout=30)
+        assert proc.returncode == 1, (exe, proc.returncode, proc.stderr.decode())
+        assert f"CHARRNN_MODEL names {missing}, which does not exist" in proc.stderr.decode()
 
 
 # --- eval and summary ----------------------------------------------------------------------------
