@@ -69,7 +69,8 @@ typedef enum charrnn_status {
     CHARRNN_ERR_CANCELLED = 10,         /* a callback asked to stop */
     CHARRNN_ERR_DIVERGED = 11,          /* training produced a NaN or exploding loss */
     CHARRNN_ERR_CONFIG = 12,            /* a model or training configuration is invalid */
-    CHARRNN_ERR_OUT_OF_MEMORY = 13,     /* an allocation would be too large */
+    CHARRNN_ERR_OUT_OF_MEMORY = 13,     /* an allocation would be too large: more than the machine or
+                                           ulimit allows, or a training run over 8 GiB (estimated) */
     CHARRNN_ERR_INTERNAL = 99           /* a bug in charrnn; please report it */
 } charrnn_status;
 

@@ -14,7 +14,9 @@ enum Interrupt {
         return p
     }()
 
-    /// Installs the handler without SA_RESTART, so a blocking read returns EINTR.
+    /// Installs the handler with SA_RESTART: an interrupted write resumes instead of failing (glibc would
+    /// drop the buffered output). The line reader waits for keys in poll(), which a signal interrupts
+    /// whatever SA_RESTART says, so Ctrl-C still ends the line being typed.
     static func install() {
         _ = flag  // initialise before any signal can arrive
         var action = sigaction()
@@ -24,7 +26,7 @@ enum Interrupt {
         action.__sigaction_u.__sa_handler = { _ in Interrupt.flag.pointee = 1 }
         #endif
         sigemptyset(&action.sa_mask)
-        action.sa_flags = 0
+        action.sa_flags = Int32(SA_RESTART)
         sigaction(SIGINT, &action, nil)
     }
 

@@ -103,15 +103,23 @@ struct EditLineReader: LineReader {
     /// Writes to the terminal libedit echoes to: stdout when it is one, else stderr (rl_outstream, see
     /// init), so that a redirected stdout gets the answers only.
     static func echo(_ text: String) {
-        fflush(stdout)
+        StandardOutput.flush()
         let descriptor = isatty(STDOUT_FILENO) != 0 ? STDOUT_FILENO : STDERR_FILENO
         _ = text.withCString { Glibc.write(descriptor, $0, strlen($0)) }
     }
 
-    /// One byte from the terminal; nil when Ctrl-C interrupted the read, -1 at end of input.
+    /// One byte from the terminal; nil when Ctrl-C interrupted the wait, -1 at end of input.
     private static func readByte() -> Int32? {
         var byte: UInt8 = 0
         while true {
+            // poll() returns EINTR on a signal even under SA_RESTART (Interrupt.install), where read() would
+            // simply resume.
+            var descriptor = pollfd(fd: STDIN_FILENO, events: Int16(POLLIN), revents: 0)
+            if poll(&descriptor, 1, -1) < 0 {
+                if errno == EINTR && Interrupt.isSet { return nil }
+                if errno == EINTR { continue }
+                return -1
+            }
             let n = Glibc.read(STDIN_FILENO, &byte, 1)
             if n == 1 { return Int32(byte) }
             if n == 0 { return -1 }

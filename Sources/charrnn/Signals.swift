@@ -21,7 +21,7 @@ enum StopSignal {
         var action = sigaction()
         action.__sigaction_handler.sa_handler = handler
         sigemptyset(&action.sa_mask)
-        action.sa_flags = 0
+        action.sa_flags = Int32(SA_RESTART)  // an interrupted write resumes (glibc would drop the buffer)
         sigaction(SIGINT, &action, nil)
         sigaction(SIGTERM, &action, nil)
     }

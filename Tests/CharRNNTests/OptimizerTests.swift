@@ -98,9 +98,9 @@ final class OptimizerTests: XCTestCase {
                     }
                 }
                 XCTAssertEqual(p.map(\.bitPattern), expected.map(\.bitPattern), "\(c.kind) step \(step + 1): \(c)")
-                if !optimizer.slots.isEmpty {
-                    let slot = UnsafeBufferPointer(start: optimizer.slots[0].pointer, count: n)
-                    XCTAssertEqual(slot.map(\.bitPattern), s0.map(\.bitPattern), "\(c.kind) state")
+                for (slot, expectedSlot) in zip(optimizer.slots, [s0, s1]) {
+                    let values = UnsafeBufferPointer(start: slot.pointer, count: n)
+                    XCTAssertEqual(values.map(\.bitPattern), expectedSlot.map(\.bitPattern), "\(c.kind) state")
                 }
             }
         }

@@ -45,4 +45,29 @@ final class TextTests: XCTestCase {
             XCTAssertTrue("\(error)".contains("'x'"), "\(error)")
         }
     }
+
+    /// max_chars reads only 4 bytes per character and decodes no further than it needs: a prefix that ends
+    /// inside the next (4-byte) character is not invalid UTF-8, and bad bytes past the limit are not read.
+    func testMaxCharsStopsBeforeTheCharacterItCutsAndTheBytesBeyond() throws {
+        let path = NSTemporaryDirectory() + "charrnn-maxchars-\(UUID().uuidString).txt"
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let text = "é😀€😀ab" + String(repeating: "😀", count: 10)
+        try FileIO.writeAtomically(Array(text.utf8) + [0xFF, 0xFE], to: path)  // invalid bytes at the end
+        for maxChars in 1...8 {
+            var options = Corpus.Options()
+            options.maxChars = maxChars
+            options.valFraction = 0
+            if maxChars == 1 {
+                XCTAssertThrowsError(try Corpus.load(path: path, options: options))  // one character is too few
+                continue
+            }
+            let corpus = try Corpus.load(path: path, options: options)
+            XCTAssertEqual(corpus.training.count, maxChars)
+        }
+        var whole = Corpus.Options()
+        whole.valFraction = 0
+        XCTAssertThrowsError(try Corpus.load(path: path, options: whole)) { error in
+            XCTAssertTrue("\(error)".contains("invalid UTF-8"), "\(error)")
+        }
+    }
 }

@@ -12,20 +12,22 @@ public enum StandardOutput {
 
     /// Flushes stdout; false once any write to it has failed (the first failure's errno is kept).
     ///
-    /// A signal (Ctrl-C in the REPL, whose handler does not restart system calls) can interrupt a write:
-    /// stdio then keeps the bytes in its buffer and marks the stream as failed. So the mark is cleared and
-    /// the buffer written again; a real failure (a full disk, a closed pipe) fails again and is kept.
+    /// A write that failed inside print or fputs (a full buffer flushed on the way) leaves only the
+    /// stream's error mark, and glibc drops the bytes it could not write: that is a failure too. Its errno
+    /// is taken from flushing what was written since, which fails again for a lasting cause (a full disk,
+    /// a closed pipe); EIO when nothing was left to write. The programs' signal handlers restart
+    /// interrupted system calls (SA_RESTART), so a Ctrl-C never fails a write.
     @discardableResult
     public static func flush() -> Bool {
         guard failure == 0 else { return false }
-        for _ in 0..<1000 {
-            clearerr(stdout)
-            errno = 0
-            if fflush(stdout) == 0 { return true }
-            if errno != EINTR { break }
+        let failedEarlier = ferror(stdout) != 0
+        clearerr(stdout)
+        errno = 0
+        if fflush(stdout) != 0 || failedEarlier {
+            failure = errno != 0 ? errno : EIO
+            return false
         }
-        failure = errno != 0 ? errno : EIO
-        return false
+        return true
     }
 
     /// Ends the program with `status` once stdout is flushed; when output was lost, says so on stderr

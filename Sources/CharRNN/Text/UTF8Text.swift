@@ -3,7 +3,8 @@ public enum UTF8Text {
     /// Decodes `bytes` into Unicode scalar values, refusing overlong forms, surrogates and
     /// truncated sequences.
     /// - Throws: `CharRNNError.invalidUTF8` naming the byte offset of the first bad sequence.
-    /// - Parameter limit: stop after this many scalars (the bytes after them are not looked at).
+    /// - Parameter limit: stop after this many scalars; the bytes after them are not decoded (a prefix
+    ///   read for `limit` characters may end inside the next one).
     public static func decode(_ bytes: UnsafeBufferPointer<UInt8>, limit: Int = .max) throws -> [Unicode.Scalar] {
         var scalars: [Unicode.Scalar] = []
         scalars.reserveCapacity(min(bytes.count, max(limit, 0)))
@@ -12,10 +13,9 @@ public enum UTF8Text {
         var offset = 0
         var lastOffset = 0
         // Track the offset of each scalar by counting the bytes of each decoded scalar.
-        while true {
+        while scalars.count < limit {
             switch decoder.decode(&iterator) {
             case .scalarValue(let scalar):
-                if scalars.count >= limit { return scalars }
                 scalars.append(scalar)
                 lastOffset = offset
                 offset += UTF8.width(scalar)
@@ -27,6 +27,7 @@ public enum UTF8Text {
                     offset: offset, "invalid UTF-8 at byte offset \(offset) (after \(scalars.count) valid characters)")
             }
         }
+        return scalars
     }
 
     /// Decodes a byte array; see `decode(_:)`.

@@ -87,6 +87,7 @@ public final class Optimizer {
 
     /// `parameters -= update(gradients)` at `learningRate`. The loops run in CharRNNKernels, at the
     /// CPU's vector width, with the same operations as the formulas in `OptimizerConfig`'s rules.
+    /// `parameters` and `gradients` must not overlap (the C loops take them as `restrict`).
     public func apply(parameters p: UnsafeMutablePointer<Float>, gradients g: UnsafePointer<Float>, count n: Int,
                       learningRate lr: Float) {
         iterations += 1

@@ -74,7 +74,7 @@ public final class Trainer {
     public init(corpus: Corpus, options: TrainingOptions, model: Model? = nil) throws {
         try options.validate()
         let config = model?.config ?? options.modelConfig(vocabSize: corpus.vocabulary.count)
-        if let refusal = TrainingMemory.refusal(config, options) { throw CharRNNError.outOfMemory(refusal) }
+        try MemoryBudget.ensure(TrainingMemory.estimatedBytes(config, options), for: "training")
         let model = try model ?? Model(config: options.modelConfig(vocabSize: corpus.vocabulary.count),
                                        vocabulary: corpus.vocabulary, seed: options.seed)
         guard model.vocabulary == corpus.vocabulary else {

@@ -1,8 +1,9 @@
 /// What a training run will allocate, estimated before anything is: a model too large for memory must be
-/// refused with a message, not abort the process in malloc. The C API and the `charrnn train` command
-/// both refuse through this one estimate.
+/// refused with a message, not abort the process in malloc. Every trainer checks this estimate against
+/// what the machine and the process's limits allow (`MemoryBudget`, in `Trainer.init`); the C API also
+/// holds it to its documented fixed limit.
 public enum TrainingMemory {
-    /// The most a run may need, in bytes.
+    /// The C API's limit on a run's estimate, in bytes (8 GiB).
     public static let limitBytes = 1 << 33
 
     /// A rough bound on training's memory, in bytes: activations, weights, gradients and optimizer moments.

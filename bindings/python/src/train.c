@@ -54,8 +54,14 @@ static int enum_value(const Field *f, PyObject *v, const char **names, int *out)
         }
     }
     PyObject *r = PyObject_Repr(v);
-    const char *shown = r ? PyUnicode_AsUTF8(r) : NULL;
-    if (!shown) {  // a repr that fails or will not encode: raise ours, not theirs on top of it
+    if (!r)
+        return -1;  // repr() raised (KeyboardInterrupt, MemoryError, ...): that exception stands
+    const char *shown = PyUnicode_AsUTF8(r);
+    if (!shown) {  // a repr that will not encode to UTF-8: show "?" and raise ours, not theirs beneath it
+        if (!PyErr_ExceptionMatches(PyExc_UnicodeEncodeError)) {
+            Py_DECREF(r);
+            return -1;
+        }
         PyErr_Clear();
         shown = "?";
     }
