@@ -9,13 +9,13 @@ import CharRNN
 enum ModelLocator {
     static let bundledName = "models/default.safetensors"
 
-    /// Where the default model is looked for, in order: $CHARRNN_MODEL (REPLCommand refuses one that does
-    /// not exist), then next to the executable
+    /// Where the default model is looked for, in order: $CHARRNN_MODEL (ModelEnvironment: REPLCommand
+    /// refuses one that does not exist), then next to the executable
     /// (`<exe dir>/../../models/default.safetensors`, which is the repository's models/ folder for
     /// .build/release/charrnn-repl), then ./models/default.safetensors.
     static func defaultCandidates() -> [String] {
         var out: [String] = []
-        if let env = getenv("CHARRNN_MODEL"), env.pointee != 0 { out.append(String(cString: env)) }
+        if let env = getenv(ModelEnvironment.variable), env.pointee != 0 { out.append(String(cString: env)) }
         for dir in executableDirectories() { out.append(dir + "/../../" + bundledName) }
         out.append("./" + bundledName)
         var seen = Set<String>()
@@ -26,19 +26,14 @@ enum ModelLocator {
     static func executableDirectories() -> [String] {
         var dirs: [String] = []
         let invoked = CommandLine.arguments.first ?? ""
-        if invoked.contains("/") { dirs.append(parent(of: invoked)) }
+        if invoked.contains("/") { dirs.append(FileIO.directory(of: invoked)) }
         var buffer = [CChar](repeating: 0, count: 4096)
         let n = readlink("/proc/self/exe", &buffer, buffer.count - 1)
         if n > 0 {
             buffer[n] = 0
-            dirs.append(parent(of: String(cString: buffer)))
+            dirs.append(FileIO.directory(of: String(cString: buffer)))
         }
         return dirs
-    }
-
-    static func parent(of path: String) -> String {
-        guard let slash = path.lastIndex(of: "/") else { return "." }
-        return slash == path.startIndex ? "/" : String(path[..<slash])
     }
 
     /// The model file a path names: the path itself, or for a folder its model.safetensors, else the

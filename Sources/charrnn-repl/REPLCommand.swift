@@ -72,9 +72,8 @@ struct REPLCommand: ParsableCommand {
         if let model {
             modelPath = model
         } else {
-            // Named on purpose: a missing file is a mistake to report, not a reason to use another model.
-            if let env = getenv("CHARRNN_MODEL").map({ String(cString: $0) }), !env.isEmpty, !FileIO.exists(env) {
-                out.note("charrnn-repl: CHARRNN_MODEL names \(env), which does not exist")
+            do { _ = try ModelEnvironment.path() } catch {
+                out.note("charrnn-repl: \(error)")
                 throw ExitCode(1)
             }
             let candidates = ModelLocator.defaultCandidates()

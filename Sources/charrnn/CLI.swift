@@ -80,11 +80,7 @@ enum CLI {
     static func resolveModelPath(_ given: String?) throws -> String {
         if let given { return given }
         var candidates: [String] = []
-        if let env = getenv("CHARRNN_MODEL").map({ String(cString: $0) }), !env.isEmpty {
-            // Named on purpose: a missing file is a mistake to report, not a reason to use another model.
-            guard FileIO.exists(env) else { throw CharRNNError.io("CHARRNN_MODEL names \(env), which does not exist") }
-            candidates.append(env)
-        }
+        if let env = try ModelEnvironment.path() { candidates.append(env) }
         let argv0 = CommandLine.arguments.first ?? ""
         // Lexically: .build/release is a symbolic link, so the kernel would resolve ".." from its target.
         if argv0.contains("/") { candidates.append(lexicallyNormalized(FileIO.directory(of: argv0) + "/../../models/default.safetensors")) }
