@@ -9,13 +9,13 @@ import CharRNN
 enum ModelLocator {
     static let bundledName = "models/default.safetensors"
 
-    /// Where the default model is looked for, in order: $CHARRNN_MODEL (ModelEnvironment: REPLCommand
-    /// refuses one that does not exist), then next to the executable
+    /// Where the default model is looked for, in order: $CHARRNN_MODEL when it names a file (REPLCommand
+    /// refuses one that does not), then next to the executable
     /// (`<exe dir>/../../models/default.safetensors`, which is the repository's models/ folder for
     /// .build/release/charrnn-repl), then ./models/default.safetensors.
     static func defaultCandidates() -> [String] {
         var out: [String] = []
-        if let env = getenv(ModelEnvironment.variable), env.pointee != 0 { out.append(String(cString: env)) }
+        if let env = try? ModelEnvironment.path() { out.append(env) }
         for dir in executableDirectories() { out.append(dir + "/../../" + bundledName) }
         out.append("./" + bundledName)
         var seen = Set<String>()

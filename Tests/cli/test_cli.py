@@ -257,6 +257,16 @@ def test_window_step_too_long_for_one_batch(corpus, tmp_path):
     assert "shorter than one batch" not in proc.err
 
 
+def test_window_text_too_short_for_any_step(tmp_path):
+    """When even step 1 leaves too few windows the text is what is short: no advice to reduce the step."""
+    short = tmp_path / "short.txt"
+    short.write_text("To be, or not to be: that is the question.\n" * 3, encoding="utf-8")
+    proc = run("train", str(short), "--objective", "window", "--seq-length", "50", "--batch-size", "100",
+               "--val-fraction", "0", "--out", str(tmp_path / "o"))
+    assert_clean_failure(proc, "shorter than one batch", "100 windows of 50 characters need at least 150")
+    assert "reduce the step" not in proc.err
+
+
 def test_bad_options_are_refused(corpus, tmp_path):
     proc = run("train", corpus, "--lr-decay", "0.5", "--out", str(tmp_path))
     assert_clean_failure(proc, "--lr-decay-every")

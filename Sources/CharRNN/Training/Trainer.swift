@@ -75,8 +75,7 @@ public final class Trainer {
         try options.validate()
         let config = model?.config ?? options.modelConfig(vocabSize: corpus.vocabulary.count)
         try MemoryBudget.ensure(TrainingMemory.estimatedBytes(config, options), for: "training")
-        let model = try model ?? Model(config: options.modelConfig(vocabSize: corpus.vocabulary.count),
-                                       vocabulary: corpus.vocabulary, seed: options.seed)
+        let model = try model ?? Model(config: config, vocabulary: corpus.vocabulary, seed: options.seed)
         guard model.vocabulary == corpus.vocabulary else {
             throw CharRNNError.unknownCharacter(Corpus.difference(model.vocabulary, corpus.vocabulary))
         }
