@@ -45,13 +45,19 @@ let package = Package(
             // Swift toolchain on their library path.
             linkerSettings: [.unsafeFlags(["-static-stdlib", "-l_FoundationCollections", "-l_FoundationCShims", "-lswiftSynchronization"])]
         ),
-        .executableTarget(
-            name: "charrnn",
+        // What the two programs share: their main(), stdout's failure check, and where a model is found.
+        .target(
+            name: "CommandLineSupport",
             dependencies: ["CharRNN", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         .executableTarget(
+            name: "charrnn",
+            dependencies: ["CharRNN", "CommandLineSupport", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+        ),
+        .executableTarget(
             name: "charrnn-repl",
-            dependencies: ["CharRNN", "CEditLine", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: ["CharRNN", "CommandLineSupport", "CEditLine",
+                           .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         .testTarget(name: "CharRNNTests", dependencies: ["CharRNN"]),
     ]

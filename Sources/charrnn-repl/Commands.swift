@@ -4,6 +4,7 @@ import Glibc
 import Darwin
 #endif
 import CharRNN
+import CommandLineSupport
 
 extension REPL {
     /// Runs a `:command` line. A bad command or value gets a one-line explanation; returns false to quit.
@@ -105,14 +106,14 @@ extension REPL {
                 out.note("cannot load \(argument): \(error)")
             }
         case "model":
-            guard !argument.isEmpty else { return show("model \(modelPath): \(ModelLocator.describe(model))") }
+            guard !argument.isEmpty else { return show("model \(modelPath): \(ModelDescription.line(model))") }
             do {
-                let (loaded, file) = try ModelLocator.load(argument)
+                let (loaded, file) = try ModelLocation.load(argument)
                 model = loaded
                 modelPath = file
                 session = Session(model: loaded, seed: seed, precision: precision)
                 distribution = [Float](repeating: 0, count: loaded.vocabulary.count)
-                info("model \(file): \(ModelLocator.describe(loaded)); conversation reset")
+                info("model \(file): \(ModelDescription.line(loaded)); conversation reset")
             } catch {
                 out.note("cannot load the model \(argument): \(error) (keeping \(modelPath))")
             }

@@ -5,6 +5,7 @@ import Darwin
 #endif
 import CEditLine
 import CharRNN
+import CommandLineSupport
 
 /// One line of input, without its newline.
 enum InputLine {

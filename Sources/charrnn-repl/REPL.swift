@@ -4,6 +4,7 @@ import Glibc
 import Darwin
 #endif
 import CharRNN
+import CommandLineSupport
 
 /// One generated character with what the model thought of it.
 struct GeneratedCharacter {
@@ -105,7 +106,7 @@ final class REPL {
     }
 
     func banner() {
-        out.write(out.styled("charrnn-repl", Style.bold) + out.styled(" · \(modelPath) · \(ModelLocator.describe(model)) · seed \(seed)", Style.dim) + "\n")
+        out.write(out.styled("charrnn-repl", Style.bold) + out.styled(" · \(modelPath) · \(ModelDescription.line(model)) · seed \(seed)", Style.dim) + "\n")
         out.write(out.styled("Type a line and press Enter: the model continues the conversation. :help for commands, Ctrl-D to quit.", Style.dim) + "\n")
         if probs == .color { out.write(out.styled("probability ", Style.dim) + Style.legend + "\n") }
         out.flush()

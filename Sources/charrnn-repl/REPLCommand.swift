@@ -5,6 +5,7 @@ import Darwin
 #endif
 import ArgumentParser
 import CharRNN
+import CommandLineSupport
 
 /// How per-character probabilities are shown.
 enum ProbsMode: String, CaseIterable, ExpressibleByArgument {
@@ -72,11 +73,11 @@ struct REPLCommand: ParsableCommand {
         if let model {
             modelPath = model
         } else {
-            do { _ = try ModelEnvironment.path() } catch {
+            let candidates: [String]
+            do { candidates = try ModelLocation.defaultCandidates() } catch {
                 out.note("charrnn-repl: \(error)")
                 throw ExitCode(1)
             }
-            let candidates = ModelLocator.defaultCandidates()
             guard let found = candidates.first(where: FileIO.exists) else {
                 out.note("""
                     charrnn-repl: no model found. Looked for:
@@ -90,7 +91,7 @@ struct REPLCommand: ParsableCommand {
         }
         let loaded: (Model, String)
         do {
-            loaded = try ModelLocator.load(modelPath)
+            loaded = try ModelLocation.load(modelPath)
         } catch {
             out.note("charrnn-repl: cannot load the model \(modelPath): \(error)")
             throw ExitCode(1)

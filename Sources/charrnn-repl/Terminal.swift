@@ -4,6 +4,7 @@ import Glibc
 import Darwin
 #endif
 import CharRNN
+import CommandLineSupport
 
 /// Output to stdout and stderr, with ANSI styling only when the stream is a terminal.
 struct Output {

@@ -1,5 +1,6 @@
 import ArgumentParser
 import CharRNN
+import CommandLineSupport
 #if canImport(FoundationEssentials)
 import FoundationEssentials  // JSONDecoder, without the rest of Foundation (see ChildProcess)
 #else
@@ -82,7 +83,7 @@ struct Bench: ParsableCommand {
 
     /// Runs one workload in a child process of this executable; returns chars/s and peak RSS (MB).
     private func runWorker(_ name: String) throws -> (Double, Double) {
-        guard let exe = CLI.executablePath() else { throw CharRNNError.io("cannot find this executable (/proc/self/exe)") }
+        guard let exe = Executable.path() else { throw CharRNNError.io("cannot find this executable (/proc/self/exe)") }
         let (output, ending) = try ChildProcess.run(
             // One argument "--corpus=PATH": as two, a path starting with "-" would be read as an option.
             exe, ["bench", "--worker", name, "--corpus=\(corpus)", "--seconds", String(seconds)])

@@ -1,5 +1,6 @@
 import ArgumentParser
 import CharRNN
+import CommandLineSupport
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -56,71 +57,13 @@ enum CLI {
         }
     }
 
-    // MARK: arguments
-
-    /// The first command-line argument that is not valid UTF-8, described, or nil.
-    static func invalidUTF8Argument() -> String? {
-        let argv = CommandLine.unsafeArgv
-        for i in 1..<Int(CommandLine.argc) {
-            guard let p = argv[i] else { continue }
-            let n = strlen(p)
-            let bytes = UnsafeBufferPointer(start: UnsafeRawPointer(p).assumingMemoryBound(to: UInt8.self), count: n)
-            do { _ = try UTF8Text.decode(bytes) } catch CharRNNError.invalidUTF8(let offset, _) {
-                return "argument \(i) is not valid UTF-8 (byte offset \(offset)); arguments must be UTF-8 text"
-            } catch { return "argument \(i) is not valid UTF-8" }
-        }
-        return nil
-    }
-
     // MARK: models
 
-    /// The model to use: `--model` when given, else `$CHARRNN_MODEL` when set (an error if it does not exist), else the
-    /// bundled model, looked for next to the executable (`<exe dir>/../../models/default.safetensors`),
-    /// then in `./models` — the order charrnn-repl uses.
-    static func resolveModelPath(_ given: String?) throws -> String {
-        if let given { return given }
-        var candidates: [String] = []
-        if let env = try ModelEnvironment.path() { candidates.append(env) }
-        let argv0 = CommandLine.arguments.first ?? ""
-        // Lexically: .build/release is a symbolic link, so the kernel would resolve ".." from its target.
-        if argv0.contains("/") { candidates.append(lexicallyNormalized(FileIO.directory(of: argv0) + "/../../models/default.safetensors")) }
-        if let exe = executablePath() {
-            let dir = FileIO.directory(of: exe)
-            candidates.append(dir + "/../../models/default.safetensors")
-            // .build/release is a link to .build/<triple>/release.
-            candidates.append(dir + "/../../../models/default.safetensors")
-        }
-        candidates.append("./models/default.safetensors")
-        for path in candidates where FileIO.exists(path) { return path }
-        throw CharRNNError.io("no model given and the bundled model was not found; pass --model FILE or set CHARRNN_MODEL (looked in: \(candidates.joined(separator: ", ")))")
-    }
-
+    /// The model `--model` names (a file, or a folder `train --out` wrote), else `$CHARRNN_MODEL`, else
+    /// the bundled one: see `ModelLocation`, which charrnn-repl uses too.
     static func loadModel(_ given: String?) throws -> (Model, String) {
-        let path = try resolveModelPath(given)
-        return (try Model.load(path), path)
-    }
-
-    /// This process's executable, resolved.
-    static func executablePath() -> String? {
-        var buffer = [CChar](repeating: 0, count: 4096)
-        let n = readlink("/proc/self/exe", &buffer, buffer.count - 1)
-        guard n > 0 else { return nil }
-        buffer[n] = 0
-        return String(cString: buffer)
-    }
-
-    /// Removes "." and "dir/.." components without following symbolic links.
-    static func lexicallyNormalized(_ path: String) -> String {
-        let absolute = path.hasPrefix("/")
-        var parts: [Substring] = []
-        for part in path.split(separator: "/", omittingEmptySubsequences: true) {
-            if part == "." { continue }
-            if part == "..", let last = parts.last, last != ".." { parts.removeLast(); continue }
-            if part == "..", absolute, parts.isEmpty { continue }
-            parts.append(part)
-        }
-        let joined = parts.joined(separator: "/")
-        return absolute ? "/" + joined : (joined.isEmpty ? "." : joined)
+        let located = try ModelLocation.load(given)
+        return (located.model, located.file)
     }
 
     // MARK: text

@@ -10,7 +10,7 @@ struct Eval: ParsableCommand {
         abstract: "Evaluate a model on a UTF-8 text: loss (nats/char), perplexity, accuracy.")
 
     @Argument(help: "The text to evaluate on.") var file: String
-    @Option(help: "Model or checkpoint file (default: $CHARRNN_MODEL, else the bundled model).") var model: String?
+    @Option(help: "Model or checkpoint file, or a folder `train --out` wrote (default: $CHARRNN_MODEL, else the bundled model).") var model: String?
     @Option(help: "Characters outside the vocabulary: skip (with a warning) or error.") var unknown: UnknownPolicy = .skip
     @Flag(help: "Also evaluate with 8-bit weights through the generation path and report the loss change.")
     var int8 = false

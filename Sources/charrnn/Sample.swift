@@ -1,5 +1,6 @@
 import ArgumentParser
 import CharRNN
+import CommandLineSupport
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -10,7 +11,7 @@ struct Sample: ParsableCommand {
         abstract: "Generate text from a model.",
         discussion: "Without --model, $CHARRNN_MODEL is used when set, else the bundled models/default.safetensors.")
 
-    @Option(help: "Model or checkpoint file (default: $CHARRNN_MODEL, else the bundled model).") var model: String?
+    @Option(help: "Model or checkpoint file, or a folder `train --out` wrote (default: $CHARRNN_MODEL, else the bundled model).") var model: String?
     @Option(help: "Text to start from; it is printed before the generated text.") var prime: String?
     @Option(help: "Characters to generate.") var length: Int = 500
     @Option(help: "Sampling temperature (> 0).") var temperature: Float = 1

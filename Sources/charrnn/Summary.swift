@@ -5,7 +5,7 @@ import CharRNN
 struct Summary: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Print a model's layers and parameter counts.")
 
-    @Option(help: "Model or checkpoint file (default: $CHARRNN_MODEL, else the bundled model).") var model: String?
+    @Option(help: "Model or checkpoint file, or a folder `train --out` wrote (default: $CHARRNN_MODEL, else the bundled model).") var model: String?
 
     func run() throws {
         try CLI.guarded {

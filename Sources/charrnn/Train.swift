@@ -1,5 +1,6 @@
 import ArgumentParser
 import CharRNN
+import CommandLineSupport
 #if canImport(Glibc)
 import Glibc
 #endif

@@ -331,6 +331,36 @@ def test_invalid_utf8_argument(trained):
     assert b"not valid UTF-8" in proc.stderr and b"byte offset 2" in proc.stderr
 
 
+def test_invalid_utf8_argument_to_the_repl():
+    """charrnn-repl checks its arguments as charrnn does (it used to take the repaired U+FFFD path)."""
+    proc = subprocess.run([REPL.encode(), b"--model", b"/tmp/m\xff.safetensors"], stdin=subprocess.DEVNULL,
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=30)
+    assert proc.returncode == 2, proc.stderr.decode("utf-8", "replace")
+    assert b"charrnn-repl: error: argument 2 is not valid UTF-8 (byte offset 6)" in proc.stderr
+
+
+def test_model_folder_as_charrnn_repl_takes_it(trained, corpus, tmp_path):
+    """--model takes the folder `train --out` wrote, as charrnn-repl does: its latest.safetensors (or a
+    model.safetensors, which comes first). It used to be refused as "not a regular file"."""
+    result, out = trained
+    proc = run("summary", "--model", out)
+    assert proc.returncode == 0, proc.err
+    assert proc.out.splitlines()[0] == os.path.join(out, "latest.safetensors")
+    assert run("sample", "--model", out, "--length", "5").returncode == 0
+    only = tmp_path / "only"
+    only.mkdir()
+    shutil.copy(result["checkpoint"], only / "mine.safetensors")
+    proc = run("summary", "--model", str(only))
+    assert proc.returncode == 0, proc.err
+    assert proc.out.splitlines()[0] == str(only / "mine.safetensors")
+    shutil.copy(result["checkpoint"], only / "other.safetensors")
+    assert_clean_failure(run("eval", corpus, "--model", str(only)),
+                         "holds several models (mine.safetensors, other.safetensors); name one")
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert_clean_failure(run("sample", "--model", str(empty)), "is a folder without a .safetensors model")
+
+
 def test_missing_model_file(tmp_path):
     proc = run("sample", "--model", str(tmp_path / "none.safetensors"))
     assert_clean_failure(proc, "none.safetensors")
