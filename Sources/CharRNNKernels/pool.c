@@ -39,6 +39,8 @@ static struct {
     /// The futex word: one more per job. Workers wait for it to move.
     _Atomic uint32_t generation;
     _Atomic uint32_t sleepers;
+    /// fork()s this process has come out of as the child (crnn_async_wait).
+    _Atomic uint32_t forks;
     /// Workers yet to finish (or to skip) the current job.
     _Atomic size_t remaining;
     /// Per worker: the generation of the job it may claim, shifted left by 2, with a status below.
@@ -113,6 +115,8 @@ static void forget_workers_after_fork(void) {
     pthread_mutex_init(&pool.start_lock, NULL);
     pool.workers = 0;
     atomic_store(&pool.started, 1);
+    atomic_store(&pool.remaining, 0);  // a job the parent's workers had taken will not finish here
+    atomic_fetch_add(&pool.forks, 1);
 }
 
 static pthread_once_t fork_handlers_once = PTHREAD_ONCE_INIT;
@@ -162,6 +166,14 @@ INTERNAL size_t crnn_pool_width(void) {
     return pool.workers + 1;
 }
 
+/// A posted crnn_async's task, run whole by the worker that claims it.
+static void async_part(void *context, size_t part, size_t parts) {
+    (void)part;
+    (void)parts;
+    crnn_async *job = context;
+    job->task(job->context, 0, 1);
+}
+
 INTERNAL void crnn_parallel_run(crnn_task task, void *context, size_t max_parts) {
     const size_t width = crnn_pool_width();
     const size_t parts = max_parts < width ? max_parts : width;
@@ -191,5 +203,49 @@ INTERNAL void crnn_parallel_run(crnn_task task, void *context, size_t max_parts)
         cpu_relax();
         if ((spins & 4095) == 4095) sched_yield();  // a worker was descheduled: let it run
     }
+    atomic_flag_clear_explicit(&pool.busy, memory_order_release);
+}
+
+// Asynchronous jobs: the caller's part is empty and it returns at once. Worker 1 is the one whose claim
+// is posted; crnn_async_wait takes the job back when that claim is still untaken.
+
+INTERNAL void crnn_async_post(crnn_async *job, crnn_task task, void *context) {
+    job->task = task;
+    job->context = context;
+    job->posted = 0;
+    job->forks = atomic_load(&pool.forks);
+    if (crnn_pool_width() < 2 || atomic_flag_test_and_set_explicit(&pool.busy, memory_order_acquire)) {
+        task(context, 0, 1);  // no worker to be had: done by the time this returns
+        return;
+    }
+    pool.task = async_part;
+    pool.context = job;
+    pool.parts = 2;
+    const uint32_t generation = atomic_load_explicit(&pool.generation, memory_order_relaxed) + 1;
+    job->posted = (uint64_t)generation << 2 | CLAIM_POSTED;
+    atomic_store_explicit(&pool.claims[0], job->posted, memory_order_relaxed);
+    atomic_store_explicit(&pool.remaining, 1, memory_order_relaxed);
+    atomic_fetch_add(&pool.generation, 1);  // publishes the job (sequentially consistent, see wait_for_job)
+    if (atomic_load(&pool.sleepers) > 0) futex_wake_all(&pool.generation);
+}
+
+INTERNAL void crnn_async_wait(crnn_async *job) {
+    if (job->posted == 0) return;
+    if (job->forks != atomic_load(&pool.forks)) {  // posted in the parent: its worker may have left it half done
+        job->task(job->context, 0, 1);
+        job->posted = 0;
+        atomic_flag_clear_explicit(&pool.busy, memory_order_release);
+        return;
+    }
+    uint64_t expected = job->posted;
+    if (atomic_compare_exchange_strong(&pool.claims[0], &expected, job->posted | CLAIM_CANCELLED)) {
+        job->task(job->context, 0, 1);  // the worker has not started it: do it here
+        atomic_fetch_sub_explicit(&pool.remaining, 1, memory_order_relaxed);
+    }
+    for (unsigned spins = 0; atomic_load_explicit(&pool.remaining, memory_order_acquire) != 0; spins++) {
+        cpu_relax();
+        if ((spins & 4095) == 4095) sched_yield();  // the worker was descheduled mid-job: let it run
+    }
+    job->posted = 0;
     atomic_flag_clear_explicit(&pool.busy, memory_order_release);
 }

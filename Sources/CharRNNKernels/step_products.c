@@ -122,3 +122,19 @@ INTERNAL void crnn_step_products(const crnn_step_term *terms, size_t count, size
     }
     crnn_parallel_run(step_part, &job, parts);
 }
+
+INTERNAL void crnn_step_products_alone(const crnn_step_term *terms, size_t count, size_t n, float *y) {
+    if (count == 0 || n == 0) return;
+    const step_job job = {.terms = terms, .count = count, .n = n, .y = y};
+    step_units(&job, 0, ceil_div(n, CRNN_PANEL));
+}
+
+static void async_product(void *context, size_t part, size_t parts) {
+    (void)part;
+    (void)parts;
+    crnn_step_async *job = context;
+    for (size_t j = 0; j < job->n; j++) job->y[j] = job->start ? job->start[j] : 0.0f;  // so it can run twice
+    crnn_step_products_alone(job->terms, job->count, job->n, job->y);
+}
+
+INTERNAL void crnn_step_products_post(crnn_step_async *job) { crnn_async_post(&job->async, async_product, job); }

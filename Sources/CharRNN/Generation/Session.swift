@@ -33,11 +33,18 @@ public final class Session {
     /// At least one character has been fed since creation or reset.
     public internal(set) var hasInput = false
     let sampler: Sampler
+    /// The LSTM and SimpleRNN layers' b + h · U, computed ahead for small models.
+    let recurrent: RecurrentTerms
 
     /// A session at the zero state. The first session of a precision copies the model's matrices (packs
     /// them, or quantizes them for `.int8`: a few ms, about 20 ms to quantize a 2x512 LSTM); later ones
     /// share that copy.
-    public init(model: Model, seed: UInt64 = 0, precision: WeightPrecision = .float32) {
+    public convenience init(model: Model, seed: UInt64 = 0, precision: WeightPrecision = .float32) {
+        self.init(model: model, seed: seed, precision: precision, aheadLimitBytes: RecurrentTerms.aheadLimitBytes)
+    }
+
+    /// - Parameter aheadLimitBytes: see `RecurrentTerms.aheadLimitBytes` (tests set 0 to compute nothing ahead).
+    init(model: Model, seed: UInt64, precision: WeightPrecision, aheadLimitBytes: Int) {
         self.model = model
         self.precision = precision
         rng = RandomGenerator(seed: seed)
@@ -57,9 +64,12 @@ public final class Session {
         scratch = zeros(widest + (weights.map(\.units).max() ?? 1))
         probs = zeros(model.config.vocabSize)
         sampler = Sampler(count: model.config.vocabSize)
+        recurrent = RecurrentTerms(weights: weights, matrices: stepWeights.layers, precision: precision,
+                                   aheadLimitBytes: aheadLimitBytes)
     }
 
     deinit {
+        recurrent.settle()  // a worker may be reading an h
         for p in h { p.deallocate() }
         for p in c { p?.deallocate() }
         z.deallocate()
@@ -70,6 +80,7 @@ public final class Session {
 
     /// Zeroes the state and forgets the pending distribution; the generator is kept.
     public func reset() {
+        recurrent.invalidate()
         for (l, layer) in model.config.layers.enumerated() {
             h[l].update(repeating: 0, count: layer.units)
             c[l]?.update(repeating: 0, count: layer.units)
@@ -81,37 +92,51 @@ public final class Session {
     // MARK: feeding
 
     /// Advances the state by one character index (must be in 0..<vocab).
+    ///
+    /// An LSTM or SimpleRNN layer's gate sums are b + h(t−1) · U + x(t) · W, in that order: the first
+    /// half is `recurrent`'s, often computed while the layers above and the head ran at the last step.
     public func step(_ index: Int32) {
-        let config = model.config
         let matrices = stepWeights.layers
         for (l, w) in weights.enumerated() {
-            w.fillInputBias(z, rows: 1)
-            if l == 0 {
-                switch config.input {
-                case .onehot:
-                    let row = w.kernel + Int(index) * w.width
-                    for j in 0..<w.width { z[j] += row[j] }
-                case .embedding:
-                    if let table = head.embedding {
-                        vecMatAccumulate(table + Int(index) * config.embeddingDim, k: config.embeddingDim,
-                                         w.kernel, n: w.width, into: z)
-                    }
-                case .scalar:
-                    let v = Float(index) / Float(config.vocabSize)
-                    for j in 0..<w.width { z[j] += v * w.kernel[j] }
-                }
-            }
             let m = matrices[l], below: UnsafePointer<Float>? = l == 0 ? nil : UnsafePointer(h[l - 1])
             switch w.config.cell {
-            case .lstm: if let cl = c[l] { LSTMLayer.step(w, m, x: below, z: z, h: h[l], c: cl, quantized: quantized) }
+            case .lstm, .rnn:
+                let sums = recurrent.gateSums(l, h: h[l], below: below, scratch: quantized)
+                if below == nil { addInput(index, w, into: sums) }
+                if let cl = c[l] {
+                    LSTMLayer.activateGates(w, sums)
+                    LSTMLayer.updateCells(sums, rows: 1, units: w.units, cPrev: cl, cNext: cl, hNext: h[l],
+                                          activation: w.config.activation)
+                } else {
+                    h[l].update(from: sums, count: w.units)
+                    w.config.activation.apply(h[l], count: w.units)
+                }
+                recurrent.stateDidChange(l, h: h[l], scratch: quantized)
             case .gru:
-                if let below { m.input?.accumulate(below, into: z, scratch: quantized) }
+                w.fillInputBias(z, rows: 1)
+                if let below { m.input?.accumulate(below, into: z, scratch: quantized) } else { addInput(index, w, into: z) }
                 GRULayer.step(w, m, x: z, h: h[l], scratch: scratch, quantized: quantized)
-            case .rnn: SimpleRNNLayer.step(w, m, x: below, z: z, h: h[l], quantized: quantized)
             }
         }
         hasInput = true
         probabilitiesValid = false
+    }
+
+    /// Adds the first layer's input term for character `index` to `z`.
+    private func addInput(_ index: Int32, _ w: RecurrentWeights, into z: UnsafeMutablePointer<Float>) {
+        let config = model.config
+        switch config.input {
+        case .onehot:  // a row of the kernel: x · W for a one-hot x
+            let row = w.kernel + Int(index) * w.width
+            for j in 0..<w.width { z[j] += row[j] }
+        case .embedding:
+            if let table = head.embedding {
+                vecMatAccumulate(table + Int(index) * config.embeddingDim, k: config.embeddingDim, w.kernel, n: w.width, into: z)
+            }
+        case .scalar:
+            let v = Float(index) / Float(config.vocabSize)
+            for j in 0..<w.width { z[j] += v * w.kernel[j] }
+        }
     }
 
     /// Feeds text. The whole text is checked before the state changes.

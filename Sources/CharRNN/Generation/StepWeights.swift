@@ -34,7 +34,7 @@ final class StepMatrix {
     deinit { panels?.deallocate() }
 
     /// The product term x (k) · W; for int8, with x quantized (or its quantized copy reused) by `scratch`.
-    private func term(_ x: UnsafePointer<Float>, scratch: StepScratch) -> crnn_step_term {
+    func term(_ x: UnsafePointer<Float>, scratch: StepScratch) -> crnn_step_term {
         if let quantized { return quantized.term(scratch.quantized(x, count: k)) }
         return crnn_step_term(k: k, x: x, panels: panels, x_values: nil, x_scales: nil, values: nil, scales: nil,
                               column_sums: nil)
@@ -134,18 +134,6 @@ struct LayerStepMatrices {
         } else {
             recurrent = StepMatrix(w.recurrentKernel, k: U, n: G, precision: precision)
             candidate = nil
-        }
-    }
-
-    /// `z += x · input kernel + h · recurrent kernel` (the input term only above the first layer), for the
-    /// cells whose gates take both sums at once (LSTM, SimpleRNN), then `activation` on z's columns.
-    func accumulateInputAndRecurrent(x: UnsafePointer<Float>?, h: UnsafePointer<Float>,
-                                     into z: UnsafeMutablePointer<Float>, scratch: StepScratch,
-                                     activation: crnn_step_activation? = nil) {
-        if let input, let x {
-            input.accumulate(x, plus: recurrent, h, into: z, scratch: scratch, activation: activation)
-        } else {
-            recurrent.accumulate(h, into: z, scratch: scratch, activation: activation)
         }
     }
 }

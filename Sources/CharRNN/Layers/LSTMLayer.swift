@@ -100,21 +100,4 @@ enum LSTMLayer {
             }
         }
     }
-
-    /// One step for one sequence. `z` (G·U) holds the bias (and the first layer's input row); `x` is the
-    /// input of a layer above the first. h and c are updated.
-    static func step(_ w: RecurrentWeights, _ m: LayerStepMatrices, x: UnsafePointer<Float>?, z: UnsafeMutablePointer<Float>,
-                     h: UnsafeMutablePointer<Float>, c: UnsafeMutablePointer<Float>, quantized: StepScratch) {
-        let U = w.units
-        if w.config.recurrentActivation == .sigmoid && w.config.activation == .tanh {
-            // The usual gates: each thread activates the columns it summed (the same functions, so the
-            // same bits as activateGates).
-            let gates = crnn_step_activation(tanh_begin: 2 * U, tanh_end: 3 * U)
-            m.accumulateInputAndRecurrent(x: x, h: h, into: z, scratch: quantized, activation: gates)
-        } else {
-            m.accumulateInputAndRecurrent(x: x, h: h, into: z, scratch: quantized)
-            activateGates(w, z)
-        }
-        updateCells(z, rows: 1, units: U, cPrev: c, cNext: c, hNext: h, activation: w.config.activation)
-    }
 }

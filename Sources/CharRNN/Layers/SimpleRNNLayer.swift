@@ -26,12 +26,4 @@ enum SimpleRNNLayer {
             }
         }
     }
-
-    static func step(_ w: RecurrentWeights, _ m: LayerStepMatrices, x: UnsafePointer<Float>?, z: UnsafeMutablePointer<Float>,
-                     h: UnsafeMutablePointer<Float>, quantized: StepScratch) {
-        let U = w.units
-        m.accumulateInputAndRecurrent(x: x, h: h, into: z, scratch: quantized)
-        h.update(from: z, count: U)
-        w.config.activation.apply(h, count: U)
-    }
 }

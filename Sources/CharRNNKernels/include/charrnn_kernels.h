@@ -159,6 +159,26 @@ size_t crnn_pool_width(void);
 /// workers, runs task(context, 0, 1) alone instead, so any number of threads may call it at once.
 void crnn_parallel_run(crnn_task task, void *context, size_t max_parts);
 
+/// A task handed to one worker while the caller goes on (crnn_async_post), until crnn_async_wait.
+typedef struct crnn_async {
+    crnn_task task;
+    void *context;
+    /// The claim the worker takes, or 0 when the task ran on the calling thread.
+    uint64_t posted;
+    /// The process's fork() count when it was posted: a child of fork() has no worker, so a task posted
+    /// before is run again by crnn_async_wait, and must therefore give the same result run twice.
+    uint32_t forks;
+} crnn_async;
+
+/// Hands task(context, 0, 1) to a worker and returns at once; runs it here instead when there is no
+/// worker or another job holds them. The caller must crnn_async_wait before it posts another job, runs
+/// crnn_parallel_run, or touches what the task reads or writes; meanwhile other threads' jobs run alone.
+void crnn_async_post(crnn_async *job, crnn_task task, void *context);
+
+/// Returns once the posted task has finished: run by the worker, or here when no worker took it in time
+/// (a descheduled worker is never waited for). Does nothing when nothing is posted.
+void crnn_async_wait(crnn_async *job);
+
 // MARK: batch-1 products (step_products.c)
 
 /// Columns per panel of a float32 matrix packed for crnn_step_products (crnn_pack_panels).
@@ -189,6 +209,27 @@ typedef struct crnn_step_activation {
 /// in order), so the result does not depend on the number of threads.
 void crnn_step_products(const crnn_step_term *terms, size_t count, size_t n, float *y,
                         const crnn_step_activation *activation);
+
+/// crnn_step_products on the calling thread alone, without activation.
+void crnn_step_products_alone(const crnn_step_term *terms, size_t count, size_t n, float *y);
+
+/// The most terms of a product handed to a worker.
+#define CRNN_ASYNC_TERMS 2
+
+/// A batch-1 product computed by a worker while the caller goes on: y (n) = start + Σ terms (start NULL:
+/// zeros), summed in the order crnn_step_products uses from y = start, so the result has its bits. Fill
+/// terms, count, n, start and y, post it with crnn_step_products_post and wait for it with
+/// crnn_async_wait(&job->async).
+typedef struct crnn_step_async {
+    crnn_async async;
+    crnn_step_term terms[CRNN_ASYNC_TERMS];
+    size_t count, n;
+    const float *start;
+    float *y;
+} crnn_step_async;
+
+/// Posts the product (see crnn_async_post: it runs here when no worker is free).
+void crnn_step_products_post(crnn_step_async *job);
 
 #ifdef __cplusplus
 }

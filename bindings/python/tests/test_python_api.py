@@ -413,6 +413,47 @@ def test_generation_in_a_forked_child(vocab):
         assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0, status
 
 
+def test_session_continued_in_a_forked_child(vocab):
+    """A small model's session leaves its next recurrent product to a worker between calls. A child of
+    fork() has no worker: it redoes that product, whatever the parent's worker had done of it, and goes
+    on with the same text as the parent, without hanging."""
+    import os
+    config = small_config(len(vocab), cell="lstm", units=176, layers=1)  # 495 KB: computed ahead, slowly
+    with charrnn.Model.create(config, vocab, seed=11) as m:
+        for attempt in range(20):
+            with m.session() as s:
+                s.feed("Citizen:")
+                pid = os.fork()  # the product of the last character may be anywhere in the worker
+                if pid == 0:
+                    status = 1
+                    try:
+                        status = 0 if s.generate_text(50, seed=5) == expected_after(m) else 2
+                    finally:
+                        os._exit(status)
+                assert wait_for_child(pid, seconds=30) == 0, f"attempt {attempt}: the child hung or failed"
+
+
+def wait_for_child(pid, seconds):
+    """The child's exit status; None, with the child killed, when it did not exit in time."""
+    import os
+    import signal
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            return os.WEXITSTATUS(status) if os.WIFEXITED(status) else None
+        time.sleep(0.01)
+    os.kill(pid, signal.SIGKILL)
+    os.waitpid(pid, 0)
+    return None
+
+
+def expected_after(m):
+    with m.session() as s:
+        s.feed("Citizen:")
+        return s.generate_text(50, seed=5)
+
+
 def test_session_used_from_two_threads_raises(model):
     s = model.session()
     s.feed("a")

@@ -1,0 +1,102 @@
+import CharRNNKernels
+
+/// The half of an LSTM or SimpleRNN layer's gate sums that comes from its own state, b + h(t−1) · U,
+/// which is known before the character of step t is: for a small model it is computed ahead, by a worker
+/// thread, while the session goes on with the layers above, the softmax and the draw.
+///
+/// A step's gate sums are b + h(t−1) · U + x(t) · W in that order, each product over its rows in order,
+/// whether a sum was computed ahead or when needed, on a worker or here: the same bits either way.
+///
+/// Small models only (every recurrent kernel at most `aheadLimitBytes`): the worker then does all the
+/// recurrent products, one at a time, and the session the input products and the rest. A large model's
+/// products are split over the cores instead, each as it is needed.
+final class RecurrentTerms {
+    /// The largest recurrent kernel (bytes, in the session's precision) computed ahead on a worker:
+    /// 2x128 float32 LSTM kernels (256 KB) are; 2x512 ones (4 MB) are split over the cores instead, since
+    /// one core doing every recurrent product would then take longer than the rest of the step.
+    static let aheadLimitBytes = 512 * 1024
+
+    /// Per layer: b + h · U for the layer's current h, when `ready` (nil for GRU layers, which sum their own way).
+    private let sums: [UnsafeMutablePointer<Float>?]
+    private var ready: [Bool]
+    /// The layer whose sum the worker is computing.
+    private var pending: Int?
+    /// Whether sums are computed ahead, on a worker.
+    let ahead: Bool
+    private let job: UnsafeMutablePointer<crnn_step_async>
+    private let weights: [RecurrentWeights]
+    private let matrices: [LayerStepMatrices]
+
+    init(weights: [RecurrentWeights], matrices: [LayerStepMatrices], precision: WeightPrecision, aheadLimitBytes: Int) {
+        self.weights = weights
+        self.matrices = matrices
+        sums = weights.map { w in
+            guard w.config.cell != .gru else { return nil }
+            let p = UnsafeMutablePointer<Float>.allocate(capacity: w.width)
+            p.initialize(repeating: 0, count: w.width)
+            return p
+        }
+        ready = Array(repeating: false, count: weights.count)
+        let bytesPerWeight = precision == .int8 ? 1 : MemoryLayout<Float>.stride
+        ahead = weights.allSatisfy { $0.config.cell != .gru && $0.units * $0.width * bytesPerWeight <= aheadLimitBytes }
+        job = .allocate(capacity: 1)
+        job.initialize(to: crnn_step_async())
+    }
+
+    deinit {
+        settle()  // the worker may still be writing into a sum
+        for p in sums { p?.deallocate() }
+        job.deallocate()
+    }
+
+    /// Layer `l`'s gate sums for this step, b + h · U + below · W, where `h` is the layer's state and
+    /// `below` the layer below's new one (nil for the first layer, whose input term the caller adds).
+    /// b + h · U is the worker's, once it has finished, or computed here; in place, in `l`'s buffer.
+    func gateSums(_ l: Int, h: UnsafePointer<Float>, below: UnsafePointer<Float>?,
+                  scratch: StepScratch) -> UnsafeMutablePointer<Float> {
+        guard let sum = sums[l] else { preconditionFailure("layer \(l) is a GRU: it has no recurrent sum here") }
+        if pending == l { settle() }
+        let m = matrices[l]
+        if ready[l] {
+            if let below { m.input?.accumulate(below, into: sum, scratch: scratch) }
+        } else {
+            weights[l].fillInputBias(sum, rows: 1)
+            if let below, let input = m.input {  // one pass over both kernels, split over the cores when large
+                m.recurrent.accumulate(h, plus: input, below, into: sum, scratch: scratch)
+            } else {
+                m.recurrent.accumulate(h, into: sum, scratch: scratch)
+            }
+        }
+        ready[l] = false  // it holds more than b + h · U now
+        return sum
+    }
+
+    /// Layer `l`'s state has just become `h`: a small model's worker starts on its next b + h · U (after
+    /// the product it may be busy with). `h` must not change until the sum is taken or `settle` returns.
+    func stateDidChange(_ l: Int, h: UnsafePointer<Float>, scratch: StepScratch) {
+        ready[l] = false
+        guard ahead, let sum = sums[l] else { return }
+        settle()
+        job.pointee.terms.0 = matrices[l].recurrent.term(h, scratch: scratch)
+        job.pointee.count = 1
+        job.pointee.n = weights[l].width
+        job.pointee.start = UnsafePointer(weights[l].inputBias)  // b, or zeros
+        job.pointee.y = sum
+        pending = l
+        crnn_step_products_post(job)
+    }
+
+    /// Waits for the product in flight, if any.
+    func settle() {
+        guard let l = pending else { return }
+        crnn_async_wait(&job.pointee.async)
+        pending = nil
+        ready[l] = true
+    }
+
+    /// Forgets every sum: the states were set from outside.
+    func invalidate() {
+        settle()
+        for l in ready.indices { ready[l] = false }
+    }
+}
