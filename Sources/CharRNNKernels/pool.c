@@ -5,6 +5,10 @@
 // product. So the workers spin for a short while after each job, where the next one comes within
 // microseconds, and only then sleep on a futex. The calling thread always takes part 0.
 //
+// A session's next recurrent product can also be posted (crnn_async_post) and waited for later
+// (crnn_async_wait): the worker releases the pool when it is done, so a session left idle with a finished
+// product never keeps other threads' products off the workers.
+//
 // A worker can be descheduled (the host has more busy threads than cores): then the caller must not
 // wait a time slice for it. Each worker claims a job before it starts; once the caller has done its part,
 // which takes over whatever work is left (see crnn_parallel_run), it cancels the claims not yet made
@@ -50,6 +54,8 @@ static struct {
     crnn_task task;
     void *context;
     size_t parts;
+    /// The job in hand when it was posted by crnn_async_post, else NULL.
+    crnn_async *async;
 } pool = {.start_lock = PTHREAD_MUTEX_INITIALIZER, .busy = ATOMIC_FLAG_INIT};
 
 static inline void cpu_relax(void) {
@@ -102,7 +108,14 @@ static void *worker_main(void *argument) {
         uint64_t posted = (uint64_t)seen << 2 | CLAIM_POSTED;
         if (!atomic_compare_exchange_strong(&pool.claims[index - 1], &posted, posted | CLAIM_TAKEN)) continue;
         if (index < pool.parts) pool.task(pool.context, index, pool.parts);
-        atomic_fetch_sub_explicit(&pool.remaining, 1, memory_order_release);
+        crnn_async *async = pool.async;  // read while the job still holds the pool
+        if (async) {  // nobody waits on `remaining`: release the pool, then tell the poster
+            pool.async = NULL;
+            atomic_flag_clear_explicit(&pool.busy, memory_order_release);
+            __atomic_store_n(&async->done, 1, __ATOMIC_RELEASE);  // its owner may free it from here on
+        } else {
+            atomic_fetch_sub_explicit(&pool.remaining, 1, memory_order_release);
+        }
     }
     return NULL;
 }
@@ -115,7 +128,10 @@ static void forget_workers_after_fork(void) {
     pthread_mutex_init(&pool.start_lock, NULL);
     pool.workers = 0;
     atomic_store(&pool.started, 1);
-    atomic_store(&pool.remaining, 0);  // a job the parent's workers had taken will not finish here
+    // A job the parent's workers had in hand will not finish here, and none will start.
+    atomic_store(&pool.remaining, 0);
+    pool.async = NULL;
+    atomic_flag_clear(&pool.busy);
     atomic_fetch_add(&pool.forks, 1);
 }
 
@@ -214,6 +230,7 @@ INTERNAL void crnn_async_post(crnn_async *job, crnn_task task, void *context) {
     job->context = context;
     job->posted = 0;
     job->forks = atomic_load(&pool.forks);
+    __atomic_store_n(&job->done, 0, __ATOMIC_RELAXED);
     if (crnn_pool_width() < 2 || atomic_flag_test_and_set_explicit(&pool.busy, memory_order_acquire)) {
         task(context, 0, 1);  // no worker to be had: done by the time this returns
         return;
@@ -221,31 +238,31 @@ INTERNAL void crnn_async_post(crnn_async *job, crnn_task task, void *context) {
     pool.task = async_part;
     pool.context = job;
     pool.parts = 2;
+    pool.async = job;
     const uint32_t generation = atomic_load_explicit(&pool.generation, memory_order_relaxed) + 1;
     job->posted = (uint64_t)generation << 2 | CLAIM_POSTED;
     atomic_store_explicit(&pool.claims[0], job->posted, memory_order_relaxed);
-    atomic_store_explicit(&pool.remaining, 1, memory_order_relaxed);
     atomic_fetch_add(&pool.generation, 1);  // publishes the job (sequentially consistent, see wait_for_job)
     if (atomic_load(&pool.sleepers) > 0) futex_wake_all(&pool.generation);
 }
 
 INTERNAL void crnn_async_wait(crnn_async *job) {
-    if (job->posted == 0) return;
+    const uint64_t posted = job->posted;
+    if (posted == 0) return;
+    job->posted = 0;
     if (job->forks != atomic_load(&pool.forks)) {  // posted in the parent: its worker may have left it half done
         job->task(job->context, 0, 1);
-        job->posted = 0;
+        return;
+    }
+    uint64_t expected = posted;
+    if (atomic_compare_exchange_strong(&pool.claims[0], &expected, posted | CLAIM_CANCELLED)) {
+        job->task(job->context, 0, 1);  // the worker has not started it: do it here, and release the pool
+        pool.async = NULL;
         atomic_flag_clear_explicit(&pool.busy, memory_order_release);
         return;
     }
-    uint64_t expected = job->posted;
-    if (atomic_compare_exchange_strong(&pool.claims[0], &expected, job->posted | CLAIM_CANCELLED)) {
-        job->task(job->context, 0, 1);  // the worker has not started it: do it here
-        atomic_fetch_sub_explicit(&pool.remaining, 1, memory_order_relaxed);
-    }
-    for (unsigned spins = 0; atomic_load_explicit(&pool.remaining, memory_order_acquire) != 0; spins++) {
+    for (unsigned spins = 0; !__atomic_load_n(&job->done, __ATOMIC_ACQUIRE); spins++) {
         cpu_relax();
         if ((spins & 4095) == 4095) sched_yield();  // the worker was descheduled mid-job: let it run
     }
-    job->posted = 0;
-    atomic_flag_clear_explicit(&pool.busy, memory_order_release);
 }

@@ -375,9 +375,15 @@ static void *race_thread(void *argument) {
     float *y = malloc(RACE_N * sizeof(float));
     const crnn_step_term term = {.k = RACE_K, .x = race_x, .panels = race_panels};
     size_t *wrong = argument;
+    crnn_step_async job = {.terms = {term}, .count = 1, .n = RACE_N, .y = y};
     for (int round = 0; y && round < RACE_ROUNDS; round++) {
-        for (size_t j = 0; j < RACE_N; j++) y[j] = 0;
-        crnn_step_products(&term, 1, RACE_N, y, NULL);
+        for (size_t j = 0; j < RACE_N; j++) y[j] = round % 2 ? -1 : 0;  // a posted product starts from zeros
+        if (round % 2) {  // every other one handed to a worker, when one is free
+            crnn_step_products_post(&job);
+            crnn_async_wait(&job.async);
+        } else {
+            crnn_step_products(&term, 1, RACE_N, y, NULL);
+        }
         if (memcmp(y, race_expected, sizeof race_expected) != 0) (*wrong)++;
     }
     free(y);
@@ -397,6 +403,37 @@ static int check_pool_races(void) {
     for (int t = 0; t < RACE_THREADS; t++) { pthread_join(threads[t], NULL); total += wrong[t]; }
     if (total) printf("pool: %zu of %d products from concurrent callers were wrong\n", total, RACE_THREADS * RACE_ROUNDS);
     return total != 0;
+}
+
+/// A product a worker has finished no longer holds the pool, even before its poster waits for it: a
+/// session left with its next product done must not keep other threads' products off the workers.
+/// (Checked only when a worker takes the first product within a second.)
+static int check_async_release(void) {
+    if (crnn_pool_width() < 2) return 0;
+    static float first_y[RACE_N], second_y[RACE_N];
+    const crnn_step_term term = {.k = RACE_K, .x = race_x, .panels = race_panels};
+    crnn_step_async first = {.terms = {term}, .count = 1, .n = RACE_N, .y = first_y};
+    crnn_step_async second = {.terms = {term}, .count = 1, .n = RACE_N, .y = second_y};
+    int failed = 0;
+    for (int attempt = 0; attempt < 20; attempt++) {
+        crnn_step_products_post(&first);
+        int finished = 0;
+        for (uint64_t deadline = now_nanoseconds() + 1000000000u; first.async.posted && now_nanoseconds() < deadline;)
+            if ((finished = (int)__atomic_load_n(&first.async.done, __ATOMIC_ACQUIRE))) break;
+        crnn_step_products_post(&second);
+        const int second_posted = second.async.posted != 0;
+        crnn_async_wait(&second.async);
+        crnn_async_wait(&first.async);
+        if (memcmp(first_y, race_expected, sizeof race_expected) != 0 || memcmp(second_y, race_expected, sizeof race_expected) != 0) {
+            puts("pool: a posted product came out wrong");
+            return 1;
+        }
+        if (finished) {
+            if (!second_posted) { puts("pool: a finished posted product still held the workers"); failed = 1; }
+            return failed;
+        }
+    }
+    return failed;
 }
 
 /// Distance in units in the last place of `expected` (rounded to float).
@@ -493,6 +530,7 @@ int main(void) {
     failed |= check_training_elementwise(&hash);
     failed |= check_optimizer_updates(&hash);
     failed |= check_pool_races();
+    failed |= check_async_release();
     if (!isnan(s[0]) || !isnan(t[0]) || !isnan(crnn_expf(NAN))) { puts("NaN must stay NaN"); failed = 1; }
     if (s[1] != 1.0f || !(s[2] >= 0.0f && s[2] < 1e-37f) || t[1] != 1.0f || t[2] != -1.0f) { puts("wrong at ±infinity"); failed = 1; }
     if (s[3] != 0.5f || t[3] != 0.0f || crnn_expf(0.0f) != 1.0f) { puts("wrong at 0"); failed = 1; }

@@ -168,11 +168,14 @@ typedef struct crnn_async {
     /// The process's fork() count when it was posted: a child of fork() has no worker, so a task posted
     /// before is run again by crnn_async_wait, and must therefore give the same result run twice.
     uint32_t forks;
+    /// Set (atomically) by the worker when the task is done; the worker releases the pool first, so a job
+    /// waited for late never keeps other threads' jobs from the workers.
+    uint32_t done;
 } crnn_async;
 
 /// Hands task(context, 0, 1) to a worker and returns at once; runs it here instead when there is no
-/// worker or another job holds them. The caller must crnn_async_wait before it posts another job, runs
-/// crnn_parallel_run, or touches what the task reads or writes; meanwhile other threads' jobs run alone.
+/// worker or another job holds them. The caller must crnn_async_wait before it posts another job or
+/// touches what the task reads or writes; until the task is done other threads' jobs run alone.
 void crnn_async_post(crnn_async *job, crnn_task task, void *context);
 
 /// Returns once the posted task has finished: run by the worker, or here when no worker took it in time
