@@ -279,3 +279,54 @@ def test_cli_errors(tmp_path):
     r = subprocess.run([sys.executable, "-m", "charrnn.keras", "import", str(p), "--vocab", VOCAB, "-o",
                         str(tmp_path / "o.safetensors")], capture_output=True, text=True, timeout=120)
     assert r.returncode == 2 and "error:" in r.stderr
+
+
+def _lstm_entry(**overrides):
+    entry = k2_rnn("LSTM", "lstm_1", 8, batch_input_shape=[None, None, V])
+    entry["config"].update(overrides)
+    return entry
+
+
+_DENSE = {"class_name": "Dense", "config": {"name": "dense_1", "units": V, "activation": "softmax", "use_bias": True}}
+
+
+@pytest.mark.parametrize("model_config,match", [
+    ({"class_name": "Sequential", "config": "layers"}, "no layer list"),
+    ({"class_name": "Sequential", "config": {"layers": [["LSTM", {"units": 8}], _DENSE]}}, "not an object"),
+    ({"class_name": "Sequential", "config": {"layers": [{"class_name": "LSTM", "config": [8]}, _DENSE]}},
+     "'config' of a LSTM layer is not an object"),
+    ({"class_name": "Sequential", "config": {"layers": [_lstm_entry(name=7), _DENSE]}}, "name that is not a string"),
+    ({"class_name": "Sequential", "config": {"layers": [_lstm_entry(batch_input_shape=12), _DENSE]}},
+     "lstm_1.*batch_input_shape"),
+    ({"class_name": "Sequential", "config": {"layers": [_lstm_entry(units=True), _DENSE]}}, "lstm_1.*units"),
+    ({"class_name": "Sequential", "config": {"layers": [_lstm_entry(), dict(_DENSE, config=dict(
+        _DENSE["config"], units="12"))]}}, "dense_1.*units"),
+    ({"class_name": "Sequential", "config": {"layers": [_lstm_entry(), {"class_name": "TimeDistributed", "config": {
+        "name": "td", "layer": ["Dense"]}}]}}, "'td' \\(TimeDistributed\\)"),
+    ({"class_name": "Functional", "config": {"layers": [1, 2], "input_layers": [], "output_layers": []}},
+     "functional configuration"),
+    ({"class_name": "Functional", "config": {"name": "m", "layers": [
+        {"class_name": "InputLayer", "name": "in", "inbound_nodes": [], "config": {"batch_shape": [None, None, V]}},
+        dict(_lstm_entry(), name="lstm_1", inbound_nodes=[{"args": [{"config": {"keras_history": 5}}]}])],
+        "input_layers": [["in", 0, 0]], "output_layers": [["lstm_1", 0, 0]]}}, "keras_history"),
+])
+def test_malformed_configuration_json(tmp_path, model_config, match):
+    """JSON of the wrong shape (lists, strings or numbers where Keras writes objects, sizes, names) is a
+    KerasFormatError naming the problem, not an AttributeError or TypeError from inside the reader."""
+    rng = np.random.default_rng(0)
+    p = tmp_path / "malformed.h5"
+    write_h5(p, "2.2.4", model_config, [
+        ("lstm_1", [("lstm_1/kernel:0", rng.normal(size=(V, 32))),
+                    ("lstm_1/recurrent_kernel:0", rng.normal(size=(8, 32))), ("lstm_1/bias:0", np.zeros(32))]),
+        ("dense_1", [("dense_1/kernel:0", rng.normal(size=(8, V))), ("dense_1/bias:0", np.zeros(V))])])
+    with pytest.raises(ck.KerasFormatError, match=match):
+        ck.read(p)
+
+
+@pytest.mark.parametrize("key", ["use_bias", "return_sequences", "go_backwards", "stateful"])
+def test_boolean_options_must_be_booleans(tmp_path, key):
+    """A string "false" is truthy in Python: read as true it would import use_bias or return_sequences
+    wrong, so a non-boolean option is refused."""
+    p = lstm_dense_h5(tmp_path / "flag.h5", lstm_overrides={key: "false"})
+    with pytest.raises(ck.KerasFormatError, match=f"lstm_1.*'{key}' is 'false', not true or false"):
+        ck.read(p)

@@ -118,6 +118,43 @@ def _activation_name(value) -> str:
     return name.lower()
 
 
+def _short(value) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _checked_entry(entry, where: str):
+    """(class_name, config, name) of one layer entry of the JSON configuration. The JSON is the user's
+    file: a list, string or number where Keras writes an object must be reported, not crash the reader."""
+    if not isinstance(entry, dict) or not isinstance(entry.get("class_name"), str):
+        raise KerasFormatError(f"{where}: a layer entry is not an object with a string 'class_name' "
+                               f"({_short(entry)})")
+    cls = entry["class_name"]
+    cfg = entry.get("config")
+    if cfg is None:
+        cfg = {}
+    if not isinstance(cfg, dict):
+        raise KerasFormatError(f"{where}: the 'config' of a {cls} layer is not an object ({_short(cfg)})")
+    name = entry.get("name") if isinstance(entry.get("name"), str) else cfg.get("name", cls)
+    if not isinstance(name, str):
+        raise KerasFormatError(f"{where}: a {cls} layer has a name that is not a string ({_short(name)})")
+    return cls, cfg, name
+
+
+def _flag(cfg: dict, key: str, default: bool, where: str) -> bool:
+    """A boolean option of a layer; a string such as "false" would otherwise count as true."""
+    value = cfg.get(key)
+    if value is None:
+        return default
+    if isinstance(value, bool) or (isinstance(value, int) and value in (0, 1)):
+        return bool(value)
+    raise KerasFormatError(f"{where}: '{key}' is {_short(value)}, not true or false")
+
+
+def _positive_int(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value > 0
+
+
 def _layer_entries(keras_config: dict):
     """The layers of a Sequential or functional-chain model, in execution order, as
     (class_name, config) pairs."""
@@ -126,20 +163,21 @@ def _layer_entries(keras_config: dict):
     cls = keras_config["class_name"]
     cfg = keras_config.get("config")
     if cls == "Sequential":
-        layers = cfg if isinstance(cfg, list) else (cfg or {}).get("layers")
+        layers = cfg if isinstance(cfg, list) else cfg.get("layers") if isinstance(cfg, dict) else None
         if not isinstance(layers, list):
             raise KerasFormatError("the Sequential configuration has no layer list")
         out = []
         for entry in layers:
-            if entry.get("class_name") in ("Sequential", "Model", "Functional"):
-                raise UnsupportedModelError(
-                    f"layer '{entry.get('config', {}).get('name', '?')}' ({entry.get('class_name')}): "
-                    "nested models are not supported")
-            out.append((entry["class_name"], entry.get("config") or {}))
+            entry_cls, entry_cfg, name = _checked_entry(entry, "the Sequential configuration")
+            if entry_cls in ("Sequential", "Model", "Functional"):
+                raise UnsupportedModelError(f"layer '{name}' ({entry_cls}): nested models are not supported")
+            out.append((entry_cls, entry_cfg))
         return out
     if cls in ("Model", "Functional"):
+        if cfg is not None and not isinstance(cfg, dict):
+            raise KerasFormatError(f"the {cls} configuration is not an object ({_short(cfg)})")
         return _functional_chain(cfg or {})
-    raise UnsupportedModelError(f"model class '{cls}' is not supported (Sequential or a functional chain)")
+    raise UnsupportedModelError(f"model class {_short(cls)} is not supported (Sequential or a functional chain)")
 
 
 def _inbound_names(nodes) -> list:
@@ -151,6 +189,9 @@ def _inbound_names(nodes) -> list:
             if hist is None and isinstance(obj.get("config"), dict):
                 hist = obj["config"].get("keras_history")
             if hist is not None:
+                if not isinstance(hist, list) or not hist or not isinstance(hist[0], str):
+                    raise KerasFormatError(f"the functional configuration has a malformed keras_history "
+                                           f"({_short(hist)})")
                 names.append(hist[0])
                 return
             for v in obj.values():
@@ -172,7 +213,7 @@ def _functional_chain(cfg: dict):
         raise KerasFormatError("the functional model configuration has no layer list")
     by_name = {}
     for entry in layers:
-        name = entry.get("name") or entry.get("config", {}).get("name")
+        _, _, name = _checked_entry(entry, "the functional configuration")
         by_name[name] = entry
 
     def io_names(key):
@@ -194,22 +235,26 @@ def _functional_chain(cfg: dict):
         seen.add(name)
         entry = by_name[name]
         chain.append(entry)
-        inbound = _inbound_names(entry.get("inbound_nodes") or [])
+        nodes = entry.get("inbound_nodes") or []
+        if not isinstance(nodes, list):
+            raise KerasFormatError(f"layer '{name}': 'inbound_nodes' is not a list ({_short(nodes)})")
+        inbound = _inbound_names(nodes)
         if name == inputs[0] or not inbound:
             break
-        if len(set(inbound)) != 1 or len(entry.get("inbound_nodes") or []) > 1:
+        if len(set(inbound)) != 1 or len(nodes) > 1:
             raise UnsupportedModelError(
                 f"layer '{name}' ({entry.get('class_name')}): takes {len(inbound)} inputs; only plain "
                 "chains of layers are supported")
         name = inbound[0]
     chain.reverse()
-    used = {e.get("name") or e.get("config", {}).get("name") for e in chain}
+    checked = [_checked_entry(e, "the functional configuration") for e in chain]
+    used = {name for _, _, name in checked}
     for entry in layers:
-        n = entry.get("name") or entry.get("config", {}).get("name")
+        cls, _, n = _checked_entry(entry, "the functional configuration")
         if n not in used:
-            raise UnsupportedModelError(f"layer '{n}' ({entry.get('class_name')}): not on the input-to-output "
+            raise UnsupportedModelError(f"layer '{n}' ({cls}): not on the input-to-output "
                                         "chain; only plain chains of layers are supported")
-    return [(e["class_name"], e.get("config") or {}) for e in chain]
+    return [(cls, dict(cfg, name=name)) for cls, cfg, name in checked]
 
 
 def _snake(name: str) -> str:
@@ -418,11 +463,14 @@ def _activation(name, cls, value):
 
 
 def _batch_shape(cfg):
-    for key in ("batch_shape", "batch_input_shape"):
-        if cfg.get(key) is not None:
-            return list(cfg[key])
-    if cfg.get("input_shape") is not None:
-        return [None] + list(cfg["input_shape"])
+    for key, prefix in (("batch_shape", []), ("batch_input_shape", []), ("input_shape", [None])):
+        value = cfg.get(key)
+        if value is None:
+            continue
+        if not isinstance(value, list) or not all(d is None or isinstance(d, int) for d in value):
+            raise KerasFormatError(f"layer '{cfg.get('name', '?')}': '{key}' is not a list of sizes "
+                                   f"({_short(value)})")
+        return prefix + list(value)
     return None
 
 
@@ -445,6 +493,9 @@ def read(path, encoding: str | None = None) -> KerasModel:
         return _build(entries, source, version, fmt, keras_config, encoding, str(path))
     except KeyError as exc:
         raise KerasFormatError(f"{path}: missing entry {exc} in the model configuration or weights") from exc
+    except (TypeError, AttributeError, IndexError) as exc:
+        # JSON of a shape no check above foresaw: still the file's fault, and still a FormatError
+        raise KerasFormatError(f"{path}: malformed model configuration ({type(exc).__name__}: {exc})") from exc
     finally:
         f.close()
 
@@ -472,11 +523,10 @@ def _build(entries, source, version, fmt, keras_config, encoding, path):
 
     for cls, cfg in entries:
         name = cfg.get("name", cls)
+        where = f"layer '{name}' ({cls})"
         inner_cls = cls
         if cls == "TimeDistributed":
-            inner = cfg.get("layer") or {}
-            inner_cls = inner.get("class_name")
-            inner_cfg = inner.get("config") or {}
+            inner_cls, inner_cfg, _ = _checked_entry(cfg.get("layer"), where)
             if inner_cls in NOOP_CLASSES:
                 continue
             if inner_cls != "Dense":
@@ -493,7 +543,7 @@ def _build(entries, source, version, fmt, keras_config, encoding, path):
             input_shape = _batch_shape(cfg)
             dt = cfg.get("dtype")
             input_dtype = dt if isinstance(dt, str) else None
-            if cfg.get("sparse") or cfg.get("ragged"):
+            if _flag(cfg, "sparse", False, where) or _flag(cfg, "ragged", False, where):
                 raise UnsupportedModelError(f"layer '{name}' (InputLayer): sparse or ragged inputs are not supported")
             continue
         if cls in NOOP_CLASSES:
@@ -504,7 +554,7 @@ def _build(entries, source, version, fmt, keras_config, encoding, path):
             if rnn_layers or embedding is not None:
                 raise UnsupportedModelError(f"layer '{name}' (Embedding): only one Embedding, before the "
                                             "recurrent layers, is supported")
-            if cfg.get("mask_zero"):
+            if _flag(cfg, "mask_zero", False, where):
                 raise UnsupportedModelError(f"layer '{name}' (Embedding): mask_zero=True is not supported")
             ws = fetch(name, cls)
             if len(ws) != 1 or np.asarray(ws[0]).ndim != 2:
@@ -512,6 +562,9 @@ def _build(entries, source, version, fmt, keras_config, encoding, path):
                                        f"{[np.shape(w) for w in ws]}")
             emb = np.asarray(ws[0], dtype=np.float32)
             in_dim, out_dim = cfg.get("input_dim"), cfg.get("output_dim")
+            if not all(d is None or _positive_int(d) for d in (in_dim, out_dim)):
+                raise KerasFormatError(f"{where}: input_dim {_short(in_dim)} / output_dim {_short(out_dim)} "
+                                       "are not positive integers")
             if (in_dim is not None and emb.shape[0] != in_dim) or (out_dim is not None and emb.shape[1] != out_dim):
                 raise KerasFormatError(f"layer '{name}' (Embedding): weights {emb.shape} disagree with "
                                        f"input_dim={in_dim}, output_dim={out_dim}")
@@ -528,15 +581,13 @@ def _build(entries, source, version, fmt, keras_config, encoding, path):
                     f"layer '{pending_no_sequences}': return_sequences=False on a recurrent layer that is "
                     f"followed by another recurrent layer ('{name}') is not supported")
             cell = RNN_CLASSES[cls]
-            for flag in ("go_backwards", "return_state"):
-                if cfg.get(flag):
+            for flag in ("go_backwards", "return_state", "time_major"):
+                if _flag(cfg, flag, False, where):
                     raise UnsupportedModelError(f"layer '{name}' ({cls}): {flag}=True is not supported")
-            if cfg.get("time_major"):
-                raise UnsupportedModelError(f"layer '{name}' ({cls}): time_major=True is not supported")
-            if cfg.get("stateful"):
+            if _flag(cfg, "stateful", False, where):
                 stateful = True
             units = cfg.get("units", cfg.get("output_dim"))
-            if not isinstance(units, int) or units <= 0:
+            if not _positive_int(units):
                 raise KerasFormatError(f"layer '{name}' ({cls}): no valid 'units' in the configuration")
             if cls.startswith("CuDNN"):
                 act, ract, use_bias = "tanh", "sigmoid", True
@@ -550,8 +601,8 @@ def _build(entries, source, version, fmt, keras_config, encoding, path):
                         name, cls, cfg.get("recurrent_activation", cfg.get("inner_activation",
                                                                            "sigmoid" if major >= 3 else "hard_sigmoid")),
                         version)
-                use_bias = bool(cfg.get("use_bias", cfg.get("bias", True)))
-                reset_after = bool(cfg.get("reset_after", major >= 3)) if cell == "gru" else True
+                use_bias = _flag(cfg, "use_bias" if "use_bias" in cfg else "bias", True, where)
+                reset_after = _flag(cfg, "reset_after", major >= 3, where) if cell == "gru" else True
                 if major == 1:
                     reset_after = False if cell == "gru" else True
             ws = fetch(name, cls)
@@ -570,7 +621,7 @@ def _build(entries, source, version, fmt, keras_config, encoding, path):
                                        f"differs from the previous layer's {rnn_layers[-1]['units']} units")
             rnn_layers.append(layer)
             layer_names[lname] = name
-            if cfg.get("return_sequences") is False or ("return_sequences" not in cfg):
+            if not _flag(cfg, "return_sequences", False, where):
                 pending_no_sequences = name
             continue
         if cls == "Dense" or inner_cls == "Dense":
@@ -584,13 +635,16 @@ def _build(entries, source, version, fmt, keras_config, encoding, path):
             if act not in ("softmax", "linear"):
                 raise UnsupportedModelError(f"layer '{name}' (Dense): activation '{act}' is not supported "
                                             "(softmax or linear)")
-            use_bias = bool(cfg.get("use_bias", cfg.get("bias", True)))
+            use_bias = _flag(cfg, "use_bias" if "use_bias" in cfg else "bias", True, where)
             ws = [np.asarray(w, dtype=np.float32) for w in fetch(name, cls)]
             if len(ws) != (2 if use_bias else 1):
                 raise KerasFormatError(f"layer '{name}' (Dense): expected {2 if use_bias else 1} weight arrays, "
                                        f"found {len(ws)}")
             k = ws[0]
             units = cfg.get("units", cfg.get("output_dim", k.shape[-1] if k.ndim == 2 else None))
+            if not _positive_int(units):
+                raise KerasFormatError(f"layer '{name}' (Dense): no valid 'units' in the configuration "
+                                       f"({_short(units)})")
             if k.ndim != 2 or k.shape != (rnn_layers[-1]["units"], units):
                 raise KerasFormatError(f"layer '{name}' (Dense): kernel has shape {k.shape}, expected "
                                        f"({rnn_layers[-1]['units']}, {units})")
