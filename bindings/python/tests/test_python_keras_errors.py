@@ -330,3 +330,61 @@ def test_boolean_options_must_be_booleans(tmp_path, key):
     p = lstm_dense_h5(tmp_path / "flag.h5", lstm_overrides={key: "false"})
     with pytest.raises(ck.KerasFormatError, match=f"lstm_1.*'{key}' is 'false', not true or false"):
         ck.read(p)
+
+
+def _replace_weight(path, dataset, **create):
+    with h5py.File(path, "a") as f:
+        group, _, name = f"model_weights/{dataset}".rpartition("/")
+        del f[f"{group}/{name}"]
+        f[group].create_dataset(name, **create)
+
+
+@pytest.mark.parametrize("create,match", [
+    ({"data": np.array([b"0.5"] * 32)}, "data type \\|S3"),
+    ({"data": np.ones(32, dtype=np.int8)}, "data type int8.*quantized"),
+    ({"data": np.ones(32, dtype=np.complex64)}, "data type complex64"),
+])
+def test_weights_that_are_not_floats(tmp_path, create, match):
+    """Strings were a numpy ValueError; integers and complex numbers were converted to float32 as if
+    they were weights (complex ones losing their imaginary part)."""
+    p = lstm_dense_h5(tmp_path / "dtype.h5")
+    _replace_weight(p, "lstm_1/lstm_1/bias:0", **create)
+    with pytest.raises(ck.KerasFormatError, match=f"lstm_1.*bias:0.*{match}"):
+        ck.read(p)
+
+
+def test_float16_and_float64_weights_are_read(tmp_path):
+    p = lstm_dense_h5(tmp_path / "widths.h5")
+    with h5py.File(p, "r") as f:
+        bias = f["model_weights/lstm_1/lstm_1/bias:0"][()] + 0.25
+        kernel = f["model_weights/dense_1/dense_1/kernel:0"][()]
+    _replace_weight(p, "lstm_1/lstm_1/bias:0", data=bias.astype(np.float16))
+    _replace_weight(p, "dense_1/dense_1/kernel:0", data=kernel.astype(np.float64))
+    km = ck.read(p)
+    assert km.weights[("rnn0", "bias")].dtype == np.float32
+    np.testing.assert_array_equal(km.weights[("rnn0", "bias")], bias.astype(np.float16).astype(np.float32))
+    np.testing.assert_array_equal(km.weights[("dense", "kernel")], kernel.astype(np.float32))
+
+
+def test_huge_declared_weight_is_refused_before_reading(tmp_path):
+    """A few kilobytes of HDF5 can declare a 4 GB array that stores nothing: reading it allocated and
+    filled all of it (a MemoryError, or the kernel's OOM killer, for larger ones)."""
+    p = lstm_dense_h5(tmp_path / "huge.h5")
+    _replace_weight(p, "lstm_1/lstm_1/kernel:0", shape=(100_000, 10_000), dtype="f4", chunks=(1000, 1000))
+    assert p.stat().st_size < 100_000
+    with pytest.raises(ck.KerasFormatError, match="lstm_1.*kernel:0.*declares shape \\(100000, 10000\\).*stores only 0"):
+        ck.read(p)
+    _replace_weight(p, "lstm_1/lstm_1/kernel:0", shape=(1 << 20, 1 << 12), dtype="f4", chunks=(1024, 1024))
+    with pytest.raises(ck.KerasFormatError, match="more than the 2147483647 values"):
+        ck.read(p)
+
+
+def test_quantized_keras3_model(tmp_path):
+    keras = _keras()
+    m = keras.Sequential([keras.Input((None, V)), keras.layers.LSTM(4, return_sequences=True),
+                          keras.layers.Dense(V, activation="softmax")])
+    m.quantize("int8")
+    p = tmp_path / "int8.keras"
+    m.save(str(p))
+    with pytest.raises(ck.UnsupportedModelError, match=f"'{m.layers[-1].name}' \\(Dense\\): quantized weights \\(int8\\)"):
+        ck.read(p)

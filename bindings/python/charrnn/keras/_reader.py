@@ -265,6 +265,35 @@ def _snake(name: str) -> str:
 # ------------------------------------------------------------------------------------------------
 # weight sources
 
+MAX_WEIGHT_ELEMENTS = (1 << 31) - 1   # charrnn's largest tensor
+
+
+def _weight_array(ds, layer: str, label: str) -> np.ndarray:
+    """One stored weight as float32. The declared shape and type are checked before any data is read:
+    a few bytes of HDF5 can declare a terabyte-sized array, and strings or quantized integers must not
+    be converted as if they were weights."""
+    import h5py
+
+    where = f"layer '{layer}': weight '{label}'"
+    if not isinstance(ds, h5py.Dataset):
+        raise KerasFormatError(f"{where} is not an array in the file")
+    if ds.size > MAX_WEIGHT_ELEMENTS:
+        raise KerasFormatError(f"{where} declares shape {ds.shape}, more than the {MAX_WEIGHT_ELEMENTS} values "
+                               "charrnn can hold in one tensor")
+    unfiltered = ds.id.get_create_plist().get_nfilters() == 0
+    if unfiltered and ds.id.get_storage_size() < ds.nbytes:
+        raise KerasFormatError(f"{where} declares shape {ds.shape} ({ds.nbytes} bytes) but the file stores only "
+                               f"{ds.id.get_storage_size()} bytes of it (a truncated or damaged file)")
+    kind, size = ds.dtype.kind, ds.dtype.itemsize
+    if kind == "f":
+        return np.asarray(ds[()], dtype=np.float32)
+    if kind == "V" and size == 2 and _text(ds.attrs.get("dtype", "")) == "bfloat16":
+        # Keras 3 stores bfloat16 as opaque 2-byte values: the high half of a float32, exactly.
+        return (np.asarray(ds[()]).view(np.uint16).astype(np.uint32) << 16).view(np.float32)
+    hint = " (a quantized model? import the float model it was made from)" if kind in "iu" else ""
+    raise KerasFormatError(f"{where} has data type {ds.dtype}; charrnn imports floating-point weights only "
+                           f"(float16, bfloat16, float32, float64){hint}")
+
 
 class _H5Weights:
     """Legacy HDF5: group ``model_weights`` (or the root), attribute ``layer_names``, each layer group
@@ -283,7 +312,7 @@ class _H5Weights:
         for wn in _names_attr(g, "weight_names"):
             if wn not in g:
                 raise KerasFormatError(f"layer '{name}': weight '{wn}' is listed but not stored in the file")
-            out.append(np.asarray(g[wn]))
+            out.append(_weight_array(g[wn], name, wn))
         return out
 
 
@@ -322,7 +351,7 @@ class _KerasV3Weights:
             if sub in g and len(g[sub]) > 0:
                 v = g[sub]
                 keys = sorted(v.keys(), key=lambda k: int(k) if k.isdigit() else 1 << 30)
-                return [np.asarray(v[k]) for k in keys]
+                return [_weight_array(v[k], name, f"{sub}/{k}") for k in keys]
         return []
 
 
@@ -455,6 +484,19 @@ def _recurrent_activation(name, cls, value, version):
                                 "(sigmoid or hard_sigmoid)")
 
 
+def _quantization(cfg):
+    """The quantization mode of a Keras 3 layer ("int8", "float8", ...), or None for float weights."""
+    dt = cfg.get("dtype")
+    if isinstance(dt, dict) and "Quantized" in str(dt.get("class_name", "")):
+        inner = dt.get("config") if isinstance(dt.get("config"), dict) else {}
+        return str(inner.get("mode") or inner.get("name") or "quantized")
+    if isinstance(dt, str) and "_from_" in dt:   # Keras 3 before 3.6: "int8_from_float32"
+        return dt.split("_from_")[0]
+    if cfg.get("quantization_config"):
+        return "quantized"
+    return None
+
+
 def _activation(name, cls, value):
     act = _activation_name(value)
     if act in ("tanh", "relu", "linear"):
@@ -535,6 +577,10 @@ def _build(entries, source, version, fmt, keras_config, encoding, path):
             if input_shape is None:
                 input_shape = _batch_shape(cfg)
             cfg = dict(inner_cfg, name=name)
+        mode = _quantization(cfg)
+        if mode is not None:
+            raise UnsupportedModelError(f"{where}: quantized weights ({mode}) are not supported; import the "
+                                        "model as it was before quantize()")
         if input_shape is None and cls not in INPUT_CLASSES:
             input_shape = _batch_shape(cfg)
             if cfg.get("dtype") and not isinstance(cfg.get("dtype"), dict):
