@@ -388,3 +388,18 @@ def test_quantized_keras3_model(tmp_path):
     m.save(str(p))
     with pytest.raises(ck.UnsupportedModelError, match=f"'{m.layers[-1].name}' \\(Dense\\): quantized weights \\(int8\\)"):
         ck.read(p)
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, 1e39])
+def test_non_finite_weights(tmp_path, bad):
+    """A diverged model's NaN/inf weights: read() imported them (the reference forward gave NaN) and
+    load() failed inside the library naming its own tensor ('rnn0.bias[3]'), not the Keras weight.
+    Both refuse them, naming the Keras layer and weight; 1e39 overflows float32 the same way."""
+    p = lstm_dense_h5(tmp_path / "nan.h5")
+    bias = np.zeros(32)
+    bias[3] = bad
+    _replace_weight(p, "lstm_1/lstm_1/bias:0", data=bias)   # float64, as a float64 Keras model stores it
+    with pytest.raises(ck.KerasFormatError, match="layer 'lstm_1': weight 'lstm_1/bias:0' holds 1 NaN or infinite"):
+        ck.read(p)
+    with pytest.raises(ck.KerasFormatError, match="lstm_1.*NaN or infinite"):
+        ck.load(p, vocab=VOCAB)

@@ -286,13 +286,21 @@ def _weight_array(ds, layer: str, label: str) -> np.ndarray:
                                f"{ds.id.get_storage_size()} bytes of it (a truncated or damaged file)")
     kind, size = ds.dtype.kind, ds.dtype.itemsize
     if kind == "f":
-        return np.asarray(ds[()], dtype=np.float32)
-    if kind == "V" and size == 2 and _text(ds.attrs.get("dtype", "")) == "bfloat16":
+        with np.errstate(over="ignore"):   # overflow to infinity is reported below
+            array = np.asarray(ds[()], dtype=np.float32)
+    elif kind == "V" and size == 2 and _text(ds.attrs.get("dtype", "")) == "bfloat16":
         # Keras 3 stores bfloat16 as opaque 2-byte values: the high half of a float32, exactly.
-        return (np.asarray(ds[()]).view(np.uint16).astype(np.uint32) << 16).view(np.float32)
-    hint = " (a quantized model? import the float model it was made from)" if kind in "iu" else ""
-    raise KerasFormatError(f"{where} has data type {ds.dtype}; charrnn imports floating-point weights only "
-                           f"(float16, bfloat16, float32, float64){hint}")
+        array = (np.asarray(ds[()]).view(np.uint16).astype(np.uint32) << 16).view(np.float32)
+    else:
+        hint = " (a quantized model? import the float model it was made from)" if kind in "iu" else ""
+        raise KerasFormatError(f"{where} has data type {ds.dtype}; charrnn imports floating-point weights only "
+                               f"(float16, bfloat16, float32, float64){hint}")
+    # float64 values beyond float32's range become infinite here, so this checks what charrnn would get
+    bad = array.size - int(np.count_nonzero(np.isfinite(array)))
+    if bad:
+        raise KerasFormatError(f"{where} holds {bad} NaN or infinite values (did training diverge?); "
+                               "charrnn does not import non-finite weights")
+    return array
 
 
 class _H5Weights:
