@@ -403,3 +403,20 @@ def test_non_finite_weights(tmp_path, bad):
         ck.read(p)
     with pytest.raises(ck.KerasFormatError, match="lstm_1.*NaN or infinite"):
         ck.load(p, vocab=VOCAB)
+
+
+def test_softmax_over_another_axis(tmp_path):
+    """Softmax(axis=1) normalises over time: it was imported as the usual softmax over the characters,
+    and charrnn's probabilities differed from Keras's by 0.09 with no error."""
+    keras = _keras()
+    m = keras.Sequential([keras.Input((None, V)), keras.layers.LSTM(4, return_sequences=True),
+                          keras.layers.Dense(V), keras.layers.Softmax(axis=1, name="time_softmax")])
+    p = tmp_path / "softmax_axis1.keras"
+    m.save(str(p))
+    with pytest.raises(ck.UnsupportedModelError, match="'time_softmax' \\(Softmax\\): softmax over axis 1"):
+        ck.read(p)
+    for axis, name in ((-1, "last"), (2, "two")):   # the last axis of (batch, time, V), either way
+        m = keras.Sequential([keras.Input((None, V)), keras.layers.LSTM(4, return_sequences=True),
+                              keras.layers.Dense(V), keras.layers.Softmax(axis=axis)])
+        m.save(str(tmp_path / f"{name}.keras"))
+        assert ck.read(tmp_path / f"{name}.keras").config["head"]["activation"] == "softmax"

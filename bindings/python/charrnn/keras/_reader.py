@@ -721,6 +721,14 @@ def _build(entries, source, version, fmt, keras_config, encoding, path):
             raise UnsupportedModelError(f"layer '{name}' (Activation): activation '{act}' here is not supported "
                                         "(only softmax right after a linear Dense)")
         if cls == "Softmax":
+            # charrnn normalises over the characters, the last axis: (batch, time, V), or (batch, V)
+            # after return_sequences=False. Softmax(axis=1) over time must not pass as the same thing.
+            axis = cfg.get("axis", -1)
+            axis = axis[0] if isinstance(axis, list) and len(axis) == 1 else axis
+            last = 1 if pending_no_sequences is not None else 2
+            if isinstance(axis, bool) or axis not in (-1, last):
+                raise UnsupportedModelError(f"{where}: softmax over axis {_short(cfg.get('axis'))} is not "
+                                            "supported (only the last axis, the characters)")
             if head is not None and head["activation"] == "linear" and not head_has_softmax_activation:
                 head["activation"] = "softmax"
                 head_has_softmax_activation = True
