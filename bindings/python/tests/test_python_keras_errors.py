@@ -420,3 +420,16 @@ def test_softmax_over_another_axis(tmp_path):
                               keras.layers.Dense(V), keras.layers.Softmax(axis=axis)])
         m.save(str(tmp_path / f"{name}.keras"))
         assert ck.read(tmp_path / f"{name}.keras").config["head"]["activation"] == "softmax"
+
+
+def test_damaged_hdf5_inside(tmp_path):
+    """Damage past the HDF5 header (here a layer group's symbol table) surfaces only when the reader
+    looks inside: it was a RuntimeError or OSError from h5py ('Unable to synchronously check link
+    existence')."""
+    data = bytearray(lstm_dense_h5(tmp_path / "good.h5").read_bytes())
+    last = data.rfind(b"SNOD")   # the signature of the last group's symbol table node
+    data[last:last + 4] = b"XXXX"
+    p = tmp_path / "damaged.h5"
+    p.write_bytes(bytes(data))
+    with pytest.raises(ck.KerasFormatError, match="damaged HDF5 data"):
+        ck.read(p)

@@ -546,6 +546,9 @@ def read(path, encoding: str | None = None) -> KerasModel:
     except (TypeError, AttributeError, IndexError) as exc:
         # JSON of a shape no check above foresaw: still the file's fault, and still a FormatError
         raise KerasFormatError(f"{path}: malformed model configuration ({type(exc).__name__}: {exc})") from exc
+    except (OSError, RuntimeError, UnicodeError) as exc:
+        # h5py reports damage past the file's header only when a group, attribute or array is read
+        raise KerasFormatError(f"{path}: damaged HDF5 data ({type(exc).__name__}: {exc})") from exc
     finally:
         f.close()
 
