@@ -433,3 +433,46 @@ def test_damaged_hdf5_inside(tmp_path):
     p.write_bytes(bytes(data))
     with pytest.raises(ck.KerasFormatError, match="damaged HDF5 data"):
         ck.read(p)
+
+
+def _keras_zip(path, config=None, metadata="{}", compression=zipfile.ZIP_STORED):
+    weights = lstm_dense_h5(path.with_suffix(".weights.h5")).read_bytes()   # any HDF5 will do
+    with zipfile.ZipFile(path, "w", compression=compression) as z:
+        z.writestr("metadata.json", metadata)
+        z.writestr("config.json", config if config is not None else json.dumps({"class_name": "Sequential"}))
+        z.writestr("model.weights.h5", weights)
+    return path
+
+
+def _patch_zip_headers(path, member, offsets, value):
+    """Sets a 2-byte field of `member`'s local header and central directory entry (offsets in each)."""
+    data = bytearray(path.read_bytes())
+    name = member.encode()
+    for signature, offset in zip((b"PK\x03\x04", b"PK\x01\x02"), offsets):
+        name_at = 30 if signature == b"PK\x03\x04" else 46
+        start = 0
+        while (start := data.find(signature, start)) >= 0:
+            if data[start + name_at:start + name_at + len(name)] == name:
+                data[start + offset:start + offset + 2] = value.to_bytes(2, "little")
+            start += 4
+    path.write_bytes(bytes(data))
+
+
+def test_keras_archive_metadata_and_members(tmp_path):
+    """A metadata.json that was a list was an AttributeError; an encrypted member a RuntimeError; a
+    member packed with a method zipfile lacks a NotImplementedError; a config.json declaring more than
+    64 MiB was inflated into memory whole (a zip bomb's way in)."""
+    with pytest.raises(ck.KerasFormatError, match="metadata.json in the archive is not a JSON object"):
+        ck.read(_keras_zip(tmp_path / "meta.keras", metadata="[1, 2]"))
+    p = _keras_zip(tmp_path / "encrypted.keras")
+    _patch_zip_headers(p, "config.json", (6, 8), 1)   # general purpose flag bit 0: encrypted
+    with pytest.raises(ck.KerasFormatError, match="corrupt .keras archive.*encrypted"):
+        ck.read(p)
+    p = _keras_zip(tmp_path / "aes.keras")
+    _patch_zip_headers(p, "model.weights.h5", (8, 10), 99)   # compression method 99: WinZip AES
+    with pytest.raises(ck.KerasFormatError, match="corrupt .keras archive.*compression method"):
+        ck.read(p)
+    p = _keras_zip(tmp_path / "bomb.keras", config=" " * (65 << 20), compression=zipfile.ZIP_DEFLATED)
+    assert p.stat().st_size < 1 << 20
+    with pytest.raises(ck.KerasFormatError, match=f"config.json in the archive unpacks to {65 << 20} bytes"):
+        ck.read(p)

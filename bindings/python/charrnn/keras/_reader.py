@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import re
 import zipfile
 from dataclasses import dataclass, field
@@ -367,6 +368,26 @@ class _KerasV3Weights:
 # opening files
 
 
+MAX_JSON_BYTES = 64 << 20   # a model's config.json is kilobytes; more is damage or a zip bomb
+
+
+def _memory_bytes() -> int:
+    try:
+        return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError):
+        return 1 << 34
+
+
+def _member(z, name: str, limit: int, path) -> bytes:
+    """An archive member, refused when it declares more bytes than `limit`: zipfile would inflate all
+    of it into memory, and a few kilobytes of deflated zeros can declare gigabytes."""
+    size = z.getinfo(name).file_size
+    if size > limit:
+        raise KerasFormatError(f"{path}: {name} in the archive unpacks to {size} bytes, more than the "
+                               f"{limit} this reader accepts")
+    return z.read(name)
+
+
 def _open(path):
     """Returns (keras_config, keras_version, file_format, weights_source, closer)."""
     import h5py
@@ -385,13 +406,18 @@ def _open(path):
                     raise KerasFormatError(f"{path}: the .keras archive has no config.json")
                 if "model.weights.h5" not in names:
                     raise KerasFormatError(f"{path}: the .keras archive has no model.weights.h5")
-                config = json.loads(z.read("config.json").decode("utf-8"))
-                meta = json.loads(z.read("metadata.json").decode("utf-8")) if "metadata.json" in names else {}
-                blob = z.read("model.weights.h5")
-        except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, OSError, ValueError) as exc:
+                config = json.loads(_member(z, "config.json", MAX_JSON_BYTES, path).decode("utf-8"))
+                meta = json.loads(_member(z, "metadata.json", MAX_JSON_BYTES, path).decode("utf-8")) \
+                    if "metadata.json" in names else {}
+                blob = _member(z, "model.weights.h5", _memory_bytes(), path)
+        except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, OSError, ValueError, RuntimeError,
+                NotImplementedError) as exc:
+            # RuntimeError: an encrypted member; NotImplementedError: a compression method zipfile lacks
             if isinstance(exc, KerasFormatError):
                 raise
             raise KerasFormatError(f"{path}: corrupt .keras archive ({exc})") from exc
+        if not isinstance(meta, dict):
+            raise KerasFormatError(f"{path}: metadata.json in the archive is not a JSON object ({_short(meta)})")
         try:
             f = h5py.File(io.BytesIO(blob), "r")
         except Exception as exc:  # h5py raises OSError for corrupt files
