@@ -476,3 +476,18 @@ def test_keras_archive_metadata_and_members(tmp_path):
     assert p.stat().st_size < 1 << 20
     with pytest.raises(ck.KerasFormatError, match=f"config.json in the archive unpacks to {65 << 20} bytes"):
         ck.read(p)
+
+
+def test_cli_vocab_escapes_keep_non_ascii(tmp_path):
+    """--vocab 'abcdéfghijk\\n': the escapes were decoded from the UTF-8 bytes, turning 'é' into 'Ã©', so
+    a correct 12-character vocabulary was refused as 13 characters (or, with no escape, read as typed)."""
+    import subprocess
+    import sys
+
+    out = tmp_path / "o.safetensors"
+    r = subprocess.run([sys.executable, "-m", "charrnn.keras", "import", str(lstm_dense_h5(tmp_path / "m.h5")),
+                        "--vocab", "abcdéfghijk\\n", "-o", str(out)], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    m = charrnn.Model.load(out)
+    assert m.vocab == "abcdéfghijk\n"
+    m.close()

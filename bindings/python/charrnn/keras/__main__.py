@@ -26,7 +26,10 @@ def _vocab_args(p):
 def _vocab(args):
     if args.vocab is None:
         return None
-    return args.vocab.encode("utf-8").decode("unicode_escape") if "\\" in args.vocab else args.vocab
+    if "\\" not in args.vocab:
+        return args.vocab
+    # unicode_escape reads bytes as Latin-1: hand it other characters as \uXXXX escapes, not UTF-8 bytes
+    return args.vocab.encode("latin-1", "backslashreplace").decode("unicode_escape")
 
 
 def main(argv=None) -> int:
