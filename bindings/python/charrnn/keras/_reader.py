@@ -603,7 +603,8 @@ def _build(entries, source, version, fmt, keras_config, encoding, path):
     for cls, cfg in entries:
         name = cfg.get("name", cls)
         where = f"layer '{name}' ({cls})"
-        inner_cls = cls
+        # Keras 1's deprecated TimeDistributedDense is a Dense over time with the same weights (W, b)
+        inner_cls = "Dense" if cls == "TimeDistributedDense" else cls
         if cls == "TimeDistributed":
             inner_cls, inner_cfg, _ = _checked_entry(cfg.get("layer"), where)
             if inner_cls in NOOP_CLASSES:
