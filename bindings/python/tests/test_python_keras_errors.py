@@ -491,3 +491,25 @@ def test_cli_vocab_escapes_keep_non_ascii(tmp_path):
     m = charrnn.Model.load(out)
     assert m.vocab == "abcdéfghijk\n"
     m.close()
+
+
+def test_cli_compare_without_keras(tmp_path):
+    """Without Keras, `compare` ended in a ModuleNotFoundError traceback; now an error line, exit 2."""
+    import subprocess
+    import sys
+
+    text = tmp_path / "t.txt"
+    text.write_text("abcabc")
+    hide_keras = ("import sys\n"
+                  "class NoKeras:\n"
+                  "    def find_spec(self, name, path=None, target=None):\n"
+                  "        if name == 'keras' or name.startswith('keras.'):\n"
+                  "            raise ModuleNotFoundError(\"No module named 'keras'\")\n"
+                  "sys.meta_path.insert(0, NoKeras())\n"
+                  "from charrnn.keras.__main__ import main\n"
+                  "sys.exit(main(sys.argv[1:]))\n")
+    r = subprocess.run([sys.executable, "-c", hide_keras, "compare", str(lstm_dense_h5(tmp_path / "m.h5")),
+                        str(text), "--vocab", VOCAB], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 2, r.stderr
+    assert "Traceback" not in r.stderr
+    assert "error: charrnn.keras.compare runs Keras" in r.stderr and "pip install keras" in r.stderr
