@@ -343,6 +343,7 @@ def _replace_weight(path, dataset, **create):
     ({"data": np.array([b"0.5"] * 32)}, "data type \\|S3"),
     ({"data": np.ones(32, dtype=np.int8)}, "data type int8.*quantized"),
     ({"data": np.ones(32, dtype=np.complex64)}, "data type complex64"),
+    ({"data": h5py.Empty("f4")}, "is not an array in the file"),
 ])
 def test_weights_that_are_not_floats(tmp_path, create, match):
     """Strings were a numpy ValueError; integers and complex numbers were converted to float32 as if

@@ -276,7 +276,7 @@ def _weight_array(ds, layer: str, label: str) -> np.ndarray:
     import h5py
 
     where = f"layer '{layer}': weight '{label}'"
-    if not isinstance(ds, h5py.Dataset):
+    if not isinstance(ds, h5py.Dataset) or ds.shape is None:   # a group, or HDF5's null dataspace
         raise KerasFormatError(f"{where} is not an array in the file")
     if ds.size > MAX_WEIGHT_ELEMENTS:
         raise KerasFormatError(f"{where} declares shape {ds.shape}, more than the {MAX_WEIGHT_ELEMENTS} values "
