@@ -514,3 +514,42 @@ def test_cli_compare_without_keras(tmp_path):
     assert r.returncode == 2, r.stderr
     assert "Traceback" not in r.stderr
     assert "error: charrnn.keras.compare runs Keras" in r.stderr and "pip install keras" in r.stderr
+
+
+@pytest.mark.parametrize("kernel,recurrent", [((V, 30), (8, 32)), ((V, 32), (9, 36)), ((32,), (8, 32))])
+def test_cudnn_weights_of_the_wrong_shape(tmp_path, kernel, recurrent):
+    """CuDNN weights were transformed before any shape check: a kernel whose width is not 4 x units was
+    a numpy ValueError ('array split does not result in an equal division'), and a (9, 36) recurrent
+    kernel for units=8 was read without complaint, to fail later inside the library."""
+    rng = np.random.default_rng(0)
+    cfg = {"class_name": "Sequential", "config": {"name": "s", "layers": [
+        {"class_name": "CuDNNLSTM", "config": {"name": "cu_dnnlstm_1", "units": 8, "return_sequences": True,
+                                               "batch_input_shape": [None, None, V]}},
+        _DENSE]}}
+    p = tmp_path / "cudnn.h5"
+    write_h5(p, "2.2.4", cfg, [
+        ("cu_dnnlstm_1", [("k", rng.normal(size=kernel)), ("r", rng.normal(size=recurrent)), ("b", np.zeros(64))]),
+        ("dense_1", [("k", rng.normal(size=(8, V))), ("b", np.zeros(V))])])
+    with pytest.raises(ck.KerasFormatError, match="cu_dnnlstm_1.*do not fit"):
+        ck.read(p)
+
+
+def test_keras1_per_gate_weights_of_the_wrong_shape(tmp_path):
+    """Keras 1 per-gate arrays were concatenated before any check: a W_f with a different number of rows
+    was a numpy ValueError from np.concatenate."""
+    from test_python_keras_legacy import k1_lstm_config
+
+    rng = np.random.default_rng(0)
+    cfg = {"class_name": "Sequential", "config": [
+        {"class_name": "LSTM", "config": k1_lstm_config("lstm_1", 8, V)},
+        {"class_name": "Dense", "config": {"name": "dense_1", "output_dim": V, "activation": "softmax"}}]}
+    ws = []
+    for gate in "icfo":
+        rows = V - 1 if gate == "f" else V
+        ws += [(f"lstm_1_W_{gate}", rng.normal(size=(rows, 8))), (f"lstm_1_U_{gate}", rng.normal(size=(8, 8))),
+               (f"lstm_1_b_{gate}", np.zeros(8))]
+    p = tmp_path / "k1.h5"
+    write_h5(p, "1.2.2", cfg, [("lstm_1", ws), ("dense_1", [("dense_1_W", rng.normal(size=(8, V))),
+                                                            ("dense_1_b", np.zeros(V))])])
+    with pytest.raises(ck.KerasFormatError, match="lstm_1.*per-gate weight 6 has shape \\(11, 8\\)"):
+        ck.read(p)

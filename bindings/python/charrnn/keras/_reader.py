@@ -459,6 +459,13 @@ def _from_cudnn_input(k):
     return k.T.reshape(k.shape, order="F")
 
 
+def _check_kernels(name, cls, units, n, k, rk):
+    if rk.shape != (units, n * units) or k.ndim != 2 or k.shape[1] != n * units:
+        raise KerasFormatError(
+            f"layer '{name}' ({cls}, units={units}): kernel {k.shape} / recurrent kernel {rk.shape} do not "
+            f"fit (input_dim, {n * units}) / ({units}, {n * units})")
+
+
 def _convert_rnn(name, cls, cell, units, weights, version, reset_after, use_bias):
     """Returns [kernel, recurrent_kernel, (bias)] in the Keras 2/3 layout, and reset_after."""
     n = GATES[cell]
@@ -468,6 +475,7 @@ def _convert_rnn(name, cls, cell, units, weights, version, reset_after, use_bias
         if len(ws) != 3:
             raise KerasFormatError(f"layer '{name}' ({cls}): expected 3 weight arrays, found {len(ws)}")
         k, rk, b = ws
+        _check_kernels(name, cls, units, n, k, rk)   # the CuDNN layout has the Keras shapes
         k = _per_gate(k, _from_cudnn_input, n)
         rk = _per_gate(rk, lambda m: m.T, n)
         if cls == "CuDNNLSTM":
@@ -481,19 +489,24 @@ def _convert_rnn(name, cls, cell, units, weights, version, reset_after, use_bias
                                        f"({6 * units},)")
             b = b.reshape(2, 3 * units)
         return [k, rk, b], True
-    if major == 1 and cell == "lstm" and len(ws) == 12:
-        # Keras 1 stores W_i, U_i, b_i, W_c, U_c, b_c, W_f, U_f, b_f, W_o, U_o, b_o.
-        ws = [np.concatenate([ws[j], ws[j + 6], ws[j + 3], ws[j + 9]], axis=-1) for j in range(3)]
-    elif major == 1 and cell == "gru" and len(ws) == 9:
-        ws = [np.concatenate([ws[j], ws[j + 3], ws[j + 6]], axis=-1) for j in range(3)]
+    if major == 1 and len(ws) == 3 * n and n > 1:
+        # Keras 1 per-gate arrays W_g (input_dim, u), U_g (u, u), b_g (u,), for each gate g
+        for j, w in enumerate(ws):
+            fits = w.shape == (units,) if j % 3 == 2 else (w.ndim == 2 and w.shape[1] == units and
+                                                            (j % 3 == 0 or w.shape[0] == units))
+            if not fits or (j % 3 == 0 and w.shape != ws[0].shape):
+                raise KerasFormatError(f"layer '{name}' ({cls}, units={units}): Keras 1 per-gate weight {j} has "
+                                       f"shape {w.shape}, which does not fit the others")
+        if cell == "lstm":
+            # Keras 1 stores W_i, U_i, b_i, W_c, U_c, b_c, W_f, U_f, b_f, W_o, U_o, b_o.
+            ws = [np.concatenate([ws[j], ws[j + 6], ws[j + 3], ws[j + 9]], axis=-1) for j in range(3)]
+        else:
+            ws = [np.concatenate([ws[j], ws[j + 3], ws[j + 6]], axis=-1) for j in range(3)]
     expected = 3 if use_bias else 2
     if len(ws) != expected:
         raise KerasFormatError(f"layer '{name}' ({cls}): expected {expected} weight arrays, found {len(ws)}")
     k, rk = ws[0], ws[1]
-    if rk.shape != (units, n * units) or k.ndim != 2 or k.shape[1] != n * units:
-        raise KerasFormatError(
-            f"layer '{name}' ({cls}, units={units}): kernel {k.shape} / recurrent kernel {rk.shape} do not "
-            f"fit (input_dim, {n * units}) / ({units}, {n * units})")
+    _check_kernels(name, cls, units, n, k, rk)
     if use_bias:
         b = ws[2]
         if cell == "gru" and reset_after:
