@@ -279,3 +279,277 @@ def test_cli_errors(tmp_path):
     r = subprocess.run([sys.executable, "-m", "charrnn.keras", "import", str(p), "--vocab", VOCAB, "-o",
                         str(tmp_path / "o.safetensors")], capture_output=True, text=True, timeout=120)
     assert r.returncode == 2 and "error:" in r.stderr
+
+
+def _lstm_entry(**overrides):
+    entry = k2_rnn("LSTM", "lstm_1", 8, batch_input_shape=[None, None, V])
+    entry["config"].update(overrides)
+    return entry
+
+
+_DENSE = {"class_name": "Dense", "config": {"name": "dense_1", "units": V, "activation": "softmax", "use_bias": True}}
+
+
+@pytest.mark.parametrize("model_config,match", [
+    ({"class_name": "Sequential", "config": "layers"}, "no layer list"),
+    ({"class_name": "Sequential", "config": {"layers": [["LSTM", {"units": 8}], _DENSE]}}, "not an object"),
+    ({"class_name": "Sequential", "config": {"layers": [{"class_name": "LSTM", "config": [8]}, _DENSE]}},
+     "'config' of a LSTM layer is not an object"),
+    ({"class_name": "Sequential", "config": {"layers": [_lstm_entry(name=7), _DENSE]}}, "name that is not a string"),
+    ({"class_name": "Sequential", "config": {"layers": [_lstm_entry(batch_input_shape=12), _DENSE]}},
+     "lstm_1.*batch_input_shape"),
+    ({"class_name": "Sequential", "config": {"layers": [_lstm_entry(units=True), _DENSE]}}, "lstm_1.*units"),
+    ({"class_name": "Sequential", "config": {"layers": [_lstm_entry(), dict(_DENSE, config=dict(
+        _DENSE["config"], units="12"))]}}, "dense_1.*units"),
+    ({"class_name": "Sequential", "config": {"layers": [_lstm_entry(), {"class_name": "TimeDistributed", "config": {
+        "name": "td", "layer": ["Dense"]}}]}}, "'td' \\(TimeDistributed\\)"),
+    ({"class_name": "Functional", "config": {"layers": [1, 2], "input_layers": [], "output_layers": []}},
+     "functional configuration"),
+    ({"class_name": "Functional", "config": {"name": "m", "layers": [
+        {"class_name": "InputLayer", "name": "in", "inbound_nodes": [], "config": {"batch_shape": [None, None, V]}},
+        dict(_lstm_entry(), name="lstm_1", inbound_nodes=[{"args": [{"config": {"keras_history": 5}}]}])],
+        "input_layers": [["in", 0, 0]], "output_layers": [["lstm_1", 0, 0]]}}, "keras_history"),
+])
+def test_malformed_configuration_json(tmp_path, model_config, match):
+    """JSON of the wrong shape (lists, strings or numbers where Keras writes objects, sizes, names) is a
+    KerasFormatError naming the problem, not an AttributeError or TypeError from inside the reader."""
+    rng = np.random.default_rng(0)
+    p = tmp_path / "malformed.h5"
+    write_h5(p, "2.2.4", model_config, [
+        ("lstm_1", [("lstm_1/kernel:0", rng.normal(size=(V, 32))),
+                    ("lstm_1/recurrent_kernel:0", rng.normal(size=(8, 32))), ("lstm_1/bias:0", np.zeros(32))]),
+        ("dense_1", [("dense_1/kernel:0", rng.normal(size=(8, V))), ("dense_1/bias:0", np.zeros(V))])])
+    with pytest.raises(ck.KerasFormatError, match=match):
+        ck.read(p)
+
+
+@pytest.mark.parametrize("key", ["use_bias", "return_sequences", "go_backwards", "stateful"])
+def test_boolean_options_must_be_booleans(tmp_path, key):
+    """A string "false" is truthy in Python: read as true it would import use_bias or return_sequences
+    wrong, so a non-boolean option is refused."""
+    p = lstm_dense_h5(tmp_path / "flag.h5", lstm_overrides={key: "false"})
+    with pytest.raises(ck.KerasFormatError, match=f"lstm_1.*'{key}' is 'false', not true or false"):
+        ck.read(p)
+
+
+def _replace_weight(path, dataset, **create):
+    with h5py.File(path, "a") as f:
+        group, _, name = f"model_weights/{dataset}".rpartition("/")
+        del f[f"{group}/{name}"]
+        f[group].create_dataset(name, **create)
+
+
+@pytest.mark.parametrize("create,match", [
+    ({"data": np.array([b"0.5"] * 32)}, "data type \\|S3"),
+    ({"data": np.ones(32, dtype=np.int8)}, "data type int8.*quantized"),
+    ({"data": np.ones(32, dtype=np.complex64)}, "data type complex64"),
+    ({"data": h5py.Empty("f4")}, "is not an array in the file"),
+])
+def test_weights_that_are_not_floats(tmp_path, create, match):
+    """Strings were a numpy ValueError; integers and complex numbers were converted to float32 as if
+    they were weights (complex ones losing their imaginary part)."""
+    p = lstm_dense_h5(tmp_path / "dtype.h5")
+    _replace_weight(p, "lstm_1/lstm_1/bias:0", **create)
+    with pytest.raises(ck.KerasFormatError, match=f"lstm_1.*bias:0.*{match}"):
+        ck.read(p)
+
+
+def test_float16_and_float64_weights_are_read(tmp_path):
+    p = lstm_dense_h5(tmp_path / "widths.h5")
+    with h5py.File(p, "r") as f:
+        bias = f["model_weights/lstm_1/lstm_1/bias:0"][()] + 0.25
+        kernel = f["model_weights/dense_1/dense_1/kernel:0"][()]
+    _replace_weight(p, "lstm_1/lstm_1/bias:0", data=bias.astype(np.float16))
+    _replace_weight(p, "dense_1/dense_1/kernel:0", data=kernel.astype(np.float64))
+    km = ck.read(p)
+    assert km.weights[("rnn0", "bias")].dtype == np.float32
+    np.testing.assert_array_equal(km.weights[("rnn0", "bias")], bias.astype(np.float16).astype(np.float32))
+    np.testing.assert_array_equal(km.weights[("dense", "kernel")], kernel.astype(np.float32))
+
+
+def test_huge_declared_weight_is_refused_before_reading(tmp_path):
+    """A few kilobytes of HDF5 can declare a 4 GB array that stores nothing: reading it allocated and
+    filled all of it (a MemoryError, or the kernel's OOM killer, for larger ones)."""
+    p = lstm_dense_h5(tmp_path / "huge.h5")
+    _replace_weight(p, "lstm_1/lstm_1/kernel:0", shape=(100_000, 10_000), dtype="f4", chunks=(1000, 1000))
+    assert p.stat().st_size < 100_000
+    with pytest.raises(ck.KerasFormatError, match="lstm_1.*kernel:0.*declares shape \\(100000, 10000\\).*stores only 0"):
+        ck.read(p)
+    _replace_weight(p, "lstm_1/lstm_1/kernel:0", shape=(1 << 20, 1 << 12), dtype="f4", chunks=(1024, 1024))
+    with pytest.raises(ck.KerasFormatError, match="more than the 2147483647 values"):
+        ck.read(p)
+
+
+def test_quantized_keras3_model(tmp_path):
+    keras = _keras()
+    m = keras.Sequential([keras.Input((None, V)), keras.layers.LSTM(4, return_sequences=True),
+                          keras.layers.Dense(V, activation="softmax")])
+    m.quantize("int8")
+    p = tmp_path / "int8.keras"
+    m.save(str(p))
+    with pytest.raises(ck.UnsupportedModelError, match=f"'{m.layers[-1].name}' \\(Dense\\): quantized weights \\(int8\\)"):
+        ck.read(p)
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, 1e39])
+def test_non_finite_weights(tmp_path, bad):
+    """A diverged model's NaN/inf weights: read() imported them (the reference forward gave NaN) and
+    load() failed inside the library naming its own tensor ('rnn0.bias[3]'), not the Keras weight.
+    Both refuse them, naming the Keras layer and weight; 1e39 overflows float32 the same way."""
+    p = lstm_dense_h5(tmp_path / "nan.h5")
+    bias = np.zeros(32)
+    bias[3] = bad
+    _replace_weight(p, "lstm_1/lstm_1/bias:0", data=bias)   # float64, as a float64 Keras model stores it
+    with pytest.raises(ck.KerasFormatError, match="layer 'lstm_1': weight 'lstm_1/bias:0' holds 1 NaN or infinite"):
+        ck.read(p)
+    with pytest.raises(ck.KerasFormatError, match="lstm_1.*NaN or infinite"):
+        ck.load(p, vocab=VOCAB)
+
+
+def test_softmax_over_another_axis(tmp_path):
+    """Softmax(axis=1) normalises over time: it was imported as the usual softmax over the characters,
+    and charrnn's probabilities differed from Keras's by 0.09 with no error."""
+    keras = _keras()
+    m = keras.Sequential([keras.Input((None, V)), keras.layers.LSTM(4, return_sequences=True),
+                          keras.layers.Dense(V), keras.layers.Softmax(axis=1, name="time_softmax")])
+    p = tmp_path / "softmax_axis1.keras"
+    m.save(str(p))
+    with pytest.raises(ck.UnsupportedModelError, match="'time_softmax' \\(Softmax\\): softmax over axis 1"):
+        ck.read(p)
+    for axis, name in ((-1, "last"), (2, "two")):   # the last axis of (batch, time, V), either way
+        m = keras.Sequential([keras.Input((None, V)), keras.layers.LSTM(4, return_sequences=True),
+                              keras.layers.Dense(V), keras.layers.Softmax(axis=axis)])
+        m.save(str(tmp_path / f"{name}.keras"))
+        assert ck.read(tmp_path / f"{name}.keras").config["head"]["activation"] == "softmax"
+
+
+def test_damaged_hdf5_inside(tmp_path):
+    """Damage past the HDF5 header (here a layer group's symbol table) surfaces only when the reader
+    looks inside: it was a RuntimeError or OSError from h5py ('Unable to synchronously check link
+    existence')."""
+    data = bytearray(lstm_dense_h5(tmp_path / "good.h5").read_bytes())
+    last = data.rfind(b"SNOD")   # the signature of the last group's symbol table node
+    data[last:last + 4] = b"XXXX"
+    p = tmp_path / "damaged.h5"
+    p.write_bytes(bytes(data))
+    with pytest.raises(ck.KerasFormatError, match="damaged HDF5 data"):
+        ck.read(p)
+
+
+def _keras_zip(path, config=None, metadata="{}", compression=zipfile.ZIP_STORED):
+    weights = lstm_dense_h5(path.with_suffix(".weights.h5")).read_bytes()   # any HDF5 will do
+    with zipfile.ZipFile(path, "w", compression=compression) as z:
+        z.writestr("metadata.json", metadata)
+        z.writestr("config.json", config if config is not None else json.dumps({"class_name": "Sequential"}))
+        z.writestr("model.weights.h5", weights)
+    return path
+
+
+def _patch_zip_headers(path, member, offsets, value):
+    """Sets a 2-byte field of `member`'s local header and central directory entry (offsets in each)."""
+    data = bytearray(path.read_bytes())
+    name = member.encode()
+    for signature, offset in zip((b"PK\x03\x04", b"PK\x01\x02"), offsets):
+        name_at = 30 if signature == b"PK\x03\x04" else 46
+        start = 0
+        while (start := data.find(signature, start)) >= 0:
+            if data[start + name_at:start + name_at + len(name)] == name:
+                data[start + offset:start + offset + 2] = value.to_bytes(2, "little")
+            start += 4
+    path.write_bytes(bytes(data))
+
+
+def test_keras_archive_metadata_and_members(tmp_path):
+    """A metadata.json that was a list was an AttributeError; an encrypted member a RuntimeError; a
+    member packed with a method zipfile lacks a NotImplementedError; a config.json declaring more than
+    64 MiB was inflated into memory whole (a zip bomb's way in)."""
+    with pytest.raises(ck.KerasFormatError, match="metadata.json in the archive is not a JSON object"):
+        ck.read(_keras_zip(tmp_path / "meta.keras", metadata="[1, 2]"))
+    p = _keras_zip(tmp_path / "encrypted.keras")
+    _patch_zip_headers(p, "config.json", (6, 8), 1)   # general purpose flag bit 0: encrypted
+    with pytest.raises(ck.KerasFormatError, match="corrupt .keras archive.*encrypted"):
+        ck.read(p)
+    p = _keras_zip(tmp_path / "aes.keras")
+    _patch_zip_headers(p, "model.weights.h5", (8, 10), 99)   # compression method 99: WinZip AES
+    with pytest.raises(ck.KerasFormatError, match="corrupt .keras archive.*compression method"):
+        ck.read(p)
+    p = _keras_zip(tmp_path / "bomb.keras", config=" " * (65 << 20), compression=zipfile.ZIP_DEFLATED)
+    assert p.stat().st_size < 1 << 20
+    with pytest.raises(ck.KerasFormatError, match=f"config.json in the archive unpacks to {65 << 20} bytes"):
+        ck.read(p)
+
+
+def test_cli_vocab_escapes_keep_non_ascii(tmp_path):
+    """--vocab 'abcdéfghijk\\n': the escapes were decoded from the UTF-8 bytes, turning 'é' into 'Ã©', so
+    a correct 12-character vocabulary was refused as 13 characters (or, with no escape, read as typed)."""
+    import subprocess
+    import sys
+
+    out = tmp_path / "o.safetensors"
+    r = subprocess.run([sys.executable, "-m", "charrnn.keras", "import", str(lstm_dense_h5(tmp_path / "m.h5")),
+                        "--vocab", "abcdéfghijk\\n", "-o", str(out)], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    m = charrnn.Model.load(out)
+    assert m.vocab == "abcdéfghijk\n"
+    m.close()
+
+
+def test_cli_compare_without_keras(tmp_path):
+    """Without Keras, `compare` ended in a ModuleNotFoundError traceback; now an error line, exit 2."""
+    import subprocess
+    import sys
+
+    text = tmp_path / "t.txt"
+    text.write_text("abcabc")
+    hide_keras = ("import sys\n"
+                  "class NoKeras:\n"
+                  "    def find_spec(self, name, path=None, target=None):\n"
+                  "        if name == 'keras' or name.startswith('keras.'):\n"
+                  "            raise ModuleNotFoundError(\"No module named 'keras'\")\n"
+                  "sys.meta_path.insert(0, NoKeras())\n"
+                  "from charrnn.keras.__main__ import main\n"
+                  "sys.exit(main(sys.argv[1:]))\n")
+    r = subprocess.run([sys.executable, "-c", hide_keras, "compare", str(lstm_dense_h5(tmp_path / "m.h5")),
+                        str(text), "--vocab", VOCAB], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 2, r.stderr
+    assert "Traceback" not in r.stderr
+    assert "error: charrnn.keras.compare runs Keras" in r.stderr and "pip install keras" in r.stderr
+
+
+@pytest.mark.parametrize("kernel,recurrent", [((V, 30), (8, 32)), ((V, 32), (9, 36)), ((32,), (8, 32))])
+def test_cudnn_weights_of_the_wrong_shape(tmp_path, kernel, recurrent):
+    """CuDNN weights were transformed before any shape check: a kernel whose width is not 4 x units was
+    a numpy ValueError ('array split does not result in an equal division'), and a (9, 36) recurrent
+    kernel for units=8 was read without complaint, to fail later inside the library."""
+    rng = np.random.default_rng(0)
+    cfg = {"class_name": "Sequential", "config": {"name": "s", "layers": [
+        {"class_name": "CuDNNLSTM", "config": {"name": "cu_dnnlstm_1", "units": 8, "return_sequences": True,
+                                               "batch_input_shape": [None, None, V]}},
+        _DENSE]}}
+    p = tmp_path / "cudnn.h5"
+    write_h5(p, "2.2.4", cfg, [
+        ("cu_dnnlstm_1", [("k", rng.normal(size=kernel)), ("r", rng.normal(size=recurrent)), ("b", np.zeros(64))]),
+        ("dense_1", [("k", rng.normal(size=(8, V))), ("b", np.zeros(V))])])
+    with pytest.raises(ck.KerasFormatError, match="cu_dnnlstm_1.*do not fit"):
+        ck.read(p)
+
+
+def test_keras1_per_gate_weights_of_the_wrong_shape(tmp_path):
+    """Keras 1 per-gate arrays were concatenated before any check: a W_f with a different number of rows
+    was a numpy ValueError from np.concatenate."""
+    from test_python_keras_legacy import k1_lstm_config
+
+    rng = np.random.default_rng(0)
+    cfg = {"class_name": "Sequential", "config": [
+        {"class_name": "LSTM", "config": k1_lstm_config("lstm_1", 8, V)},
+        {"class_name": "Dense", "config": {"name": "dense_1", "output_dim": V, "activation": "softmax"}}]}
+    ws = []
+    for gate in "icfo":
+        rows = V - 1 if gate == "f" else V
+        ws += [(f"lstm_1_W_{gate}", rng.normal(size=(rows, 8))), (f"lstm_1_U_{gate}", rng.normal(size=(8, 8))),
+               (f"lstm_1_b_{gate}", np.zeros(8))]
+    p = tmp_path / "k1.h5"
+    write_h5(p, "1.2.2", cfg, [("lstm_1", ws), ("dense_1", [("dense_1_W", rng.normal(size=(8, V))),
+                                                            ("dense_1_b", np.zeros(V))])])
+    with pytest.raises(ck.KerasFormatError, match="lstm_1.*per-gate weight 6 has shape \\(11, 8\\)"):
+        ck.read(p)

@@ -260,3 +260,29 @@ def test_vocab_from_corpus_and_lowercase(tmp_path, corpus_file, corpus_text):
     v_lower = "".join(sorted(set(corpus_text.lower())))
     assert ck.vocab_from_corpus(corpus_file, lowercase=True) == v_lower
     assert ck.vocab_from_corpus(corpus_file) == "".join(sorted(set(corpus_text)))
+
+
+def test_keras1_time_distributed_dense(tmp_path, vocab, sample_text):
+    """Keras 1.0/1.1 char-RNN scripts ended in TimeDistributedDense(len(chars)) + Activation('softmax'):
+    the deprecated layer (weights W, b) was refused as an unsupported layer type."""
+    rng = np.random.default_rng(7)
+    v, u = len(vocab), 16
+    W, U, b = rnd(rng, v, 4 * u), rnd(rng, u, 4 * u), rnd(rng, 4 * u, scale=0.2)
+    dk, db = rnd(rng, u, v), rnd(rng, v, scale=0.2)
+    config = {"class_name": "Sequential", "config": [
+        {"class_name": "LSTM", "config": k1_lstm_config("lstm_1", u, v, return_sequences=True, consume_less="gpu")},
+        {"class_name": "TimeDistributedDense", "config": {
+            "name": "timedistributeddense_1", "trainable": True, "output_dim": v, "init": "glorot_uniform",
+            "activation": "linear", "W_regularizer": None, "b_regularizer": None, "activity_regularizer": None,
+            "W_constraint": None, "b_constraint": None, "input_dim": None, "input_length": None}},
+        {"class_name": "Activation", "config": {"name": "activation_1", "trainable": True, "activation": "softmax"}},
+    ]}
+    path = tmp_path / "keras1_tdd.h5"
+    write_h5(path, "1.0.8", config, [
+        ("lstm_1", [("lstm_1_W", W), ("lstm_1_U", U), ("lstm_1_b", b)]),
+        ("timedistributeddense_1", [("timedistributeddense_1_W", dk), ("timedistributeddense_1_b", db)]),
+        ("activation_1", [])], backend="theano")
+    x = onehot(indices(sample_text, vocab), v)
+    km = check(path, vocab, sample_text, nr.dense_softmax(nr.lstm(x, W, U, b, ract="hard_sigmoid2"), dk, db))
+    assert km.layer_names["dense"] == "timedistributeddense_1"
+    assert km.config["head"] == {"activation": "softmax", "use_bias": True}

@@ -274,3 +274,44 @@ def test_charrnn_matches_keras_with_large_random_weights(trained, name, workdir,
         m.close()
         print(f"{name}_random.{ext}: max |charrnn - keras| = {diff:.2e}")
         assert diff <= TOL
+
+
+
+def test_bfloat16_keras3_weights(workdir, sample_text, vocab):
+    """Keras 3 stores bfloat16 variables as opaque 2-byte values with attribute dtype="bfloat16"; they
+    were a numpy ValueError. (Keras 3.15 on JAX saves only the first of them, so the file is made from a
+    float32 one.) They widen to float32 exactly."""
+    import io
+    import zipfile
+
+    import h5py
+
+    v = len(vocab)
+    model = keras.Sequential([keras.Input((None, v)), L.LSTM(8, return_sequences=True),
+                              L.Dense(v, activation="softmax")])
+    src, p = workdir / "f32.keras", workdir / "bf16.keras"
+    model.save(str(src))
+    with zipfile.ZipFile(src) as z:
+        files = {n: z.read(n) for n in z.namelist()}
+    buf = io.BytesIO(files["model.weights.h5"])
+    with h5py.File(buf, "a") as f:
+        datasets = []
+        f.visititems(lambda name, obj: datasets.append(name) if isinstance(obj, h5py.Dataset) else None)
+        for name in datasets:
+            high = (f[name][()].view(np.uint32) >> 16).astype(np.uint16)   # bfloat16 by truncation
+            del f[name]
+            f.create_dataset(name, data=high.view("V2")).attrs["dtype"] = "bfloat16"
+    files["model.weights.h5"] = buf.getvalue()
+    with zipfile.ZipFile(p, "w") as z:
+        for n, data in files.items():
+            z.writestr(n, data)
+    km = ck.read(p)
+    truncated = [(np.asarray(w).view(np.uint32) & 0xFFFF0000).view(np.float32) for w in model.get_weights()]
+    got = [km.weights[k] for k in (("rnn0", "kernel"), ("rnn0", "recurrent_kernel"), ("rnn0", "bias"),
+                                   ("dense", "kernel"), ("dense", "bias"))]
+    for a, b in zip(got, truncated):
+        assert a.dtype == np.float32
+        np.testing.assert_array_equal(a, b)
+    m = ck.load(p, vocab=vocab)
+    assert m.probabilities(sample_text).shape == (len(sample_text), v)
+    m.close()

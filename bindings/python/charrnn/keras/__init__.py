@@ -247,8 +247,11 @@ def _import_keras():
     if "KERAS_BACKEND" not in _os.environ and importlib.util.find_spec("tensorflow") is None \
             and importlib.util.find_spec("jax") is not None:
         _os.environ["KERAS_BACKEND"] = "jax"
-    import keras  # noqa: WPS433 (lazy on purpose)
-
+    try:
+        import keras  # noqa: WPS433 (lazy on purpose)
+    except ImportError as exc:
+        raise ImportError(f"charrnn.keras.compare runs Keras, which cannot be imported ({exc}); install it "
+                          "with a backend, e.g. pip install keras jax") from exc
     return keras
 
 

@@ -26,7 +26,10 @@ def _vocab_args(p):
 def _vocab(args):
     if args.vocab is None:
         return None
-    return args.vocab.encode("utf-8").decode("unicode_escape") if "\\" in args.vocab else args.vocab
+    if "\\" not in args.vocab:
+        return args.vocab
+    # unicode_escape reads bytes as Latin-1: hand it other characters as \uXXXX escapes, not UTF-8 bytes
+    return args.vocab.encode("latin-1", "backslashreplace").decode("unicode_escape")
 
 
 def main(argv=None) -> int:
@@ -92,7 +95,7 @@ def main(argv=None) -> int:
                               "weights": {f"{l}.{n}": list(a.shape) for (l, n), a in km.weights.items()}},
                              indent=2))
             return 0
-    except (charrnn.Error, OSError, ValueError) as exc:
+    except (charrnn.Error, OSError, ValueError, ImportError) as exc:   # ImportError: compare without Keras
         print(f"error: {exc}", file=sys.stderr)
         return 2
     return 2

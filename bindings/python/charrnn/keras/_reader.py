@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import re
 import zipfile
 from dataclasses import dataclass, field
@@ -118,6 +119,43 @@ def _activation_name(value) -> str:
     return name.lower()
 
 
+def _short(value) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _checked_entry(entry, where: str):
+    """(class_name, config, name) of one layer entry of the JSON configuration. The JSON is the user's
+    file: a list, string or number where Keras writes an object must be reported, not crash the reader."""
+    if not isinstance(entry, dict) or not isinstance(entry.get("class_name"), str):
+        raise KerasFormatError(f"{where}: a layer entry is not an object with a string 'class_name' "
+                               f"({_short(entry)})")
+    cls = entry["class_name"]
+    cfg = entry.get("config")
+    if cfg is None:
+        cfg = {}
+    if not isinstance(cfg, dict):
+        raise KerasFormatError(f"{where}: the 'config' of a {cls} layer is not an object ({_short(cfg)})")
+    name = entry.get("name") if isinstance(entry.get("name"), str) else cfg.get("name", cls)
+    if not isinstance(name, str):
+        raise KerasFormatError(f"{where}: a {cls} layer has a name that is not a string ({_short(name)})")
+    return cls, cfg, name
+
+
+def _flag(cfg: dict, key: str, default: bool, where: str) -> bool:
+    """A boolean option of a layer; a string such as "false" would otherwise count as true."""
+    value = cfg.get(key)
+    if value is None:
+        return default
+    if isinstance(value, bool) or (isinstance(value, int) and value in (0, 1)):
+        return bool(value)
+    raise KerasFormatError(f"{where}: '{key}' is {_short(value)}, not true or false")
+
+
+def _positive_int(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value > 0
+
+
 def _layer_entries(keras_config: dict):
     """The layers of a Sequential or functional-chain model, in execution order, as
     (class_name, config) pairs."""
@@ -126,20 +164,21 @@ def _layer_entries(keras_config: dict):
     cls = keras_config["class_name"]
     cfg = keras_config.get("config")
     if cls == "Sequential":
-        layers = cfg if isinstance(cfg, list) else (cfg or {}).get("layers")
+        layers = cfg if isinstance(cfg, list) else cfg.get("layers") if isinstance(cfg, dict) else None
         if not isinstance(layers, list):
             raise KerasFormatError("the Sequential configuration has no layer list")
         out = []
         for entry in layers:
-            if entry.get("class_name") in ("Sequential", "Model", "Functional"):
-                raise UnsupportedModelError(
-                    f"layer '{entry.get('config', {}).get('name', '?')}' ({entry.get('class_name')}): "
-                    "nested models are not supported")
-            out.append((entry["class_name"], entry.get("config") or {}))
+            entry_cls, entry_cfg, name = _checked_entry(entry, "the Sequential configuration")
+            if entry_cls in ("Sequential", "Model", "Functional"):
+                raise UnsupportedModelError(f"layer '{name}' ({entry_cls}): nested models are not supported")
+            out.append((entry_cls, entry_cfg))
         return out
     if cls in ("Model", "Functional"):
+        if cfg is not None and not isinstance(cfg, dict):
+            raise KerasFormatError(f"the {cls} configuration is not an object ({_short(cfg)})")
         return _functional_chain(cfg or {})
-    raise UnsupportedModelError(f"model class '{cls}' is not supported (Sequential or a functional chain)")
+    raise UnsupportedModelError(f"model class {_short(cls)} is not supported (Sequential or a functional chain)")
 
 
 def _inbound_names(nodes) -> list:
@@ -151,6 +190,9 @@ def _inbound_names(nodes) -> list:
             if hist is None and isinstance(obj.get("config"), dict):
                 hist = obj["config"].get("keras_history")
             if hist is not None:
+                if not isinstance(hist, list) or not hist or not isinstance(hist[0], str):
+                    raise KerasFormatError(f"the functional configuration has a malformed keras_history "
+                                           f"({_short(hist)})")
                 names.append(hist[0])
                 return
             for v in obj.values():
@@ -172,7 +214,7 @@ def _functional_chain(cfg: dict):
         raise KerasFormatError("the functional model configuration has no layer list")
     by_name = {}
     for entry in layers:
-        name = entry.get("name") or entry.get("config", {}).get("name")
+        _, _, name = _checked_entry(entry, "the functional configuration")
         by_name[name] = entry
 
     def io_names(key):
@@ -194,22 +236,26 @@ def _functional_chain(cfg: dict):
         seen.add(name)
         entry = by_name[name]
         chain.append(entry)
-        inbound = _inbound_names(entry.get("inbound_nodes") or [])
+        nodes = entry.get("inbound_nodes") or []
+        if not isinstance(nodes, list):
+            raise KerasFormatError(f"layer '{name}': 'inbound_nodes' is not a list ({_short(nodes)})")
+        inbound = _inbound_names(nodes)
         if name == inputs[0] or not inbound:
             break
-        if len(set(inbound)) != 1 or len(entry.get("inbound_nodes") or []) > 1:
+        if len(set(inbound)) != 1 or len(nodes) > 1:
             raise UnsupportedModelError(
                 f"layer '{name}' ({entry.get('class_name')}): takes {len(inbound)} inputs; only plain "
                 "chains of layers are supported")
         name = inbound[0]
     chain.reverse()
-    used = {e.get("name") or e.get("config", {}).get("name") for e in chain}
+    checked = [_checked_entry(e, "the functional configuration") for e in chain]
+    used = {name for _, _, name in checked}
     for entry in layers:
-        n = entry.get("name") or entry.get("config", {}).get("name")
+        cls, _, n = _checked_entry(entry, "the functional configuration")
         if n not in used:
-            raise UnsupportedModelError(f"layer '{n}' ({entry.get('class_name')}): not on the input-to-output "
+            raise UnsupportedModelError(f"layer '{n}' ({cls}): not on the input-to-output "
                                         "chain; only plain chains of layers are supported")
-    return [(e["class_name"], e.get("config") or {}) for e in chain]
+    return [(cls, dict(cfg, name=name)) for cls, cfg, name in checked]
 
 
 def _snake(name: str) -> str:
@@ -219,6 +265,43 @@ def _snake(name: str) -> str:
 
 # ------------------------------------------------------------------------------------------------
 # weight sources
+
+MAX_WEIGHT_ELEMENTS = (1 << 31) - 1   # charrnn's largest tensor
+
+
+def _weight_array(ds, layer: str, label: str) -> np.ndarray:
+    """One stored weight as float32. The declared shape and type are checked before any data is read:
+    a few bytes of HDF5 can declare a terabyte-sized array, and strings or quantized integers must not
+    be converted as if they were weights."""
+    import h5py
+
+    where = f"layer '{layer}': weight '{label}'"
+    if not isinstance(ds, h5py.Dataset) or ds.shape is None:   # a group, or HDF5's null dataspace
+        raise KerasFormatError(f"{where} is not an array in the file")
+    if ds.size > MAX_WEIGHT_ELEMENTS:
+        raise KerasFormatError(f"{where} declares shape {ds.shape}, more than the {MAX_WEIGHT_ELEMENTS} values "
+                               "charrnn can hold in one tensor")
+    unfiltered = ds.id.get_create_plist().get_nfilters() == 0
+    if unfiltered and ds.id.get_storage_size() < ds.nbytes:
+        raise KerasFormatError(f"{where} declares shape {ds.shape} ({ds.nbytes} bytes) but the file stores only "
+                               f"{ds.id.get_storage_size()} bytes of it (a truncated or damaged file)")
+    kind, size = ds.dtype.kind, ds.dtype.itemsize
+    if kind == "f":
+        with np.errstate(over="ignore"):   # overflow to infinity is reported below
+            array = np.asarray(ds[()], dtype=np.float32)
+    elif kind == "V" and size == 2 and _text(ds.attrs.get("dtype", "")) == "bfloat16":
+        # Keras 3 stores bfloat16 as opaque 2-byte values: the high half of a float32, exactly.
+        array = (np.asarray(ds[()]).view(np.uint16).astype(np.uint32) << 16).view(np.float32)
+    else:
+        hint = " (a quantized model? import the float model it was made from)" if kind in "iu" else ""
+        raise KerasFormatError(f"{where} has data type {ds.dtype}; charrnn imports floating-point weights only "
+                               f"(float16, bfloat16, float32, float64){hint}")
+    # float64 values beyond float32's range become infinite here, so this checks what charrnn would get
+    bad = array.size - int(np.count_nonzero(np.isfinite(array)))
+    if bad:
+        raise KerasFormatError(f"{where} holds {bad} NaN or infinite values (did training diverge?); "
+                               "charrnn does not import non-finite weights")
+    return array
 
 
 class _H5Weights:
@@ -238,7 +321,7 @@ class _H5Weights:
         for wn in _names_attr(g, "weight_names"):
             if wn not in g:
                 raise KerasFormatError(f"layer '{name}': weight '{wn}' is listed but not stored in the file")
-            out.append(np.asarray(g[wn]))
+            out.append(_weight_array(g[wn], name, wn))
         return out
 
 
@@ -277,12 +360,32 @@ class _KerasV3Weights:
             if sub in g and len(g[sub]) > 0:
                 v = g[sub]
                 keys = sorted(v.keys(), key=lambda k: int(k) if k.isdigit() else 1 << 30)
-                return [np.asarray(v[k]) for k in keys]
+                return [_weight_array(v[k], name, f"{sub}/{k}") for k in keys]
         return []
 
 
 # ------------------------------------------------------------------------------------------------
 # opening files
+
+
+MAX_JSON_BYTES = 64 << 20   # a model's config.json is kilobytes; more is damage or a zip bomb
+
+
+def _memory_bytes() -> int:
+    try:
+        return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError):
+        return 1 << 34
+
+
+def _member(z, name: str, limit: int, path) -> bytes:
+    """An archive member, refused when it declares more bytes than `limit`: zipfile would inflate all
+    of it into memory, and a few kilobytes of deflated zeros can declare gigabytes."""
+    size = z.getinfo(name).file_size
+    if size > limit:
+        raise KerasFormatError(f"{path}: {name} in the archive unpacks to {size} bytes, more than the "
+                               f"{limit} this reader accepts")
+    return z.read(name)
 
 
 def _open(path):
@@ -303,13 +406,18 @@ def _open(path):
                     raise KerasFormatError(f"{path}: the .keras archive has no config.json")
                 if "model.weights.h5" not in names:
                     raise KerasFormatError(f"{path}: the .keras archive has no model.weights.h5")
-                config = json.loads(z.read("config.json").decode("utf-8"))
-                meta = json.loads(z.read("metadata.json").decode("utf-8")) if "metadata.json" in names else {}
-                blob = z.read("model.weights.h5")
-        except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, OSError, ValueError) as exc:
+                config = json.loads(_member(z, "config.json", MAX_JSON_BYTES, path).decode("utf-8"))
+                meta = json.loads(_member(z, "metadata.json", MAX_JSON_BYTES, path).decode("utf-8")) \
+                    if "metadata.json" in names else {}
+                blob = _member(z, "model.weights.h5", _memory_bytes(), path)
+        except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, OSError, ValueError, RuntimeError,
+                NotImplementedError) as exc:
+            # RuntimeError: an encrypted member; NotImplementedError: a compression method zipfile lacks
             if isinstance(exc, KerasFormatError):
                 raise
             raise KerasFormatError(f"{path}: corrupt .keras archive ({exc})") from exc
+        if not isinstance(meta, dict):
+            raise KerasFormatError(f"{path}: metadata.json in the archive is not a JSON object ({_short(meta)})")
         try:
             f = h5py.File(io.BytesIO(blob), "r")
         except Exception as exc:  # h5py raises OSError for corrupt files
@@ -351,6 +459,13 @@ def _from_cudnn_input(k):
     return k.T.reshape(k.shape, order="F")
 
 
+def _check_kernels(name, cls, units, n, k, rk):
+    if rk.shape != (units, n * units) or k.ndim != 2 or k.shape[1] != n * units:
+        raise KerasFormatError(
+            f"layer '{name}' ({cls}, units={units}): kernel {k.shape} / recurrent kernel {rk.shape} do not "
+            f"fit (input_dim, {n * units}) / ({units}, {n * units})")
+
+
 def _convert_rnn(name, cls, cell, units, weights, version, reset_after, use_bias):
     """Returns [kernel, recurrent_kernel, (bias)] in the Keras 2/3 layout, and reset_after."""
     n = GATES[cell]
@@ -360,6 +475,7 @@ def _convert_rnn(name, cls, cell, units, weights, version, reset_after, use_bias
         if len(ws) != 3:
             raise KerasFormatError(f"layer '{name}' ({cls}): expected 3 weight arrays, found {len(ws)}")
         k, rk, b = ws
+        _check_kernels(name, cls, units, n, k, rk)   # the CuDNN layout has the Keras shapes
         k = _per_gate(k, _from_cudnn_input, n)
         rk = _per_gate(rk, lambda m: m.T, n)
         if cls == "CuDNNLSTM":
@@ -373,19 +489,24 @@ def _convert_rnn(name, cls, cell, units, weights, version, reset_after, use_bias
                                        f"({6 * units},)")
             b = b.reshape(2, 3 * units)
         return [k, rk, b], True
-    if major == 1 and cell == "lstm" and len(ws) == 12:
-        # Keras 1 stores W_i, U_i, b_i, W_c, U_c, b_c, W_f, U_f, b_f, W_o, U_o, b_o.
-        ws = [np.concatenate([ws[j], ws[j + 6], ws[j + 3], ws[j + 9]], axis=-1) for j in range(3)]
-    elif major == 1 and cell == "gru" and len(ws) == 9:
-        ws = [np.concatenate([ws[j], ws[j + 3], ws[j + 6]], axis=-1) for j in range(3)]
+    if major == 1 and len(ws) == 3 * n and n > 1:
+        # Keras 1 per-gate arrays W_g (input_dim, u), U_g (u, u), b_g (u,), for each gate g
+        for j, w in enumerate(ws):
+            fits = w.shape == (units,) if j % 3 == 2 else (w.ndim == 2 and w.shape[1] == units and
+                                                            (j % 3 == 0 or w.shape[0] == units))
+            if not fits or (j % 3 == 0 and w.shape != ws[0].shape):
+                raise KerasFormatError(f"layer '{name}' ({cls}, units={units}): Keras 1 per-gate weight {j} has "
+                                       f"shape {w.shape}, which does not fit the others")
+        if cell == "lstm":
+            # Keras 1 stores W_i, U_i, b_i, W_c, U_c, b_c, W_f, U_f, b_f, W_o, U_o, b_o.
+            ws = [np.concatenate([ws[j], ws[j + 6], ws[j + 3], ws[j + 9]], axis=-1) for j in range(3)]
+        else:
+            ws = [np.concatenate([ws[j], ws[j + 3], ws[j + 6]], axis=-1) for j in range(3)]
     expected = 3 if use_bias else 2
     if len(ws) != expected:
         raise KerasFormatError(f"layer '{name}' ({cls}): expected {expected} weight arrays, found {len(ws)}")
     k, rk = ws[0], ws[1]
-    if rk.shape != (units, n * units) or k.ndim != 2 or k.shape[1] != n * units:
-        raise KerasFormatError(
-            f"layer '{name}' ({cls}, units={units}): kernel {k.shape} / recurrent kernel {rk.shape} do not "
-            f"fit (input_dim, {n * units}) / ({units}, {n * units})")
+    _check_kernels(name, cls, units, n, k, rk)
     if use_bias:
         b = ws[2]
         if cell == "gru" and reset_after:
@@ -410,6 +531,19 @@ def _recurrent_activation(name, cls, value, version):
                                 "(sigmoid or hard_sigmoid)")
 
 
+def _quantization(cfg):
+    """The quantization mode of a Keras 3 layer ("int8", "float8", ...), or None for float weights."""
+    dt = cfg.get("dtype")
+    if isinstance(dt, dict) and "Quantized" in str(dt.get("class_name", "")):
+        inner = dt.get("config") if isinstance(dt.get("config"), dict) else {}
+        return str(inner.get("mode") or inner.get("name") or "quantized")
+    if isinstance(dt, str) and "_from_" in dt:   # Keras 3 before 3.6: "int8_from_float32"
+        return dt.split("_from_")[0]
+    if cfg.get("quantization_config"):
+        return "quantized"
+    return None
+
+
 def _activation(name, cls, value):
     act = _activation_name(value)
     if act in ("tanh", "relu", "linear"):
@@ -418,11 +552,14 @@ def _activation(name, cls, value):
 
 
 def _batch_shape(cfg):
-    for key in ("batch_shape", "batch_input_shape"):
-        if cfg.get(key) is not None:
-            return list(cfg[key])
-    if cfg.get("input_shape") is not None:
-        return [None] + list(cfg["input_shape"])
+    for key, prefix in (("batch_shape", []), ("batch_input_shape", []), ("input_shape", [None])):
+        value = cfg.get(key)
+        if value is None:
+            continue
+        if not isinstance(value, list) or not all(d is None or isinstance(d, int) for d in value):
+            raise KerasFormatError(f"layer '{cfg.get('name', '?')}': '{key}' is not a list of sizes "
+                                   f"({_short(value)})")
+        return prefix + list(value)
     return None
 
 
@@ -445,6 +582,12 @@ def read(path, encoding: str | None = None) -> KerasModel:
         return _build(entries, source, version, fmt, keras_config, encoding, str(path))
     except KeyError as exc:
         raise KerasFormatError(f"{path}: missing entry {exc} in the model configuration or weights") from exc
+    except (TypeError, AttributeError, IndexError) as exc:
+        # JSON of a shape no check above foresaw: still the file's fault, and still a FormatError
+        raise KerasFormatError(f"{path}: malformed model configuration ({type(exc).__name__}: {exc})") from exc
+    except (OSError, RuntimeError, UnicodeError) as exc:
+        # h5py reports damage past the file's header only when a group, attribute or array is read
+        raise KerasFormatError(f"{path}: damaged HDF5 data ({type(exc).__name__}: {exc})") from exc
     finally:
         f.close()
 
@@ -472,11 +615,11 @@ def _build(entries, source, version, fmt, keras_config, encoding, path):
 
     for cls, cfg in entries:
         name = cfg.get("name", cls)
-        inner_cls = cls
+        where = f"layer '{name}' ({cls})"
+        # Keras 1's deprecated TimeDistributedDense is a Dense over time with the same weights (W, b)
+        inner_cls = "Dense" if cls == "TimeDistributedDense" else cls
         if cls == "TimeDistributed":
-            inner = cfg.get("layer") or {}
-            inner_cls = inner.get("class_name")
-            inner_cfg = inner.get("config") or {}
+            inner_cls, inner_cfg, _ = _checked_entry(cfg.get("layer"), where)
             if inner_cls in NOOP_CLASSES:
                 continue
             if inner_cls != "Dense":
@@ -485,6 +628,10 @@ def _build(entries, source, version, fmt, keras_config, encoding, path):
             if input_shape is None:
                 input_shape = _batch_shape(cfg)
             cfg = dict(inner_cfg, name=name)
+        mode = _quantization(cfg)
+        if mode is not None:
+            raise UnsupportedModelError(f"{where}: quantized weights ({mode}) are not supported; import the "
+                                        "model as it was before quantize()")
         if input_shape is None and cls not in INPUT_CLASSES:
             input_shape = _batch_shape(cfg)
             if cfg.get("dtype") and not isinstance(cfg.get("dtype"), dict):
@@ -493,7 +640,7 @@ def _build(entries, source, version, fmt, keras_config, encoding, path):
             input_shape = _batch_shape(cfg)
             dt = cfg.get("dtype")
             input_dtype = dt if isinstance(dt, str) else None
-            if cfg.get("sparse") or cfg.get("ragged"):
+            if _flag(cfg, "sparse", False, where) or _flag(cfg, "ragged", False, where):
                 raise UnsupportedModelError(f"layer '{name}' (InputLayer): sparse or ragged inputs are not supported")
             continue
         if cls in NOOP_CLASSES:
@@ -504,7 +651,7 @@ def _build(entries, source, version, fmt, keras_config, encoding, path):
             if rnn_layers or embedding is not None:
                 raise UnsupportedModelError(f"layer '{name}' (Embedding): only one Embedding, before the "
                                             "recurrent layers, is supported")
-            if cfg.get("mask_zero"):
+            if _flag(cfg, "mask_zero", False, where):
                 raise UnsupportedModelError(f"layer '{name}' (Embedding): mask_zero=True is not supported")
             ws = fetch(name, cls)
             if len(ws) != 1 or np.asarray(ws[0]).ndim != 2:
@@ -512,6 +659,9 @@ def _build(entries, source, version, fmt, keras_config, encoding, path):
                                        f"{[np.shape(w) for w in ws]}")
             emb = np.asarray(ws[0], dtype=np.float32)
             in_dim, out_dim = cfg.get("input_dim"), cfg.get("output_dim")
+            if not all(d is None or _positive_int(d) for d in (in_dim, out_dim)):
+                raise KerasFormatError(f"{where}: input_dim {_short(in_dim)} / output_dim {_short(out_dim)} "
+                                       "are not positive integers")
             if (in_dim is not None and emb.shape[0] != in_dim) or (out_dim is not None and emb.shape[1] != out_dim):
                 raise KerasFormatError(f"layer '{name}' (Embedding): weights {emb.shape} disagree with "
                                        f"input_dim={in_dim}, output_dim={out_dim}")
@@ -528,15 +678,13 @@ def _build(entries, source, version, fmt, keras_config, encoding, path):
                     f"layer '{pending_no_sequences}': return_sequences=False on a recurrent layer that is "
                     f"followed by another recurrent layer ('{name}') is not supported")
             cell = RNN_CLASSES[cls]
-            for flag in ("go_backwards", "return_state"):
-                if cfg.get(flag):
+            for flag in ("go_backwards", "return_state", "time_major"):
+                if _flag(cfg, flag, False, where):
                     raise UnsupportedModelError(f"layer '{name}' ({cls}): {flag}=True is not supported")
-            if cfg.get("time_major"):
-                raise UnsupportedModelError(f"layer '{name}' ({cls}): time_major=True is not supported")
-            if cfg.get("stateful"):
+            if _flag(cfg, "stateful", False, where):
                 stateful = True
             units = cfg.get("units", cfg.get("output_dim"))
-            if not isinstance(units, int) or units <= 0:
+            if not _positive_int(units):
                 raise KerasFormatError(f"layer '{name}' ({cls}): no valid 'units' in the configuration")
             if cls.startswith("CuDNN"):
                 act, ract, use_bias = "tanh", "sigmoid", True
@@ -550,8 +698,8 @@ def _build(entries, source, version, fmt, keras_config, encoding, path):
                         name, cls, cfg.get("recurrent_activation", cfg.get("inner_activation",
                                                                            "sigmoid" if major >= 3 else "hard_sigmoid")),
                         version)
-                use_bias = bool(cfg.get("use_bias", cfg.get("bias", True)))
-                reset_after = bool(cfg.get("reset_after", major >= 3)) if cell == "gru" else True
+                use_bias = _flag(cfg, "use_bias" if "use_bias" in cfg else "bias", True, where)
+                reset_after = _flag(cfg, "reset_after", major >= 3, where) if cell == "gru" else True
                 if major == 1:
                     reset_after = False if cell == "gru" else True
             ws = fetch(name, cls)
@@ -570,7 +718,7 @@ def _build(entries, source, version, fmt, keras_config, encoding, path):
                                        f"differs from the previous layer's {rnn_layers[-1]['units']} units")
             rnn_layers.append(layer)
             layer_names[lname] = name
-            if cfg.get("return_sequences") is False or ("return_sequences" not in cfg):
+            if not _flag(cfg, "return_sequences", False, where):
                 pending_no_sequences = name
             continue
         if cls == "Dense" or inner_cls == "Dense":
@@ -584,13 +732,16 @@ def _build(entries, source, version, fmt, keras_config, encoding, path):
             if act not in ("softmax", "linear"):
                 raise UnsupportedModelError(f"layer '{name}' (Dense): activation '{act}' is not supported "
                                             "(softmax or linear)")
-            use_bias = bool(cfg.get("use_bias", cfg.get("bias", True)))
+            use_bias = _flag(cfg, "use_bias" if "use_bias" in cfg else "bias", True, where)
             ws = [np.asarray(w, dtype=np.float32) for w in fetch(name, cls)]
             if len(ws) != (2 if use_bias else 1):
                 raise KerasFormatError(f"layer '{name}' (Dense): expected {2 if use_bias else 1} weight arrays, "
                                        f"found {len(ws)}")
             k = ws[0]
             units = cfg.get("units", cfg.get("output_dim", k.shape[-1] if k.ndim == 2 else None))
+            if not _positive_int(units):
+                raise KerasFormatError(f"layer '{name}' (Dense): no valid 'units' in the configuration "
+                                       f"({_short(units)})")
             if k.ndim != 2 or k.shape != (rnn_layers[-1]["units"], units):
                 raise KerasFormatError(f"layer '{name}' (Dense): kernel has shape {k.shape}, expected "
                                        f"({rnn_layers[-1]['units']}, {units})")
@@ -613,6 +764,14 @@ def _build(entries, source, version, fmt, keras_config, encoding, path):
             raise UnsupportedModelError(f"layer '{name}' (Activation): activation '{act}' here is not supported "
                                         "(only softmax right after a linear Dense)")
         if cls == "Softmax":
+            # charrnn normalises over the characters, the last axis: (batch, time, V), or (batch, V)
+            # after return_sequences=False. Softmax(axis=1) over time must not pass as the same thing.
+            axis = cfg.get("axis", -1)
+            axis = axis[0] if isinstance(axis, list) and len(axis) == 1 else axis
+            last = 1 if pending_no_sequences is not None else 2
+            if isinstance(axis, bool) or axis not in (-1, last):
+                raise UnsupportedModelError(f"{where}: softmax over axis {_short(cfg.get('axis'))} is not "
+                                            "supported (only the last axis, the characters)")
             if head is not None and head["activation"] == "linear" and not head_has_softmax_activation:
                 head["activation"] = "softmax"
                 head_has_softmax_activation = True
