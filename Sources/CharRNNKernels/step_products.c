@@ -53,8 +53,10 @@ typedef struct {
     size_t shares;
 } step_job;
 
-/// Sigmoid, or tanh inside [tanh_begin, tanh_end), over the columns [j0, j1) of y.
+/// The addend, then sigmoid, or tanh inside [tanh_begin, tanh_end), over the columns [j0, j1) of y.
 static void activate(const crnn_step_activation *activation, size_t j0, size_t j1, float *y) {
+    if (activation->addend)
+        for (size_t j = j0; j < j1; j++) y[j] = y[j] + activation->addend[j];
     const size_t tb = activation->tanh_begin, te = activation->tanh_end;
     const size_t a = j0 > tb ? j0 : tb, b = j1 < te ? j1 : te;  // the tanh part, if a < b
     if (a < b) {
@@ -122,6 +124,8 @@ INTERNAL void crnn_step_products(const crnn_step_term *terms, size_t count, size
     }
     crnn_parallel_run(step_part, &job, parts);
 }
+
+INTERNAL void crnn_step_finish(const crnn_step_activation *activation, size_t n, float *y) { activate(activation, 0, n, y); }
 
 INTERNAL void crnn_step_products_alone(const crnn_step_term *terms, size_t count, size_t n, float *y) {
     if (count == 0 || n == 0) return;

@@ -263,6 +263,21 @@ static int check_step_products(uint64_t *hash) {
             crnn_tanh(alone + n / 4, n / 2 - n / 4);
             crnn_sigmoid(alone + n / 2, n - n / 2);
             if (memcmp(y, alone, n * sizeof *y) != 0) { printf("step products %zux%zu: activated by the threads, other bits\n", k1, n); failed = 1; }
+            // With a one-hot input's row added first: the bits of adding it after the products, then activating.
+            float *row = malloc(n * sizeof(float));
+            if (!row) return 1;
+            for (size_t j = 0; j < n; j++) row[j] = random_float();
+            const crnn_step_activation with_row = {n / 4, n / 2, row};
+            for (size_t j = 0; j < n; j++) y[j] = alone[j] = 0.25f;
+            crnn_step_products(terms, count, n, y, &with_row);
+            panels_accumulate(terms, count, 0, (n + CRNN_PANEL - 1) / CRNN_PANEL, n, alone);
+            for (size_t j = 0; j < n; j++) alone[j] = alone[j] + row[j];
+            crnn_sigmoid(alone, n / 4);
+            crnn_tanh(alone + n / 4, n / 2 - n / 4);
+            crnn_sigmoid(alone + n / 2, n - n / 2);
+            if (memcmp(y, alone, n * sizeof *y) != 0) { printf("step products %zux%zu: the row added by the threads, other bits\n", k1, n); failed = 1; }
+            hash_floats(y, n, hash);
+            free(row);
         }
         free(w1); free(w2); free(p1); free(p2); free(x1); free(x2); free(y); free(alone);
     }

@@ -26,6 +26,8 @@ final class RecurrentTerms {
     private let job: UnsafeMutablePointer<crnn_step_async>
     private let weights: [RecurrentWeights]
     private let matrices: [LayerStepMatrices]
+    /// Per layer, the activation the products apply to the columns they sum, when they can.
+    private let fusedActivations: [crnn_step_activation?]
 
     init(weights: [RecurrentWeights], matrices: [LayerStepMatrices], precision: WeightPrecision, aheadLimitBytes: Int) {
         self.weights = weights
@@ -39,6 +41,7 @@ final class RecurrentTerms {
         ready = Array(repeating: false, count: weights.count)
         let bytesPerWeight = precision == .int8 ? 1 : MemoryLayout<Float>.stride
         ahead = weights.allSatisfy { $0.config.cell != .gru && $0.units * $0.width * bytesPerWeight <= aheadLimitBytes }
+        fusedActivations = weights.map(RecurrentTerms.fusedActivation)
         job = .allocate(capacity: 1)
         job.initialize(to: crnn_step_async())
     }
@@ -49,26 +52,33 @@ final class RecurrentTerms {
         job.deallocate()
     }
 
-    /// Layer `l`'s gate sums for this step, b + h · U + below · W, where `h` is the layer's state and
-    /// `below` the layer below's new one (nil for the first layer, whose input term the caller adds).
-    /// b + h · U is the worker's, once it has finished, or computed here; in place, in `l`'s buffer.
-    func gateSums(_ l: Int, h: UnsafePointer<Float>, below: UnsafePointer<Float>?,
-                  scratch: StepScratch) -> UnsafeMutablePointer<Float> {
+    /// Layer `l`'s gate sums for this step, in place in `l`'s buffer: b + h · U (the worker's once it has
+    /// finished, or computed here), then the input term, `below` · W above the first layer (`below` being
+    /// the layer below's new state) or `row`, a one-hot character's row of the first layer's kernel, then
+    /// `activation` on them. With neither `below` nor `row` (another first-layer input) the caller adds
+    /// the input term, and the caller activates whenever `activated` is false.
+    func gateSums(_ l: Int, h: UnsafePointer<Float>, below: UnsafePointer<Float>?, row: UnsafePointer<Float>?,
+                  scratch: StepScratch) -> (sums: UnsafeMutablePointer<Float>, activated: Bool) {
         guard let sum = sums[l] else { preconditionFailure("layer \(l) is a GRU: it has no recurrent sum here") }
         if pending == l { settle() }
-        let m = matrices[l]
+        let m = matrices[l], n = weights[l].width
+        // The row and the activation, applied to each column after its sums (by the threads when fused).
+        var finish = below != nil || row != nil ? fusedActivations[l] : nil
+        finish?.addend = row
         if ready[l] {
             if let below { m.input?.accumulate(below, into: sum, scratch: scratch) }
-        } else {
+            if var finish { crnn_step_finish(&finish, n, sum) }
+        } else {  // one pass, split over the cores when large
             weights[l].fillInputBias(sum, rows: 1)
-            if let below, let input = m.input {  // one pass over both kernels, split over the cores when large
-                m.recurrent.accumulate(h, plus: input, below, into: sum, scratch: scratch)
+            if let below, let input = m.input {
+                m.recurrent.accumulate(h, plus: input, below, into: sum, scratch: scratch, activation: finish)
             } else {
-                m.recurrent.accumulate(h, into: sum, scratch: scratch)
+                m.recurrent.accumulate(h, into: sum, scratch: scratch, activation: finish)
             }
         }
+        if finish == nil, let row { for j in 0..<n { sum[j] += row[j] } }
         ready[l] = false  // it holds more than b + h · U now
-        return sum
+        return (sum, finish != nil)
     }
 
     /// Layer `l`'s state has just become `h`: a small model's worker starts on its next b + h · U (after
@@ -84,6 +94,20 @@ final class RecurrentTerms {
         job.pointee.y = sum
         pending = l
         crnn_step_products_post(job)
+    }
+
+    /// The activation the products can apply to the columns they sum (the same functions, so the bits of
+    /// applying it after): an LSTM's usual gates, a tanh SimpleRNN's.
+    private static func fusedActivation(_ w: RecurrentWeights) -> crnn_step_activation? {
+        let U = w.units
+        switch w.config.cell {
+        case .lstm where w.config.recurrentActivation == .sigmoid && w.config.activation == .tanh:
+            return crnn_step_activation(tanh_begin: 2 * U, tanh_end: 3 * U, addend: nil)
+        case .rnn where w.config.activation == .tanh:
+            return crnn_step_activation(tanh_begin: 0, tanh_end: U, addend: nil)
+        default:
+            return nil
+        }
     }
 
     /// Waits for the product in flight, if any.

@@ -101,15 +101,16 @@ public final class Session {
             let m = matrices[l], below: UnsafePointer<Float>? = l == 0 ? nil : UnsafePointer(h[l - 1])
             switch w.config.cell {
             case .lstm, .rnn:
-                let sums = recurrent.gateSums(l, h: h[l], below: below, scratch: quantized)
-                if below == nil { addInput(index, w, into: sums) }
+                let row = l == 0 && model.config.input == .onehot ? UnsafePointer(w.kernel + Int(index) * w.width) : nil
+                let (sums, activated) = recurrent.gateSums(l, h: h[l], below: below, row: row, scratch: quantized)
+                if below == nil && row == nil { addInput(index, w, into: sums) }
                 if let cl = c[l] {
-                    LSTMLayer.activateGates(w, sums)
+                    if !activated { LSTMLayer.activateGates(w, sums) }
                     LSTMLayer.updateCells(sums, rows: 1, units: w.units, cPrev: cl, cNext: cl, hNext: h[l],
                                           activation: w.config.activation)
                 } else {
+                    if !activated { w.config.activation.apply(sums, count: w.units) }
                     h[l].update(from: sums, count: w.units)
-                    w.config.activation.apply(h[l], count: w.units)
                 }
                 recurrent.stateDidChange(l, h: h[l], scratch: quantized)
             case .gru:

@@ -200,10 +200,12 @@ typedef struct crnn_step_term {
     const int32_t *column_sums;
 } crnn_step_term;
 
-/// Applied to a product's columns as each thread finishes them (an LSTM's gates): tanh inside
-/// [tanh_begin, tanh_end), crnn_sigmoid elsewhere.
+/// Applied to a product's columns as each thread finishes them (an LSTM's gates): first `addend` when
+/// set (n values: a one-hot input's row of the kernel, added after the products as a step sums it), then
+/// tanh inside [tanh_begin, tanh_end), crnn_sigmoid elsewhere.
 typedef struct crnn_step_activation {
     size_t tanh_begin, tanh_end;
+    const float *addend;
 } crnn_step_activation;
 
 /// y (n) += Σ x · W over `count` terms of one precision, every W with n columns, then `activation`
@@ -212,6 +214,9 @@ typedef struct crnn_step_activation {
 /// in order), so the result does not depend on the number of threads.
 void crnn_step_products(const crnn_step_term *terms, size_t count, size_t n, float *y,
                         const crnn_step_activation *activation);
+
+/// What crnn_step_products applies to y's n columns after the products: the addend, then the activation.
+void crnn_step_finish(const crnn_step_activation *activation, size_t n, float *y);
 
 /// crnn_step_products on the calling thread alone, without activation.
 void crnn_step_products_alone(const crnn_step_term *terms, size_t count, size_t n, float *y);
