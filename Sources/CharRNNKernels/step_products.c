@@ -142,3 +142,5 @@ static void async_product(void *context, size_t part, size_t parts) {
 }
 
 INTERNAL void crnn_step_products_post(crnn_step_async *job) { crnn_async_post(&job->async, async_product, job); }
+
+INTERNAL void crnn_step_products_wait(crnn_step_async *job) { crnn_async_wait(&job->async); }

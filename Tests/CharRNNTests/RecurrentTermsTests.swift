@@ -28,6 +28,8 @@ final class RecurrentTermsTests: XCTestCase {
             Fixtures.config(.lstm, layers: 2, input: .embedding),
             Fixtures.config(.lstm, layers: 2, gate: .hardSigmoidKeras2, activation: .relu),
             Fixtures.config(.rnn, layers: 1, input: .scalar, activation: .relu),
+            Fixtures.config(.gru, layers: 2, units: 30),
+            Fixtures.config(.gru, layers: 1, units: 200),  // 480 KB: the product may still run at the next step
         ]
         for config in configs {
             let model = Fixtures.model(config)
@@ -43,12 +45,18 @@ final class RecurrentTermsTests: XCTestCase {
         }
     }
 
-    /// A GRU layer sums its own way, so a model with one computes nothing ahead.
-    func testModelsWithAGRUComputeNothingAhead() {
-        var config = Fixtures.config(.lstm, layers: 2)
-        config.layers[1].cell = .gru
-        XCTAssertFalse(Session(model: Fixtures.model(config)).recurrent.ahead)
-        XCTAssertFalse(Session(model: Fixtures.model(Fixtures.config(.gru, layers: 2))).recurrent.ahead)
+    /// A GRU without reset_after multiplies r ⊙ h by its candidate's kernel, which needs step t's reset
+    /// gate: a model with one computes nothing ahead. With reset_after, and mixed with LSTM layers, it does.
+    func testGRUsComputeAheadWithResetAfterOnly() throws {
+        var mixed = Fixtures.config(.lstm, layers: 2, units: 20)
+        mixed.layers[1].cell = .gru
+        let model = Fixtures.model(mixed)
+        XCTAssertTrue(Session(model: model).recurrent.ahead)
+        let (a, drawnA) = try trace(Session(model: model, seed: 1))
+        let (b, drawnB) = try trace(Session(model: model, seed: 1, precision: .float32, aheadLimitBytes: 0))
+        XCTAssertEqual(a, b)
+        XCTAssertEqual(drawnA, drawnB)
+        XCTAssertFalse(Session(model: Fixtures.model(Fixtures.config(.gru, layers: 2, resetAfter: false))).recurrent.ahead)
     }
 
     /// Sessions on several threads at once: one holds the worker, the others compute alone; every one

@@ -395,7 +395,7 @@ static void *race_thread(void *argument) {
         for (size_t j = 0; j < RACE_N; j++) y[j] = round % 2 ? -1 : 0;  // a posted product starts from zeros
         if (round % 2) {  // every other one handed to a worker, when one is free
             crnn_step_products_post(&job);
-            crnn_async_wait(&job.async);
+            crnn_step_products_wait(&job);
         } else {
             crnn_step_products(&term, 1, RACE_N, y, NULL);
         }
@@ -437,8 +437,8 @@ static int check_async_release(void) {
             if ((finished = (int)__atomic_load_n(&first.async.done, __ATOMIC_ACQUIRE))) break;
         crnn_step_products_post(&second);
         const int second_posted = second.async.posted != 0;
-        crnn_async_wait(&second.async);
-        crnn_async_wait(&first.async);
+        crnn_step_products_wait(&second);
+        crnn_step_products_wait(&first);
         if (memcmp(first_y, race_expected, sizeof race_expected) != 0 || memcmp(second_y, race_expected, sizeof race_expected) != 0) {
             puts("pool: a posted product came out wrong");
             return 1;

@@ -33,7 +33,7 @@ public final class Session {
     /// At least one character has been fed since creation or reset.
     public internal(set) var hasInput = false
     let sampler: Sampler
-    /// The LSTM and SimpleRNN layers' b + h · U, computed ahead for small models.
+    /// The layers' recurrent terms (b + h · U, or a GRU's h · U), computed ahead for small models.
     let recurrent: RecurrentTerms
 
     /// A session at the zero state. The first session of a precision copies the model's matrices (packs
@@ -94,7 +94,8 @@ public final class Session {
     /// Advances the state by one character index (must be in 0..<vocab).
     ///
     /// An LSTM or SimpleRNN layer's gate sums are b + h(t−1) · U + x(t) · W, in that order: the first
-    /// half is `recurrent`'s, often computed while the layers above and the head ran at the last step.
+    /// half is `recurrent`'s, often computed while the layers above and the head ran at the last step, as
+    /// is a GRU's h(t−1) · U with reset_after.
     public func step(_ index: Int32) {
         let matrices = stepWeights.layers
         for (l, w) in weights.enumerated() {
@@ -116,7 +117,9 @@ public final class Session {
             case .gru:
                 w.fillInputBias(z, rows: 1)
                 if let below { m.input?.accumulate(below, into: z, scratch: quantized) } else { addInput(index, w, into: z) }
-                GRULayer.step(w, m, x: z, h: h[l], scratch: scratch, quantized: quantized)
+                let rec = w.config.resetAfter ? recurrent.recurrentProduct(l, h: h[l], scratch: quantized) : nil
+                GRULayer.step(w, m, x: z, rec: rec, h: h[l], scratch: scratch, quantized: quantized)
+                recurrent.stateDidChange(l, h: h[l], scratch: quantized)
             }
         }
         hasInput = true

@@ -140,22 +140,23 @@ enum GRULayer {
         }
     }
 
-    /// One step for one sequence. `x` (3U) holds the input projection with input bias; `scratch` has
-    /// room for 4U floats. h is updated.
+    /// One step for one sequence. `x` (3U) holds the input projection with input bias; with reset_after,
+    /// `rec` (3U) holds h · U (RecurrentTerms'), which the step uses up; `scratch` has room for 4U floats.
+    /// h is updated.
     static func step(_ w: RecurrentWeights, _ m: LayerStepMatrices, x: UnsafeMutablePointer<Float>,
-                     h: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>, quantized: StepScratch) {
+                     rec: UnsafeMutablePointer<Float>?, h: UnsafeMutablePointer<Float>,
+                     scratch: UnsafeMutablePointer<Float>, quantized: StepScratch) {
         let U = w.units, G = 3 * U
-        let rec = scratch, next = scratch + G
+        let next = scratch + G
         if w.config.resetAfter {
-            rec.update(repeating: 0, count: G)
-            m.recurrent.accumulate(h, into: rec, scratch: quantized)
+            guard let rec else { preconditionFailure("GRU step with reset_after without its h · U") }
             resetAfterRow(w, x: x, rec: rec, hPrev: h, hNext: next, recurrentCandidate: rec + 2 * U)
         } else {
             // LayerStepMatrices always splits a GRU without reset_after's recurrent kernel in two.
             guard let candidate = m.candidate else { preconditionFailure("GRU step without its candidate columns") }
             m.recurrent.accumulate(h, into: x, scratch: quantized)  // z and r columns
             w.config.recurrentActivation.apply(x, count: 2 * U)
-            let rh = rec
+            let rh = scratch
             for j in 0..<U { rh[j] = x[U + j] * h[j] }
             candidate.accumulate(rh, into: x + 2 * U, scratch: quantized)
             finishRow(w, row: x, hPrev: h, hNext: next)

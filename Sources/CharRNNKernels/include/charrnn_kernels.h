@@ -227,7 +227,7 @@ void crnn_step_products_alone(const crnn_step_term *terms, size_t count, size_t 
 /// A batch-1 product computed by a worker while the caller goes on: y (n) = start + Σ terms (start NULL:
 /// zeros), summed in the order crnn_step_products uses from y = start, so the result has its bits. Fill
 /// terms, count, n, start and y, post it with crnn_step_products_post and wait for it with
-/// crnn_async_wait(&job->async).
+/// crnn_step_products_wait.
 typedef struct crnn_step_async {
     crnn_async async;
     crnn_step_term terms[CRNN_ASYNC_TERMS];
@@ -238,6 +238,9 @@ typedef struct crnn_step_async {
 
 /// Posts the product (see crnn_async_post: it runs here when no worker is free).
 void crnn_step_products_post(crnn_step_async *job);
+
+/// Returns once the posted product is in y (crnn_async_wait).
+void crnn_step_products_wait(crnn_step_async *job);
 
 #ifdef __cplusplus
 }
