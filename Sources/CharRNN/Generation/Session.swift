@@ -24,7 +24,8 @@ public final class Session {
     /// Per layer: h (U), and c (U) for LSTM.
     let h: [UnsafeMutablePointer<Float>]
     let c: [UnsafeMutablePointer<Float>?]
-    /// (max G·U) input-projection scratch and (max G·U + U) recurrent scratch.
+    /// GRU layers' (max G·U) input-projection scratch and (max G·U + U) recurrent scratch; the other
+    /// cells sum in `recurrent`'s buffers.
     let z: UnsafeMutablePointer<Float>
     let scratch: UnsafeMutablePointer<Float>
     /// (V) the next-character distribution, valid when `probabilitiesValid`.
