@@ -42,12 +42,15 @@ static struct {
     size_t workers;  // threads besides the caller; 0 when the pool cannot or need not start
     /// The futex word: one more per job. Workers wait for it to move.
     _Atomic uint32_t generation;
+    /// Jobs posted so far: the current one's number, which its claims carry. 64 bits, so that a claim
+    /// never comes round again (the 32-bit generation does, after 2^32 jobs).
+    _Atomic uint64_t jobs;
     _Atomic uint32_t sleepers;
     /// fork()s this process has come out of as the child (crnn_async_wait).
     _Atomic uint32_t forks;
     /// Workers yet to finish (or to skip) the current job.
     _Atomic size_t remaining;
-    /// Per worker: the generation of the job it may claim, shifted left by 2, with a status below.
+    /// Per worker: the number of the job it may claim, shifted left by 2, with a status below.
     _Atomic uint64_t claims[MAX_WORKERS];
     /// Held by the one caller whose job the workers run; others run theirs alone.
     atomic_flag busy;
@@ -104,8 +107,8 @@ static void *worker_main(void *argument) {
     for (;;) {
         seen = wait_for_job(seen);
         // A worker that comes too late finds its claim cancelled and leaves the job alone: the caller
-        // has finished it and may already have posted the next one.
-        uint64_t posted = (uint64_t)seen << 2 | CLAIM_POSTED;
+        // has finished it and may already have posted the next one, whose number it may read here.
+        uint64_t posted = atomic_load_explicit(&pool.jobs, memory_order_acquire) << 2 | CLAIM_POSTED;
         if (!atomic_compare_exchange_strong(&pool.claims[index - 1], &posted, posted | CLAIM_TAKEN)) continue;
         if (index < pool.parts) pool.task(pool.context, index, pool.parts);
         crnn_async *async = pool.async;  // read while the job still holds the pool
@@ -151,7 +154,7 @@ static void start_pool(void) {
     pthread_once(&fork_handlers_once, register_fork_handlers);
     pthread_mutex_lock(&pool.start_lock);
     if (!atomic_load(&pool.started)) {
-        // No claim starts out posted: generation 0 comes round again after 2^32 jobs.
+        // No claim starts out posted (job numbers start at 1).
         for (size_t w = 0; w < MAX_WORKERS; w++) atomic_store(&pool.claims[w], (uint64_t)CLAIM_CANCELLED);
         size_t wanted = usable_cpus() - 1;
         if (wanted > MAX_WORKERS) wanted = MAX_WORKERS;
@@ -190,6 +193,14 @@ static void async_part(void *context, size_t part, size_t parts) {
     job->task(job->context, 0, 1);
 }
 
+/// The number of the job about to be posted. Only the holder of `busy` posts, so it is known before the
+/// generation publishes it (workers read it after seeing the generation move).
+static uint64_t next_job(void) {
+    const uint64_t number = atomic_load_explicit(&pool.jobs, memory_order_relaxed) + 1;
+    atomic_store_explicit(&pool.jobs, number, memory_order_relaxed);
+    return number;
+}
+
 INTERNAL void crnn_parallel_run(crnn_task task, void *context, size_t max_parts) {
     const size_t width = crnn_pool_width();
     const size_t parts = max_parts < width ? max_parts : width;
@@ -200,9 +211,7 @@ INTERNAL void crnn_parallel_run(crnn_task task, void *context, size_t max_parts)
     pool.task = task;
     pool.context = context;
     pool.parts = parts;
-    // Only the holder of `busy` changes the generation, so the next one is known before it is published.
-    const uint32_t generation = atomic_load_explicit(&pool.generation, memory_order_relaxed) + 1;
-    const uint64_t posted = (uint64_t)generation << 2 | CLAIM_POSTED;
+    const uint64_t posted = next_job() << 2 | CLAIM_POSTED;
     // Only the workers with a part get a claim; the others find theirs stale and leave the job alone.
     const size_t helpers = parts - 1;
     for (size_t w = 0; w < helpers; w++) atomic_store_explicit(&pool.claims[w], posted, memory_order_relaxed);
@@ -239,8 +248,7 @@ INTERNAL void crnn_async_post(crnn_async *job, crnn_task task, void *context) {
     pool.context = job;
     pool.parts = 2;
     pool.async = job;
-    const uint32_t generation = atomic_load_explicit(&pool.generation, memory_order_relaxed) + 1;
-    job->posted = (uint64_t)generation << 2 | CLAIM_POSTED;
+    job->posted = next_job() << 2 | CLAIM_POSTED;  // never 0: job numbers start at 1
     atomic_store_explicit(&pool.claims[0], job->posted, memory_order_relaxed);
     atomic_fetch_add(&pool.generation, 1);  // publishes the job (sequentially consistent, see wait_for_job)
     if (atomic_load(&pool.sleepers) > 0) futex_wake_all(&pool.generation);
@@ -254,6 +262,7 @@ INTERNAL void crnn_async_wait(crnn_async *job) {
         job->task(job->context, 0, 1);
         return;
     }
+    if (__atomic_load_n(&job->done, __ATOMIC_ACQUIRE)) return;  // the worker has done it and released the pool
     uint64_t expected = posted;
     if (atomic_compare_exchange_strong(&pool.claims[0], &expected, posted | CLAIM_CANCELLED)) {
         job->task(job->context, 0, 1);  // the worker has not started it: do it here, and release the pool

@@ -451,6 +451,30 @@ static int check_async_release(void) {
     return failed;
 }
 
+/// A posted task that runs long: crnn_async_wait returns only once it has finished.
+static _Atomic int slow_task_finished;
+static void slow_task(void *context, size_t part, size_t parts) {
+    (void)context; (void)part; (void)parts;
+    const struct timespec pause = {0, 20000000};
+    nanosleep(&pause, NULL);
+    atomic_store(&slow_task_finished, 1);
+}
+
+/// After 2^32 jobs the 32-bit futex generation comes round to 0: a job posted then must still be waited
+/// for (its claim once read as 0, "ran on the calling thread", and the wait returned at once).
+static int check_generation_wrap(void) {
+    if (crnn_pool_width() < 2) return 0;
+    atomic_store(&pool.generation, UINT32_MAX);  // as after 2^32 − 1 jobs; the workers see it move
+    futex_wake_all(&pool.generation);
+    const struct timespec settle = {0, 10000000};
+    nanosleep(&settle, NULL);
+    crnn_async job = {0};
+    crnn_async_post(&job, slow_task, NULL);
+    crnn_async_wait(&job);
+    if (!atomic_load(&slow_task_finished)) { puts("pool: a job posted at generation 0 was not waited for"); return 1; }
+    return 0;
+}
+
 /// Distance in units in the last place of `expected` (rounded to float).
 static double ulps(float got, double expected) {
     float e = (float)expected;
@@ -546,6 +570,7 @@ int main(void) {
     failed |= check_optimizer_updates(&hash);
     failed |= check_pool_races();
     failed |= check_async_release();
+    failed |= check_generation_wrap();
     if (!isnan(s[0]) || !isnan(t[0]) || !isnan(crnn_expf(NAN))) { puts("NaN must stay NaN"); failed = 1; }
     if (s[1] != 1.0f || !(s[2] >= 0.0f && s[2] < 1e-37f) || t[1] != 1.0f || t[2] != -1.0f) { puts("wrong at ±infinity"); failed = 1; }
     if (s[3] != 0.5f || t[3] != 0.0f || crnn_expf(0.0f) != 1.0f) { puts("wrong at 0"); failed = 1; }

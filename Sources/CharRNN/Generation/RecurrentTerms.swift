@@ -60,8 +60,8 @@ final class RecurrentTerms {
     /// Layer `l`'s gate sums for this step, in place in `l`'s buffer: b + h · U (the worker's once it has
     /// finished, or computed here), then the input term, `below` · W above the first layer (`below` being
     /// the layer below's new state) or `row`, a one-hot character's row of the first layer's kernel, then
-    /// `activation` on them. With neither `below` nor `row` (another first-layer input) the caller adds
-    /// the input term, and the caller activates whenever `activated` is false.
+    /// the layer's activation when the kernels can apply it (`activated`). With neither `below` nor `row`
+    /// (another first-layer input) the caller adds the input term; it activates whenever `activated` is false.
     func gateSums(_ l: Int, h: UnsafePointer<Float>, below: UnsafePointer<Float>?, row: UnsafePointer<Float>?,
                   scratch: StepScratch) -> (sums: UnsafeMutablePointer<Float>, activated: Bool) {
         guard let sum = sums[l], weights[l].config.cell != .gru else { preconditionFailure("layer \(l) is a GRU: no gate sums here") }

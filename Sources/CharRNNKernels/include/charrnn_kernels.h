@@ -174,8 +174,8 @@ typedef struct crnn_async {
 } crnn_async;
 
 /// Hands task(context, 0, 1) to a worker and returns at once; runs it here instead when there is no
-/// worker or another job holds them. The caller must crnn_async_wait before it posts another job or
-/// touches what the task reads or writes; until the task is done other threads' jobs run alone.
+/// worker or another job holds them. The caller must crnn_async_wait before it reuses `job` or touches
+/// what the task reads or writes; until the task is done other threads' jobs run alone.
 void crnn_async_post(crnn_async *job, crnn_task task, void *context);
 
 /// Returns once the posted task has finished: run by the worker, or here when no worker took it in time
