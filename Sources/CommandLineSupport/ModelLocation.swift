@@ -42,9 +42,16 @@ public enum ModelLocation {
             candidates.append(folder + "/../../" + bundledName)
             candidates.append(folder + "/../../../" + bundledName)  // .build/release links to .build/<triple>/release
         }
-        candidates.append("./" + bundledName)
+        candidates.append(lexicallyNormalized("./" + bundledName))  // the same spelling as a relative invocation's
         var seen = Set<String>()
         return candidates.filter { seen.insert($0).inserted }
+    }
+
+    /// The first default candidate that exists, or nil with the places looked in.
+    /// - Throws: what `environmentPath()` throws.
+    public static func findDefault() throws -> (path: String?, lookedIn: [String]) {
+        let candidates = try defaultCandidates()
+        return (candidates.first(where: FileIO.exists), candidates)
     }
 
     /// The model file to use: `given` (resolved as `resolve` does) when there is one, else the first
@@ -52,10 +59,10 @@ public enum ModelLocation {
     /// - Throws: `CharRNNError.io` naming every place looked in when there is no model.
     public static func find(_ given: String?) throws -> String {
         if let given { return try resolve(given) }
-        let candidates = try defaultCandidates()
-        guard let found = candidates.first(where: FileIO.exists) else {
+        let (found, lookedIn) = try findDefault()
+        guard let found else {
             throw CharRNNError.io("no model given and the bundled model was not found; pass --model FILE or set "
-                                  + "\(environmentVariable) (looked in: \(candidates.joined(separator: ", ")))")
+                                  + "\(environmentVariable) (looked in: \(lookedIn.joined(separator: ", ")))")
         }
         return try resolve(found)
     }

@@ -73,15 +73,15 @@ struct REPLCommand: ParsableCommand {
         if let model {
             modelPath = model
         } else {
-            let candidates: [String]
-            do { candidates = try ModelLocation.defaultCandidates() } catch {
+            let search: (path: String?, lookedIn: [String])
+            do { search = try ModelLocation.findDefault() } catch {
                 out.note("charrnn-repl: \(error)")
                 throw ExitCode(1)
             }
-            guard let found = candidates.first(where: FileIO.exists) else {
+            guard let found = search.path else {
                 out.note("""
                     charrnn-repl: no model found. Looked for:
-                    \(candidates.map { "  " + $0 }.joined(separator: "\n"))
+                    \(search.lookedIn.map { "  " + $0 }.joined(separator: "\n"))
                     Get one by training:  charrnn train CORPUS.txt --out DIR   then   charrnn-repl --model DIR
                     (`make run` in the repository uses the bundled models/default.safetensors), or set CHARRNN_MODEL.
                     """)
