@@ -127,7 +127,8 @@ INTERNAL void crnn_step_products(const crnn_step_term *terms, size_t count, size
 
 INTERNAL void crnn_step_finish(const crnn_step_activation *activation, size_t n, float *y) { activate(activation, 0, n, y); }
 
-INTERNAL void crnn_step_products_alone(const crnn_step_term *terms, size_t count, size_t n, float *y) {
+/// crnn_step_products on the calling thread alone, without activation (a posted product's worker).
+static void step_products_alone(const crnn_step_term *terms, size_t count, size_t n, float *y) {
     if (count == 0 || n == 0) return;
     const step_job job = {.terms = terms, .count = count, .n = n, .y = y};
     step_units(&job, 0, ceil_div(n, CRNN_PANEL));
@@ -138,7 +139,7 @@ static void async_product(void *context, size_t part, size_t parts) {
     (void)parts;
     crnn_step_async *job = context;
     for (size_t j = 0; j < job->n; j++) job->y[j] = job->start ? job->start[j] : 0.0f;  // so it can run twice
-    crnn_step_products_alone(job->terms, job->count, job->n, job->y);
+    step_products_alone(job->terms, job->count, job->n, job->y);
 }
 
 INTERNAL void crnn_step_products_post(crnn_step_async *job) { crnn_async_post(&job->async, async_product, job); }

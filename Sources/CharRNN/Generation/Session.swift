@@ -98,12 +98,12 @@ public final class Session {
     /// half is `recurrent`'s, often computed while the layers above and the head ran at the last step, as
     /// is a GRU's h(t−1) · U with reset_after.
     public func step(_ index: Int32) {
-        let matrices = stepWeights.layers
+        let matrices = stepWeights.layers, oneHot = model.config.input == .onehot
         for (l, w) in weights.enumerated() {
             let m = matrices[l], below: UnsafePointer<Float>? = l == 0 ? nil : UnsafePointer(h[l - 1])
             switch w.config.cell {
             case .lstm, .rnn:
-                let row = l == 0 && model.config.input == .onehot ? UnsafePointer(w.kernel + Int(index) * w.width) : nil
+                let row = l == 0 && oneHot ? UnsafePointer(w.kernel + Int(index) * w.width) : nil
                 let (sums, activated) = recurrent.gateSums(l, h: h[l], below: below, row: row, scratch: quantized)
                 if below == nil && row == nil { addInput(index, w, into: sums) }
                 if let cl = c[l] {

@@ -218,9 +218,6 @@ void crnn_step_products(const crnn_step_term *terms, size_t count, size_t n, flo
 /// What crnn_step_products applies to y's n columns after the products: the addend, then the activation.
 void crnn_step_finish(const crnn_step_activation *activation, size_t n, float *y);
 
-/// crnn_step_products on the calling thread alone, without activation.
-void crnn_step_products_alone(const crnn_step_term *terms, size_t count, size_t n, float *y);
-
 /// The most terms of a product handed to a worker.
 #define CRNN_ASYNC_TERMS 2
 
