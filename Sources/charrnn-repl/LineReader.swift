@@ -79,7 +79,9 @@ struct EditLineReader: LineReader {
         EditLineReader.interrupted = false
         EditLineReader.invalidInput = false
         _ = Interrupt.take()
-        guard let raw = readline(prompt) else {
+        let line = readline(prompt)
+        TypeAhead.hold()  // before the answer: keys pressed meanwhile wait for the next prompt
+        guard let raw = line else {
             if EditLineReader.interrupted || Interrupt.take() { return .interrupted }
             return .end
         }

@@ -70,10 +70,12 @@ final class REPL {
         if interactive {
             Interrupt.install()
             reader = EditLineReader()
+            TypeAhead.hold()
             if decorated { banner() }
         } else {
             reader = PipeReader()
         }
+        defer { if interactive { TypeAhead.release() } }
         while true {
             switch reader.read(prompt: prompt) {
             case .end:

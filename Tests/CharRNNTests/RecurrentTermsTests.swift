@@ -34,7 +34,7 @@ final class RecurrentTermsTests: XCTestCase {
         for config in configs {
             let model = Fixtures.model(config)
             for precision in WeightPrecision.allCases {
-                let ahead = Session(model: model, seed: 1, precision: precision, aheadLimitBytes: RecurrentTerms.aheadEnabledLimitBytes)
+                let ahead = Session(model: model, seed: 1, precision: precision, aheadLimitBytes: RecurrentTerms.aheadLimitBytes)
                 let whenNeeded = Session(model: model, seed: 1, precision: precision, aheadLimitBytes: 0)
                 XCTAssertTrue(ahead.recurrent.ahead)
                 XCTAssertFalse(whenNeeded.recurrent.ahead)
@@ -51,12 +51,12 @@ final class RecurrentTermsTests: XCTestCase {
         var mixed = Fixtures.config(.lstm, layers: 2, units: 20)
         mixed.layers[1].cell = .gru
         let model = Fixtures.model(mixed)
-        XCTAssertTrue(Session(model: model, seed: 1, precision: .float32, aheadLimitBytes: RecurrentTerms.aheadEnabledLimitBytes).recurrent.ahead)
-        let (a, drawnA) = try trace(Session(model: model, seed: 1, precision: .float32, aheadLimitBytes: RecurrentTerms.aheadEnabledLimitBytes))
+        XCTAssertTrue(Session(model: model, seed: 1, precision: .float32, aheadLimitBytes: RecurrentTerms.aheadLimitBytes).recurrent.ahead)
+        let (a, drawnA) = try trace(Session(model: model, seed: 1, precision: .float32, aheadLimitBytes: RecurrentTerms.aheadLimitBytes))
         let (b, drawnB) = try trace(Session(model: model, seed: 1, precision: .float32, aheadLimitBytes: 0))
         XCTAssertEqual(a, b)
         XCTAssertEqual(drawnA, drawnB)
-        XCTAssertFalse(Session(model: Fixtures.model(Fixtures.config(.gru, layers: 2, resetAfter: false)), seed: 1, precision: .float32, aheadLimitBytes: RecurrentTerms.aheadEnabledLimitBytes).recurrent.ahead)
+        XCTAssertFalse(Session(model: Fixtures.model(Fixtures.config(.gru, layers: 2, resetAfter: false)), seed: 1, precision: .float32, aheadLimitBytes: RecurrentTerms.aheadLimitBytes).recurrent.ahead)
     }
 
     /// Sessions on several threads at once: one holds the worker, the others compute alone; every one
@@ -71,7 +71,7 @@ final class RecurrentTermsTests: XCTestCase {
             defer { results.deallocate() }
             DispatchQueue.concurrentPerform(iterations: threads) { i in
                 var last: ([[UInt32]], String)?
-                for _ in 0..<10 { last = try? self.trace(Session(model: model, seed: 4, precision: precision, aheadLimitBytes: RecurrentTerms.aheadEnabledLimitBytes)) }
+                for _ in 0..<10 { last = try? self.trace(Session(model: model, seed: 4, precision: precision, aheadLimitBytes: RecurrentTerms.aheadLimitBytes)) }
                 results[i] = last
             }
             for i in 0..<threads {
@@ -86,10 +86,10 @@ final class RecurrentTermsTests: XCTestCase {
     func testStateChangesWaitForTheProductInFlight() throws {
         let model = Fixtures.model(Fixtures.config(.lstm, layers: 2, units: 64))
         for _ in 0..<200 {
-            let dropped = Session(model: model, seed: 1, precision: .float32, aheadLimitBytes: RecurrentTerms.aheadEnabledLimitBytes)
+            let dropped = Session(model: model, seed: 1, precision: .float32, aheadLimitBytes: RecurrentTerms.aheadLimitBytes)
             try dropped.feed("abc")
         }
-        let a = Session(model: model, seed: 1, precision: .float32, aheadLimitBytes: RecurrentTerms.aheadEnabledLimitBytes), fresh = Session(model: model, seed: 1)
+        let a = Session(model: model, seed: 1, precision: .float32, aheadLimitBytes: RecurrentTerms.aheadLimitBytes), fresh = Session(model: model, seed: 1)
         try a.feed("abcdef")
         a.reset()
         try a.feed("gfe")

@@ -136,13 +136,19 @@ def answer(output):
 
 
 def finish(child):
-    """Ctrl-D; returns the exit status. Resent if the first one raced with a terminal-mode switch."""
-    for _ in range(3):
-        child.sendeof()
-        if child.expect([pexpect.EOF, pexpect.TIMEOUT], timeout=5) == 0:
-            break
+    """One Ctrl-D; returns the exit status. Sent once: a Ctrl-D must never be lost (see TypeAhead)."""
+    child.sendeof()
+    child.expect(pexpect.EOF, timeout=10)
     child.close()
     return child.exitstatus
+
+
+def stream_a_while(child):
+    """Waits until a long answer is streaming: a few hundred coloured characters."""
+    child.expect("rnn›")
+    streamed = 0
+    while streamed < 4000:
+        streamed += len(child.read_nonblocking(4096, timeout=10))
 
 
 def pipe(repl, model, text, *args, seed=7):
@@ -269,10 +275,7 @@ def test_invalid_utf8_gets_a_note(repl, model):
 def test_ctrl_c_interrupts_a_long_answer(repl, model):
     child = spawn(repl, model, "--max-chars", "100000", "--lines", "0")
     child.sendline("ROMEO:")
-    child.expect("rnn›")
-    streamed = 0
-    while streamed < 4000:  # a few hundred coloured characters: streaming is under way
-        streamed += len(child.read_nonblocking(4096, timeout=10))
+    stream_a_while(child)
     for _ in range(3):
         child.sendintr()
         if child.expect(["interrupted after (\\d+) characters", pexpect.TIMEOUT], timeout=5) == 0:
@@ -317,6 +320,59 @@ def test_terminal_echo_stays_off_redirected_stdout(repl, model, tmp_path):
 def test_ctrl_d_exits_zero(repl, model):
     child = spawn(repl, model)
     assert finish(child) == 0
+
+
+def test_ctrl_d_during_an_answer_ends_the_session_after_it(repl, model):
+    """A Ctrl-D pressed while the answer streamed met the kernel's canonical mode: libedit then read a NUL
+    (its quoted-insert key), so that Ctrl-D was lost and the next one was inserted as a character."""
+    child = spawn(repl, model, "--max-chars", "20000", "--lines", "0")
+    child.sendline("ROMEO:")
+    stream_a_while(child)
+    child.sendeof()
+    child.expect(pexpect.EOF, timeout=30)
+    assert "^D" in child.before[-200:], "the answer ran to its end, then the prompt took the Ctrl-D"
+    child.close()
+    assert child.exitstatus == 0
+
+
+def test_keys_typed_during_an_answer_wait_for_the_prompt(repl, model):
+    """Typed ahead: not echoed into the answer by the terminal, but edited at the next prompt."""
+    child = spawn(repl, model, "--max-chars", "20000", "--lines", "0")
+    child.sendline("ROMEO:")
+    stream_a_while(child)
+    child.send("JULIET:")
+    child.expect(PROMPT, timeout=30)
+    assert "JULIET:" not in plain(child.before), "typed keys were echoed into the answer"
+    child.expect("JULIET:")  # libedit shows the typed-ahead line at the prompt
+    child.send("\r")
+    child.expect("rnn›")
+    assert child.isalive()
+    child.sendintr()
+    child.expect(PROMPT)
+    assert finish(child) == 0
+
+
+@pytest.mark.parametrize("when", ["at the prompt", "during an answer", "after Ctrl-D"])
+def test_terminal_mode_is_restored(repl, model, tmp_path, when):
+    """The mode the REPL found is back after it ends, whether by Ctrl-D or SIGTERM, at the prompt (libedit's
+    raw mode) or during an answer (TypeAhead's mode)."""
+    before, after = tmp_path / "before", tmp_path / "after"
+    env = dict(os.environ, TERM="xterm-256color", LANG="C.UTF-8")
+    script = f'stty -g > "$3"; "$0" --model "$1" --seed 7 --max-chars 100000 --lines 0; stty -g > "$2"'
+    child = pexpect.spawn("/bin/sh", ["-c", script, repl, model, str(after), str(before)],
+                          encoding="utf-8", timeout=15, env=env, dimensions=(50, 250))
+    child.expect(PROMPT)
+    if when == "after Ctrl-D":
+        child.sendeof()
+    else:
+        if when == "during an answer":
+            child.sendline("ROMEO:")
+            stream_a_while(child)
+        pid = int(subprocess.run(["pgrep", "-P", str(child.pid)], capture_output=True, text=True).stdout.split()[0])
+        os.kill(pid, 15)
+    child.expect(pexpect.EOF, timeout=15)
+    child.close()
+    assert after.read_text() == before.read_text()
 
 
 def test_quit(repl, model):

@@ -13,16 +13,11 @@ import CharRNNKernels
 /// worker then does all the recurrent products, one at a time, and the session the input products and
 /// the rest. A large model's products are split over the cores instead, each as it is needed.
 final class RecurrentTerms {
-    /// The largest recurrent kernel (bytes, in the session's precision) computed ahead on a worker, for
-    /// sessions that ask for it (`aheadEnabledLimitBytes`): 2x128 float32 LSTM kernels (256 KB) are; 2x512
-    /// ones (4 MB) are split over the cores instead, since one core doing every recurrent product would
-    /// then take longer than the rest of the step.
-    static let aheadEnabledLimitBytes = 512 * 1024
-
-    /// The default: nothing is computed ahead. With `aheadEnabledLimitBytes` as the default, charrnn-repl's
-    /// pexpect tests lost a Ctrl-D about once per run of Tests/repl (libedit inserted it as a character
-    /// instead of ending the input), and never without it; the cause is not found yet, so it stays off.
-    static let aheadLimitBytes = 0
+    /// The largest recurrent kernel (bytes, in the session's precision) computed ahead on a worker: 2x128
+    /// float32 LSTM kernels (256 KB) are; 2x512 ones (4 MB) are split over the cores instead, since one core
+    /// doing every recurrent product would then take longer than the rest of the step. Tests pass 0 to a
+    /// session to compute nothing ahead.
+    static let aheadLimitBytes = 512 * 1024
 
     /// Per layer: b + h · U (a GRU's h · U) for the layer's current h, when `ready`; nil for a GRU
     /// without reset_after, which sums its own way.
