@@ -9,13 +9,16 @@ final class GradientTests: XCTestCase {
     /// than the 1e-3 floor compare absolutely.
     let bound = 1e-3
 
+    /// - Parameter packed: the recurrent kernels' copies the graph reads (default: its own).
     func check(_ name: String, _ config: ModelConfig, lastStepOnly: Bool = false, dropout masksSeed: UInt64? = nil,
-               file: StaticString = #filePath, line: UInt = #line) {
+               packed: PackedKernels? = nil, file: StaticString = #filePath, line: UInt = #line) {
         let B = 5, T = 5  // 5 rows: the per-step kernels' blocks of 4 and a remainder row
         let model = Fixtures.model(config)
         let (inputs, fullTargets) = Fixtures.batch(B, T)
         let targets = lastStepOnly ? fullTargets.map { [$0[0]] } : fullTargets
-        let graph = TrainingGraph(model: model, batch: B, steps: T, lastStepOnly: lastStepOnly)
+        let graph = TrainingGraph(model: model, batch: B, steps: T, lastStepOnly: lastStepOnly, computesGradients: true,
+                                  sharedPackedKernels: packed)
+        packed?.refresh(from: graph.weights)
         var rng = RandomGenerator(seed: masksSeed ?? 0)
         // Replay the graph's dropout draws: per layer, time-major (t, b, j).
         var masks: [[[[Double]]]]? = nil
@@ -53,6 +56,15 @@ final class GradientTests: XCTestCase {
 
     func testEveryLayerTypeAndEncoding() {
         for (name, config) in Fixtures.allConfigs { check(name, config) }
+    }
+
+    /// Kernels between the two copy limits (a 2x512 LSTM's at the defaults) are packed transposed for the
+    /// backward products but multiplied in place forward; kernels above both go to BLAS backward.
+    func testEveryLayerTypeWithEachKindOfKernelCopy() {
+        for (name, config) in Fixtures.allConfigs {
+            check(name + ", Uᵀ copied only", config, packed: PackedKernels(config: config, forwardLimit: 0))
+            check(name + ", no copies", config, packed: PackedKernels(config: config, forwardLimit: 0, transposedLimit: 0))
+        }
     }
 
     func testWindowObjective() {

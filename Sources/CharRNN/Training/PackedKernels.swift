@@ -1,19 +1,22 @@
 import CharRNNKernels
 
-/// Copies of a model's small recurrent kernels packed for CharRNNKernels' `crnn_gemm_panels`, for the
-/// per-step products of training: h·U forward and dz·Uᵀ backward. Packed, a block of rows streams
-/// through 16-column panels in memory order instead of touching a row of U per 64 bytes (a TLB miss
-/// each with 4 KB pages). Only kernels of at most `maximumFloats` are copied (2x128, 2x256): larger ones
-/// are read in place (the model's weights sit in huge pages) and backward goes to BLAS, since a 2x512
-/// LSTM's copies would take 16 MB of its memory budget. One instance serves every worker of a
-/// ParallelGraph: refreshed before the workers start, read-only while they run.
+/// Copies of a model's recurrent kernels packed for CharRNNKernels' `crnn_gemm_panels`, for the per-step
+/// products of training: h·U forward and dz·Uᵀ backward. Packed, a block of rows streams through 16-column
+/// panels in memory order instead of touching a row of U per 64 bytes (a TLB miss each with 4 KB pages).
+/// Forward copies are made of kernels of at most `maximumFloats` (2x128, 2x256): larger ones are read in
+/// place (the model's weights sit in huge pages). Uᵀ is copied up to `maximumTransposedFloats` (2x512,
+/// 4 MB a layer): without it, each step's dz·Uᵀ went to BLAS's sgemm, which packed all of Uᵀ again on
+/// every call (2x512 training 7–12% faster with it, for 8 MB of memory). One instance serves every
+/// worker of a ParallelGraph: refreshed before the workers start, read-only while they run.
 final class PackedKernels {
     static let maximumFloats = 262_144
+    static let maximumTransposedFloats = 1_048_576
 
     /// One layer's copies.
     struct Layer {
         /// Column ranges of U (k = units rows) packed each on its own, as forward multiplies them: the
-        /// whole kernel, or for a GRU without reset_after its z and r columns and its candidate's.
+        /// whole kernel, or for a GRU without reset_after its z and r columns and its candidate's. Empty
+        /// for a kernel above `maximumFloats`.
         let forward: [(first: Int, count: Int, panels: UnsafeMutablePointer<Float>)]
         /// Uᵀ (G·U rows, U columns), packed.
         let backward: UnsafeMutablePointer<Float>
@@ -21,10 +24,12 @@ final class PackedKernels {
 
     private let layers: [Layer?]
 
-    init(config: ModelConfig) {
+    /// - Parameters: forwardLimit, transposedLimit: the largest kernels (floats) copied each way; tests
+    ///   lower them to reach every path with small models.
+    init(config: ModelConfig, forwardLimit: Int = maximumFloats, transposedLimit: Int = maximumTransposedFloats) {
         layers = config.layers.map { layer in
             let U = layer.units, G = layer.cell.gateCount * U
-            guard U * G <= PackedKernels.maximumFloats else { return nil }
+            guard U * G <= transposedLimit else { return nil }
             func zeros(_ count: Int) -> UnsafeMutablePointer<Float> {
                 let p = UnsafeMutablePointer<Float>.allocate(capacity: max(count, 1))
                 p.initialize(repeating: 0, count: max(count, 1))  // never read before a refresh, never undefined
@@ -32,7 +37,8 @@ final class PackedKernels {
             }
             let panel = Int(CRNN_GEMM_PANEL)
             let ranges = layer.cell == .gru && !layer.resetAfter ? [(0, 2 * U), (2 * U, U)] : [(0, G)]
-            return Layer(forward: ranges.map { ($0.0, $0.1, zeros(crnn_packed_size(U, $0.1, panel))) },
+            let forward = U * G <= forwardLimit ? ranges : []
+            return Layer(forward: forward.map { ($0.0, $0.1, zeros(crnn_packed_size(U, $0.1, panel))) },
                          backward: zeros(crnn_packed_size(G, U, panel)))
         }
     }
