@@ -2,21 +2,20 @@ import CharRNNKernels
 
 /// Copies of a model's recurrent kernels packed for CharRNNKernels' `crnn_gemm_panels`, for the per-step
 /// products of training: h·U forward and dz·Uᵀ backward. Packed, a block of rows streams through 16-column
-/// panels in memory order instead of touching a row of U per 64 bytes (a TLB miss each with 4 KB pages).
-/// Forward copies are made of kernels of at most `maximumFloats` (2x128, 2x256): larger ones are read in
-/// place (the model's weights sit in huge pages). Uᵀ is copied up to `maximumTransposedFloats` (2x512,
-/// 4 MB a layer): without it, each step's dz·Uᵀ went to BLAS's sgemm, which packed all of Uᵀ again on
-/// every call (2x512 training 7–12% faster with it, for 8 MB of memory). One instance serves every
-/// worker of a ParallelGraph: refreshed before the workers start, read-only while they run.
+/// panels in memory order instead of touching a row of U per 64 bytes; without a copy, forward reads U in
+/// place and backward goes to BLAS's sgemm, which packs all of Uᵀ again on every call. Copies are made
+/// of kernels of at most `maximumFloats` (2x512, 4 MB a layer each way): a 2x512 LSTM's per-step
+/// products ran 1.5x faster from them, for 16 MB of memory (161 MB in all, a quarter of Keras's is 167).
+/// One instance serves every worker of a ParallelGraph: refreshed before the workers start, read-only
+/// while they run.
 final class PackedKernels {
-    static let maximumFloats = 262_144
-    static let maximumTransposedFloats = 1_048_576
+    static let maximumFloats = 1_048_576
 
     /// One layer's copies.
     struct Layer {
         /// Column ranges of U (k = units rows) packed each on its own, as forward multiplies them: the
         /// whole kernel, or for a GRU without reset_after its z and r columns and its candidate's. Empty
-        /// for a kernel above `maximumFloats`.
+        /// when the kernel is above the forward limit.
         let forward: [(first: Int, count: Int, panels: UnsafeMutablePointer<Float>)]
         /// Uᵀ (G·U rows, U columns), packed.
         let backward: UnsafeMutablePointer<Float>
@@ -26,7 +25,7 @@ final class PackedKernels {
 
     /// - Parameters: forwardLimit, transposedLimit: the largest kernels (floats) copied each way; tests
     ///   lower them to reach every path with small models.
-    init(config: ModelConfig, forwardLimit: Int = maximumFloats, transposedLimit: Int = maximumTransposedFloats) {
+    init(config: ModelConfig, forwardLimit: Int = maximumFloats, transposedLimit: Int = maximumFloats) {
         layers = config.layers.map { layer in
             let U = layer.units, G = layer.cell.gateCount * U
             guard U * G <= transposedLimit else { return nil }
