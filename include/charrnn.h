@@ -207,7 +207,8 @@ CHARRNN_API charrnn_sample_params charrnn_default_sample_params(void);
  * the first session of each precision (as many bytes as the weights for float32) and shared by the
  * model's later sessions. Large products are split over a pool of worker threads (one per CPU the
  * process may use, at most 8, started on first use; they spin briefly after each product, then sleep);
- * the result does not depend on the number of threads. */
+ * a small model's session hands each layer's next recurrent product to a worker and goes on, even past
+ * the return of the call that started it. The result does not depend on the number of threads. */
 CHARRNN_API charrnn_status charrnn_session_new(const charrnn_model *model, charrnn_session **out);
 
 /* The weights a session multiplies with. */

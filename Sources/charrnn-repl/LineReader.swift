@@ -71,16 +71,24 @@ struct EditLineReader: LineReader {
         }
         rl_catch_signals = 0
         rl_getc_function = { _ in EditLineReader.getCharacter() }
-        if isatty(STDOUT_FILENO) == 0 { rl_outstream = stderr }  // keep the prompt on the terminal
+        let output = isatty(STDOUT_FILENO) != 0 ? STDOUT_FILENO : STDERR_FILENO
+        if output == STDERR_FILENO { rl_outstream = stderr }  // keep the prompt on the terminal
+        // libedit edits only with its output on a terminal and echo on (else the kernel edits the line).
+        var mode = termios()
+        holdsKeys = isatty(output) != 0 && tcgetattr(STDIN_FILENO, &mode) == 0 && mode.c_lflag & tcflag_t(ECHO) != 0
         rl_initialize()
+        if holdsKeys { TypeAhead.hold() }
     }
+
+    /// Whether the terminal is held between lines (TypeAhead): only where libedit edits the line.
+    let holdsKeys: Bool
 
     mutating func read(prompt: String) -> InputLine {
         EditLineReader.interrupted = false
         EditLineReader.invalidInput = false
         _ = Interrupt.take()
         let line = readline(prompt)
-        TypeAhead.hold()  // before the answer: keys pressed meanwhile wait for the next prompt
+        if holdsKeys { TypeAhead.hold() }  // before the answer: keys pressed meanwhile wait for the next prompt
         guard let raw = line else {
             if EditLineReader.interrupted || Interrupt.take() { return .interrupted }
             return .end

@@ -70,12 +70,11 @@ final class REPL {
         if interactive {
             Interrupt.install()
             reader = EditLineReader()
-            TypeAhead.hold()
             if decorated { banner() }
         } else {
             reader = PipeReader()
         }
-        defer { if interactive { TypeAhead.release() } }
+        defer { TypeAhead.release() }  // nothing when the terminal was never held
         while true {
             switch reader.read(prompt: prompt) {
             case .end:

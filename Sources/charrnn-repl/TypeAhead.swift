@@ -15,11 +15,17 @@ import Darwin
 ///
 /// So between lines the terminal is held non-canonical and without echo. Signals stay on, so Ctrl-C still
 /// interrupts an answer. Keys stay bytes in the input queue, and libedit reads them at the next prompt.
-/// `release` puts back the mode the REPL started with, as does a SIGTERM, SIGHUP or SIGQUIT.
+/// Only where libedit edits (it leaves a terminal it does not edit, e.g. with stderr redirected, to the
+/// kernel's line editing). `release` puts back the mode the REPL started with; so do the signals that
+/// end or stop the program, and a resumed program takes back the mode it had.
 enum TypeAhead {
-    /// The terminal's mode at the first `hold`; C-allocated because a signal handler reads it.
-    private static let saved: UnsafeMutablePointer<termios> = .allocate(capacity: 1)
+    /// The terminal's mode at the first `hold`, and at the last stop (Ctrl-Z); C-allocated because signal
+    /// handlers read them.
+    private static let saved: UnsafeMutablePointer<termios> = .allocate(capacity: 2)
     private static var isSaved = false
+    /// The signals whose handlers restore the terminal, and their previous actions, which they pass on to.
+    private static let endingSignals = [SIGTERM, SIGHUP, SIGQUIT, SIGABRT, SIGSEGV, SIGBUS, SIGILL, SIGTRAP, SIGFPE]
+    private static let previous: UnsafeMutablePointer<sigaction> = .allocate(capacity: 32)
 
     /// Holds typed keys until the next read. Called before the first prompt and after each line is read.
     static func hold() {
@@ -27,10 +33,12 @@ enum TypeAhead {
         guard tcgetattr(STDIN_FILENO, &mode) == 0 else { return }
         if !isSaved {
             saved.initialize(to: mode)
+            (saved + 1).initialize(to: mode)
             isSaved = true
-            installRestoringHandlers()
+            installHandlers()
         }
-        mode.c_lflag &= ~tcflag_t(ICANON | ECHO)
+        // IEXTEN too: where the kernel would still act on ^V and ^O without ICANON.
+        mode.c_lflag &= ~tcflag_t(ICANON | ECHO | IEXTEN)
         withUnsafeMutablePointer(to: &mode.c_cc) {
             $0.withMemoryRebound(to: cc_t.self, capacity: Int(NCCS)) { cc in
                 cc[Int(VMIN)] = 1
@@ -38,31 +46,77 @@ enum TypeAhead {
             }
         }
         // TCSANOW: TCSADRAIN would wait for the terminal to take the output; neither drops typed input.
-        _ = tcsetattr(STDIN_FILENO, TCSANOW, &mode)
+        if inForeground() { _ = tcsetattr(STDIN_FILENO, TCSANOW, &mode) }
     }
 
     /// Restores the terminal's mode from before the first `hold`.
     static func release() {
-        guard isSaved else { return }
-        _ = tcsetattr(STDIN_FILENO, TCSANOW, saved)
+        if isSaved && inForeground() { _ = tcsetattr(STDIN_FILENO, TCSANOW, saved) }
     }
 
-    /// Signals that end the program restore the terminal first, then end it as they would have.
-    private static func installRestoringHandlers() {
-        for signal in [SIGTERM, SIGHUP, SIGQUIT] {
-            var action = sigaction()
+    /// Only the foreground may set the terminal's mode: from the background, tcsetattr stops the process
+    /// (SIGTTOU), even inside a handler of a signal meant to end it.
+    private static func inForeground() -> Bool { tcgetpgrp(STDIN_FILENO) == getpgrp() }
+
+    private static func installHandlers() {
+        for signal in endingSignals {
             let handler: @convention(c) (Int32) -> Void = { number in
-                _ = tcsetattr(STDIN_FILENO, TCSANOW, TypeAhead.saved)
-                raise(number)  // SA_RESETHAND restored the default action
+                if TypeAhead.inForeground() { _ = tcsetattr(STDIN_FILENO, TCSANOW, TypeAhead.saved) }
+                // The previous action (the default, or Swift's backtracer for a crash), then the signal
+                // again: a crash's faulting instruction raises it anew as the handler returns.
+                sigaction(number, TypeAhead.previous + Int(number), nil)
+                if number != SIGSEGV && number != SIGBUS && number != SIGILL && number != SIGTRAP && number != SIGFPE {
+                    raise(number)
+                }
             }
-            #if canImport(Glibc)
-            action.__sigaction_handler.sa_handler = handler
-            #else
-            action.__sigaction_u.__sa_handler = handler
-            #endif
-            sigemptyset(&action.sa_mask)
-            action.sa_flags = Int32(truncatingIfNeeded: SA_RESETHAND)  // 0x80000000
-            sigaction(signal, &action, nil)
+            set(handler, for: signal, flags: 0)
         }
+        let stop: @convention(c) (Int32) -> Void = { _ in
+            // Ctrl-Z: the shell may not restore the terminal (dash does not), so leave it as found, stop,
+            // and once continued take back the mode of the moment (libedit's, or the held one).
+            let foreground = TypeAhead.inForeground()
+            if foreground {
+                _ = tcgetattr(STDIN_FILENO, TypeAhead.saved + 1)
+                _ = tcsetattr(STDIN_FILENO, TCSANOW, TypeAhead.saved)
+            }
+            var stopping = sigaction()  // no handler: the default action, stopping
+            sigemptyset(&stopping.sa_mask)
+            sigaction(SIGTSTP, &stopping, nil)
+            var unblock = sigset_t()
+            sigemptyset(&unblock)
+            sigaddset(&unblock, SIGTSTP)
+            raise(SIGTSTP)
+            pthread_sigmask(SIG_UNBLOCK, &unblock, nil)  // the stop happens here, until SIGCONT
+            pthread_sigmask(SIG_BLOCK, &unblock, nil)  // as the handler found it, until it returns
+            TypeAhead.set(TypeAhead.stopHandler, for: SIGTSTP, flags: Int32(SA_RESTART))
+            if foreground && TypeAhead.inForeground() { _ = tcsetattr(STDIN_FILENO, TCSANOW, TypeAhead.saved + 1) }
+        }
+        stopHandler = stop
+        set(stop, for: SIGTSTP, flags: Int32(SA_RESTART))
+    }
+
+    nonisolated(unsafe) private static var stopHandler: @convention(c) (Int32) -> Void = { _ in }
+
+    /// Installs `handler` for `signal`, keeping the previous action; a signal ignored from the start (nohup,
+    /// `trap ''`) stays ignored.
+    private static func set(_ handler: @convention(c) (Int32) -> Void, for signal: Int32, flags: Int32) {
+        var old = sigaction()
+        sigaction(signal, nil, &old)
+        #if canImport(Glibc)
+        let oldHandler = old.__sigaction_handler.sa_handler
+        #else
+        let oldHandler = old.__sigaction_u.__sa_handler
+        #endif
+        if unsafeBitCast(oldHandler, to: Int.self) == 1 { return }  // SIG_IGN
+        if signal != SIGTSTP { (previous + Int(signal)).initialize(to: old) }
+        var action = sigaction()
+        #if canImport(Glibc)
+        action.__sigaction_handler.sa_handler = handler
+        #else
+        action.__sigaction_u.__sa_handler = handler
+        #endif
+        sigemptyset(&action.sa_mask)
+        action.sa_flags = flags
+        sigaction(signal, &action, nil)
     }
 }

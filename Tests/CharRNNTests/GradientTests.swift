@@ -58,11 +58,18 @@ final class GradientTests: XCTestCase {
         for (name, config) in Fixtures.allConfigs { check(name, config) }
     }
 
-    /// Kernels between the two copy limits (a 2x512 LSTM's at the defaults) are packed transposed for the
-    /// backward products but multiplied in place forward; kernels above both go to BLAS backward.
+    /// Each kind of copy on its own, and none: a kernel above the limit (larger than 2x512) is multiplied in
+    /// place forward and goes to BLAS backward; graphs without gradients copy only U.
     func testEveryLayerTypeWithEachKindOfKernelCopy() {
+        let all = PackedKernels.maximumFloats
         for (name, config) in Fixtures.allConfigs {
-            check(name + ", Uᵀ copied only", config, packed: PackedKernels(config: config, forwardLimit: 0))
+            let transposedOnly = PackedKernels(config: config, forwardLimit: 0, transposedLimit: all)
+            let forwardOnly = PackedKernels(config: config, forwardLimit: all, transposedLimit: 0)
+            XCTAssertTrue(transposedOnly.layer(0)!.forward.isEmpty && transposedOnly.layer(0)!.backward != nil)
+            XCTAssertTrue(!forwardOnly.layer(0)!.forward.isEmpty && forwardOnly.layer(0)!.backward == nil)
+            XCTAssertNil(PackedKernels(config: config, forwardLimit: 0, transposedLimit: 0).layer(0))
+            check(name + ", Uᵀ copied only", config, packed: transposedOnly)
+            check(name + ", U copied only", config, packed: forwardOnly)
             check(name + ", no copies", config, packed: PackedKernels(config: config, forwardLimit: 0, transposedLimit: 0))
         }
     }

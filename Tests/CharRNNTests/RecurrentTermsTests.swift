@@ -89,7 +89,7 @@ final class RecurrentTermsTests: XCTestCase {
             let dropped = Session(model: model, seed: 1, precision: .float32, aheadLimitBytes: RecurrentTerms.aheadLimitBytes)
             try dropped.feed("abc")
         }
-        let a = Session(model: model, seed: 1, precision: .float32, aheadLimitBytes: RecurrentTerms.aheadLimitBytes), fresh = Session(model: model, seed: 1)
+        let a = Session(model: model, seed: 1, precision: .float32, aheadLimitBytes: RecurrentTerms.aheadLimitBytes), fresh = Session(model: model, seed: 1, precision: .float32, aheadLimitBytes: 0)
         try a.feed("abcdef")
         a.reset()
         try a.feed("gfe")

@@ -291,6 +291,20 @@ def test_failed_stdout_is_an_error(trained, corpus, tmp_path, command):
     assert proc.returncode == 1
 
 
+def test_closed_pipe_is_an_error(trained):
+    """`charrnn sample | head -c 10`: the reader leaves; the writer reports it (status 1), not a SIGPIPE death."""
+    model = trained[0]["checkpoint"]
+    proc = subprocess.Popen([CLI, "sample", "--model", model, "--length", "2000000", "--seed", "3"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert len(proc.stdout.read(10)) == 10
+    proc.stdout.close()
+    _, err = proc.communicate(timeout=120)
+    proc.err = err.decode("utf-8", "replace")
+    proc.returncode = proc.returncode
+    assert_clean_failure(proc, "cannot write to standard output: Broken pipe")
+    assert proc.returncode == 1
+
+
 # --- sample --------------------------------------------------------------------------------------
 
 def test_sample_seeded_and_streamed(trained):

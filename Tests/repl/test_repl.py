@@ -6,6 +6,7 @@ $CHARRNN_TEST_MODEL names a ready model instead. $CHARRNN_REPL and $CHARRNN_CLI 
 import os
 import pathlib
 import re
+import signal
 import subprocess
 import time
 
@@ -340,10 +341,10 @@ def test_keys_typed_during_an_answer_wait_for_the_prompt(repl, model):
     child = spawn(repl, model, "--max-chars", "20000", "--lines", "0")
     child.sendline("ROMEO:")
     stream_a_while(child)
-    child.send("JULIET:")
+    child.send("4242")  # digits: not in the model's vocabulary, so never in its answer
     child.expect(PROMPT, timeout=30)
-    assert "JULIET:" not in plain(child.before), "typed keys were echoed into the answer"
-    child.expect("JULIET:")  # libedit shows the typed-ahead line at the prompt
+    assert "4242" not in plain(child.before), "typed keys were echoed into the answer"
+    child.expect("4242")  # libedit shows the typed-ahead line at the prompt
     child.send("\r")
     child.expect("rnn›")
     assert child.isalive()
@@ -352,27 +353,52 @@ def test_keys_typed_during_an_answer_wait_for_the_prompt(repl, model):
     assert finish(child) == 0
 
 
-@pytest.mark.parametrize("when", ["at the prompt", "during an answer", "after Ctrl-D"])
+@pytest.mark.parametrize("when", ["at the prompt", "during an answer", "after Ctrl-D", "after a stop"])
 def test_terminal_mode_is_restored(repl, model, tmp_path, when):
     """The mode the REPL found is back after it ends, whether by Ctrl-D or SIGTERM, at the prompt (libedit's
-    raw mode) or during an answer (TypeAhead's mode)."""
+    raw mode) or during an answer (TypeAhead's mode), and after a stop and continue."""
     before, after = tmp_path / "before", tmp_path / "after"
     env = dict(os.environ, TERM="xterm-256color", LANG="C.UTF-8")
     script = f'stty -g > "$3"; "$0" --model "$1" --seed 7 --max-chars 100000 --lines 0; stty -g > "$2"'
     child = pexpect.spawn("/bin/sh", ["-c", script, repl, model, str(after), str(before)],
                           encoding="utf-8", timeout=15, env=env, dimensions=(50, 250))
     child.expect(PROMPT)
+    pid = int(subprocess.run(["pgrep", "-P", str(child.pid)], capture_output=True, text=True).stdout.split()[0])
     if when == "after Ctrl-D":
+        child.sendeof()
+    elif when == "after a stop":  # as Ctrl-Z and `fg`: the REPL takes its mode back and goes on
+        os.kill(pid, signal.SIGTSTP)
+        time.sleep(0.3)
+        os.kill(pid, signal.SIGCONT)
+        assert "rnn›" in say(child, "ROMEO:")
         child.sendeof()
     else:
         if when == "during an answer":
             child.sendline("ROMEO:")
             stream_a_while(child)
-        pid = int(subprocess.run(["pgrep", "-P", str(child.pid)], capture_output=True, text=True).stdout.split()[0])
-        os.kill(pid, 15)
+        os.kill(pid, signal.SIGTERM)
     child.expect(pexpect.EOF, timeout=15)
     child.close()
     assert after.read_text() == before.read_text()
+
+
+def test_terminal_not_held_when_libedit_does_not_edit(repl, model, tmp_path):
+    """With stdout and stderr redirected libedit leaves the line to the kernel's editing: holding the
+    terminal then would have hidden the typing and made Ctrl-D a character."""
+    out = tmp_path / "out.txt"
+    env = dict(os.environ, TERM="xterm-256color", LANG="C.UTF-8")
+    child = pexpect.spawn("/bin/sh", ["-c", 'exec "$0" --model "$1" --seed 7 --max-chars 10 > "$2" 2>&1', repl, model,
+                                      str(out)], encoding="utf-8", timeout=15, env=env)
+    time.sleep(0.5)
+    child.send("ROMEO:\r")
+    child.expect("ROMEO:")  # the kernel echoes the typing
+    deadline = time.time() + 15
+    while "rnn" not in out.read_text(errors="replace") and time.time() < deadline:
+        time.sleep(0.1)
+    child.sendeof()
+    child.expect(pexpect.EOF, timeout=10)
+    child.close()
+    assert child.exitstatus == 0
 
 
 def test_quit(repl, model):

@@ -4,8 +4,8 @@ import CharRNNKernels
 /// products of training: h·U forward and dz·Uᵀ backward. Packed, a block of rows streams through 16-column
 /// panels in memory order instead of touching a row of U per 64 bytes; without a copy, forward reads U in
 /// place and backward goes to BLAS's sgemm, which packs all of Uᵀ again on every call. Copies are made
-/// of kernels of at most `maximumFloats` (2x512, 4 MB a layer each way): a 2x512 LSTM's per-step
-/// products ran 1.5x faster from them, for 16 MB of memory (161 MB in all, a quarter of Keras's is 167).
+/// of kernels of at most `maximumFloats` (2x512: 4 MB a layer for each copy): a 2x512 LSTM's per-step
+/// products ran 1.5x faster from them, for 16 MB of memory (161 MB in all, against Keras's 671–681).
 /// One instance serves every worker of a ParallelGraph: refreshed before the workers start, read-only
 /// while they run.
 final class PackedKernels {
@@ -17,18 +17,26 @@ final class PackedKernels {
         /// whole kernel, or for a GRU without reset_after its z and r columns and its candidate's. Empty
         /// when the kernel is above the forward limit.
         let forward: [(first: Int, count: Int, panels: UnsafeMutablePointer<Float>)]
-        /// Uᵀ (G·U rows, U columns), packed.
-        let backward: UnsafeMutablePointer<Float>
+        /// Uᵀ (G·U rows, U columns), packed; nil above the transposed limit.
+        let backward: UnsafeMutablePointer<Float>?
     }
 
     private let layers: [Layer?]
 
-    /// - Parameters: forwardLimit, transposedLimit: the largest kernels (floats) copied each way; tests
-    ///   lower them to reach every path with small models.
-    init(config: ModelConfig, forwardLimit: Int = maximumFloats, transposedLimit: Int = maximumFloats) {
+    /// Copies for graphs whose parts have `rows` rows (sequences) each: none below 4 rows, where the
+    /// products go to BLAS's matrix–vector kernel (batch-1 evaluation), and no Uᵀ without gradients.
+    convenience init(config: ModelConfig, rows: Int, computesGradients: Bool) {
+        self.init(config: config, forwardLimit: rows >= 4 ? PackedKernels.maximumFloats : 0,
+                  transposedLimit: rows >= 4 && computesGradients ? PackedKernels.maximumFloats : 0)
+    }
+
+    /// - Parameters: forwardLimit, transposedLimit: the largest kernels (floats) copied forward and
+    ///   transposed; tests lower them to reach every path with small models.
+    init(config: ModelConfig, forwardLimit: Int, transposedLimit: Int) {
         layers = config.layers.map { layer in
             let U = layer.units, G = layer.cell.gateCount * U
-            guard U * G <= transposedLimit else { return nil }
+            let copiesForward = U * G <= forwardLimit, copiesTransposed = U * G <= transposedLimit
+            guard copiesForward || copiesTransposed else { return nil }
             func zeros(_ count: Int) -> UnsafeMutablePointer<Float> {
                 let p = UnsafeMutablePointer<Float>.allocate(capacity: max(count, 1))
                 p.initialize(repeating: 0, count: max(count, 1))  // never read before a refresh, never undefined
@@ -36,9 +44,16 @@ final class PackedKernels {
             }
             let panel = Int(CRNN_GEMM_PANEL)
             let ranges = layer.cell == .gru && !layer.resetAfter ? [(0, 2 * U), (2 * U, U)] : [(0, G)]
-            let forward = U * G <= forwardLimit ? ranges : []
-            return Layer(forward: forward.map { ($0.0, $0.1, zeros(crnn_packed_size(U, $0.1, panel))) },
-                         backward: zeros(crnn_packed_size(G, U, panel)))
+            return Layer(forward: (copiesForward ? ranges : []).map { ($0.0, $0.1, zeros(crnn_packed_size(U, $0.1, panel))) },
+                         backward: copiesTransposed ? zeros(crnn_packed_size(G, U, panel)) : nil)
+        }
+    }
+
+    /// The bytes of the copies a training run's graph makes (both ways) of `config`'s kernels.
+    static func trainingBytes(_ config: ModelConfig) -> Double {
+        config.layers.reduce(0) { total, layer in
+            let floats = layer.units * layer.cell.gateCount * layer.units
+            return total + (floats <= maximumFloats ? 2 * Double(floats) * 4 : 0)
         }
     }
 
@@ -46,7 +61,7 @@ final class PackedKernels {
         for layer in layers {
             guard let layer else { continue }
             for range in layer.forward { range.panels.deallocate() }
-            layer.backward.deallocate()
+            layer.backward?.deallocate()
         }
     }
 
@@ -57,7 +72,9 @@ final class PackedKernels {
             let U = w.units, G = w.width, kernel = w.recurrentKernel
             let panel = Int(CRNN_GEMM_PANEL)
             for range in layer.forward { crnn_pack_panels(kernel + range.first, U, range.count, G, panel, range.panels) }
-            crnn_pack_panels_transposed(kernel, U, G, G, panel, layer.backward)  // Uᵀ, straight into its panels
+            if let backward = layer.backward {
+                crnn_pack_panels_transposed(kernel, U, G, G, panel, backward)  // Uᵀ, straight into its panels
+            }
         }
     }
 
@@ -88,8 +105,8 @@ extension RecurrentWeights {
                                 into c: UnsafeMutablePointer<Float>, accumulate: Bool,
                                 packed: PackedKernels.Layer?) {
         let U = units
-        if m >= 4, let packed {
-            crnn_gemm_panels(m, U, k, a, lda, packed.backward + firstColumn * Int(CRNN_GEMM_PANEL), width, c, U,
+        if m >= 4, let backward = packed?.backward {
+            crnn_gemm_panels(m, U, k, a, lda, backward + firstColumn * Int(CRNN_GEMM_PANEL), width, c, U,
                              accumulate ? 1 : 0)
         } else {
             sgemm(transB: true, m: m, n: U, k: k, a: a, lda: lda, b: recurrentKernel + firstColumn, ldb: width,

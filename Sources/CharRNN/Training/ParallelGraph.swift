@@ -37,7 +37,7 @@ public final class ParallelGraph {
         var starts: [Int] = []
         var parts: [TrainingGraph] = []
         var start = 0
-        let packed = PackedKernels(config: model.config)
+        let packed = PackedKernels(config: model.config, rows: batch / n, computesGradients: computesGradients)
         let gradients = ParameterBuffer(count: computesGradients ? model.layout.totalCount : 0)
         for i in 0..<n {
             let size = batch / n + (i < batch % n ? 1 : 0)

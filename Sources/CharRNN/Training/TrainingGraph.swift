@@ -105,7 +105,7 @@ public final class TrainingGraph {
         head = HeadWeights(base: model.parameters.pointer, layout: model.layout)
         headGradient = HeadWeights(base: gradients.pointer, layout: model.layout)
         layers = config.layers.map { SequenceBuffers(layer: $0, steps: steps, batch: batch) }
-        packedKernels = sharedPackedKernels ?? PackedKernels(config: config)
+        packedKernels = sharedPackedKernels ?? PackedKernels(config: config, rows: batch, computesGradients: computesGradients)
         refreshesPackedKernels = sharedPackedKernels == nil
 
         var allocations: [UnsafeMutableRawPointer] = []

@@ -6,7 +6,8 @@ public enum TrainingMemory {
     /// The C API's limit on a run's estimate, in bytes (8 GiB).
     public static let limitBytes = 1 << 33
 
-    /// A rough bound on training's memory, in bytes: activations, weights, gradients and optimizer moments.
+    /// A rough bound on training's memory, in bytes: activations, weights, gradients, optimizer moments
+    /// and the recurrent kernels' packed copies.
     public static func estimatedBytes(_ config: ModelConfig, _ options: TrainingOptions) -> Double {
         // Per character: the dense input and its gradient (embedding), logits, and per layer the gates, h, c,
         // the outputs' gradients and dropout's two buffers.
@@ -17,7 +18,7 @@ public enum TrainingMemory {
         // Weights, at most two optimizer moments, and the gradients (one buffer, shared by the worker threads).
         let buffers = 4.0
         let parameters = Double(config.parameterCount) * 4 * buffers
-        return activations + parameters
+        return activations + parameters + PackedKernels.trainingBytes(config)
     }
 
     /// The refusal for a run over the limit, or nil when it fits.
