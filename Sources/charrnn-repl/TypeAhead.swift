@@ -65,11 +65,10 @@ enum TypeAhead {
                 // The previous action (the default, or Swift's backtracer for a crash), then the signal
                 // again: a crash's faulting instruction raises it anew as the handler returns.
                 sigaction(number, TypeAhead.previous + Int(number), nil)
-                if number != SIGSEGV && number != SIGBUS && number != SIGILL && number != SIGTRAP && number != SIGFPE {
-                    raise(number)
-                }
+                if number != SIGSEGV && number != SIGBUS && number != SIGILL && number != SIGFPE { raise(number) }
             }
-            set(handler, for: signal, flags: 0)
+            // SA_ONSTACK: a stack overflow's SIGSEGV still finds the alternate stack the runtime set up.
+            set(handler, for: signal, flags: Int32(SA_ONSTACK))
         }
         let stop: @convention(c) (Int32) -> Void = { _ in
             // Ctrl-Z: the shell may not restore the terminal (dash does not), so leave it as found, stop,
