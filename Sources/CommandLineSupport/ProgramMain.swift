@@ -16,14 +16,7 @@ public enum ProgramMain {
     ///   program with a message and a failure status, never silently 0 or by SIGPIPE.
     public static func run<Command: ParsableCommand>(_ command: Command.Type, program: String) -> Never {
         // A closed pipe is a failed write (EPIPE, reported at the exit), not a silent death by SIGPIPE.
-        var ignore = sigaction()
-        #if canImport(Glibc)
-        ignore.__sigaction_handler.sa_handler = unsafeBitCast(1, to: __sighandler_t.self)  // SIG_IGN
-        #else
-        ignore.__sigaction_u.__sa_handler = unsafeBitCast(1, to: (@convention(c) (Int32) -> Void).self)
-        #endif
-        sigemptyset(&ignore.sa_mask)
-        sigaction(SIGPIPE, &ignore, nil)
+        SignalActions.ignore(SIGPIPE)
         if let problem = invalidUTF8Argument() {
             writeError("\(program): error: \(problem)\n")
             StandardOutput.exit(2, program: program)

@@ -3,6 +3,7 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import CommandLineSupport
 
 /// Ctrl-C handling: a SIGINT handler that only sets a flag, checked once per generated or fed character
 /// and by the line reader, so an interrupt stops the current answer instead of the program.
@@ -19,15 +20,7 @@ enum Interrupt {
     /// whatever SA_RESTART says, so Ctrl-C still ends the line being typed.
     static func install() {
         _ = flag  // initialise before any signal can arrive
-        var action = sigaction()
-        #if canImport(Glibc)
-        action.__sigaction_handler.sa_handler = { _ in Interrupt.flag.pointee = 1 }
-        #else
-        action.__sigaction_u.__sa_handler = { _ in Interrupt.flag.pointee = 1 }
-        #endif
-        sigemptyset(&action.sa_mask)
-        action.sa_flags = Int32(SA_RESTART)
-        sigaction(SIGINT, &action, nil)
+        SignalActions.install({ _ in Interrupt.flag.pointee = 1 }, for: SIGINT, flags: Int32(SA_RESTART))
     }
 
     static var isSet: Bool { flag.pointee != 0 }

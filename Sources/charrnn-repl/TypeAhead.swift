@@ -3,6 +3,7 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import CommandLineSupport
 
 /// Keeps the keys pressed while an answer streams, as they were typed, for the next prompt.
 ///
@@ -78,9 +79,7 @@ enum TypeAhead {
                 _ = tcgetattr(STDIN_FILENO, TypeAhead.saved + 1)
                 _ = tcsetattr(STDIN_FILENO, TCSANOW, TypeAhead.saved)
             }
-            var stopping = sigaction()  // no handler: the default action, stopping
-            sigemptyset(&stopping.sa_mask)
-            sigaction(SIGTSTP, &stopping, nil)
+            SignalActions.reset(SIGTSTP)  // the default action: stopping
             var unblock = sigset_t()
             sigemptyset(&unblock)
             sigaddset(&unblock, SIGTSTP)
@@ -99,23 +98,9 @@ enum TypeAhead {
     /// Installs `handler` for `signal`, keeping the previous action; a signal ignored from the start (nohup,
     /// `trap ''`) stays ignored.
     private static func set(_ handler: @convention(c) (Int32) -> Void, for signal: Int32, flags: Int32) {
-        var old = sigaction()
-        sigaction(signal, nil, &old)
-        #if canImport(Glibc)
-        let oldHandler = old.__sigaction_handler.sa_handler
-        #else
-        let oldHandler = old.__sigaction_u.__sa_handler
-        #endif
-        if unsafeBitCast(oldHandler, to: Int.self) == 1 { return }  // SIG_IGN
-        if signal != SIGTSTP { (previous + Int(signal)).initialize(to: old) }
-        var action = sigaction()
-        #if canImport(Glibc)
-        action.__sigaction_handler.sa_handler = handler
-        #else
-        action.__sigaction_u.__sa_handler = handler
-        #endif
-        sigemptyset(&action.sa_mask)
-        action.sa_flags = flags
-        sigaction(signal, &action, nil)
+        let old = SignalActions.current(signal)
+        if SignalActions.isIgnore(old) { return }
+        if signal != SIGTSTP { (previous + Int(signal)).initialize(to: old) }  // before the handler can read it
+        SignalActions.install(handler, for: signal, flags: flags)
     }
 }

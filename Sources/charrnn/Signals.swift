@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import CommandLineSupport
 
 /// SIGINT / SIGTERM during training: the handler only records the signal; the training loop polls it,
 /// stops, and the trainer writes a checkpoint. A second signal exits at once.
@@ -18,12 +19,9 @@ enum StopSignal {
             if StopSignal.received.pointee != 0 { _exit(128 + sig) }
             StopSignal.received.pointee = sig
         }
-        var action = sigaction()
-        action.__sigaction_handler.sa_handler = handler
-        sigemptyset(&action.sa_mask)
-        action.sa_flags = Int32(SA_RESTART)  // an interrupted write resumes (glibc would drop the buffer)
-        sigaction(SIGINT, &action, nil)
-        sigaction(SIGTERM, &action, nil)
+        for signal in [SIGINT, SIGTERM] {  // SA_RESTART: an interrupted write resumes (glibc would drop the buffer)
+            SignalActions.install(handler, for: signal, flags: Int32(SA_RESTART))
+        }
     }
 
     static var signal: Int32 { received.pointee }
