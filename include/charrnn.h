@@ -71,6 +71,8 @@ typedef enum charrnn_status {
     CHARRNN_ERR_CONFIG = 12,            /* a model or training configuration is invalid */
     CHARRNN_ERR_OUT_OF_MEMORY = 13,     /* an allocation would be too large: more than the machine or
                                            ulimit allows, or a training run over 8 GiB (estimated) */
+    CHARRNN_ERR_NOT_FINITE = 14,        /* the model's numbers overflowed float32 (weights or a state too
+                                           large): no distribution to report or sample from */
     CHARRNN_ERR_INTERNAL = 99           /* a bug in charrnn; please report it */
 } charrnn_status;
 
@@ -173,10 +175,23 @@ typedef struct charrnn_eval_result {
 
 /* Runs the model over `text` from a fresh state and measures how well it predicts each next
  * character. Without CHARRNN_SKIP_UNKNOWN, an unknown character fails with
- * CHARRNN_ERR_UNKNOWN_CHARACTER. The text needs at least two known characters. */
+ * CHARRNN_ERR_UNKNOWN_CHARACTER. The text needs at least two known characters. A model whose numbers
+ * overflow on this text fails with CHARRNN_ERR_NOT_FINITE. */
 CHARRNN_API charrnn_status charrnn_model_evaluate(const charrnn_model *model, const char *text,
                                                   size_t len, uint32_t flags,
                                                   charrnn_eval_result *result);
+
+/* Asked between chunks of a long call (every 256 characters: a few milliseconds for the largest
+ * models); return non-zero to stop the call, which then fails with CHARRNN_ERR_CANCELLED and changes
+ * nothing. Called on the calling thread; for example, a binding checks its interpreter's pending
+ * signals here. */
+typedef int (*charrnn_interrupt_callback)(void *user_data);
+
+/* charrnn_model_evaluate() that asks `interrupt` (may be NULL) between chunks of the text. */
+CHARRNN_API charrnn_status charrnn_model_evaluate_interruptible(const charrnn_model *model, const char *text,
+                                                                size_t len, uint32_t flags,
+                                                                charrnn_interrupt_callback interrupt,
+                                                                void *user_data, charrnn_eval_result *result);
 
 /* ---------------------------------------------------------------------------------------------- */
 /* Sessions: stateful generation                                                                   */
@@ -240,8 +255,16 @@ CHARRNN_API charrnn_status charrnn_session_seed(charrnn_session *session, uint64
 CHARRNN_API charrnn_status charrnn_session_feed(charrnn_session *session, const char *text, size_t len,
                                                 uint32_t flags, size_t *fed, size_t *skipped);
 
+/* charrnn_session_feed() that asks `interrupt` (may be NULL) between chunks of the text; when it asks
+ * to stop, the state is put back as it was before the call and CHARRNN_ERR_CANCELLED is returned. */
+CHARRNN_API charrnn_status charrnn_session_feed_interruptible(charrnn_session *session, const char *text,
+                                                              size_t len, uint32_t flags,
+                                                              charrnn_interrupt_callback interrupt,
+                                                              void *user_data, size_t *fed, size_t *skipped);
+
 /* Copies the distribution over the next character (vocab_size floats, summing to 1) into `probs`.
- * CHARRNN_ERR_STATE when nothing has been fed since creation or reset. */
+ * CHARRNN_ERR_STATE when nothing has been fed since creation or reset; CHARRNN_ERR_NOT_FINITE when the
+ * model's numbers overflowed (sampling and generation then fail the same way). */
 CHARRNN_API charrnn_status charrnn_session_probabilities(const charrnn_session *session, float *probs,
                                                          size_t capacity, size_t *needed);
 

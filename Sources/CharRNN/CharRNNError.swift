@@ -26,12 +26,15 @@ public enum CharRNNError: Error, Equatable, CustomStringConvertible {
     /// The work would need more memory than the machine or the process's limits allow: refused before
     /// allocating, since a failed allocation would abort the host process.
     case outOfMemory(String)
+    /// The model's numbers are not finite: weights or a state so large that float32 overflows, so
+    /// there is no distribution to report or sample from.
+    case notFinite(String)
 
     public var description: String {
         switch self {
         case .invalidArgument(let m), .io(let m), .format(let m), .invalidUTF8(_, let m),
              .unknownCharacter(let m), .shape(let m), .notFound(let m), .state(let m),
-             .cancelled(let m), .diverged(let m), .config(let m), .outOfMemory(let m):
+             .cancelled(let m), .diverged(let m), .config(let m), .outOfMemory(let m), .notFinite(let m):
             return m
         }
     }

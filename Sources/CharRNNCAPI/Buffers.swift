@@ -43,6 +43,9 @@ func text(_ pointer: UnsafePointer<CChar>?, _ len: Int, _ name: String = "text")
     }
     if len == 0 { return [] }
     guard let pointer else { throw APIError.invalid("\(name) is NULL but len is \(len)") }
+    // At most one scalar per byte, then one index per scalar where the text is encoded for a model.
+    try MemoryBudget.ensure(count: len, bytesEach: MemoryLayout<Unicode.Scalar>.size + MemoryLayout<Int32>.size,
+                            for: "decoding \(name) (\(len) bytes)")
     let bytes = UnsafeRawPointer(pointer).assumingMemoryBound(to: UInt8.self)
     do {
         return try UTF8Text.decode(bytes, count: len)

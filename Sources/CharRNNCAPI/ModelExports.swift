@@ -176,12 +176,20 @@ public func capi_model_set_weights(_ handle: CModel?, _ layer: UnsafePointer<CCh
 @_cdecl("charrnn_model_evaluate")
 public func capi_model_evaluate(_ handle: CModel?, _ textPointer: UnsafePointer<CChar>?, _ len: Int, _ flags: UInt32,
                                 _ result: UnsafeMutablePointer<charrnn_eval_result>?) -> CStatus {
+    capi_model_evaluate_interruptible(handle, textPointer, len, flags, nil, nil, result)
+}
+
+@_cdecl("charrnn_model_evaluate_interruptible")
+public func capi_model_evaluate_interruptible(_ handle: CModel?, _ textPointer: UnsafePointer<CChar>?, _ len: Int,
+                                              _ flags: UInt32, _ interrupt: charrnn_interrupt_callback?,
+                                              _ userData: UnsafeMutableRawPointer?,
+                                              _ result: UnsafeMutablePointer<charrnn_eval_result>?) -> CStatus {
     guarded {
         let model = try model(handle)
         let skip = try skipFlag(flags)
         let scalars = try text(textPointer, len)
         guard let result else { throw APIError.invalid("result is NULL") }
-        let r = try model.evaluate(scalars, skipUnknown: skip)
+        let r = try model.evaluate(scalars, skipUnknown: skip, interrupt: interrupt.map { callback in { callback(userData) != 0 } })
         var out = charrnn_eval_result()
         out.loss = r.meanLoss
         out.perplexity = exp(r.meanLoss)

@@ -41,7 +41,7 @@ public func capi_session_new_with_precision(_ handle: CModel?, _ precision: char
         case CHARRNN_PRECISION_INT8: weights = .int8
         default: throw APIError.invalid("precision \(precision.rawValue) is not a charrnn_precision (0 float32, 1 int8)")
         }
-        out.pointee = box(Session(model: model, seed: 0, precision: weights))
+        out.pointee = box(try Session.checked(model: model, seed: 0, precision: weights))
     }
 }
 
@@ -63,11 +63,19 @@ public func capi_session_seed(_ handle: CSession?, _ seed: UInt64) -> CStatus {
 @_cdecl("charrnn_session_feed")
 public func capi_session_feed(_ handle: CSession?, _ textPointer: UnsafePointer<CChar>?, _ len: Int, _ flags: UInt32,
                               _ fed: UnsafeMutablePointer<Int>?, _ skipped: UnsafeMutablePointer<Int>?) -> CStatus {
+    capi_session_feed_interruptible(handle, textPointer, len, flags, nil, nil, fed, skipped)
+}
+
+@_cdecl("charrnn_session_feed_interruptible")
+public func capi_session_feed_interruptible(_ handle: CSession?, _ textPointer: UnsafePointer<CChar>?, _ len: Int,
+                                            _ flags: UInt32, _ interrupt: charrnn_interrupt_callback?,
+                                            _ userData: UnsafeMutableRawPointer?, _ fed: UnsafeMutablePointer<Int>?,
+                                            _ skipped: UnsafeMutablePointer<Int>?) -> CStatus {
     guarded {
         let session = try session(handle)
         let skip = try skipFlag(flags)
         let scalars = try text(textPointer, len)
-        let result = try session.feed(scalars, skipUnknown: skip)
+        let result = try session.feed(scalars, skipUnknown: skip, interrupt: interrupt.map { callback in { callback(userData) != 0 } })
         fed?.pointee = result.fed
         skipped?.pointee = result.skippedCount
     }

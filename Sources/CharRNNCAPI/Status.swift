@@ -34,6 +34,7 @@ func status(of error: CharRNNError) -> charrnn_status {
     case .diverged: return CHARRNN_ERR_DIVERGED
     case .config: return CHARRNN_ERR_CONFIG
     case .outOfMemory: return CHARRNN_ERR_OUT_OF_MEMORY
+    case .notFinite: return CHARRNN_ERR_NOT_FINITE
     }
 }
 
@@ -114,6 +115,7 @@ public func capi_status_name(_ status: CStatus) -> UnsafePointer<CChar>? {
     case CHARRNN_ERR_DIVERGED.rawValue: return cString("DIVERGED")
     case CHARRNN_ERR_CONFIG.rawValue: return cString("CONFIG")
     case CHARRNN_ERR_OUT_OF_MEMORY.rawValue: return cString("OUT_OF_MEMORY")
+    case CHARRNN_ERR_NOT_FINITE.rawValue: return cString("NOT_FINITE")
     case CHARRNN_ERR_INTERNAL.rawValue: return cString("INTERNAL")
     default: return cString("UNKNOWN")
     }

@@ -72,7 +72,10 @@ public enum ModelLocation {
     /// - Throws: `CharRNNError.io` when nothing is there, or the folder holds no model or several.
     public static func resolve(_ path: String) throws -> String {
         var status = stat()
-        guard stat(path, &status) == 0 else { throw CharRNNError.io("no such file: \(path)") }
+        guard stat(path, &status) == 0 else {
+            let reason = errno == ELOOP ? "a loop of symbolic links (or too many of them)" : String(cString: strerror(errno))
+            throw CharRNNError.io("cannot open \(path): \(reason)")
+        }
         guard (status.st_mode & S_IFMT) == S_IFDIR else { return path }
         for preferred in ["model.safetensors", "latest.safetensors"] where FileIO.exists(path + "/" + preferred) {
             return path + "/" + preferred

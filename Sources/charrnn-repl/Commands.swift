@@ -99,7 +99,12 @@ extension REPL {
         case "load":
             guard !argument.isEmpty else { out.note(":load needs a file name, e.g. :load chat.state"); break }
             do {
-                let bytes = try FileIO.read(argument)
+                // A state has a known size: read at most one byte more, so a huge file costs nothing.
+                let size = Session.stateSize(for: model)
+                let bytes = try FileIO.read(argument, prefix: size + 1)
+                guard bytes.count <= size else {
+                    throw CharRNNError.format("\(argument) is larger than a conversation state of this model (\(size) bytes)")
+                }
                 try bytes.withUnsafeBytes { try session.setState($0) }
                 info("loaded the conversation state from \(argument)")
             } catch {

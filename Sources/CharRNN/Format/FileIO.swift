@@ -10,21 +10,75 @@ public enum FileIO {
     public static let maxFileSize = 1 << 34
 
     /// Reads a whole file, or its first `prefix` bytes.
+    ///
+    /// The path is opened without blocking and checked to be a regular file before anything is read, so a
+    /// named pipe, a device or a folder is refused at once instead of blocking the caller forever or
+    /// reading without end.
     /// - Parameter memoryPerByte: the memory the caller will need per byte read (decoding, copies), for
     ///   refusing a file that cannot fit with `CharRNNError.outOfMemory` before anything is allocated.
     public static func read(_ path: String, prefix: Int? = nil, memoryPerByte: Double = 1) throws -> [UInt8] {
-        guard let file = fopen(path, "rb") else { throw CharRNNError.io("cannot open \(path): \(lastErrorString())") }
-        defer { fclose(file) }
+        let fd = try openRegularFile(path)
+        defer { close(fd) }
         var st = stat()
-        guard fstat(fileno(file), &st) == 0 else { throw CharRNNError.io("cannot stat \(path): \(lastErrorString())") }
-        guard (st.st_mode & S_IFMT) == S_IFREG else { throw CharRNNError.io("\(path) is not a regular file") }
+        guard fstat(fd, &st) == 0 else { throw CharRNNError.io("cannot stat \(path): \(lastErrorString())") }
         let size = min(Int(st.st_size), max(prefix ?? Int.max, 0))
         guard size <= maxFileSize else { throw CharRNNError.io("\(path) is too large (\(size) bytes)") }
         try MemoryBudget.ensure(Double(size) * max(memoryPerByte, 1), for: "reading \(path) (\(size) bytes)")
         var bytes = [UInt8](repeating: 0, count: size)
-        let got = bytes.withUnsafeMutableBytes { fread($0.baseAddress, 1, size, file) }
-        guard got == size else { throw CharRNNError.io("cannot read \(path): read \(got) of \(size) bytes") }
+        var got = 0
+        let failure: String? = bytes.withUnsafeMutableBytes { buffer in
+            while got < size {
+                let n = Glibc.read(fd, buffer.baseAddress! + got, size - got)
+                if n < 0 {
+                    if errno == EINTR { continue }
+                    return lastErrorString()
+                }
+                if n == 0 { break }
+                got += n
+            }
+            return nil
+        }
+        if let failure { throw CharRNNError.io("cannot read \(path): \(failure)") }
+        guard got == size else { throw CharRNNError.io("cannot read \(path): read \(got) of \(size) bytes (the file shrank)") }
         return bytes
+    }
+
+    /// Opens `path` for reading and returns its descriptor, or throws naming the path and the reason
+    /// (a missing file, a loop of symbolic links, a folder, a pipe, a device).
+    public static func openRegularFile(_ path: String) throws -> Int32 {
+        guard !path.isEmpty else { throw CharRNNError.io("the file name is empty") }
+        // O_NONBLOCK: opening a FIFO for reading would otherwise wait for a writer, forever.
+        let fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY)
+        guard fd >= 0 else {
+            let reason = errno == ELOOP ? "a loop of symbolic links (or too many of them)" : lastErrorString()
+            throw CharRNNError.io("cannot open \(path): \(reason)")
+        }
+        var st = stat()
+        guard fstat(fd, &st) == 0 else {
+            let reason = lastErrorString()
+            close(fd)
+            throw CharRNNError.io("cannot stat \(path): \(reason)")
+        }
+        guard (st.st_mode & S_IFMT) == S_IFREG else {
+            close(fd)
+            throw CharRNNError.io("\(path) is \(fileKind(st.st_mode)), not a regular file")
+        }
+        // Regular files never block; clear the flag so reads behave as usual.
+        _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK)
+        return fd
+    }
+
+    /// "a folder", "a named pipe (FIFO)", ... for messages.
+    static func fileKind(_ mode: mode_t) -> String {
+        switch mode & S_IFMT {
+        case S_IFDIR: return "a folder"
+        case S_IFIFO: return "a named pipe (FIFO)"
+        case S_IFCHR: return "a character device"
+        case S_IFBLK: return "a block device"
+        case S_IFSOCK: return "a socket"
+        case S_IFLNK: return "a symbolic link"
+        default: return "not a regular file"
+        }
     }
 
     /// Writes `bytes` to `path` atomically: a temporary file in the same folder, flushed to disk, then

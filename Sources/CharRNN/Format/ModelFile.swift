@@ -36,11 +36,43 @@ public enum ModelFile {
         try FileIO.writeAtomically(encode(model, extras: extras), to: path)
     }
 
-    /// Reads a model from bytes, checking every tensor against the configuration.
+    /// The most optimizer slots a checkpoint holds (Adam keeps two vectors, RMSprop and Adagrad one).
+    static let maxOptimizerSlots = 4
+
+    /// Reads a model from bytes. The whole header is checked first — its structure (`SafeTensors.Index`),
+    /// then the metadata, then that the tensors are exactly those the configuration requires, with their
+    /// shapes — and only then is anything the file describes allocated and copied.
     public static func decode(_ bytes: [UInt8]) throws -> (model: Model, extras: Extras) {
-        let (tensors, metadata) = try SafeTensors.decode(bytes)
+        try bytes.withUnsafeBytes { raw in
+            let index = try SafeTensors.Index(raw)
+            var metadata = index.metadata
+            let (config, vocabulary) = try modelDescription(metadata)
+            let layout = ParameterLayout(config: config)
+            try checkTensorNames(index, layout: layout, config: config, isCheckpoint: metadata["training"] != nil)
+            let parameters = ParameterBuffer(count: layout.totalCount, hugePages: true)
+            for t in layout.tensors {
+                let entry = index.entry(named: t.name)!  // checkTensorNames found every one
+                let destination = UnsafeMutableRawBufferPointer(start: parameters.pointer + t.offset, count: t.count * 4)
+                destination.copyMemory(from: UnsafeRawBufferPointer(rebasing: raw[entry.begin..<entry.end]))
+                for i in 0..<t.count {
+                    let value = Float(bitPattern: UInt32(littleEndian: parameters.pointer[t.offset + i].bitPattern))
+                    guard value.isFinite else { throw CharRNNError.format("tensor \(t.name) holds a non-finite value") }
+                    parameters.pointer[t.offset + i] = value
+                }
+            }
+            for key in ["format", "format_version", "config", "vocab"] { metadata[key] = nil }
+            var extras = Extras(metadata: metadata)
+            for entry in index.entries where layout.tensor(named: entry.name) == nil {
+                extras.tensors[entry.name] = index.tensor(entry, in: raw)
+            }
+            return (Model(config: config, vocabulary: vocabulary, parameters: parameters), extras)
+        }
+    }
+
+    /// The configuration and vocabulary a file's metadata describes, checked against each other.
+    private static func modelDescription(_ metadata: [String: String]) throws -> (ModelConfig, Vocabulary) {
         guard metadata["format"] == formatName else {
-            throw CharRNNError.format("not a charrnn model: metadata \"format\" is \(metadata["format"].map { "\"\($0)\"" } ?? "missing")")
+            throw CharRNNError.format("not a charrnn model: metadata \"format\" is \(metadata["format"].map { "\"\($0.prefix(80))\"" } ?? "missing")")
         }
         guard let versionText = metadata["format_version"], let version = Int(versionText) else {
             throw CharRNNError.format("metadata \"format_version\" is missing or not a number")
@@ -61,31 +93,43 @@ public enum ModelFile {
         guard vocabulary.count == config.vocabSize else {
             throw CharRNNError.format("the config says vocab_size \(config.vocabSize) but the vocabulary has \(vocabulary.count) characters")
         }
-        // Every tensor is checked before the parameters are allocated, so that a small file whose config
-        // claims huge layers is refused instead of allocating what the config says.
-        let layout = ParameterLayout(config: config)
+        return (config, vocabulary)
+    }
+
+    /// Checks that the file holds exactly the tensors the configuration requires, with its shapes, plus
+    /// (in a checkpoint) the optimizer's slots — each the size of all the parameters — and the carried
+    /// recurrent state: a whole number of sequences' states.
+    private static func checkTensorNames(_ index: SafeTensors.Index, layout: ParameterLayout, config: ModelConfig,
+                                         isCheckpoint: Bool) throws {
         for t in layout.tensors {
-            guard let stored = tensors[t.name] else { throw CharRNNError.format("tensor \(t.name) is missing") }
+            guard let stored = index.entry(named: t.name) else { throw CharRNNError.format("tensor \(t.name) is missing") }
             guard stored.shape == t.shape else {
                 throw CharRNNError.format("tensor \(t.name) has shape \(stored.shape), the config needs \(t.shape)")
             }
-            guard stored.values.allSatisfy(\.isFinite) else {
-                throw CharRNNError.format("tensor \(t.name) holds a non-finite value")
+        }
+        let statePerSequence = config.layers.reduce(0) { $0 + $1.units * ($1.cell == .lstm ? 2 : 1) }
+        var slots = 0
+        for entry in index.entries where layout.tensor(named: entry.name) == nil {
+            guard isCheckpoint else {
+                throw CharRNNError.format("unexpected tensor \(entry.name.prefix(200)) (a model file holds only the model's tensors)")
+            }
+            if entry.name == "training.carried_state" {
+                guard entry.shape.count == 1, entry.shape[0] % max(statePerSequence, 1) == 0 else {
+                    throw CharRNNError.format("tensor training.carried_state has shape \(entry.shape), not a whole number of states of \(statePerSequence) values")
+                }
+            } else if entry.name.hasPrefix("optimizer.slot"), let k = Int(entry.name.dropFirst("optimizer.slot".count)),
+                      String(k) == entry.name.dropFirst("optimizer.slot".count), (0..<maxOptimizerSlots).contains(k) {
+                guard entry.shape == [layout.totalCount] else {
+                    throw CharRNNError.format("tensor \(entry.name) has shape \(entry.shape), the model needs [\(layout.totalCount)]")
+                }
+                slots += 1
+            } else {
+                throw CharRNNError.format("unexpected tensor \(entry.name.prefix(200))")
             }
         }
-        let parameters = ParameterBuffer(count: layout.totalCount, hugePages: true)
-        for t in layout.tensors {
-            tensors[t.name]!.values.withUnsafeBufferPointer { (parameters.pointer + t.offset).update(from: $0.baseAddress!, count: t.count) }
+        for k in 0..<slots where index.entry(named: "optimizer.slot\(k)") == nil {
+            throw CharRNNError.format("tensor optimizer.slot\(k) is missing (the file has \(slots) optimizer slots)")
         }
-        var extras = Extras(metadata: metadata)
-        for key in ["format", "format_version", "config", "vocab"] { extras.metadata[key] = nil }
-        for (name, tensor) in tensors where layout.tensor(named: name) == nil {
-            guard name.hasPrefix("optimizer.") || name.hasPrefix("training.") else {
-                throw CharRNNError.format("unexpected tensor \(name)")
-            }
-            extras.tensors[name] = tensor
-        }
-        return (Model(config: config, vocabulary: vocabulary, parameters: parameters), extras)
     }
 
     /// Loads a model or checkpoint file.

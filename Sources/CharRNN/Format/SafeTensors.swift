@@ -59,104 +59,149 @@ public enum SafeTensors {
 
     // MARK: reading
 
-    private struct Entry: Decodable {
-        let dtype: String
-        let shape: [Int]
-        let dataOffsets: [Int]
-        enum CodingKeys: String, CodingKey {
-            case dtype, shape
-            case dataOffsets = "data_offsets"
+    /// The largest number of JSON values a header may hold: far above what any charrnn file needs
+    /// (a few per tensor), low enough that parsing a lying header costs little memory.
+    static let maxHeaderValues = 100_000
+
+    /// A file's header, checked completely before any tensor is read: every entry well formed, names
+    /// unique, byte ranges in order, back to back from the start of the data to the end of the file
+    /// (no overlap, no gap, nothing after), so no byte can be read twice and the tensors never hold
+    /// more than the file does.
+    public struct Index {
+        /// One tensor's description; `begin` and `end` are byte offsets into the whole file.
+        public struct Entry {
+            public let name: String
+            public let shape: [Int]
+            public let begin: Int
+            public let end: Int
+            public var elementCount: Int { (end - begin) / 4 }
         }
-    }
 
-    private struct AnyKey: CodingKey {
-        var stringValue: String
-        var intValue: Int? { nil }
-        init(stringValue: String) { self.stringValue = stringValue }
-        init?(intValue: Int) { nil }
-    }
+        public let metadata: [String: String]
+        /// In the order of their data in the file.
+        public let entries: [Entry]
 
-    /// The header's entries: metadata strings and tensor descriptions, decoded loosely so that each
-    /// problem can be reported with the tensor's name.
-    private struct Header: Decodable {
-        var metadata: [String: String] = [:]
-        var entries: [String: Entry] = [:]
+        /// The entry called `name`, if any.
+        public func entry(named name: String) -> Entry? { entries.first { $0.name == name } }
 
-        init(from decoder: Decoder) throws {
-            let c = try decoder.container(keyedBy: AnyKey.self)
-            for key in c.allKeys {
-                if key.stringValue == "__metadata__" {
-                    metadata = try c.decode([String: String].self, forKey: key)
-                } else {
-                    entries[key.stringValue] = try c.decode(Entry.self, forKey: key)
-                }
-            }
-        }
-    }
-
-    /// Parses a safetensors file held in memory.
-    /// - Throws: `CharRNNError.format` naming the first inconsistency.
-    public static func decode(_ bytes: [UInt8]) throws -> (tensors: [String: Tensor], metadata: [String: String]) {
-        try bytes.withUnsafeBytes { raw in
-            var reader = ByteReader(raw)
+        /// Reads and checks the header of the file held in `bytes`.
+        /// - Throws: `CharRNNError.format` naming the first inconsistency.
+        public init(_ raw: UnsafeRawBufferPointer) throws {
             guard raw.count >= 8 else {
                 throw CharRNNError.format("file too short for a safetensors header (\(raw.count) bytes)")
             }
+            var reader = ByteReader(raw)
             let headerLength: UInt64 = try reader.read()
             guard headerLength <= UInt64(maxHeaderSize), Int(headerLength) <= raw.count - 8 else {
                 throw CharRNNError.format("header length \(headerLength) exceeds the file (\(raw.count) bytes)")
             }
-            let headerBytes = try reader.bytes(Int(headerLength))
-            let header: Header
+            let header: JSONValue
             do {
-                header = try JSONDecoder().decode(Header.self, from: Data(headerBytes))
-            } catch let error as DecodingError {
-                throw CharRNNError.format("invalid safetensors header: \(describe(error))")
-            } catch {
-                throw CharRNNError.format("invalid safetensors header: not JSON")
+                header = try StrictJSON.parse(try reader.bytes(Int(headerLength)), maxValues: maxHeaderValues)
+            } catch CharRNNError.format(let message) {
+                throw CharRNNError.format("invalid safetensors header: \(message)")
             }
+            guard case .object(let members) = header else {
+                throw CharRNNError.format("invalid safetensors header: \(header.kindName), not an object")
+            }
+            var metadata: [String: String] = [:]
+            var entries: [Entry] = []
             let dataStart = 8 + Int(headerLength)
-            let dataSize = raw.count - dataStart
-            var ranges: [(Int, Int, String)] = []
+            for (name, value) in members {
+                if name == "__metadata__" {
+                    metadata = try Index.metadata(value)
+                } else {
+                    entries.append(try Index.entry(name, value, dataStart: dataStart, fileSize: raw.count))
+                }
+            }
+            entries.sort { ($0.begin, $0.end) < ($1.begin, $1.end) }
+            var expected = dataStart
+            for e in entries {
+                guard e.begin == expected else {
+                    let previous = entries.last { $0.end <= e.begin && $0.name != e.name }?.name
+                    throw CharRNNError.format(e.begin < expected
+                        ? "tensor \(e.name) overlaps the data of another tensor\(previous.map { " (\($0))" } ?? "")"
+                        : "tensor \(e.name): \(e.begin - expected) bytes before its data belong to no tensor")
+                }
+                expected = e.end
+            }
+            guard expected == raw.count else {
+                throw CharRNNError.format("\(raw.count - expected) bytes after the last tensor belong to no tensor")
+            }
+            self.metadata = metadata
+            self.entries = entries
+        }
+
+        private static func metadata(_ value: JSONValue) throws -> [String: String] {
+            guard case .object(let members) = value else {
+                throw CharRNNError.format("__metadata__ is \(value.kindName), not an object of strings")
+            }
+            var out: [String: String] = [:]
+            for (key, item) in members {
+                guard case .string(let text) = item else {
+                    throw CharRNNError.format("__metadata__ entry \"\(key.prefix(80))\" is \(item.kindName), not a string")
+                }
+                out[key] = text
+            }
+            return out
+        }
+
+        private static func entry(_ name: String, _ value: JSONValue, dataStart: Int, fileSize: Int) throws -> Entry {
+            let label = "tensor \(name.prefix(200))"
+            guard case .object(let fields) = value else { throw CharRNNError.format("\(label) is \(value.kindName), not an object") }
+            if let unknown = fields.first(where: { !["dtype", "shape", "data_offsets"].contains($0.key) }) {
+                throw CharRNNError.format("\(label): unknown field \"\(unknown.key.prefix(80))\"")
+            }
+            guard case .string(let dtype)? = value["dtype"] else { throw CharRNNError.format("\(label): dtype is missing or not a string") }
+            guard dtype == "F32" else {
+                throw CharRNNError.format("\(label): dtype \(dtype.prefix(20)) is not supported (expected F32)")
+            }
+            guard case .array(let dims)? = value["shape"], dims.count <= 8 else {
+                throw CharRNNError.format("\(label): shape is missing, not an array or of more than 8 dimensions")
+            }
+            var shape: [Int] = []
+            var elements = 1
+            for d in dims {
+                guard let n = d.exactInt else { throw CharRNNError.format("\(label): shape holds \(d.kindName), not a size") }
+                let (product, overflow) = elements.multipliedReportingOverflow(by: n)
+                guard !overflow, product <= Int(Int32.max) else {
+                    throw CharRNNError.format("\(label): shape \(dims.map(\.kindName)) is too large")
+                }
+                shape.append(n)
+                elements = product
+            }
+            guard case .array(let offsets)? = value["data_offsets"], offsets.count == 2 else {
+                throw CharRNNError.format("\(label): data_offsets must be an array of two entries")
+            }
+            let dataSize = fileSize - dataStart
+            guard let begin = offsets[0].exactInt, let end = offsets[1].exactInt, begin <= end, end <= dataSize else {
+                throw CharRNNError.format("\(label): data_offsets [\(offsets[0].kindName), \(offsets[1].kindName)] lie outside the data (\(dataSize) bytes)")
+            }
+            guard end - begin == elements * 4 else {
+                throw CharRNNError.format("\(label): shape \(shape) needs \(elements * 4) bytes, data_offsets give \(end - begin)")
+            }
+            return Entry(name: name, shape: shape, begin: dataStart + begin, end: dataStart + end)
+        }
+
+        /// Copies one entry's values out of the file's bytes (the ones this index was read from).
+        public func tensor(_ entry: Entry, in raw: UnsafeRawBufferPointer) -> Tensor {
+            var values = [Float](repeating: 0, count: entry.elementCount)
+            values.withUnsafeMutableBytes { dst in
+                dst.copyMemory(from: UnsafeRawBufferPointer(rebasing: raw[entry.begin..<entry.end]))
+            }
+            for i in values.indices { values[i] = Float(bitPattern: UInt32(littleEndian: values[i].bitPattern)) }
+            return Tensor(shape: entry.shape, values: values)
+        }
+    }
+
+    /// Parses a safetensors file held in memory: the checked index, then every tensor.
+    /// - Throws: `CharRNNError.format` naming the first inconsistency.
+    public static func decode(_ bytes: [UInt8]) throws -> (tensors: [String: Tensor], metadata: [String: String]) {
+        try bytes.withUnsafeBytes { raw in
+            let index = try Index(raw)
             var tensors: [String: Tensor] = [:]
-            for (name, e) in header.entries {
-                guard e.dtype == "F32" else {
-                    throw CharRNNError.format("tensor \(name): dtype \(e.dtype) is not supported (expected F32)")
-                }
-                guard e.shape.count <= 8, e.shape.allSatisfy({ $0 >= 0 }) else {
-                    throw CharRNNError.format("tensor \(name): invalid shape \(e.shape)")
-                }
-                var elements = 1
-                for d in e.shape {
-                    let (product, overflow) = elements.multipliedReportingOverflow(by: d)
-                    guard !overflow, product <= Int(Int32.max) else {
-                        throw CharRNNError.format("tensor \(name): shape \(e.shape) is too large")
-                    }
-                    elements = product
-                }
-                guard e.dataOffsets.count == 2 else {
-                    throw CharRNNError.format("tensor \(name): data_offsets must have two entries")
-                }
-                let begin = e.dataOffsets[0], end = e.dataOffsets[1]
-                guard begin >= 0, begin <= end, end <= dataSize else {
-                    throw CharRNNError.format("tensor \(name): data_offsets [\(begin), \(end)] lie outside the data (\(dataSize) bytes)")
-                }
-                guard end - begin == elements * 4 else {
-                    throw CharRNNError.format("tensor \(name): shape \(e.shape) needs \(elements * 4) bytes, data_offsets give \(end - begin)")
-                }
-                ranges.append((begin, end, name))
-                var values = [Float](repeating: 0, count: elements)
-                values.withUnsafeMutableBytes { dst in
-                    dst.copyMemory(from: UnsafeRawBufferPointer(rebasing: raw[(dataStart + begin)..<(dataStart + end)]))
-                }
-                for i in 0..<elements { values[i] = Float(bitPattern: UInt32(littleEndian: values[i].bitPattern)) }
-                tensors[name] = Tensor(shape: e.shape, values: values)
-            }
-            ranges.sort { $0.0 < $1.0 }
-            for i in ranges.indices.dropFirst() where ranges[i].0 < ranges[i - 1].1 {
-                throw CharRNNError.format("tensors \(ranges[i - 1].2) and \(ranges[i].2) overlap")
-            }
-            return (tensors, header.metadata)
+            for e in index.entries { tensors[e.name] = index.tensor(e, in: raw) }
+            return (tensors, index.metadata)
         }
     }
 }

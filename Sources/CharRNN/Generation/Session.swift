@@ -44,6 +44,14 @@ public final class Session {
         self.init(model: model, seed: seed, precision: precision, aheadLimitBytes: RecurrentTerms.aheadLimitBytes)
     }
 
+    /// A session, once its buffers and (for the model's first session of `precision`) its copy of the
+    /// weights are known to fit in memory.
+    /// - Throws: `CharRNNError.outOfMemory` when they would not.
+    public static func checked(model: Model, seed: UInt64 = 0, precision: WeightPrecision = .float32) throws -> Session {
+        try MemoryBudget.ensure(model.sessionBytesNeeded(precision), for: "a session's copy of the weights")
+        return Session(model: model, seed: seed, precision: precision)
+    }
+
     /// - Parameter aheadLimitBytes: see `RecurrentTerms.aheadLimitBytes` (tests set 0 to compute nothing ahead).
     init(model: Model, seed: UInt64, precision: WeightPrecision, aheadLimitBytes: Int) {
         self.model = model
@@ -147,12 +155,30 @@ public final class Session {
     /// Feeds text. The whole text is checked before the state changes.
     /// - Returns: the characters fed and the distinct characters skipped (with `skipUnknown`).
     /// - Throws: `CharRNNError.unknownCharacter` for characters outside the vocabulary, unless `skipUnknown`.
+    /// - Parameter interrupt: asked every `Session.feedChunk` characters; returning true puts the state
+    ///   back as it was before the call and throws `CharRNNError.cancelled`.
     @discardableResult
-    public func feed(_ text: [Unicode.Scalar], skipUnknown: Bool = false) throws -> (fed: Int, skipped: [Unicode.Scalar], skippedCount: Int) {
+    public func feed(_ text: [Unicode.Scalar], skipUnknown: Bool = false,
+                     interrupt: (() -> Bool)? = nil) throws -> (fed: Int, skipped: [Unicode.Scalar], skippedCount: Int) {
         let encoded = try model.vocabulary.encode(text, skipUnknown: skipUnknown)
-        for index in encoded.indices { step(index) }
-        return (encoded.indices.count, encoded.skipped, encoded.skippedCount)
+        let indices = encoded.indices
+        guard let interrupt, indices.count > Session.feedChunk else {
+            for index in indices { step(index) }
+            return (indices.count, encoded.skipped, encoded.skippedCount)
+        }
+        let before = stateBytes()
+        for start in stride(from: 0, to: indices.count, by: Session.feedChunk) {
+            if interrupt() {
+                try before.withUnsafeBytes { try setState($0) }
+                throw CharRNNError.cancelled("feeding interrupted after \(start) of \(indices.count) characters; the state is as it was")
+            }
+            for index in indices[start..<min(start + Session.feedChunk, indices.count)] { step(index) }
+        }
+        return (indices.count, encoded.skipped, encoded.skippedCount)
     }
+
+    /// How many characters `feed` steps between two questions to its `interrupt`.
+    public static let feedChunk = 256
 
     /// Feeds a string; see `feed(_:skipUnknown:)`.
     @discardableResult
@@ -171,6 +197,12 @@ public final class Session {
         let V = model.config.vocabSize, last = weights.count - 1
         if let bias = head.bias { probs.update(from: bias, count: V) } else { probs.update(repeating: 0, count: V) }
         stepWeights.head.accumulate(h[last], into: probs, scratch: quantized)
+        // Softmax is stable for any finite logits; overflowed ones (huge weights) have no distribution.
+        for i in 0..<V where !probs[i].isFinite {
+            throw CharRNNError.notFinite(
+                "the model's numbers overflow float32 here (its weights or state are too large): the logit of "
+                    + "\(Vocabulary.describe(model.vocabulary.characters[i])) is \(probs[i])")
+        }
         softmaxInPlace(probs, count: V)
         probabilitiesValid = true
     }

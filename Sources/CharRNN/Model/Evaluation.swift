@@ -7,8 +7,10 @@ extension Model {
     /// Runs the model over `indices` from a fresh state, one sequence, in chunks with the state carried.
     /// - Parameters:
     ///   - probabilities: when non-nil, receives (count, V): the distribution after each prefix.
+    ///   - interrupt: asked before each chunk; returning true stops the pass with `CharRNNError.cancelled`.
     /// - Returns: loss and accuracy of predicting each next character (count − 1 predictions).
-    func sequentialPass(_ indices: [Int32], probabilities: UnsafeMutablePointer<Float>?) -> BatchResult {
+    func sequentialPass(_ indices: [Int32], probabilities: UnsafeMutablePointer<Float>?,
+                        interrupt: (() -> Bool)? = nil) throws -> BatchResult {
         let n = indices.count
         guard n > 0 else { return BatchResult() }
         let chunk = min(Model.evaluationChunk, n)
@@ -19,6 +21,9 @@ extension Model {
         var start = 0
         let V = config.vocabSize
         while start < n {
+            if let interrupt, interrupt() {
+                throw CharRNNError.cancelled("evaluation interrupted after \(start) of \(n) characters")
+            }
             let steps = min(chunk, n - start)
             for t in 0..<steps { targets[t] = start + t + 1 < n ? indices[start + t + 1] : -1 }
             total += indices.withUnsafeBufferPointer { all in
@@ -32,12 +37,26 @@ extension Model {
     }
 
     /// Loss (nats per character), accuracy and count of predicting each next character of `text`.
-    public func evaluate(_ text: [Unicode.Scalar], skipUnknown: Bool = false) throws -> BatchResult {
+    /// - Parameter interrupt: asked every `evaluationChunk` characters; returning true stops the
+    ///   evaluation with `CharRNNError.cancelled`.
+    /// - Throws: `CharRNNError.notFinite` when the model's numbers overflow on this text.
+    public func evaluate(_ text: [Unicode.Scalar], skipUnknown: Bool = false,
+                         interrupt: (() -> Bool)? = nil) throws -> BatchResult {
         let indices = try vocabulary.encode(text, skipUnknown: skipUnknown).indices
         guard indices.count >= 2 else {
             throw CharRNNError.invalidArgument("evaluation needs at least 2 known characters, got \(indices.count)")
         }
-        return sequentialPass(indices, probabilities: nil)
+        return try Model.checkedFinite(sequentialPass(indices, probabilities: nil, interrupt: interrupt))
+    }
+
+    /// `result`, unless a distribution along the way was not finite.
+    static func checkedFinite(_ result: BatchResult) throws -> BatchResult {
+        guard result.lossSum.isFinite else {
+            throw CharRNNError.notFinite(
+                "the model's numbers overflow float32 on this text (its weights or state are too large): "
+                    + "the loss is not a number")
+        }
+        return result
     }
 
     /// Like `evaluate(_:skipUnknown:)`, but through the generation path — a `Session` fed one character at
@@ -61,20 +80,23 @@ extension Model {
             for i in 1..<V where probabilities[i] > probabilities[best] { best = i }
             result.add(probability: probabilities[target], correct: best == target)
         }
-        return result
+        return try Model.checkedFinite(result)
     }
 
     /// The next-character distribution after each prefix of `text`, from a fresh state: (count, V) row-major.
     public func probabilities(_ text: [Unicode.Scalar]) throws -> [Float] {
         let indices = try vocabulary.encode(text, skipUnknown: false).indices
         var out = [Float](repeating: 0, count: indices.count * config.vocabSize)
-        out.withUnsafeMutableBufferPointer { _ = sequentialPass(indices, probabilities: $0.baseAddress) }
+        try out.withUnsafeMutableBufferPointer { _ = try sequentialPass(indices, probabilities: $0.baseAddress) }
+        guard out.allSatisfy(\.isFinite) else {
+            throw CharRNNError.notFinite("the model's numbers overflow float32 on this text (its weights are too large)")
+        }
         return out
     }
 
     /// Like `probabilities(_:)` for indices known to be in range, writing into `out` (count × V floats).
     public func probabilities(indices: [Int32], into out: UnsafeMutablePointer<Float>) {
-        _ = sequentialPass(indices, probabilities: out)
+        _ = try? sequentialPass(indices, probabilities: out)  // no interrupt: cannot throw
     }
 
     /// Mean loss and accuracy of the model over `data` cut into `batch` contiguous streams read `steps` at

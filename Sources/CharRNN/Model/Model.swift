@@ -22,9 +22,12 @@ public final class Model: @unchecked Sendable {
             throw CharRNNError.config("the config says vocab_size \(config.vocabSize) but the vocabulary has \(vocabulary.count) characters")
         }
         try config.validate()
+        let layout = ParameterLayout(config: config)
+        try MemoryBudget.ensure(count: layout.totalCount, bytesEach: MemoryLayout<Float>.size,
+                                for: "a model of \(layout.totalCount) parameters")
         self.config = config
         self.vocabulary = vocabulary
-        layout = ParameterLayout(config: config)
+        self.layout = layout
         parameters = ParameterBuffer(count: layout.totalCount, hugePages: true)
         Initialization.initialize(parameters.pointer, layout: layout, config: config, seed: seed)
     }
@@ -82,6 +85,16 @@ public final class Model: @unchecked Sendable {
     /// copies of the matrices): make new ones.
     public func weightsDidChange() {
         stepWeightsCache.withLock { $0.removeAll() }
+    }
+
+    /// The bytes a new session of `precision` would allocate: its own buffers, and the batch-1 copy of
+    /// the weights when no session of that precision has made it yet.
+    func sessionBytesNeeded(_ precision: WeightPrecision) -> Double {
+        let copyMade = stepWeightsCache.withLock { $0[precision] != nil }
+        // Packed float32 columns are padded to whole panels; 8-bit copies hold a scale per 32 rows.
+        let copy = copyMade ? 0 : Double(parameterCount) * (precision == .float32 ? 4.5 : 1.5)
+        let widest = config.layers.map { $0.units * 4 + $0.units }.max() ?? 0
+        return copy + Double(recurrentStateCount + 4 * widest + 4 * config.vocabSize) * 4
     }
 
     /// The batch-1 copies of the weights in `precision`, shared by every session of this model.

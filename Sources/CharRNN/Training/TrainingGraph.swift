@@ -16,7 +16,8 @@ public struct BatchResult: Sendable {
     /// Counts one prediction that gave the target `probability` (cross-entropy −log p, p floored at the
     /// smallest normal float so a zero is a large finite loss).
     mutating func add(probability: Float, correct: Bool) {
-        lossSum += Double(-logf(max(probability, Float.leastNormalMagnitude)))
+        // A NaN must reach the sum (max would drop it): it marks a distribution that is not finite.
+        lossSum += probability.isNaN ? .nan : Double(-logf(max(probability, Float.leastNormalMagnitude)))
         if correct { self.correct += 1 }
         count += 1
     }

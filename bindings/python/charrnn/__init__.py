@@ -30,6 +30,7 @@ from ._charrnn import (  # noqa: F401  (re-exported)
     InternalError,
     InvalidArgumentError,
     IOError,
+    NotFiniteError,
     NotFoundError,
     OutOfMemoryError,
     ShapeError,
@@ -44,7 +45,7 @@ __all__ = [
     "Model", "Session", "train", "version", "ModelInfo", "EvalResult", "Progress",
     "Error", "InvalidArgumentError", "IOError", "FormatError", "UTF8Error", "UnknownCharacterError",
     "BufferTooSmallError", "ShapeError", "NotFoundError", "StateError", "CancelledError",
-    "DivergedError", "ConfigError", "OutOfMemoryError", "InternalError",
+    "DivergedError", "ConfigError", "OutOfMemoryError", "NotFiniteError", "InternalError",
     "default_train_params", "default_sample_params",
 ]
 

@@ -27,6 +27,7 @@ static ErrorClass classes[] = {
     {CHARRNN_ERR_DIVERGED, "DivergedError", &PyExc_ArithmeticError, "Training produced a NaN or exploding loss.", NULL},
     {CHARRNN_ERR_CONFIG, "ConfigError", &PyExc_ValueError, "A model or training configuration is invalid.", NULL},
     {CHARRNN_ERR_OUT_OF_MEMORY, "OutOfMemoryError", &PyExc_MemoryError, "An allocation would be too large.", NULL},
+    {CHARRNN_ERR_NOT_FINITE, "NotFiniteError", &PyExc_ArithmeticError, "The model's numbers overflowed (weights or a state too large): there is no distribution.", NULL},
     {CHARRNN_ERR_INTERNAL, "InternalError", &PyExc_RuntimeError, "A bug in charrnn; please report it.", NULL},
 };
 #define NCLASSES (sizeof(classes) / sizeof(classes[0]))
