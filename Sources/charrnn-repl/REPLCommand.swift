@@ -30,19 +30,19 @@ struct REPLCommand: ParsableCommand {
     @Option(name: .shortAndLong, help: ArgumentHelp("A model file (.safetensors), or a folder holding one.", valueName: "path"))
     var model: String?
 
-    @Option(name: [.customShort("t"), .long], help: "Sampling temperature, > 0 (lower is more conservative).")
+    @Option(name: [.customShort("t"), .long], parsing: .unconditional, help: "Sampling temperature, > 0 (lower is more conservative).")
     var temperature: Float = 0.8
 
-    @Option(name: .customLong("top-k"), help: "Sample only from the k most probable characters (0: all).")
+    @Option(name: .customLong("top-k"), parsing: .unconditional, help: "Sample only from the k most probable characters (0: all).")
     var topK: Int = 0
 
-    @Option(name: .customLong("top-p"), help: "Sample only from the most probable characters totalling p, in (0, 1].")
+    @Option(name: .customLong("top-p"), parsing: .unconditional, help: "Sample only from the most probable characters totalling p, in (0, 1].")
     var topP: Float = 1
 
     @Flag(help: "Always take the most probable character.")
     var greedy = false
 
-    @Option(help: "Random seed: the same seed and the same input give the same conversation (default: random).")
+    @Option(parsing: .unconditional, help: "Random seed: the same seed and the same input give the same conversation (default: random).")
     var seed: UInt64?
 
     @Option(help: ArgumentHelp("How to show each character's probability: color, table or off (default: color on a terminal, otherwise off).", valueName: "mode"))
@@ -51,10 +51,10 @@ struct REPLCommand: ParsableCommand {
     @Flag(help: "Generate with 8-bit weights (about twice as fast; `charrnn eval --int8` reports the loss change).")
     var int8 = false
 
-    @Option(name: .customLong("max-chars"), help: "The longest answer, in characters.")
+    @Option(name: .customLong("max-chars"), parsing: .unconditional, help: "The longest answer, in characters.")
     var maxChars: Int = 300
 
-    @Option(name: .customLong("lines"), help: "An answer ends after this many lines (0: only --max-chars ends it).")
+    @Option(name: .customLong("lines"), parsing: .unconditional, help: "An answer ends after this many lines (0: only --max-chars ends it).")
     var maxLines: Int = 1
 
     func validate() throws {

@@ -19,7 +19,7 @@ struct Bench: ParsableCommand {
 
     @Option(help: "Text to train on (default ../shared/data/tinyshakespeare.txt).")
     var corpus: String = "../shared/data/tinyshakespeare.txt"
-    @Option(help: "Timed seconds per workload.") var seconds: Double = 10
+    @Option(parsing: .unconditional, help: "Timed seconds per workload.") var seconds: Double = 10
     @Option(help: "Comma-separated workload names (default: all).") var only: String?
     @Flag(help: "End with one JSON object on the last line of stdout.") var json = false
     @Option(help: .hidden) var worker: String?

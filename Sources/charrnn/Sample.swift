@@ -13,12 +13,12 @@ struct Sample: ParsableCommand {
 
     @Option(help: "Model or checkpoint file, or a folder `train --out` wrote (default: $CHARRNN_MODEL, else the bundled model).") var model: String?
     @Option(help: "Text to start from; it is printed before the generated text.") var prime: String?
-    @Option(help: "Characters to generate.") var length: Int = 500
-    @Option(help: "Sampling temperature (> 0).") var temperature: Float = 1
-    @Option(help: "Keep only the K most probable characters (0 = all).") var topK: Int = 0
-    @Option(help: "Keep the most probable characters up to this total probability, in (0, 1].") var topP: Float = 1
+    @Option(parsing: .unconditional, help: "Characters to generate.") var length: Int = 500
+    @Option(parsing: .unconditional, help: "Sampling temperature (> 0).") var temperature: Float = 1
+    @Option(parsing: .unconditional, help: "Keep only the K most probable characters (0 = all).") var topK: Int = 0
+    @Option(parsing: .unconditional, help: "Keep the most probable characters up to this total probability, in (0, 1].") var topP: Float = 1
     @Flag(help: "Always take the most probable character.") var greedy = false
-    @Option(help: "Random seed: the same seed gives the same text (default: random).") var seed: UInt64?
+    @Option(parsing: .unconditional, help: "Random seed: the same seed gives the same text (default: random).") var seed: UInt64?
     @Flag(help: "Stop after the first generated newline.") var stopAtNewline = false
     @Flag(help: "Generate with 8-bit weights (about twice as fast; `charrnn eval --int8` reports the loss change).")
     var int8 = false

@@ -25,50 +25,52 @@ struct Train: ParsableCommand {
 
     // The model.
     @Option(help: "Recurrent cell: lstm, gru or rnn (default lstm).") var cell: CellKind?
-    @Option(help: "Recurrent layers (default 2).") var layers: Int?
-    @Option(help: "Units per layer (default 128).") var hidden: Int?
-    @Option(help: "Embedding width; without it the input is one-hot.") var embedding: Int?
-    @Option(help: "Dropout after each recurrent layer while training (default 0).") var dropout: Float?
+    @Option(parsing: .unconditional, help: "Recurrent layers (default 2).") var layers: Int?
+    @Option(parsing: .unconditional, help: "Units per layer (default 128).") var hidden: Int?
+    @Option(parsing: .unconditional, help: "Embedding width; without it the input is one-hot.") var embedding: Int?
+    @Option(parsing: .unconditional, help: "Dropout after each recurrent layer while training (default 0).") var dropout: Float?
 
     // The data.
     @Option(help: "sequence (truncated BPTT, state carried across batches) or window (default sequence).")
     var objective: Objective?
-    @Option(help: "Characters per sequence / window (default 50).") var seqLength: Int?
-    @Option(help: "Window objective: characters between window starts (default 3).") var step: Int?
-    @Option(help: "Sequences per batch (default 50).") var batchSize: Int?
+    @Option(parsing: .unconditional, help: "Characters per sequence / window (default 50).") var seqLength: Int?
+    @Option(parsing: .unconditional, help: "Window objective: characters between window starts (default 3).") var step: Int?
+    @Option(parsing: .unconditional, help: "Sequences per batch (default 50).") var batchSize: Int?
     @Flag(help: "Lowercase the text.") var lowercase = false
     @Flag(help: "Lowercase and keep only a-z and ,.?! \\n:;-' (others become spaces).") var reduceCharset = false
-    @Option(help: "Use at most this many characters of the text (0 = all).") var maxChars: Int = 0
-    @Option(help: "Fraction of the text, at its end, used for validation.") var valFraction: Double = 0.1
+    @Option(parsing: .unconditional, help: "Use at most this many characters of the text (0 = all).") var maxChars: Int = 0
+    @Option(parsing: .unconditional, help: "Fraction of the text, at its end, used for validation.") var valFraction: Double = 0.1
 
     // The update.
     @Option(help: "sgd, rmsprop, adam or adagrad (default adam).") var optimizer: OptimizerConfig.Kind?
-    @Option(help: "Learning rate (default 2e-3 for adam and rmsprop, Keras' default otherwise).") var lr: Float?
-    @Option(help: "SGD momentum.") var momentum: Float?
-    @Option(help: "RMSprop decay of the squared-gradient average.") var rho: Float?
-    @Option(help: "Clip each gradient to ±VALUE (0 = off, the default).") var clipValue: Float?
-    @Option(help: "Clip the global gradient norm to this (default 5; 0 = off).") var clipNorm: Float?
-    @Option(help: "Learning-rate decay factor; needs --lr-decay-every or --lr-decay-after.") var lrDecay: Float?
-    @Option(help: "Exponential decay: multiply by --lr-decay every this many steps.") var lrDecayEvery: Int?
+    @Option(parsing: .unconditional, help: "Learning rate (default 2e-3 for adam and rmsprop, Keras' default otherwise).") var lr: Float?
+    @Option(parsing: .unconditional, help: "SGD momentum.") var momentum: Float?
+    @Option(parsing: .unconditional, help: "RMSprop decay of the squared-gradient average.") var rho: Float?
+    @Option(parsing: .unconditional, help: "Clip each gradient to ±VALUE (0 = off, the default).") var clipValue: Float?
+    @Option(parsing: .unconditional, help: "Clip the global gradient norm to this (default 5; 0 = off).") var clipNorm: Float?
+    @Option(parsing: .unconditional, help: "Learning-rate decay factor; needs --lr-decay-every or --lr-decay-after.") var lrDecay: Float?
+    @Option(parsing: .unconditional, help: "Exponential decay: multiply by --lr-decay every this many steps.") var lrDecayEvery: Int?
     @Flag(help: "With --lr-decay-every: decay in steps rather than continuously.") var staircase = false
-    @Option(help: "char-rnn decay: multiply by --lr-decay at the end of each epoch from this epoch on.")
+    @Option(parsing: .unconditional, help: "char-rnn decay: multiply by --lr-decay at the end of each epoch from this epoch on.")
     var lrDecayAfter: Int?
 
     // How long.
-    @Option(help: "Epochs (default 10).") var epochs: Int?
-    @Option(help: "Stop after this many steps in all (0 = no limit).") var maxSteps: Int?
-    @Option(help: "Stop after this many seconds of this run (0 = no limit).") var maxTime: Double?
-    @Option(help: "Random seed (default 42).") var seed: UInt64?
+    @Option(parsing: .unconditional, help: "Epochs (default 10).") var epochs: Int?
+    @Option(parsing: .unconditional, help: "Stop after this many steps in all (0 = no limit).") var maxSteps: Int?
+    @Option(parsing: .unconditional, help: "Stop after this many seconds of this run (0 = no limit).") var maxTime: Double?
+    @Option(parsing: .unconditional, help: "Random seed (default 42).") var seed: UInt64?
 
     // Reporting and checkpoints.
-    @Option(help: "Validate and checkpoint every this many steps (default: every epoch).") var evalEvery: Int?
-    @Option(help: "Print samples at temperatures 0.5 and 1.2 every this many steps (0 = never).")
+    @Option(parsing: .unconditional, help: "Validate and checkpoint every this many steps (default: every epoch).") var evalEvery: Int?
+    @Option(parsing: .unconditional, help: "Print samples at temperatures 0.5 and 1.2 every this many steps (0 = never).")
     var sampleEvery: Int = 0
-    @Option(help: "Characters per sample.") var sampleLength: Int = 200
-    @Option(help: "Without a terminal, print a progress line every this many steps (default: about 20 lines).")
+    @Option(parsing: .unconditional, help: "Characters per sample.") var sampleLength: Int = 200
+    @Option(parsing: .unconditional, help: "Without a terminal, print a progress line every this many steps (default: about 20 lines).")
     var printEvery: Int?
     @Option(help: "Checkpoint folder (default: checkpoints, or the resumed run's folder).") var out: String?
     @Option(help: "Continue from this checkpoint (or fine-tune a model file).") var resume: String?
+    @Flag(help: "Replace the checkpoints of another run in the --out folder (refused without it).")
+    var overwrite = false
     @Flag(help: "End with one JSON object on the last line of stdout.") var json = false
 
     func validate() throws {
@@ -88,6 +90,7 @@ struct Train: ParsableCommand {
         if sampleLength < 1 { throw ValidationError("--sample-length must be >= 1") }
         if let p = printEvery, p < 1 { throw ValidationError("--print-every must be >= 1") }
         if maxChars < 0 { throw ValidationError("--max-chars must be >= 0") }
+        if let t = maxTime, !(t >= 0 && t.isFinite) { throw ValidationError("--max-time must be a number of seconds >= 0") }
         // An empty folder name would put the checkpoints at the root ("/latest.safetensors").
         if let out, out.isEmpty { throw ValidationError("--out must name a folder; it is empty") }
     }
@@ -137,6 +140,7 @@ struct Train: ParsableCommand {
         } else {
             trainer = try Trainer(corpus: corpus, options: options)
         }
+        trainer.overwritesOtherRuns = overwrite
         let model = trainer.model
         let arch = "\(model.config.layers.count)x\(model.config.layers.first?.units ?? 0) \(model.config.layers.first?.cell.rawValue ?? "")"
         CLI.note("corpus \(self.corpus): \(corpus.training.count) training and \(corpus.validation.count) validation characters, vocabulary \(corpus.vocabulary.count)")

@@ -120,6 +120,7 @@ extension Trainer {
             throw CharRNNError.unknownCharacter("cannot resume \(path): " + Corpus.difference(model.vocabulary, corpus.vocabulary))
         }
         try self.init(corpus: corpus, options: options, model: model)
+        resumedFrom = path
         guard let state = try CheckpointState.decode(extras, path: path) else { return }  // a plain model: fine-tune
         let same = state.corpusFingerprint == corpus.fingerprint
             && (state.trainingCharacters ?? corpus.training.count) == corpus.training.count

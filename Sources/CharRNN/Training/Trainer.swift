@@ -65,6 +65,11 @@ public final class Trainer {
     /// The step a resumed run continues from; nil for a new run or a fine-tuning one (another text, split,
     /// batching or optimizer than the checkpoint's run).
     public internal(set) var resumedStep: Int?
+    /// The file this trainer continues from (resumed or fine-tuned), if any.
+    public internal(set) var resumedFrom: String?
+    /// Allows a new run to write into a folder that holds another run's checkpoints, replacing its
+    /// `latest.safetensors`. Off by default: that file may be the other run's only exact resume point.
+    public var overwritesOtherRuns = false
     /// The step of the last validation and checkpoint in this run (−1: none yet).
     var validatedAtStep = -1
     private let inputs: UnsafeMutablePointer<Int32>
@@ -168,12 +173,26 @@ public final class Trainer {
             "training diverged at step \(step): \(what) \(loss) (try a lower learning rate or clipping)\(kept)")
     }
 
-    /// Fails before any training when the checkpoint folder cannot be written.
+    /// Fails before any training when the checkpoint folder cannot be written, or holds another run's
+    /// checkpoints that this run would replace.
     private func checkOutputFolder() throws {
         guard let dir = options.outDir else { return }
+        try checkNotAnotherRun(dir)
         try FileIO.makeDirectory(dir)
         try FileIO.writeAtomically([], to: "\(dir)/.write-test")
         unlink("\(dir)/.write-test")
+    }
+
+    /// A folder's checkpoints belong to the run that wrote them: a run may write there only when it
+    /// continues from one of them (or was told to overwrite).
+    private func checkNotAnotherRun(_ dir: String) throws {
+        let latest = "\(dir)/latest.safetensors"
+        guard !overwritesOtherRuns, FileIO.exists(latest) else { return }
+        if let resumedFrom, FileIO.sameDirectory(FileIO.directory(of: resumedFrom), dir) { return }
+        throw CharRNNError.io(
+            "\(dir) already holds another run's checkpoints (\(latest)); this run would replace them. Resume that "
+                + "run from \(latest), write this one to another folder, or allow replacing them "
+                + "(charrnn train --overwrite)")
     }
 
     private func startNextEpoch() {
