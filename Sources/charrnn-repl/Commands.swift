@@ -114,9 +114,8 @@ extension REPL {
             guard !argument.isEmpty else { return show("model \(modelPath): \(ModelDescription.line(model))") }
             do {
                 let (loaded, file) = try ModelLocation.load(argument)
-                model = loaded
-                modelPath = file
-                session = Session(model: loaded, seed: seed, precision: precision)
+                let fresh = try Session.checked(model: loaded, seed: seed, precision: precision)
+                (model, modelPath, session) = (loaded, file, fresh)
                 distribution = [Float](repeating: 0, count: loaded.vocabulary.count)
                 info("model \(file): \(ModelDescription.line(loaded)); conversation reset")
             } catch {

@@ -35,8 +35,8 @@ struct Sample: ParsableCommand {
     func run() throws {
         try CLI.guarded {
             let (model, _) = try CLI.loadModel(self.model)
-            let session = Session(model: model, seed: seed ?? UInt64.random(in: 0...UInt64.max),
-                                  precision: int8 ? .int8 : .float32)
+            let session = try Session.checked(model: model, seed: seed ?? UInt64.random(in: 0...UInt64.max),
+                                              precision: int8 ? .int8 : .float32)
             let parameters = SamplingParameters(temperature: temperature, topK: topK, topP: topP, greedy: greedy)
             try parameters.validate()
             var echoed = ""
