@@ -90,7 +90,8 @@ static void test_version_and_status(void) {
     CHECK(strcmp(charrnn_status_name(CHARRNN_ERR_CONFIG), "CONFIG") == 0);
     CHECK(strcmp(charrnn_status_name(CHARRNN_ERR_OUT_OF_MEMORY), "OUT_OF_MEMORY") == 0);
     CHECK(strcmp(charrnn_status_name(CHARRNN_ERR_INTERNAL), "INTERNAL") == 0);
-    CHECK(strcmp(charrnn_status_name((charrnn_status)14), "UNKNOWN") == 0);
+    CHECK(strcmp(charrnn_status_name(CHARRNN_ERR_NOT_FINITE), "NOT_FINITE") == 0);
+    CHECK(strcmp(charrnn_status_name((charrnn_status)15), "UNKNOWN") == 0);
     CHECK(strcmp(charrnn_status_name((charrnn_status)123456), "UNKNOWN") == 0);
     CHECK(charrnn_last_error() != NULL && charrnn_last_error()[0] == '\0');
     /* A failure sets the message; the infallible calls keep it; the next success clears it. */
@@ -377,6 +378,94 @@ static void test_evaluate(void) {
     EXPECT_STATUS(CHARRNN_ERR_INVALID_ARGUMENT, charrnn_model_evaluate(m, text, SIZE_MAX, 0, &r));
     EXPECT_STATUS(CHARRNN_ERR_INVALID_ARGUMENT, charrnn_model_evaluate(m, text, strlen(text), 0, NULL));
     EXPECT_STATUS(CHARRNN_ERR_INVALID_ARGUMENT, charrnn_model_evaluate(NULL, text, strlen(text), 0, &r));
+    charrnn_model_free(m);
+}
+
+/* An interrupt callback that asks to stop on its `stop_at`-th call (0: never). */
+typedef struct {
+    int calls;
+    int stop_at;
+} interrupt_log;
+
+static int interrupt_at(void *user) {
+    interrupt_log *log = user;
+    log->calls++;
+    return log->stop_at && log->calls >= log->stop_at;
+}
+
+/* Long calls ask their interrupt callback between chunks; stopping changes nothing. */
+static void test_interrupts(void) {
+    charrnn_model *m = make_model(CONFIG_LSTM, 4);
+    char text[4001];
+    for (size_t i = 0; i < sizeof text - 1; i++) text[i] = "To be, or not "[i % 14];
+    text[sizeof text - 1] = '\0';
+    size_t len = strlen(text);
+
+    charrnn_eval_result plain, asked;
+    OK(charrnn_model_evaluate(m, text, len, 0, &plain));
+    interrupt_log log = {0, 0};
+    OK(charrnn_model_evaluate_interruptible(m, text, len, 0, interrupt_at, &log, &asked));
+    CHECK(log.calls >= (int)(len / 256) && asked.loss == plain.loss && asked.chars == plain.chars);
+    OK(charrnn_model_evaluate_interruptible(m, text, len, 0, NULL, NULL, &asked));
+    CHECK(asked.loss == plain.loss);
+    log = (interrupt_log){0, 3};
+    EXPECT_STATUS(CHARRNN_ERR_CANCELLED, charrnn_model_evaluate_interruptible(m, text, len, 0, interrupt_at, &log, &asked));
+    CHECK(log.calls == 3);
+
+    charrnn_model_info info;
+    OK(charrnn_model_get_info(m, &info));
+    unsigned char *before = malloc(info.state_size), *after = malloc(info.state_size);
+    charrnn_session *s = NULL;
+    OK(charrnn_session_new(m, &s));
+    OK(charrnn_session_feed(s, "To", 2, 0, NULL, NULL));
+    OK(charrnn_session_get_state(s, before, info.state_size, NULL));
+    size_t fed = 0;
+    log = (interrupt_log){0, 2};
+    EXPECT_STATUS(CHARRNN_ERR_CANCELLED, charrnn_session_feed_interruptible(s, text, len, 0, interrupt_at, &log, &fed, NULL));
+    OK(charrnn_session_get_state(s, after, info.state_size, NULL));
+    CHECK(memcmp(before, after, info.state_size) == 0 && fed == 0);
+    log = (interrupt_log){0, 0};
+    OK(charrnn_session_feed_interruptible(s, text, len, 0, interrupt_at, &log, &fed, NULL));
+    CHECK(fed == len && log.calls > 0);
+    EXPECT_STATUS(CHARRNN_ERR_INVALID_ARGUMENT, charrnn_session_feed_interruptible(NULL, text, len, 0, NULL, NULL, NULL, NULL));
+    charrnn_session_free(s);
+    free(before);
+    free(after);
+    charrnn_model_free(m);
+}
+
+/* Weights so large that float32 overflows: an error, never NaN probabilities or a character drawn
+ * from them. */
+static void test_not_finite(void) {
+    /* LSTM logits overflow to infinity (a GRU's saturated update gate would keep h at zero). */
+    charrnn_model *m = make_model("{\"layers\":[{\"cell\":\"lstm\",\"units\":8}]}", 4);
+    size_t count = 0;
+    OK(charrnn_model_tensor_count(m, &count));
+    for (size_t i = 0; i < count; i++) {
+        char name[128];
+        int64_t shape[4];
+        size_t rank = 0, n = 1;
+        OK(charrnn_model_tensor_info(m, i, name, sizeof name, NULL, shape, &rank));
+        for (size_t d = 0; d < rank; d++) n *= (size_t)shape[d];
+        float *values = malloc(n * sizeof *values);
+        for (size_t k = 0; k < n; k++) values[k] = 3e38f;
+        char *dot = strchr(name, '.');
+        *dot = '\0';
+        OK(charrnn_model_set_weights(m, name, dot + 1, values, n, shape, rank));
+        free(values);
+    }
+    charrnn_session *s = NULL;
+    OK(charrnn_session_new(m, &s));
+    OK(charrnn_session_feed(s, "To", 2, 0, NULL, NULL));
+    float probs[64];
+    uint32_t cp = 0;
+    EXPECT_STATUS(CHARRNN_ERR_NOT_FINITE, charrnn_session_probabilities(s, probs, 64, NULL));
+    CHECK(strstr(charrnn_last_error(), "overflow") != NULL);
+    EXPECT_STATUS(CHARRNN_ERR_NOT_FINITE, charrnn_session_sample(s, NULL, &cp, NULL));
+    EXPECT_STATUS(CHARRNN_ERR_NOT_FINITE, charrnn_session_generate(s, 5, NULL, NULL, NULL, NULL));
+    charrnn_eval_result r;
+    EXPECT_STATUS(CHARRNN_ERR_NOT_FINITE, charrnn_model_evaluate(m, "To be, or not", 13, 0, &r));
+    charrnn_session_free(s);
     charrnn_model_free(m);
 }
 
@@ -778,9 +867,18 @@ static void test_train(void) {
     charrnn_model_free(m);
     p.resume = NULL;
 
-    /* Cancel from the callback: a checkpoint is written and the model so far returned. */
+    /* A new run into the first run's folder is refused before training: its checkpoint is the first
+     * run's only exact resume point. */
     p = small_params();
     p.out_dir = out_dir;
+    EXPECT_STATUS(CHARRNN_ERR_IO, charrnn_train(corpus, &p, NULL, NULL, NULL, NULL));
+    CHECK(strstr(charrnn_last_error(), "another run's checkpoints") != NULL);
+
+    /* Cancel from the callback: a checkpoint is written and the model so far returned. */
+    char cancel_dir[512];
+    snprintf(cancel_dir, sizeof cancel_dir, "%s", tmp_path("cancelled-run"));
+    p = small_params();
+    p.out_dir = cancel_dir;
     memset(&log, 0, sizeof log);
     log.cancel_at = 2;
     m = NULL;
@@ -890,6 +988,8 @@ int main(void) {
     test_tensors_and_weights();
     test_save_load();
     test_evaluate();
+    test_interrupts();
+    test_not_finite();
     test_sessions();
     test_int8_sessions();
     test_threads();
