@@ -214,7 +214,11 @@ def test_resume_into_another_folder_keeps_its_files(corpus, tmp_path):
     assert first.returncode == 0, first.err
     shutil.copytree(run_a, run_b)
     best = [name for name in os.listdir(run_a) if name.startswith("epoch")]
-    resumed = run("train", corpus, "--resume", str(run_b / "latest.safetensors"), "--max-steps", "200", "--out", str(run_a))
+    # Folder a holds a's checkpoints: writing there from b's needs --overwrite.
+    refused = run("train", corpus, "--resume", str(run_b / "latest.safetensors"), "--max-steps", "200", "--out", str(run_a))
+    assert_clean_failure(refused, "another run's checkpoints", "--overwrite")
+    resumed = run("train", corpus, "--resume", str(run_b / "latest.safetensors"), "--max-steps", "200", "--out", str(run_a),
+                  "--overwrite")
     assert resumed.returncode == 0, resumed.err
     assert all((run_a / name).exists() for name in best)
 
