@@ -66,6 +66,14 @@ enum CLI {
         return (located.model, located.file)
     }
 
+    /// Runs `body` with a loaded model, naming the model's file when its numbers overflow: that is a
+    /// property of the file (its weights), not of the command.
+    static func using<T>(_ file: String, _ body: () throws -> T) throws -> T {
+        do { return try body() } catch CharRNNError.notFinite(let message) {
+            throw CharRNNError.notFinite("\(file): \(message)")
+        }
+    }
+
     // MARK: text
 
     /// Reads a UTF-8 text file, naming the byte offset of invalid UTF-8.

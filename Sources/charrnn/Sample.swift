@@ -34,40 +34,42 @@ struct Sample: ParsableCommand {
 
     func run() throws {
         try CLI.guarded {
-            let (model, _) = try CLI.loadModel(self.model)
-            let session = try Session.checked(model: model, seed: seed ?? UInt64.random(in: 0...UInt64.max),
-                                              precision: int8 ? .int8 : .float32)
-            let parameters = SamplingParameters(temperature: temperature, topK: topK, topP: topP, greedy: greedy)
-            try parameters.validate()
-            var echoed = ""
-            if let prime, !prime.isEmpty {
-                let fed = try session.feed(prime, skipUnknown: unknown == .skip)
-                if !fed.skipped.isEmpty {
-                    CLI.warn("skipped \(fed.skippedCount) character(s) of the prime text not in the model's vocabulary: \(CLI.describe(fed.skipped))")
+            let (model, file) = try CLI.loadModel(self.model)
+            try CLI.using(file) {
+                let session = try Session.checked(model: model, seed: seed ?? UInt64.random(in: 0...UInt64.max),
+                                                  precision: int8 ? .int8 : .float32)
+                let parameters = SamplingParameters(temperature: temperature, topK: topK, topP: topP, greedy: greedy)
+                try parameters.validate()
+                var echoed = ""
+                if let prime, !prime.isEmpty {
+                    let fed = try session.feed(prime, skipUnknown: unknown == .skip)
+                    if !fed.skipped.isEmpty {
+                        CLI.warn("skipped \(fed.skippedCount) character(s) of the prime text not in the model's vocabulary: \(CLI.describe(fed.skipped))")
+                    }
+                    echoed = prime
                 }
-                echoed = prime
+                if !session.hasInput {
+                    if !echoed.isEmpty { CLI.warn("no character of the prime text is in the vocabulary; starting from a newline") }
+                    // Start from a newline, or a random character when the vocabulary has none.
+                    let newline: Unicode.Scalar = "\n"
+                    let start = model.vocabulary.index(of: newline)
+                        ?? Int32(truncatingIfNeeded: session.rng.next() % UInt64(model.vocabulary.count))
+                    session.step(start)
+                    if model.vocabulary.index(of: newline) == nil { echoed += String(model.vocabulary.characters[Int(start)]) }
+                }
+                CLI.out(echoed)
+                var last: Unicode.Scalar = echoed.unicodeScalars.last ?? "\n"
+                var bytes = [UInt8](repeating: 0, count: 5)
+                try session.generate(count: length, parameters) { c, _ in
+                    var n = 0
+                    UTF8.encode(c) { bytes[n] = $0; n += 1 }
+                    fwrite(bytes, 1, n, stdout)
+                    last = c
+                    // Output that cannot be written is lost: stop generating (the exit reports it).
+                    return StandardOutput.flush() && !(stopAtNewline && c == "\n")
+                }
+                if CLI.stdoutIsTerminal && last != "\n" { CLI.out("\n") }
             }
-            if !session.hasInput {
-                if !echoed.isEmpty { CLI.warn("no character of the prime text is in the vocabulary; starting from a newline") }
-                // Start from a newline, or a random character when the vocabulary has none.
-                let newline: Unicode.Scalar = "\n"
-                let start = model.vocabulary.index(of: newline)
-                    ?? Int32(truncatingIfNeeded: session.rng.next() % UInt64(model.vocabulary.count))
-                session.step(start)
-                if model.vocabulary.index(of: newline) == nil { echoed += String(model.vocabulary.characters[Int(start)]) }
-            }
-            CLI.out(echoed)
-            var last: Unicode.Scalar = echoed.unicodeScalars.last ?? "\n"
-            var bytes = [UInt8](repeating: 0, count: 5)
-            try session.generate(count: length, parameters) { c, _ in
-                var n = 0
-                UTF8.encode(c) { bytes[n] = $0; n += 1 }
-                fwrite(bytes, 1, n, stdout)
-                last = c
-                // Output that cannot be written is lost: stop generating (the exit reports it).
-                return StandardOutput.flush() && !(stopAtNewline && c == "\n")
-            }
-            if CLI.stdoutIsTerminal && last != "\n" { CLI.out("\n") }
         }
     }
 }
