@@ -9,6 +9,10 @@ Python binding of libcharrnn (the C ABI in include/charrnn.h), with Keras import
     >>> with model.session() as s:
     ...     s.feed("ROMEO:")
     ...     text = "".join(c for c, p in s.generate(100, temperature=0.8, seed=1))
+
+Long calls (evaluate, probabilities, feed, generate_text, train) release the GIL and stop on Ctrl-C
+within a fraction of a second with KeyboardInterrupt; train() raises :class:`TrainingInterrupted`,
+which carries the model trained so far and its last checkpoint.
 """
 
 from __future__ import annotations
@@ -42,7 +46,7 @@ from ._charrnn import (  # noqa: F401  (re-exported)
 __version__ = "0.1.0"
 
 __all__ = [
-    "Model", "Session", "train", "version", "ModelInfo", "EvalResult", "Progress",
+    "Model", "Session", "train", "version", "ModelInfo", "EvalResult", "Progress", "TrainingInterrupted",
     "Error", "InvalidArgumentError", "IOError", "FormatError", "UTF8Error", "UnknownCharacterError",
     "BufferTooSmallError", "ShapeError", "NotFoundError", "StateError", "CancelledError",
     "DivergedError", "ConfigError", "OutOfMemoryError", "NotFiniteError", "InternalError",
@@ -54,6 +58,30 @@ EvalResult = _namedtuple("EvalResult", "loss perplexity accuracy chars")
 Progress = _namedtuple(
     "Progress",
     "kind step total_steps epoch train_loss val_loss val_accuracy chars_per_s seconds learning_rate checkpoint")
+
+
+class TrainingInterrupted(KeyboardInterrupt):
+    """Ctrl-C (a KeyboardInterrupt) stopped :func:`train`. Training stopped cleanly after a step: the
+    work is here, and the script still stops unless this is caught (with exit status 1: CPython ends
+    itself by SIGINT only for a plain KeyboardInterrupt).
+
+    `model` is the model trained so far, `checkpoint` the path of the last checkpoint written (None
+    without out_dir), to continue with ``charrnn.train(..., resume=checkpoint)``, `steps` the steps
+    done and `result` the result dict :func:`train` would have returned."""
+
+    def __init__(self, model, checkpoint, steps, result):
+        if checkpoint is not None:
+            where = (f"the last checkpoint is {checkpoint}: continue with "
+                     f"charrnn.train(..., resume={checkpoint!r})")
+        else:
+            where = ("no checkpoint was written (pass out_dir= to train() to be able to resume); "
+                     "save the model with .model.save(path)")
+        super().__init__(f"training interrupted after step {steps}; the model so far is this exception's "
+                         f".model, and {where}")
+        self.model = model
+        self.checkpoint = checkpoint
+        self.steps = steps
+        self.result = result
 
 
 def version() -> str:
@@ -139,7 +167,8 @@ class Model(_charrnn.Model):
 
     def evaluate(self, text, skip_unknown: bool = False) -> EvalResult:
         """Mean cross-entropy (nats/char), perplexity and accuracy of predicting each next character
-        of `text` from a fresh state."""
+        of `text` (str, or bytes of UTF-8) from a fresh state. Runs with the GIL released; Ctrl-C stops
+        it with KeyboardInterrupt."""
         return EvalResult(*self._evaluate(text, skip_unknown=skip_unknown))
 
     def session(self, seed: int | None = None, precision: str = "float32") -> "Session":
@@ -200,12 +229,20 @@ def train(corpus_path, *, progress=None, **params):
     "checkpoint"); returning True cancels training, which then returns the model so far with
     result["cancelled"] True. An exception raised by the callback cancels training and propagates.
 
+    Ctrl-C stops training cleanly after the current step (with out_dir, a checkpoint is written
+    first) and raises :class:`TrainingInterrupted`, a KeyboardInterrupt that carries the model so far
+    (`.model`), the last checkpoint (`.checkpoint`, to continue with ``resume=``) and `.steps`.
+
     Returns (Model, result dict: steps, epochs, train_loss, val_loss, val_perplexity, val_accuracy,
-    chars_per_s, seconds, cancelled). The GIL is released while training."""
+    chars_per_s, seconds, cancelled, checkpoint — the last checkpoint written, or None). The GIL is
+    released while training."""
     if progress is not None and not callable(progress):
         raise TypeError("progress must be callable")
 
     callback = None if progress is None else (lambda d: bool(progress(Progress(**d))))
 
     corpus_path = _os.fspath(corpus_path)
-    return _charrnn.train(corpus_path, params, callback, Model)
+    model, result = _charrnn.train(corpus_path, params, callback, Model)
+    if result.pop("interrupted"):
+        raise TrainingInterrupted(model, result["checkpoint"], result["steps"], result) from None
+    return model, result

@@ -41,6 +41,40 @@ PyObject *crn_new_float_array(int ndim, const Py_ssize_t *shape, float **data);
 /* Reads a sample-params from keyword values; returns 0 or -1. */
 int crn_sample_params(PyObject *temperature, PyObject *top_k, PyObject *top_p, PyObject *greedy,
                       PyObject *seed, charrnn_sample_params *out);
+
+/* A long call: the GIL released for the work, and Ctrl-C noticed between chunks of it (CPython's
+ * rule: re-take the GIL and run the signal handlers, which raise KeyboardInterrupt).
+ *
+ *     CrnLongCall call;
+ *     crn_call_begin(&call);                   // releases the GIL
+ *     st = charrnn_..._interruptible(..., crn_interrupt_callback, &call, ...);
+ *     crn_call_end(&call);                     // takes it back
+ *     if (call.interrupted)
+ *         return NULL;                         // the handler's exception (KeyboardInterrupt) is set
+ */
+typedef struct {
+    PyThreadState *tstate; /* saved while the GIL is released */
+    int main_thread;       /* only the main thread runs signal handlers: elsewhere nothing is checked */
+    double next_check;     /* monotonic seconds: checks are CRN_CHECK_INTERVAL apart at most */
+    int interrupted;       /* a signal handler raised; its exception is pending in tstate */
+} CrnLongCall;
+
+/* 50 ms: Ctrl-C is felt at once, and a call on the main thread does not take the GIL from busy
+ * Python threads more often than it must. */
+#define CRN_CHECK_INTERVAL 0.05
+
+void crn_call_begin(CrnLongCall *call);
+void crn_call_end(CrnLongCall *call);
+/* Inside the call, around Python code (a callback, the signal handlers). */
+void crn_gil_take(CrnLongCall *call);
+void crn_gil_drop(CrnLongCall *call);
+/* Without the GIL: whether a check is due (main thread, and the interval has passed). */
+int crn_check_due(CrnLongCall *call);
+/* With the GIL: runs pending signal handlers; 1 (and call->interrupted) when one raised, else 0. */
+int crn_run_signal_handlers(CrnLongCall *call);
+/* A charrnn_interrupt_callback over a CrnLongCall (without the GIL): when a check is due, takes the GIL
+ * for the signal handlers and returns 1 when one raised (its exception stays pending). */
+int crn_interrupt_callback(void *call);
 /* Length in bytes of the UTF-8 sequence starting with lead byte `b` (1 for invalid bytes). */
 size_t crn_utf8_len(unsigned char b);
 

@@ -366,16 +366,61 @@ static PyObject *Model_evaluate(ModelObject *self, PyObject *args, PyObject *kwa
     /* Converting the arguments can run Python code that closes this object: look again. */
     if (!(m = live(self)))
         return NULL;
+    CrnLongCall call;
     Py_INCREF(text);
     self->busy++;
-    Py_BEGIN_ALLOW_THREADS
-    st = charrnn_model_evaluate(m, data, (size_t)len, skip ? CHARRNN_SKIP_UNKNOWN : 0, &r);
-    Py_END_ALLOW_THREADS
+    crn_call_begin(&call);
+    st = charrnn_model_evaluate_interruptible(m, data, (size_t)len, skip ? CHARRNN_SKIP_UNKNOWN : 0,
+                                              crn_interrupt_callback, &call, &r);
+    crn_call_end(&call);
     self->busy--;
     Py_DECREF(text);
+    if (call.interrupted)
+        return NULL; /* KeyboardInterrupt, not the CancelledError it made */
     if (st != CHARRNN_OK)
         return crn_raise(st);
     return Py_BuildValue("(dddK)", r.loss, r.perplexity, r.accuracy, (unsigned long long)r.chars);
+}
+
+/* probability_rows() found another number of characters than crn_text() counted (never, for valid
+ * UTF-8): a status of ours, so that no row is written past the array. */
+#define ROW_COUNT_MISMATCH ((charrnn_status)-1)
+
+/* Feeds `data` into `s` one character at a time and copies the distribution after each into a row of
+ * `out` (vocab_size floats). Runs without the GIL; between characters it asks `call` whether Ctrl-C was
+ * pressed (a clock read; the GIL is taken only every CRN_CHECK_INTERVAL), and stops with
+ * CHARRNN_ERR_CANCELLED if so. */
+static charrnn_status probability_rows(charrnn_session *s, const char *data, Py_ssize_t len, Py_ssize_t rows,
+                                       size_t vocab_size, float *out, CrnLongCall *call)
+{
+    Py_ssize_t pos = 0, row = 0;
+    while (pos < len) {
+        if (crn_interrupt_callback(call))
+            return CHARRNN_ERR_CANCELLED;
+        size_t n = crn_utf8_len((unsigned char)data[pos]);
+        if ((Py_ssize_t)n > len - pos)
+            n = (size_t)(len - pos);
+        charrnn_status st = charrnn_session_feed(s, data + pos, n, 0, NULL, NULL);
+        if (st != CHARRNN_OK)
+            return st;
+        if (row >= rows)
+            return ROW_COUNT_MISMATCH;
+        size_t needed = 0;
+        st = charrnn_session_probabilities(s, out + (size_t)row * vocab_size, vocab_size, &needed);
+        if (st != CHARRNN_OK)
+            return st;
+        row++;
+        pos += (Py_ssize_t)n;
+    }
+    return row == rows ? CHARRNN_OK : ROW_COUNT_MISMATCH;
+}
+
+static void raise_probabilities_error(charrnn_status st)
+{
+    if (st == ROW_COUNT_MISMATCH)
+        crn_raise_msg(CHARRNN_ERR_INTERNAL, "probabilities: the text gave another number of characters than counted");
+    else
+        crn_raise(st);
 }
 
 /* probabilities(text) -> (len(text), vocab_size) float32: the distribution after each prefix, from a
@@ -392,6 +437,9 @@ static PyObject *Model_probabilities(ModelObject *self, PyObject *args)
     Py_ssize_t len, nchars;
     if (crn_text(text, &data, &len, &nchars) < 0)
         return NULL;
+    /* Converting the arguments can run Python code that closes this object: look again. */
+    if (!(m = live(self)))
+        return NULL;
     charrnn_model_info info;
     charrnn_status st = charrnn_model_get_info(m, &info);
     if (st != CHARRNN_OK)
@@ -403,55 +451,29 @@ static PyObject *Model_probabilities(ModelObject *self, PyObject *args)
         return NULL;
     if (nchars == 0)
         return arr;
-    charrnn_session *s = NULL;
-    st = charrnn_session_new(m, &s);
-    if (st != CHARRNN_OK) {
+    if (!(m = live(self))) { /* numpy ran Python code too */
         Py_DECREF(arr);
-        return crn_raise(st);
-    }
-    size_t V = info.vocab_size;
-    int overflow = 0;
-    /* Converting the arguments can run Python code that closes this object: look again. */
-    if (!(m = live(self)))
         return NULL;
+    }
+    charrnn_session *s = NULL;
+    CrnLongCall call;
     Py_INCREF(text);
     self->busy++;
-    Py_BEGIN_ALLOW_THREADS
-    Py_ssize_t pos = 0, row = 0;
-    while (pos < len) {
-        size_t n = crn_utf8_len((unsigned char)data[pos]);
-        if ((Py_ssize_t)n > len - pos)
-            n = (size_t)(len - pos);
-        st = charrnn_session_feed(s, data + pos, n, 0, NULL, NULL);
-        if (st != CHARRNN_OK)
-            break;
-        if (row >= nchars) {
-            overflow = 1;
-            break;
-        }
-        size_t needed = 0;
-        st = charrnn_session_probabilities(s, out + (size_t)row * V, V, &needed);
-        if (st != CHARRNN_OK)
-            break;
-        row++;
-        pos += (Py_ssize_t)n;
-    }
-    if (st == CHARRNN_OK && row != nchars)
-        overflow = 1;
-    Py_END_ALLOW_THREADS
+    crn_call_begin(&call);
+    st = charrnn_session_new(m, &s);
+    if (st == CHARRNN_OK)
+        st = probability_rows(s, data, len, nchars, info.vocab_size, out, &call);
+    crn_call_end(&call);
     self->busy--;
     Py_DECREF(text);
-    if (st != CHARRNN_OK) {
-        /* the message must be read before any other charrnn call on this thread */
-        crn_raise(st);
-        charrnn_session_free(s);
+    /* KeyboardInterrupt is set when interrupted; otherwise the message is read before another charrnn
+     * call on this thread replaces it */
+    if (!call.interrupted && st != CHARRNN_OK)
+        raise_probabilities_error(st);
+    charrnn_session_free(s);
+    if (call.interrupted || st != CHARRNN_OK) {
         Py_DECREF(arr);
         return NULL;
-    }
-    charrnn_session_free(s);
-    if (overflow) {
-        Py_DECREF(arr);
-        return crn_raise_msg(CHARRNN_ERR_UTF8, "text is not valid UTF-8");
     }
     return arr;
 }
@@ -506,7 +528,8 @@ static PyMethodDef Model_methods[] = {
      "_evaluate(text, skip_unknown=False) -> (loss, perplexity, accuracy, chars)"},
     {"probabilities", (PyCFunction)Model_probabilities, METH_VARARGS,
      "probabilities(text) -> float32 array (len(text), vocab_size)\n\n"
-     "The next-character distribution after each prefix of `text`, from a fresh state."},
+     "The next-character distribution after each prefix of `text`, from a fresh state. Ctrl-C stops it "
+     "with KeyboardInterrupt."},
     {"close", (PyCFunction)Model_close, METH_NOARGS, "Releases the model (sessions keep working)."},
     {"__enter__", (PyCFunction)Model_enter, METH_NOARGS, NULL},
     {"__exit__", (PyCFunction)Model_exit, METH_VARARGS, NULL},

@@ -2,6 +2,7 @@
 #include "charrnn_py.h"
 #include <limits.h>
 #include <string.h>
+#include <time.h>
 
 static PyObject *numpy_empty; /* numpy.empty */
 
@@ -114,6 +115,63 @@ int crn_sample_params(PyObject *temperature, PyObject *top_k, PyObject *top_p, P
     }
     *out = p;
     return 0;
+}
+
+/* Long calls and signals ------------------------------------------------------------------------ */
+
+static double monotonic_seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+void crn_call_begin(CrnLongCall *call)
+{
+    /* asked with the GIL held, once: the per-chunk test is then one int */
+    call->main_thread = _PyOS_IsMainThread();
+    call->next_check = 0.0; /* the first chunk checks */
+    call->interrupted = 0;
+    call->tstate = PyEval_SaveThread();
+}
+
+void crn_call_end(CrnLongCall *call) { PyEval_RestoreThread(call->tstate); }
+
+void crn_gil_take(CrnLongCall *call) { PyEval_RestoreThread(call->tstate); }
+
+void crn_gil_drop(CrnLongCall *call) { call->tstate = PyEval_SaveThread(); }
+
+int crn_check_due(CrnLongCall *call)
+{
+    if (!call->main_thread)
+        return 0;
+    double now = monotonic_seconds();
+    if (now < call->next_check)
+        return 0;
+    call->next_check = now + CRN_CHECK_INTERVAL;
+    return 1;
+}
+
+int crn_run_signal_handlers(CrnLongCall *call)
+{
+    if (PyErr_CheckSignals() < 0) {
+        call->interrupted = 1;
+        return 1;
+    }
+    return 0;
+}
+
+int crn_interrupt_callback(void *user)
+{
+    CrnLongCall *call = (CrnLongCall *)user;
+    if (call->interrupted)
+        return 1;
+    if (!crn_check_due(call))
+        return 0;
+    crn_gil_take(call);
+    int stop = crn_run_signal_handlers(call);
+    crn_gil_drop(call);
+    return stop;
 }
 
 static PyObject *mod_version(PyObject *self, PyObject *unused) { return PyUnicode_FromString(charrnn_version()); }

@@ -86,13 +86,17 @@ static PyObject *Session_feed(SessionObject *self, PyObject *args, PyObject *kwa
     /* Converting the arguments can run Python code that closes this object: look again. */
     if (!(s = live(self)))
         return NULL;
+    CrnLongCall call;
     Py_INCREF(text);
     self->busy = 1;
-    Py_BEGIN_ALLOW_THREADS
-    st = charrnn_session_feed(s, data, (size_t)len, skip ? CHARRNN_SKIP_UNKNOWN : 0, &fed, &skipped);
-    Py_END_ALLOW_THREADS
+    crn_call_begin(&call);
+    st = charrnn_session_feed_interruptible(s, data, (size_t)len, skip ? CHARRNN_SKIP_UNKNOWN : 0,
+                                            crn_interrupt_callback, &call, &fed, &skipped);
+    crn_call_end(&call);
     self->busy = 0;
     Py_DECREF(text);
+    if (call.interrupted)
+        return NULL; /* KeyboardInterrupt; the library put the state back as it was */
     if (st != CHARRNN_OK)
         return crn_raise(st);
     return Py_BuildValue("(nn)", (Py_ssize_t)fed, (Py_ssize_t)skipped);
@@ -163,56 +167,67 @@ static PyObject *Session_sample(SessionObject *self, PyObject *args, PyObject *k
 }
 
 typedef struct {
-    char *buf;
+    char *buf;          /* the generated UTF-8 */
     size_t len, cap;
     PyObject *callback; /* Python callable(char, probability) -> bool, or NULL */
-    PyObject *error_type, *error_value, *error_tb;
+    CrnLongCall call;   /* an exception from the callback or a signal handler stays pending in it */
     int oom;
 } GenContext;
 
-static int gen_callback(uint32_t codepoint, const char *utf8, size_t utf8_len, float probability, void *user)
+static int append_utf8(GenContext *ctx, const char *utf8, size_t utf8_len)
 {
-    GenContext *ctx = (GenContext *)user;
     if (ctx->len + utf8_len > ctx->cap) {
         size_t cap = ctx->cap ? ctx->cap * 2 : 256;
         while (cap < ctx->len + utf8_len)
             cap *= 2;
-        char *nb = PyMem_RawRealloc(ctx->buf, cap);
-        if (!nb) {
-            ctx->oom = 1;
-            return 1;
-        }
+        char *nb = PyMem_RawRealloc(ctx->buf, cap); /* no GIL here */
+        if (!nb)
+            return -1;
         ctx->buf = nb;
         ctx->cap = cap;
     }
     memcpy(ctx->buf + ctx->len, utf8, utf8_len);
     ctx->len += utf8_len;
-    if (!ctx->callback)
-        return 0;
-    int stop = 0;
-    PyGILState_STATE gs = PyGILState_Ensure();
+    return 0;
+}
+
+/* With the GIL: runs the signal handlers, then the Python callback; 1 to stop. */
+static int call_python(GenContext *ctx, const char *utf8, size_t utf8_len, float probability)
+{
+    if (crn_run_signal_handlers(&ctx->call))
+        return 1;
     PyObject *ch = PyUnicode_DecodeUTF8(utf8, (Py_ssize_t)utf8_len, "strict");
     PyObject *r = ch ? PyObject_CallFunction(ctx->callback, "Od", ch, (double)probability) : NULL;
     Py_XDECREF(ch);
-    if (!r) {
-        PyErr_Fetch(&ctx->error_type, &ctx->error_value, &ctx->error_tb);
-        stop = 1;
-    } else {
-        stop = PyObject_IsTrue(r);
-        Py_DECREF(r);
-        if (stop < 0) {
-            PyErr_Fetch(&ctx->error_type, &ctx->error_value, &ctx->error_tb);
-            stop = 1;
-        }
-    }
-    PyGILState_Release(gs);
+    if (!r)
+        return 1;
+    int stop = PyObject_IsTrue(r);
+    Py_DECREF(r);
+    return stop != 0; /* -1: an exception, pending */
+}
+
+/* A charrnn_token_callback: keeps the character, and stops on Ctrl-C (checked by time, as with the
+ * other long calls) or when the Python callback asks or raises. */
+static int gen_callback(uint32_t codepoint, const char *utf8, size_t utf8_len, float probability, void *user)
+{
+    GenContext *ctx = (GenContext *)user;
     (void)codepoint;
+    if (append_utf8(ctx, utf8, utf8_len) < 0) {
+        ctx->oom = 1;
+        return 1;
+    }
+    if (!ctx->callback)
+        return crn_interrupt_callback(&ctx->call);
+    crn_gil_take(&ctx->call);
+    int stop = call_python(ctx, utf8, utf8_len, probability);
+    crn_gil_drop(&ctx->call);
     return stop;
 }
 
 /* generate_text(n, temperature=…, top_k=…, top_p=…, greedy=…, seed=…, callback=None) -> str
  * Generates up to n characters in one call with the GIL released; `callback(char, probability)` is
- * called after each (the GIL is taken for it) and may return True to stop. */
+ * called after each (the GIL is taken for it) and may return True to stop. Ctrl-C stops it with
+ * KeyboardInterrupt, the session holding the characters generated so far. */
 static PyObject *Session_generate_text(SessionObject *self, PyObject *args, PyObject *kwargs)
 {
     static char *kwlist[] = {"n", SAMPLE_KWARGS, "callback", NULL};
@@ -242,21 +257,20 @@ static PyObject *Session_generate_text(SessionObject *self, PyObject *args, PyOb
     if (!(s = live(self)))
         return NULL;
     self->busy = 1;
-    Py_BEGIN_ALLOW_THREADS
+    crn_call_begin(&ctx.call);
     if (n > 0)
         st = charrnn_session_generate(s, (size_t)n, &params, gen_callback, &ctx, &generated);
-    Py_END_ALLOW_THREADS
+    crn_call_end(&ctx.call);
     self->busy = 0;
     PyObject *result = NULL;
-    if (ctx.error_type) {
-        PyErr_Restore(ctx.error_type, ctx.error_value, ctx.error_tb);
-    } else if (st != CHARRNN_OK) {
+    if (PyErr_Occurred())
+        ; /* the callback's exception, or a signal handler's (KeyboardInterrupt), stands */
+    else if (st != CHARRNN_OK)
         crn_raise(st);
-    } else if (ctx.oom) {
+    else if (ctx.oom)
         PyErr_NoMemory();
-    } else {
+    else
         result = PyUnicode_DecodeUTF8(ctx.buf ? ctx.buf : "", (Py_ssize_t)ctx.len, "strict");
-    }
     PyMem_RawFree(ctx.buf);
     return result;
 }
@@ -370,14 +384,17 @@ static PyObject *Session_get_model(SessionObject *self, void *closure)
 static PyMethodDef Session_methods[] = {
     {"_open", (PyCFunction)Session_open, METH_VARARGS | METH_CLASS, "_open(model, precision=0) -> Session; precision is a charrnn_precision"},
     {"feed", (PyCFunction)(void (*)(void))Session_feed, METH_VARARGS | METH_KEYWORDS,
-     "feed(text, skip_unknown=False) -> (fed, skipped)\n\nFeeds text into the state (all or nothing)."},
+     "feed(text, skip_unknown=False) -> (fed, skipped)\n\nFeeds text (str, or bytes of UTF-8) into the state, "
+     "all or nothing: an error or Ctrl-C (KeyboardInterrupt) leaves the state as it was."},
     {"probabilities", (PyCFunction)Session_probabilities, METH_NOARGS,
      "probabilities() -> float32 array (vocab_size,): the pending next-character distribution."},
     {"sample", (PyCFunction)(void (*)(void))Session_sample, METH_VARARGS | METH_KEYWORDS,
      "sample(*, temperature=1.0, top_k=0, top_p=1.0, greedy=False, seed=None) -> (char, probability)\n\n"
      "Draws the next character, feeds it back and returns it with the probability it was drawn with."},
     {"generate_text", (PyCFunction)(void (*)(void))Session_generate_text, METH_VARARGS | METH_KEYWORDS,
-     "generate_text(n, *, temperature, top_k, top_p, greedy, seed, callback=None) -> str"},
+     "generate_text(n, *, temperature, top_k, top_p, greedy, seed, callback=None) -> str\n\n"
+     "Generates up to n characters with the GIL released; callback(char, probability) may return True to "
+     "stop. Ctrl-C stops it with KeyboardInterrupt (the session keeps what was generated)."},
     {"reset", (PyCFunction)Session_reset, METH_NOARGS, "Zeroes the state (the generator is kept)."},
     {"seed", (PyCFunction)Session_seed, METH_VARARGS, "seed(n): reseeds the random generator."},
     {"close", (PyCFunction)Session_close, METH_NOARGS, "Releases the session."},

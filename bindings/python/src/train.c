@@ -236,8 +236,13 @@ PyObject *crn_default_train_params(PyObject *self, PyObject *unused)
 }
 
 typedef struct {
-    PyObject *callback;
+    PyObject *callback; /* Python callable(dict) -> bool, or NULL */
+    CrnLongCall call;
+    /* What stopped training: an exception from the callback or a signal handler (KeyboardInterrupt),
+     * taken out of the thread state while the library finishes (a last validation and checkpoint). */
     PyObject *error_type, *error_value, *error_tb;
+    char *checkpoint; /* the last checkpoint written (PyMem_RawMalloc), or NULL */
+    uint64_t checkpoint_step;
 } TrainContext;
 
 static const char *kind_name(charrnn_progress_kind k)
@@ -250,15 +255,26 @@ static const char *kind_name(charrnn_progress_kind k)
     return "unknown";
 }
 
-static int progress_cb(const charrnn_progress *pr, void *user)
+/* Without the GIL. Keeps the first path reported at each step, latest.safetensors (the library reports
+ * it before the best-so-far copy): the one to resume from. */
+static void remember_checkpoint(TrainContext *ctx, const charrnn_progress *pr)
 {
-    TrainContext *ctx = (TrainContext *)user;
-    int stop = 0;
-    PyGILState_STATE gs = PyGILState_Ensure();
-    if (ctx->error_type) {
-        PyGILState_Release(gs);
-        return 1;
-    }
+    if (ctx->checkpoint && ctx->checkpoint_step == pr->step)
+        return;
+    size_t size = strlen(pr->checkpoint) + 1;
+    char *copy = PyMem_RawMalloc(size);
+    if (!copy)
+        return; /* the previous path is latest.safetensors too */
+    memcpy(copy, pr->checkpoint, size);
+    PyMem_RawFree(ctx->checkpoint);
+    ctx->checkpoint = copy;
+    ctx->checkpoint_step = pr->step;
+}
+
+/* With the GIL: calls the Python callback with the progress as a dict; 1 to stop (an exception stays
+ * pending). */
+static int call_progress(PyObject *callback, const charrnn_progress *pr)
+{
     PyObject *ckpt;
     if (pr->checkpoint) {
         ckpt = PyUnicode_DecodeFSDefault(pr->checkpoint);
@@ -272,22 +288,80 @@ static int progress_cb(const charrnn_progress *pr, void *user)
         "epoch", pr->epoch, "train_loss", (double)pr->train_loss, "val_loss", (double)pr->val_loss,
         "val_accuracy", (double)pr->val_accuracy, "chars_per_s", pr->chars_per_s, "seconds", pr->seconds,
         "learning_rate", (double)pr->learning_rate, "checkpoint", ckpt) : NULL;
-    PyObject *r = d ? PyObject_CallOneArg(ctx->callback, d) : NULL;
+    PyObject *r = d ? PyObject_CallOneArg(callback, d) : NULL;
     Py_XDECREF(d);
-    if (r) {
-        stop = PyObject_IsTrue(r);
-        Py_DECREF(r);
-    }
-    if (!r || stop < 0) {
+    if (!r)
+        return 1;
+    int stop = PyObject_IsTrue(r);
+    Py_DECREF(r);
+    return stop != 0; /* -1: an exception, pending */
+}
+
+/* A charrnn_progress_callback, called after every step: runs the signal handlers (every
+ * CRN_CHECK_INTERVAL without a Python callback, else before each call of it) and the Python callback.
+ * Whatever they raise stops training; the library then writes a checkpoint and returns the model. */
+static int progress_cb(const charrnn_progress *pr, void *user)
+{
+    TrainContext *ctx = (TrainContext *)user;
+    if (pr->kind == CHARRNN_PROGRESS_CHECKPOINT && pr->checkpoint)
+        remember_checkpoint(ctx, pr);
+    if (ctx->error_type)
+        return 1; /* stopping: no more Python */
+    if (!ctx->callback && !crn_check_due(&ctx->call))
+        return 0;
+    crn_gil_take(&ctx->call);
+    int stop = crn_run_signal_handlers(&ctx->call) || (ctx->callback && call_progress(ctx->callback, pr));
+    if (PyErr_Occurred())
         PyErr_Fetch(&ctx->error_type, &ctx->error_value, &ctx->error_tb);
-        stop = 1;
-    }
-    PyGILState_Release(gs);
+    crn_gil_drop(&ctx->call);
     return stop;
 }
 
+/* Raises the library's error for `st`; what stopped training before it (say, Ctrl-C before a checkpoint
+ * that could not be written) becomes its __context__. */
+static void raise_train_error(charrnn_status st, TrainContext *ctx)
+{
+    crn_raise(st);
+    if (!ctx->error_type)
+        return;
+    PyObject *type, *value, *tb;
+    PyErr_Fetch(&type, &value, &tb);
+    PyErr_NormalizeException(&type, &value, &tb);
+    PyErr_NormalizeException(&ctx->error_type, &ctx->error_value, &ctx->error_tb);
+    if (ctx->error_tb)
+        PyException_SetTraceback(ctx->error_value, ctx->error_tb);
+    PyException_SetContext(value, ctx->error_value); /* steals it */
+    Py_DECREF(ctx->error_type);
+    Py_XDECREF(ctx->error_tb);
+    ctx->error_type = ctx->error_value = ctx->error_tb = NULL;
+    PyErr_Restore(type, value, tb);
+}
+
+static PyObject *result_dict(const charrnn_train_result *r, charrnn_status st, const TrainContext *ctx,
+                             int interrupted)
+{
+    PyObject *ckpt;
+    if (ctx->checkpoint) {
+        ckpt = PyUnicode_DecodeFSDefault(ctx->checkpoint);
+        if (!ckpt)
+            return NULL;
+    } else {
+        Py_INCREF(Py_None);
+        ckpt = Py_None;
+    }
+    return Py_BuildValue("{s:K,s:I,s:d,s:d,s:d,s:d,s:d,s:d,s:O,s:O,s:N}", "steps", (unsigned long long)r->steps,
+                         "epochs", r->epochs, "train_loss", (double)r->train_loss, "val_loss", (double)r->val_loss,
+                         "val_perplexity", (double)r->val_perplexity, "val_accuracy", (double)r->val_accuracy,
+                         "chars_per_s", r->chars_per_s, "seconds", r->seconds,
+                         "cancelled", st == CHARRNN_ERR_CANCELLED ? Py_True : Py_False,
+                         "interrupted", interrupted ? Py_True : Py_False, "checkpoint", ckpt);
+}
+
 /* train(corpus_path, params: dict, callback=None, model_class=Model) -> (model, result dict)
- * On cancellation by the callback, result["cancelled"] is True and the model so far is returned. */
+ * On cancellation by the callback, result["cancelled"] is True and the model so far is returned. On
+ * KeyboardInterrupt (Ctrl-C), training stops the same way and result["interrupted"] is True (the
+ * package raises charrnn.TrainingInterrupted with the model). result["checkpoint"] is the last
+ * checkpoint written, or None. */
 PyObject *crn_train(PyObject *self, PyObject *args, PyObject *kwargs)
 {
     static char *kwlist[] = {"corpus_path", "params", "callback", "model_class", NULL};
@@ -295,6 +369,8 @@ PyObject *crn_train(PyObject *self, PyObject *args, PyObject *kwargs)
     if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O&|OOO:train", kwlist, PyUnicode_FSConverter, &path, &params,
                                      &callback, &model_class))
         return NULL;
+    TrainContext ctx;
+    memset(&ctx, 0, sizeof ctx);
     PyObject *keep = PyList_New(0);
     PyObject *result = NULL;
     if (!keep)
@@ -331,24 +407,28 @@ PyObject *crn_train(PyObject *self, PyObject *args, PyObject *kwargs)
                 goto done;
         }
     }
-    TrainContext ctx;
-    memset(&ctx, 0, sizeof ctx);
     ctx.callback = callback == Py_None ? NULL : callback;
     charrnn_model *model = NULL;
     charrnn_train_result r;
     memset(&r, 0, sizeof r);
     charrnn_status st;
-    Py_BEGIN_ALLOW_THREADS
-    st = charrnn_train(PyBytes_AS_STRING(path), &p, ctx.callback ? progress_cb : NULL, &ctx, &model, &r);
-    Py_END_ALLOW_THREADS
-    if (ctx.error_type) {
+    crn_call_begin(&ctx.call);
+    st = charrnn_train(PyBytes_AS_STRING(path), &p, progress_cb, &ctx, &model, &r);
+    crn_call_end(&ctx.call);
+    if (st != CHARRNN_OK && st != CHARRNN_ERR_CANCELLED) {
         charrnn_model_free(model);
-        PyErr_Restore(ctx.error_type, ctx.error_value, ctx.error_tb);
+        raise_train_error(st, &ctx); /* before a signal handler can make a charrnn call */
         goto done;
     }
-    if (st != CHARRNN_OK && st != CHARRNN_ERR_CANCELLED) {
-        crn_raise(st);
+    /* Ctrl-C after the last check (in the final validation or checkpoint) must not throw the model away
+     * at the caller's next bytecode either. */
+    if (!ctx.error_type && crn_run_signal_handlers(&ctx.call))
+        PyErr_Fetch(&ctx.error_type, &ctx.error_value, &ctx.error_tb);
+    int interrupted = ctx.error_type && PyErr_GivenExceptionMatches(ctx.error_type, PyExc_KeyboardInterrupt);
+    if (ctx.error_type && (!interrupted || !model)) {
         charrnn_model_free(model);
+        PyErr_Restore(ctx.error_type, ctx.error_value, ctx.error_tb);
+        ctx.error_type = ctx.error_value = ctx.error_tb = NULL;
         goto done;
     }
     if (!model) {
@@ -359,17 +439,18 @@ PyObject *crn_train(PyObject *self, PyObject *args, PyObject *kwargs)
     PyObject *m = crn_model_wrap((PyTypeObject *)model_class, model);
     if (!m)
         goto done;
-    PyObject *d = Py_BuildValue("{s:K,s:I,s:d,s:d,s:d,s:d,s:d,s:d,s:O}", "steps", (unsigned long long)r.steps,
-                                "epochs", r.epochs, "train_loss", (double)r.train_loss, "val_loss",
-                                (double)r.val_loss, "val_perplexity", (double)r.val_perplexity, "val_accuracy",
-                                (double)r.val_accuracy, "chars_per_s", r.chars_per_s, "seconds", r.seconds,
-                                "cancelled", st == CHARRNN_ERR_CANCELLED ? Py_True : Py_False);
+    PyObject *d = result_dict(&r, st, &ctx, interrupted);
     if (!d) {
         Py_DECREF(m);
         goto done;
     }
     result = Py_BuildValue("(NN)", m, d);
 done:
+    /* On interruption the KeyboardInterrupt is dropped here: the package raises TrainingInterrupted. */
+    Py_XDECREF(ctx.error_type);
+    Py_XDECREF(ctx.error_value);
+    Py_XDECREF(ctx.error_tb);
+    PyMem_RawFree(ctx.checkpoint);
     Py_XDECREF(keep);
     Py_XDECREF(path);
     return result;

@@ -1,0 +1,293 @@
+"""Issue 18: Ctrl-C stops long calls, and train() keeps its work.
+
+Each Ctrl-C case runs in a child interpreter: it builds a model, times the long call on a small part of
+its input to estimate the whole (which must be over 10 s), prints "ready", and starts the call; the
+parent sends SIGINT 0.3 s later and measures how long the child takes to report the KeyboardInterrupt."""
+
+import json
+import os
+import queue
+import signal
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ROOT = Path(os.environ.get("CHARRNN_ROOT") or Path(__file__).resolve().parents[3])
+CORPUS = next((Path(p) for p in (os.environ.get("CHARRNN_CORPUS"), ROOT.parent / "shared" / "data" / "tinyshakespeare.txt")
+               if p and Path(p).is_file()), None)
+needs_corpus = pytest.mark.skipif(CORPUS is None, reason="tinyshakespeare.txt not found")
+pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="SIGINT to a child process")
+
+LIMIT = 1.0  # seconds from SIGINT to the child's KeyboardInterrupt
+LONG = 10.0  # seconds the interrupted call would have taken at least
+
+PRELUDE = """
+import json, os, sys, time
+import numpy as np
+import charrnn
+text = open({corpus!r}, encoding="utf-8").read()
+vocab = "".join(sorted(set(text)))
+layer = {{"cell": "lstm", "units": 256, "activation": "tanh", "recurrent_activation": "sigmoid",
+          "use_bias": True, "reset_after": True}}
+model = charrnn.Model.create({{"input": "onehot", "embedding_dim": 0, "dropout": 0.0, "layers": [layer, layer],
+                              "head": {{"activation": "softmax", "use_bias": True}}}}, vocab, seed=1)
+
+def estimate(call, part, whole):
+    '''Seconds call(whole) would take, from the time of call(part) (both sizes).'''
+    t = time.perf_counter()
+    call(part)
+    return (time.perf_counter() - t) * whole / part
+
+def ready(seconds=0.0):
+    print("ready", seconds, flush=True)
+"""
+
+
+class Child:
+    """A child interpreter whose stdout lines are collected with the time they arrived."""
+
+    def __init__(self, cwd, body):
+        script = PRELUDE.format(corpus=str(CORPUS)) + textwrap.dedent(body)
+        self.proc = subprocess.Popen([sys.executable, "-c", script], cwd=cwd, stdout=subprocess.PIPE,
+                                     stderr=subprocess.PIPE, text=True)
+        self.lines = queue.Queue()
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self):
+        for line in self.proc.stdout:
+            self.lines.put((time.monotonic(), line.rstrip("\n")))
+        self.lines.put((time.monotonic(), None))
+
+    def next_line(self, timeout):
+        try:
+            return self.lines.get(timeout=timeout)
+        except queue.Empty:
+            self.proc.kill()
+            pytest.fail(f"the child said nothing for {timeout} s; stderr: {self.proc.stderr.read()[-2000:]}")
+
+    def wait_for(self, prefix, timeout):
+        while True:
+            when, line = self.next_line(timeout)
+            if line is None:
+                self.proc.wait()
+                pytest.fail(f"the child ended ({self.proc.returncode}) before {prefix!r}: "
+                            f"{self.proc.stderr.read()[-2000:]}")
+            if line.startswith(prefix):
+                return when, line
+
+    def finish(self, timeout=120):
+        rest = []
+        while True:
+            _, line = self.next_line(timeout)
+            if line is None:
+                break
+            rest.append(line)
+        self.proc.wait(timeout=timeout)
+        return rest, self.proc.stderr.read()
+
+
+def interrupt(tmp_path, body, after=0.3):
+    """Runs `body` in a child, sends SIGINT `after` seconds after it says "ready <estimate>", and returns
+    (estimate, seconds from the signal to the child's "interrupted" line, that line, the lines after it,
+    return code, stderr)."""
+    child = Child(tmp_path, body)
+    _, line = child.wait_for("ready", timeout=300)
+    estimate = float(line.split()[1])
+    time.sleep(after)
+    sent = time.monotonic()
+    child.proc.send_signal(signal.SIGINT)
+    when, line = child.wait_for("interrupted", timeout=120)
+    rest, stderr = child.finish()
+    return estimate, when - sent, line, rest, child.proc.returncode, stderr
+
+
+def report(name, seconds, estimate):
+    print(f"\n{name}: interrupted {seconds * 1000:.0f} ms after SIGINT (the whole call: about {estimate:.0f} s)")
+
+
+LONG_CALLS = {
+    "evaluate": """
+        big = text * 2  # 2.2 MB
+        ready(estimate(lambda k: model.evaluate(big[:k]), 5000, len(big)))
+        model.evaluate(big)
+    """,
+    "probabilities": """
+        big = text[:200_000]  # (200000, 65) float32 rows: 52 MB
+        ready(estimate(lambda k: model.probabilities(big[:k]), 2000, len(big)))
+        model.probabilities(big)
+    """,
+    "probabilities of bytes": """
+        big = text.encode()[:200_000]
+        ready(estimate(lambda k: model.probabilities(big[:k]), 2000, len(big)))
+        model.probabilities(big)
+    """,
+    "generate_text": """
+        s = model.session()
+        s.feed("ROMEO:")
+        ready(estimate(lambda k: s.generate_text(k), 2000, 10**6))
+        s.generate_text(10**6)
+    """,
+    "generate_text with a callback": """
+        s = model.session()
+        s.feed("ROMEO:")
+        ready(estimate(lambda k: s.generate_text(k, callback=lambda c, p: False), 2000, 10**6))
+        s.generate_text(10**6, callback=lambda c, p: False)
+    """,
+    "Session.generate": """
+        s = model.session()
+        s.feed("ROMEO:")
+        ready(estimate(lambda k: list(s.generate(k)), 2000, 10**6))
+        for c, p in s.generate(10**6):
+            pass
+    """,
+    "Model.generate": """
+        ready(estimate(lambda k: model.generate("ROMEO:", k), 2000, 10**6))
+        model.generate("ROMEO:", 10**6)
+    """,
+}
+
+
+@needs_corpus
+@pytest.mark.parametrize("name", list(LONG_CALLS))
+def test_ctrl_c_stops_a_long_call(tmp_path, name):
+    body = "try:\n" + textwrap.indent(textwrap.dedent(LONG_CALLS[name]), "    ") + """
+except KeyboardInterrupt as e:
+    print("interrupted", type(e).__name__, isinstance(e, charrnn.Error), flush=True)
+else:
+    print("finished", flush=True)
+"""
+    estimate, seconds, line, _, code, stderr = interrupt(tmp_path, body)
+    report(name, seconds, estimate)
+    assert code == 0, stderr
+    # a plain KeyboardInterrupt, not the CancelledError the C call returned
+    assert line == "interrupted KeyboardInterrupt False"
+    assert estimate > LONG, f"the call would have ended by itself in {estimate:.1f} s: make it longer"
+    assert seconds < LIMIT
+
+
+@needs_corpus
+def test_ctrl_c_leaves_a_fed_session_as_it_was(tmp_path):
+    body = """
+        s = model.session(seed=5)
+        s.feed("ROMEO:")
+        before = s.state
+        big = text * 2
+        ready(estimate(lambda k: model.session().feed(big[:k]), 5000, len(big)))
+        try:
+            s.feed(big)
+        except KeyboardInterrupt:
+            print("interrupted", flush=True)
+        print(json.dumps({"unchanged": s.state == before, "usable": len(s.generate_text(20)) == 20}))
+    """
+    estimate, seconds, _, rest, code, stderr = interrupt(tmp_path, body)
+    report("Session.feed", seconds, estimate)
+    assert code == 0, stderr
+    assert json.loads(rest[-1]) == {"unchanged": True, "usable": True}
+    assert estimate > LONG and seconds < LIMIT
+
+
+@needs_corpus
+def test_ctrl_c_reaches_the_main_thread_while_another_computes(tmp_path):
+    """Only the main thread runs signal handlers: a long call in another thread goes on to its end."""
+    body = """
+        import threading
+        out = {}
+        part = text[:60_000]
+        worker = threading.Thread(target=lambda: out.setdefault("result", model.evaluate(part)))
+        ready(estimate(lambda k: model.evaluate(part[:k]), 3000, len(part)))
+        worker.start()
+        try:
+            while worker.is_alive():
+                time.sleep(0.01)
+        except KeyboardInterrupt:
+            print("interrupted", worker.is_alive(), flush=True)
+        worker.join()
+        print(json.dumps({"chars": out["result"].chars}))
+    """
+    estimate, seconds, line, rest, code, stderr = interrupt(tmp_path, body)
+    assert code == 0, stderr
+    assert seconds < LIMIT
+    if line == "interrupted True":  # the worker was still running when the main thread stopped
+        assert json.loads(rest[-1]) == {"chars": 59_999}
+
+
+TRAIN = dict(layers=1, hidden=128, seq_length=50, batch_size=16, max_chars=100_000, val_fraction=0.01, seed=1,
+             max_steps=10**6)
+
+
+def train_body(progress, out_dir):
+    args = ", ".join(f"{k}={v!r}" for k, v in dict(TRAIN, out_dir=out_dir).items())
+    return f"""
+        params = dict({args})
+        corpus = {str(CORPUS)!r}
+        ready()
+        try:
+            charrnn.train(corpus, progress={progress}, **params)
+        except charrnn.TrainingInterrupted as e:
+            print("interrupted", flush=True)
+            sample = text[:300]
+            found = {{"keyboard_interrupt": isinstance(e, KeyboardInterrupt), "steps": e.steps,
+                     "seconds": e.result["seconds"], "checkpoint": e.checkpoint, "message": str(e),
+                     "loss": e.model.evaluate(sample).loss}}
+            if e.checkpoint:
+                found["exists"] = os.path.exists(e.checkpoint)
+                saved = charrnn.Model.load(e.checkpoint)
+                found["same_as_checkpoint"] = bool(np.array_equal(saved.probabilities(sample),
+                                                                  e.model.probabilities(sample)))
+                resumed, r = charrnn.train(corpus, **dict(params, resume=e.checkpoint, max_steps=e.steps + 3))
+                found["resumed_steps"] = r["steps"]
+            print(json.dumps(found), flush=True)
+    """
+
+
+@needs_corpus
+@pytest.mark.parametrize("progress", ["None", "lambda p: False"], ids=["no callback", "with a callback"])
+def test_ctrl_c_in_train_keeps_the_model_and_a_checkpoint(tmp_path, progress):
+    estimate, seconds, _, rest, code, stderr = interrupt(tmp_path, train_body(progress, "ckpt"), after=1.5)
+    found = json.loads(rest[-1])
+    whole = found["seconds"] * TRAIN["max_steps"] / max(found["steps"], 1)
+    report(f"train ({progress})", seconds, whole)
+    assert code == 0, stderr
+    assert found["keyboard_interrupt"] and found["steps"] > 0
+    assert whole > LONG and seconds < LIMIT
+    assert found["checkpoint"] == os.path.join("ckpt", "latest.safetensors") and found["exists"]
+    assert found["same_as_checkpoint"] and np.isfinite(found["loss"])
+    assert found["resumed_steps"] == found["steps"] + 3
+    assert f"resume={found['checkpoint']!r}" in found["message"]
+
+
+@needs_corpus
+def test_ctrl_c_in_train_without_out_dir(tmp_path):
+    _, seconds, _, rest, code, stderr = interrupt(tmp_path, train_body("None", None), after=1.5)
+    found = json.loads(rest[-1])
+    assert code == 0, stderr
+    assert seconds < LIMIT
+    assert found["checkpoint"] is None and found["steps"] > 0 and np.isfinite(found["loss"])
+    assert "no checkpoint" in found["message"] and "out_dir" in found["message"]
+
+
+@needs_corpus
+def test_ctrl_c_in_train_still_stops_the_script(tmp_path):
+    """Uncaught, TrainingInterrupted ends the script with the way to resume in its message. (With exit
+    status 1: CPython ends itself by SIGINT only for a KeyboardInterrupt of that exact class.)"""
+    args = ", ".join(f"{k}={v!r}" for k, v in dict(TRAIN, out_dir="ckpt").items())
+    child = Child(tmp_path, f"""
+        ready()
+        charrnn.train({str(CORPUS)!r}, {args})
+        print("finished", flush=True)
+    """)
+    child.wait_for("ready", timeout=300)
+    time.sleep(1.5)
+    child.proc.send_signal(signal.SIGINT)
+    rest, stderr = child.finish()
+    assert child.proc.returncode == 1, stderr
+    assert "finished" not in rest
+    assert "charrnn.TrainingInterrupted" in stderr and "resume='ckpt/latest.safetensors'" in stderr
+    assert (tmp_path / "ckpt" / "latest.safetensors").exists()
+
