@@ -18,6 +18,7 @@ which carries the model trained so far and its last checkpoint.
 from __future__ import annotations
 
 import json as _json
+import operator as _operator
 import os as _os
 from collections import namedtuple as _namedtuple
 
@@ -84,6 +85,16 @@ class TrainingInterrupted(KeyboardInterrupt):
         self.result = result
 
 
+def _count(value, name: str) -> int:
+    """An integer >= 0 (a Python int or anything with __index__, not a bool), as the C layer takes them."""
+    if isinstance(value, bool) or not hasattr(type(value), "__index__"):
+        raise TypeError(f"{name} must be an integer, not {type(value).__name__}")
+    value = _operator.index(value)
+    if not 0 <= value < 2**63:
+        raise InvalidArgumentError(f"{name} must be an integer from 0 to 2**63 - 1, not {value}")
+    return value
+
+
 def version() -> str:
     """The version string of the loaded libcharrnn."""
     return _charrnn.version()
@@ -111,7 +122,8 @@ class Model(_charrnn.Model):
     @classmethod
     def create(cls, config, vocab: str, seed: int = 0) -> "Model":
         """A model with freshly initialised weights. `config` is the configuration dict (or JSON
-        string) of the README's "Model configuration"; its vocab_size is taken from `vocab`."""
+        string) of the README's "Model configuration"; its vocab_size is taken from `vocab`. `seed` is
+        an integer from 0 to 2**64 - 1 (InvalidArgumentError outside)."""
         if not isinstance(vocab, str):
             raise TypeError(f"vocab must be a str, not {type(vocab).__name__}")
         if isinstance(config, dict):
@@ -120,7 +132,7 @@ class Model(_charrnn.Model):
             config = _json.dumps(config)
         elif not isinstance(config, str):
             raise TypeError(f"config must be a dict or a JSON string, not {type(config).__name__}")
-        return cls._create(config, vocab, int(seed))
+        return cls._create(config, vocab, seed)
 
     @property
     def vocab(self) -> str:
@@ -172,9 +184,9 @@ class Model(_charrnn.Model):
         return EvalResult(*self._evaluate(text, skip_unknown=skip_unknown))
 
     def session(self, seed: int | None = None, precision: str = "float32") -> "Session":
-        """A new session (zero state, generator seeded with 0, or with `seed`). `precision="int8"`
-        generates with an 8-bit copy of the weights (Q8_0-style blocks, made here): about twice as fast,
-        and `charrnn eval --int8` reports what it changes in loss."""
+        """A new session (zero state, generator seeded with 0, or with `seed`, 0 to 2**64 - 1).
+        `precision="int8"` generates with an 8-bit copy of the weights (Q8_0-style blocks, made here):
+        about twice as fast, and `charrnn eval --int8` reports what it changes in loss."""
         if precision not in _PRECISIONS:
             raise ValueError(f"precision must be one of {', '.join(_PRECISIONS)}, not {precision!r}")
         s = Session._open(self, _PRECISIONS[precision])
@@ -206,10 +218,14 @@ class Session(_charrnn.Session):
 
     def generate(self, n: int, temperature=None, top_k=None, top_p=None, greedy=None, seed=None):
         """Yields up to `n` (char, probability) pairs, sampling one character at a time (each call
-        releases the GIL). `seed` reseeds before the first character only."""
-        for i in range(int(n)):
-            yield self.sample(temperature=temperature, top_k=top_k, top_p=top_p, greedy=greedy,
-                              seed=seed if i == 0 else None)
+        releases the GIL). `seed` reseeds before the first character only. `n` is checked here, the
+        sampling parameters at the first character."""
+        params = dict(temperature=temperature, top_k=top_k, top_p=top_p, greedy=greedy)
+        return self._generate(_count(n, "n"), seed, params)
+
+    def _generate(self, n, seed, params):
+        for i in range(n):
+            yield self.sample(**params, seed=seed if i == 0 else None)
 
     def __repr__(self):
         return "<charrnn.Session (closed)>" if self.closed else "<charrnn.Session>"
@@ -224,6 +240,9 @@ def train(corpus_path, *, progress=None, **params):
     clip_value, clip_norm, lr_decay, lr_decay_every, lr_decay_staircase, lr_decay_after, epochs,
     max_steps, max_time, seed, lowercase, reduce_charset, max_chars, val_fraction, eval_every,
     out_dir, resume. See :func:`default_train_params`.
+
+    Integer options are checked against their C types (InvalidArgumentError for -1, or for a seed
+    past 2**64 - 1, instead of wrapping).
 
     `progress(p)` is called with a :class:`Progress` namedtuple (kind "step", "validation" or
     "checkpoint"); returning True cancels training, which then returns the model so far with

@@ -38,9 +38,20 @@ PyObject *crn_raise_msg(charrnn_status status, const char *fmt, ...);
 int crn_text(PyObject *obj, const char **data, Py_ssize_t *len, Py_ssize_t *nchars);
 /* A new float32 numpy array of the given shape (C order), and a pointer to its data. */
 PyObject *crn_new_float_array(int ndim, const Py_ssize_t *shape, float **data);
-/* Reads a sample-params from keyword values; returns 0 or -1. */
+/* An integer argument in [0, max]: an int or anything with __index__ (numpy integers), not a bool.
+ * Returns 0 with *out set, or -1 with TypeError (not an integer) or InvalidArgumentError (outside the
+ * range, naming `name` and the range). */
+int crn_uint_arg(PyObject *obj, const char *name, unsigned long long max, unsigned long long *out);
+/* An O& converter for a seed, 0 to 2**64 - 1, into a uint64_t. */
+int crn_seed_converter(PyObject *obj, void *out);
+/* An O& converter for a count (n, lengths), 0 to PY_SSIZE_T_MAX, into a Py_ssize_t. */
+int crn_count_converter(PyObject *obj, void *out);
+/* Reads sampling keywords (NULL or None keeps the default) into *out; returns 0 or -1. Every seed from
+ * 0 to 2**64 - 1 is accepted, but the struct reserves 2**64 - 1 for "keep the generator"
+ * (CHARRNN_SEED_CONTINUE): for that seed *reseed_max is set, and the caller reseeds the session with
+ * charrnn_session_seed() before sampling. */
 int crn_sample_params(PyObject *temperature, PyObject *top_k, PyObject *top_p, PyObject *greedy,
-                      PyObject *seed, charrnn_sample_params *out);
+                      PyObject *seed, charrnn_sample_params *out, int *reseed_max);
 
 /* A long call: the GIL released for the work, and Ctrl-C noticed between chunks of it (CPython's
  * rule: re-take the GIL and run the signal handlers, which raise KeyboardInterrupt).

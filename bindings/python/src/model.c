@@ -83,13 +83,14 @@ static PyObject *Model_create(PyTypeObject *cls, PyObject *args, PyObject *kwarg
     const char *config;
     const char *vocab;
     Py_ssize_t vocab_len;
-    unsigned long long seed = 0;
-    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "ss#|K:create", kwlist, &config, &vocab, &vocab_len, &seed))
+    uint64_t seed = 0;
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "ss#|O&:create", kwlist, &config, &vocab, &vocab_len,
+                                     crn_seed_converter, &seed))
         return NULL;
     charrnn_model *m = NULL;
     charrnn_status st;
     Py_BEGIN_ALLOW_THREADS
-    st = charrnn_model_create(config, vocab, (size_t)vocab_len, (uint64_t)seed, &m);
+    st = charrnn_model_create(config, vocab, (size_t)vocab_len, seed, &m);
     Py_END_ALLOW_THREADS
     if (st != CHARRNN_OK)
         return crn_raise(st);

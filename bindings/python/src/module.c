@@ -72,10 +72,85 @@ PyObject *crn_new_float_array(int ndim, const Py_ssize_t *shape, float **data)
     return arr;
 }
 
+/* "2**64 - 1" for a maximum one below a power of two, else the number. */
+static void format_max(char *buf, size_t size, unsigned long long max)
+{
+    int bits = 0;
+    for (unsigned long long m = max; m & 1; m >>= 1)
+        bits++;
+    if ((max & (max + 1)) == 0 && bits >= 8)
+        snprintf(buf, size, "2**%d - 1", bits);
+    else
+        snprintf(buf, size, "%llu", max);
+}
+
+static void raise_out_of_range(const char *name, PyObject *value, unsigned long long max)
+{
+    char range[32];
+    format_max(range, sizeof range, max);
+    PyObject *repr = PyObject_Repr(value);
+    const char *shown = repr ? PyUnicode_AsUTF8(repr) : NULL;
+    if (!shown) /* an int too long to print (sys.set_int_max_str_digits) */
+        PyErr_Clear();
+    crn_raise_msg(CHARRNN_ERR_INVALID_ARGUMENT, "%s must be an integer from 0 to %s, not %.60s%s", name, range,
+                  shown ? shown : "a larger one", shown && strlen(shown) > 60 ? "..." : "");
+    Py_XDECREF(repr);
+}
+
+int crn_uint_arg(PyObject *obj, const char *name, unsigned long long max, unsigned long long *out)
+{
+    /* bool is an int, but n=True or seed=False is a mistake rather than a number */
+    if (PyBool_Check(obj) || !PyIndex_Check(obj)) {
+        PyErr_Format(PyExc_TypeError, "%s must be an integer, not %.100s", name, Py_TYPE(obj)->tp_name);
+        return -1;
+    }
+    PyObject *value = PyNumber_Index(obj);
+    if (!value)
+        return -1;
+    /* Python ints have no bounds: a -1 or a 2**64 must be refused here, or the C type wraps it. */
+    int outside = 0;
+    unsigned long long x = PyLong_AsUnsignedLongLong(value);
+    if (x == (unsigned long long)-1 && PyErr_Occurred()) {
+        if (!PyErr_ExceptionMatches(PyExc_OverflowError)) {
+            Py_DECREF(value);
+            return -1;
+        }
+        PyErr_Clear(); /* negative, or past 2**64 - 1 */
+        outside = 1;
+    }
+    if (outside || x > max) {
+        raise_out_of_range(name, value, max);
+        Py_DECREF(value);
+        return -1;
+    }
+    Py_DECREF(value);
+    *out = x;
+    return 0;
+}
+
+int crn_seed_converter(PyObject *obj, void *out)
+{
+    unsigned long long x;
+    if (crn_uint_arg(obj, "seed", UINT64_MAX, &x) < 0)
+        return 0;
+    *(uint64_t *)out = (uint64_t)x;
+    return 1;
+}
+
+int crn_count_converter(PyObject *obj, void *out)
+{
+    unsigned long long x;
+    if (crn_uint_arg(obj, "n", PY_SSIZE_T_MAX, &x) < 0)
+        return 0;
+    *(Py_ssize_t *)out = (Py_ssize_t)x;
+    return 1;
+}
+
 int crn_sample_params(PyObject *temperature, PyObject *top_k, PyObject *top_p, PyObject *greedy, PyObject *seed,
-                      charrnn_sample_params *out)
+                      charrnn_sample_params *out, int *reseed_max)
 {
     charrnn_sample_params p = charrnn_default_sample_params();
+    *reseed_max = 0;
     if (temperature && temperature != Py_None) {
         double t = PyFloat_AsDouble(temperature);
         if (t == -1.0 && PyErr_Occurred())
@@ -83,13 +158,9 @@ int crn_sample_params(PyObject *temperature, PyObject *top_k, PyObject *top_p, P
         p.temperature = (float)t;
     }
     if (top_k && top_k != Py_None) {
-        long k = PyLong_AsLong(top_k);
-        if (k == -1 && PyErr_Occurred())
+        unsigned long long k;
+        if (crn_uint_arg(top_k, "top_k", INT32_MAX, &k) < 0)
             return -1;
-        if (k < INT32_MIN || k > INT32_MAX) {
-            crn_raise_msg(CHARRNN_ERR_INVALID_ARGUMENT, "top_k=%ld is out of range", k);
-            return -1;
-        }
         p.top_k = (int32_t)k;
     }
     if (top_p && top_p != Py_None) {
@@ -105,13 +176,9 @@ int crn_sample_params(PyObject *temperature, PyObject *top_k, PyObject *top_p, P
         p.greedy = g;
     }
     if (seed && seed != Py_None) {
-        unsigned long long s = PyLong_AsUnsignedLongLong(seed);
-        if (s == (unsigned long long)-1 && PyErr_Occurred()) {
-            PyErr_Clear();
-            crn_raise_msg(CHARRNN_ERR_INVALID_ARGUMENT, "seed must be an integer in [0, 2**64 - 1)");
+        if (!crn_seed_converter(seed, &p.seed))
             return -1;
-        }
-        p.seed = (uint64_t)s;
+        *reseed_max = p.seed == CHARRNN_SEED_CONTINUE;
     }
     *out = p;
     return 0;

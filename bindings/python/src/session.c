@@ -145,7 +145,8 @@ static PyObject *Session_sample(SessionObject *self, PyObject *args, PyObject *k
     if (!PyArg_ParseTupleAndKeywords(args, kwargs, "|$OOOOO:sample", kwlist, &t, &k, &p, &g, &seed))
         return NULL;
     charrnn_sample_params params;
-    if (crn_sample_params(t, k, p, g, seed, &params) < 0)
+    int reseed_max;
+    if (crn_sample_params(t, k, p, g, seed, &params, &reseed_max) < 0)
         return NULL;
     uint32_t cp = 0;
     float prob = 0.0f;
@@ -155,7 +156,9 @@ static PyObject *Session_sample(SessionObject *self, PyObject *args, PyObject *k
         return NULL;
     self->busy = 1;
     Py_BEGIN_ALLOW_THREADS
-    st = charrnn_session_sample(s, &params, &cp, &prob);
+    st = reseed_max ? charrnn_session_seed(s, UINT64_MAX) : CHARRNN_OK;
+    if (st == CHARRNN_OK)
+        st = charrnn_session_sample(s, &params, &cp, &prob);
     Py_END_ALLOW_THREADS
     self->busy = 0;
     if (st != CHARRNN_OK)
@@ -236,17 +239,16 @@ static PyObject *Session_generate_text(SessionObject *self, PyObject *args, PyOb
     charrnn_session *s = live(self);
     if (!s)
         return NULL;
-    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "n|$OOOOOO:generate_text", kwlist, &n, &t, &k, &p, &g,
-                                     &seed, &cb))
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O&|$OOOOOO:generate_text", kwlist, crn_count_converter, &n,
+                                     &t, &k, &p, &g, &seed, &cb))
         return NULL;
-    if (n < 0)
-        return crn_raise_msg(CHARRNN_ERR_INVALID_ARGUMENT, "n must be >= 0, not %zd", n);
     if (cb != Py_None && !PyCallable_Check(cb)) {
         PyErr_SetString(PyExc_TypeError, "callback must be callable");
         return NULL;
     }
     charrnn_sample_params params;
-    if (crn_sample_params(t, k, p, g, seed, &params) < 0)
+    int reseed_max;
+    if (crn_sample_params(t, k, p, g, seed, &params, &reseed_max) < 0)
         return NULL;
     GenContext ctx;
     memset(&ctx, 0, sizeof ctx);
@@ -258,7 +260,9 @@ static PyObject *Session_generate_text(SessionObject *self, PyObject *args, PyOb
         return NULL;
     self->busy = 1;
     crn_call_begin(&ctx.call);
-    if (n > 0)
+    if (n > 0 && reseed_max)
+        st = charrnn_session_seed(s, UINT64_MAX);
+    if (n > 0 && st == CHARRNN_OK)
         st = charrnn_session_generate(s, (size_t)n, &params, gen_callback, &ctx, &generated);
     crn_call_end(&ctx.call);
     self->busy = 0;
@@ -288,13 +292,16 @@ static PyObject *Session_reset(SessionObject *self, PyObject *unused)
 
 static PyObject *Session_seed(SessionObject *self, PyObject *args)
 {
-    unsigned long long seed;
+    uint64_t seed;
     charrnn_session *s = live(self);
     if (!s)
         return NULL;
-    if (!PyArg_ParseTuple(args, "K:seed", &seed))
+    if (!PyArg_ParseTuple(args, "O&:seed", crn_seed_converter, &seed))
         return NULL;
-    charrnn_status st = charrnn_session_seed(s, (uint64_t)seed);
+    /* Converting the arguments can run Python code that closes this object: look again. */
+    if (!(s = live(self)))
+        return NULL;
+    charrnn_status st = charrnn_session_seed(s, seed);
     if (st != CHARRNN_OK)
         return crn_raise(st);
     Py_RETURN_NONE;

@@ -5,7 +5,7 @@
 #include <string.h>
 #include <strings.h>
 
-typedef enum { F_U32, F_I32, F_U64, F_FLOAT, F_DOUBLE, F_BOOL, F_CELL, F_OPT, F_OBJ, F_STR } FieldKind;
+typedef enum { F_U32, F_U64, F_FLOAT, F_DOUBLE, F_BOOL, F_CELL, F_OPT, F_OBJ, F_STR } FieldKind;
 
 typedef struct {
     const char *name;
@@ -41,14 +41,15 @@ static int enum_value(const Field *f, PyObject *v, const char **names, int *out)
                 *out = i;
                 return 0;
             }
-    } else if (PyLong_Check(v)) {
-        long i = PyLong_AsLong(v);
+    } else if (PyLong_Check(v) && !PyBool_Check(v)) {
+        int overflow = 0;
+        long i = PyLong_AsLongAndOverflow(v, &overflow);
         if (i == -1 && PyErr_Occurred())
             return -1;
         int n = 0;
         while (names[n])
             n++;
-        if (i >= 0 && i < n) {
+        if (!overflow && i >= 0 && i < n) {
             *out = (int)i;
             return 0;
         }
@@ -80,36 +81,13 @@ static int set_field(charrnn_train_params *p, const Field *f, PyObject *v, PyObj
     switch (f->kind) {
     case F_U32:
     case F_U64: {
-        if (!PyLong_Check(v) && !PyIndex_Check(v)) {
-            PyErr_Format(PyExc_TypeError, "%s must be an integer", f->name);
+        unsigned long long x;
+        if (crn_uint_arg(v, f->name, f->kind == F_U32 ? UINT32_MAX : UINT64_MAX, &x) < 0)
             return -1;
-        }
-        PyObject *index = PyNumber_Index(v);  /* numpy integers too */
-        if (!index)
-            return -1;
-        unsigned long long x = PyLong_AsUnsignedLongLong(index);
-        Py_DECREF(index);
-        if (x == (unsigned long long)-1 && PyErr_Occurred()) {
-            PyErr_Clear();
-            crn_raise_msg(CHARRNN_ERR_INVALID_ARGUMENT, "%s must be a non-negative integer", f->name);
-            return -1;
-        }
-        if (f->kind == F_U32) {
-            if (x > UINT32_MAX) {
-                crn_raise_msg(CHARRNN_ERR_INVALID_ARGUMENT, "%s=%llu is too large", f->name, x);
-                return -1;
-            }
+        if (f->kind == F_U32)
             *(uint32_t *)base = (uint32_t)x;
-        } else {
+        else
             *(uint64_t *)base = (uint64_t)x;
-        }
-        return 0;
-    }
-    case F_I32: {
-        long x = PyLong_AsLong(v);
-        if (x == -1 && PyErr_Occurred())
-            return -1;
-        *(int32_t *)base = (int32_t)x;
         return 0;
     }
     case F_BOOL: {
@@ -189,7 +167,6 @@ static PyObject *params_dict(const charrnn_train_params *p)
         switch (f->kind) {
         case F_U32: v = PyLong_FromUnsignedLong(*(const uint32_t *)base); break;
         case F_U64: v = PyLong_FromUnsignedLongLong(*(const uint64_t *)base); break;
-        case F_I32: v = PyLong_FromLong(*(const int32_t *)base); break;
         case F_BOOL: v = PyBool_FromLong(*(const int32_t *)base); break;
         case F_FLOAT: v = float32_value(*(const float *)base); break;
         case F_DOUBLE: v = PyFloat_FromDouble(*(const double *)base); break;

@@ -1,4 +1,5 @@
-"""Issue 18: Ctrl-C stops long calls, and train() keeps its work.
+"""Issue 18: Ctrl-C stops long calls (and train() keeps its work), and integer arguments are never
+wrapped.
 
 Each Ctrl-C case runs in a child interpreter: it builds a model, times the long call on a small part of
 its input to estimate the whole (which must be over 10 s), prints "ready", and starts the call; the
@@ -17,6 +18,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
+import charrnn
+from charrnn_testutil import small_config
 
 ROOT = Path(os.environ.get("CHARRNN_ROOT") or Path(__file__).resolve().parents[3])
 CORPUS = next((Path(p) for p in (os.environ.get("CHARRNN_CORPUS"), ROOT.parent / "shared" / "data" / "tinyshakespeare.txt")
@@ -290,4 +294,104 @@ def test_ctrl_c_in_train_still_stops_the_script(tmp_path):
     assert "finished" not in rest
     assert "charrnn.TrainingInterrupted" in stderr and "resume='ckpt/latest.safetensors'" in stderr
     assert (tmp_path / "ckpt" / "latest.safetensors").exists()
+
+
+# --- integer arguments: refused outside their C type, never wrapped ---------------------------------
+
+VOCAB = "abcdefgh"
+
+
+@pytest.fixture(scope="module")
+def small():
+    m = charrnn.Model.create(small_config(len(VOCAB), units=8), VOCAB, seed=1)
+    yield m
+    m.close()
+
+
+BAD_SEEDS = [-1, 2**64, -2**70, 2**100]
+
+
+@pytest.mark.parametrize("seed", BAD_SEEDS)
+def test_seeds_outside_64_bits_are_refused_everywhere(small, corpus_file, seed):
+    calls = {
+        "Model.create": lambda: charrnn.Model.create(small_config(len(VOCAB), units=8), VOCAB, seed=seed),
+        "Model.session": lambda: small.session(seed=seed),
+        "Session.seed": lambda: small.session().seed(seed),
+        "Session.sample": lambda: fed(small).sample(seed=seed),
+        "Session.generate_text": lambda: fed(small).generate_text(3, seed=seed),
+        "Session.generate": lambda: list(fed(small).generate(3, seed=seed)),
+        "Model.generate": lambda: small.generate("a", 3, seed=seed),
+        "train": lambda: charrnn.train(corpus_file, seed=seed, max_steps=1),
+    }
+    for name, call in calls.items():
+        with pytest.raises(charrnn.InvalidArgumentError, match=r"seed must be an integer from 0 to 2\*\*64 - 1") as e:
+            call()
+        assert isinstance(e.value, ValueError), name
+
+
+def fed(model):
+    s = model.session()
+    s.feed("a")
+    return s
+
+
+def test_every_64_bit_seed_works(small, corpus_file):
+    top = 2**64 - 1  # also CHARRNN_SEED_CONTINUE in the C struct: the binding reseeds for it
+    assert charrnn.Model.create(small_config(len(VOCAB), units=8), VOCAB, seed=top).vocab == VOCAB
+    reference = fed(small)
+    reference.seed(top)
+    expected = reference.generate_text(30)
+    assert fed(small).generate_text(30, seed=top) == expected
+    assert "".join(c for c, _ in fed(small).generate(30, seed=top)) == expected
+    assert small.session(seed=top).seed(np.uint64(top)) is None  # numpy integers too
+    assert fed(small).generate_text(30) != expected  # reseeded, not continued from seed 0
+    assert fed(small).generate_text(30, seed=top - 1) != expected
+
+
+@pytest.mark.parametrize("value", [1.5, 2.0, "3", True, [1]])
+def test_integer_arguments_refuse_non_integers(small, corpus_file, value):
+    calls = [
+        lambda: charrnn.Model.create(small_config(len(VOCAB), units=8), VOCAB, seed=value),
+        lambda: small.session().seed(value),
+        lambda: fed(small).sample(seed=value),
+        lambda: fed(small).sample(top_k=value),
+        lambda: fed(small).generate_text(value),
+        lambda: fed(small).generate(value),
+        lambda: charrnn.train(corpus_file, max_steps=value),
+        lambda: charrnn.train(corpus_file, epochs=value),
+    ]
+    for call in calls:
+        with pytest.raises(TypeError, match="must be an integer"):
+            call()
+
+
+def test_other_integer_arguments_are_range_checked(small, corpus_file):
+    s = fed(small)
+    for k in (-1, 2**31, 2**64):
+        with pytest.raises(charrnn.InvalidArgumentError, match=r"top_k must be an integer from 0 to 2\*\*31 - 1"):
+            s.sample(top_k=k)
+        with pytest.raises(charrnn.InvalidArgumentError, match="top_k"):
+            s.generate_text(3, top_k=k)
+    for n in (-1, -2**64, 2**64):
+        with pytest.raises(charrnn.InvalidArgumentError, match=r"n must be an integer from 0 to 2\*\*63 - 1"):
+            s.generate_text(n)
+        with pytest.raises(charrnn.InvalidArgumentError, match="n must be an integer"):
+            small.generate("a", n)
+    with pytest.raises(charrnn.InvalidArgumentError, match="n must be an integer"):
+        s.generate(-1)  # at the call, not at the first next()
+    for name in ("layers", "hidden", "embedding", "seq_length", "step", "batch_size", "lr_decay_every",
+                 "lr_decay_after", "epochs"):
+        for v in (-1, 2**32):
+            with pytest.raises(charrnn.InvalidArgumentError, match=rf"{name} must be an integer from 0 to 2\*\*32 - 1"):
+                charrnn.train(corpus_file, **{name: v})
+    for name in ("max_steps", "max_chars", "eval_every"):
+        for v in (-1, 2**64):
+            with pytest.raises(charrnn.InvalidArgumentError, match=rf"{name} must be an integer from 0 to 2\*\*64 - 1"):
+                charrnn.train(corpus_file, **{name: v})
+    for v in (True, 2**70, -1):  # enumerations given as numbers
+        with pytest.raises(charrnn.InvalidArgumentError, match="is not one of lstm, gru, rnn"):
+            charrnn.train(corpus_file, cell=v)
+    # in range, the same values work
+    assert s.sample(top_k=np.int64(2))[0] in VOCAB
+    assert len(s.generate_text(np.int32(4))) == 4 and len(list(s.generate(np.uint8(2)))) == 2
 
