@@ -390,9 +390,10 @@ static PyObject *Model_evaluate(ModelObject *self, PyObject *args, PyObject *kwa
 /* Feeds `data` into `s` one character at a time and copies the distribution after each into a row of
  * `out` (vocab_size floats). Runs without the GIL; between characters it asks `call` whether Ctrl-C was
  * pressed (a clock read; the GIL is taken only every CRN_CHECK_INTERVAL), and stops with
- * CHARRNN_ERR_CANCELLED if so. */
+ * CHARRNN_ERR_CANCELLED if so. A character that is not valid UTF-8 fails with CHARRNN_ERR_UTF8 and its
+ * offset in `data` in *bad_offset: the library sees one character at a time and would say 0. */
 static charrnn_status probability_rows(charrnn_session *s, const char *data, Py_ssize_t len, Py_ssize_t rows,
-                                       size_t vocab_size, float *out, CrnLongCall *call)
+                                       size_t vocab_size, float *out, CrnLongCall *call, Py_ssize_t *bad_offset)
 {
     Py_ssize_t pos = 0, row = 0;
     while (pos < len) {
@@ -402,6 +403,8 @@ static charrnn_status probability_rows(charrnn_session *s, const char *data, Py_
         if ((Py_ssize_t)n > len - pos)
             n = (size_t)(len - pos);
         charrnn_status st = charrnn_session_feed(s, data + pos, n, 0, NULL, NULL);
+        if (st == CHARRNN_ERR_UTF8)
+            *bad_offset = pos; /* the chunk starts the bad sequence: no valid character precedes it in it */
         if (st != CHARRNN_OK)
             return st;
         if (row >= rows)
@@ -416,9 +419,11 @@ static charrnn_status probability_rows(charrnn_session *s, const char *data, Py_
     return row == rows ? CHARRNN_OK : ROW_COUNT_MISMATCH;
 }
 
-static void raise_probabilities_error(charrnn_status st)
+static void raise_probabilities_error(charrnn_status st, Py_ssize_t bad_offset)
 {
-    if (st == ROW_COUNT_MISMATCH)
+    if (st == CHARRNN_ERR_UTF8)
+        crn_raise_msg(st, "text is not valid UTF-8: bad byte sequence at byte offset %zd", bad_offset);
+    else if (st == ROW_COUNT_MISMATCH)
         crn_raise_msg(CHARRNN_ERR_INTERNAL, "probabilities: the text gave another number of characters than counted");
     else
         crn_raise(st);
@@ -458,19 +463,20 @@ static PyObject *Model_probabilities(ModelObject *self, PyObject *args)
     }
     charrnn_session *s = NULL;
     CrnLongCall call;
+    Py_ssize_t bad_offset = 0;
     Py_INCREF(text);
     self->busy++;
     crn_call_begin(&call);
     st = charrnn_session_new(m, &s);
     if (st == CHARRNN_OK)
-        st = probability_rows(s, data, len, nchars, info.vocab_size, out, &call);
+        st = probability_rows(s, data, len, nchars, info.vocab_size, out, &call, &bad_offset);
     crn_call_end(&call);
     self->busy--;
     Py_DECREF(text);
     /* KeyboardInterrupt is set when interrupted; otherwise the message is read before another charrnn
      * call on this thread replaces it */
     if (!call.interrupted && st != CHARRNN_OK)
-        raise_probabilities_error(st);
+        raise_probabilities_error(st, bad_offset);
     charrnn_session_free(s);
     if (call.interrupted || st != CHARRNN_OK) {
         Py_DECREF(arr);

@@ -1,5 +1,5 @@
-"""Issue 18: Ctrl-C stops long calls (and train() keeps its work), and integer arguments are never
-wrapped.
+"""Issue 18: Ctrl-C stops long calls (and train() keeps its work), integer arguments are never wrapped,
+and invalid UTF-8 is reported at its real byte offset.
 
 Each Ctrl-C case runs in a child interpreter: it builds a model, times the long call on a small part of
 its input to estimate the whole (which must be over 10 s), prints "ready", and starts the call; the
@@ -394,4 +394,54 @@ def test_other_integer_arguments_are_range_checked(small, corpus_file):
     # in range, the same values work
     assert s.sample(top_k=np.int64(2))[0] in VOCAB
     assert len(s.generate_text(np.int32(4))) == 4 and len(list(s.generate(np.uint8(2)))) == 2
+
+
+# --- invalid UTF-8: the byte offset in the caller's buffer ------------------------------------------
+
+BAD_UTF8 = [
+    (b"ab\xff", 2),                            # never valid
+    (b"\x80abc", 0),                           # a continuation byte first
+    (b"abc\xe2\x82", 3),                       # truncated at the end
+    (b"ab\xe9cd", 2),                          # Latin-1, not UTF-8
+    ("ab\u00e9".encode() + b"\xc3(", 4),       # after a two-byte character
+    ("ab\u20ac".encode() + b"\xed\xa0\x80", 5),  # a surrogate
+    (b"a\xf4\x90\x80\x80", 1),                 # past U+10FFFF
+    (b"a\xc0\xafb", 1),                        # overlong
+    (b"abcdefgh" * 500 + b"\xe2\x82a", 4000),  # far into the text
+]
+
+
+@pytest.fixture(scope="module")
+def utf8_model():
+    vocab = "abcdefgh\u00e9\u20ac"
+    m = charrnn.Model.create(small_config(len(vocab), units=8), vocab, seed=1)
+    yield m
+    m.close()
+
+
+@pytest.mark.parametrize("data,offset", BAD_UTF8)
+def test_invalid_utf8_is_reported_at_its_byte_offset(utf8_model, data, offset):
+    calls = {
+        "Model.probabilities": lambda: utf8_model.probabilities(data),
+        "Model.evaluate": lambda: utf8_model.evaluate(data),
+        "Model.evaluate(skip_unknown)": lambda: utf8_model.evaluate(data, skip_unknown=True),
+        "Session.feed": lambda: utf8_model.session().feed(data),
+        "Session.feed(skip_unknown)": lambda: utf8_model.session().feed(data, skip_unknown=True),
+    }
+    for name, call in calls.items():
+        with pytest.raises(charrnn.UTF8Error) as e:
+            call()
+        assert f"byte offset {offset}" in str(e.value), (name, str(e.value))
+
+
+def test_invalid_utf8_in_a_vocabulary_is_reported_at_its_byte_offset():
+    with pytest.raises(charrnn.UTF8Error, match="byte offset 2"):
+        charrnn.Model._create(json.dumps(small_config(3, units=4)), b"ab\xff")
+
+
+def test_invalid_utf8_in_a_corpus_is_reported_at_its_byte_offset(tmp_path):
+    path = tmp_path / "corpus.txt"
+    path.write_bytes(b"First Citizen: speak, speak.\n" * 10 + b"\xffAll:")
+    with pytest.raises(charrnn.UTF8Error, match="byte offset 290"):
+        charrnn.train(path, layers=1, hidden=4, seq_length=4, batch_size=1, max_steps=1)
 
