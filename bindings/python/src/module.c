@@ -312,11 +312,11 @@ PyMODINIT_FUNC PyInit__charrnn(void)
         CHARRNN_OK, CHARRNN_ERR_INVALID_ARGUMENT, CHARRNN_ERR_IO, CHARRNN_ERR_FORMAT, CHARRNN_ERR_UTF8,
         CHARRNN_ERR_UNKNOWN_CHARACTER, CHARRNN_ERR_BUFFER_TOO_SMALL, CHARRNN_ERR_SHAPE, CHARRNN_ERR_NOT_FOUND,
         CHARRNN_ERR_STATE, CHARRNN_ERR_CANCELLED, CHARRNN_ERR_DIVERGED, CHARRNN_ERR_CONFIG,
-        CHARRNN_ERR_OUT_OF_MEMORY, CHARRNN_ERR_INTERNAL};
+        CHARRNN_ERR_OUT_OF_MEMORY, CHARRNN_ERR_NOT_FINITE, CHARRNN_ERR_INTERNAL};
     static const char *names[] = {"OK", "ERR_INVALID_ARGUMENT", "ERR_IO", "ERR_FORMAT", "ERR_UTF8",
                                   "ERR_UNKNOWN_CHARACTER", "ERR_BUFFER_TOO_SMALL", "ERR_SHAPE", "ERR_NOT_FOUND",
                                   "ERR_STATE", "ERR_CANCELLED", "ERR_DIVERGED", "ERR_CONFIG",
-                                  "ERR_OUT_OF_MEMORY", "ERR_INTERNAL"};
+                                  "ERR_OUT_OF_MEMORY", "ERR_NOT_FINITE", "ERR_INTERNAL"};
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
         if (PyModule_AddIntConstant(m, names[i], all[i]) < 0)
             goto fail;

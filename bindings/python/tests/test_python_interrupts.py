@@ -1,5 +1,5 @@
 """Issue 18: Ctrl-C stops long calls (and train() keeps its work), integer arguments are never wrapped,
-and invalid UTF-8 is reported at its real byte offset.
+invalid UTF-8 is reported at its real byte offset, and overflowing models raise NotFiniteError.
 
 Each Ctrl-C case runs in a child interpreter: it builds a model, times the long call on a small part of
 its input to estimate the whole (which must be over 10 s), prints "ready", and starts the call; the
@@ -9,6 +9,7 @@ import json
 import os
 import queue
 import signal
+import struct
 import subprocess
 import sys
 import textwrap
@@ -445,3 +446,53 @@ def test_invalid_utf8_in_a_corpus_is_reported_at_its_byte_offset(tmp_path):
     with pytest.raises(charrnn.UTF8Error, match="byte offset 290"):
         charrnn.train(path, layers=1, hidden=4, seq_length=4, batch_size=1, max_steps=1)
 
+
+# --- overflowing models: NotFiniteError, never NaNs -------------------------------------------------
+
+def overflowing(cell, sign=1.0):
+    """A model whose kernels are all ±3e38: finite weights whose products overflow float32."""
+    m = charrnn.Model.create(small_config(len(VOCAB), cell=cell, units=16), VOCAB, seed=1)
+    for name, shape in m.tensors().items():
+        layer, _, weight = name.partition(".")
+        if weight == "kernel":
+            m.set_weights(layer, weight, np.full(shape, 3e38 * (sign if layer != "dense" else 1.0), np.float32))
+    return m
+
+
+# A GRU's update gate saturated open keeps h at zero; closed (negative kernels), h is -1 everywhere.
+@pytest.mark.parametrize("cell,sign", [("lstm", 1.0), ("rnn", 1.0), ("gru", -1.0)])
+@pytest.mark.parametrize("precision", ["float32", "int8"])
+def test_overflowing_weights_raise_not_finite(cell, sign, precision):
+    m = overflowing(cell, sign)
+    assert issubclass(charrnn.NotFiniteError, ArithmeticError)
+    with pytest.raises(charrnn.NotFiniteError) as e:
+        m.probabilities("abc")
+    assert e.value.status == charrnn._charrnn.ERR_NOT_FINITE and e.value.status_name == "NOT_FINITE"
+    with pytest.raises(charrnn.NotFiniteError):
+        m.evaluate("abcabc")
+    with pytest.raises(charrnn.NotFiniteError):
+        m.generate("ab", 5)
+    with m.session(precision=precision) as s:
+        s.feed("a")
+        for call in (s.probabilities, s.sample, lambda: s.generate_text(3),
+                     lambda: s.generate_text(3, callback=lambda c, p: False), lambda: list(s.generate(3))):
+            with pytest.raises(charrnn.NotFiniteError):
+                call()
+
+
+def test_an_overflowing_state_raises_not_finite():
+    m = charrnn.Model.create(small_config(len(VOCAB), cell="lstm", units=16), VOCAB, seed=1)
+    m.set_weights("dense", "kernel", np.ones((16, len(VOCAB)), np.float32))  # logits = sum(h) + bias
+    with m.session() as s:
+        s.feed("a")
+        state = bytearray(s.state)
+        # magic, version, fingerprint, flags, reserved, 4 generator words; then h and c of the layer
+        header = 4 + 4 + 8 + 4 + 4 + 4 * 8
+        assert len(state) == header + 2 * 16 * 4
+        state[header:] = struct.pack("<32f", *[3e38] * 32)
+        s.state = bytes(state)
+        for call in (s.probabilities, s.sample, lambda: s.generate_text(3)):
+            with pytest.raises(charrnn.NotFiniteError):
+                call()
+        s.feed("b")  # the next step squashes h back through tanh
+        assert np.isfinite(s.probabilities()).all()
