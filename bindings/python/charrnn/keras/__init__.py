@@ -23,6 +23,7 @@ import numpy as _np
 
 import charrnn as _charrnn
 
+from ._files import open_regular as _open_regular
 from ._reader import KerasFormatError, KerasModel, UnsupportedModelError, _snake, read
 from ._reference import encode, forward
 
@@ -41,8 +42,9 @@ class VocabularyError(_charrnn.ConfigError):
 
 
 def vocab_from_corpus(path, lowercase: bool = False) -> str:
-    """``sorted(set(text))`` of a UTF-8 corpus file (lowercased first with `lowercase`)."""
-    with open(path, "r", encoding="utf-8", newline="") as fh:
+    """``sorted(set(text))`` of a UTF-8 corpus file (lowercased first with `lowercase`). A path that is not
+    a regular file (a FIFO, a device, a directory) is a charrnn.IOError, as is one that cannot be opened."""
+    with _io.TextIOWrapper(_open_regular(path), encoding="utf-8", newline="") as fh:
         text = fh.read()
     if lowercase:
         text = text.lower()
@@ -229,6 +231,7 @@ def save(model, path, name: str = "charrnn") -> None:
             for j, a in enumerate(arrays):
                 target.create_dataset(str(j), data=_np.asarray(a, dtype=_np.float32))
         f.create_group("vars").attrs["name"] = name
+
     tmp = f"{_os.fspath(path)}.tmp{_os.getpid()}"
     with _zipfile.ZipFile(tmp, "w") as z:
         z.writestr("metadata.json", _json.dumps(metadata))

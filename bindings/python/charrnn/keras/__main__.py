@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import sys
 
@@ -57,10 +58,11 @@ def main(argv=None) -> int:
 
     import charrnn
     import charrnn.keras as ck
+    from charrnn.keras._files import open_regular
 
     try:
         if args.command == "compare":
-            with open(args.text, encoding="utf-8", newline="") as fh:
+            with io.TextIOWrapper(open_regular(args.text), encoding="utf-8", newline="") as fh:
                 text = fh.read()
             r = ck.compare(args.model, text, vocab=_vocab(args), vocab_from=args.vocab_from,
                            lowercase=args.lowercase, encoding=args.encoding, max_chars=args.max_chars)

@@ -13,32 +13,17 @@ CuDNNGRU, Keras 1 per-gate arrays) that wrote them.
 
 from __future__ import annotations
 
-import io
 import json
 import os
 import re
-import zipfile
 from dataclasses import dataclass, field
 
 import numpy as np
 
+from . import _files
+from ._errors import KerasFormatError, UnsupportedModelError
+
 __all__ = ["KerasModel", "read", "KerasFormatError", "UnsupportedModelError"]
-
-
-try:  # part of the charrnn package: join its exception hierarchy (charrnn.Error, status FORMAT)
-    from .. import FormatError as _FormatBase
-except ImportError:  # loaded on its own (no libcharrnn needed to read Keras files)
-    _FormatBase = ValueError
-
-
-class KerasFormatError(_FormatBase):
-    """The file is not a readable Keras model (corrupt archive or HDF5, missing configuration or weights,
-    weights whose shapes disagree with the configuration). A charrnn.FormatError and a ValueError."""
-
-
-class UnsupportedModelError(KerasFormatError):
-    """The Keras model uses something charrnn cannot reproduce exactly; the message names the layer and
-    the reason. A charrnn.FormatError and a ValueError."""
 
 
 RNN_CLASSES = {"SimpleRNN": "rnn", "LSTM": "lstm", "GRU": "gru", "CuDNNLSTM": "lstm", "CuDNNGRU": "gru"}
@@ -88,19 +73,6 @@ def _text(value) -> str:
     if isinstance(value, np.ndarray) and value.shape == ():
         return _text(value[()])
     return str(value)
-
-
-def _names_attr(group, attr) -> list:
-    """Reads a list-of-strings attribute, also in the chunked form (attr0, attr1, ...) Keras uses for
-    attributes larger than the HDF5 header limit."""
-    if attr in group.attrs:
-        raw = list(group.attrs[attr])
-    else:
-        raw, i = [], 0
-        while f"{attr}{i}" in group.attrs:
-            raw.extend(group.attrs[f"{attr}{i}"])
-            i += 1
-    return [_text(n) for n in raw]
 
 
 def _activation_name(value) -> str:
@@ -264,187 +236,202 @@ def _snake(name: str) -> str:
 
 
 # ------------------------------------------------------------------------------------------------
-# weight sources
+# sizes: what the configuration declares, and the shape it gives each weight
 
+MAX_VOCAB = 1 << 21               # charrnn's limits (ModelConfig.swift): a larger model cannot be created
+MAX_UNITS = 1 << 14
+MAX_LAYERS = 64
 MAX_WEIGHT_ELEMENTS = (1 << 31) - 1   # charrnn's largest tensor
+READ_BYTES_PER_WEIGHT = 16        # peak while reading: float64 data, its float32 copy, the conversions
+ARCHIVE_BYTES_PER_WEIGHT = 32     # model.weights.h5 may hold float64 weights and an optimizer's two slots
+ARCHIVE_OVERHEAD = 1 << 20        # HDF5's own structures in model.weights.h5
 
 
-def _weight_array(ds, layer: str, label: str) -> np.ndarray:
-    """One stored weight as float32. The declared shape and type are checked before any data is read:
-    a few bytes of HDF5 can declare a terabyte-sized array, and strings or quantized integers must not
-    be converted as if they were weights."""
-    import h5py
+@dataclass
+class _Plan:
+    """What the configuration says about the weights, known before any of them is read."""
 
-    where = f"layer '{layer}': weight '{label}'"
-    if not isinstance(ds, h5py.Dataset) or ds.shape is None:   # a group, or HDF5's null dataspace
-        raise KerasFormatError(f"{where} is not an array in the file")
-    if ds.size > MAX_WEIGHT_ELEMENTS:
-        raise KerasFormatError(f"{where} declares shape {ds.shape}, more than the {MAX_WEIGHT_ELEMENTS} values "
-                               "charrnn can hold in one tensor")
-    unfiltered = ds.id.get_create_plist().get_nfilters() == 0
-    if unfiltered and ds.id.get_storage_size() < ds.nbytes:
-        raise KerasFormatError(f"{where} declares shape {ds.shape} ({ds.nbytes} bytes) but the file stores only "
-                               f"{ds.id.get_storage_size()} bytes of it (a truncated or damaged file)")
-    kind, size = ds.dtype.kind, ds.dtype.itemsize
-    if kind == "f":
-        with np.errstate(over="ignore"):   # overflow to infinity is reported below
-            array = np.asarray(ds[()], dtype=np.float32)
-    elif kind == "V" and size == 2 and _text(ds.attrs.get("dtype", "")) == "bfloat16":
-        # Keras 3 stores bfloat16 as opaque 2-byte values: the high half of a float32, exactly.
-        array = (np.asarray(ds[()]).view(np.uint16).astype(np.uint32) << 16).view(np.float32)
-    else:
-        hint = " (a quantized model? import the float model it was made from)" if kind in "iu" else ""
-        raise KerasFormatError(f"{where} has data type {ds.dtype}; charrnn imports floating-point weights only "
-                               f"(float16, bfloat16, float32, float64){hint}")
-    # float64 values beyond float32's range become infinite here, so this checks what charrnn would get
-    bad = array.size - int(np.count_nonzero(np.isfinite(array)))
-    if bad:
-        raise KerasFormatError(f"{where} holds {bad} NaN or infinite values (did training diverge?); "
-                               "charrnn does not import non-finite weights")
-    return array
+    vocab_size: int   # the Dense output layer's units
+    elements: int     # values in all the weights the configuration describes
+
+    @property
+    def archive_limit(self) -> int:
+        """The most bytes a .keras archive's model.weights.h5 can need for this model."""
+        return ARCHIVE_OVERHEAD + ARCHIVE_BYTES_PER_WEIGHT * self.elements
 
 
-class _H5Weights:
-    """Legacy HDF5: group ``model_weights`` (or the root), attribute ``layer_names``, each layer group
-    with ``weight_names`` (order matters)."""
-
-    def __init__(self, f):
-        self.root = f["model_weights"] if "model_weights" in f else f
-        self.layer_names = set(_names_attr(self.root, "layer_names")) if (
-            "layer_names" in self.root.attrs or "layer_names0" in self.root.attrs) else None
-
-    def get(self, name: str, cls: str):
-        if name not in self.root:
-            return None
-        g = self.root[name]
-        out = []
-        for wn in _names_attr(g, "weight_names"):
-            if wn not in g:
-                raise KerasFormatError(f"layer '{name}': weight '{wn}' is listed but not stored in the file")
-            out.append(_weight_array(g[wn], name, wn))
-        return out
+def _size(value, limit: int, where: str, key: str) -> int:
+    """A size from the configuration: a positive integer, at most `limit`."""
+    if not _positive_int(value):
+        raise KerasFormatError(f"{where}: no valid '{key}' in the configuration ({_short(value)})")
+    if value > limit:
+        raise UnsupportedModelError(f"{where}: {key}={value} is more than the {limit} charrnn supports")
+    return value
 
 
-class _KerasV3Weights:
-    """Keras 3 ``model.weights.h5``: ``layers/<key>/vars/<i>``, recurrent layers under ``cell/vars``,
-    wrappers under ``layer/vars``; the key is the snake-cased class name made unique, and ``vars`` has
-    the layer's name as attribute ``name``."""
-
-    def __init__(self, f, entries):
-        self.f = f
-        layers = f["layers"] if "layers" in f else None
-        self.by_name = {}
-        if layers is not None:
-            for key in layers:
-                g = layers[key]
-                if "vars" in g and "name" in g["vars"].attrs:
-                    self.by_name[_text(g["vars"].attrs["name"])] = g
-            # Older Keras 3 files have no name attribute: rebuild the keys as Keras assigns them.
-            counts = {}
-            for cls, cfg in entries:
-                if cls in INPUT_CLASSES:
-                    continue
-                base = _snake(cls)
-                n = counts.get(base, 0)
-                counts[base] = n + 1
-                key = base if n == 0 else f"{base}_{n}"
-                name = cfg.get("name")
-                if name not in self.by_name and key in layers:
-                    self.by_name[name] = layers[key]
-
-    def get(self, name: str, cls: str):
-        g = self.by_name.get(name)
-        if g is None:
-            return None
-        for sub in ("cell/vars", "layer/vars", "layer/cell/vars", "vars"):
-            if sub in g and len(g[sub]) > 0:
-                v = g[sub]
-                keys = sorted(v.keys(), key=lambda k: int(k) if k.isdigit() else 1 << 30)
-                return [_weight_array(v[k], name, f"{sub}/{k}") for k in keys]
-        return []
+def _units(cfg: dict):
+    return cfg.get("units", cfg.get("output_dim"))   # Keras 1 says output_dim
 
 
-# ------------------------------------------------------------------------------------------------
-# opening files
+def _dense_config(cls: str, cfg: dict, where: str):
+    """The configuration of a Dense layer: the layer itself, Keras 1's TimeDistributedDense, or the layer
+    inside TimeDistributed; None for other layers."""
+    if cls in ("Dense", "TimeDistributedDense"):
+        return cfg
+    if cls == "TimeDistributed":
+        inner_cls, inner_cfg, _ = _checked_entry(cfg.get("layer"), where)
+        return inner_cfg if inner_cls == "Dense" else None
+    return None
 
 
-MAX_JSON_BYTES = 64 << 20   # a model's config.json is kilobytes; more is damage or a zip bomb
+def _vocab_size(entries) -> int:
+    """The units of the first Dense layer, the model's output vocabulary."""
+    for cls, cfg in entries:
+        where = f"layer '{cfg.get('name', cls)}' ({cls})"
+        dense = _dense_config(cls, cfg, where)
+        if dense is not None:
+            return _size(_units(dense), MAX_VOCAB, where, "units")
+    raise UnsupportedModelError("the model has no Dense output layer after the recurrent layers")
 
 
-def _memory_bytes() -> int:
+def _plan(entries) -> _Plan:
+    """Checks every size the configuration declares against charrnn's limits, and the weights they add up
+    to against the memory this process may use, before any weight is read: a configuration can claim
+    10^9 units as easily as 10, and each weight's expected shape follows from these sizes."""
+    vocab = _vocab_size(entries)
+    elements, width, recurrent = 0, None, 0
+    for cls, cfg in entries:
+        where = f"layer '{cfg.get('name', cls)}' ({cls})"
+        tensors = ()
+        if cls == "Embedding":
+            rows = _size(cfg.get("input_dim"), MAX_VOCAB, where, "input_dim")
+            width = _size(cfg.get("output_dim"), MAX_UNITS, where, "output_dim")
+            tensors = (rows * width,)
+        elif cls in RNN_CLASSES:
+            units = _size(_units(cfg), MAX_UNITS, where, "units")
+            n = GATES[RNN_CLASSES[cls]]
+            tensors = ((width or vocab) * n * units, units * n * units, 2 * n * units)
+            width, recurrent = units, recurrent + 1
+        elif (dense := _dense_config(cls, cfg, where)) is not None:
+            units = _size(_units(dense), MAX_VOCAB, where, "units")
+            tensors = ((width or 1) * units, units)
+        for values in tensors:
+            if values > MAX_WEIGHT_ELEMENTS:
+                raise UnsupportedModelError(f"{where}: a weight of {values} values, more than the "
+                                            f"{MAX_WEIGHT_ELEMENTS} charrnn holds in one tensor")
+        elements += sum(tensors)
+    if recurrent > MAX_LAYERS:
+        raise UnsupportedModelError(f"the model has {recurrent} recurrent layers, more than the {MAX_LAYERS} "
+                                    "charrnn supports")
+    _check_memory(elements)
+    return _Plan(vocab, elements)
+
+
+def _check_memory(elements: int) -> None:
+    need, budget = elements * READ_BYTES_PER_WEIGHT, _memory_budget()
+    if need > budget:
+        raise KerasFormatError(f"the configuration's weights ({elements} values) would take about {need >> 20} "
+                               f"MiB to read, more than the {budget >> 20} MiB this process can allocate")
+
+
+def _memory_budget() -> int:
+    """Bytes this process may still allocate: the machine's memory, or less under an address-space or data
+    limit (ulimit -v, -d)."""
+    import resource
+
     try:
-        return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+        budget = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
     except (ValueError, OSError):
-        return 1 << 34
+        budget = 1 << 34
+    for limit, used in ((resource.RLIMIT_AS, "VmSize"), (resource.RLIMIT_DATA, "VmData")):
+        soft = resource.getrlimit(limit)[0]
+        if soft != resource.RLIM_INFINITY:
+            budget = min(budget, soft - _process_kib(used) * 1024)
+    return max(budget, 0)
 
 
-def _member(z, name: str, limit: int, path) -> bytes:
-    """An archive member, refused when it declares more bytes than `limit`: zipfile would inflate all
-    of it into memory, and a few kilobytes of deflated zeros can declare gigabytes."""
-    size = z.getinfo(name).file_size
-    if size > limit:
-        raise KerasFormatError(f"{path}: {name} in the archive unpacks to {size} bytes, more than the "
-                               f"{limit} this reader accepts")
-    return z.read(name)
-
-
-def _open(path):
-    """Returns (keras_config, keras_version, file_format, weights_source, closer)."""
-    import h5py
-
-    path = str(path)
+def _process_kib(field: str) -> int:
+    """A size from /proc/self/status ("VmSize", ...) in KiB; 0 where there is no /proc."""
     try:
-        with open(path, "rb") as fh:
-            head = fh.read(8)
-    except OSError as exc:
-        raise exc
-    if head[:4] == b"PK\x03\x04" or zipfile.is_zipfile(path):
-        try:
-            with zipfile.ZipFile(path) as z:
-                names = set(z.namelist())
-                if "config.json" not in names:
-                    raise KerasFormatError(f"{path}: the .keras archive has no config.json")
-                if "model.weights.h5" not in names:
-                    raise KerasFormatError(f"{path}: the .keras archive has no model.weights.h5")
-                config = json.loads(_member(z, "config.json", MAX_JSON_BYTES, path).decode("utf-8"))
-                meta = json.loads(_member(z, "metadata.json", MAX_JSON_BYTES, path).decode("utf-8")) \
-                    if "metadata.json" in names else {}
-                blob = _member(z, "model.weights.h5", _memory_bytes(), path)
-        except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, OSError, ValueError, RuntimeError,
-                NotImplementedError) as exc:
-            # RuntimeError: an encrypted member; NotImplementedError: a compression method zipfile lacks
-            if isinstance(exc, KerasFormatError):
-                raise
-            raise KerasFormatError(f"{path}: corrupt .keras archive ({exc})") from exc
-        if not isinstance(meta, dict):
-            raise KerasFormatError(f"{path}: metadata.json in the archive is not a JSON object ({_short(meta)})")
-        try:
-            f = h5py.File(io.BytesIO(blob), "r")
-        except Exception as exc:  # h5py raises OSError for corrupt files
-            raise KerasFormatError(f"{path}: corrupt model.weights.h5 in the archive ({exc})") from exc
-        version = str(meta.get("keras_version", "3"))
-        return config, version, "keras", f
-    if head != b"\x89HDF\r\n\x1a\n" and not h5py.is_hdf5(path):
-        raise KerasFormatError(f"{path}: not a Keras file (neither a .keras zip archive nor HDF5)")
-    try:
-        f = h5py.File(path, "r")
-    except Exception as exc:
-        raise KerasFormatError(f"{path}: corrupt HDF5 file ({exc})") from exc
-    try:
-        if "model_config" not in f.attrs:
-            raise KerasFormatError(f"{path}: the HDF5 file has no model_config attribute (a weights-only "
-                                   "file?); save the whole model")
-        config = json.loads(_text(f.attrs["model_config"]))
-        version = _text(f.attrs["keras_version"]) if "keras_version" in f.attrs else (
-            _text(f["model_weights"].attrs["keras_version"])
-            if "model_weights" in f and "keras_version" in f["model_weights"].attrs else "1")
-    except KerasFormatError:
-        f.close()
-        raise
-    except Exception as exc:
-        f.close()
-        raise KerasFormatError(f"{path}: unreadable model configuration ({exc})") from exc
-    return config, version, "h5", f
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith(field + ":"):
+                    return int(line.split()[1])
+    except (OSError, ValueError, IndexError):
+        pass
+    return 0
+
+
+@dataclass(frozen=True)
+class AtMost:
+    """A dimension the configuration bounds but does not fix (the first recurrent layer's input width,
+    which the encoding decides later)."""
+
+    limit: int
+
+    def __repr__(self) -> str:
+        return f"at most {self.limit}"
+
+
+def _fits(shape: tuple, pattern: tuple) -> bool:
+    return len(shape) == len(pattern) and all(
+        1 <= s <= p.limit if isinstance(p, AtMost) else s == p for s, p in zip(shape, pattern))
+
+
+def _describe_shapes(patterns) -> str:
+    return " or ".join(repr(tuple(p)) for p in patterns)
+
+
+def _embedding_shapes(name: str, rows: int, width: int):
+    def shapes(count):
+        if count != 1:
+            raise KerasFormatError(f"layer '{name}' (Embedding): expected one 2-D weight array, found {count}")
+        return [[(rows, width)]]
+    return shapes
+
+
+def _rnn_shapes(name: str, cls: str, cell: str, units: int, inputs, use_bias: bool, major: int):
+    """The shapes a recurrent layer's weights may have, for each way Keras stores them (`inputs`: the
+    width of its input, exact or bounded)."""
+    n = GATES[cell]
+
+    def shapes(count):
+        if cls in ("CuDNNLSTM", "CuDNNGRU"):   # the Keras shapes, and a bias for each of two products
+            want = [[(inputs, n * units)], [(units, n * units)], [(2 * n * units,)]]
+        elif major == 1 and count == 3 * n and n > 1:   # Keras 1 per-gate W_g, U_g, b_g
+            want = [[(inputs, units)], [(units, units)], [(units,)]] * n
+        else:
+            bias = [(n * units,)] + ([(2, 3 * units), (6 * units,)] if cell == "gru" else [])
+            want = [[(inputs, n * units)], [(units, n * units)]] + ([bias] if use_bias else [])
+        if count != len(want):
+            raise KerasFormatError(f"layer '{name}' ({cls}): expected {len(want)} weight arrays, found {count}")
+        return want
+    return shapes
+
+
+def _dense_shapes(name: str, inputs: int, units: int, use_bias: bool):
+    def shapes(count):
+        want = [[(inputs, units)], [(units,)]][: 2 if use_bias else 1]
+        if count != len(want):
+            raise KerasFormatError(f"layer '{name}' (Dense): expected {len(want)} weight arrays, found {count}")
+        return want
+    return shapes
+
+
+def _layer_weights(source, name: str, cls: str, shapes, path) -> list:
+    """The weights of layer `name` as float32 arrays. Every one is checked against the shapes the
+    configuration allows (`shapes(count)`, a list of allowed shapes for each weight) and against what
+    the file stores before any of them is read."""
+    from . import _hdf5
+
+    stored = source.get(name)
+    if not stored:
+        raise KerasFormatError(f"{path}: the configuration names layer '{name}' ({cls}) but the file has no "
+                               "weights for it")
+    checked = [(f"layer '{name}': weight '{label}'", _hdf5.check_weight(obj, f"layer '{name}': weight '{label}'",
+                                                                          allowed))
+               for (label, obj), allowed in zip(stored, shapes(len(stored)))]
+    return [_hdf5.read_weight(ds, where) for where, ds in checked]
 
 
 # ------------------------------------------------------------------------------------------------
@@ -566,33 +553,111 @@ def _batch_shape(cfg):
 # ------------------------------------------------------------------------------------------------
 # the reader
 
+# What h5py, numpy, zipfile and json raise on damage no check foresaw. Each is the file's fault and is
+# reported as a KerasFormatError naming the file (MemoryError included: a size no check bounded).
+_DAMAGE = (OSError, RuntimeError, ValueError, OverflowError, MemoryError, EOFError, NotImplementedError,
+           TypeError, AttributeError, IndexError, KeyError)
+
 
 def read(path, encoding: str | None = None) -> KerasModel:
     """Reads a Keras model file into a :class:`KerasModel` (charrnn configuration + numpy weights).
 
     ``encoding`` ("onehot", "scalar" or "embedding") overrides the auto-detected input encoding.
     Raises KerasFormatError for unreadable files and UnsupportedModelError for models charrnn cannot
-    reproduce exactly."""
+    reproduce exactly, both naming the file; charrnn.IOError (an OSError) for a path that cannot be
+    opened or is not a regular file (a FIFO, a device, a directory). Nothing outside the file is read:
+    HDF5 external links, external storage and virtual datasets are refused."""
     if encoding is not None and encoding not in ("onehot", "scalar", "embedding"):
         raise ValueError(f"encoding must be 'onehot', 'scalar' or 'embedding', not {encoding!r}")
-    keras_config, version, fmt, f = _open(path)
+    with _files.open_regular(path) as fh:
+        try:
+            return _read_open_file(fh, os.fspath(path), encoding)
+        except KerasFormatError as exc:
+            raise _naming(exc, os.fspath(path))
+        except _DAMAGE as exc:
+            raise KerasFormatError(f"{os.fspath(path)}: {_damage(exc)} ({type(exc).__name__}: {exc})") from exc
+
+
+def _naming(exc: KerasFormatError, path: str) -> KerasFormatError:
+    """`exc` with its message prefixed by the file's path, if it does not name the file yet."""
+    message = str(exc)
+    if not message.startswith(f"{path}: "):
+        exc.args = (f"{path}: {message}",)
+    return exc
+
+
+def _damage(exc: BaseException) -> str:
+    if isinstance(exc, KeyError):
+        return "missing entry in the model configuration or weights"
+    if isinstance(exc, (TypeError, AttributeError, IndexError)):
+        # JSON of a shape no check foresaw: still the file's fault, and still a FormatError
+        return "malformed model configuration"
+    if isinstance(exc, MemoryError):
+        return "reading it ran out of memory"
+    # h5py reports damage past the file's header only when a group, attribute or array is read
+    return "damaged HDF5 data"
+
+
+def _read_open_file(fh, path: str, encoding):
+    if _files.file_kind(fh, path) == "keras":
+        return _read_archive(fh, path, encoding)
+    return _read_h5(fh, path, encoding)
+
+
+def _read_archive(fh, path: str, encoding):
+    """A Keras 3 ``.keras`` archive: config.json, metadata.json and model.weights.h5. The configuration
+    is read first, so the weights member is capped at what that model can need."""
+    from . import _hdf5   # imports h5py: `import charrnn.keras` stays quick
+
+    with _files.open_archive(fh, path) as z:
+        names = set(z.namelist())
+        for required in ("config.json", "model.weights.h5"):
+            if required not in names:
+                raise KerasFormatError(f"{path}: the .keras archive has no {required}")
+        config = _files.json_member(z, "config.json", path)
+        meta = _files.json_member(z, "metadata.json", path) if "metadata.json" in names else {}
+        if not isinstance(meta, dict):
+            raise KerasFormatError(f"{path}: metadata.json in the archive is not a JSON object ({_short(meta)})")
+        entries = _layer_entries(config)
+        plan = _plan(entries)
+        with _files.member_file(z, "model.weights.h5", plan.archive_limit, path) as weights:
+            with _hdf5.open_file(weights, path, "model.weights.h5 in the archive") as f:
+                version = str(meta.get("keras_version", "3"))
+                return _build(entries, plan, _hdf5.KerasV3Weights(f, entries), version, "keras", config,
+                              encoding, path)
+
+
+def _read_h5(fh, path: str, encoding):
+    """A legacy HDF5 model: attribute ``model_config`` and the ``model_weights`` group."""
+    from . import _hdf5
+
+    with _hdf5.open_file(fh, path, "HDF5 file") as f:
+        config, version = _h5_config(f, path)
+        entries = _layer_entries(config)
+        plan = _plan(entries)
+        return _build(entries, plan, _hdf5.LegacyWeights(f), version, "h5", config, encoding, path)
+
+
+def _h5_config(f, path: str):
+    """(model configuration, Keras version) from a legacy HDF5 file's attributes."""
+    from . import _hdf5
+
+    raw = _hdf5.attribute(f, "model_config", "the file")
+    if raw is None:
+        raise KerasFormatError(f"{path}: the HDF5 file has no model_config attribute (a weights-only file?); "
+                               "save the whole model")
     try:
-        entries = _layer_entries(keras_config)
-        source = _KerasV3Weights(f, entries) if fmt == "keras" else _H5Weights(f)
-        return _build(entries, source, version, fmt, keras_config, encoding, str(path))
-    except KeyError as exc:
-        raise KerasFormatError(f"{path}: missing entry {exc} in the model configuration or weights") from exc
-    except (TypeError, AttributeError, IndexError) as exc:
-        # JSON of a shape no check above foresaw: still the file's fault, and still a FormatError
-        raise KerasFormatError(f"{path}: malformed model configuration ({type(exc).__name__}: {exc})") from exc
-    except (OSError, RuntimeError, UnicodeError) as exc:
-        # h5py reports damage past the file's header only when a group, attribute or array is read
-        raise KerasFormatError(f"{path}: damaged HDF5 data ({type(exc).__name__}: {exc})") from exc
-    finally:
-        f.close()
+        config = json.loads(_text(raw))
+    except (ValueError, RecursionError) as exc:
+        raise KerasFormatError(f"{path}: unreadable model configuration ({exc})") from exc
+    version = _hdf5.attribute(f, "keras_version", "the file")
+    if version is None:
+        weights = _hdf5.child(f, "model_weights", "the file")
+        version = _hdf5.attribute(weights, "keras_version", "model_weights") if weights is not None else None
+    return config, _text(version) if version is not None else "1"
 
 
-def _build(entries, source, version, fmt, keras_config, encoding, path):
+def _build(entries, plan, source, version, fmt, keras_config, encoding, path):
     major = _major(version)
     weights = {}
     layer_names = {}
@@ -606,12 +671,8 @@ def _build(entries, source, version, fmt, keras_config, encoding, path):
     stateful = False
     notes = []
 
-    def fetch(name, cls, required=True):
-        ws = source.get(name, cls)
-        if ws is None or (required and len(ws) == 0):
-            raise KerasFormatError(f"{path}: the configuration names layer '{name}' ({cls}) but the file has "
-                                   "no weights for it")
-        return ws
+    def fetch(name, cls, shapes):
+        return _layer_weights(source, name, cls, shapes, path)
 
     for cls, cfg in entries:
         name = cfg.get("name", cls)
@@ -653,18 +714,9 @@ def _build(entries, source, version, fmt, keras_config, encoding, path):
                                             "recurrent layers, is supported")
             if _flag(cfg, "mask_zero", False, where):
                 raise UnsupportedModelError(f"layer '{name}' (Embedding): mask_zero=True is not supported")
-            ws = fetch(name, cls)
-            if len(ws) != 1 or np.asarray(ws[0]).ndim != 2:
-                raise KerasFormatError(f"layer '{name}' (Embedding): expected one 2-D weight array, found "
-                                       f"{[np.shape(w) for w in ws]}")
-            emb = np.asarray(ws[0], dtype=np.float32)
-            in_dim, out_dim = cfg.get("input_dim"), cfg.get("output_dim")
-            if not all(d is None or _positive_int(d) for d in (in_dim, out_dim)):
-                raise KerasFormatError(f"{where}: input_dim {_short(in_dim)} / output_dim {_short(out_dim)} "
-                                       "are not positive integers")
-            if (in_dim is not None and emb.shape[0] != in_dim) or (out_dim is not None and emb.shape[1] != out_dim):
-                raise KerasFormatError(f"layer '{name}' (Embedding): weights {emb.shape} disagree with "
-                                       f"input_dim={in_dim}, output_dim={out_dim}")
+            rows = _size(cfg.get("input_dim"), MAX_VOCAB, where, "input_dim")
+            width = _size(cfg.get("output_dim"), MAX_UNITS, where, "output_dim")
+            emb = fetch(name, cls, _embedding_shapes(name, rows, width))[0]
             embedding = emb.shape
             weights[("embedding", "embeddings")] = emb
             layer_names["embedding"] = name
@@ -683,9 +735,7 @@ def _build(entries, source, version, fmt, keras_config, encoding, path):
                     raise UnsupportedModelError(f"layer '{name}' ({cls}): {flag}=True is not supported")
             if _flag(cfg, "stateful", False, where):
                 stateful = True
-            units = cfg.get("units", cfg.get("output_dim"))
-            if not _positive_int(units):
-                raise KerasFormatError(f"layer '{name}' ({cls}): no valid 'units' in the configuration")
+            units = _size(_units(cfg), MAX_UNITS, where, "units")
             if cls.startswith("CuDNN"):
                 act, ract, use_bias = "tanh", "sigmoid", True
                 reset_after = True
@@ -702,7 +752,11 @@ def _build(entries, source, version, fmt, keras_config, encoding, path):
                 reset_after = _flag(cfg, "reset_after", major >= 3, where) if cell == "gru" else True
                 if major == 1:
                     reset_after = False if cell == "gru" else True
-            ws = fetch(name, cls)
+            # the input width: the previous layer's units, the Embedding's width, or (one-hot or scalar
+            # input, decided below) at most the vocabulary size
+            inputs = rnn_layers[-1]["units"] if rnn_layers else embedding[1] if embedding is not None else \
+                AtMost(plan.vocab_size)
+            ws = fetch(name, cls, _rnn_shapes(name, cls, cell, units, inputs, use_bias, major))
             converted, reset_after = _convert_rnn(name, cls, cell, units, ws, version,
                                                   reset_after if cell == "gru" else False, use_bias)
             idx = len(rnn_layers)
@@ -713,9 +767,6 @@ def _build(entries, source, version, fmt, keras_config, encoding, path):
                 weights[(lname, "bias")] = converted[2]
             layer = {"cell": cell, "units": units, "activation": act, "recurrent_activation": ract,
                      "use_bias": use_bias, "reset_after": bool(reset_after) if cell == "gru" else True}
-            if idx > 0 and converted[0].shape[0] != rnn_layers[-1]["units"]:
-                raise KerasFormatError(f"layer '{name}' ({cls}): kernel input dimension {converted[0].shape[0]} "
-                                       f"differs from the previous layer's {rnn_layers[-1]['units']} units")
             rnn_layers.append(layer)
             layer_names[lname] = name
             if not _flag(cfg, "return_sequences", False, where):
@@ -733,22 +784,10 @@ def _build(entries, source, version, fmt, keras_config, encoding, path):
                 raise UnsupportedModelError(f"layer '{name}' (Dense): activation '{act}' is not supported "
                                             "(softmax or linear)")
             use_bias = _flag(cfg, "use_bias" if "use_bias" in cfg else "bias", True, where)
-            ws = [np.asarray(w, dtype=np.float32) for w in fetch(name, cls)]
-            if len(ws) != (2 if use_bias else 1):
-                raise KerasFormatError(f"layer '{name}' (Dense): expected {2 if use_bias else 1} weight arrays, "
-                                       f"found {len(ws)}")
-            k = ws[0]
-            units = cfg.get("units", cfg.get("output_dim", k.shape[-1] if k.ndim == 2 else None))
-            if not _positive_int(units):
-                raise KerasFormatError(f"layer '{name}' (Dense): no valid 'units' in the configuration "
-                                       f"({_short(units)})")
-            if k.ndim != 2 or k.shape != (rnn_layers[-1]["units"], units):
-                raise KerasFormatError(f"layer '{name}' (Dense): kernel has shape {k.shape}, expected "
-                                       f"({rnn_layers[-1]['units']}, {units})")
-            weights[("dense", "kernel")] = k
+            units = _size(_units(cfg), MAX_VOCAB, where, "units")
+            ws = fetch(name, cls, _dense_shapes(name, rnn_layers[-1]["units"], units, use_bias))
+            weights[("dense", "kernel")] = ws[0]
             if use_bias:
-                if ws[1].shape != (units,):
-                    raise KerasFormatError(f"layer '{name}' (Dense): bias has shape {ws[1].shape}, expected ({units},)")
                 weights[("dense", "bias")] = ws[1]
             head = {"activation": act, "use_bias": use_bias, "units": units}
             layer_names["dense"] = name
