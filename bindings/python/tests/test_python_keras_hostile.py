@@ -10,6 +10,7 @@ reading anything outside the file and without allocating more than the model's c
   child process under an address-space limit, so a regression fails the test instead of the machine.
 * Special files: FIFOs, devices, directories, symbolic-link loops, sockets, for every path the Keras
   import opens (the model, the vocab_from corpus, the compare CLI's text).
+* charrnn.keras.save: the temporary file is removed on every failure, Ctrl-C included.
 """
 
 import io
@@ -32,7 +33,7 @@ import pytest
 
 import charrnn
 import charrnn.keras as ck
-from charrnn_testutil import k2_rnn, write_h5
+from charrnn_testutil import k2_rnn, small_config, write_h5
 
 V, UNITS = 65, 128            # the LSTM kernel is (65, 512)
 VOCAB = "".join(chr(0x41 + i) for i in range(V))
@@ -550,3 +551,72 @@ def test_errno_is_kept(tmp_path):
     with pytest.raises(OSError) as err:
         ck.read(tmp_path / "loop-a")
     assert err.value.errno == 40
+
+
+# ------------------------------------------------------------------------------------------------
+# save: atomic, and nothing left behind
+
+
+@pytest.fixture
+def small_model():
+    m = charrnn.Model.create(small_config(V, units=8), VOCAB)
+    yield m
+    m.close()
+
+
+def leftovers(folder):
+    return sorted(p.name for p in folder.iterdir() if ".tmp" in p.name)
+
+
+def test_save_writes_a_model_that_reads_back(tmp_path, small_model):
+    ck.save(small_model, tmp_path / "m.keras")
+    assert ck.read(tmp_path / "m.keras").config["layers"][0]["units"] == 8
+    assert leftovers(tmp_path) == []
+
+
+def test_save_over_a_directory_leaves_nothing_behind(tmp_path, small_model):
+    (tmp_path / "m.keras").mkdir()
+    with pytest.raises(OSError):
+        ck.save(small_model, tmp_path / "m.keras")
+    assert leftovers(tmp_path) == [] and (tmp_path / "m.keras").is_dir()
+
+
+@pytest.mark.parametrize("where", ["write", "fsync", "replace"])
+def test_save_interrupted_leaves_the_old_file(tmp_path, small_model, monkeypatch, where):
+    """Ctrl-C (KeyboardInterrupt) while writing, flushing or renaming: the old file stays, whole, and the
+    temporary file is removed."""
+    target = tmp_path / "m.keras"
+    target.write_bytes(b"the old model")
+
+    def interrupt(*args, **kwargs):
+        raise KeyboardInterrupt
+    if where == "write":
+        monkeypatch.setattr(ck._zipfile.ZipFile, "writestr", interrupt)
+    else:
+        monkeypatch.setattr(ck._os, where, interrupt)
+    with pytest.raises(KeyboardInterrupt):
+        ck.save(small_model, target)
+    assert target.read_bytes() == b"the old model"
+    assert leftovers(tmp_path) == []
+
+
+def test_save_on_a_full_disk_leaves_the_old_file(tmp_path):
+    """A write that fails half-way (RLIMIT_FSIZE, i.e. a full disk) is an OSError; the old file stays."""
+    (tmp_path / "m.keras").write_bytes(b"the old model")
+    script = textwrap.dedent(f"""
+        import resource, signal, charrnn, charrnn.keras as ck
+        from charrnn_testutil import small_config
+        m = charrnn.Model.create(small_config({V}, units=64), {VOCAB!r})
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (20000, 20000))
+        try:
+            ck.save(m, "m.keras")
+        except OSError as exc:
+            print("refused:", exc.errno)
+    """)
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(Path(__file__).parent)] + sys.path))
+    r = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, env=env, capture_output=True, text=True,
+                       timeout=60)
+    assert "refused: 27" in r.stdout, r.stderr   # EFBIG
+    assert (tmp_path / "m.keras").read_bytes() == b"the old model"
+    assert leftovers(tmp_path) == []

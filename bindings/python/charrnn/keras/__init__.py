@@ -17,6 +17,7 @@ import datetime as _dt
 import io as _io
 import json as _json
 import os as _os
+import secrets as _secrets
 import zipfile as _zipfile
 
 import numpy as _np
@@ -232,12 +233,35 @@ def save(model, path, name: str = "charrnn") -> None:
                 target.create_dataset(str(j), data=_np.asarray(a, dtype=_np.float32))
         f.create_group("vars").attrs["name"] = name
 
-    tmp = f"{_os.fspath(path)}.tmp{_os.getpid()}"
-    with _zipfile.ZipFile(tmp, "w") as z:
-        z.writestr("metadata.json", _json.dumps(metadata))
-        z.writestr("config.json", _json.dumps(config))
-        z.writestr("model.weights.h5", buf.getvalue(), compress_type=_zipfile.ZIP_STORED)
-    _os.replace(tmp, path)
+    def write(fh):
+        with _zipfile.ZipFile(fh, "w") as z:
+            z.writestr("metadata.json", _json.dumps(metadata))
+            z.writestr("config.json", _json.dumps(config))
+            z.writestr("model.weights.h5", buf.getvalue(), compress_type=_zipfile.ZIP_STORED)
+
+    _write_atomically(path, write)
+
+
+def _write_atomically(path, write) -> None:
+    """Calls `write(file)` on a new file beside `path`, flushes it to disk and renames it over `path`, so
+    that `path` is always the old file or the whole new one. On any failure, Ctrl-C included, the new
+    file is removed and `path` is untouched."""
+    path = _os.fspath(path)
+    tmp = f"{path}.tmp{_os.getpid()}-{_secrets.token_hex(4)}"
+    # O_EXCL: always a new file, never one (or a symbolic link) already there under that name
+    fd = _os.open(tmp, _os.O_WRONLY | _os.O_CREAT | _os.O_EXCL | _os.O_CLOEXEC, 0o666)
+    try:
+        with open(fd, "wb") as fh:
+            write(fh)
+            fh.flush()
+            _os.fsync(fh.fileno())
+        _os.replace(tmp, path)
+    except BaseException:
+        try:
+            _os.unlink(tmp)
+        except OSError:
+            pass   # already gone; the error that matters is the one being raised
+        raise
 
 
 # ------------------------------------------------------------------------------------------------
