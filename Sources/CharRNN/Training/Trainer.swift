@@ -153,8 +153,12 @@ public final class Trainer {
                 if try !validateAndCheckpoint(onEvent: onEvent) { cancelled = true; break }
             }
         }
-        // A final validation and checkpoint, unless the last step just made them.
-        if validatedAtStep != progress.step {
+        if cancelled && validatedAtStep != progress.step {
+            // Asked to stop: keep the work at once. A validation pass can take seconds, and this step's
+            // training loss already passed the divergence check.
+            try writeLatestCheckpoint(onEvent: onEvent)
+        } else if validatedAtStep != progress.step {
+            // A final validation and checkpoint, unless the last step just made them.
             if try !validateAndCheckpoint(onEvent: onEvent) { cancelled = true }
         }
         progress.seconds = elapsedBefore + seconds()
@@ -235,6 +239,16 @@ public final class Trainer {
         written.insert(latest, at: 0)
         for path in written { keepGoing = onEvent(.checkpoint(progress, path: path)) && keepGoing }
         return keepGoing
+    }
+
+    /// Writes `latest.safetensors` (when the run has a folder) without validating first.
+    private func writeLatestCheckpoint(onEvent: (TrainingEvent) -> Bool) throws {
+        guard let dir = options.outDir else { return }
+        try FileIO.makeDirectory(dir)
+        let latest = "\(dir)/latest.safetensors"
+        try saveCheckpoint(to: latest)
+        lastCheckpoint = latest
+        _ = onEvent(.checkpoint(progress, path: latest))
     }
 
     /// "epochNN-L.LLLL.safetensors" and nothing else: a bare file name, never a path.
