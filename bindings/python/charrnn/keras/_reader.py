@@ -16,6 +16,9 @@ from __future__ import annotations
 import json
 import os
 import re
+import struct
+import zipfile
+import zlib
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -556,7 +559,8 @@ def _batch_shape(cfg):
 # What h5py, numpy, zipfile and json raise on damage no check foresaw. Each is the file's fault and is
 # reported as a KerasFormatError naming the file (MemoryError included: a size no check bounded).
 _DAMAGE = (OSError, RuntimeError, ValueError, OverflowError, MemoryError, EOFError, NotImplementedError,
-           TypeError, AttributeError, IndexError, KeyError)
+           TypeError, AttributeError, IndexError, KeyError, zipfile.BadZipFile, zipfile.LargeZipFile, zlib.error,
+           struct.error)
 
 
 def read(path, encoding: str | None = None) -> KerasModel:
