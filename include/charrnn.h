@@ -264,8 +264,10 @@ CHARRNN_API charrnn_status charrnn_session_feed_interruptible(charrnn_session *s
 
 /* Copies the distribution over the next character (vocab_size floats, summing to 1) into `probs`.
  * CHARRNN_ERR_STATE when nothing has been fed since creation or reset; CHARRNN_ERR_NOT_FINITE when the
- * model's numbers overflowed (sampling and generation then fail the same way). */
-CHARRNN_API charrnn_status charrnn_session_probabilities(const charrnn_session *session, float *probs,
+ * model's numbers overflowed (sampling and generation then fail the same way). The session computes the
+ * distribution on first demand and keeps it for sampling, so the call changes the session (not its
+ * state as charrnn_session_get_state() reports it). */
+CHARRNN_API charrnn_status charrnn_session_probabilities(charrnn_session *session, float *probs,
                                                          size_t capacity, size_t *needed);
 
 /* Draws the next character from the pending distribution with `params` (NULL = defaults), feeds it
