@@ -15,6 +15,25 @@
  *   `CHARRNN_ERR_BUFFER_TOO_SMALL` with `*needed` set. Strings are NUL-terminated and `*needed`
  *   counts the terminator.
  * - Every `*_free` function accepts NULL.
+ * - Structs that cross the boundary can grow. Each starts with `uint32_t struct_size`: the size of the
+ *   struct as the program that made it was compiled, which tells the other side which fields exist.
+ *   - Parameters the program passes in (charrnn_sample_params, charrnn_train_params): take them from
+ *     charrnn_default_sample_params() / charrnn_default_train_params(), which set struct_size, then
+ *     change fields. The library reads the fields that lie within struct_size and takes the defaults for
+ *     the others (a program older than the library). Bytes past the library's own struct (a program
+ *     newer than the library) must be zero, the value every field added later gives to the behaviour from
+ *     before it existed; a non-zero byte there is CHARRNN_ERR_INVALID_ARGUMENT, naming both sizes.
+ *   - Results the library fills in (charrnn_model_info, charrnn_eval_result, charrnn_train_result): set
+ *     struct_size before the call, with CHARRNN_INIT_SIZE(var). The library writes only the fields that
+ *     lie within both its struct and struct_size, leaves the bytes after them alone, and sets
+ *     struct_size to the bytes it wrote.
+ *   - charrnn_progress, which the library hands to a callback, carries the library's struct_size.
+ *   - Fields added later are read only after CHARRNN_HAS_FIELD(ptr, type, field) says they were written.
+ *   - A struct_size of 0 (never set), smaller than the struct's first version (its size in 0.2.0) or
+ *     larger than 1024 is CHARRNN_ERR_INVALID_ARGUMENT, and the library touches nothing.
+ *   A later version adds fields only at the end and always makes the struct larger (with explicit
+ *   padding where a field would fit in the old trailing padding). Version 0.2.0 introduced struct_size
+ *   and so changed the layout of every struct: programs built against 0.1.0 must be rebuilt.
  */
 #ifndef CHARRNN_H
 #define CHARRNN_H
@@ -33,6 +52,15 @@ extern "C" {
 #else
 #define CHARRNN_API
 #endif
+
+/* Sets `var.struct_size` to the size of `var` as this program is compiled: do it before passing a struct
+ * the library fills in. `var` is an lvalue: `charrnn_model_info info; CHARRNN_INIT_SIZE(info);`. */
+#define CHARRNN_INIT_SIZE(var) ((var).struct_size = (uint32_t)sizeof(var))
+
+/* Non-zero when the struct at `ptr` (of type `type`, with its struct_size) holds `field`: for a struct
+ * from a library older than this header, fields added after that library are missing. */
+#define CHARRNN_HAS_FIELD(ptr, type, field) \
+    ((size_t)(ptr)->struct_size >= offsetof(type, field) + sizeof(((type *)0)->field))
 
 /* ---------------------------------------------------------------------------------------------- */
 /* Version                                                                                         */
@@ -92,8 +120,9 @@ CHARRNN_API const char *charrnn_last_error(void);
  * sessions on one model and use them concurrently. */
 typedef struct charrnn_model charrnn_model;
 
-/* Sizes of a model, filled by charrnn_model_get_info(). */
+/* Sizes of a model, filled by charrnn_model_get_info(): set struct_size first (CHARRNN_INIT_SIZE). */
 typedef struct charrnn_model_info {
+    uint32_t struct_size;       /* in: sizeof as the caller compiled it; out: the bytes written */
     uint32_t vocab_size;        /* characters in the vocabulary */
     uint32_t num_layers;        /* recurrent layers */
     uint32_t hidden_size;       /* units of the last recurrent layer */
@@ -120,7 +149,7 @@ CHARRNN_API charrnn_status charrnn_model_save(const charrnn_model *model, const 
  * its sessions are still in use. NULL is a no-op. */
 CHARRNN_API void charrnn_model_free(charrnn_model *model);
 
-/* Fills *info with the model's sizes. */
+/* Fills *info with the model's sizes; info->struct_size must be set (see Conventions). */
 CHARRNN_API charrnn_status charrnn_model_get_info(const charrnn_model *model, charrnn_model_info *info);
 
 /* The vocabulary as UTF-8, each character once, in index order (NUL-terminated; a vocabulary that
@@ -162,8 +191,9 @@ CHARRNN_API charrnn_status charrnn_model_set_weights(charrnn_model *model, const
                                                      size_t count, const int64_t *shape,
                                                      size_t rank);
 
-/* Result of charrnn_model_evaluate(). */
+/* Result of charrnn_model_evaluate(): set struct_size first (CHARRNN_INIT_SIZE). */
 typedef struct charrnn_eval_result {
+    uint32_t struct_size; /* in: sizeof as the caller compiled it; out: the bytes written */
     double loss;         /* mean cross-entropy, nats per predicted character */
     double perplexity;   /* exp(loss) */
     double accuracy;     /* fraction of characters whose most probable prediction was right */
@@ -201,9 +231,10 @@ CHARRNN_API charrnn_status charrnn_model_evaluate_interruptible(const charrnn_mo
  * a time. */
 typedef struct charrnn_session charrnn_session;
 
-/* Sampling parameters. Get defaults from charrnn_default_sample_params(); fields are only ever
- * added at the end. */
+/* Sampling parameters. Get defaults from charrnn_default_sample_params(), which sets struct_size; fields
+ * are only ever added at the end (see Conventions). */
 typedef struct charrnn_sample_params {
+    uint32_t struct_size; /* sizeof as the caller compiled it */
     float temperature;  /* > 0; probabilities ∝ p^(1/temperature). Default 1.0 */
     int32_t top_k;      /* keep the k most probable characters; 0 = all. Default 0 */
     float top_p;        /* keep the smallest set whose probability reaches top_p, in (0, 1]. Default 1.0 */
@@ -214,7 +245,19 @@ typedef struct charrnn_sample_params {
 
 #define CHARRNN_SEED_CONTINUE UINT64_MAX
 
-CHARRNN_API charrnn_sample_params charrnn_default_sample_params(void);
+/* Fills `params` with the defaults. `struct_size` is sizeof(*params) as the caller compiled it (at least
+ * the 0.2.0 size, at most 1024): the fields the library knows get their defaults, the bytes past them
+ * are zeroed, and params->struct_size is set to `struct_size`. Use charrnn_default_sample_params(). */
+CHARRNN_API charrnn_status charrnn_sample_params_init(charrnn_sample_params *params, size_t struct_size);
+
+/* The default sampling parameters, with struct_size set to this program's sizeof. Inline, so that the
+ * size is the one this program was compiled with, whatever library it runs against (a struct returned
+ * by value from the library would have the library's size, and overrun an older program's). */
+static inline charrnn_sample_params charrnn_default_sample_params(void) {
+    charrnn_sample_params params;
+    (void)charrnn_sample_params_init(&params, sizeof params);
+    return params;
+}
 
 /* Creates a session on `model` with a zero state and its generator seeded with 0. The session holds a
  * reference to the model. On success *out owns it: free it with charrnn_session_free().
@@ -319,9 +362,10 @@ typedef enum charrnn_objective {
 } charrnn_objective;
 
 /* Training options; the `charrnn train` flags of the same names. Get defaults from
- * charrnn_default_train_params(); fields are only ever added at the end. Strings are borrowed for
- * the duration of the call. */
+ * charrnn_default_train_params(), which sets struct_size; fields are only ever added at the end (see
+ * Conventions). Strings are borrowed for the duration of the call. */
 typedef struct charrnn_train_params {
+    uint32_t struct_size;       /* sizeof as the caller compiled it */
     charrnn_cell cell;          /* default LSTM */
     uint32_t layers;            /* default 2 */
     uint32_t hidden;            /* default 128 */
@@ -352,7 +396,17 @@ typedef struct charrnn_train_params {
     const char *resume;         /* checkpoint to continue from; NULL = start fresh */
 } charrnn_train_params;
 
-CHARRNN_API charrnn_train_params charrnn_default_train_params(void);
+/* Fills `params` with the defaults, as charrnn_sample_params_init() does. Use
+ * charrnn_default_train_params(). */
+CHARRNN_API charrnn_status charrnn_train_params_init(charrnn_train_params *params, size_t struct_size);
+
+/* The default training parameters, with struct_size set to this program's sizeof (inline, as
+ * charrnn_default_sample_params()). */
+static inline charrnn_train_params charrnn_default_train_params(void) {
+    charrnn_train_params params;
+    (void)charrnn_train_params_init(&params, sizeof params);
+    return params;
+}
 
 typedef enum charrnn_progress_kind {
     CHARRNN_PROGRESS_STEP = 0,        /* a training step finished */
@@ -360,7 +414,10 @@ typedef enum charrnn_progress_kind {
     CHARRNN_PROGRESS_CHECKPOINT = 2   /* a checkpoint was written to `checkpoint` */
 } charrnn_progress_kind;
 
+/* What a progress callback is told. struct_size is the library's: test fields added after the library
+ * this program may run against with CHARRNN_HAS_FIELD(progress, charrnn_progress, field). */
 typedef struct charrnn_progress {
+    uint32_t struct_size;       /* sizeof as the library compiled it */
     charrnn_progress_kind kind;
     uint64_t step;              /* steps done */
     uint64_t total_steps;       /* planned steps (epochs × steps per epoch, capped by max_steps) */
@@ -378,8 +435,9 @@ typedef struct charrnn_progress {
  * set, and charrnn_train returns CHARRNN_ERR_CANCELLED with *out set to the model so far). */
 typedef int (*charrnn_progress_callback)(const charrnn_progress *progress, void *user_data);
 
-/* Result of charrnn_train(). */
+/* Result of charrnn_train(): set struct_size first (CHARRNN_INIT_SIZE). */
 typedef struct charrnn_train_result {
+    uint32_t struct_size;       /* in: sizeof as the caller compiled it; out: the bytes written */
     uint64_t steps;
     uint32_t epochs;
     float train_loss;
@@ -392,7 +450,8 @@ typedef struct charrnn_train_result {
 
 /* Trains a model on the UTF-8 text file `corpus_path` with `params` (NULL = defaults).
  * `callback` (may be NULL) is called on the calling thread. On success, and on cancellation, *out (may
- * be NULL) owns the trained model and *result (may be NULL) holds the final figures. */
+ * be NULL) owns the trained model and *result (may be NULL; its struct_size is checked before training
+ * starts) holds the final figures. */
 CHARRNN_API charrnn_status charrnn_train(const char *corpus_path, const charrnn_train_params *params,
                                          charrnn_progress_callback callback, void *user_data,
                                          charrnn_model **out, charrnn_train_result *result);

@@ -59,13 +59,14 @@ public func capi_model_get_info(_ handle: CModel?, _ info: UnsafeMutablePointer<
     guarded {
         let model = try model(handle)
         guard let info else { throw APIError.invalid("info is NULL") }
+        let bytes = try resultSize(info, "info")!
         var result = charrnn_model_info()
         result.vocab_size = UInt32(model.config.vocabSize)
         result.num_layers = UInt32(model.config.layers.count)
         result.hidden_size = UInt32(model.config.layers.last?.units ?? 0)
         result.parameter_count = UInt64(model.parameterCount)
         result.state_size = UInt64(Session.stateSize(for: model))
-        info.pointee = result
+        writeResult(result, to: info, count: bytes)
     }
 }
 
@@ -189,13 +190,14 @@ public func capi_model_evaluate_interruptible(_ handle: CModel?, _ textPointer: 
         let skip = try skipFlag(flags)
         let scalars = try text(textPointer, len)
         guard let result else { throw APIError.invalid("result is NULL") }
+        let bytes = try resultSize(result, "result")!
         let r = try model.evaluate(scalars, skipUnknown: skip, interrupt: interrupt.map { callback in { callback(userData) != 0 } })
         var out = charrnn_eval_result()
         out.loss = r.meanLoss
         out.perplexity = exp(r.meanLoss)
         out.accuracy = r.count > 0 ? Double(r.correct) / Double(r.count) : .nan
         out.chars = UInt64(r.count)
-        result.pointee = out
+        writeResult(out, to: result, count: bytes)
     }
 }
 

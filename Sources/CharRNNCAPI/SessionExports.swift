@@ -5,8 +5,8 @@ import CharRNN
 /// The most characters one generate call may ask for.
 let maxGenerate = 1 << 32
 
-@_cdecl("charrnn_default_sample_params")
-public func capi_default_sample_params() -> charrnn_sample_params {
+/// The default sampling parameters, struct_size aside.
+func defaultSampleParams() -> charrnn_sample_params {
     var p = charrnn_sample_params()
     p.temperature = 1
     p.top_k = 0
@@ -16,9 +16,14 @@ public func capi_default_sample_params() -> charrnn_sample_params {
     return p
 }
 
+@_cdecl("charrnn_sample_params_init")
+public func capi_sample_params_init(_ params: UnsafeMutablePointer<charrnn_sample_params>?, _ structSize: Int) -> CStatus {
+    guarded { try initParameters(params, size: structSize, defaults: defaultSampleParams()) }
+}
+
 /// Validated sampling parameters from C (NULL = defaults) and the seed to apply, if any.
 func samplingParameters(_ params: UnsafePointer<charrnn_sample_params>?) throws -> (SamplingParameters, UInt64?) {
-    let p = params?.pointee ?? capi_default_sample_params()
+    let p = try readParameters(params, defaults: defaultSampleParams(), "params")
     let parameters = SamplingParameters(temperature: p.temperature, topK: Int(p.top_k), topP: p.top_p, greedy: p.greedy != 0)
     try parameters.validate()
     return (parameters, p.seed == UInt64.max ? nil : p.seed)

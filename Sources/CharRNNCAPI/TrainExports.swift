@@ -5,8 +5,8 @@ import CharRNN
 import Glibc
 #endif
 
-@_cdecl("charrnn_default_train_params")
-public func capi_default_train_params() -> charrnn_train_params {
+/// The default training parameters, struct_size aside.
+func defaultTrainParams() -> charrnn_train_params {
     let o = TrainingOptions()
     var p = charrnn_train_params()
     p.cell = CHARRNN_CELL_LSTM
@@ -38,6 +38,11 @@ public func capi_default_train_params() -> charrnn_train_params {
     p.out_dir = nil
     p.resume = nil
     return p
+}
+
+@_cdecl("charrnn_train_params_init")
+public func capi_train_params_init(_ params: UnsafeMutablePointer<charrnn_train_params>?, _ structSize: Int) -> CStatus {
+    guarded { try initParameters(params, size: structSize, defaults: defaultTrainParams()) }
 }
 
 /// A uint64 field as an Int.
@@ -114,6 +119,7 @@ private func checkMemory(_ config: ModelConfig, _ o: TrainingOptions) throws {
 
 private func progress(_ kind: charrnn_progress_kind, _ p: TrainingProgress, epochs: Int) -> charrnn_progress {
     var c = charrnn_progress()
+    c.struct_size = UInt32(MemoryLayout<charrnn_progress>.size)
     c.kind = kind
     c.step = UInt64(max(p.step, 0))
     c.total_steps = UInt64(max(p.totalSteps, 0))
@@ -134,7 +140,8 @@ public func capi_train(_ corpusPath: UnsafePointer<CChar>?, _ params: UnsafePoin
                        _ out: UnsafeMutablePointer<CModel?>?, _ result: UnsafeMutablePointer<charrnn_train_result>?) -> CStatus {
     guarded {
         let path = try string(corpusPath, "corpus_path")
-        let (options, corpusOptions, resume) = try trainingOptions(params?.pointee ?? capi_default_train_params())
+        let (options, corpusOptions, resume) = try trainingOptions(readParameters(params, defaults: defaultTrainParams(), "params"))
+        let resultBytes = try resultSize(result, "result")  // refused now rather than after the training
         let trainer: Trainer
         if let resume {
             let checkpoint = try ModelFile.load(resume)
@@ -167,7 +174,7 @@ public func capi_train(_ corpusPath: UnsafePointer<CChar>?, _ params: UnsafePoin
             return stop == 0
         }
         let p = summary.progress
-        if let result {
+        if let result, let resultBytes {
             var r = charrnn_train_result()
             r.steps = UInt64(max(p.step, 0))
             let perEpoch = max(p.batchesPerEpoch, 1)
@@ -178,7 +185,7 @@ public func capi_train(_ corpusPath: UnsafePointer<CChar>?, _ params: UnsafePoin
             r.val_accuracy = Float(p.valAccuracy)
             r.chars_per_s = p.charsPerSecond
             r.seconds = p.seconds
-            result.pointee = r
+            writeResult(r, to: result, count: resultBytes)
         }
         out?.pointee = box(trainer.model)
         if summary.cancelled {

@@ -94,17 +94,20 @@ static void test_version_and_status(void) {
     CHECK(strcmp(charrnn_status_name((charrnn_status)15), "UNKNOWN") == 0);
     CHECK(strcmp(charrnn_status_name((charrnn_status)123456), "UNKNOWN") == 0);
     CHECK(charrnn_last_error() != NULL && charrnn_last_error()[0] == '\0');
-    /* A failure sets the message; the infallible calls keep it; the next success clears it. */
+    /* A failure sets the message; the infallible calls keep it; the next success clears it (the
+     * default parameters come from a fallible call, charrnn_*_params_init). */
     EXPECT_STATUS(CHARRNN_ERR_INVALID_ARGUMENT, charrnn_model_load(NULL, NULL));
     CHECK(strstr(charrnn_last_error(), "NULL") != NULL);
     (void)charrnn_status_name(CHARRNN_OK);
     (void)charrnn_version();
-    (void)charrnn_default_sample_params();
     charrnn_model_free(NULL);
     CHECK(charrnn_last_error()[0] != '\0');
     charrnn_sample_params sp = charrnn_default_sample_params();
+    CHECK(charrnn_last_error()[0] == '\0');
+    CHECK(sp.struct_size == sizeof sp);
     CHECK(sp.temperature == 1.0f && sp.top_k == 0 && sp.top_p == 1.0f && sp.greedy == 0 && sp.seed == CHARRNN_SEED_CONTINUE);
     charrnn_train_params tp = charrnn_default_train_params();
+    CHECK(tp.struct_size == sizeof tp);
     CHECK(tp.cell == CHARRNN_CELL_LSTM && tp.layers == 2 && tp.hidden == 128 && tp.embedding == 0);
     CHECK(tp.objective == CHARRNN_OBJECTIVE_SEQUENCE && tp.seq_length == 50 && tp.step == 3 && tp.batch_size == 50);
     CHECK(tp.optimizer == CHARRNN_OPTIMIZER_ADAM && fabsf(tp.learning_rate - 2e-3f) < 1e-9f);
@@ -144,6 +147,7 @@ static void test_create(void) {
     OK(charrnn_model_create("{\"input\":\"embedding\",\"embedding_dim\":8,\"layers\":[{\"cell\":\"gru\",\"units\":8,\"reset_after\":false}],"
                             "\"head\":{\"activation\":\"linear\"}}", "ab\xc3\xa9\xe2\x82\xac", 7, 1, &e));
     charrnn_model_info info;
+    CHARRNN_INIT_SIZE(info);
     OK(charrnn_model_get_info(e, &info));
     CHECK(info.vocab_size == 4 && info.num_layers == 1 && info.hidden_size == 8);
     charrnn_model_free(e);
@@ -156,6 +160,7 @@ static void test_info_and_strings(void) {
     charrnn_model *m = make_model(CONFIG_LSTM, 1);
     charrnn_model_info info;
     memset(&info, 0xAB, sizeof info);
+    CHARRNN_INIT_SIZE(info);
     OK(charrnn_model_get_info(m, &info));
     size_t V = strlen(VOCAB);
     CHECK(info.vocab_size == V && info.num_layers == 2 && info.hidden_size == 16);
@@ -194,6 +199,7 @@ static void test_info_and_strings(void) {
     charrnn_model *again = NULL;
     OK(charrnn_model_create(config, VOCAB, V, 1, &again));
     charrnn_model_info info2;
+    CHARRNN_INIT_SIZE(info2);
     OK(charrnn_model_get_info(again, &info2));
     CHECK(info2.parameter_count == info.parameter_count);
     charrnn_model_free(again);
@@ -243,6 +249,7 @@ static void test_tensors_and_weights(void) {
         total += n;
     }
     charrnn_model_info info;
+    CHARRNN_INIT_SIZE(info);
     OK(charrnn_model_get_info(m, &info));
     CHECK(total == info.parameter_count);
     {
@@ -360,6 +367,7 @@ static void test_evaluate(void) {
     charrnn_model *m = make_model(CONFIG_LSTM, 4);
     const char *text = "To be, or not to be: that is the question.";
     charrnn_eval_result r;
+    CHARRNN_INIT_SIZE(r);
     OK(charrnn_model_evaluate(m, text, strlen(text), 0, &r));
     CHECK(r.chars == strlen(text) - 1);
     CHECK(r.loss > 0 && isfinite(r.loss) && fabs(r.perplexity - exp(r.loss)) < 1e-6 * r.perplexity);
@@ -402,6 +410,7 @@ static void test_interrupts(void) {
     size_t len = strlen(text);
 
     charrnn_eval_result plain, asked;
+    CHARRNN_INIT_SIZE(plain); CHARRNN_INIT_SIZE(asked);
     OK(charrnn_model_evaluate(m, text, len, 0, &plain));
     interrupt_log log = {0, 0};
     OK(charrnn_model_evaluate_interruptible(m, text, len, 0, interrupt_at, &log, &asked));
@@ -413,6 +422,7 @@ static void test_interrupts(void) {
     CHECK(log.calls == 3);
 
     charrnn_model_info info;
+    CHARRNN_INIT_SIZE(info);
     OK(charrnn_model_get_info(m, &info));
     unsigned char *before = malloc(info.state_size), *after = malloc(info.state_size);
     charrnn_session *s = NULL;
@@ -464,6 +474,7 @@ static void test_not_finite(void) {
     EXPECT_STATUS(CHARRNN_ERR_NOT_FINITE, charrnn_session_sample(s, NULL, &cp, NULL));
     EXPECT_STATUS(CHARRNN_ERR_NOT_FINITE, charrnn_session_generate(s, 5, NULL, NULL, NULL, NULL));
     charrnn_eval_result r;
+    CHARRNN_INIT_SIZE(r);
     EXPECT_STATUS(CHARRNN_ERR_NOT_FINITE, charrnn_model_evaluate(m, "To be, or not", 13, 0, &r));
     charrnn_session_free(s);
     charrnn_model_free(m);
@@ -494,6 +505,7 @@ static int collect(uint32_t codepoint, const char *utf8, size_t utf8_len, float 
 static void test_sessions(void) {
     charrnn_model *m = make_model(CONFIG_LSTM, 5);
     charrnn_model_info info;
+    CHARRNN_INIT_SIZE(info);
     OK(charrnn_model_get_info(m, &info));
     charrnn_session *s = NULL;
     OK(charrnn_session_new(m, &s));
@@ -657,6 +669,7 @@ static void test_sessions(void) {
     OK(charrnn_session_set_state(s2, before, state_size)); /* same architecture and vocabulary: accepted */
     OK(charrnn_session_new(other_arch, &s3));
     charrnn_model_info info3;
+    CHARRNN_INIT_SIZE(info3);
     OK(charrnn_model_get_info(other_arch, &info3));
     if (info3.state_size == state_size)
         EXPECT_STATUS(CHARRNN_ERR_FORMAT, charrnn_session_set_state(s3, before, state_size));
@@ -707,6 +720,7 @@ static void *generate_job(void *arg) {
 static void test_int8_sessions(void) {
     charrnn_model *m = make_model(CONFIG_LSTM, 9);
     charrnn_model_info info;
+    CHARRNN_INIT_SIZE(info);
     OK(charrnn_model_get_info(m, &info));
     charrnn_session *exact = NULL, *quantized = NULL, *never = NULL;
     EXPECT_STATUS(CHARRNN_ERR_INVALID_ARGUMENT, charrnn_session_new_with_precision(m, (charrnn_precision)7, &never));
@@ -838,6 +852,7 @@ static void test_train(void) {
     memset(&log, 0, sizeof log);
     charrnn_model *m = NULL;
     charrnn_train_result r;
+    CHARRNN_INIT_SIZE(r);
     OK(charrnn_train(corpus, &p, on_progress, &log, &m, &r));
     CHECK(m != NULL && log.steps == 6 && log.validations >= 2 && log.checkpoints >= 2 && !log.bad);
     CHECK(r.steps == 6 && r.epochs == 1 && isfinite(r.train_loss) && isfinite(r.val_loss) && r.val_perplexity > 1);

@@ -40,6 +40,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     int calls = 0;
     charrnn_model *m = NULL;
     charrnn_train_result r;
+    CHARRNN_INIT_SIZE(r);
     charrnn_status st = charrnn_train(text, &p, stop_after_steps, &calls, &m, &r);
     if (m) {
         charrnn_session *s = NULL;

@@ -61,6 +61,7 @@ static void *generate(void *arg) {
     size_t id = (size_t)arg, total = 0;
     charrnn_session *s = NULL;
     charrnn_model_info info;
+    CHARRNN_INIT_SIZE(info);
     CHECK(charrnn_model_get_info(model, &info));
     void *state = malloc(info.state_size);
     float probs[128];

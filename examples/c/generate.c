@@ -38,6 +38,7 @@ int main(int argc, char **argv) {
     if (st != CHARRNN_OK) return fail("cannot load the model", st);
 
     charrnn_model_info info;
+    CHARRNN_INIT_SIZE(info); /* structs the library fills carry their size (see charrnn.h, Conventions) */
     charrnn_model_get_info(model, &info);
     printf("model %s: %u characters, %u layers, %llu parameters (libcharrnn %s)\n", path, info.vocab_size,
            info.num_layers, (unsigned long long)info.parameter_count, charrnn_version());

@@ -43,6 +43,7 @@ int main(int argc, char **argv) {
 
     charrnn_model *model = NULL;
     charrnn_train_result result;
+    CHARRNN_INIT_SIZE(result); /* this program's size of the struct: the library writes no further */
     charrnn_status st = charrnn_train(argv[1], &params, on_progress, NULL, &model, &result);
     printf("\n");
     if (st != CHARRNN_OK) {

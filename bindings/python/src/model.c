@@ -166,6 +166,7 @@ static PyObject *Model_info(ModelObject *self, PyObject *unused)
         return NULL;
     charrnn_model_info info;
     memset(&info, 0, sizeof info);
+    CHARRNN_INIT_SIZE(info);
     charrnn_status st = charrnn_model_get_info(m, &info);
     if (st != CHARRNN_OK)
         return crn_raise(st);
@@ -363,6 +364,7 @@ static PyObject *Model_evaluate(ModelObject *self, PyObject *args, PyObject *kwa
         return NULL;
     charrnn_eval_result r;
     memset(&r, 0, sizeof r);
+    CHARRNN_INIT_SIZE(r);
     charrnn_status st;
     /* Converting the arguments can run Python code that closes this object: look again. */
     if (!(m = live(self)))
@@ -447,6 +449,7 @@ static PyObject *Model_probabilities(ModelObject *self, PyObject *args)
     if (!(m = live(self)))
         return NULL;
     charrnn_model_info info;
+    CHARRNN_INIT_SIZE(info);
     charrnn_status st = charrnn_model_get_info(m, &info);
     if (st != CHARRNN_OK)
         return crn_raise(st);

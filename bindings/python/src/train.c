@@ -388,6 +388,7 @@ PyObject *crn_train(PyObject *self, PyObject *args, PyObject *kwargs)
     charrnn_model *model = NULL;
     charrnn_train_result r;
     memset(&r, 0, sizeof r);
+    CHARRNN_INIT_SIZE(r);
     charrnn_status st;
     crn_call_begin(&ctx.call);
     st = charrnn_train(PyBytes_AS_STRING(path), &p, progress_cb, &ctx, &model, &r);
