@@ -34,6 +34,10 @@
  *   A later version adds fields only at the end and always makes the struct larger (with explicit
  *   padding where a field would fit in the old trailing padding). Version 0.2.0 introduced struct_size
  *   and so changed the layout of every struct: programs built against 0.1.0 must be rebuilt.
+ * - Process-wide state: the library installs no signal handlers and changes no environment variable,
+ *   locale, working directory, umask or resource limit. What it does change for the whole process is
+ *   written next to the call that does it: the worker threads of sessions and their fork handlers
+ *   (charrnn_session_new), and OpenBLAS's thread count while training (charrnn_train).
  */
 #ifndef CHARRNN_H
 #define CHARRNN_H
@@ -266,7 +270,9 @@ static inline charrnn_sample_params charrnn_default_sample_params(void) {
  * model's later sessions. Large products are split over a pool of worker threads (one per CPU the
  * process may use, at most 8, started on first use; they spin briefly after each product, then sleep);
  * a small model's session hands each layer's next recurrent product to a worker and goes on, even past
- * the return of the call that started it. The result does not depend on the number of threads. */
+ * the return of the call that started it. The result does not depend on the number of threads. The
+ * pool registers pthread_atfork() handlers once: in a child of fork() every product runs on the calling
+ * thread. */
 CHARRNN_API charrnn_status charrnn_session_new(const charrnn_model *model, charrnn_session **out);
 
 /* The weights a session multiplies with. */
@@ -451,7 +457,12 @@ typedef struct charrnn_train_result {
 /* Trains a model on the UTF-8 text file `corpus_path` with `params` (NULL = defaults).
  * `callback` (may be NULL) is called on the calling thread. On success, and on cancellation, *out (may
  * be NULL) owns the trained model and *result (may be NULL; its struct_size is checked before training
- * starts) holds the final figures. */
+ * starts) holds the final figures.
+ * Process-wide: training runs its own threads, each calling OpenBLAS, so while any charrnn_train call
+ * is running, every OpenBLAS call in the process runs single-threaded (openblas_set_num_threads(1):
+ * OpenBLAS's pthreads build has no per-thread setting). The first of concurrent calls saves the thread
+ * count it finds and the last to return puts it back: a program that changes it during training loses
+ * that change. */
 CHARRNN_API charrnn_status charrnn_train(const char *corpus_path, const charrnn_train_params *params,
                                          charrnn_progress_callback callback, void *user_data,
                                          charrnn_model **out, charrnn_train_result *result);

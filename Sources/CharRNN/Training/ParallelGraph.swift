@@ -4,7 +4,8 @@ import Glibc
 #endif
 
 /// Data parallelism over the batch: the batch's sequences are split between worker graphs that run
-/// forward and backward at the same time on their own threads, each with single-threaded BLAS. Per-step
+/// forward and backward at the same time on their own threads, each with single-threaded BLAS (see
+/// BLASThreads: a Trainer sets it for its whole run). Per-step
 /// matrix products of a char-RNN are small (B × U by U × 4U), so two independent halves keep both cores
 /// busy without the synchronisation BLAS's own threads pay on every call; the forward ones run in
 /// CharRNNKernels (`gemmRows`), which is single-threaded by design.
@@ -77,21 +78,23 @@ public final class ParallelGraph {
         // weight gradients simply add up.
         var predictions = 0
         if let targets { for i in 0..<(batch * targetsPerSequence) where targets[i] >= 0 { predictions += 1 } }
-        ParallelGraph.useSingleThreadedBLAS()
-        runConcurrently(count: parts.count) { i in
-            var partRNG = RandomGenerator(seed: seed ^ (UInt64(self.starts[i]) &* 0x9E37_79B9_7F4A_7C15))
-            self.results[i] = self.parts[i].run(
-                inputs: inputs + self.starts[i] * steps, targets: targets.map { $0 + self.starts[i] * targetsPerSequence },
-                steps: steps, training: training, backward: computeGradients ? .predictions(predictions) : nil,
-                carryState: carryState, rng: &partRNG)
-        }
-        if computeGradients {
-            gradients.zero()
-            if parts.contains(where: \.hasPendingWeightGradients) {
-                runConcurrently(count: parts.count) { share in
-                    for part in self.parts { part.accumulateWeightGradients(share: share, of: self.parts.count) }
+        // Inside a Trainer's run this is already so and costs nothing; elsewhere it lasts for this batch.
+        BLASThreads.singleThreaded {
+            runConcurrently(count: parts.count) { i in
+                var partRNG = RandomGenerator(seed: seed ^ (UInt64(self.starts[i]) &* 0x9E37_79B9_7F4A_7C15))
+                self.results[i] = self.parts[i].run(
+                    inputs: inputs + self.starts[i] * steps, targets: targets.map { $0 + self.starts[i] * targetsPerSequence },
+                    steps: steps, training: training, backward: computeGradients ? .predictions(predictions) : nil,
+                    carryState: carryState, rng: &partRNG)
+            }
+            if computeGradients {
+                gradients.zero()
+                if parts.contains(where: \.hasPendingWeightGradients) {
+                    runConcurrently(count: parts.count) { share in
+                        for part in self.parts { part.accumulateWeightGradients(share: share, of: self.parts.count) }
+                    }
+                    for part in parts { part.weightGradientsAdded() }
                 }
-                for part in parts { part.weightGradientsAdded() }
             }
         }
         var total = BatchResult()
@@ -100,13 +103,6 @@ public final class ParallelGraph {
     }
 
     public func resetState() { for part in parts { part.resetState() } }
-
-    /// Worker threads bring their own parallelism, so BLAS runs single-threaded from the first parallel
-    /// batch on, for the whole process. It is set once rather than toggled around each batch because
-    /// OpenBLAS's thread count is process-wide: toggling it would race with other threads' BLAS calls.
-    private static let singleThreadedBLAS: Void = openblas_set_num_threads(1)
-
-    static func useSingleThreadedBLAS() { _ = singleThreadedBLAS }
 }
 
 /// Runs `body(0..<count)` with index 0 on the calling thread and the others on new threads, and waits.

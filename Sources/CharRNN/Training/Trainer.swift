@@ -117,7 +117,12 @@ public final class Trainer {
     /// Trains until the planned steps, `maxTime` or a stop from `onEvent`.
     /// - Throws: `CharRNNError.diverged` on a NaN or exploding loss (naming the last good checkpoint),
     ///   `CharRNNError.io` when a checkpoint cannot be written.
+    ///   OpenBLAS runs single-threaded for the whole process meanwhile (BLASThreads).
     public func run(onEvent: (TrainingEvent) -> Bool = { _ in true }) throws -> TrainingSummary {
+        try BLASThreads.singleThreaded { try runSteps(onEvent: onEvent) }
+    }
+
+    private func runSteps(onEvent: (TrainingEvent) -> Bool) throws -> TrainingSummary {
         let start = Date()
         var charsThisRun = 0
         let evalEvery = options.evalEvery > 0 ? options.evalEvery : batches.batchesPerEpoch
