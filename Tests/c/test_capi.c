@@ -1,8 +1,9 @@
 /* Tests of every function of include/charrnn.h, including every error path.
  * Prints one line per failure and a final "N passed, M failed"; exits non-zero on any failure. */
-#define _POSIX_C_SOURCE 200809L
+#define _GNU_SOURCE /* RTLD_DEFAULT */
 #include "charrnn.h"
 
+#include <dlfcn.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdint.h>
@@ -992,6 +993,369 @@ static void test_train(void) {
     charrnn_model_free(m);
 }
 
+/* ------------------------------------------------------------------------------------------------ */
+/* struct_size: programs built against an older or a newer header than the library's. Each struct is
+ * passed in a block of exactly the size such a program has (so valgrind, in check-memory, sees any read
+ * or write past it), followed where it matters by guard bytes that must stay untouched. */
+
+/* The sizes in 0.2.0, the first version with struct_size (x86-64): fixed forever. The library refuses a
+ * smaller struct_size; an older program's struct is this small. */
+#define SAMPLE_PARAMS_V1 32u
+#define TRAIN_PARAMS_V1 152u
+#define MODEL_INFO_V1 32u
+#define EVAL_RESULT_V1 40u
+#define PROGRESS_V1 72u
+#define TRAIN_RESULT_V1 56u
+#define MAX_STRUCT 1024u /* the largest struct_size the library accepts */
+#define TAIL 24u         /* what a newer program's struct has past the library's */
+#define GUARD 16u
+#define GUARD_BYTE 0xA5
+
+/* The fields of 0.2.0 keep their places, and later versions only grow. */
+static void test_struct_layouts(void) {
+    CHECK(offsetof(charrnn_sample_params, struct_size) == 0 && offsetof(charrnn_train_params, struct_size) == 0);
+    CHECK(offsetof(charrnn_model_info, struct_size) == 0 && offsetof(charrnn_eval_result, struct_size) == 0);
+    CHECK(offsetof(charrnn_progress, struct_size) == 0 && offsetof(charrnn_train_result, struct_size) == 0);
+    CHECK(offsetof(charrnn_sample_params, seed) + 8 == SAMPLE_PARAMS_V1);
+    CHECK(offsetof(charrnn_train_params, resume) + sizeof(char *) == TRAIN_PARAMS_V1);
+    CHECK(offsetof(charrnn_model_info, state_size) + 8 == MODEL_INFO_V1);
+    CHECK(offsetof(charrnn_eval_result, chars) + 8 == EVAL_RESULT_V1);
+    CHECK(offsetof(charrnn_progress, checkpoint) + sizeof(char *) == PROGRESS_V1);
+    CHECK(offsetof(charrnn_train_result, seconds) + 8 == TRAIN_RESULT_V1);
+    CHECK(sizeof(charrnn_sample_params) >= SAMPLE_PARAMS_V1 && sizeof(charrnn_train_params) >= TRAIN_PARAMS_V1);
+    CHECK(sizeof(charrnn_model_info) >= MODEL_INFO_V1 && sizeof(charrnn_eval_result) >= EVAL_RESULT_V1);
+    CHECK(sizeof(charrnn_progress) >= PROGRESS_V1 && sizeof(charrnn_train_result) >= TRAIN_RESULT_V1);
+}
+
+/* A block of `size` bytes (then GUARD guard bytes) holding the first `size` bytes of `src` (`src_size`
+ * bytes; zeros past it, or `tail` at the byte after it), with struct_size = `struct_size`. */
+static unsigned char *caller_struct(const void *src, size_t src_size, size_t size, uint32_t struct_size, int tail) {
+    unsigned char *b = malloc(size + GUARD);
+    if (!b) { perror("malloc"); exit(2); }
+    memset(b, 0, size);
+    memcpy(b, src, src_size < size ? src_size : size);
+    if (tail && size > src_size) b[src_size + 1] = (unsigned char)tail;
+    memset(b + size, GUARD_BYTE, GUARD);
+    memcpy(b, &struct_size, sizeof struct_size);
+    return b;
+}
+
+static int bytes_are(const unsigned char *p, size_t n, unsigned char value) {
+    for (size_t i = 0; i < n; i++)
+        if (p[i] != value) return 0;
+    return 1;
+}
+
+static uint32_t struct_size_of(const unsigned char *b) {
+    uint32_t size;
+    memcpy(&size, b, sizeof size);
+    return size;
+}
+
+/* struct_size values no program can have: never set, below the first version, absurdly large. */
+static const uint32_t bad_sizes[] = {0, 4, SAMPLE_PARAMS_V1 - 1, MAX_STRUCT + 1, 0xDEADBEEFu};
+#define NBAD (sizeof bad_sizes / sizeof bad_sizes[0])
+
+static void generate_with(charrnn_model *m, const void *params, gen_buffer *out, charrnn_status *status) {
+    charrnn_session *s = NULL;
+    memset(out, 0, sizeof *out);
+    if (charrnn_session_new(m, &s) != CHARRNN_OK) { *status = CHARRNN_ERR_INTERNAL; return; }
+    charrnn_session_feed(s, "ROMEO", 5, 0, NULL, NULL);
+    *status = charrnn_session_generate(s, 40, (const charrnn_sample_params *)params, collect, out, NULL);
+    charrnn_session_free(s);
+}
+
+static void test_sample_params_versions(void) {
+    charrnn_model *m = make_model(CONFIG_LSTM, 21);
+    charrnn_sample_params p = charrnn_default_sample_params();
+    p.temperature = 0.7f;
+    p.top_k = 5;
+    p.seed = 11;
+    gen_buffer expected, got;
+    charrnn_status st;
+    generate_with(m, &p, &expected, &st);
+    CHECK(st == CHARRNN_OK && expected.len == 40);
+    gen_buffer defaults;
+    generate_with(m, NULL, &defaults, &st);
+    CHECK(st == CHARRNN_OK);
+
+    /* An older program: its fields are read, nothing past them. */
+    unsigned char *old = caller_struct(&p, sizeof p, SAMPLE_PARAMS_V1, SAMPLE_PARAMS_V1, 0);
+    generate_with(m, old, &got, &st);
+    CHECK(st == CHARRNN_OK && got.len == expected.len && memcmp(got.text, expected.text, got.len) == 0);
+    charrnn_session *s = NULL;
+    OK(charrnn_session_new(m, &s));
+    OK(charrnn_session_feed(s, "ROMEO", 5, 0, NULL, NULL));
+    uint32_t cp = 0;
+    OK(charrnn_session_sample(s, (const charrnn_sample_params *)old, &cp, NULL));
+    CHECK(cp == (unsigned char)expected.text[0]);
+    free(old);
+
+    /* A newer program: zero bytes past the library's struct are what its new fields mean by default. */
+    unsigned char *newer = caller_struct(&p, sizeof p, sizeof p + TAIL, (uint32_t)(sizeof p + TAIL), 0);
+    generate_with(m, newer, &got, &st);
+    CHECK(st == CHARRNN_OK && got.len == expected.len && memcmp(got.text, expected.text, got.len) == 0);
+    free(newer);
+    /* ...and a field the library does not have, set, is refused, naming the sizes. */
+    newer = caller_struct(&p, sizeof p, sizeof p + TAIL, (uint32_t)(sizeof p + TAIL), 1);
+    generate_with(m, newer, &got, &st);
+    CHECK(st == CHARRNN_ERR_INVALID_ARGUMENT && got.calls == 0);
+    {
+        char want[64];
+        snprintf(want, sizeof want, "struct_size is %u bytes", (unsigned)(sizeof p + TAIL));
+        CHECK(strstr(charrnn_last_error(), want) != NULL);
+        snprintf(want, sizeof want, "the first %u", (unsigned)sizeof p);
+        CHECK(strstr(charrnn_last_error(), want) != NULL);
+    }
+    EXPECT_STATUS(CHARRNN_ERR_INVALID_ARGUMENT, charrnn_session_sample(s, (const charrnn_sample_params *)newer, &cp, NULL));
+    free(newer);
+
+    /* Sizes no program has. */
+    for (size_t i = 0; i < NBAD; i++) {
+        unsigned char *bad = caller_struct(&p, sizeof p, sizeof p, bad_sizes[i], 0);
+        EXPECT_STATUS(CHARRNN_ERR_INVALID_ARGUMENT, charrnn_session_sample(s, (const charrnn_sample_params *)bad, &cp, NULL));
+        CHECK(strstr(charrnn_last_error(), "charrnn_default_sample_params()") != NULL);
+        if (bad_sizes[i] == 0) CHECK(strstr(charrnn_last_error(), "not set") != NULL);
+        EXPECT_STATUS(CHARRNN_ERR_INVALID_ARGUMENT, charrnn_session_generate(s, 3, (const charrnn_sample_params *)bad, NULL, NULL, NULL));
+        free(bad);
+    }
+    charrnn_session_free(s);
+
+    /* charrnn_sample_params_init: defaults for the fields the library knows, zeros past them, the
+     * caller's size; an older program's block is written no further than its size. */
+    unsigned char *b = caller_struct(&p, 0, sizeof p + TAIL, 0, 0);
+    memset(b, GUARD_BYTE, sizeof p + TAIL);
+    OK(charrnn_sample_params_init((charrnn_sample_params *)b, sizeof p + TAIL));
+    charrnn_sample_params d = charrnn_default_sample_params(), back;
+    memcpy(&back, b, sizeof back);
+    CHECK(back.struct_size == sizeof p + TAIL && back.temperature == d.temperature && back.top_k == d.top_k);
+    CHECK(back.top_p == d.top_p && back.greedy == d.greedy && back.seed == d.seed);
+    CHECK(bytes_are(b + sizeof p, TAIL, 0) && bytes_are(b + sizeof p + TAIL, GUARD, GUARD_BYTE));
+    free(b);
+    b = caller_struct(&p, 0, SAMPLE_PARAMS_V1, 0, 0);
+    OK(charrnn_sample_params_init((charrnn_sample_params *)b, SAMPLE_PARAMS_V1));
+    CHECK(struct_size_of(b) == SAMPLE_PARAMS_V1 && bytes_are(b + SAMPLE_PARAMS_V1, GUARD, GUARD_BYTE));
+    generate_with(m, b, &got, &st);
+    CHECK(st == CHARRNN_OK && got.len == defaults.len && memcmp(got.text, defaults.text, got.len) == 0);
+    memset(b, GUARD_BYTE, SAMPLE_PARAMS_V1);
+    EXPECT_STATUS(CHARRNN_ERR_INVALID_ARGUMENT, charrnn_sample_params_init((charrnn_sample_params *)b, SAMPLE_PARAMS_V1 - 1));
+    EXPECT_STATUS(CHARRNN_ERR_INVALID_ARGUMENT, charrnn_sample_params_init((charrnn_sample_params *)b, 0));
+    EXPECT_STATUS(CHARRNN_ERR_INVALID_ARGUMENT, charrnn_sample_params_init((charrnn_sample_params *)b, MAX_STRUCT + 1));
+    EXPECT_STATUS(CHARRNN_ERR_INVALID_ARGUMENT, charrnn_sample_params_init((charrnn_sample_params *)b, SIZE_MAX));
+    CHECK(bytes_are(b, SAMPLE_PARAMS_V1 + GUARD, GUARD_BYTE)); /* refused: untouched */
+    EXPECT_STATUS(CHARRNN_ERR_INVALID_ARGUMENT, charrnn_sample_params_init(NULL, sizeof p));
+    free(b);
+    charrnn_model_free(m);
+}
+
+/* What a newer header would declare: charrnn_model_info with a field added at the end. */
+typedef struct {
+    uint32_t struct_size;
+    uint32_t vocab_size;
+    uint32_t num_layers;
+    uint32_t hidden_size;
+    uint64_t parameter_count;
+    uint64_t state_size;
+    uint64_t added_later;
+} model_info_next;
+
+static void test_result_versions(void) {
+    charrnn_model *m = make_model(CONFIG_LSTM, 22);
+    charrnn_model_info info;
+    CHARRNN_INIT_SIZE(info);
+    OK(charrnn_model_get_info(m, &info));
+    CHECK(info.struct_size == sizeof info);
+
+    /* An older program: the library writes its size and no further. */
+    unsigned char *old = caller_struct(&info, 0, MODEL_INFO_V1, MODEL_INFO_V1, 0);
+    OK(charrnn_model_get_info(m, (charrnn_model_info *)old));
+    CHECK(struct_size_of(old) == MODEL_INFO_V1 && memcmp(old + 4, (unsigned char *)&info + 4, MODEL_INFO_V1 - 4) == 0);
+    CHECK(bytes_are(old + MODEL_INFO_V1, GUARD, GUARD_BYTE));
+    free(old);
+
+    /* A newer program: the library writes what it has, says so in struct_size, leaves the rest. */
+    model_info_next next;
+    memset(&next, GUARD_BYTE, sizeof next);
+    CHARRNN_INIT_SIZE(next);
+    OK(charrnn_model_get_info(m, (charrnn_model_info *)&next));
+    CHECK(next.struct_size == sizeof(charrnn_model_info) && next.vocab_size == info.vocab_size);
+    CHECK(next.state_size == info.state_size && next.parameter_count == info.parameter_count);
+    CHECK(CHARRNN_HAS_FIELD(&next, model_info_next, state_size) && !CHARRNN_HAS_FIELD(&next, model_info_next, added_later));
+    CHECK(bytes_are((unsigned char *)&next.added_later, sizeof next.added_later, GUARD_BYTE));
+
+    /* Sizes no program has: refused, nothing written. */
+    for (size_t i = 0; i < NBAD; i++) {
+        unsigned char *bad = caller_struct(&info, 0, sizeof info, bad_sizes[i], 0);
+        memset(bad + 4, GUARD_BYTE, sizeof info - 4);
+        EXPECT_STATUS(CHARRNN_ERR_INVALID_ARGUMENT, charrnn_model_get_info(m, (charrnn_model_info *)bad));
+        CHECK(strstr(charrnn_last_error(), "CHARRNN_INIT_SIZE") != NULL);
+        CHECK(struct_size_of(bad) == bad_sizes[i] && bytes_are(bad + 4, sizeof info - 4 + GUARD, GUARD_BYTE));
+        free(bad);
+    }
+
+    /* The same for an evaluation's result. */
+    const char *text = "To be, or not to be, that is the question.";
+    charrnn_eval_result r;
+    CHARRNN_INIT_SIZE(r);
+    OK(charrnn_model_evaluate(m, text, strlen(text), 0, &r));
+    CHECK(r.struct_size == sizeof r && r.chars == strlen(text) - 1);
+    old = caller_struct(&r, 0, EVAL_RESULT_V1, EVAL_RESULT_V1, 0);
+    OK(charrnn_model_evaluate(m, text, strlen(text), 0, (charrnn_eval_result *)old));
+    CHECK(struct_size_of(old) == EVAL_RESULT_V1 && memcmp(old + 8, (unsigned char *)&r + 8, EVAL_RESULT_V1 - 8) == 0);
+    CHECK(bytes_are(old + EVAL_RESULT_V1, GUARD, GUARD_BYTE));
+    free(old);
+    unsigned char *newer = caller_struct(&r, 0, sizeof r + TAIL, (uint32_t)(sizeof r + TAIL), 0);
+    memset(newer + 4, GUARD_BYTE, sizeof r + TAIL - 4);
+    OK(charrnn_model_evaluate_interruptible(m, text, strlen(text), 0, NULL, NULL, (charrnn_eval_result *)newer));
+    CHECK(struct_size_of(newer) == sizeof r && memcmp(newer + 8, (unsigned char *)&r + 8, sizeof r - 8) == 0);
+    CHECK(bytes_are(newer + sizeof r, TAIL + GUARD, GUARD_BYTE));
+    free(newer);
+    for (size_t i = 0; i < NBAD; i++) {
+        unsigned char *bad = caller_struct(&r, 0, sizeof r, bad_sizes[i], 0);
+        memset(bad + 4, GUARD_BYTE, sizeof r - 4);
+        EXPECT_STATUS(CHARRNN_ERR_INVALID_ARGUMENT, charrnn_model_evaluate(m, text, strlen(text), 0, (charrnn_eval_result *)bad));
+        CHECK(struct_size_of(bad) == bad_sizes[i] && bytes_are(bad + 4, sizeof r - 4 + GUARD, GUARD_BYTE));
+        free(bad);
+    }
+    charrnn_model_free(m);
+}
+
+/* What a newer header would declare: charrnn_progress with a field added at the end. */
+typedef struct {
+    uint32_t struct_size;
+    charrnn_progress_kind kind;
+    uint64_t step, total_steps;
+    uint32_t epoch;
+    float train_loss, val_loss, val_accuracy;
+    double chars_per_s, seconds;
+    float learning_rate;
+    const char *checkpoint;
+    double added_later;
+} progress_next;
+
+typedef struct {
+    size_t calls, bad;
+    int blas_threads; /* OpenBLAS's thread count during the run, or -1 */
+} version_log;
+
+static int (*blas_get_threads)(void);
+static void (*blas_set_threads)(int);
+
+/* The progress a callback is given carries the library's struct_size: a callback built against a newer
+ * header sees that its later fields are missing. */
+static int on_progress_versions(const charrnn_progress *p, void *user) {
+    version_log *log = user;
+    log->calls++;
+    if (p->struct_size != sizeof(charrnn_progress) || p->struct_size < PROGRESS_V1) log->bad++;
+    if (!CHARRNN_HAS_FIELD(p, charrnn_progress, checkpoint)) log->bad++;
+    const progress_next *next = (const progress_next *)(const void *)p;
+    if (!CHARRNN_HAS_FIELD(next, progress_next, learning_rate) || CHARRNN_HAS_FIELD(next, progress_next, added_later)) log->bad++;
+    if (blas_get_threads) log->blas_threads = blas_get_threads();
+    return 0;
+}
+
+static void test_train_versions(void) {
+    char corpus[512];
+    snprintf(corpus, sizeof corpus, "%s", tmp_path("versions.txt"));
+    {
+        FILE *f = fopen(corpus, "w");
+        for (int i = 0; i < 60; i++) fprintf(f, "Now is the winter of our discontent %d\n", i % 10);
+        fclose(f);
+    }
+    /* OpenBLAS, reached through libcharrnn's own dependency: its thread count is process-wide. */
+    void *get = dlsym(RTLD_DEFAULT, "openblas_get_num_threads"), *set = dlsym(RTLD_DEFAULT, "openblas_set_num_threads");
+    if (get && set) {
+        memcpy(&blas_get_threads, &get, sizeof get);
+        memcpy(&blas_set_threads, &set, sizeof set);
+    }
+    int threads_before = -1;
+    if (blas_get_threads && blas_set_threads) {
+        blas_set_threads(3);
+        threads_before = blas_get_threads();
+    }
+
+    charrnn_train_params p = small_params();
+    p.max_steps = 3;
+    p.eval_every = 0;
+    version_log log = {0, 0, -1};
+    charrnn_train_result r;
+    CHARRNN_INIT_SIZE(r);
+    OK(charrnn_train(corpus, &p, on_progress_versions, &log, NULL, &r));
+    CHECK(log.calls >= 3 && log.bad == 0 && r.struct_size == sizeof r && r.steps == 3);
+    /* Training ran OpenBLAS single-threaded and put back the count it found. */
+    if (threads_before > 1) {
+        CHECK(log.blas_threads == 1);
+        CHECK(blas_get_threads() == threads_before);
+    }
+
+    /* An older program's parameters and result: its fields are read and written, nothing past them. */
+    unsigned char *old = caller_struct(&p, sizeof p, TRAIN_PARAMS_V1, TRAIN_PARAMS_V1, 0);
+    unsigned char *old_result = caller_struct(&r, 0, TRAIN_RESULT_V1, TRAIN_RESULT_V1, 0);
+    memset(&log, 0, sizeof log);
+    OK(charrnn_train(corpus, (const charrnn_train_params *)old, on_progress_versions, &log, NULL,
+                     (charrnn_train_result *)old_result));
+    charrnn_train_result got;
+    memcpy(&got, old_result, TRAIN_RESULT_V1);
+    CHECK(log.calls >= 3 && log.bad == 0 && got.struct_size == TRAIN_RESULT_V1 && got.steps == 3 && got.epochs == 1);
+    CHECK(bytes_are(old + TRAIN_PARAMS_V1, GUARD, GUARD_BYTE) && bytes_are(old_result + TRAIN_RESULT_V1, GUARD, GUARD_BYTE));
+    free(old);
+    free(old_result);
+
+    /* A newer program: zeros past the library's parameters are accepted; its larger result is written
+     * as far as the library's and struct_size says so. */
+    unsigned char *newer = caller_struct(&p, sizeof p, sizeof p + TAIL, (uint32_t)(sizeof p + TAIL), 0);
+    unsigned char *newer_result = caller_struct(&r, 0, sizeof r + TAIL, (uint32_t)(sizeof r + TAIL), 0);
+    memset(newer_result + 4, GUARD_BYTE, sizeof r + TAIL - 4);
+    OK(charrnn_train(corpus, (const charrnn_train_params *)newer, NULL, NULL, NULL, (charrnn_train_result *)newer_result));
+    memcpy(&got, newer_result, sizeof got);
+    CHECK(got.struct_size == sizeof r && got.steps == 3 && bytes_are(newer_result + sizeof r, TAIL + GUARD, GUARD_BYTE));
+    free(newer);
+    /* ...a set field the library does not have is refused before anything starts. */
+    newer = caller_struct(&p, sizeof p, sizeof p + TAIL, (uint32_t)(sizeof p + TAIL), 7);
+    memset(&log, 0, sizeof log);
+    charrnn_model *m = NULL;
+    EXPECT_STATUS(CHARRNN_ERR_INVALID_ARGUMENT, charrnn_train(corpus, (const charrnn_train_params *)newer,
+                                                              on_progress_versions, &log, &m, NULL));
+    CHECK(log.calls == 0 && m == NULL && strstr(charrnn_last_error(), "is not zero") != NULL);
+    free(newer);
+    free(newer_result);
+
+    /* Sizes no program has, in the parameters or the result: refused before training starts. */
+    for (size_t i = 0; i < NBAD; i++) {
+        unsigned char *bad = caller_struct(&p, sizeof p, sizeof p, bad_sizes[i], 0);
+        memset(&log, 0, sizeof log);
+        EXPECT_STATUS(CHARRNN_ERR_INVALID_ARGUMENT, charrnn_train(corpus, (const charrnn_train_params *)bad,
+                                                                  on_progress_versions, &log, &m, NULL));
+        CHECK(log.calls == 0 && m == NULL && strstr(charrnn_last_error(), "charrnn_default_train_params()") != NULL);
+        free(bad);
+        bad = caller_struct(&r, 0, sizeof r, bad_sizes[i], 0);
+        memset(bad + 4, GUARD_BYTE, sizeof r - 4);
+        EXPECT_STATUS(CHARRNN_ERR_INVALID_ARGUMENT, charrnn_train(corpus, &p, on_progress_versions, &log, &m,
+                                                                  (charrnn_train_result *)bad));
+        CHECK(log.calls == 0 && m == NULL && bytes_are(bad + 4, sizeof r - 4 + GUARD, GUARD_BYTE));
+        free(bad);
+    }
+
+    /* charrnn_train_params_init, as charrnn_sample_params_init. */
+    unsigned char *b = caller_struct(&p, 0, sizeof p + TAIL, 0, 0);
+    memset(b, GUARD_BYTE, sizeof p + TAIL);
+    OK(charrnn_train_params_init((charrnn_train_params *)b, sizeof p + TAIL));
+    charrnn_train_params d = charrnn_default_train_params();
+    CHECK(struct_size_of(b) == sizeof p + TAIL && bytes_are(b + sizeof p, TAIL, 0) && bytes_are(b + sizeof p + TAIL, GUARD, GUARD_BYTE));
+    {
+        charrnn_train_params back;
+        memcpy(&back, b, sizeof back);
+        CHECK(back.layers == d.layers && back.hidden == d.hidden && back.seed == d.seed && back.resume == NULL);
+    }
+    free(b);
+    b = caller_struct(&p, 0, TRAIN_PARAMS_V1, 0, 0);
+    OK(charrnn_train_params_init((charrnn_train_params *)b, TRAIN_PARAMS_V1));
+    CHECK(struct_size_of(b) == TRAIN_PARAMS_V1 && bytes_are(b + TRAIN_PARAMS_V1, GUARD, GUARD_BYTE));
+    EXPECT_STATUS(CHARRNN_ERR_INVALID_ARGUMENT, charrnn_train_params_init((charrnn_train_params *)b, TRAIN_PARAMS_V1 - 1));
+    EXPECT_STATUS(CHARRNN_ERR_INVALID_ARGUMENT, charrnn_train_params_init(NULL, sizeof p));
+    free(b);
+}
+
 int main(void) {
     const char *base = getenv("TMPDIR");
     snprintf(tmpdir, sizeof tmpdir, "%s/charrnn-ctest-XXXXXX", base && *base ? base : "/tmp");
@@ -1010,6 +1374,10 @@ int main(void) {
     test_threads();
     test_thread_local_errors();
     test_train();
+    test_struct_layouts();
+    test_sample_params_versions();
+    test_result_versions();
+    test_train_versions();
 
     char cmd[600];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
