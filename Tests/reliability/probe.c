@@ -31,6 +31,13 @@
 #include <sys/resource.h>
 #include <time.h>
 
+/* charrnn.h 0.2 sizes the structs the library fills in (struct_size, CHARRNN_INIT_SIZE); 0.1 does not. */
+#ifdef CHARRNN_INIT_SIZE
+#define INIT_RESULT(var) (memset(&(var), 0, sizeof(var)), CHARRNN_INIT_SIZE(var))
+#else
+#define INIT_RESULT(var) memset(&(var), 0, sizeof(var))
+#endif
+
 static double now_ms(void) {
     struct timespec t;
     clock_gettime(CLOCK_MONOTONIC, &t);
@@ -135,7 +142,8 @@ static void not_finite(charrnn_model *m, charrnn_precision precision, const char
 
 static void sizes(charrnn_model *m) {
     charrnn_model_info info;
-    charrnn_model_get_info(m, &info);
+    INIT_RESULT(info);
+    if (charrnn_model_get_info(m, &info) != CHARRNN_OK) exit(3);
     charrnn_session *s = NULL;
     if (charrnn_session_new(m, &s) != CHARRNN_OK) exit(3);
     charrnn_session_feed(s, "RO", 2, CHARRNN_SKIP_UNKNOWN, NULL, NULL);
@@ -178,6 +186,7 @@ static void sizes(charrnn_model *m) {
     CALL("feed:len=SIZE_MAX", charrnn_session_feed(s, "RO", SIZE_MAX, 0, NULL, NULL));
     CALL("feed:len=2^31+1", charrnn_session_feed(s, "RO", ((size_t)1 << 31) + 1, 0, NULL, NULL));
     charrnn_eval_result r;
+    INIT_RESULT(r);
     CALL("evaluate:len=SIZE_MAX", charrnn_model_evaluate(m, "RO", SIZE_MAX, 0, &r));
     float probs[1];
     CALL("probabilities:capacity=1", charrnn_session_probabilities(s, probs, 1, &needed));
@@ -228,13 +237,14 @@ int main(int argc, char **argv) {
         not_finite(m, CHARRNN_PRECISION_FLOAT32, "float32");
         not_finite(m, CHARRNN_PRECISION_INT8, "int8");
         charrnn_eval_result r;
-        memset(&r, 0, sizeof r);
+        INIT_RESULT(r);
         const char *text = "ROMEO: What light through yonder window breaks?";
         CALL("evaluate", charrnn_model_evaluate(m, text, strlen(text), CHARRNN_SKIP_UNKNOWN, &r));
         charrnn_model_free(m);
     } else if (strcmp(command, "evaluate") == 0 && argc - a == 2) {
         charrnn_model *m = load_or_die(argv[a]);
         charrnn_eval_result r;
+        INIT_RESULT(r);
         apply_limit();
         CALL("evaluate", charrnn_model_evaluate(m, argv[a + 1], strlen(argv[a + 1]), CHARRNN_SKIP_UNKNOWN, &r));
         charrnn_model_free(m);
