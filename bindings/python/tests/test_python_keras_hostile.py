@@ -11,6 +11,7 @@ reading anything outside the file and without allocating more than the model's c
 * Special files: FIFOs, devices, directories, symbolic-link loops, sockets, for every path the Keras
   import opens (the model, the vocab_from corpus, the compare CLI's text).
 * charrnn.keras.save: the temporary file is removed on every failure, Ctrl-C included.
+* The fuzzer's seeds and saved crashes (Tests/fuzz/keras) replayed through its one-input function.
 """
 
 import io
@@ -35,6 +36,8 @@ import charrnn
 import charrnn.keras as ck
 from charrnn_testutil import k2_rnn, small_config, write_h5
 
+ROOT = Path(os.environ.get("CHARRNN_ROOT") or Path(__file__).resolve().parents[3])
+FUZZ_DIR = ROOT / "Tests" / "fuzz" / "keras"
 V, UNITS = 65, 128            # the LSTM kernel is (65, 512)
 VOCAB = "".join(chr(0x41 + i) for i in range(V))
 SECRET = 1234.5               # every float32 of the secret files
@@ -350,6 +353,42 @@ def assert_refused(out, match):
     assert out["left"] == [], f"temporary files left behind: {out['left']}"
 
 
+def _damage_global_heap(data: bytes, damage) -> bytes:
+    """`data` (HDF5 with 8-byte lengths) with the objects of its first global heap collection (where
+    variable-length strings live) changed by `damage(index, size) -> new size`."""
+    data = bytearray(data)
+    start = data.index(b"GCOL\x01")
+    end = start + int.from_bytes(data[start + 8:start + 16], "little")
+    p = start + 16
+    while p + 16 <= end:
+        index, size = int.from_bytes(data[p:p + 2], "little"), int.from_bytes(data[p + 8:p + 16], "little")
+        data[p + 8:p + 16] = damage(index, size).to_bytes(8, "little")
+        p += 16 + -(-size // 8) * 8 if index > 0 else size
+    return bytes(data)
+
+
+@pytest.mark.parametrize("fmt", ["h5", "keras"])
+@pytest.mark.parametrize("damage,match", [
+    (lambda index, size: 0 if index == 0 else size, "an object of size 0"),          # the free space
+    (lambda index, size: 1 << 40 if index == 1 else size, "runs past the collection's end"),
+])
+def test_a_global_heap_libhdf5_would_loop_on_is_refused(tmp_path, fmt, damage, match):
+    """Found by the fuzzer: libhdf5 walks a global heap collection by its objects' sizes, and a free-space
+    object of size 0 made it walk in place forever (inside h5py reading the model_config attribute)."""
+    if fmt == "h5":
+        p = legacy_model(tmp_path / "heap.h5")   # h5py writes model_config as a variable-length string
+        p.write_bytes(_damage_global_heap(p.read_bytes(), damage))
+    else:   # the layers' "name" attributes are variable-length strings
+        weights = _damage_global_heap(keras3_weights(), damage)
+        p = tmp_path / "heap.keras"
+        with zipfile.ZipFile(p, "w") as z:
+            z.writestr("config.json", json.dumps(KERAS3_CONFIG))
+            z.writestr("model.weights.h5", weights)
+    out = read_in_child(tmp_path, f"ck.read({p.name!r})", timeout=60)
+    assert_refused(out, f"{p.name}: damaged HDF5 global heap at byte")
+    assert match in out["message"] and "libhdf5 would loop forever reading it" in out["message"]
+
+
 @pytest.mark.parametrize("fmt", ["h5", "keras"])
 @pytest.mark.parametrize("shape,match", [
     ((1 << 16, 1 << 15), "declares shape (65536, 32768), more than the 2147483647 values"),
@@ -620,3 +659,25 @@ def test_save_on_a_full_disk_leaves_the_old_file(tmp_path):
     assert "refused: 27" in r.stdout, r.stderr   # EFBIG
     assert (tmp_path / "m.keras").read_bytes() == b"the old model"
     assert leftovers(tmp_path) == []
+
+
+# ------------------------------------------------------------------------------------------------
+# the fuzzer's seeds and saved crashes
+
+
+def test_fuzz_seeds_and_regressions_replay(tmp_path):
+    """Every seed (made by Tests/fuzz/keras/make_seeds.py) and saved failure of the Keras fuzzer goes
+    through the fuzzer's own check (fuzz_keras_reader.py --replay: under its address-space limit, a
+    KerasModel or a KerasFormatError and nothing else); the ok- seeds read, the hostile- ones are refused."""
+    seeds = tmp_path / "seeds"
+    subprocess.run([sys.executable, str(FUZZ_DIR / "make_seeds.py"), str(seeds)], check=True, capture_output=True,
+                   timeout=120)
+    files = sorted(seeds.iterdir()) + sorted((FUZZ_DIR / "regressions").iterdir())
+    r = subprocess.run([sys.executable, str(FUZZ_DIR / "fuzz_keras_reader.py"), "--replay", *map(str, files)],
+                       cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    outcomes = dict(line.rsplit(": ", 1) for line in r.stdout.splitlines() if ": " in line)
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    assert len(outcomes) == len(files) > 20
+    for name, outcome in outcomes.items():
+        kind = Path(name).name.split("-")[0]
+        assert outcome == {"ok": "read", "hostile": "refused"}.get(kind, outcome), (name, outcome)

@@ -13,6 +13,7 @@ inflates past its chunk), and libhdf5 allocates whatever is declared.
 from __future__ import annotations
 
 import math
+import os
 import zlib
 
 import h5py
@@ -26,6 +27,8 @@ MAX_ATTRIBUTE_BYTES = 64 << 20      # a model_config attribute is kilobytes
 MAX_ATTRIBUTE_VALUES = 1 << 16      # a name list has one entry per layer or weight
 MAX_CHUNKS = 1 << 16                # Keras writes weights contiguously; h5py's own chunking stays far below
 MIN_CHUNK_ALLOWANCE = 1 << 20       # a chunk may exceed its dataset (a resizable one) by up to this
+MAX_HEAP_OBJECTS = (1 << 16) + 1    # a global heap collection indexes objects with 16 bits, plus free space
+GLOBAL_HEAP_SIGNATURE = b"GCOL\x01"  # a global heap collection, version 1 (the only one)
 _DEFLATE, _SHUFFLE, _FLETCHER32 = h5py.h5z.FILTER_DEFLATE, h5py.h5z.FILTER_SHUFFLE, h5py.h5z.FILTER_FLETCHER32
 _FILTER_ORDER = (_SHUFFLE, _DEFLATE, _FLETCHER32)   # h5py's order; deflate's output is then checkable
 
@@ -36,10 +39,76 @@ _FILTER_ORDER = (_SHUFFLE, _DEFLATE, _FLETCHER32)   # h5py's order; deflate's ou
 
 def open_file(fh, path, what: str) -> h5py.File:
     """The HDF5 file in the open file object `fh` (never reopened by name: what was checked is read)."""
+    check_global_heaps(fh, path)
     try:
         return h5py.File(fh, "r")
     except Exception as exc:  # h5py raises OSError for corrupt files, others for stranger damage
         raise KerasFormatError(f"{path}: corrupt {what} ({exc})") from exc
+
+
+def check_global_heaps(fh, path) -> None:
+    """Refuses a global heap collection (where variable-length strings, such as Keras's attributes, live)
+    that libhdf5 would decode forever: it steps from object to object by each one's declared size, and a
+    free-space object of size 0 makes it step in place (H5HG__cache_heap_deserialize, libhdf5 up to 2.0
+    at least). Collections that do not fit in the file are left alone: libhdf5 cannot read them."""
+    lengths = _length_size(fh)
+    if lengths is None:   # not a superblock libhdf5 knows: it will refuse the file itself
+        return
+    file_size = os.fstat(fh.fileno()).st_size
+    for offset in _signature_offsets(fh, GLOBAL_HEAP_SIGNATURE):
+        fh.seek(offset + 8)
+        declared = int.from_bytes(fh.read(lengths), "little")
+        if offset + declared > file_size:
+            continue
+        problem = _global_heap_problem(fh, offset, declared, lengths)
+        if problem:
+            raise KerasFormatError(f"{path}: damaged HDF5 global heap at byte {offset} ({problem}); libhdf5 "
+                                   "would loop forever reading it")
+
+
+def _length_size(fh):
+    """The superblock's "size of lengths" (bytes in each size field), or None for an unknown superblock."""
+    fh.seek(8)
+    head = fh.read(8)
+    if len(head) < 8 or head[0] > 3:
+        return None
+    size = head[6] if head[0] <= 1 else head[2]   # byte 14 in superblocks 0 and 1, byte 10 in 2 and 3
+    return size if size in (2, 4, 8, 16, 32) else None
+
+
+def _signature_offsets(fh, signature: bytes, chunk: int = 1 << 20):
+    """Every offset of `signature` in the file, read a chunk at a time."""
+    fh.seek(0)
+    base, tail = 0, b""
+    while block := fh.read(chunk):
+        data = tail + block
+        start = data.find(signature)
+        while start >= 0:
+            yield base - len(tail) + start
+            start = data.find(signature, start + 1)
+        tail = data[-(len(signature) - 1):]
+        base += len(block)
+        fh.seek(base)   # the caller reads elsewhere between offsets
+
+
+def _global_heap_problem(fh, offset, declared, lengths) -> str | None:
+    """Walks a collection's objects as libhdf5 does: a step of 0 (it never ends), one past the collection
+    (it reads on, beyond), or more objects than a collection can index are a problem."""
+    header = 2 + 2 + 4 + lengths   # index, references, reserved, size
+    p, end = offset + 8 + lengths, offset + declared
+    for _ in range(MAX_HEAP_OBJECTS):
+        if p + header > end:   # too little left for an object: free space to the end
+            return None
+        fh.seek(p)
+        raw = fh.read(header)
+        index, size = int.from_bytes(raw[:2], "little"), int.from_bytes(raw[8:], "little")
+        step = header + -(-size // 8) * 8 if index > 0 else size
+        if step == 0:
+            return f"an object of size 0 at byte {p}"
+        if step > end - p:
+            return f"an object at byte {p} runs past the collection's end"
+        p += step
+    return f"more than {MAX_HEAP_OBJECTS} objects"
 
 
 def child(group, name: str, where: str, hops: int = 0):
