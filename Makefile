@@ -6,10 +6,28 @@ CORPUS ?= $(SHARED)/data/tinyshakespeare.txt
 VENV := .venv
 PY := $(VENV)/bin/python
 RELEASE := .build/release
+# Programs link the Swift runtime statically, so installed copies need no toolchain. Every release
+# build uses the same flags: SwiftPM rebuilds everything when they change.
+SWIFT_BUILD := $(SWIFT) build -c release --static-swift-stdlib
 export CHARRNN_ROOT := $(CURDIR)
 export KERAS_BACKEND := jax
 
-.PHONY: all deps build lib python keras run test test-swift test-c test-python check-memory bench fuzz clean
+# The version is written once, in include/charrnn.h; everything else reads it from there.
+VERSION := $(shell sed -n 's/^\#define CHARRNN_VERSION_STRING "\(.*\)"$$/\1/p' include/charrnn.h)
+SOVERSION := $(firstword $(subst ., ,$(VERSION)))
+
+# Installation, as autotools and CMake projects do it: PREFIX, and DESTDIR for staged installs.
+PREFIX ?= /usr/local
+DESTDIR ?=
+BINDIR := $(DESTDIR)$(PREFIX)/bin
+LIBDIR := $(DESTDIR)$(PREFIX)/lib
+INCLUDEDIR := $(DESTDIR)$(PREFIX)/include
+PKGCONFIGDIR := $(LIBDIR)/pkgconfig
+DATADIR := $(DESTDIR)$(PREFIX)/share/charrnn
+MANDIR := $(DESTDIR)$(PREFIX)/share/man/man1
+
+.PHONY: all deps build lib man python keras run test test-swift test-c test-python test-install check-memory bench fuzz \
+	install uninstall clean
 
 all: build
 
@@ -30,11 +48,42 @@ deps:
 
 # --- Swift ----------------------------------------------------------------------------------------
 build: deps
-	$(SWIFT) build -c release
+	$(SWIFT_BUILD)
 	@ln -sf charrnn-cli $(RELEASE)/charrnn
 
+# libcharrnn.so.$(VERSION) with its SONAME, version script and links (see scripts/link-library.sh).
 lib: build
-	@test -f $(RELEASE)/libcharrnn.so && echo "built $(RELEASE)/libcharrnn.so"
+	scripts/link-library.sh $(RELEASE)
+
+# Manual pages from the programs' own --help (swift-argument-parser's generate-manual).
+man: build
+	$(SWIFT_BUILD) --product generate-manual
+	@mkdir -p $(RELEASE)/man
+	$(RELEASE)/generate-manual $(RELEASE)/charrnn --output-directory $(RELEASE)/man
+	$(RELEASE)/generate-manual $(RELEASE)/charrnn-repl --output-directory $(RELEASE)/man
+
+# --- installing -----------------------------------------------------------------------------------
+install: lib man
+	install -d $(BINDIR) $(LIBDIR) $(INCLUDEDIR) $(PKGCONFIGDIR) $(DATADIR) $(MANDIR)
+	install -m 755 $(RELEASE)/charrnn-cli $(BINDIR)/charrnn
+	install -m 755 $(RELEASE)/charrnn-repl $(BINDIR)/charrnn-repl
+	install -m 755 $(RELEASE)/libcharrnn.so.$(VERSION) $(LIBDIR)/libcharrnn.so.$(VERSION)
+	ln -sfn libcharrnn.so.$(VERSION) $(LIBDIR)/libcharrnn.so.$(SOVERSION)
+	ln -sfn libcharrnn.so.$(SOVERSION) $(LIBDIR)/libcharrnn.so
+	install -m 644 include/charrnn.h $(INCLUDEDIR)/charrnn.h
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(VERSION)|' charrnn.pc.in > $(PKGCONFIGDIR)/charrnn.pc
+	install -m 644 models/default.safetensors $(DATADIR)/default.safetensors
+	install -m 644 $(RELEASE)/man/charrnn.1 $(RELEASE)/man/charrnn-repl.1 $(MANDIR)/
+	@echo "installed charrnn $(VERSION) into $(DESTDIR)$(PREFIX)"
+
+# Removes exactly what install wrote, and the folders it made when they are left empty.
+uninstall:
+	rm -f $(BINDIR)/charrnn $(BINDIR)/charrnn-repl
+	rm -f $(LIBDIR)/libcharrnn.so.$(VERSION) $(LIBDIR)/libcharrnn.so.$(SOVERSION) $(LIBDIR)/libcharrnn.so
+	rm -f $(INCLUDEDIR)/charrnn.h $(PKGCONFIGDIR)/charrnn.pc
+	rm -f $(DATADIR)/default.safetensors $(MANDIR)/charrnn.1 $(MANDIR)/charrnn-repl.1
+	-rmdir $(DATADIR) 2>/dev/null
+	-rmdir -p $(BINDIR) $(PKGCONFIGDIR) $(INCLUDEDIR) $(MANDIR) 2>/dev/null
 
 # --- Python ---------------------------------------------------------------------------------------
 $(PY):
@@ -58,11 +107,16 @@ python: lib | $(PY)
 run: build
 	$(RELEASE)/charrnn-repl
 
-test: test-swift test-c test-python
+test: test-swift test-c test-python test-install
 
 test-swift: deps
-	$(SWIFT) build -c release
+	$(SWIFT_BUILD)
 	$(SWIFT) test
+
+# A staged install (DESTDIR) used as C programmers and packagers use one: pkg-config, the examples,
+# the installed programs; the exported symbols; then uninstall leaves nothing behind.
+test-install: lib man | $(PY)
+	$(PY) -m pytest -q Tests/install
 
 test-c: lib
 	$(MAKE) -C Tests/c test check-memory

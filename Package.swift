@@ -5,8 +5,10 @@ let package = Package(
     name: "charrnn",
     products: [
         .library(name: "CharRNN", targets: ["CharRNN"]),
-        // libcharrnn.so: the C ABI described by include/charrnn.h.
-        .library(name: "charrnn", type: .dynamic, targets: ["CharRNNCAPI"]),
+        // The C ABI described by include/charrnn.h, as a static library for Swift packages that embed
+        // it. `make lib` links the same objects into libcharrnn.so.MAJOR.MINOR.PATCH with the Swift
+        // runtime inside, a SONAME and only the header's functions exported (see the Makefile).
+        .library(name: "charrnn", type: .static, targets: ["CharRNNCAPI"]),
         // The command line. SwiftPM cannot name an executable like the library product above, so the
         // binary is charrnn-cli and `make` links it as .build/release/charrnn.
         .executable(name: "charrnn-cli", targets: ["charrnn"]),
@@ -28,22 +30,16 @@ let package = Package(
         ),
         // Hot loops in C, compiled for several x86-64 levels and chosen at load time (see its header).
         .target(name: "CharRNNKernels"),
+        // include/charrnn.h as a Clang module, so the exports use the header's own structs, enums and
+        // callback types, and the core its version macros.
+        .target(name: "CCharRNNHeader"),
         .target(
             name: "CharRNN",
-            dependencies: ["CBLAS", "CharRNNKernels"]
+            dependencies: ["CBLAS", "CharRNNKernels", "CCharRNNHeader"]
         ),
         .target(
             name: "CharRNNCAPI",
-            dependencies: ["CharRNN"],
-            // CHeader/module.modulemap imports include/charrnn.h, so the exports use the header's own
-            // structs, enums and callback types.
-            exclude: ["CHeader"],
-            swiftSettings: [
-                .unsafeFlags(["-I", String(#filePath.dropLast("Package.swift".count)) + "Sources/CharRNNCAPI/CHeader"]),
-            ],
-            // The Swift runtime and Foundation are linked into libcharrnn.so, so C programs need no
-            // Swift toolchain on their library path.
-            linkerSettings: [.unsafeFlags(["-static-stdlib", "-l_FoundationCollections", "-l_FoundationCShims", "-lswiftSynchronization"])]
+            dependencies: ["CharRNN", "CCharRNNHeader"]
         ),
         // What the two programs share: their main(), stdout's failure check, and where a model is found.
         .target(

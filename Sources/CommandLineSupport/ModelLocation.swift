@@ -13,6 +13,8 @@ import CharRNN
 public enum ModelLocation {
     public static let environmentVariable = "CHARRNN_MODEL"
     public static let bundledName = "models/default.safetensors"
+    /// Where `make install` puts the bundled model, relative to PREFIX.
+    public static let installedName = "share/charrnn/default.safetensors"
 
     /// The path `$CHARRNN_MODEL` names, or nil when it is unset or empty. The variable is set on purpose,
     /// so a path that does not exist is a mistake to report, never a reason to fall back to another model.
@@ -27,7 +29,8 @@ public enum ModelLocation {
 
     /// Where the default model is looked for, in order: `$CHARRNN_MODEL` when set, then the repository's
     /// models/ folder seen from the executable (`<exe dir>/../../models/default.safetensors`, which is
-    /// the repository's for .build/release/charrnn), then ./models/default.safetensors.
+    /// the repository's for .build/release/charrnn), then an installed prefix's
+    /// (`<exe dir>/../share/charrnn/default.safetensors`), then ./models/default.safetensors.
     /// - Throws: what `environmentPath()` throws.
     public static func defaultCandidates() throws -> [String] {
         var candidates: [String] = []
@@ -41,6 +44,7 @@ public enum ModelLocation {
             let folder = FileIO.directory(of: executable)
             candidates.append(folder + "/../../" + bundledName)
             candidates.append(folder + "/../../../" + bundledName)  // .build/release links to .build/<triple>/release
+            candidates.append(lexicallyNormalized(folder + "/../" + installedName))  // PREFIX/bin -> PREFIX/share
         }
         candidates.append(lexicallyNormalized("./" + bundledName))  // the same spelling as a relative invocation's
         var seen = Set<String>()

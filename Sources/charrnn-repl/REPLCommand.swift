@@ -25,7 +25,8 @@ struct REPLCommand: ParsableCommand {
             The state carries over from line to line until :reset. Type :help inside for the commands.
             Reads plain lines when stdin is not a terminal, e.g.  printf 'ROMEO:\\n' | charrnn-repl --probs table
             Without --model, $CHARRNN_MODEL is used when set, else the bundled models/default.safetensors.
-            """)
+            """,
+        version: charrnnVersion)
 
     @Option(name: .shortAndLong, help: ArgumentHelp("A model file (.safetensors), or a folder holding one.", valueName: "path"))
     var model: String?

@@ -1,4 +1,5 @@
 import ArgumentParser
+import CharRNN
 import CommandLineSupport
 
 /// `charrnn`: train, sample, eval, summary and bench from the command line.
@@ -6,6 +7,7 @@ struct CharRNNCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "charrnn",
         abstract: "Character-level RNN language models: train, sample, evaluate, benchmark.",
+        version: charrnnVersion,
         subcommands: [Train.self, Sample.self, Eval.self, Summary.self, Bench.self, Export.self])
 }
 

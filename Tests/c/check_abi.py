@@ -3,8 +3,8 @@
 
 Every CHARRNN_API prototype must have an @_cdecl export of the same name with the same number of
 parameters, each of a Swift type that maps to the C type (and the same return type), and every
-@_cdecl export must be declared in the header. With --lib, `nm -D` must show every header function
-defined in the shared library.
+@_cdecl export must be declared in the header. With --lib, `nm -D` must show exactly the header's
+functions exported by the shared library (and the version node CHARRNN_<major>), each under that node.
 
 usage: check_abi.py HEADER SWIFT_DIR [--lib libcharrnn.so]
 """
@@ -144,10 +144,23 @@ def main():
         errors.append(f"{name}: exported by @_cdecl but not declared in the header")
     if lib:
         out = subprocess.run(["nm", "-D", "--defined-only", lib], capture_output=True, text=True, check=True).stdout
-        defined = {line.split()[-1] for line in out.splitlines() if len(line.split()) >= 3 and line.split()[1] == "T"}
+        # Global symbols only (nm's upper-case letters; gold leaves local ones in .dynsym), each under
+        # the version node: "charrnn_version@@CHARRNN_0".
+        exported = {}
+        for line in out.splitlines():
+            fields = line.split()
+            if len(fields) >= 3 and fields[1].isupper():
+                name, _, node = fields[2].partition("@@")
+                exported[name] = (fields[1], node)
+        major = re.search(r"#define CHARRNN_VERSION_MAJOR (\d+)", open(header).read()).group(1)
         for name in sorted(protos):
-            if name not in defined:
+            kind, node = exported.get(name, (None, None))
+            if kind != "T":
                 errors.append(f"{name}: not exported by {lib} (nm -D)")
+            elif node != f"CHARRNN_{major}":
+                errors.append(f"{name}: exported under version node {node or '(none)'}, not CHARRNN_{major}")
+        for name in sorted(set(exported) - set(protos) - {f"CHARRNN_{major}"}):
+            errors.append(f"{name}: exported by {lib} but not declared in the header")
     for e in errors:
         print("ABI MISMATCH:", e)
     print(f"ABI check: {len(protos)} header functions, {len(exports)} Swift exports, {len(errors)} problems")

@@ -5,6 +5,7 @@ The repository root is found relative to this file (bindings/python/setup.py), o
 The library must have been built first (`swift build -c release`, or `make lib`)."""
 
 import os
+import re
 import shutil
 import sys
 from pathlib import Path
@@ -17,6 +18,20 @@ ROOT = Path(os.environ.get("CHARRNN_ROOT") or HERE.parent.parent).resolve()
 INCLUDE = ROOT / "include"
 LIBDIR = Path(os.environ.get("CHARRNN_LIB_DIR") or ROOT / ".build" / "release").resolve()
 LIBNAME = "libcharrnn.so"
+
+
+def _header_version():
+    """The version, as include/charrnn.h writes it (the one place it is written)."""
+    text = (INCLUDE / "charrnn.h").read_text()
+    match = re.search(r'#define CHARRNN_VERSION_STRING "([0-9]+\.[0-9]+\.[0-9]+)"', text)
+    if not match:
+        sys.exit(f"charrnn: no CHARRNN_VERSION_STRING in {INCLUDE / 'charrnn.h'}")
+    return match.group(1)
+
+
+VERSION = _header_version()
+# The extension records the library's SONAME (libcharrnn.so.MAJOR), so that is the name it is copied as.
+SONAME = f"libcharrnn.so.{VERSION.split('.')[0]}"
 
 
 def _check_inputs():
@@ -39,7 +54,7 @@ class BuildExt(build_ext):
         for ext in self.extensions:
             dest_dir = Path(self.get_ext_fullpath(ext.name)).parent
             dest_dir.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(LIBDIR / LIBNAME, dest_dir / LIBNAME)
+            shutil.copy2(LIBDIR / LIBNAME, dest_dir / SONAME)  # follows the links to the real file
 
 
 ext = Extension(
@@ -56,7 +71,7 @@ ext = Extension(
 
 setup(
     name="charrnn",
-    version="0.1.0",
+    version=VERSION,
     description="Character-level RNN language models (Python binding of libcharrnn) with Keras import/export",
     packages=["charrnn", "charrnn.keras"],
     package_dir={"": "."},

@@ -44,7 +44,7 @@ from ._charrnn import (  # noqa: F401  (re-exported)
     UTF8Error,
 )
 
-__version__ = "0.1.0"
+__version__ = _charrnn.version()  # the library's: include/charrnn.h writes it once
 
 __all__ = [
     "Model", "Session", "train", "version", "ModelInfo", "EvalResult", "Progress", "TrainingInterrupted",
