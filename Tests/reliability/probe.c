@@ -20,6 +20,7 @@
  * MODEL is a file, or lstm:LAYERSxUNITS for a new LSTM of that size; it is loaded or created before the
  * limit is set.
  *   sizes MODEL         sizes and indexes a caller controls, each out of range (labels: see below)
+ *   create JSON         charrnn_model_create with config JSON over a 60-character vocabulary (label: create)
  */
 #define _GNU_SOURCE
 #include "charrnn.h"
@@ -252,6 +253,12 @@ int main(int argc, char **argv) {
         charrnn_model *m = load_or_die(argv[a]);
         apply_limit();
         CALL("save", charrnn_model_save(m, argv[a + 1]));
+        charrnn_model_free(m);
+    } else if (strcmp(command, "create") == 0 && argc - a == 1) {
+        static const char *VOCAB = "\n !',.:;?ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+        charrnn_model *m = NULL;
+        apply_limit();
+        CALL("create", charrnn_model_create(argv[a], VOCAB, strlen(VOCAB), 1, &m));
         charrnn_model_free(m);
     } else if (strcmp(command, "sizes") == 0 && argc - a == 1) {
         charrnn_model *m = load_or_die(argv[a]);
