@@ -102,6 +102,12 @@ def _build(folder, trained):
         [("__metadata__", json.dumps(meta)[:-1] + f',"vocab":{json.dumps(meta["vocab"][::-1])}}}')] + pairs[1:]), body))
     add("duplicate-entry-field", "duplicate key", lambda p: write_raw_safetensors(p, _obj(
         [pairs[0], (first_name, first_value[:-1] + ',"shape":[1]}')] + pairs[2:]), body))
+    # The same key spelt with an escape: a reader comparing raw text would see two names.
+    escaped = first_name.replace(".", "\\u002e")
+    add("duplicate-tensor-escaped", "duplicate key", lambda p: write_raw_safetensors(
+        p, _obj(pairs)[:-1] + f',"{escaped}":{first_value}}}', body))
+    add("duplicate-metadata-key-escaped", "duplicate key", lambda p: write_raw_safetensors(p, _obj(
+        [("__metadata__", '{"\\u0066ormat":"charrnn",' + json.dumps(meta)[1:])] + pairs[1:]), body))
     add("config-duplicate-key", "duplicate key", lambda p: write_raw_safetensors(p, _obj(
         [("__metadata__", json.dumps(dict(meta, config=meta["config"][:-1] + ',"vocab_size":66}')))] + pairs[1:]), body))
 
@@ -197,7 +203,8 @@ def test_the_originals_load(trained):
 
 @pytest.mark.parametrize("name", [
     "aliased", "aliased-64-layers", "million-empty-entries", "duplicate-tensor", "duplicate-metadata-object",
-    "duplicate-metadata-key", "duplicate-entry-field", "config-duplicate-key", "gap-before-first", "gap-between",
+    "duplicate-metadata-key", "duplicate-entry-field", "duplicate-tensor-escaped", "duplicate-metadata-key-escaped",
+    "config-duplicate-key", "gap-before-first", "gap-between",
     "trailing-bytes", "offsets-1e400", "shape-minus-1e400", "config-1e400", "unknown-field", "nested-header",
     "nested-config", "checkpoint-slot4", "checkpoint-slot0-missing", "checkpoint-slot-shape",
     "checkpoint-carried-state", "checkpoint-named-tensor", "model-with-optimizer-slot", "checkpoint-slots-aliased"])
