@@ -111,15 +111,12 @@ print(json.dumps(r))
     assert out["resumed"] == {**out["resumed"], "raised": None, "value": "8"}, out["resumed"]
 
 
-@pytest.mark.xfail(strict=True, reason="Trainer.checkNotAnotherRun lets any run whose --resume file lies in the "
-                   "folder write there, fine-tuning runs (a new run: progress restarts) included")
 def test_fine_tuning_a_checkpoint_does_not_replace_its_run(corpus, tmp_path):
     """Fine-tuning the first run's best checkpoint on another text (`charrnn train other.txt --resume
     DIR/epoch01-*.safetensors`: "fine-tuning ...: progress restarts", a new run) writes beside the
     checkpoint by default, i.e. into DIR. Like any other new run it must be refused there without
-    --overwrite, leaving DIR byte-identical. Bug: the rule only asks whether the resumed file's folder is
-    DIR, so the fine-tune replaces DIR/latest.safetensors, the first run's exact resume point (and adds
-    its own epoch01 best beside the first run's)."""
+    --overwrite, leaving DIR byte-identical (it replaced DIR/latest.safetensors, the first run's exact
+    resume point, while the rule asked only whether the resumed file's folder was DIR)."""
     folder = tmp_path / "run"
     before = _first_run(corpus, folder)
     best = next(n for n in before if n.startswith("epoch"))
@@ -132,8 +129,6 @@ def test_fine_tuning_a_checkpoint_does_not_replace_its_run(corpus, tmp_path):
     assert snapshot(folder) == before
 
 
-@pytest.mark.xfail(strict=True, reason="the folder is checked once, before training, and nothing holds it: two runs "
-                   "started together both pass the check and the later writer replaces the other's checkpoints")
 def test_two_runs_started_together_do_not_share_a_folder(corpus, tmp_path):
     """Two `charrnn train --out DIR` started at the same moment into a new folder (a shell loop with `&`, two
     terminals): at most one may train there; the other must be refused like any second run. Bug: each

@@ -48,7 +48,7 @@ public final class Trainer {
     public let model: Model
     public let options: TrainingOptions
     public let corpus: Corpus
-    public let optimizer: Optimizer
+    package let optimizer: Optimizer
 
     let graph: ParallelGraph
     var batches: Batches
@@ -70,6 +70,8 @@ public final class Trainer {
     /// Allows a new run to write into a folder that holds another run's checkpoints, replacing its
     /// `latest.safetensors`. Off by default: that file may be the other run's only exact resume point.
     public var overwritesOtherRuns = false
+    /// The checkpoint folder's descriptor, locked while this trainer runs (−1: none yet).
+    private var folderLock: Int32 = -1
     /// The step of the last validation and checkpoint in this run (−1: none yet).
     var validatedAtStep = -1
     private let inputs: UnsafeMutablePointer<Int32>
@@ -104,6 +106,7 @@ public final class Trainer {
     deinit {
         inputs.deallocate()
         targets.deallocate()
+        if folderLock >= 0 { close(folderLock) }
     }
 
     var plannedSteps: Int {
@@ -186,18 +189,34 @@ public final class Trainer {
     /// checkpoints that this run would replace.
     private func checkOutputFolder() throws {
         guard let dir = options.outDir else { return }
-        try checkNotAnotherRun(dir)
         try FileIO.makeDirectory(dir)
+        try holdFolder(dir)
+        try checkNotAnotherRun(dir)
         try FileIO.writeAtomically([], to: "\(dir)/.write-test")
         unlink("\(dir)/.write-test")
     }
 
+    /// Takes an exclusive lock on the folder itself (flock on its descriptor: no file is added) for as
+    /// long as this trainer lives, so that two runs started together cannot both pass the check above
+    /// and then replace each other's checkpoints.
+    private func holdFolder(_ dir: String) throws {
+        guard folderLock < 0 else { return }
+        let fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard fd >= 0 else { throw CharRNNError.io("cannot open the folder \(dir): \(String(cString: strerror(errno)))") }
+        guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
+            close(fd)
+            throw CharRNNError.io("another training run is writing to \(dir) right now; use another folder")
+        }
+        folderLock = fd
+    }
+
     /// A folder's checkpoints belong to the run that wrote them: a run may write there only when it
-    /// continues from one of them (or was told to overwrite).
+    /// continues exactly from one of them (or was told to overwrite). Fine-tuning one of them starts a
+    /// new run (its progress restarts), so it is refused there like any other.
     private func checkNotAnotherRun(_ dir: String) throws {
         let latest = "\(dir)/latest.safetensors"
         guard !overwritesOtherRuns, FileIO.exists(latest) else { return }
-        if let resumedFrom, FileIO.sameDirectory(FileIO.directory(of: resumedFrom), dir) { return }
+        if let resumedFrom, resumedStep != nil, FileIO.sameDirectory(FileIO.directory(of: resumedFrom), dir) { return }
         throw CharRNNError.io(
             "\(dir) already holds another run's checkpoints (\(latest)); this run would replace them. Resume that "
                 + "run from \(latest), write this one to another folder, or allow replacing them "
