@@ -16,7 +16,7 @@ import struct
 
 import pytest
 
-from reliability_util import (CLI, GiB, MiB, ROOT, assert_clean_failure, child_json, compile_c, packed_safetensors,
+from reliability_util import (CLI, REPL, GiB, MiB, ROOT, assert_clean_failure, child_json, compile_c, packed_safetensors,
                               probe_lines, read_safetensors, run_measured, run_python, tensors_of,
                               write_raw_safetensors)
 
@@ -216,6 +216,25 @@ def test_cli_refuses_hostile_header(hostile, name):
     assert_clean_failure(result, fragment, path, status=1)
     assert result.out == "", "sampled from a hostile file"
     assert result.seconds < MAX_SECONDS, f"{result.seconds:.1f} s"
+    assert result.peak_mb < MAX_PEAK_MB, f"peak RSS {result.peak_mb:.0f} MB"
+
+
+def test_repl_model_command_refuses_hostile_headers(hostile, trained):
+    """charrnn-repl's `:model FILE` with every hostile file in one session (under a 2 GiB address-space
+    limit): a message naming the file and the inconsistency for each, the conversation kept on its model
+    (the last line is answered), exit 0, peak RSS under MAX_PEAK_MB."""
+    commands = "".join(f":model {path}\n" for path, _ in hostile.values()) + "ROMEO:\n"
+    result = run_measured([REPL, "--model", trained, "--seed", "1", "--max-chars", "20"], input=commands.encode(),
+                          limit_as=CLI_LIMIT, timeout=120)
+    assert result.returncode == 0, result.err[-3000:]
+    messages = result.err.splitlines()
+    problems = []
+    for name, (path, fragment) in hostile.items():
+        line = next((m for m in messages if m.startswith(f"cannot load the model {path}:")), "")
+        if fragment not in line:
+            problems.append(f"{name}: {line or 'no message'}")
+    assert not problems, "\n".join(problems)
+    assert result.out.strip(), "no answer after the refused models"
     assert result.peak_mb < MAX_PEAK_MB, f"peak RSS {result.peak_mb:.0f} MB"
 
 
