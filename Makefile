@@ -87,10 +87,10 @@ uninstall:
 
 # --- Python ---------------------------------------------------------------------------------------
 $(PY):
-	@echo "make: creating $(VENV) (numpy, h5py, pytest, pexpect)"
+	@echo "make: creating $(VENV) (numpy, h5py, pytest, pexpect, atheris)"
 	python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q numpy h5py pytest pexpect
+	$(PY) -m pip install -q numpy h5py pytest pexpect atheris
 
 # Keras 3 with the JAX backend, for the parity tests and the benchmark peer only.
 $(VENV)/.keras: | $(PY)
@@ -131,8 +131,9 @@ test-python: python keras
 bench: python keras
 	$(PY) bench/run.py --corpus $(CORPUS)
 
-fuzz: lib
+fuzz: lib | $(PY)
 	$(MAKE) -C Tests/fuzz run
+	$(MAKE) -C Tests/fuzz keras
 
 clean:
 	rm -rf .build $(VENV)
