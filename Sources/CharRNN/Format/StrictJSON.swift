@@ -5,7 +5,7 @@
 /// `json` keeps the last) and report a number beyond Double's range as "not valid JSON". A file whose
 /// meaning depends on the parser is refused here instead, and every refusal names the byte and the reason.
 /// Objects keep their keys in file order.
-public enum JSONValue: Equatable {
+enum JSONValue: Equatable {
     case object([(key: String, value: JSONValue)])
     case array([JSONValue])
     case string(String)
@@ -14,7 +14,7 @@ public enum JSONValue: Equatable {
     case bool(Bool)
     case null
 
-    public static func == (a: JSONValue, b: JSONValue) -> Bool {
+    static func == (a: JSONValue, b: JSONValue) -> Bool {
         switch (a, b) {
         case let (.object(x), .object(y)):
             return x.count == y.count && zip(x, y).allSatisfy { $0.key == $1.key && $0.value == $1.value }
@@ -28,19 +28,19 @@ public enum JSONValue: Equatable {
     }
 
     /// The value for `key` of an object (nil for other values or a missing key).
-    public subscript(key: String) -> JSONValue? {
+    subscript(key: String) -> JSONValue? {
         guard case .object(let members) = self else { return nil }
         return members.first { $0.key == key }?.value
     }
 
     /// A non-negative integer written without fraction or exponent, if it fits in `Int`.
-    public var exactInt: Int? {
+    var exactInt: Int? {
         guard case .number(let text) = self, !text.hasPrefix("-"), text.allSatisfy(\.isASCIIDigitCharacter) else { return nil }
         return Int(text)
     }
 
     /// A short description of the kind of value, for messages.
-    public var kindName: String {
+    var kindName: String {
         switch self {
         case .object: return "an object"
         case .array: return "an array"
@@ -56,15 +56,15 @@ extension Character {
     fileprivate var isASCIIDigitCharacter: Bool { ("0"..."9").contains(self) }
 }
 
-public enum StrictJSON {
+enum StrictJSON {
     /// Nesting deeper than this is refused (recursion must not exhaust the host's stack).
-    public static let maxDepth = 64
+    static let maxDepth = 64
 
     /// Parses one JSON value filling all of `bytes` (white space around it allowed).
     /// - Parameter maxValues: the most values (objects, arrays, strings, numbers, literals) accepted, so
     ///   that a small text cannot cost much more memory as a tree than it takes as text.
     /// - Throws: `CharRNNError.format` naming the byte offset and what is wrong there.
-    public static func parse(_ bytes: [UInt8], maxValues: Int = 1_000_000) throws -> JSONValue {
+    static func parse(_ bytes: [UInt8], maxValues: Int = 1_000_000) throws -> JSONValue {
         try bytes.withUnsafeBufferPointer { buffer in
             var parser = Parser(bytes: buffer, valuesLeft: maxValues)
             parser.skipSpace()
@@ -76,7 +76,7 @@ public enum StrictJSON {
     }
 
     /// Parses a string; see `parse(_:)`.
-    public static func parse(_ text: String, maxValues: Int = 1_000_000) throws -> JSONValue {
+    static func parse(_ text: String, maxValues: Int = 1_000_000) throws -> JSONValue {
         try parse(Array(text.utf8), maxValues: maxValues)
     }
 
@@ -223,36 +223,32 @@ public enum StrictJSON {
             return unit
         }
 
+        /// A string's value, built as UTF-8 bytes (escapes decoded) and turned into a String once: linear
+        /// in its length, about a byte of memory per byte of text.
         mutating func string() throws -> String {
             offset += 1  // the opening quote
-            var scalars = String.UnicodeScalarView()
+            var utf8: [UInt8] = []
             var runStart = offset
-            func flushRun() {
-                if offset > runStart {
-                    scalars.append(contentsOf: String(decoding: UnsafeBufferPointer(rebasing: bytes[runStart..<offset]), as: UTF8.self).unicodeScalars)
-                }
-            }
+            func flushRun() { utf8.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[runStart..<offset])) }
             while true {
                 guard let b = current else { throw failure("unterminated string") }
                 switch b {
                 case UInt8(ascii: "\""):
                     flushRun()
                     offset += 1
-                    return String(scalars)
+                    return String(decoding: utf8, as: UTF8.self)
                 case UInt8(ascii: "\\"):
                     flushRun()
                     offset += 1
                     guard let e = current else { throw failure("unterminated escape") }
                     offset += 1
                     switch e {
-                    case UInt8(ascii: "\""): scalars.append("\"")
-                    case UInt8(ascii: "\\"): scalars.append("\\")
-                    case UInt8(ascii: "/"): scalars.append("/")
-                    case UInt8(ascii: "b"): scalars.append("\u{08}")
-                    case UInt8(ascii: "f"): scalars.append("\u{0C}")
-                    case UInt8(ascii: "n"): scalars.append("\n")
-                    case UInt8(ascii: "r"): scalars.append("\r")
-                    case UInt8(ascii: "t"): scalars.append("\t")
+                    case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "/"): utf8.append(e)
+                    case UInt8(ascii: "b"): utf8.append(0x08)
+                    case UInt8(ascii: "f"): utf8.append(0x0C)
+                    case UInt8(ascii: "n"): utf8.append(0x0A)
+                    case UInt8(ascii: "r"): utf8.append(0x0D)
+                    case UInt8(ascii: "t"): utf8.append(0x09)
                     case UInt8(ascii: "u"):
                         let escapeStart = offset - 2
                         var unit = try escapedUnit()
@@ -270,7 +266,7 @@ public enum StrictJSON {
                             offset = escapeStart
                             throw failure("\\u escape of a lone surrogate")
                         }
-                        scalars.append(scalar)
+                        utf8.append(contentsOf: UTF8.encode(scalar)!)
                     default:
                         offset -= 1
                         throw failure("invalid escape")
@@ -280,8 +276,7 @@ public enum StrictJSON {
                     throw failure("control character in a string (must be escaped)")
                 default:
                     // Validate UTF-8 sequence by sequence: a decoder would silently replace bad bytes.
-                    let width = try utf8Width(b)
-                    offset += width
+                    offset += try utf8Width(b)
                 }
             }
         }
