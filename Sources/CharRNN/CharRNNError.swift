@@ -30,6 +30,7 @@ public enum CharRNNError: Error, Equatable, CustomStringConvertible {
     /// there is no distribution to report or sample from.
     case notFinite(String)
 
+    /// The message, as the C ABI's `charrnn_last_error()` reports it.
     public var description: String {
         switch self {
         case .invalidArgument(let m), .io(let m), .format(let m), .invalidUTF8(_, let m),

@@ -5,9 +5,9 @@ import Darwin
 #endif
 
 /// Whole-file reads and atomic writes with errors that name the file and the reason.
-public enum FileIO {
+package enum FileIO {
     /// The largest file `read` accepts (a sanity limit, far above any real model).
-    public static let maxFileSize = 1 << 34
+    package static let maxFileSize = 1 << 34
 
     /// Reads a whole file, or its first `prefix` bytes.
     ///
@@ -16,7 +16,7 @@ public enum FileIO {
     /// reading without end.
     /// - Parameter memoryPerByte: the memory the caller will need per byte read (decoding, copies), for
     ///   refusing a file that cannot fit with `CharRNNError.outOfMemory` before anything is allocated.
-    public static func read(_ path: String, prefix: Int? = nil, memoryPerByte: Double = 1) throws -> [UInt8] {
+    package static func read(_ path: String, prefix: Int? = nil, memoryPerByte: Double = 1) throws -> [UInt8] {
         let fd = try openRegularFile(path)
         defer { close(fd) }
         var st = stat()
@@ -45,7 +45,7 @@ public enum FileIO {
 
     /// Opens `path` for reading and returns its descriptor, or throws naming the path and the reason
     /// (a missing file, a loop of symbolic links, a folder, a pipe, a device).
-    public static func openRegularFile(_ path: String) throws -> Int32 {
+    package static func openRegularFile(_ path: String) throws -> Int32 {
         guard !path.isEmpty else { throw CharRNNError.io("the file name is empty") }
         // O_NONBLOCK: opening a FIFO for reading would otherwise wait for a writer, forever.
         let fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY)
@@ -83,7 +83,7 @@ public enum FileIO {
 
     /// Writes `bytes` to `path` atomically: a temporary file in the same folder, flushed to disk, then
     /// renamed over the target. On any failure the target is untouched and the temporary file removed.
-    public static func writeAtomically(_ bytes: [UInt8], to path: String) throws {
+    package static func writeAtomically(_ bytes: [UInt8], to path: String) throws {
         let temporary = "\(path).tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
         let fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL, 0o644)
         guard fd >= 0 else { throw CharRNNError.io("cannot create \(temporary): \(lastErrorString())") }
@@ -120,7 +120,7 @@ public enum FileIO {
     }
 
     /// Creates a folder and its parents if missing.
-    public static func makeDirectory(_ path: String) throws {
+    package static func makeDirectory(_ path: String) throws {
         var prefix = path.hasPrefix("/") ? "/" : ""
         for part in path.split(separator: "/") {
             prefix += part + "/"
@@ -130,17 +130,17 @@ public enum FileIO {
         }
     }
 
-    public static func exists(_ path: String) -> Bool { access(path, F_OK) == 0 }
+    package static func exists(_ path: String) -> Bool { access(path, F_OK) == 0 }
 
     /// The folder holding `path`: "." for a bare name, "/" for a file at the root.
-    public static func directory(of path: String) -> String {
+    package static func directory(of path: String) -> String {
         guard let slash = path.lastIndex(of: "/") else { return "." }
         let dir = String(path[..<slash])
         return dir.isEmpty ? "/" : dir
     }
 
     /// Whether two paths name the same existing folder (however each is spelt: relative, through links).
-    public static func sameDirectory(_ a: String, _ b: String) -> Bool {
+    package static func sameDirectory(_ a: String, _ b: String) -> Bool {
         var sa = stat(), sb = stat()
         guard stat(a, &sa) == 0, stat(b, &sb) == 0, (sa.st_mode & S_IFMT) == S_IFDIR else { return false }
         return sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino

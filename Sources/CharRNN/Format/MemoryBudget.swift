@@ -12,10 +12,10 @@ import Glibc
 /// the address-space and data limits (ulimit -v, -d) leave beside what the process already maps. It is an
 /// estimate of the peak: it turns "cannot fit" into an error, it does not promise that what passes will
 /// fit beside whatever else the host allocates meanwhile.
-public enum MemoryBudget {
+package enum MemoryBudget {
     /// Throws `CharRNNError.outOfMemory` when `bytes` exceed what this process could allocate now.
     /// - Parameter what: what the memory is for, for the message ("reading corpus.txt").
-    public static func ensure(_ bytes: Double, for what: String) throws {
+    package static func ensure(_ bytes: Double, for what: String) throws {
         let (limit, source) = available
         guard bytes <= limit else {
             throw CharRNNError.outOfMemory(
@@ -25,7 +25,7 @@ public enum MemoryBudget {
     }
 
     /// Like `ensure(_:for:)` for an element count times a size, refusing products that overflow.
-    public static func ensure(count: Int, bytesEach: Int, for what: String) throws {
+    package static func ensure(count: Int, bytesEach: Int, for what: String) throws {
         try ensure(Double(max(count, 0)) * Double(max(bytesEach, 0)), for: what)
     }
 

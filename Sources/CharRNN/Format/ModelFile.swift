@@ -1,22 +1,22 @@
 /// Models on disk: safetensors whose metadata names the format and holds the configuration and the
 /// vocabulary; tensors are named "<layer>.<weight>" in the Keras layout. Checkpoints add tensors
 /// prefixed "optimizer." and a "training" metadata entry.
-public enum ModelFile {
-    public static let formatName = "charrnn"
-    public static let formatVersion = 1
+package enum ModelFile {
+    static let formatName = "charrnn"
+    static let formatVersion = 1
 
     /// What a file holds besides the model: checkpoint data, if any.
-    public struct Extras {
-        public var tensors: [String: SafeTensors.Tensor] = [:]
-        public var metadata: [String: String] = [:]
-        public init(tensors: [String: SafeTensors.Tensor] = [:], metadata: [String: String] = [:]) {
+    package struct Extras {
+        var tensors: [String: SafeTensors.Tensor] = [:]
+        var metadata: [String: String] = [:]
+        init(tensors: [String: SafeTensors.Tensor] = [:], metadata: [String: String] = [:]) {
             self.tensors = tensors
             self.metadata = metadata
         }
     }
 
     /// The file's bytes for a model (and checkpoint extras).
-    public static func encode(_ model: Model, extras: Extras = Extras()) -> [UInt8] {
+    static func encode(_ model: Model, extras: Extras = Extras()) -> [UInt8] {
         var tensors = extras.tensors
         for t in model.layout.tensors {
             tensors[t.name] = SafeTensors.Tensor(
@@ -32,7 +32,7 @@ public enum ModelFile {
     }
 
     /// Writes a model atomically.
-    public static func save(_ model: Model, to path: String, extras: Extras = Extras()) throws {
+    static func save(_ model: Model, to path: String, extras: Extras = Extras()) throws {
         try FileIO.writeAtomically(encode(model, extras: extras), to: path)
     }
 
@@ -42,7 +42,7 @@ public enum ModelFile {
     /// Reads a model from bytes. The whole header is checked first — its structure (`SafeTensors.Index`),
     /// then the metadata, then that the tensors are exactly those the configuration requires, with their
     /// shapes — and only then is anything the file describes allocated and copied.
-    public static func decode(_ bytes: [UInt8]) throws -> (model: Model, extras: Extras) {
+    static func decode(_ bytes: [UInt8]) throws -> (model: Model, extras: Extras) {
         try bytes.withUnsafeBytes { raw in
             let index = try SafeTensors.Index(raw)
             var metadata = index.metadata
@@ -133,7 +133,7 @@ public enum ModelFile {
     }
 
     /// Loads a model or checkpoint file.
-    public static func load(_ path: String) throws -> (model: Model, extras: Extras) {
+    package static func load(_ path: String) throws -> (model: Model, extras: Extras) {
         // The file's bytes, then the parameters and any extra tensors copied out of them.
         let bytes = try FileIO.read(path, memoryPerByte: 3)
         do {

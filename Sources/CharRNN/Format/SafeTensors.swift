@@ -8,13 +8,13 @@ import Foundation
 /// dtype, shape and byte range, then the raw little-endian data. Only F32 tensors are used here.
 ///
 /// Reading trusts nothing: every length, offset and shape is checked against the file before use.
-public enum SafeTensors {
+enum SafeTensors {
     /// One float32 tensor.
-    public struct Tensor: Equatable {
-        public var shape: [Int]
-        public var values: [Float]
+    struct Tensor: Equatable {
+        var shape: [Int]
+        var values: [Float]
 
-        public init(shape: [Int], values: [Float]) {
+        init(shape: [Int], values: [Float]) {
             self.shape = shape
             self.values = values
         }
@@ -26,7 +26,7 @@ public enum SafeTensors {
     // MARK: writing
 
     /// Serialises tensors and string metadata. Tensors are laid out in name order.
-    public static func encode(tensors: [String: Tensor], metadata: [String: String]) -> [UInt8] {
+    static func encode(tensors: [String: Tensor], metadata: [String: String]) -> [UInt8] {
         let names = tensors.keys.sorted()
         var header = "{\"__metadata__\":" + jsonObject(metadata)
         var offset = 0
@@ -67,26 +67,26 @@ public enum SafeTensors {
     /// unique, byte ranges in order, back to back from the start of the data to the end of the file
     /// (no overlap, no gap, nothing after), so no byte can be read twice and the tensors never hold
     /// more than the file does.
-    public struct Index {
+    struct Index {
         /// One tensor's description; `begin` and `end` are byte offsets into the whole file.
-        public struct Entry {
-            public let name: String
-            public let shape: [Int]
-            public let begin: Int
-            public let end: Int
-            public var elementCount: Int { (end - begin) / 4 }
+        struct Entry {
+            let name: String
+            let shape: [Int]
+            let begin: Int
+            let end: Int
+            var elementCount: Int { (end - begin) / 4 }
         }
 
-        public let metadata: [String: String]
+        let metadata: [String: String]
         /// In the order of their data in the file.
-        public let entries: [Entry]
+        let entries: [Entry]
 
         /// The entry called `name`, if any.
-        public func entry(named name: String) -> Entry? { entries.first { $0.name == name } }
+        func entry(named name: String) -> Entry? { entries.first { $0.name == name } }
 
         /// Reads and checks the header of the file held in `bytes`.
         /// - Throws: `CharRNNError.format` naming the first inconsistency.
-        public init(_ raw: UnsafeRawBufferPointer) throws {
+        init(_ raw: UnsafeRawBufferPointer) throws {
             guard raw.count >= 8 else {
                 throw CharRNNError.format("file too short for a safetensors header (\(raw.count) bytes)")
             }
@@ -184,7 +184,7 @@ public enum SafeTensors {
         }
 
         /// Copies one entry's values out of the file's bytes (the ones this index was read from).
-        public func tensor(_ entry: Entry, in raw: UnsafeRawBufferPointer) -> Tensor {
+        func tensor(_ entry: Entry, in raw: UnsafeRawBufferPointer) -> Tensor {
             var values = [Float](repeating: 0, count: entry.elementCount)
             values.withUnsafeMutableBytes { dst in
                 dst.copyMemory(from: UnsafeRawBufferPointer(rebasing: raw[entry.begin..<entry.end]))
@@ -196,7 +196,7 @@ public enum SafeTensors {
 
     /// Parses a safetensors file held in memory: the checked index, then every tensor.
     /// - Throws: `CharRNNError.format` naming the first inconsistency.
-    public static func decode(_ bytes: [UInt8]) throws -> (tensors: [String: Tensor], metadata: [String: String]) {
+    static func decode(_ bytes: [UInt8]) throws -> (tensors: [String: Tensor], metadata: [String: String]) {
         try bytes.withUnsafeBytes { raw in
             let index = try Index(raw)
             var tensors: [String: Tensor] = [:]

@@ -5,8 +5,9 @@ import Glibc
 /// xoshiro256** seeded through SplitMix64: fast, reproducible on every platform, and its whole state
 /// is four words, so checkpoints and session states can store it.
 public struct RandomGenerator: RandomNumberGenerator, Equatable, Sendable {
-    public var state: (UInt64, UInt64, UInt64, UInt64)
+    var state: (UInt64, UInt64, UInt64, UInt64)
 
+    /// A generator whose state is derived from `seed`: the same seed gives the same sequence everywhere.
     public init(seed: UInt64) {
         var s = seed
         func splitMix() -> UInt64 {
@@ -19,13 +20,14 @@ public struct RandomGenerator: RandomNumberGenerator, Equatable, Sendable {
         state = (splitMix(), splitMix(), splitMix(), splitMix())
     }
 
-    public init(state words: [UInt64]) {
+    init(state words: [UInt64]) {
         state = (words[0], words[1], words[2], words[3])
         if words.allSatisfy({ $0 == 0 }) { self = RandomGenerator(seed: 0) }  // all-zero is a fixed point
     }
 
-    public var words: [UInt64] { [state.0, state.1, state.2, state.3] }
+    var words: [UInt64] { [state.0, state.1, state.2, state.3] }
 
+    /// The next 64 random bits.
     @inline(__always)
     public mutating func next() -> UInt64 {
         let result = ((state.1 &* 5) << 7 | (state.1 &* 5) >> 57) &* 9
@@ -41,18 +43,19 @@ public struct RandomGenerator: RandomNumberGenerator, Equatable, Sendable {
 
     /// Uniform in [0, 1) with 24 bits, exactly representable as Float.
     @inline(__always)
-    public mutating func nextUniform() -> Float { Float(next() >> 40) * (1.0 / 16_777_216.0) }
+    mutating func nextUniform() -> Float { Float(next() >> 40) * (1.0 / 16_777_216.0) }
 
     /// Uniform in [low, high).
     @inline(__always)
-    public mutating func uniform(_ low: Float, _ high: Float) -> Float { low + (high - low) * nextUniform() }
+    mutating func uniform(_ low: Float, _ high: Float) -> Float { low + (high - low) * nextUniform() }
 
     /// A standard normal sample (Box–Muller).
-    public mutating func nextNormal() -> Double {
+    mutating func nextNormal() -> Double {
         let u1 = Double(next() >> 11) * 0x1p-53 + 0x1p-54  // (0, 1): log is finite
         let u2 = Double(next() >> 11) * 0x1p-53
         return (-2 * log(u1)).squareRoot() * cos(2 * Double.pi * u2)
     }
 
+    /// Whether two generators are in the same state (will produce the same sequence).
     public static func == (a: RandomGenerator, b: RandomGenerator) -> Bool { a.words == b.words }
 }

@@ -14,6 +14,7 @@ public struct SamplingParameters: Equatable, Sendable {
     /// Always take the most probable character.
     public var greedy: Bool
 
+    /// Sampling parameters; the defaults draw from the model's distribution unchanged.
     public init(temperature: Float = 1, topK: Int = 0, topP: Float = 1, greedy: Bool = false) {
         self.temperature = temperature
         self.topK = topK
@@ -22,6 +23,7 @@ public struct SamplingParameters: Equatable, Sendable {
     }
 
     /// Checks the ranges, naming the bad value.
+    /// - Throws: `CharRNNError.invalidArgument`.
     public func validate() throws {
         guard temperature.isFinite, temperature > 0 else {
             throw CharRNNError.invalidArgument("temperature must be a finite number > 0, got \(temperature)")

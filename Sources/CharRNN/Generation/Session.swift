@@ -8,6 +8,7 @@
 /// Sessions multiply with copies of the model's weights laid out for these products, made by the first
 /// session of each precision and shared by the later ones (`Model.weightsDidChange()` starts anew).
 public final class Session {
+    /// The model this session runs.
     public let model: Model
     /// The generator `sample` draws from.
     public var rng: RandomGenerator
@@ -105,7 +106,7 @@ public final class Session {
     /// An LSTM or SimpleRNN layer's gate sums are b + h(t−1) · U + x(t) · W, in that order: the first
     /// half is `recurrent`'s, often computed while the layers above and the head ran at the last step, as
     /// is a GRU's h(t−1) · U with reset_after.
-    public func step(_ index: Int32) {
+    package func step(_ index: Int32) {
         let matrices = stepWeights.layers, oneHot = model.config.input == .onehot
         for (l, w) in weights.enumerated() {
             let m = matrices[l], below: UnsafePointer<Float>? = l == 0 ? nil : UnsafePointer(h[l - 1])
@@ -180,7 +181,7 @@ public final class Session {
     /// How many characters `feed` steps between two questions to its `interrupt`.
     public static let feedChunk = 256
 
-    /// Feeds a string; see `feed(_:skipUnknown:)`.
+    /// Feeds a string; see `feed(_:skipUnknown:interrupt:)`.
     @discardableResult
     public func feed(_ text: String, skipUnknown: Bool = false) throws -> (fed: Int, skipped: [Unicode.Scalar], skippedCount: Int) {
         try feed(Array(text.unicodeScalars), skipUnknown: skipUnknown)
@@ -207,19 +208,23 @@ public final class Session {
         probabilitiesValid = true
     }
 
-    /// The distribution over the next character (vocab-size values summing to 1).
+    /// The distribution over the next character (vocab-size values summing to 1), in vocabulary order.
+    /// - Throws: `CharRNNError.state` before anything was fed, `CharRNNError.notFinite` when the model's
+    ///   numbers overflowed.
     public func probabilities() throws -> [Float] {
         try ensureProbabilities()
         return Array(UnsafeBufferPointer(start: probs, count: model.config.vocabSize))
     }
 
     /// Copies the distribution into `out`, which must hold vocab-size floats.
-    public func probabilities(into out: UnsafeMutablePointer<Float>) throws {
+    package func probabilities(into out: UnsafeMutablePointer<Float>) throws {
         try ensureProbabilities()
         out.update(from: probs, count: model.config.vocabSize)
     }
 
-    /// Draws the next character, feeds it back, and returns it with the probability it was drawn with.
+    /// Draws the next character, feeds it back, and returns it with the probability it was drawn with
+    /// (under the distribution as `parameters` adjusted it).
+    /// - Throws: `CharRNNError.invalidArgument` for bad parameters, and what `probabilities()` throws.
     public func sample(_ parameters: SamplingParameters = SamplingParameters()) throws -> (index: Int32, character: Unicode.Scalar, probability: Float) {
         try parameters.validate()
         return try sampleValidated(parameters)
@@ -232,7 +237,10 @@ public final class Session {
         return (Int32(index), model.vocabulary.characters[index], p)
     }
 
-    /// Generates up to `count` characters; `onCharacter` returns false to stop.
+    /// Generates up to `count` characters as `sample(_:)` would; `onCharacter` gets each character and its
+    /// probability, and returns false to stop.
+    /// - Returns: the number of characters generated.
+    /// - Throws: what `sample(_:)` throws.
     @discardableResult
     public func generate(count: Int, _ parameters: SamplingParameters = SamplingParameters(),
                          onCharacter: (Unicode.Scalar, Float) -> Bool = { _, _ in true }) throws -> Int {

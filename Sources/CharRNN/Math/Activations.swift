@@ -1,6 +1,11 @@
 /// The activation of a recurrent layer's candidate and output (`activation` in Keras).
 public enum Activation: String, Codable, Sendable, CaseIterable {
-    case tanh, relu, linear
+    /// The hyperbolic tangent (the Keras default).
+    case tanh
+    /// max(0, x).
+    case relu
+    /// The identity.
+    case linear
 
     /// The derivative expressed through the activation's output `y`.
     @inline(__always) func derivative(output y: Float) -> Float {
@@ -15,6 +20,7 @@ public enum Activation: String, Codable, Sendable, CaseIterable {
 /// The gate activation of LSTM and GRU (`recurrent_activation` in Keras). Keras changed the
 /// definition of `hard_sigmoid` in version 3, and a model must be run with the one it was trained with.
 public enum GateActivation: String, Codable, Sendable, CaseIterable {
+    /// 1 / (1 + e^−x) (the Keras default).
     case sigmoid
     /// Keras 1 and 2, tf.keras: clip(0.2·x + 0.5, 0, 1).
     case hardSigmoidKeras2 = "hard_sigmoid_keras2"

@@ -72,10 +72,10 @@ func vecMatAccumulate(
 /// The system BLAS as it describes itself, with the kernels it chose for this CPU, e.g.
 /// "OpenBLAS 0.3.21 DYNAMIC_ARCH NO_AFFINITY Haswell MAX_THREADS=64". OpenBLAS picks its kernels when it
 /// loads; `OPENBLAS_CORETYPE` in the environment overrides the choice.
-public var blasDescription: String { openblas_get_config().map { String(cString: $0) } ?? "OpenBLAS" }
+package var blasDescription: String { openblas_get_config().map { String(cString: $0) } ?? "OpenBLAS" }
 
 /// The name of the kernel set OpenBLAS runs on this CPU ("Haswell", "SkylakeX", "Cooperlake", …).
-public var blasCoreName: String { openblas_get_corename().map { String(cString: $0) } ?? "unknown" }
+package var blasCoreName: String { openblas_get_corename().map { String(cString: $0) } ?? "unknown" }
 
 /// `C (m, n) += A (m, k) · B (k, n)` (or `=` without `accumulate`), row-major, for training's per-step
 /// products: a few dozen rows by a weight matrix, which BLAS's sgemm spends much of its time packing.

@@ -9,7 +9,7 @@ import Synchronization
 /// from 0.3.27, sets the same global count there; only its OpenMP build keeps one per thread). So it is
 /// set for as short as it can be: from the start of the first of any concurrent runs to the end of the
 /// last, and the count found before is put back then. include/charrnn.h says so at charrnn_train.
-public enum BLASThreads {
+package enum BLASThreads {
     private struct State {
         var users = 0
         var saved: Int32 = 0
@@ -19,7 +19,7 @@ public enum BLASThreads {
 
     /// Runs `body` with OpenBLAS single-threaded, restoring the previous count when the last of the
     /// concurrent callers returns. Nested and concurrent calls are cheap: only the first and last act.
-    public static func singleThreaded<T>(_ body: () throws -> T) rethrows -> T {
+    package static func singleThreaded<T>(_ body: () throws -> T) rethrows -> T {
         state.withLock { s in
             if s.users == 0 {
                 s.saved = openblas_get_num_threads()
@@ -37,5 +37,5 @@ public enum BLASThreads {
     }
 
     /// OpenBLAS's current thread count (for tests and diagnostics).
-    public static var current: Int { Int(openblas_get_num_threads()) }
+    package static var current: Int { Int(openblas_get_num_threads()) }
 }

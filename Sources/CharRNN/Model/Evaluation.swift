@@ -36,10 +36,14 @@ extension Model {
         return total
     }
 
-    /// Loss (nats per character), accuracy and count of predicting each next character of `text`.
-    /// - Parameter interrupt: asked every `evaluationChunk` characters; returning true stops the
-    ///   evaluation with `CharRNNError.cancelled`.
-    /// - Throws: `CharRNNError.notFinite` when the model's numbers overflow on this text.
+    /// Loss (nats per character), accuracy and count of predicting each next character of `text`, from a
+    /// fresh state.
+    /// - Parameters:
+    ///   - skipUnknown: leave out characters outside the vocabulary instead of refusing the text.
+    ///   - interrupt: asked every 256 characters; returning true stops the evaluation with
+    ///     `CharRNNError.cancelled`.
+    /// - Throws: `CharRNNError.unknownCharacter` (without `skipUnknown`), `CharRNNError.invalidArgument` for
+    ///   fewer than 2 known characters, `CharRNNError.notFinite` when the model's numbers overflow on this text.
     public func evaluate(_ text: [Unicode.Scalar], skipUnknown: Bool = false,
                          interrupt: (() -> Bool)? = nil) throws -> BatchResult {
         let indices = try vocabulary.encode(text, skipUnknown: skipUnknown).indices
@@ -59,7 +63,7 @@ extension Model {
         return result
     }
 
-    /// Like `evaluate(_:skipUnknown:)`, but through the generation path — a `Session` fed one character at
+    /// Like `evaluate(_:skipUnknown:interrupt:)`, but through the generation path — a `Session` fed one character at
     /// a time — with its weights in `precision`. With `.float32` it agrees with `evaluate` to rounding; with
     /// `.int8` the difference is what 8-bit weights cost in loss.
     public func evaluateStepwise(_ text: [Unicode.Scalar], precision: WeightPrecision,
@@ -85,6 +89,8 @@ extension Model {
 
     /// The next-character distribution after each prefix of `text`, from a fresh state: (count, V) row-major.
     public func probabilities(_ text: [Unicode.Scalar]) throws -> [Float] {
+    /// - Throws: `CharRNNError.unknownCharacter` for characters outside the vocabulary,
+    ///   `CharRNNError.notFinite` when the model's numbers overflow on this text.
         let indices = try vocabulary.encode(text, skipUnknown: false).indices
         var out = [Float](repeating: 0, count: indices.count * config.vocabSize)
         try out.withUnsafeMutableBufferPointer { _ = try sequentialPass(indices, probabilities: $0.baseAddress) }
@@ -95,13 +101,13 @@ extension Model {
     }
 
     /// Like `probabilities(_:)` for indices known to be in range, writing into `out` (count × V floats).
-    public func probabilities(indices: [Int32], into out: UnsafeMutablePointer<Float>) {
+    func probabilities(indices: [Int32], into out: UnsafeMutablePointer<Float>) {
         _ = try? sequentialPass(indices, probabilities: out)  // no interrupt: cannot throw
     }
 
     /// Mean loss and accuracy of the model over `data` cut into `batch` contiguous streams read `steps` at
     /// a time with the state carried: fast validation during training.
-    public func evaluateStreams(_ data: [Int32], batch: Int, steps: Int) throws -> BatchResult {
+    func evaluateStreams(_ data: [Int32], batch: Int, steps: Int) throws -> BatchResult {
         guard data.count >= 2 else { throw CharRNNError.invalidArgument("evaluation needs at least 2 characters") }
         let b = max(1, min(batch, (data.count - 1) / max(steps, 1)))
         let t = min(steps, (data.count - 1) / b)

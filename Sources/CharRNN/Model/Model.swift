@@ -2,19 +2,32 @@ import Synchronization
 
 /// A character-level recurrent language model: configuration, vocabulary and weights.
 ///
+/// Make one with `init(config:vocabulary:seed:)` (fresh weights), `Model.load(_:)` (a model or checkpoint
+/// file) or a `Trainer`; generate with a `Session`; score text with `evaluate(_:skipUnknown:interrupt:)`
+/// and `probabilities(_:)`; write it with `save(to:)`.
+///
 /// A model is immutable once shared: sessions on many threads may read it at once. Only
 /// `setWeights(layer:weight:values:shape:)` and a `Trainer` that owns it write to its weights.
 public final class Model: @unchecked Sendable {
+    /// The architecture.
     public let config: ModelConfig
+    /// The characters the model reads and predicts, in index order.
     public let vocabulary: Vocabulary
+    /// The names and shapes of the weight tensors, in the Keras layout (`"rnn0.kernel"`, …).
     public let layout: ParameterLayout
     /// All weights, in `layout` order. Whoever writes to them directly calls `weightsDidChange()` after.
-    public let parameters: ParameterBuffer
+    package let parameters: ParameterBuffer
     /// The copies sessions multiply with, per precision, made when the first session asks.
     private let stepWeightsCache = Mutex<[WeightPrecision: StepWeights]>([:])
 
-    /// A model with fresh, seeded Keras-like weights.
-    /// - Throws: `CharRNNError.config` when the configuration is invalid or disagrees with the vocabulary.
+    /// A model with fresh, seeded Keras-like weights (Glorot-uniform kernels, orthogonal recurrent
+    /// kernels, zero biases with an LSTM's forget bias at 1).
+    /// - Parameters:
+    ///   - config: the architecture; a `vocabSize` of 0 takes the vocabulary's size.
+    ///   - vocabulary: the characters, in index order.
+    ///   - seed: the seed of the initial weights.
+    /// - Throws: `CharRNNError.config` when the configuration is invalid or disagrees with the vocabulary,
+    ///   `CharRNNError.outOfMemory` when the weights would not fit.
     public init(config: ModelConfig, vocabulary: Vocabulary, seed: UInt64 = 0) throws {
         var config = config
         if config.vocabSize == 0 { config.vocabSize = vocabulary.count }
@@ -46,7 +59,7 @@ public final class Model: @unchecked Sendable {
     }
 
     /// Identifies the architecture and vocabulary, so a session state is never restored into another model.
-    public var fingerprint: UInt64 {
+    var fingerprint: UInt64 {
         fnv1a(Array(vocabulary.string.utf8), seed: fnv1a(Array(config.jsonString.utf8)))
     }
 
@@ -54,17 +67,30 @@ public final class Model: @unchecked Sendable {
     public var parameterCount: Int { layout.totalCount }
 
     /// Bytes of the recurrent state of one sequence: h for every layer, and c for LSTM layers.
-    public var recurrentStateCount: Int {
+    var recurrentStateCount: Int {
         config.layers.reduce(0) { $0 + $1.units * ($1.cell == .lstm ? 2 : 1) }
     }
 
     /// The values of weight `weight` of layer `layer` ("rnn0", "kernel"), row-major, Keras layout.
+    /// - Returns: a copy of the values and the tensor's shape.
+    /// - Throws: `CharRNNError.notFound` naming the model's tensors when there is no such tensor.
     public func weights(layer: String, weight: String) throws -> (values: [Float], shape: [Int]) {
         let tensor = try lookup(layer: layer, weight: weight)
         return (Array(UnsafeBufferPointer(start: parameters.pointer + tensor.offset, count: tensor.count)), tensor.shape)
     }
 
-    /// Replaces a weight tensor; `shape` must equal the model's.
+    /// Replaces a weight tensor; `shape` must equal the model's. Sessions made before the change keep the
+    /// weights they started with: make new ones.
+    /// - Parameters:
+    ///   - values: row-major values in the Keras layout, every one finite.
+    ///   - shape: the tensor's shape, as `weights(layer:weight:)` and `layout` give it.
+    /// - Throws: `CharRNNError.notFound` for an unknown tensor, `CharRNNError.shape` for another shape or
+    ///   count, `CharRNNError.invalidArgument` for a value that is not finite. Nothing changes then.
+    public func setWeights(layer: String, weight: String, values: [Float], shape: [Int]) throws {
+        try values.withUnsafeBufferPointer { try setWeights(layer: layer, weight: weight, values: $0, shape: shape) }
+    }
+
+    /// Like `setWeights(layer:weight:values:shape:)` with the values in a buffer.
     public func setWeights(layer: String, weight: String, values: UnsafeBufferPointer<Float>, shape: [Int]) throws {
         let tensor = try lookup(layer: layer, weight: weight)
         guard shape == tensor.shape else {
@@ -83,7 +109,7 @@ public final class Model: @unchecked Sendable {
     /// Forgets the copies of the weights that sessions multiply with, so that the next session copies the
     /// weights as they are now. Sessions made before a change are not meant to see it (they keep their
     /// copies of the matrices): make new ones.
-    public func weightsDidChange() {
+    package func weightsDidChange() {
         stepWeightsCache.withLock { $0.removeAll() }
     }
 

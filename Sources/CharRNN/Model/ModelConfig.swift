@@ -6,11 +6,15 @@ import Foundation
 
 /// The kind of recurrent cell, as in Keras.
 public enum CellKind: String, Codable, Sendable, CaseIterable {
-    case lstm, gru
+    /// Long short-term memory (Keras `LSTM`): gates i, f, c, o.
+    case lstm
+    /// Gated recurrent unit (Keras `GRU`): gates z, r, h.
+    case gru
+    /// A plain recurrent layer (Keras `SimpleRNN`).
     case rnn
 
     /// Gates per unit: the width multiplier of the kernels.
-    public var gateCount: Int {
+    package var gateCount: Int {
         switch self {
         case .lstm: return 4
         case .gru: return 3
@@ -19,7 +23,7 @@ public enum CellKind: String, Codable, Sendable, CaseIterable {
     }
 
     /// The Keras class name, for summaries.
-    public var kerasName: String {
+    package var kerasName: String {
         switch self {
         case .lstm: return "LSTM"
         case .gru: return "GRU"
@@ -40,14 +44,20 @@ public enum InputEncoding: String, Codable, Sendable, CaseIterable {
 
 /// One recurrent layer.
 public struct LayerConfig: Codable, Equatable, Sendable {
+    /// The kind of cell.
     public var cell: CellKind
+    /// The width of the layer's state, in 1...`ModelConfig.maxUnits`.
     public var units: Int
+    /// The activation of the candidate and output (Keras `activation`).
     public var activation: Activation
+    /// The gates' activation (Keras `recurrent_activation`); a SimpleRNN has no gates.
     public var recurrentActivation: GateActivation
+    /// Whether the layer has a bias.
     public var useBias: Bool
     /// GRU only: apply the reset gate after the recurrent product (Keras 2.x+ and CuDNN default).
     public var resetAfter: Bool
 
+    /// A layer; the defaults are Keras's.
     public init(cell: CellKind, units: Int, activation: Activation = .tanh,
                 recurrentActivation: GateActivation = .sigmoid, useBias: Bool = true, resetAfter: Bool = true) {
         self.cell = cell
@@ -65,6 +75,7 @@ public struct LayerConfig: Codable, Equatable, Sendable {
         case resetAfter = "reset_after"
     }
 
+    /// Decodes the snake_case JSON of model files; missing keys take the Keras defaults.
     public init(from decoder: Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         cell = try c.decode(CellKind.self, forKey: .cell)
@@ -78,11 +89,19 @@ public struct LayerConfig: Codable, Equatable, Sendable {
 
 /// The output layer: a Dense of vocabulary width.
 public struct HeadConfig: Codable, Equatable, Sendable {
-    public enum HeadActivation: String, Codable, Sendable { case softmax, linear }
+    /// What the output layer computes.
+    public enum HeadActivation: String, Codable, Sendable {
+        /// Probabilities.
+        case softmax
+        /// Logits, softmaxed wherever probabilities are needed.
+        case linear
+    }
     /// `softmax` gives probabilities; `linear` gives logits, softmaxed wherever probabilities are needed.
     public var activation: HeadActivation
+    /// Whether the output layer has a bias.
     public var useBias: Bool
 
+    /// An output layer; the defaults are Keras's.
     public init(activation: HeadActivation = .softmax, useBias: Bool = true) {
         self.activation = activation
         self.useBias = useBias
@@ -93,6 +112,7 @@ public struct HeadConfig: Codable, Equatable, Sendable {
         case useBias = "use_bias"
     }
 
+    /// Decodes the snake_case JSON of model files; missing keys take the defaults.
     public init(from decoder: Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         activation = try c.decodeIfPresent(HeadActivation.self, forKey: .activation) ?? .softmax
@@ -103,14 +123,20 @@ public struct HeadConfig: Codable, Equatable, Sendable {
 /// Everything that defines a model's architecture. Serialised as snake_case JSON in model files and
 /// accepted by `charrnn_model_create`.
 public struct ModelConfig: Codable, Equatable, Sendable {
+    /// The number of characters; 0 in a configuration that takes it from the vocabulary.
     public var vocabSize: Int
+    /// How characters enter the first layer.
     public var input: InputEncoding
+    /// The embedding's width for `.embedding` input; 0 otherwise.
     public var embeddingDim: Int
+    /// The recurrent layers, bottom first.
     public var layers: [LayerConfig]
     /// Dropout rate applied to each recurrent layer's output while training.
     public var dropout: Float
+    /// The output layer.
     public var head: HeadConfig
 
+    /// A configuration, not yet validated (see `validate()`).
     public init(vocabSize: Int, input: InputEncoding = .onehot, embeddingDim: Int = 0,
                 layers: [LayerConfig], dropout: Float = 0, head: HeadConfig = HeadConfig()) {
         self.vocabSize = vocabSize
@@ -137,6 +163,7 @@ public struct ModelConfig: Codable, Equatable, Sendable {
         case layers, dropout, head
     }
 
+    /// Decodes the snake_case JSON of model files (see `fromJSON(_:vocabSize:)`, which also validates).
     public init(from decoder: Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         vocabSize = try c.decodeIfPresent(Int.self, forKey: .vocabSize) ?? 0
@@ -147,12 +174,16 @@ public struct ModelConfig: Codable, Equatable, Sendable {
         head = try c.decodeIfPresent(HeadConfig.self, forKey: .head) ?? HeadConfig()
     }
 
-    /// Limits that keep every size computation far from overflow and every allocation sane.
+    /// The largest vocabulary. This and the other limits keep every size computation far from overflow
+    /// and every allocation sane.
     public static let maxVocabSize = 1 << 21
+    /// The widest layer or embedding.
     public static let maxUnits = 1 << 14
+    /// The most recurrent layers.
     public static let maxLayers = 64
 
     /// Checks the configuration, naming the first problem found.
+    /// - Throws: `CharRNNError.config`.
     public func validate() throws {
         guard vocabSize >= 1, vocabSize <= Self.maxVocabSize else {
             throw CharRNNError.config("vocab_size must be in 1...\(Self.maxVocabSize), got \(vocabSize)")
@@ -179,7 +210,7 @@ public struct ModelConfig: Codable, Equatable, Sendable {
     }
 
     /// The width of the first layer's input vector.
-    public var inputWidth: Int {
+    var inputWidth: Int {
         switch input {
         case .onehot: return vocabSize
         case .embedding: return embeddingDim
@@ -190,6 +221,7 @@ public struct ModelConfig: Codable, Equatable, Sendable {
     /// Parses JSON (as written by `jsonString`), then validates.
     /// - Parameter vocabSize: the size of the vocabulary the model will have; fills a missing or zero
     ///   `vocab_size` and must agree with a given one.
+    /// - Throws: `CharRNNError.config` naming the bad key or value.
     public static func fromJSON(_ text: String, vocabSize: Int? = nil) throws -> ModelConfig {
         var config: ModelConfig
         do {
@@ -219,7 +251,7 @@ public struct ModelConfig: Codable, Equatable, Sendable {
     /// Trainable parameters of the configuration, computed without allocating them.
     public var parameterCount: Int { ParameterLayout(config: self).totalCount }
 
-    /// Canonical JSON, keys sorted.
+    /// Canonical snake_case JSON, keys sorted, as model files store it and `fromJSON` reads it.
     public var jsonString: String {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]

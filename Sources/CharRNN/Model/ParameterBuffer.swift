@@ -4,14 +4,14 @@ import Glibc
 
 /// A fixed-size, zero-initialised float buffer with a stable address: parameters, gradients and
 /// optimizer moments. Hot loops take its pointer once instead of going through array accessors.
-public final class ParameterBuffer: @unchecked Sendable {
-    public let count: Int
-    public let pointer: UnsafeMutablePointer<Float>
+package final class ParameterBuffer: @unchecked Sendable {
+    package let count: Int
+    package let pointer: UnsafeMutablePointer<Float>
     let hugePages: Bool
 
     /// - Parameter hugePages: ask the kernel for 2 MB pages (see `HugePages`), for buffers that are read
     ///   in strides: a model's weights, whose recurrent kernels training multiplies by a row at a time.
-    public init(count: Int, hugePages: Bool = false) {
+    package init(count: Int, hugePages: Bool = false) {
         self.count = count
         self.hugePages = hugePages
         let bytes = max(count, 1) * MemoryLayout<Float>.stride
@@ -22,24 +22,24 @@ public final class ParameterBuffer: @unchecked Sendable {
         pointer.initialize(repeating: 0, count: max(count, 1))
     }
 
-    public convenience init(copying values: [Float]) {
+    package convenience init(copying values: [Float]) {
         self.init(count: values.count)
         values.withUnsafeBufferPointer { pointer.update(from: $0.baseAddress!, count: values.count) }
     }
 
     deinit { pointer.deallocate() }
 
-    public var array: [Float] { Array(UnsafeBufferPointer(start: pointer, count: count)) }
+    package var array: [Float] { Array(UnsafeBufferPointer(start: pointer, count: count)) }
 
-    public func copy() -> ParameterBuffer {
+    package func copy() -> ParameterBuffer {
         let other = ParameterBuffer(count: count, hugePages: hugePages)
         other.pointer.update(from: pointer, count: count)
         return other
     }
 
-    public func zero() { pointer.update(repeating: 0, count: count) }
+    package func zero() { pointer.update(repeating: 0, count: count) }
 
-    public subscript(i: Int) -> Float {
+    package subscript(i: Int) -> Float {
         get { pointer[i] }
         set { pointer[i] = newValue }
     }

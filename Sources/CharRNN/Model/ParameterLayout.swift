@@ -1,17 +1,27 @@
-/// Where each weight tensor lives in a model's single flat parameter buffer. One flat buffer (and a
-/// gradient buffer of the same layout) makes an optimizer one loop over one array.
+/// A model's weight tensors: their names and shapes in the Keras layout, in file order.
+///
+/// Inside the library it also says where each tensor lives in the model's single flat parameter buffer:
+/// one flat buffer (and a gradient buffer of the same layout) makes an optimizer one loop over one array.
 public struct ParameterLayout: Sendable {
-    /// One named tensor: "<layer>.<weight>", shape in the Keras layout, and its place in the buffer.
+    /// One named tensor: "<layer>.<weight>" and its shape in the Keras layout.
     public struct Tensor: Sendable, Equatable {
+        /// The layer: "embedding", "rnn0", "rnn1", …, "dense".
         public let layer: String
+        /// The weight within the layer: "embeddings", "kernel", "recurrent_kernel" or "bias".
         public let weight: String
+        /// The shape in the Keras layout, e.g. (input width, 4 × units) for an LSTM kernel.
         public let shape: [Int]
-        public let offset: Int
+        /// Where the tensor starts in the model's parameter buffer.
+        package let offset: Int
+        /// The number of values.
         public var count: Int { shape.reduce(1, *) }
+        /// "<layer>.<weight>", as tensors are named in model files.
         public var name: String { "\(layer).\(weight)" }
     }
 
+    /// Every tensor, in file and buffer order.
     public let tensors: [Tensor]
+    /// The number of values of all tensors together: the model's parameter count.
     public let totalCount: Int
     private let byName: [String: Int]
 
@@ -28,7 +38,7 @@ public struct ParameterLayout: Sendable {
     let denseBiasOffset: Int?
 
     /// The layout of a (validated) configuration.
-    public init(config: ModelConfig) {
+    init(config: ModelConfig) {
         var tensors: [Tensor] = []
         var offset = 0
         func add(_ layer: String, _ weight: String, _ shape: [Int]) -> Int {

@@ -1,5 +1,7 @@
 /// The Keras-style summary table of a model.
 extension Model {
+    /// A table of the layers, their output shapes and parameter counts, as Keras's `model.summary()`
+    /// prints it (several lines, ending in a newline).
     public var summary: String {
         var rows: [(String, String, Int)] = []
         let t = "(None, None"
@@ -31,7 +33,7 @@ extension Model {
     }
 
     /// A count with thousands separators, as Keras prints parameter counts: 84,480.
-    public static func grouped(_ n: Int) -> String {
+    package static func grouped(_ n: Int) -> String {
         let digits = Array(String(n))
         var out = ""
         for (i, d) in digits.enumerated() {

@@ -1,6 +1,7 @@
 /// The model's characters, each once, in index order. Built from a corpus it is ordered by code point,
 /// like Python's `sorted(set(text))`, so indices match the Keras scripts.
 public struct Vocabulary: Equatable, Sendable {
+    /// The characters; a character's index is its position here.
     public let characters: [Unicode.Scalar]
     private let indexOf: [Unicode.Scalar: Int32]
 
@@ -24,6 +25,7 @@ public struct Vocabulary: Equatable, Sendable {
         try self.init(characters: Set(corpus).sorted { $0.value < $1.value })
     }
 
+    /// The number of characters: the model's `vocabSize`.
     public var count: Int { characters.count }
 
     /// The index of a character, or nil when the vocabulary lacks it.

@@ -1,11 +1,11 @@
 /// Decoding of UTF-8 bytes into Unicode scalars, strict and with the byte offset of any error.
-public enum UTF8Text {
+package enum UTF8Text {
     /// Decodes `bytes` into Unicode scalar values, refusing overlong forms, surrogates and
     /// truncated sequences.
     /// - Throws: `CharRNNError.invalidUTF8` naming the byte offset of the first bad sequence.
     /// - Parameter limit: stop after this many scalars; the bytes after them are not decoded (a prefix
     ///   read for `limit` characters may end inside the next one).
-    public static func decode(_ bytes: UnsafeBufferPointer<UInt8>, limit: Int = .max) throws -> [Unicode.Scalar] {
+    package static func decode(_ bytes: UnsafeBufferPointer<UInt8>, limit: Int = .max) throws -> [Unicode.Scalar] {
         var scalars: [Unicode.Scalar] = []
         scalars.reserveCapacity(min(bytes.count, max(limit, 0)))
         var iterator = bytes.makeIterator()
@@ -31,17 +31,17 @@ public enum UTF8Text {
     }
 
     /// Decodes a byte array; see `decode(_:)`.
-    public static func decode(_ bytes: [UInt8], limit: Int = .max) throws -> [Unicode.Scalar] {
+    package static func decode(_ bytes: [UInt8], limit: Int = .max) throws -> [Unicode.Scalar] {
         try bytes.withUnsafeBufferPointer { try decode($0, limit: limit) }
     }
 
     /// Decodes a raw pointer and length (from C); see `decode(_:)`.
-    public static func decode(_ pointer: UnsafePointer<UInt8>, count: Int) throws -> [Unicode.Scalar] {
+    package static func decode(_ pointer: UnsafePointer<UInt8>, count: Int) throws -> [Unicode.Scalar] {
         try decode(UnsafeBufferPointer(start: pointer, count: count))
     }
 
     /// The UTF-8 encoding of scalars.
-    public static func encode<S: Sequence>(_ scalars: S) -> [UInt8] where S.Element == Unicode.Scalar {
+    package static func encode<S: Sequence>(_ scalars: S) -> [UInt8] where S.Element == Unicode.Scalar {
         var bytes: [UInt8] = []
         for scalar in scalars { UTF8.encode(scalar) { bytes.append($0) } }
         return bytes
@@ -49,9 +49,9 @@ public enum UTF8Text {
 }
 
 /// The character-set transformations of the Keras and TensorFlow tutorials.
-public enum TextTransform {
+enum TextTransform {
     /// Lowercases each scalar as Python's `str.lower` does for scalars with a one-scalar lowercase.
-    public static func lowercase(_ scalars: [Unicode.Scalar]) -> [Unicode.Scalar] {
+    static func lowercase(_ scalars: [Unicode.Scalar]) -> [Unicode.Scalar] {
         scalars.map { scalar in
             let lower = scalar.properties.lowercaseMapping.unicodeScalars
             return lower.count == 1 ? lower.first! : scalar
@@ -59,11 +59,11 @@ public enum TextTransform {
     }
 
     /// The characters kept by `reduceCharset`: a–z and `,.?! \n:;-'`.
-    public static let reducedCharset: Set<Unicode.Scalar> =
+    static let reducedCharset: Set<Unicode.Scalar> =
         Set("abcdefghijklmnopqrstuvwxyz,.?! \n:;-'".unicodeScalars)
 
     /// The 36-character reduction of one tutorial: lowercase, keep `reducedCharset`, map the rest to space.
-    public static func reduceCharset(_ scalars: [Unicode.Scalar]) -> [Unicode.Scalar] {
+    static func reduceCharset(_ scalars: [Unicode.Scalar]) -> [Unicode.Scalar] {
         lowercase(scalars).map { reducedCharset.contains($0) ? $0 : " " }
     }
 }

@@ -116,7 +116,7 @@ extension Trainer {
     }
 
     /// Like `init(resuming:corpus:options:)` for a checkpoint already read with `ModelFile.load`.
-    public convenience init(resuming checkpoint: (model: Model, extras: ModelFile.Extras), from path: String,
+    package convenience init(resuming checkpoint: (model: Model, extras: ModelFile.Extras), from path: String,
                             corpus: Corpus, options: TrainingOptions) throws {
         let (model, extras) = checkpoint
         guard model.vocabulary == corpus.vocabulary else {
@@ -174,7 +174,7 @@ extension Trainer {
 extension ModelFile.Extras {
     /// For a training checkpoint: the options of the run that wrote it and the steps it had done; nil for
     /// a plain model file or an unreadable training state.
-    public var savedTraining: (options: TrainingOptions, step: Int)? {
+    package var savedTraining: (options: TrainingOptions, step: Int)? {
         guard let state = try? CheckpointState.decode(self, path: "") else { return nil }
         return (state.options, state.step)
     }

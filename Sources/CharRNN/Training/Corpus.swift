@@ -1,26 +1,35 @@
 /// A training text: decoded, optionally transformed, split into training and validation indices.
 public struct Corpus {
+    /// The characters of the text (sorted by code point), or the vocabulary it was indexed with.
     public let vocabulary: Vocabulary
     /// Indices of the training part (the first 1 − valFraction of the text).
     public let training: [Int32]
     /// Indices of the validation part (the last valFraction).
     public let validation: [Int32]
     /// Identifies the text, so a resumed run knows whether it sees the same data.
-    public let fingerprint: UInt64
+    let fingerprint: UInt64
 
     /// How to read the text.
     public struct Options: Equatable, Sendable {
+        /// Lowercase the text, as Python's `str.lower` does for characters with a one-character lowercase.
         public var lowercase = false
+        /// The 36-character reduction of one tutorial: lowercase, keep a–z and `,.?! \n:;-'`, and turn every
+        /// other character into a space. Implies `lowercase`.
         public var reduceCharset = false
         /// Use at most this many characters (0 = all).
         public var maxChars = 0
+        /// The fraction of the text, from its end, kept for validation, in [0, 1); a split that would hold
+        /// fewer than 2 characters is none.
         public var valFraction: Double = 0.1
+        /// The defaults: the whole text as it is, the last 10% for validation.
         public init() {}
     }
 
     /// Reads a UTF-8 text file.
     /// - Parameter vocabulary: index the text with this vocabulary (fine-tuning, resuming); every character
     ///   must be in it. nil derives the sorted character set.
+    /// - Throws: `CharRNNError.io` when the file cannot be read, `CharRNNError.invalidUTF8` with the byte
+    ///   offset, and what `init(text:options:vocabulary:)` throws.
     public static func load(path: String, options: Options, vocabulary: Vocabulary? = nil) throws -> Corpus {
         // With max_chars only the bytes those characters can take are read (at most 4 each), and decoding
         // stops after them: a small run on a huge file costs the prefix's memory, not the file's.
@@ -39,6 +48,11 @@ public struct Corpus {
     /// fingerprint's copy (4 each); with some slack.
     static let memoryPerTextByte: Double = 24
 
+    /// A corpus from text already decoded.
+    /// - Parameter fixed: index the text with this vocabulary; every character must be in it. nil derives
+    ///   the sorted character set.
+    /// - Throws: `CharRNNError.config` for a bad `valFraction`, `CharRNNError.invalidArgument` for fewer
+    ///   than 2 characters, `CharRNNError.unknownCharacter` for characters outside `fixed`.
     public init(text: [Unicode.Scalar], options: Options, vocabulary fixed: Vocabulary? = nil) throws {
         guard options.valFraction >= 0, options.valFraction < 1 else {
             throw CharRNNError.config("val_fraction must be in [0, 1), got \(options.valFraction)")
@@ -71,7 +85,7 @@ public struct Corpus {
     }
 
     /// Describes how two vocabularies differ, for refusing a resume on another text.
-    public static func difference(_ expected: Vocabulary, _ found: Vocabulary) -> String {
+    static func difference(_ expected: Vocabulary, _ found: Vocabulary) -> String {
         let a = Set(expected.characters), b = Set(found.characters)
         let missing = a.subtracting(b).sorted { $0.value < $1.value }
         let extra = b.subtracting(a).sorted { $0.value < $1.value }

@@ -6,17 +6,31 @@ import Glibc
 /// Which update rule, and its hyper-parameters. Defaults are Keras 3's; char-rnn's are reachable
 /// (RMSprop with rho 0.95, epsilon 1e-8 outside the root, learning rate 2e-3).
 public struct OptimizerConfig: Codable, Equatable, Sendable {
-    public enum Kind: String, Codable, Sendable, CaseIterable { case sgd, rmsprop, adam, adagrad }
+    /// The update rule.
+    public enum Kind: String, Codable, Sendable, CaseIterable {
+        /// Stochastic gradient descent, with optional (Nesterov) momentum.
+        case sgd
+        /// RMSprop: steps scaled by a moving average of squared gradients.
+        case rmsprop
+        /// Adam, with Keras's bias correction.
+        case adam
+        /// Adagrad: steps scaled by the sum of squared gradients.
+        case adagrad
+    }
 
+    /// The update rule.
     public var kind: Kind
+    /// The base learning rate, > 0 (the schedule scales it).
     public var learningRate: Float
-    /// SGD.
+    /// SGD: momentum in [0, 1); 0 = none.
     public var momentum: Float = 0
+    /// SGD: Nesterov momentum.
     public var nesterov: Bool = false
     /// RMSprop: decay of the squared-gradient average.
     public var rho: Float = 0.9
-    /// Adam.
+    /// Adam: decay of the first moment.
     public var beta1: Float = 0.9
+    /// Adam: decay of the second moment.
     public var beta2: Float = 0.999
     /// Adagrad: the accumulator's starting value.
     public var initialAccumulator: Float = 0.1
@@ -35,6 +49,8 @@ public struct OptimizerConfig: Codable, Equatable, Sendable {
         }
     }
 
+    /// Checks the ranges.
+    /// - Throws: `CharRNNError.config`.
     public func validate() throws {
         guard learningRate.isFinite, learningRate > 0 else {
             throw CharRNNError.config("learning rate must be > 0, got \(learningRate)")
@@ -56,21 +72,21 @@ public struct OptimizerConfig: Codable, Equatable, Sendable {
 }
 
 /// Applies one update rule to a flat parameter buffer, keeping its moment buffers.
-public final class Optimizer {
-    public let config: OptimizerConfig
+package final class Optimizer {
+    package let config: OptimizerConfig
     /// Moment buffers, in the parameter layout (saved in checkpoints).
-    public let slots: [ParameterBuffer]
+    let slots: [ParameterBuffer]
     /// Updates applied so far (Adam's bias correction).
-    public private(set) var iterations: Int = 0
+    private(set) var iterations: Int = 0
 
-    public init(config: OptimizerConfig, parameterCount: Int) {
+    package init(config: OptimizerConfig, parameterCount: Int) {
         self.config = config
         slots = (0..<config.slotCount).map { _ in ParameterBuffer(count: parameterCount) }
         if config.kind == .adagrad { slots[0].pointer.update(repeating: config.initialAccumulator, count: parameterCount) }
     }
 
     /// Restores moments and iteration count from a checkpoint.
-    public func restore(slots values: [[Float]], iterations: Int) throws {
+    func restore(slots values: [[Float]], iterations: Int) throws {
         guard values.count == slots.count, zip(values, slots).allSatisfy({ $0.count == $1.count }) else {
             throw CharRNNError.format("the checkpoint's optimizer state does not fit this model and optimizer")
         }
@@ -88,7 +104,7 @@ public final class Optimizer {
     /// `parameters -= update(gradients)` at `learningRate`. The loops run in CharRNNKernels, at the
     /// CPU's vector width, with the same operations as the formulas in `OptimizerConfig`'s rules.
     /// `parameters` and `gradients` must not overlap (the C loops take them as `restrict`).
-    public func apply(parameters p: UnsafeMutablePointer<Float>, gradients g: UnsafePointer<Float>, count n: Int,
+    package func apply(parameters p: UnsafeMutablePointer<Float>, gradients g: UnsafePointer<Float>, count n: Int,
                       learningRate lr: Float) {
         iterations += 1
         let c = config
@@ -121,6 +137,7 @@ public struct GradientClipping: Codable, Equatable, Sendable {
     /// Scale all gradients so that their global L2 norm is at most this; nil = off.
     public var globalNorm: Float?
 
+    /// Clipping by value, by global norm, both (value first) or neither.
     public init(value: Float? = nil, globalNorm: Float? = nil) {
         self.value = value
         self.globalNorm = globalNorm
@@ -128,7 +145,7 @@ public struct GradientClipping: Codable, Equatable, Sendable {
 
     /// Clips in place and returns the global norm before clipping.
     @discardableResult
-    public func apply(_ g: UnsafeMutablePointer<Float>, count n: Int) -> Float {
+    func apply(_ g: UnsafeMutablePointer<Float>, count n: Int) -> Float {
         if let value {
             for i in 0..<n { g[i] = min(max(g[i], -value), value) }
         }
@@ -145,6 +162,7 @@ public struct GradientClipping: Codable, Equatable, Sendable {
 
 /// How the learning rate changes during training.
 public enum LearningRateSchedule: Codable, Equatable, Sendable {
+    /// The base rate throughout.
     case constant
     /// rate · decay^(step / every), with the exponent floored when `staircase`
     /// (the TensorFlow tutorial: 10.0 × 0.1 every 5000 steps, staircase).

@@ -14,7 +14,7 @@ import Glibc
 /// and then go into one buffer shared by the workers, each thread taking a share of every tensor's
 /// columns over all the workers' sequences: one gradient buffer for the model, however many workers,
 /// and nothing to combine. The result equals one graph over the whole batch up to float rounding.
-public final class ParallelGraph {
+package final class ParallelGraph {
     let parts: [TrainingGraph]
     /// First sequence of each part in the batch.
     let starts: [Int]
@@ -23,16 +23,16 @@ public final class ParallelGraph {
     /// Packed copies of the small recurrent kernels, shared by the parts; refreshed at the start of each run.
     private let packedKernels: PackedKernels?
     /// The gradients of the whole batch, in the model's parameter layout; every part writes here.
-    public let gradients: ParameterBuffer
+    package let gradients: ParameterBuffer
     /// One result per part, written by the part's own thread.
     private let results: UnsafeMutablePointer<BatchResult>
 
     /// Worker threads by default: one per online processor, at most 8 (past that the parts get too small
     /// to keep a core busy).
-    public static var defaultWorkers: Int { min(max(sysconf(Int32(_SC_NPROCESSORS_ONLN)), 1), 8) }
+    package static var defaultWorkers: Int { min(max(sysconf(Int32(_SC_NPROCESSORS_ONLN)), 1), 8) }
 
     /// - Parameter workers: threads to use (at most one per sequence).
-    public init(model: Model, batch: Int, steps: Int, lastStepOnly: Bool = false,
+    package init(model: Model, batch: Int, steps: Int, lastStepOnly: Bool = false,
                 workers: Int = ParallelGraph.defaultWorkers, computesGradients: Bool = true) {
         let n = max(1, min(workers, batch))
         var starts: [Int] = []
@@ -64,7 +64,7 @@ public final class ParallelGraph {
     /// number of parts; each part's dropout generator is derived from it and the part's first sequence.
     /// Dropout masks therefore depend on how the batch is split: runs are reproducible for a given
     /// number of workers.
-    public func run(inputs: UnsafePointer<Int32>, targets: UnsafePointer<Int32>?, steps: Int, training: Bool,
+    package func run(inputs: UnsafePointer<Int32>, targets: UnsafePointer<Int32>?, steps: Int, training: Bool,
                     computeGradients: Bool = true, carryState: Bool, rng: inout RandomGenerator) -> BatchResult {
         let seed = rng.next()
         let targetsPerSequence = lastStepOnly ? 1 : steps
@@ -102,7 +102,7 @@ public final class ParallelGraph {
         return total
     }
 
-    public func resetState() { for part in parts { part.resetState() } }
+    package func resetState() { for part in parts { part.resetState() } }
 }
 
 /// Runs `body(0..<count)` with index 0 on the calling thread and the others on new threads, and waits.

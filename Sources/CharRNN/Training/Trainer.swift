@@ -9,18 +9,27 @@ import Glibc
 
 /// Where a run stands, reported with every event.
 public struct TrainingProgress: Sendable {
+    /// Updates done, counting those of the run a resumed run continues.
     public var step = 0
+    /// The updates the run plans: `epochs` × `batchesPerEpoch`, or fewer with `maxSteps`.
     public var totalSteps = 0
-    /// 1-based.
+    /// The epoch under way, 1-based.
     public var epoch = 1
+    /// Batches (updates) per pass over the training text.
     public var batchesPerEpoch = 0
-    /// Loss of the last batch and its moving average, nats per character.
+    /// Loss of the last batch, nats per character.
     public var loss: Double = .nan
+    /// The batches' loss as a moving average (0.95 of the previous value each step), nats per character.
     public var smoothedLoss: Double = .nan
+    /// Loss on the validation text at the last validation, nats per character; NaN before one.
     public var valLoss: Double = .nan
+    /// The fraction of validation characters whose most probable prediction was right; NaN before one.
     public var valAccuracy: Double = .nan
+    /// Training characters per second in this run.
     public var charsPerSecond: Double = 0
+    /// Seconds spent training, counting those of the run a resumed run continues.
     public var seconds: Double = 0
+    /// The learning rate of the last update.
     public var learningRate: Float = 0
     /// Epochs done, fractional.
     public var epochProgress: Double { batchesPerEpoch > 0 ? Double(step) / Double(batchesPerEpoch) : 0 }
@@ -28,13 +37,17 @@ public struct TrainingProgress: Sendable {
 
 /// What happened during training. The handler returns false to stop the run.
 public enum TrainingEvent {
+    /// An update was applied.
     case step(TrainingProgress)
+    /// The validation text was evaluated (`valLoss`, `valAccuracy`).
     case validation(TrainingProgress)
+    /// A checkpoint was written to `path`.
     case checkpoint(TrainingProgress, path: String)
 }
 
 /// How a run ended.
 public struct TrainingSummary: Sendable {
+    /// Where the run stood when it ended.
     public var progress: TrainingProgress
     /// The last checkpoint written, if any.
     public var checkpoint: String?
@@ -45,9 +58,13 @@ public struct TrainingSummary: Sendable {
 /// Trains a model on a corpus: truncated BPTT, clipping, an optimizer and a schedule, periodic
 /// validation, atomic checkpoints that resume bit-exactly, and a stop on NaN or exploding loss.
 public final class Trainer {
+    /// The model being trained: its weights change with every update.
     public let model: Model
+    /// The run's options.
     public let options: TrainingOptions
+    /// The text it trains and validates on.
     public let corpus: Corpus
+    /// The update rule and its moments.
     package let optimizer: Optimizer
 
     let graph: ParallelGraph
@@ -78,6 +95,8 @@ public final class Trainer {
     private let targets: UnsafeMutablePointer<Int32>
 
     /// A trainer for a new model (built from `options`), or for `model` (fine-tuning).
+    /// - Throws: `CharRNNError.config` for invalid options, `CharRNNError.unknownCharacter` when `model`'s
+    ///   vocabulary is not the corpus's, `CharRNNError.outOfMemory` when training would not fit.
     public init(corpus: Corpus, options: TrainingOptions, model: Model? = nil) throws {
         try options.validate()
         let config = model?.config ?? options.modelConfig(vocabSize: corpus.vocabulary.count)

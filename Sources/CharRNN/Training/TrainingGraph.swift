@@ -2,7 +2,8 @@
 import Glibc
 #endif
 
-/// Figures of one forward pass over a batch.
+/// Loss and accuracy of predicting characters: what an evaluation returns, and the figures of one
+/// training batch.
 public struct BatchResult: Sendable {
     /// Sum of the cross-entropy over the predicted characters, in nats.
     public var lossSum: Double = 0
@@ -11,6 +12,7 @@ public struct BatchResult: Sendable {
     /// Characters predicted.
     public var count: Int = 0
 
+    /// Cross-entropy per character, nats (NaN when nothing was predicted).
     public var meanLoss: Double { count > 0 ? lossSum / Double(count) : .nan }
 
     /// Counts one prediction that gave the target `probability` (cross-entropy −log p, p floored at the
@@ -22,7 +24,7 @@ public struct BatchResult: Sendable {
         count += 1
     }
 
-    public static func += (a: inout BatchResult, b: BatchResult) {
+    static func += (a: inout BatchResult, b: BatchResult) {
         a.lossSum += b.lossSum
         a.correct += b.correct
         a.count += b.count
@@ -34,16 +36,16 @@ public struct BatchResult: Sendable {
 /// input projections and weight gradients of a whole sequence are one GEMM each.
 ///
 /// The recurrent state can be carried from one batch to the next (truncated BPTT over a stream).
-public final class TrainingGraph {
-    public let model: Model
-    public let batch: Int
+final class TrainingGraph {
+    let model: Model
+    let batch: Int
     /// Maximum steps per batch; a run may use fewer.
-    public let capacity: Int
+    let capacity: Int
     /// Only the last step of each sequence is predicted (the Keras "window" objective).
-    public let lastStepOnly: Bool
+    let lastStepOnly: Bool
     /// Gradients of the last backward pass, in the model's parameter layout (shared by the parts of a
     /// ParallelGraph, which add into it together).
-    public let gradients: ParameterBuffer
+    let gradients: ParameterBuffer
 
     let weights: [RecurrentWeights]
     let gradientViews: [RecurrentWeights]
@@ -82,7 +84,7 @@ public final class TrainingGraph {
     ///   - steps: the longest sequence (T).
     ///   - lastStepOnly: predict only after the last character of each sequence.
     ///   - computesGradients: allocate the gradient buffer (evaluation-only graphs do without).
-    public convenience init(model: Model, batch: Int, steps: Int, lastStepOnly: Bool = false,
+    convenience init(model: Model, batch: Int, steps: Int, lastStepOnly: Bool = false,
                             computesGradients: Bool = true) {
         self.init(model: model, batch: batch, steps: steps, lastStepOnly: lastStepOnly,
                   computesGradients: computesGradients, sharedPackedKernels: nil)
@@ -138,7 +140,7 @@ public final class TrainingGraph {
     deinit { for p in allocations { p.deallocate() } }
 
     /// Zeroes the carried recurrent state.
-    public func resetState() { for layer in layers { layer.resetState() } }
+    func resetState() { for layer in layers { layer.resetState() } }
 
     /// Runs one batch.
     /// - Parameters:
@@ -150,7 +152,7 @@ public final class TrainingGraph {
     ///   - carryState: start from the state the previous batch ended in, instead of zeros.
     ///   - probabilities: when non-nil, receives the (N, V) output distributions, N = T·B time-major
     ///     (or B with `lastStepOnly`).
-    public func run(inputs: UnsafePointer<Int32>, targets batchTargets: UnsafePointer<Int32>?, steps: Int,
+    func run(inputs: UnsafePointer<Int32>, targets batchTargets: UnsafePointer<Int32>?, steps: Int,
                     training: Bool, computeGradients: Bool, carryState: Bool,
                     rng: inout RandomGenerator,
                     probabilities: UnsafeMutablePointer<Float>? = nil) -> BatchResult {

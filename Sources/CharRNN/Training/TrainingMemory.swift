@@ -2,13 +2,13 @@
 /// refused with a message, not abort the process in malloc. Every trainer checks this estimate against
 /// what the machine and the process's limits allow (`MemoryBudget`, in `Trainer.init`); the C API also
 /// holds it to its documented fixed limit.
-public enum TrainingMemory {
+package enum TrainingMemory {
     /// The C API's limit on a run's estimate, in bytes (8 GiB).
-    public static let limitBytes = 1 << 33
+    package static let limitBytes = 1 << 33
 
     /// A rough bound on training's memory, in bytes: activations, weights, gradients, optimizer moments
     /// and the recurrent kernels' packed copies.
-    public static func estimatedBytes(_ config: ModelConfig, _ options: TrainingOptions) -> Double {
+    package static func estimatedBytes(_ config: ModelConfig, _ options: TrainingOptions) -> Double {
         // Per character: the dense input and its gradient (embedding), logits, and per layer the gates, h, c,
         // the outputs' gradients and dropout's two buffers.
         let perStep = config.layers.reduce(Double(2 * config.inputWidth + 2 * config.vocabSize)) {
@@ -22,7 +22,7 @@ public enum TrainingMemory {
     }
 
     /// The refusal for a run over the limit, or nil when it fits.
-    public static func refusal(_ config: ModelConfig, _ options: TrainingOptions) -> String? {
+    package static func refusal(_ config: ModelConfig, _ options: TrainingOptions) -> String? {
         let bytes = estimatedBytes(config, options)
         guard bytes > Double(limitBytes) else { return nil }
         let mebibytes = Int(min(bytes / 1_048_576, 1e15))

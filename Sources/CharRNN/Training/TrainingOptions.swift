@@ -1,31 +1,43 @@
 /// Everything that shapes a training run; the `charrnn train` flags and `charrnn_train_params` map onto it.
 public struct TrainingOptions: Codable, Equatable, Sendable {
     // The model, when one is created.
+    /// The cell of every layer.
     public var cell: CellKind = .lstm
+    /// The number of recurrent layers.
     public var layers = 2
+    /// Units per layer.
     public var hidden = 128
     /// Embedding width; 0 = one-hot input.
     public var embedding = 0
+    /// Dropout rate after each recurrent layer, in [0, 1).
     public var dropout: Float = 0
 
     // The data.
+    /// How the text is cut into training examples.
     public var objective: Objective = .sequence
+    /// Characters per example: the steps backpropagation goes through.
     public var seqLength = 50
     /// Window objective: characters between window starts.
     public var windowStep = 3
+    /// Examples per update.
     public var batchSize = 50
 
     // The update.
+    /// The update rule (default: Adam at 2e-3).
     public var optimizer = OptimizerConfig(kind: .adam, learningRate: 2e-3)
+    /// Gradient clipping (default: global norm 5).
     public var clipping = GradientClipping(globalNorm: 5)
+    /// How the learning rate changes.
     public var schedule: LearningRateSchedule = .constant
 
     // How long.
+    /// Passes over the training text.
     public var epochs = 10
-    /// 0 = no limit.
+    /// The most updates; 0 = no limit.
     public var maxSteps = 0
     /// Seconds; 0 = no limit.
     public var maxTime: Double = 0
+    /// Seeds the new model's weights, the window order and dropout.
     public var seed: UInt64 = 42
 
     // Validation and checkpoints.
@@ -34,9 +46,12 @@ public struct TrainingOptions: Codable, Equatable, Sendable {
     /// Checkpoint folder; nil = no checkpoints.
     public var outDir: String?
 
+    /// The defaults: a 2-layer LSTM of 128 units, batches of 50 sequences of 50 characters, Adam at
+    /// 2e-3 with gradients clipped to a global norm of 5, 10 epochs.
     public init() {}
 
     /// Checks ranges, naming the bad option.
+    /// - Throws: `CharRNNError.config`.
     public func validate() throws {
         guard layers >= 1, layers <= ModelConfig.maxLayers else { throw CharRNNError.config("layers must be in 1...\(ModelConfig.maxLayers), got \(layers)") }
         guard hidden >= 1, hidden <= ModelConfig.maxUnits else { throw CharRNNError.config("hidden must be in 1...\(ModelConfig.maxUnits), got \(hidden)") }
