@@ -4,7 +4,7 @@ Python binding of libcharrnn (the C ABI in include/charrnn.h), with Keras import
 :mod:`charrnn.keras`.
 
     >>> import charrnn
-    >>> model = charrnn.Model.load("model.safetensors")
+    >>> model = charrnn.Model.load("model.safetensors")   # or Model.load(): the bundled model
     >>> probs = model.probabilities("ROMEO:")         # (6, vocab_size) float32
     >>> with model.session() as s:
     ...     s.feed("ROMEO:")
@@ -112,12 +112,24 @@ def default_sample_params() -> dict:
 
 _PRECISIONS = {"float32": 0, "int8": 1}  # charrnn_precision
 
+# The bundled model (the repository's models/default.safetensors, copied in when the package is built),
+# where the package's programs find it too: charrnn/share/charrnn, as in an installed prefix.
+_BUNDLED_MODEL = _os.path.join(_os.path.dirname(_os.path.abspath(__file__)), "share", "charrnn",
+                               "default.safetensors")
+
 
 class Model(_charrnn.Model):
     """A model: weights, configuration and vocabulary.
 
     Create one with :meth:`load`, :meth:`create`, :func:`train` or :func:`charrnn.keras.load`.
     Immutable once shared: any number of threads may use it (and its sessions) concurrently."""
+
+    @classmethod
+    def load(cls, path=None) -> "Model":
+        """Loads a model or training checkpoint (safetensors written by charrnn) from `path` (str,
+        bytes or os.PathLike); without one, the bundled Shakespeare model the package carries (the one
+        the `charrnn` and `charrnn-repl` commands use by default)."""
+        return super().load(_BUNDLED_MODEL if path is None else path)
 
     @classmethod
     def create(cls, config, vocab: str, seed: int = 0) -> "Model":
