@@ -21,8 +21,10 @@ public enum ModelLocation {
     /// - Throws: `CharRNNError.io` when it names nothing that exists.
     public static func environmentPath() throws -> String? {
         guard let value = getenv(environmentVariable).map({ String(cString: $0) }), !value.isEmpty else { return nil }
-        guard FileIO.exists(value) else {
-            throw CharRNNError.io("\(environmentVariable) names \(value), which does not exist")
+        var status = stat()
+        guard stat(value, &status) == 0 else {
+            let reason = errno == ELOOP ? "a loop of symbolic links (or too many of them)" : String(cString: strerror(errno))
+            throw CharRNNError.io("\(environmentVariable) names \(value): \(reason)")
         }
         return value
     }

@@ -48,7 +48,7 @@ final class ForwardTests: XCTestCase {
             let model = Fixtures.model(config)
             let indices: [Int32] = [1, 4, 2, 8, 0, 3, 3, 5, 6, 7]
             var probs = [Float](repeating: 0, count: indices.count * 9)
-            model.probabilities(indices: indices, into: &probs)
+            try model.probabilities(indices: indices, into: &probs)
             let expected = ReferenceModel(model: model).distributions(indices)
             let session = Session(model: model)
             for (t, index) in indices.enumerated() {

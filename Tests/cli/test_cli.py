@@ -424,7 +424,7 @@ def test_environment_model_that_does_not_exist_is_an_error(tmp_path):
         proc = subprocess.run([exe, *args], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                               cwd=str(tmp_path), env=env, timeout=30)
         assert proc.returncode == 1, (exe, proc.returncode, proc.stderr.decode())
-        assert f"CHARRNN_MODEL names {missing}, which does not exist" in proc.stderr.decode()
+        assert f"CHARRNN_MODEL names {missing}: No such file or directory" in proc.stderr.decode()
 
 
 # --- eval and summary ----------------------------------------------------------------------------

@@ -140,8 +140,6 @@ def test_sizes_from_the_caller_are_checked(trained):
 
 # --- what the budget does not cover yet --------------------------------------------------------------
 
-@pytest.mark.xfail(strict=True, reason="charrnn_model_save builds the whole file in memory (about twice the model) "
-                   "without asking the budget: Swift aborts under ulimit -v")
 def test_saving_a_model_that_fits_under_a_tight_limit_is_not_an_abort(tmp_path):
     """A 2x1536 LSTM (115 MB of weights) made under no limit, then saved with 140 MiB of address space left:
     OK, or OUT_OF_MEMORY with nothing written; never an abort. Bug: ModelFile.encode copies every tensor
@@ -158,8 +156,6 @@ def test_saving_a_model_that_fits_under_a_tight_limit_is_not_an_abort(tmp_path):
         assert not target.exists() and os.listdir(tmp_path) == []
 
 
-@pytest.mark.xfail(strict=True, reason="OpenBLAS retries its 128 MiB buffer allocation forever when it fails: "
-                   "charrnn_model_evaluate hangs at 100% CPU with less than 128 MiB of address space left")
 def test_evaluate_with_little_address_space_left_does_not_hang():
     """charrnn_model_evaluate of a 1x32 LSTM on 9 characters with 64 MiB of address space left (RLIMIT_AS):
     a result or OUT_OF_MEMORY within 2 s (it takes 10 ms). Bug: the evaluation graph's first product goes to
@@ -172,8 +168,6 @@ def test_evaluate_with_little_address_space_left_does_not_hang():
     assert probe_lines(result)["evaluate"]["status"] in ("OK", "OUT_OF_MEMORY")
 
 
-@pytest.mark.xfail(strict=True, reason="OpenBLAS retries its 128 MiB buffer allocation forever when it fails: "
-                   "charrnn_train hangs at 100% CPU with little address space left")
 def test_training_with_little_address_space_left_does_not_hang(corpus):
     """charrnn_train of a 1x16 LSTM for 3 steps (a few MB by the trainer's own estimate, which passes) with
     64 MiB of address space left: a result or OUT_OF_MEMORY within a few seconds. Bug: as for evaluate,
@@ -183,8 +177,6 @@ def test_training_with_little_address_space_left_does_not_hang(corpus):
     assert probe_lines(result)["train"]["status"] in ("OK", "OUT_OF_MEMORY")
 
 
-@pytest.mark.xfail(strict=True, reason="OpenBLAS retries its 128 MiB buffer allocation forever when it fails: "
-                   "`charrnn eval` hangs under a `ulimit -v` that leaves it less than that")
 def test_cli_eval_with_little_address_space_left_does_not_hang(trained, tmp_path):
     """`charrnn eval` of a short text under `ulimit -v` set to what the program maps once its model is
     loaded plus 64 MiB (measured first: the budget's refusal of a 1 GiB text says how much was left):

@@ -58,12 +58,10 @@ def _quick(result, what):
 
 
 COMMANDS = ["sample", "eval-text", "eval-model", "summary", "train-corpus", "train-resume", "env-model"]
-ENV_LOOP_BUG = pytest.mark.xfail(strict=True, reason="ModelLocation.environmentPath checks $CHARRNN_MODEL with "
-                                 "access(), which fails with ELOOP, and reports the loop as 'which does not exist'")
 
 
 @pytest.mark.parametrize("command,kind", [
-    pytest.param(c, k, marks=ENV_LOOP_BUG if (c, k) == ("env-model", "symlink-loop") else ())
+    pytest.param(c, k)
     for c in COMMANDS for k in KINDS])
 def test_cli_refuses_special_file(special, corpus, trained, tmp_path, kind, command):
     """Every `charrnn` subcommand that takes a path: exit 1 at once, the message naming the path and its kind.
@@ -180,8 +178,6 @@ def _char_device(folder):
     return path
 
 
-@pytest.mark.xfail(strict=True, reason=":save and charrnn_model_save rename a regular file over whatever the path "
-                   "names: a FIFO or a device node (as root, /dev/null itself) is replaced")
 @pytest.mark.parametrize("kind", ["fifo", "char-device"])
 def test_saving_over_a_special_file_is_refused(trained, tmp_path, kind):
     """`:save PATH` in the REPL and charrnn_model_save(PATH) where PATH is a named pipe or a character

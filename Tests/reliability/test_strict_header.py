@@ -271,8 +271,6 @@ def test_python_refuses_hostile_headers(hostile):
 
 # --- found while writing these: the strict reader's own costs ----------------------------------------
 
-@pytest.mark.xfail(strict=True, reason="StrictJSON.string() is quadratic in the number of escapes between runs of "
-                   "plain characters: a 1.2 MB header takes minutes")
 def test_header_string_with_many_escapes_is_read_quickly(tmp_path):
     """A metadata string alternating a plain character and an escape (`a\\"a\\"...`, 400k times: a 1.2 MB
     header) is refused (no "format" entry) as quickly as any other 1 MB header. Bug: each run of plain
@@ -287,8 +285,6 @@ def test_header_string_with_many_escapes_is_read_quickly(tmp_path):
     assert result.seconds < MAX_SECONDS
 
 
-@pytest.mark.xfail(strict=True, reason="the strict header reader allocates about 9 bytes per byte of a long string, "
-                   "beyond the 3 per byte MemoryBudget reserved for the load: Swift aborts")
 def test_long_header_string_under_a_tight_limit_is_refused_not_aborted(tmp_path):
     """A 24 MB header holding one metadata string, loaded by charrnn_model_load with 150 MiB of address
     space left: the read's budget (3 bytes per byte of the file, 72 MB) fits, so the load goes on; it

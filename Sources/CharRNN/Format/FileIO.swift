@@ -84,8 +84,16 @@ package enum FileIO {
     /// Writes `bytes` to `path` atomically: a temporary file in the same folder, flushed to disk, then
     /// renamed over the target. On any failure the target is untouched and the temporary file removed.
     package static func writeAtomically(_ bytes: [UInt8], to path: String) throws {
+        // The rename would replace whatever the path names: a pipe, a device (/dev/null), a socket.
+        var existing = stat()
+        if lstat(path, &existing) == 0 {
+            let kind = existing.st_mode & S_IFMT
+            guard kind == S_IFREG || kind == S_IFLNK else {
+                throw CharRNNError.io("\(path) is \(fileKind(existing.st_mode)), not a regular file: not replaced")
+            }
+        }
         let temporary = "\(path).tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
-        let fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL, 0o644)
+        let fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
         guard fd >= 0 else { throw CharRNNError.io("cannot create \(temporary): \(lastErrorString())") }
         var ok = false
         defer {

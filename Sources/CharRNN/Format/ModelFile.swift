@@ -33,6 +33,11 @@ package enum ModelFile {
 
     /// Writes a model atomically.
     static func save(_ model: Model, to path: String, extras: Extras = Extras()) throws {
+        // The file is built in memory before it is written: a copy of each tensor, then the file's bytes
+        // (the tensors again and a header of a few KB).
+        let tensorBytes = (model.layout.totalCount + extras.tensors.values.reduce(0) { $0 + $1.values.count }) * 4
+        try MemoryBudget.ensure(2 * Double(tensorBytes) + Double(1 << 20) + Double(extras.metadata.values.reduce(0) { $0 + $1.utf8.count }) * 2,
+                                for: "writing \(path)")
         try FileIO.writeAtomically(encode(model, extras: extras), to: path)
     }
 
@@ -135,7 +140,8 @@ package enum ModelFile {
     /// Loads a model or checkpoint file.
     package static func load(_ path: String) throws -> (model: Model, extras: Extras) {
         // The file's bytes, then the parameters and any extra tensors copied out of them.
-        let bytes = try FileIO.read(path, memoryPerByte: 3)
+        // The bytes, the copies of the tensors, and the header's JSON (up to two bytes per byte).
+        let bytes = try FileIO.read(path, memoryPerByte: 4)
         do {
             return try decode(bytes)
         } catch CharRNNError.format(let message) {

@@ -1,6 +1,18 @@
 import CBLAS
 import CharRNNKernels
 
+/// OpenBLAS's work buffer: allocated by the first product on each thread, and when that allocation
+/// fails, OpenBLAS retries it forever (the call never returns). Work that multiplies through BLAS asks
+/// the memory budget for it first, so that it is refused with a message instead.
+enum BLASWorkspace {
+    /// OpenBLAS's BUFFER_SIZE (128 MiB on x86-64) and its alignment slack.
+    static let bytes = Double(128 << 20) + Double(64 << 10)
+
+    static func ensure(for what: String) throws {
+        try MemoryBudget.ensure(bytes, for: "\(what) (OpenBLAS's 128 MiB work buffer)")
+    }
+}
+
 /// Row-major single-precision matrix product through the system BLAS:
 /// `C (m, n) = alpha · op(A) · op(B) + beta · C`, where `op(A)` is (m, k) and `op(B)` is (k, n).
 /// `lda`, `ldb`, `ldc` are the row strides of the matrices as stored.

@@ -13,6 +13,7 @@ extension Model {
                         interrupt: (() -> Bool)? = nil) throws -> BatchResult {
         let n = indices.count
         guard n > 0 else { return BatchResult() }
+        try BLASWorkspace.ensure(for: "evaluating")
         let chunk = min(Model.evaluationChunk, n)
         let graph = TrainingGraph(model: self, batch: 1, steps: chunk, computesGradients: false)
         var rng = RandomGenerator(seed: 0)
@@ -88,9 +89,9 @@ extension Model {
     }
 
     /// The next-character distribution after each prefix of `text`, from a fresh state: (count, V) row-major.
-    public func probabilities(_ text: [Unicode.Scalar]) throws -> [Float] {
     /// - Throws: `CharRNNError.unknownCharacter` for characters outside the vocabulary,
     ///   `CharRNNError.notFinite` when the model's numbers overflow on this text.
+    public func probabilities(_ text: [Unicode.Scalar]) throws -> [Float] {
         let indices = try vocabulary.encode(text, skipUnknown: false).indices
         var out = [Float](repeating: 0, count: indices.count * config.vocabSize)
         try out.withUnsafeMutableBufferPointer { _ = try sequentialPass(indices, probabilities: $0.baseAddress) }
@@ -109,6 +110,7 @@ extension Model {
     /// a time with the state carried: fast validation during training.
     func evaluateStreams(_ data: [Int32], batch: Int, steps: Int) throws -> BatchResult {
         guard data.count >= 2 else { throw CharRNNError.invalidArgument("evaluation needs at least 2 characters") }
+        try BLASWorkspace.ensure(for: "validating")
         let b = max(1, min(batch, (data.count - 1) / max(steps, 1)))
         let t = min(steps, (data.count - 1) / b)
         let graph = ParallelGraph(model: self, batch: b, steps: t, computesGradients: false)

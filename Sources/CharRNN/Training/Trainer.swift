@@ -87,7 +87,7 @@ public final class Trainer {
     /// Allows a new run to write into a folder that holds another run's checkpoints, replacing its
     /// `latest.safetensors`. Off by default: that file may be the other run's only exact resume point.
     public var overwritesOtherRuns = false
-    /// The checkpoint folder's descriptor, locked while this trainer runs (−1: none yet).
+    /// The checkpoint folder's descriptor, locked while `run` runs (−1: not held).
     private var folderLock: Int32 = -1
     /// The step of the last validation and checkpoint in this run (−1: none yet).
     var validatedAtStep = -1
@@ -100,7 +100,7 @@ public final class Trainer {
     public init(corpus: Corpus, options: TrainingOptions, model: Model? = nil) throws {
         try options.validate()
         let config = model?.config ?? options.modelConfig(vocabSize: corpus.vocabulary.count)
-        try MemoryBudget.ensure(TrainingMemory.estimatedBytes(config, options), for: "training")
+        try MemoryBudget.ensure(TrainingMemory.estimatedBytes(config, options) + BLASWorkspace.bytes, for: "training")
         let model = try model ?? Model(config: config, vocabulary: corpus.vocabulary, seed: options.seed)
         guard model.vocabulary == corpus.vocabulary else {
             throw CharRNNError.unknownCharacter(Corpus.difference(model.vocabulary, corpus.vocabulary))
@@ -125,7 +125,7 @@ public final class Trainer {
     deinit {
         inputs.deallocate()
         targets.deallocate()
-        if folderLock >= 0 { close(folderLock) }
+        releaseFolder()
     }
 
     var plannedSteps: Int {
@@ -151,6 +151,7 @@ public final class Trainer {
         func seconds() -> Double { Date().timeIntervalSince(start) }
         var cancelled = false
         try checkOutputFolder()
+        defer { releaseFolder() }
 
         while progress.step < plannedSteps {
             if options.maxTime > 0 && seconds() >= options.maxTime { break }
@@ -215,9 +216,9 @@ public final class Trainer {
         unlink("\(dir)/.write-test")
     }
 
-    /// Takes an exclusive lock on the folder itself (flock on its descriptor: no file is added) for as
-    /// long as this trainer lives, so that two runs started together cannot both pass the check above
-    /// and then replace each other's checkpoints.
+    /// Takes an exclusive lock on the folder itself (flock on its descriptor: no file is added) while
+    /// `run` runs, so that two runs started together cannot both pass the check above and then replace
+    /// each other's checkpoints.
     private func holdFolder(_ dir: String) throws {
         guard folderLock < 0 else { return }
         let fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
@@ -227,6 +228,11 @@ public final class Trainer {
             throw CharRNNError.io("another training run is writing to \(dir) right now; use another folder")
         }
         folderLock = fd
+    }
+
+    private func releaseFolder() {
+        if folderLock >= 0 { close(folderLock) }
+        folderLock = -1
     }
 
     /// A folder's checkpoints belong to the run that wrote them: a run may write there only when it
