@@ -26,7 +26,7 @@ PKGCONFIGDIR := $(LIBDIR)/pkgconfig
 DATADIR := $(DESTDIR)$(PREFIX)/share/charrnn
 MANDIR := $(DESTDIR)$(PREFIX)/share/man/man1
 
-.PHONY: all deps build lib man python keras run test test-swift test-c test-python test-install check-memory bench fuzz \
+.PHONY: all deps build lib man python keras run test test-swift test-c test-python test-install test-consumer check-memory bench fuzz \
 	install uninstall clean
 
 all: build
@@ -107,11 +107,15 @@ python: lib | $(PY)
 run: build
 	$(RELEASE)/charrnn-repl
 
-test: test-swift test-c test-python test-install
+test: test-swift test-c test-python test-install test-wheel test-consumer
 
 test-swift: deps
 	$(SWIFT_BUILD)
 	$(SWIFT) test
+
+# A package that depends on charrnn by URL and version (a local tag), in Swift and in C.
+test-consumer: deps | $(PY)
+	$(PY) -m pytest -q Tests/consumer
 
 # A staged install (DESTDIR) used as C programmers and packagers use one: pkg-config, the examples,
 # the installed programs; the exported symbols; then uninstall leaves nothing behind.
@@ -136,4 +140,7 @@ fuzz: lib | $(PY)
 	$(MAKE) -C Tests/fuzz keras
 
 clean:
-	rm -rf .build $(VENV)
+	rm -rf .build $(VENV) dist
+
+# make wheel, make test-wheel: the pip-installable wheel (after PY, which its recipes use).
+include mk/wheel.mk
