@@ -102,8 +102,9 @@ extension Model {
     }
 
     /// Like `probabilities(_:)` for indices known to be in range, writing into `out` (count × V floats).
-    func probabilities(indices: [Int32], into out: UnsafeMutablePointer<Float>) {
-        _ = try? sequentialPass(indices, probabilities: out)  // no interrupt: cannot throw
+    /// - Throws: `CharRNNError.outOfMemory` when OpenBLAS's work buffer would not fit.
+    func probabilities(indices: [Int32], into out: UnsafeMutablePointer<Float>) throws {
+        _ = try sequentialPass(indices, probabilities: out)
     }
 
     /// Mean loss and accuracy of the model over `data` cut into `batch` contiguous streams read `steps` at
