@@ -138,35 +138,52 @@ def address_space_limit(limit):
     return apply
 
 
+# The launcher run_measured starts: a small interpreter that forks the program and reports its rusage.
+# A child forked straight from pytest would count pytest's own resident set (a GB once Keras is loaded)
+# in its peak: Linux carries the forking process's high-water mark across fork and exec.
+_LAUNCHER = """
+import json, os, resource, signal, sys
+limit, timeout, report = int(sys.argv[1]), float(sys.argv[2]), sys.argv[3]
+pid = os.fork()
+if pid == 0:
+    if limit:
+        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+    os.execvp(sys.argv[4], sys.argv[4:])
+killed = []
+def kill(*_):
+    killed.append(True)
+    os.kill(pid, signal.SIGKILL)
+signal.signal(signal.SIGALRM, kill)
+signal.setitimer(signal.ITIMER_REAL, timeout)
+while True:
+    try:
+        _, status, usage = os.wait4(pid, 0)
+        break
+    except InterruptedError:
+        pass
+signal.setitimer(signal.ITIMER_REAL, 0)
+with open(report, "w") as f:
+    json.dump({"status": os.waitstatus_to_exitcode(status), "maxrss_kb": usage.ru_maxrss, "killed": bool(killed)}, f)
+"""
+
+
 def run_measured(argv, *, timeout=30, input=b"", limit_as=None, env=None, cwd=None):
     """Runs argv to its end (SIGKILL after `timeout` s: a SIGTERM could be waited out by a program that
-    hangs) and measures its wall time and peak RSS. `limit_as` sets RLIMIT_AS in the child."""
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+    hangs) and measures its wall time and peak RSS (its own: see _LAUNCHER). `limit_as` sets RLIMIT_AS
+    in the child."""
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err, \
+            tempfile.NamedTemporaryFile(suffix=".json") as report:
         start = time.monotonic()
-        proc = subprocess.Popen([os.fspath(a) for a in argv], stdin=subprocess.PIPE, stdout=out, stderr=err,
-                                env=LIMITED_ENV if env is None else env, cwd=cwd,
-                                preexec_fn=address_space_limit(limit_as) if limit_as else None)
-        killed = []
-
-        def kill():
-            killed.append(True)
-            proc.kill()
-        timer = threading.Timer(timeout, kill)
-        timer.start()
-        try:
-            try:
-                proc.stdin.write(input)
-                proc.stdin.close()
-            except BrokenPipeError:
-                pass
-            _, status, usage = os.wait4(proc.pid, 0)
-        finally:
-            timer.cancel()
-        proc.returncode = os.waitstatus_to_exitcode(status)  # reaped here: Popen must not wait again
+        launcher = [sys.executable, "-S", "-c", _LAUNCHER, str(limit_as or 0), str(timeout), report.name]
+        proc = subprocess.run(launcher + [os.fspath(a) for a in argv], input=input, stdout=out, stderr=err,
+                              env=LIMITED_ENV if env is None else env, cwd=cwd, timeout=timeout + 30)
         seconds = time.monotonic() - start
+        with open(report.name) as f:
+            measured = json.load(f)
         out.seek(0)
         err.seek(0)
-        return Measured(proc.returncode, out.read(), err.read(), seconds, usage.ru_maxrss / 1024, bool(killed))
+        return Measured(measured["status"], out.read(), err.read(), seconds, measured["maxrss_kb"] / 1024,
+                        measured["killed"])
 
 
 def run_python(script, *, headroom=None, timeout=60, cwd=None):

@@ -100,8 +100,9 @@ r = {{"first": attempt(lambda: charrnn.train({corpus!r}, **params))}}
 before = digest()
 r["second"] = attempt(lambda: charrnn.train({corpus!r}, **dict(params, seed=4)))
 r["unchanged"] = {{"raised": None, "value": before == digest()}}
-r["resumed"] = attempt(lambda: charrnn.train({corpus!r}, resume={folder!r} + "/latest.safetensors",
-                                             max_steps=8, out_dir={folder!r})[1]["steps"])
+# An exact resume needs the run's batching (the C ABI and Python do not take it from the checkpoint yet).
+r["resumed"] = attempt(lambda: charrnn.train({corpus!r}, **dict(params, resume={folder!r} + "/latest.safetensors",
+                                                             max_steps=8))[1]["steps"])
 print(json.dumps(r))
 """))
     assert out["first"]["raised"] is None, out["first"]
