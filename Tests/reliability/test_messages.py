@@ -45,8 +45,7 @@ def test_negative_number_names_the_option(corpus, tmp_path, program, option, val
 @pytest.mark.parametrize("command", ["sample", "eval", "train", "resume", "repl"])
 def test_symlink_loop_is_called_a_loop(tmp_path, corpus, trained, command):
     """A loop of symbolic links (a -> b -> a) is reported as a loop, and a dangling link as missing: the
-    two are told apart, in every program. ($CHARRNN_MODEL naming a loop is the exception, marked xfail in
-    test_special_files.py.)"""
+    two are told apart, in every program ($CHARRNN_MODEL naming a loop: test_special_files.py)."""
     os.symlink(tmp_path / "b", tmp_path / "a")
     os.symlink(tmp_path / "a", tmp_path / "b")
     os.symlink(tmp_path / "nowhere", tmp_path / "dangling")
@@ -94,9 +93,6 @@ print(json.dumps({{c: attempt(lambda c=c: charrnn.Model.create(c, "abc")) for c 
     assert "1e400" in probe_lines(run_measured([probe, "create", list(CONFIGS)[0]]))["create"]["message"]
 
 
-@pytest.mark.xfail(strict=True, reason="ModelConfig.fromJSON hands numbers the strict reader accepts to Foundation's "
-                   "JSONDecoder, which reports one that does not fit the field's type as 'The given data was not "
-                   "valid JSON' at the top level")
 @pytest.mark.parametrize("config,field", [
     ('{"layers": [{"cell": "lstm", "units": 8.5}]}', "units"),
     ('{"layers": [{"cell": "lstm", "units": 1e20}]}', "units"),
@@ -107,20 +103,17 @@ print(json.dumps({{c: attempt(lambda c=c: charrnn.Model.create(c, "abc")) for c 
 def test_config_number_of_the_wrong_kind_names_the_field(config, field):
     """Valid JSON numbers within float64 that the field cannot hold (a fraction, 1e20 or 2^63 for units, a
     fraction for vocab_size) or that the strict reader accepts and Foundation does not (a dropout of
-    1e-400, 0 in float64): the message names the field and what is wrong with its value. Bug: charrnn_model_create (and Model.create, and a model file's config) says "model config
-    JSON: top level: The given data was not valid JSON." — the very message issue 18 item 6 removed for
-    1e400, and false: the JSON is valid."""
+    1e-400, 0 in float64): the message names the field and what is wrong with its value. (It said "model config JSON: top level: The given data was not valid JSON." before the config
+    was decoded from the strict reader's tree.)"""
     line = probe_lines(run_measured([compile_c("probe"), "create", config]))["create"]
     assert line["status"] == "CONFIG", line
     assert "not valid JSON" not in line["message"] and field in line["message"], line["message"]
 
 
-@pytest.mark.xfail(strict=True, reason="a training state field of the wrong kind (step 3.5) is reported as 'the "
-                   "training state is corrupt' with no field named")
 def test_training_state_of_the_wrong_kind_names_the_field(trained, corpus, tmp_path):
     """A checkpoint whose training state says "step": 3.5: `charrnn train --resume` refuses it naming the
-    file and the field. Bug: the message is "FILE: the training state is corrupt" and nothing more (the
-    strict reader accepts the number, Foundation's decoder refuses it without saying where)."""
+    file and the field (it said only "FILE: the training state is corrupt" before the state was decoded
+    from the strict reader's tree)."""
     path = with_training_state(trained, tmp_path / "frac.safetensors", step=3.5)
     result = run("train", corpus, "--resume", path, "--max-steps", "25", "--out", str(tmp_path / "o"))
     assert_clean_failure(result, "frac.safetensors", "step", status=1)

@@ -225,18 +225,14 @@ public struct ModelConfig: Codable, Equatable, Sendable {
     public static func fromJSON(_ text: String, vocabSize: Int? = nil) throws -> ModelConfig {
         var config: ModelConfig
         do {
-            // The strict reader first: it names duplicate keys and out-of-range numbers, which
-            // Foundation's decoder resolves silently or reports as "not valid JSON".
-            _ = try StrictJSON.parse(text, maxValues: 100_000)
+            // The strict reader names duplicate keys and out-of-range numbers, and decoding from its tree
+            // names a value of the wrong kind with its path: Foundation's decoder resolves the first
+            // silently and reports the others as "not valid JSON".
+            config = try JSONValueDecoder.decode(ModelConfig.self, from: text, maxValues: 100_000)
         } catch CharRNNError.format(let message) {
             throw CharRNNError.config("model config JSON: \(message)")
-        }
-        do {
-            config = try JSONDecoder().decode(ModelConfig.self, from: Data(text.utf8))
         } catch let error as DecodingError {
             throw CharRNNError.config("model config JSON: \(describe(error))")
-        } catch {
-            throw CharRNNError.config("model config JSON: \(error)")
         }
         if let vocabSize {
             if config.vocabSize == 0 { config.vocabSize = vocabSize }

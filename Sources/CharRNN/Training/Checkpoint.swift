@@ -31,11 +31,10 @@ struct CheckpointState: Codable {
     /// The training state of a checkpoint file; nil for a plain model file.
     static func decode(_ extras: ModelFile.Extras, path: String) throws -> CheckpointState? {
         guard let json = extras.metadata[Trainer.metadataKey] else { return nil }
-        do { _ = try StrictJSON.parse(json, maxValues: 10_000) } catch CharRNNError.format(let message) {
+        do { return try JSONValueDecoder.decode(CheckpointState.self, from: json, maxValues: 10_000) } catch CharRNNError.format(let message) {
             throw CharRNNError.format("\(path): the training state is corrupt: \(message)")
-        }
-        do { return try JSONDecoder().decode(CheckpointState.self, from: Data(json.utf8)) } catch {
-            throw CharRNNError.format("\(path): the training state is corrupt")
+        } catch let error as DecodingError {
+            throw CharRNNError.format("\(path): the training state is corrupt: \(describe(error))")
         }
     }
 
