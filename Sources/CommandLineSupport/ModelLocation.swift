@@ -23,8 +23,7 @@ public enum ModelLocation {
         guard let value = getenv(environmentVariable).map({ String(cString: $0) }), !value.isEmpty else { return nil }
         var status = stat()
         guard stat(value, &status) == 0 else {
-            let reason = errno == ELOOP ? "a loop of symbolic links (or too many of them)" : String(cString: strerror(errno))
-            throw CharRNNError.io("\(environmentVariable) names \(value): \(reason)")
+            throw CharRNNError.io("\(environmentVariable) names \(value): \(FileIO.openFailure())")
         }
         return value
     }
@@ -79,8 +78,7 @@ public enum ModelLocation {
     public static func resolve(_ path: String) throws -> String {
         var status = stat()
         guard stat(path, &status) == 0 else {
-            let reason = errno == ELOOP ? "a loop of symbolic links (or too many of them)" : String(cString: strerror(errno))
-            throw CharRNNError.io("cannot open \(path): \(reason)")
+            throw CharRNNError.io("cannot open \(path): \(FileIO.openFailure())")
         }
         guard (status.st_mode & S_IFMT) == S_IFDIR else { return path }
         for preferred in ["model.safetensors", "latest.safetensors"] where FileIO.exists(path + "/" + preferred) {

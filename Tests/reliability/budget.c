@@ -33,12 +33,8 @@
 #include <sys/mman.h>
 #include <sys/resource.h>
 
-/* charrnn.h 0.2 sizes the structs the library fills in (struct_size, CHARRNN_INIT_SIZE); 0.1 does not. */
-#ifdef CHARRNN_INIT_SIZE
+/* A result struct the library fills in: zeroed, then sized (struct_size, charrnn.h's conventions). */
 #define INIT_RESULT(var) (memset(&(var), 0, sizeof(var)), CHARRNN_INIT_SIZE(var))
-#else
-#define INIT_RESULT(var) memset(&(var), 0, sizeof(var))
-#endif
 
 static const char *VOCAB = "\n !',.:;?ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
 

@@ -49,10 +49,7 @@ package enum FileIO {
         guard !path.isEmpty else { throw CharRNNError.io("the file name is empty") }
         // O_NONBLOCK: opening a FIFO for reading would otherwise wait for a writer, forever.
         let fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY)
-        guard fd >= 0 else {
-            let reason = errno == ELOOP ? "a loop of symbolic links (or too many of them)" : lastErrorString()
-            throw CharRNNError.io("cannot open \(path): \(reason)")
-        }
+        guard fd >= 0 else { throw CharRNNError.io("cannot open \(path): \(openFailure())") }
         var st = stat()
         guard fstat(fd, &st) == 0 else {
             let reason = lastErrorString()
@@ -155,4 +152,10 @@ package enum FileIO {
     }
 
     static func lastErrorString() -> String { String(cString: strerror(errno)) }
+
+    /// Why an open or stat of a path just failed: strerror, except that ELOOP ("Too many levels of
+    /// symbolic links") is named as the loop it usually is.
+    package static func openFailure() -> String {
+        errno == ELOOP ? "a loop of symbolic links (or too many of them)" : lastErrorString()
+    }
 }

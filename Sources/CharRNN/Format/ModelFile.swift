@@ -56,7 +56,7 @@ package enum ModelFile {
             try checkTensorNames(index, layout: layout, config: config, isCheckpoint: metadata["training"] != nil)
             let parameters = ParameterBuffer(count: layout.totalCount, hugePages: true)
             for t in layout.tensors {
-                let entry = index.entry(named: t.name)!  // checkTensorNames found every one
+                guard let entry = index.entry(named: t.name) else { throw CharRNNError.format("tensor \(t.name) is missing") }
                 let destination = UnsafeMutableRawBufferPointer(start: parameters.pointer + t.offset, count: t.count * 4)
                 destination.copyMemory(from: UnsafeRawBufferPointer(rebasing: raw[entry.begin..<entry.end]))
                 for i in 0..<t.count {
