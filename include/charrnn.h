@@ -23,14 +23,16 @@
  *     the others (a program older than the library). Bytes past the library's own struct (a program
  *     newer than the library) must be zero, the value every field added later gives to the behaviour from
  *     before it existed; a non-zero byte there is CHARRNN_ERR_INVALID_ARGUMENT, naming both sizes.
- *   - Results the library fills in (charrnn_model_info, charrnn_eval_result, charrnn_train_result): set
+ *   - Results the library fills in (charrnn_model_info, charrnn_eval_result, charrnn_train_result,
+ *     charrnn_layer_info, charrnn_trace_info): set
  *     struct_size before the call, with CHARRNN_INIT_SIZE(var). The library writes only the fields that
  *     lie within both its struct and struct_size, leaves the bytes after them alone, and sets
  *     struct_size to the bytes it wrote.
  *   - charrnn_progress, which the library hands to a callback, carries the library's struct_size.
  *   - Fields added later are read only after CHARRNN_HAS_FIELD(ptr, type, field) says they were written.
- *   - A struct_size of 0 (never set), smaller than the struct's first version (its size in 0.2.0) or
- *     larger than 1024 is CHARRNN_ERR_INVALID_ARGUMENT, and the library touches nothing.
+ *   - A struct_size of 0 (never set), smaller than the struct's first version (its size in 0.2.0, or in
+ *     the version that introduced it) or larger than 1024 is CHARRNN_ERR_INVALID_ARGUMENT, and the
+ *     library touches nothing.
  *   A later version adds fields only at the end and always makes the struct larger (with explicit
  *   padding where a field would fit in the old trailing padding). Version 0.2.0 introduced struct_size
  *   and so changed the layout of every struct: programs built against 0.1.0 must be rebuilt.
@@ -466,6 +468,67 @@ typedef struct charrnn_train_result {
 CHARRNN_API charrnn_status charrnn_train(const char *corpus_path, const charrnn_train_params *params,
                                          charrnn_progress_callback callback, void *user_data,
                                          charrnn_model **out, charrnn_train_result *result);
+
+/* ---------------------------------------------------------------------------------------------- */
+/* Traces: what the model computes along a text                                                    */
+/* ---------------------------------------------------------------------------------------------- */
+
+/* One recurrent layer, filled by charrnn_model_get_layer_info(): set struct_size first
+ * (CHARRNN_INIT_SIZE). */
+typedef struct charrnn_layer_info {
+    uint32_t struct_size;   /* in: sizeof as the caller compiled it; out: the bytes written */
+    charrnn_cell cell;      /* LSTM, GRU or RNN */
+    uint32_t units;         /* U: the width of its hidden state (and of an LSTM's cell state) */
+    uint32_t state_offset;  /* floats of one character's state that come before this layer's: the units of
+                               the layers below, twice for LSTM layers (see charrnn_model_trace) */
+} charrnn_layer_info;
+
+/* Fills *info for recurrent layer `layer` (0 = the one that reads the input; charrnn_model_info's
+ * num_layers of them). A layer past the last is CHARRNN_ERR_NOT_FOUND. */
+CHARRNN_API charrnn_status charrnn_model_get_layer_info(const charrnn_model *model, size_t layer,
+                                                        charrnn_layer_info *info);
+
+/* Sizes and figures of a trace, filled by charrnn_model_trace(): set struct_size first
+ * (CHARRNN_INIT_SIZE). */
+typedef struct charrnn_trace_info {
+    uint32_t struct_size;   /* in: sizeof as the caller compiled it; out: the bytes written */
+    uint32_t vocab_size;    /* V: floats per character in `probs` */
+    uint64_t chars;         /* n: characters traced (the text's, less those skipped) */
+    uint64_t skipped;       /* characters left out as unknown (CHARRNN_SKIP_UNKNOWN) */
+    uint64_t probs_needed;  /* n * V: the floats `probs` must hold */
+    uint64_t states_needed; /* n * state_width: the floats `states` must hold */
+    uint32_t num_layers;    /* recurrent layers */
+    uint32_t state_width;   /* floats of state per character: every layer's units, twice for LSTM layers */
+    double loss;            /* mean cross-entropy of the n - 1 predictions, nats per character; NaN when
+                               n == 1 or nothing was run (a size query) */
+    double accuracy;        /* fraction of those predictions whose most probable character was right; NaN
+                               likewise */
+} charrnn_trace_info;
+
+/* Runs the model over `len` bytes of UTF-8 `text` from a fresh state and records, after each of its n
+ * characters, the distribution over the next character and the state of every layer: the numbers behind
+ * `charrnn explain`. Row t is "after reading characters 0..t".
+ * - `probs` (n * V floats, row-major): row t is the distribution over character t + 1, so row t - 1 at
+ *   character t's index is the probability the model gave character t.
+ * - `states` (n * state_width floats), layer by layer: layer l's hidden states are the (n, U) row-major
+ *   block starting at float n * state_offset (both from charrnn_model_get_layer_info), and an LSTM
+ *   layer's cell states the (n, U) block right after it, at n * (state_offset + U).
+ * Sizing: `info` is required; it receives n, V and the sizes. With `probs` and `states` both NULL (and
+ * both capacities 0) the call is a size query: the text is decoded and *info filled, the model is not run
+ * and loss and accuracy are NaN. Otherwise a NULL buffer (capacity 0) is one the caller does not want.
+ * A buffer smaller than its *_needed fails with CHARRNN_ERR_BUFFER_TOO_SMALL, *info filled as by a size
+ * query; a NULL buffer with a non-zero capacity is CHARRNN_ERR_INVALID_ARGUMENT. No size traps or wraps:
+ * n * V and n * state_width fit in 64 bits for every text one call accepts.
+ * Without CHARRNN_SKIP_UNKNOWN an unknown character fails with CHARRNN_ERR_UNKNOWN_CHARACTER; the text
+ * needs at least one known character. `interrupt` (may be NULL) is asked every 256 characters. When the
+ * run fails part-way (CHARRNN_ERR_CANCELLED, CHARRNN_ERR_NOT_FINITE), the buffers hold what was written
+ * so far and *info is untouched. The library allocates only the pass's working buffers (256
+ * characters' activations); the results go straight to the caller's buffers. */
+CHARRNN_API charrnn_status charrnn_model_trace(const charrnn_model *model, const char *text, size_t len,
+                                               uint32_t flags, charrnn_interrupt_callback interrupt,
+                                               void *user_data, float *probs, size_t probs_capacity,
+                                               float *states, size_t states_capacity,
+                                               charrnn_trace_info *info);
 
 #ifdef __cplusplus
 }

@@ -1356,6 +1356,180 @@ static void test_train_versions(void) {
     free(b);
 }
 
+/* charrnn_model_trace and charrnn_model_get_layer_info: sizes, layout, agreement with a session fed
+ * one character at a time and with charrnn_model_evaluate, and every error path. */
+#define TRACE_INFO_V1 64u  /* sizeof(charrnn_trace_info) in the version that introduced it */
+#define LAYER_INFO_V1 16u
+
+static void test_trace(void) {
+    charrnn_model *m = make_model(CONFIG_LSTM, 11); /* LSTM 24, then GRU 16 */
+    CHECK(offsetof(charrnn_trace_info, accuracy) + 8 == TRACE_INFO_V1 && sizeof(charrnn_trace_info) >= TRACE_INFO_V1);
+    CHECK(offsetof(charrnn_layer_info, state_offset) + 4 == LAYER_INFO_V1 && sizeof(charrnn_layer_info) >= LAYER_INFO_V1);
+
+    /* Layers. */
+    charrnn_layer_info li;
+    CHARRNN_INIT_SIZE(li);
+    OK(charrnn_model_get_layer_info(m, 0, &li));
+    CHECK(li.cell == CHARRNN_CELL_LSTM && li.units == 24 && li.state_offset == 0 && li.struct_size == sizeof li);
+    CHARRNN_INIT_SIZE(li);
+    OK(charrnn_model_get_layer_info(m, 1, &li));
+    CHECK(li.cell == CHARRNN_CELL_GRU && li.units == 16 && li.state_offset == 48);
+    EXPECT_STATUS(CHARRNN_ERR_NOT_FOUND, charrnn_model_get_layer_info(m, 2, &li));
+    EXPECT_STATUS(CHARRNN_ERR_NOT_FOUND, charrnn_model_get_layer_info(m, SIZE_MAX, &li));
+    EXPECT_STATUS(CHARRNN_ERR_INVALID_ARGUMENT, charrnn_model_get_layer_info(NULL, 0, &li));
+    EXPECT_STATUS(CHARRNN_ERR_INVALID_ARGUMENT, charrnn_model_get_layer_info(m, 0, NULL));
+    li.struct_size = 0;
+    EXPECT_STATUS(CHARRNN_ERR_INVALID_ARGUMENT, charrnn_model_get_layer_info(m, 0, &li));
+
+    /* A size query. */
+    const char *text = "To be, or not to be: that is the question.";
+    size_t len = strlen(text), n = len, width = 2 * 24 + 16;
+    charrnn_trace_info info;
+    CHARRNN_INIT_SIZE(info);
+    OK(charrnn_model_trace(m, text, len, 0, NULL, NULL, NULL, 0, NULL, 0, &info));
+    CHECK(info.struct_size == sizeof info && info.chars == n && info.skipped == 0 && info.num_layers == 2);
+    CHECK(info.vocab_size == strlen(VOCAB) && info.state_width == width);
+    CHECK(info.probs_needed == n * info.vocab_size && info.states_needed == n * width);
+    CHECK(isnan(info.loss) && isnan(info.accuracy));
+    size_t V = info.vocab_size;
+
+    /* The trace, against a session fed one character at a time (h and c are the last floats of its state). */
+    float *probs = malloc(n * V * sizeof *probs), *states = malloc(n * width * sizeof *states);
+    CHARRNN_INIT_SIZE(info);
+    OK(charrnn_model_trace(m, text, len, 0, NULL, NULL, probs, n * V, states, n * width, &info));
+    charrnn_eval_result r;
+    CHARRNN_INIT_SIZE(r);
+    OK(charrnn_model_evaluate(m, text, len, 0, &r));
+    CHECK(fabs(info.loss - r.loss) < 1e-9 && fabs(info.accuracy - r.accuracy) < 1e-12);
+    charrnn_model_info mi;
+    CHARRNN_INIT_SIZE(mi);
+    OK(charrnn_model_get_info(m, &mi));
+    unsigned char *state = malloc(mi.state_size);
+    charrnn_session *s = NULL;
+    OK(charrnn_session_new(m, &s));
+    float *row = malloc(V * sizeof *row);
+    double worst_p = 0, worst_h = 0, sum_error = 0;
+    for (size_t t = 0; t < n; t++) {
+        OK(charrnn_session_feed(s, text + t, 1, 0, NULL, NULL));
+        OK(charrnn_session_probabilities(s, row, V, NULL));
+        double sum = 0;
+        for (size_t j = 0; j < V; j++) {
+            sum += probs[t * V + j];
+            worst_p = fmax(worst_p, fabs(probs[t * V + j] - row[j]));
+        }
+        sum_error = fmax(sum_error, fabs(sum - 1));
+        OK(charrnn_session_get_state(s, state, mi.state_size, NULL));
+        const unsigned char *floats = state + mi.state_size - width * sizeof(float);
+        for (size_t k = 0; k < width; k++) {
+            float v;
+            memcpy(&v, floats + k * sizeof v, sizeof v);
+            /* The state buffer is h0, c0, h1 per character; the trace holds each as an (n, U) block. */
+            float traced = k < 24 ? states[t * 24 + k]
+                         : k < 48 ? states[n * 24 + t * 24 + (k - 24)]
+                                  : states[n * 48 + t * 16 + (k - 48)];
+            worst_h = fmax(worst_h, fabs(traced - v));
+        }
+    }
+    /* Two paths (batched products against vector-matrix products) sum in other orders: rounding only. */
+    CHECK(worst_p < 1e-5 && worst_h < 1e-5 && sum_error < 1e-5);
+    charrnn_session_free(s);
+
+    /* Only one of the buffers; and the other must not be touched. */
+    float *again = malloc(n * V * sizeof *again);
+    CHARRNN_INIT_SIZE(info);
+    OK(charrnn_model_trace(m, text, len, 0, NULL, NULL, again, n * V, NULL, 0, &info));
+    CHECK(memcmp(again, probs, n * V * sizeof *again) == 0);
+    float *states2 = malloc(n * width * sizeof *states2);
+    OK(charrnn_model_trace(m, text, len, 0, NULL, NULL, NULL, 0, states2, n * width, &info));
+    CHECK(memcmp(states2, states, n * width * sizeof *states2) == 0);
+
+    /* Sizes: too small fails with the sizes reported; NULL with a capacity is refused. */
+    memset(&info, 0, sizeof info);
+    CHARRNN_INIT_SIZE(info);
+    EXPECT_STATUS(CHARRNN_ERR_BUFFER_TOO_SMALL, charrnn_model_trace(m, text, len, 0, NULL, NULL, probs, n * V - 1, states, n * width, &info));
+    CHECK(info.probs_needed == n * V && info.states_needed == n * width && info.chars == n);
+    EXPECT_STATUS(CHARRNN_ERR_BUFFER_TOO_SMALL, charrnn_model_trace(m, text, len, 0, NULL, NULL, probs, n * V, states, 1, &info));
+    EXPECT_STATUS(CHARRNN_ERR_BUFFER_TOO_SMALL, charrnn_model_trace(m, text, len, 0, NULL, NULL, NULL, 0, states, 0, &info));
+    EXPECT_STATUS(CHARRNN_ERR_INVALID_ARGUMENT, charrnn_model_trace(m, text, len, 0, NULL, NULL, NULL, 5, NULL, 0, &info));
+    EXPECT_STATUS(CHARRNN_ERR_INVALID_ARGUMENT, charrnn_model_trace(m, text, len, 0, NULL, NULL, NULL, 0, NULL, SIZE_MAX, &info));
+    EXPECT_STATUS(CHARRNN_ERR_INVALID_ARGUMENT, charrnn_model_trace(m, text, len, 0, NULL, NULL, probs, SIZE_MAX, NULL, 0, &info));
+    EXPECT_STATUS(CHARRNN_ERR_INVALID_ARGUMENT, charrnn_model_trace(m, text, len, 0, NULL, NULL, NULL, 0, NULL, 0, NULL));
+    EXPECT_STATUS(CHARRNN_ERR_INVALID_ARGUMENT, charrnn_model_trace(NULL, text, len, 0, NULL, NULL, NULL, 0, NULL, 0, &info));
+    EXPECT_STATUS(CHARRNN_ERR_INVALID_ARGUMENT, charrnn_model_trace(m, NULL, 3, 0, NULL, NULL, NULL, 0, NULL, 0, &info));
+    EXPECT_STATUS(CHARRNN_ERR_INVALID_ARGUMENT, charrnn_model_trace(m, text, SIZE_MAX, 0, NULL, NULL, NULL, 0, NULL, 0, &info));
+    EXPECT_STATUS(CHARRNN_ERR_INVALID_ARGUMENT, charrnn_model_trace(m, text, 0, 0, NULL, NULL, NULL, 0, NULL, 0, &info));
+    EXPECT_STATUS(CHARRNN_ERR_INVALID_ARGUMENT, charrnn_model_trace(m, text, len, 4, NULL, NULL, NULL, 0, NULL, 0, &info));
+
+    /* Text: invalid UTF-8, unknown characters (refused, or skipped and counted), one character. */
+    EXPECT_STATUS(CHARRNN_ERR_UTF8, charrnn_model_trace(m, "ab\xff", 3, 0, NULL, NULL, NULL, 0, NULL, 0, &info));
+    CHECK(strstr(charrnn_last_error(), "offset 2") != NULL);
+    const char *unknown = "To be \xc3\xa9 or 1 not";
+    EXPECT_STATUS(CHARRNN_ERR_UNKNOWN_CHARACTER, charrnn_model_trace(m, unknown, strlen(unknown), 0, NULL, NULL, NULL, 0, NULL, 0, &info));
+    CHARRNN_INIT_SIZE(info);
+    OK(charrnn_model_trace(m, unknown, strlen(unknown), CHARRNN_SKIP_UNKNOWN, NULL, NULL, probs, n * V, NULL, 0, &info));
+    CHECK(info.chars == strlen("To be  or  not") && info.skipped == 2);
+    EXPECT_STATUS(CHARRNN_ERR_INVALID_ARGUMENT, charrnn_model_trace(m, "\xc3\xa9", 2, CHARRNN_SKIP_UNKNOWN, NULL, NULL, NULL, 0, NULL, 0, &info));
+    CHARRNN_INIT_SIZE(info);
+    OK(charrnn_model_trace(m, "T", 1, 0, NULL, NULL, probs, V, states, width, &info));
+    CHECK(info.chars == 1 && isnan(info.loss) && isnan(info.accuracy));
+    double worst_first = 0; /* other product shapes than the longer text's: rounding only */
+    for (size_t j = 0; j < V; j++) worst_first = fmax(worst_first, fabs(probs[j] - again[j]));
+    CHECK(worst_first < 1e-6);
+
+    /* Results a caller's struct_size limits: an older (too small) size is refused, a newer one gets ours. */
+    unsigned char big[TRACE_INFO_V1 + 64];
+    memset(big, 0xA5, sizeof big);
+    uint32_t size = (uint32_t)sizeof big;
+    memcpy(big, &size, sizeof size);
+    OK(charrnn_model_trace(m, text, len, 0, NULL, NULL, NULL, 0, NULL, 0, (charrnn_trace_info *)(void *)big));
+    memcpy(&size, big, sizeof size);
+    CHECK(size == sizeof(charrnn_trace_info) && bytes_are(big + size, sizeof big - size, 0xA5));
+    info.struct_size = TRACE_INFO_V1 - 8;
+    EXPECT_STATUS(CHARRNN_ERR_INVALID_ARGUMENT, charrnn_model_trace(m, text, len, 0, NULL, NULL, NULL, 0, NULL, 0, &info));
+    info.struct_size = 0;
+    EXPECT_STATUS(CHARRNN_ERR_INVALID_ARGUMENT, charrnn_model_trace(m, text, len, 0, NULL, NULL, NULL, 0, NULL, 0, &info));
+
+    /* Interrupted: cancelled, info untouched. */
+    char longtext[2001];
+    for (size_t i = 0; i < sizeof longtext - 1; i++) longtext[i] = "To be, or not "[i % 14];
+    longtext[sizeof longtext - 1] = '\0';
+    size_t ln = strlen(longtext);
+    float *lp = malloc(ln * V * sizeof *lp);
+    interrupt_log log = {0, 3};
+    CHARRNN_INIT_SIZE(info);
+    info.chars = 12345;
+    EXPECT_STATUS(CHARRNN_ERR_CANCELLED, charrnn_model_trace(m, longtext, ln, 0, interrupt_at, &log, lp, ln * V, NULL, 0, &info));
+    CHECK(log.calls == 3 && info.chars == 12345);
+    log = (interrupt_log){0, 0};
+    OK(charrnn_model_trace(m, longtext, ln, 0, interrupt_at, &log, lp, ln * V, NULL, 0, &info));
+    CHECK(log.calls >= (int)(ln / 256) && info.chars == ln);
+    free(lp);
+
+    free(probs); free(states); free(again); free(states2); free(state); free(row);
+    charrnn_model_free(m);
+
+    /* Overflowing weights: NOT_FINITE, as evaluation. */
+    charrnn_model *huge = make_model("{\"layers\":[{\"cell\":\"lstm\",\"units\":8}]}", 4);
+    size_t count = 0;
+    OK(charrnn_model_tensor_count(huge, &count));
+    for (size_t i = 0; i < count; i++) {
+        char name[128];
+        int64_t shape[4];
+        size_t rank = 0, k = 1;
+        OK(charrnn_model_tensor_info(huge, i, name, sizeof name, NULL, shape, &rank));
+        for (size_t d = 0; d < rank; d++) k *= (size_t)shape[d];
+        float *values = malloc(k * sizeof *values);
+        for (size_t j = 0; j < k; j++) values[j] = 3e38f;
+        *strchr(name, '.') = '\0';
+        OK(charrnn_model_set_weights(huge, name, name + strlen(name) + 1, values, k, shape, rank));
+        free(values);
+    }
+    float hp[4 * 64];
+    CHARRNN_INIT_SIZE(info);
+    EXPECT_STATUS(CHARRNN_ERR_NOT_FINITE, charrnn_model_trace(huge, "To b", 4, 0, NULL, NULL, hp, sizeof hp / sizeof *hp, NULL, 0, &info));
+    charrnn_model_free(huge);
+}
+
 int main(void) {
     const char *base = getenv("TMPDIR");
     snprintf(tmpdir, sizeof tmpdir, "%s/charrnn-ctest-XXXXXX", base && *base ? base : "/tmp");
@@ -1378,6 +1552,7 @@ int main(void) {
     test_sample_params_versions();
     test_result_versions();
     test_train_versions();
+    test_trace();
 
     char cmd[600];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);

@@ -8,9 +8,12 @@ extension Model {
     /// - Parameters:
     ///   - probabilities: when non-nil, receives (count, V): the distribution after each prefix.
     ///   - interrupt: asked before each chunk; returning true stops the pass with `CharRNNError.cancelled`.
+    ///   - afterChunk: called after each chunk with its first position, its length and the graph, whose
+    ///     buffers hold that chunk's distributions and states until the next chunk runs (`Model.trace`).
     /// - Returns: loss and accuracy of predicting each next character (count − 1 predictions).
     func sequentialPass(_ indices: [Int32], probabilities: UnsafeMutablePointer<Float>?,
-                        interrupt: (() -> Bool)? = nil) throws -> BatchResult {
+                        interrupt: (() -> Bool)? = nil,
+                        afterChunk: (Int, Int, TrainingGraph) throws -> Void = { _, _, _ in }) throws -> BatchResult {
         let n = indices.count
         guard n > 0 else { return BatchResult() }
         try BLASWorkspace.ensure(for: "evaluating")
@@ -32,6 +35,7 @@ extension Model {
                           computeGradients: false, carryState: start > 0, rng: &rng,
                           probabilities: probabilities.map { $0 + start * V })
             }
+            try afterChunk(start, steps, graph)
             start += steps
         }
         return total
