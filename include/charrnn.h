@@ -355,9 +355,15 @@ CHARRNN_API charrnn_status charrnn_session_set_state(charrnn_session *session, c
 /* Training                                                                                        */
 /* ---------------------------------------------------------------------------------------------- */
 
-typedef enum charrnn_cell { CHARRNN_CELL_LSTM = 0, CHARRNN_CELL_GRU = 1, CHARRNN_CELL_RNN = 2 } charrnn_cell;
+typedef enum charrnn_cell {
+    CHARRNN_CELL_UNSET = -1, /* not given (see charrnn_train_params) */
+    CHARRNN_CELL_LSTM = 0,
+    CHARRNN_CELL_GRU = 1,
+    CHARRNN_CELL_RNN = 2
+} charrnn_cell;
 
 typedef enum charrnn_optimizer {
+    CHARRNN_OPTIMIZER_UNSET = -1, /* not given (see charrnn_train_params) */
     CHARRNN_OPTIMIZER_ADAM = 0,
     CHARRNN_OPTIMIZER_RMSPROP = 1,
     CHARRNN_OPTIMIZER_SGD = 2,
@@ -365,13 +371,23 @@ typedef enum charrnn_optimizer {
 } charrnn_optimizer;
 
 typedef enum charrnn_objective {
+    CHARRNN_OBJECTIVE_UNSET = -1,   /* not given (see charrnn_train_params) */
     CHARRNN_OBJECTIVE_SEQUENCE = 0, /* every step predicts the next character; state carried across batches */
     CHARRNN_OBJECTIVE_WINDOW = 1    /* a window of seq_length characters predicts the one after it */
 } charrnn_objective;
 
-/* Training options; the `charrnn train` flags of the same names. Get defaults from
- * charrnn_default_train_params(), which sets struct_size; fields are only ever added at the end (see
- * Conventions). Strings are borrowed for the duration of the call. */
+/* The value of a training option that was not given. charrnn_train_params_init() sets every option to
+ * it; a new run then takes the default named beside the field, and a run resumed from a checkpoint
+ * takes the value that checkpoint's run used (the rule of `charrnn train --resume`). Floating-point
+ * options are not given when NaN; flags and enums when negative; strings when NULL. */
+#define CHARRNN_UNSET_U32 UINT32_MAX
+#define CHARRNN_UNSET_U64 UINT64_MAX
+
+/* Training options: the `charrnn train` flags and Python's charrnn.train() keywords of the same names,
+ * resolved by the same rules (a new model's architecture; a resumed model keeps its own). Get them from
+ * charrnn_default_train_params(), which sets struct_size and leaves every option unset; set only those
+ * you want. Fields are only ever added at the end (see Conventions). Strings are borrowed for the
+ * duration of the call. */
 typedef struct charrnn_train_params {
     uint32_t struct_size;       /* sizeof as the caller compiled it */
     charrnn_cell cell;          /* default LSTM */
@@ -384,31 +400,43 @@ typedef struct charrnn_train_params {
     uint32_t step;              /* window stride for OBJECTIVE_WINDOW. Default 3 */
     uint32_t batch_size;        /* default 50 */
     charrnn_optimizer optimizer;/* default ADAM */
-    float learning_rate;        /* default 2e-3 */
+    float learning_rate;        /* default 2e-3 for ADAM and RMSPROP, Keras's otherwise (SGD 0.01,
+                                   ADAGRAD 0.001); a resumed run keeps its rate unless the optimizer changes */
     float clip_value;           /* clip each gradient to ±clip_value; 0 = off. Default 0 */
     float clip_norm;            /* clip the global gradient norm; 0 = off. Default 5 */
-    float lr_decay;             /* multiply the rate by this...; 1 = off. Default 1 */
-    uint32_t lr_decay_every;    /* ...every this many steps (exponential decay); 0 = see below */
-    int32_t lr_decay_staircase; /* non-zero: decay in steps rather than continuously */
-    uint32_t lr_decay_after;    /* with lr_decay_every == 0: decay once per epoch after this epoch (char-rnn) */
-    uint32_t epochs;            /* default 10 */
-    uint64_t max_steps;         /* 0 = no limit */
-    double max_time;            /* seconds; 0 = no limit */
+    float lr_decay;             /* multiply the rate by this...; 1 = no schedule. Default: no schedule */
+    uint32_t lr_decay_every;    /* ...every this many steps (exponential decay), or */
+    int32_t lr_decay_staircase; /* positive: decay in steps rather than continuously. Default 0 */
+    uint32_t lr_decay_after;    /* ...once per epoch after this epoch (char-rnn). One of the two is needed */
+    uint32_t epochs;            /* default 10; with max_time given and epochs not, time decides */
+    uint64_t max_steps;         /* 0 = no limit. Default 0 */
+    double max_time;            /* seconds of this run; 0 = no limit. Default 0 */
     uint64_t seed;              /* default 42 */
-    int32_t lowercase;          /* non-zero: lowercase the corpus */
-    int32_t reduce_charset;     /* non-zero: keep a-z and ",.?! \n:;-'", map the rest to space */
-    uint64_t max_chars;         /* use at most this many characters of the corpus; 0 = all */
+    int32_t lowercase;          /* positive: lowercase the corpus. The model stores it (a resumed
+                                   model keeps its own). Default 0 */
+    int32_t reduce_charset;     /* positive: keep a-z and ",.?! \n:;-'", map the rest to space. Stored
+                                   like lowercase. Default 0 */
+    uint64_t max_chars;         /* use at most this many characters of the corpus; 0 = all. Default 0 */
     float val_fraction;         /* last fraction held out for validation. Default 0.1 */
     uint64_t eval_every;        /* validate every this many steps; 0 = at each epoch's end. Default 0 */
     const char *out_dir;        /* checkpoint folder (created); NULL = no checkpoints */
-    const char *resume;         /* checkpoint to continue from; NULL = start fresh */
+    const char *resume;         /* checkpoint to continue from (or model file to fine-tune); NULL = new */
+    /* Since 0.3.0. */
+    float momentum;             /* SGD momentum in [0, 1). Default 0 */
+    int32_t nesterov;           /* positive: Nesterov momentum (SGD). Default 0 */
+    float rho;                  /* RMSprop: decay of the squared-gradient average. Default 0.9 */
+    float beta1;                /* Adam: decay of the first moment. Default 0.9 */
+    float beta2;                /* Adam: decay of the second moment. Default 0.999 */
+    float epsilon;              /* keeps denominators from zero (RMSprop, Adam, Adagrad). Default 1e-7 */
+    int32_t overwrite;          /* positive: replace another run's checkpoints in out_dir (refused
+                                   otherwise). Never taken from a checkpoint. Default 0 */
 } charrnn_train_params;
 
-/* Fills `params` with the defaults, as charrnn_sample_params_init() does. Use
- * charrnn_default_train_params(). */
+/* Sets struct_size and leaves every option unset (CHARRNN_UNSET_U32 and the others above), as
+ * charrnn_sample_params_init() does for sampling. Use charrnn_default_train_params(). */
 CHARRNN_API charrnn_status charrnn_train_params_init(charrnn_train_params *params, size_t struct_size);
 
-/* The default training parameters, with struct_size set to this program's sizeof (inline, as
+/* Training parameters with no option given, struct_size set to this program's sizeof (inline, as
  * charrnn_default_sample_params()). */
 static inline charrnn_train_params charrnn_default_train_params(void) {
     charrnn_train_params params;
@@ -443,6 +471,14 @@ typedef struct charrnn_progress {
  * set, and charrnn_train returns CHARRNN_ERR_CANCELLED with *out set to the model so far). */
 typedef int (*charrnn_progress_callback)(const charrnn_progress *progress, void *user_data);
 
+/* How a training run began. */
+typedef enum charrnn_run_start {
+    CHARRNN_START_FRESH = 0,      /* a new model */
+    CHARRNN_START_RESUMED = 1,    /* continued a checkpoint's run exactly, from resumed_step */
+    CHARRNN_START_FINE_TUNED = 2  /* new progress from the weights of `resume`: a model file, or a
+                                     checkpoint whose text, split, batching or optimizer differ */
+} charrnn_run_start;
+
 /* Result of charrnn_train(): set struct_size first (CHARRNN_INIT_SIZE). */
 typedef struct charrnn_train_result {
     uint32_t struct_size;       /* in: sizeof as the caller compiled it; out: the bytes written */
@@ -454,6 +490,9 @@ typedef struct charrnn_train_result {
     float val_accuracy;
     double chars_per_s;
     double seconds;
+    /* Since 0.3.0. */
+    charrnn_run_start start;    /* a new model, a resumed run or a fine-tuned file */
+    uint64_t resumed_step;      /* for CHARRNN_START_RESUMED: the checkpoint's step it continued from */
 } charrnn_train_result;
 
 /* Trains a model on the UTF-8 text file `corpus_path` with `params` (NULL = defaults).

@@ -5,116 +5,124 @@ import CharRNN
 import Glibc
 #endif
 
-/// The default training parameters, struct_size aside.
-func defaultTrainParams() -> charrnn_train_params {
-    let o = TrainingOptions()
+/// Training parameters with no option given, struct_size aside: `TrainingSettings` resolves them.
+func unsetTrainParams() -> charrnn_train_params {
     var p = charrnn_train_params()
-    p.cell = CHARRNN_CELL_LSTM
-    p.layers = UInt32(o.layers)
-    p.hidden = UInt32(o.hidden)
-    p.embedding = UInt32(o.embedding)
-    p.dropout = o.dropout
-    p.objective = CHARRNN_OBJECTIVE_SEQUENCE
-    p.seq_length = UInt32(o.seqLength)
-    p.step = UInt32(o.windowStep)
-    p.batch_size = UInt32(o.batchSize)
-    p.optimizer = CHARRNN_OPTIMIZER_ADAM
-    p.learning_rate = o.optimizer.learningRate
-    p.clip_value = 0
-    p.clip_norm = o.clipping.globalNorm ?? 0
-    p.lr_decay = 1
-    p.lr_decay_every = 0
-    p.lr_decay_staircase = 0
-    p.lr_decay_after = 0
-    p.epochs = UInt32(o.epochs)
-    p.max_steps = 0
-    p.max_time = 0
-    p.seed = o.seed
-    p.lowercase = 0
-    p.reduce_charset = 0
-    p.max_chars = 0
-    p.val_fraction = 0.1
-    p.eval_every = 0
+    p.cell = CHARRNN_CELL_UNSET
+    p.layers = UInt32.max
+    p.hidden = UInt32.max
+    p.embedding = UInt32.max
+    p.dropout = .nan
+    p.objective = CHARRNN_OBJECTIVE_UNSET
+    p.seq_length = UInt32.max
+    p.step = UInt32.max
+    p.batch_size = UInt32.max
+    p.optimizer = CHARRNN_OPTIMIZER_UNSET
+    p.learning_rate = .nan
+    p.clip_value = .nan
+    p.clip_norm = .nan
+    p.lr_decay = .nan
+    p.lr_decay_every = UInt32.max
+    p.lr_decay_staircase = -1
+    p.lr_decay_after = UInt32.max
+    p.epochs = UInt32.max
+    p.max_steps = UInt64.max
+    p.max_time = .nan
+    p.seed = UInt64.max
+    p.lowercase = -1
+    p.reduce_charset = -1
+    p.max_chars = UInt64.max
+    p.val_fraction = .nan
+    p.eval_every = UInt64.max
     p.out_dir = nil
     p.resume = nil
+    p.momentum = .nan
+    p.nesterov = -1
+    p.rho = .nan
+    p.beta1 = .nan
+    p.beta2 = .nan
+    p.epsilon = .nan
+    p.overwrite = -1
     return p
 }
 
 @_cdecl("charrnn_train_params_init")
 public func capi_train_params_init(_ params: UnsafeMutablePointer<charrnn_train_params>?, _ structSize: Int) -> CStatus {
-    guarded { try initParameters(params, size: structSize, defaults: defaultTrainParams()) }
+    guarded { try initParameters(params, size: structSize, defaults: unsetTrainParams()) }
 }
 
-/// A uint64 field as an Int.
-private func int(_ value: UInt64, _ name: String) throws -> Int {
+/// A uint32 option, nil when unset.
+private func given(_ value: UInt32) -> Int? { value == UInt32.max ? nil : Int(value) }
+
+/// A uint64 option as an Int, nil when unset.
+private func given(_ value: UInt64, _ name: String) throws -> Int? {
+    guard value != UInt64.max else { return nil }
     guard value <= UInt64(Int.max) else { throw APIError.config("\(name) is too large (\(value))") }
     return Int(value)
 }
 
-/// Training and corpus options from C; enums are read as raw integers and checked.
-func trainingOptions(_ p: charrnn_train_params) throws -> (TrainingOptions, Corpus.Options, resume: String?) {
-    var o = TrainingOptions()
+/// A float option, nil when unset (NaN).
+private func given(_ value: Float) -> Float? { value.isNaN ? nil : value }
+
+/// A flag, nil when unset (negative).
+private func given(_ value: Int32) -> Bool? { value < 0 ? nil : value > 0 }
+
+/// The options C gave, as the core's settings; enums are read as raw integers and checked.
+func trainingSettings(_ p: charrnn_train_params) throws -> TrainingSettings {
+    var s = TrainingSettings()
     switch p.cell.rawValue {
-    case CHARRNN_CELL_LSTM.rawValue: o.cell = .lstm
-    case CHARRNN_CELL_GRU.rawValue: o.cell = .gru
-    case CHARRNN_CELL_RNN.rawValue: o.cell = .rnn
+    case CHARRNN_CELL_UNSET.rawValue: break
+    case CHARRNN_CELL_LSTM.rawValue: s.cell = .lstm
+    case CHARRNN_CELL_GRU.rawValue: s.cell = .gru
+    case CHARRNN_CELL_RNN.rawValue: s.cell = .rnn
     default: throw APIError.config("cell \(p.cell.rawValue) is not one of CHARRNN_CELL_LSTM (0), GRU (1), RNN (2)")
     }
-    o.layers = Int(p.layers)
-    o.hidden = Int(p.hidden)
-    o.embedding = Int(p.embedding)
-    o.dropout = p.dropout
+    s.layers = given(p.layers)
+    s.hidden = given(p.hidden)
+    s.embedding = given(p.embedding)
+    s.dropout = given(p.dropout)
     switch p.objective.rawValue {
-    case CHARRNN_OBJECTIVE_SEQUENCE.rawValue: o.objective = .sequence
-    case CHARRNN_OBJECTIVE_WINDOW.rawValue: o.objective = .window
+    case CHARRNN_OBJECTIVE_UNSET.rawValue: break
+    case CHARRNN_OBJECTIVE_SEQUENCE.rawValue: s.objective = .sequence
+    case CHARRNN_OBJECTIVE_WINDOW.rawValue: s.objective = .window
     default: throw APIError.config("objective \(p.objective.rawValue) is not one of CHARRNN_OBJECTIVE_SEQUENCE (0), WINDOW (1)")
     }
-    o.seqLength = Int(p.seq_length)
-    o.windowStep = Int(p.step)
-    o.batchSize = Int(p.batch_size)
-    let kind: OptimizerConfig.Kind
+    s.seqLength = given(p.seq_length)
+    s.windowStep = given(p.step)
+    s.batchSize = given(p.batch_size)
     switch p.optimizer.rawValue {
-    case CHARRNN_OPTIMIZER_ADAM.rawValue: kind = .adam
-    case CHARRNN_OPTIMIZER_RMSPROP.rawValue: kind = .rmsprop
-    case CHARRNN_OPTIMIZER_SGD.rawValue: kind = .sgd
-    case CHARRNN_OPTIMIZER_ADAGRAD.rawValue: kind = .adagrad
+    case CHARRNN_OPTIMIZER_UNSET.rawValue: break
+    case CHARRNN_OPTIMIZER_ADAM.rawValue: s.optimizer = .adam
+    case CHARRNN_OPTIMIZER_RMSPROP.rawValue: s.optimizer = .rmsprop
+    case CHARRNN_OPTIMIZER_SGD.rawValue: s.optimizer = .sgd
+    case CHARRNN_OPTIMIZER_ADAGRAD.rawValue: s.optimizer = .adagrad
     default: throw APIError.config("optimizer \(p.optimizer.rawValue) is not one of CHARRNN_OPTIMIZER_ADAM (0), RMSPROP (1), SGD (2), ADAGRAD (3)")
     }
-    o.optimizer = OptimizerConfig(kind: kind, learningRate: p.learning_rate)
-    o.clipping = GradientClipping(value: p.clip_value == 0 ? nil : p.clip_value,
-                                  globalNorm: p.clip_norm == 0 ? nil : p.clip_norm)
-    if p.lr_decay == 1 {
-        o.schedule = .constant
-    } else if p.lr_decay_every > 0 {
-        o.schedule = .exponential(decay: p.lr_decay, every: Int(p.lr_decay_every), staircase: p.lr_decay_staircase != 0)
-    } else {
-        o.schedule = .perEpoch(decay: p.lr_decay, after: Int(p.lr_decay_after))
-    }
-    o.epochs = Int(p.epochs)
-    o.maxSteps = try int(p.max_steps, "max_steps")
-    o.maxTime = p.max_time
-    o.seed = p.seed
-    o.evalEvery = try int(p.eval_every, "eval_every")
-    o.outDir = try optionalString(p.out_dir, "out_dir")
-    if o.outDir?.isEmpty == true { throw APIError.config("out_dir is empty (use NULL for no checkpoints)") }
-    try o.validate()
-
-    var c = Corpus.Options()
-    c.lowercase = p.lowercase != 0
-    c.reduceCharset = p.reduce_charset != 0
-    c.maxChars = try int(p.max_chars, "max_chars")
-    guard p.val_fraction.isFinite, p.val_fraction >= 0, p.val_fraction < 1 else {
-        throw APIError.config("val_fraction must be in [0, 1), got \(p.val_fraction)")
-    }
-    c.valFraction = Double(p.val_fraction)
-    let resume = try optionalString(p.resume, "resume")
-    return (o, c, resume)
-}
-
-/// Refuses a run whose buffers would obviously not fit in memory (instead of aborting in malloc), with
-/// the C API's own status.
-private func checkMemory(_ config: ModelConfig, _ o: TrainingOptions) throws {
-    if let refusal = TrainingMemory.refusal(config, o) { throw APIError.outOfMemory(refusal) }
+    s.learningRate = given(p.learning_rate)
+    s.momentum = given(p.momentum)
+    s.nesterov = given(p.nesterov)
+    s.rho = given(p.rho)
+    s.beta1 = given(p.beta1)
+    s.beta2 = given(p.beta2)
+    s.epsilon = given(p.epsilon)
+    s.clipValue = given(p.clip_value)
+    s.clipNorm = given(p.clip_norm)
+    s.schedule = try LearningRateSchedule.fromDecay(
+        given(p.lr_decay), every: given(p.lr_decay_every), staircase: given(p.lr_decay_staircase),
+        after: given(p.lr_decay_after))
+    s.epochs = given(p.epochs)
+    s.maxSteps = try given(p.max_steps, "max_steps")
+    s.maxTime = p.max_time.isNaN ? nil : p.max_time
+    s.seed = p.seed == UInt64.max ? nil : p.seed
+    s.lowercase = given(p.lowercase)
+    s.reduceCharset = given(p.reduce_charset)
+    s.maxChars = try given(p.max_chars, "max_chars")
+    s.valFraction = given(p.val_fraction).map(Double.init)
+    s.evalEvery = try given(p.eval_every, "eval_every")
+    s.outDir = try optionalString(p.out_dir, "out_dir")
+    s.resume = try optionalString(p.resume, "resume")
+    s.overwrite = given(p.overwrite) ?? false
+    return s
 }
 
 private func progress(_ kind: charrnn_progress_kind, _ p: TrainingProgress, epochs: Int) -> charrnn_progress {
@@ -140,19 +148,10 @@ public func capi_train(_ corpusPath: UnsafePointer<CChar>?, _ params: UnsafePoin
                        _ out: UnsafeMutablePointer<CModel?>?, _ result: UnsafeMutablePointer<charrnn_train_result>?) -> CStatus {
     guarded {
         let path = try string(corpusPath, "corpus_path")
-        let (options, corpusOptions, resume) = try trainingOptions(readParameters(params, defaults: defaultTrainParams(), "params"))
+        let settings = try trainingSettings(readParameters(params, defaults: unsetTrainParams(), "params"))
         let resultBytes = try resultSize(result, "result")  // refused now rather than after the training
-        let trainer: Trainer
-        if let resume {
-            let checkpoint = try ModelFile.load(resume)
-            try checkMemory(checkpoint.model.config, options)
-            let corpus = try Corpus.load(path: path, options: corpusOptions, vocabulary: checkpoint.model.vocabulary)
-            trainer = try Trainer(resuming: checkpoint, from: resume, corpus: corpus, options: options)
-        } else {
-            let corpus = try Corpus.load(path: path, options: corpusOptions)
-            try checkMemory(options.modelConfig(vocabSize: corpus.vocabulary.count), options)
-            trainer = try Trainer(corpus: corpus, options: options)
-        }
+        let run = try TrainingRun(corpusPath: path, settings: settings, memoryLimitBytes: TrainingMemory.limitBytes)
+        let trainer = run.trainer, options = run.options
         let epochs = options.epochs
         let summary = try trainer.run { event in
             guard let callback else { return true }
@@ -185,6 +184,13 @@ public func capi_train(_ corpusPath: UnsafePointer<CChar>?, _ params: UnsafePoin
             r.val_accuracy = Float(p.valAccuracy)
             r.chars_per_s = p.charsPerSecond
             r.seconds = p.seconds
+            switch run.start {
+            case .fresh: r.start = CHARRNN_START_FRESH
+            case .resumed(_, let step):
+                r.start = CHARRNN_START_RESUMED
+                r.resumed_step = UInt64(max(step, 0))
+            case .fineTuned: r.start = CHARRNN_START_FINE_TUNED
+            }
             writeResult(r, to: result, count: resultBytes)
         }
         out?.pointee = box(trainer.model)

@@ -5,9 +5,16 @@ import CommandLineSupport
 import Glibc
 #endif
 
-extension CellKind: ExpressibleByArgument {}
-extension Objective: ExpressibleByArgument {}
-extension OptimizerConfig.Kind: ExpressibleByArgument {}
+// Enum values in any case, as Keras users write them (--cell GRU, --optimizer RMSprop).
+extension CellKind: ExpressibleByArgument {
+    public init?(argument: String) { self.init(rawValue: argument.lowercased()) }
+}
+extension Objective: ExpressibleByArgument {
+    public init?(argument: String) { self.init(rawValue: argument.lowercased()) }
+}
+extension OptimizerConfig.Kind: ExpressibleByArgument {
+    public init?(argument: String) { self.init(rawValue: argument.lowercased()) }
+}
 
 /// `charrnn train CORPUS`: trains a new model, or resumes / fine-tunes from a checkpoint.
 struct Train: ParsableCommand {
@@ -38,13 +45,15 @@ struct Train: ParsableCommand {
     @Option(parsing: .unconditional, help: "Sequences per batch (default 50).") var batchSize: Int?
     @Flag(help: "Lowercase the text.") var lowercase = false
     @Flag(help: "Lowercase and keep only a-z and ,.?! \\n:;-' (others become spaces).") var reduceCharset = false
-    @Option(parsing: .unconditional, help: "Use at most this many characters of the text (0 = all).") var maxChars: Int = 0
-    @Option(parsing: .unconditional, help: "Fraction of the text, at its end, used for validation.") var valFraction: Double = 0.1
+    @Option(parsing: .unconditional, help: "Use at most this many characters of the text (0 = all).") var maxChars: Int?
+    @Option(parsing: .unconditional, help: "Fraction of the text, at its end, used for validation (default 0.1).") var valFraction: Double?
 
     // The update.
     @Option(help: "sgd, rmsprop, adam or adagrad (default adam).") var optimizer: OptimizerConfig.Kind?
-    @Option(parsing: .unconditional, help: "Learning rate (default 2e-3 for adam and rmsprop, Keras' default otherwise).") var lr: Float?
+    @Option(name: [.customLong("lr"), .customLong("learning-rate")], parsing: .unconditional,
+            help: "Learning rate (default 2e-3 for adam and rmsprop, Keras' default otherwise).") var lr: Float?
     @Option(parsing: .unconditional, help: "SGD momentum.") var momentum: Float?
+    @Flag(help: "SGD: Nesterov momentum.") var nesterov = false
     @Option(parsing: .unconditional, help: "RMSprop decay of the squared-gradient average.") var rho: Float?
     @Option(parsing: .unconditional, help: "Clip each gradient to ±VALUE (0 = off, the default).") var clipValue: Float?
     @Option(parsing: .unconditional, help: "Clip the global gradient norm to this (default 5; 0 = off).") var clipNorm: Float?
@@ -89,7 +98,7 @@ struct Train: ParsableCommand {
         if sampleEvery < 0 { throw ValidationError("--sample-every must be >= 0") }
         if sampleLength < 1 { throw ValidationError("--sample-length must be >= 1") }
         if let p = printEvery, p < 1 { throw ValidationError("--print-every must be >= 1") }
-        if maxChars < 0 { throw ValidationError("--max-chars must be >= 0") }
+        if let maxChars, maxChars < 0 { throw ValidationError("--max-chars must be >= 0") }
         if let t = maxTime, !(t >= 0 && t.isFinite) { throw ValidationError("--max-time must be a number of seconds >= 0") }
         // An empty folder name would put the checkpoints at the root ("/latest.safetensors").
         if let out, out.isEmpty { throw ValidationError("--out must name a folder; it is empty") }
@@ -100,59 +109,21 @@ struct Train: ParsableCommand {
     }
 
     private func train() throws {
-        // The checkpoint first: its vocabulary indexes the corpus, its options are the defaults.
-        var base = TrainingOptions()
-        var vocabulary: Vocabulary?
-        var resumesCheckpoint = false  // a training checkpoint, not a plain model file
-        var resumed: (model: Model, extras: ModelFile.Extras)?
-        if let resume {
-            let loaded = try ModelFile.load(resume)
-            resumed = loaded
-            vocabulary = loaded.model.vocabulary
-            if let saved = loaded.extras.savedTraining {
-                base = saved.options
-                resumesCheckpoint = true
-            }
-            if cell != nil || layers != nil || hidden != nil || embedding != nil || dropout != nil {
-                CLI.warn("--cell, --layers, --hidden, --embedding and --dropout are ignored with --resume: the architecture comes from \(resume)")
-            }
+        var settings = try self.settings()
+        let run = try TrainingRun(corpusPath: corpus, settings: settings)
+        settings = TrainingSettings()  // everything is in `run` now
+        let trainer = run.trainer, options = run.options, corpus = run.corpus
+        if !run.ignored.isEmpty {
+            CLI.warn(run.ignored.map { "--\($0)" }.joined(separator: ", ") + " ignored with --resume: the architecture comes from \(resume ?? "")")
         }
-        // Without --out, a resumed run writes beside the file it resumed from, not into the folder the
-        // checkpoint recorded: that may be the original of a copied folder, or relative to another directory.
-        let resumedRunFolder = resumesCheckpoint ? resume.map(FileIO.directory(of:)) : nil
-        let options = try trainingOptions(base: base, resumedRunFolder: resumedRunFolder)
-
-        var corpusOptions = Corpus.Options()
-        corpusOptions.lowercase = lowercase
-        corpusOptions.reduceCharset = reduceCharset
-        corpusOptions.maxChars = maxChars
-        corpusOptions.valFraction = valFraction
-        let corpus: Corpus
-        do {
-            corpus = try Corpus.load(path: self.corpus, options: corpusOptions, vocabulary: vocabulary)
-        } catch CharRNNError.unknownCharacter(let message) {
-            throw CharRNNError.unknownCharacter("cannot resume \(resume ?? ""): \(self.corpus): \(message)")
-        }
-
-        let trainer: Trainer
-        if let resume, let resumed {
-            trainer = try Trainer(resuming: resumed, from: resume, corpus: corpus, options: options)
-        } else {
-            trainer = try Trainer(corpus: corpus, options: options)
-        }
-        trainer.overwritesOtherRuns = overwrite
         let model = trainer.model
         let arch = "\(model.config.layers.count)x\(model.config.layers.first?.units ?? 0) \(model.config.layers.first?.cell.rawValue ?? "")"
         CLI.note("corpus \(self.corpus): \(corpus.training.count) training and \(corpus.validation.count) validation characters, vocabulary \(corpus.vocabulary.count)")
         CLI.note("model \(arch), \(model.config.input.rawValue) input, \(model.parameterCount) parameters; \(options.optimizer.kind.rawValue) lr \(options.optimizer.learningRate), batch \(options.batchSize) × \(options.seqLength), \(options.objective.rawValue) objective")
-        if let resume {
-            if let step = trainer.resumedStep {
-                CLI.note("resuming from \(resume) (step \(step))")
-            } else if resumesCheckpoint {
-                CLI.note("fine-tuning \(resume): the text, its validation split, the batching or the optimizer differ from the checkpoint's run, so progress restarts")
-            } else {
-                CLI.note("fine-tuning \(resume)")
-            }
+        switch run.start {
+        case .fresh: break
+        case .resumed(let from, let step): CLI.note("resuming from \(from) (step \(step))")
+        case .fineTuned(let from, let reason): CLI.note("fine-tuning \(from): \(reason)")
         }
 
         StopSignal.install()
@@ -213,44 +184,41 @@ struct Train: ParsableCommand {
         }
     }
 
-    /// The run's options: the checkpoint's (or the defaults) with the command line's on top.
-    /// - Parameter resumedRunFolder: the folder of the --resume file when it is a training checkpoint.
-    private func trainingOptions(base: TrainingOptions, resumedRunFolder: String?) throws -> TrainingOptions {
-        var o = base
-        if resume == nil {
-            if let cell { o.cell = cell }
-            if let layers { o.layers = layers }
-            if let hidden { o.hidden = hidden }
-            if let embedding { o.embedding = embedding }
-            if let dropout { o.dropout = dropout }
-        }
-        if let objective { o.objective = objective }
-        if let seqLength { o.seqLength = seqLength }
-        if let step { o.windowStep = step }
-        if let batchSize { o.batchSize = batchSize }
-        if let kind = optimizer, kind != o.optimizer.kind {
-            o.optimizer = OptimizerConfig(kind: kind, learningRate: kind == .adam || kind == .rmsprop ? 2e-3 : nil)
-        }
-        if let lr { o.optimizer.learningRate = lr }
-        if let momentum { o.optimizer.momentum = momentum }
-        if let rho { o.optimizer.rho = rho }
-        if let clipValue { o.clipping.value = clipValue > 0 ? clipValue : nil }
-        if let clipNorm { o.clipping.globalNorm = clipNorm > 0 ? clipNorm : nil }
-        if let lrDecay {
-            if let every = lrDecayEvery {
-                o.schedule = .exponential(decay: lrDecay, every: every, staircase: staircase)
-            } else if let after = lrDecayAfter {
-                o.schedule = .perEpoch(decay: lrDecay, after: after)
-            }
-        }
-        if let epochs { o.epochs = epochs }
-        if let maxSteps { o.maxSteps = maxSteps }
-        if let maxTime { o.maxTime = maxTime }
-        if let seed { o.seed = seed }
-        if let evalEvery { o.evalEvery = evalEvery }
-        o.outDir = out ?? resumedRunFolder ?? "checkpoints"
-        try o.validate()
-        return o
+    /// The options given on the command line; the core resolves them (`TrainingRun`).
+    private func settings() throws -> TrainingSettings {
+        var s = TrainingSettings()
+        s.cell = cell
+        s.layers = layers
+        s.hidden = hidden
+        s.embedding = embedding
+        s.dropout = dropout
+        s.objective = objective
+        s.seqLength = seqLength
+        s.windowStep = step
+        s.batchSize = batchSize
+        s.lowercase = lowercase ? true : nil
+        s.reduceCharset = reduceCharset ? true : nil
+        s.maxChars = maxChars
+        s.valFraction = valFraction
+        s.optimizer = optimizer
+        s.learningRate = lr
+        s.momentum = momentum
+        s.nesterov = nesterov ? true : nil
+        s.rho = rho
+        s.clipValue = clipValue
+        s.clipNorm = clipNorm
+        s.schedule = try LearningRateSchedule.fromDecay(lrDecay, every: lrDecayEvery, staircase: staircase ? true : nil,
+                                                        after: lrDecayAfter)
+        s.epochs = epochs
+        s.maxSteps = maxSteps
+        s.maxTime = maxTime
+        s.seed = seed
+        s.evalEvery = evalEvery
+        s.resume = resume
+        s.overwrite = overwrite
+        s.outDir = out
+        s.defaultOutDir = "checkpoints"
+        return s
     }
 
     private func printSamples(model: Model, step: Int, seed: UInt64) {

@@ -133,4 +133,32 @@ extension Model {
         }
         return total
     }
+
+    /// Mean loss and accuracy of the model on the windows of `data`: every window of `window` characters
+    /// starting `step` apart, each run from a zero state and predicting the character after it — what
+    /// Keras's `evaluate` reports for a model trained on windows. Validation of `--objective window` runs.
+    func evaluateWindows(_ data: [Int32], window: Int, step: Int, batch: Int) throws -> BatchResult {
+        let count = data.count > window ? (data.count - window - 1) / max(step, 1) + 1 : 0
+        guard count > 0 else {
+            throw CharRNNError.invalidArgument("window evaluation needs more than \(window) characters, got \(data.count)")
+        }
+        try BLASWorkspace.ensure(for: "validating")
+        let b = max(1, min(batch, count))
+        let graph = ParallelGraph(model: self, batch: b, steps: window, lastStepOnly: true, computesGradients: false)
+        var x = [Int32](repeating: 0, count: b * window), y = [Int32](repeating: -1, count: b)
+        var total = BatchResult()
+        var rng = RandomGenerator(seed: 0)
+        for first in stride(from: 0, to: count, by: b) {
+            for k in 0..<b {
+                // The last batch is filled up with its first window, whose target is then ignored (−1).
+                let w = first + k < count ? first + k : first
+                let start = w * step
+                for t in 0..<window { x[k * window + t] = data[start + t] }
+                y[k] = first + k < count ? data[start + window] : -1
+            }
+            total += graph.run(inputs: x, targets: y, steps: window, training: false, computeGradients: false,
+                               carryState: false, rng: &rng)
+        }
+        return total
+    }
 }

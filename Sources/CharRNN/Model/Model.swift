@@ -39,7 +39,7 @@ public final class Model: @unchecked Sendable {
         try MemoryBudget.ensure(count: layout.totalCount, bytesEach: MemoryLayout<Float>.size,
                                 for: "a model of \(layout.totalCount) parameters")
         self.config = config
-        self.vocabulary = vocabulary
+        self.vocabulary = vocabulary.normalizing(config.normalization)
         self.layout = layout
         parameters = ParameterBuffer(count: layout.totalCount, hugePages: true)
         Initialization.initialize(parameters.pointer, layout: layout, config: config, seed: seed)
@@ -48,7 +48,7 @@ public final class Model: @unchecked Sendable {
     /// A model with the given weights (as read from a file).
     init(config: ModelConfig, vocabulary: Vocabulary, parameters: ParameterBuffer) {
         self.config = config
-        self.vocabulary = vocabulary
+        self.vocabulary = vocabulary.normalizing(config.normalization)
         layout = ParameterLayout(config: config)
         self.parameters = parameters
     }

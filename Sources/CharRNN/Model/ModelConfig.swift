@@ -135,16 +135,25 @@ public struct ModelConfig: Codable, Equatable, Sendable {
     public var dropout: Float
     /// The output layer.
     public var head: HeadConfig
+    /// How text is normalised before its characters are looked up (`--lowercase`, `--reduce-charset`).
+    public var normalization: TextNormalization
+    /// The window the model was trained on (`--objective window`, or a Keras model whose input shape
+    /// fixes its length): generation then re-runs the last `window` characters from a zero state for each
+    /// new character, as the Keras tutorials' loop does. 0: the state is carried (stateful generation).
+    public var window: Int
 
     /// A configuration, not yet validated (see `validate()`).
     public init(vocabSize: Int, input: InputEncoding = .onehot, embeddingDim: Int = 0,
-                layers: [LayerConfig], dropout: Float = 0, head: HeadConfig = HeadConfig()) {
+                layers: [LayerConfig], dropout: Float = 0, head: HeadConfig = HeadConfig(),
+                normalization: TextNormalization = .none, window: Int = 0) {
         self.vocabSize = vocabSize
         self.input = input
         self.embeddingDim = embeddingDim
         self.layers = layers
         self.dropout = dropout
         self.head = head
+        self.normalization = normalization
+        self.window = window
     }
 
     /// A stack of `count` identical layers.
@@ -160,7 +169,7 @@ public struct ModelConfig: Codable, Equatable, Sendable {
         case vocabSize = "vocab_size"
         case input
         case embeddingDim = "embedding_dim"
-        case layers, dropout, head
+        case layers, dropout, head, normalization, window
     }
 
     /// Decodes the snake_case JSON of model files (see `fromJSON(_:vocabSize:)`, which also validates).
@@ -172,6 +181,22 @@ public struct ModelConfig: Codable, Equatable, Sendable {
         layers = try c.decode([LayerConfig].self, forKey: .layers)
         dropout = try c.decodeIfPresent(Float.self, forKey: .dropout) ?? 0
         head = try c.decodeIfPresent(HeadConfig.self, forKey: .head) ?? HeadConfig()
+        normalization = try c.decodeIfPresent(TextNormalization.self, forKey: .normalization) ?? .none
+        window = try c.decodeIfPresent(Int.self, forKey: .window) ?? 0
+    }
+
+    /// Encodes snake_case JSON. `normalization` and `window` are written only when set, so the files of
+    /// models without them stay readable by version 0.2.
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(vocabSize, forKey: .vocabSize)
+        try c.encode(input, forKey: .input)
+        try c.encode(embeddingDim, forKey: .embeddingDim)
+        try c.encode(layers, forKey: .layers)
+        try c.encode(dropout, forKey: .dropout)
+        try c.encode(head, forKey: .head)
+        if normalization != .none { try c.encode(normalization, forKey: .normalization) }
+        if window != 0 { try c.encode(window, forKey: .window) }
     }
 
     /// The largest vocabulary. This and the other limits keep every size computation far from overflow
@@ -181,6 +206,8 @@ public struct ModelConfig: Codable, Equatable, Sendable {
     public static let maxUnits = 1 << 14
     /// The most recurrent layers.
     public static let maxLayers = 64
+    /// The longest generation window.
+    public static let maxWindow = 100_000
 
     /// Checks the configuration, naming the first problem found.
     /// - Throws: `CharRNNError.config`.
@@ -206,6 +233,9 @@ public struct ModelConfig: Codable, Equatable, Sendable {
         }
         guard dropout >= 0, dropout < 1 else {
             throw CharRNNError.config("dropout must be in [0, 1), got \(dropout)")
+        }
+        guard window >= 0, window <= Self.maxWindow else {
+            throw CharRNNError.config("window must be in 0...\(Self.maxWindow), got \(window)")
         }
     }
 

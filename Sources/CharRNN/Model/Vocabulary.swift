@@ -4,6 +4,15 @@ public struct Vocabulary: Equatable, Sendable {
     /// The characters; a character's index is its position here.
     public let characters: [Unicode.Scalar]
     private let indexOf: [Unicode.Scalar: Int32]
+    /// How text is normalised before its characters are looked up (the model's `normalization`).
+    public private(set) var normalization: TextNormalization = .none
+
+    /// The same characters, reading text normalised by `normalization`.
+    public func normalizing(_ normalization: TextNormalization) -> Vocabulary {
+        var copy = self
+        copy.normalization = normalization
+        return copy
+    }
 
     /// A vocabulary in the given order.
     /// - Throws: `CharRNNError.format` when a character repeats or the list is empty.
@@ -38,7 +47,7 @@ public struct Vocabulary: Equatable, Sendable {
         return String(s)
     }
 
-    /// Maps text to indices, either refusing or skipping characters the vocabulary lacks.
+    /// Maps text to indices, normalised first, either refusing or skipping characters the vocabulary lacks.
     /// - Returns: the indices and the distinct skipped characters, in order of appearance.
     /// - Throws: `CharRNNError.unknownCharacter` listing them, unless `skipUnknown`.
     public func encode(_ text: [Unicode.Scalar], skipUnknown: Bool) throws -> (indices: [Int32], skipped: [Unicode.Scalar], skippedCount: Int) {
@@ -47,7 +56,7 @@ public struct Vocabulary: Equatable, Sendable {
         var skipped: [Unicode.Scalar] = []
         var seen = Set<Unicode.Scalar>()
         var skippedCount = 0
-        for c in text {
+        for c in normalization.apply(text) {
             if let i = indexOf[c] {
                 indices.append(i)
             } else {

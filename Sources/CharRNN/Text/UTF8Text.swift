@@ -47,23 +47,3 @@ package enum UTF8Text {
         return bytes
     }
 }
-
-/// The character-set transformations of the Keras and TensorFlow tutorials.
-enum TextTransform {
-    /// Lowercases each scalar as Python's `str.lower` does for scalars with a one-scalar lowercase.
-    static func lowercase(_ scalars: [Unicode.Scalar]) -> [Unicode.Scalar] {
-        scalars.map { scalar in
-            let lower = scalar.properties.lowercaseMapping.unicodeScalars
-            return lower.count == 1 ? lower.first! : scalar
-        }
-    }
-
-    /// The characters kept by `reduceCharset`: a–z and `,.?! \n:;-'`.
-    static let reducedCharset: Set<Unicode.Scalar> =
-        Set("abcdefghijklmnopqrstuvwxyz,.?! \n:;-'".unicodeScalars)
-
-    /// The 36-character reduction of one tutorial: lowercase, keep `reducedCharset`, map the rest to space.
-    static func reduceCharset(_ scalars: [Unicode.Scalar]) -> [Unicode.Scalar] {
-        lowercase(scalars).map { reducedCharset.contains($0) ? $0 : " " }
-    }
-}

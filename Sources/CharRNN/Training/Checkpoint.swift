@@ -25,6 +25,18 @@ struct CheckpointState: Codable {
     var seconds: Double
     var options: TrainingOptions
     var bestCheckpoint: String?
+    /// The text options that fix the data (`TrainingOptions.text`; the normalisation is the model's).
+    /// Absent in checkpoints of version 0.2.
+    var maxChars: Int?
+    var valFraction: Double?
+
+    /// The run's options, text options included.
+    var fullOptions: TrainingOptions {
+        var o = options
+        if let maxChars, maxChars >= 0 { o.text.maxChars = maxChars }
+        if let valFraction, valFraction >= 0, valFraction < 1 { o.text.valFraction = valFraction }
+        return o
+    }
 
     static func finite(_ x: Double) -> Double? { x.isFinite ? x : nil }
 
@@ -54,7 +66,8 @@ extension Trainer {
             valLoss: CheckpointState.finite(progress.valLoss), valAccuracy: CheckpointState.finite(progress.valAccuracy),
             iterations: optimizer.iterations, corpusFingerprint: corpus.fingerprint,
             trainingCharacters: corpus.training.count, seconds: progress.seconds,
-            options: options, bestCheckpoint: bestCheckpoint)
+            options: options, bestCheckpoint: bestCheckpoint, maxChars: options.text.maxChars,
+            valFraction: options.text.valFraction)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         let json = String(decoding: try encoder.encode(state), as: UTF8.self)
@@ -124,12 +137,24 @@ extension Trainer {
         try self.init(corpus: corpus, options: options, model: model)
         resumedFrom = path
         guard let state = try CheckpointState.decode(extras, path: path) else { return }  // a plain model: fine-tune
-        let same = state.corpusFingerprint == corpus.fingerprint
-            && (state.trainingCharacters ?? corpus.training.count) == corpus.training.count
-            && state.options.batchSize == options.batchSize && state.options.seqLength == options.seqLength
-            && state.options.objective == options.objective && state.options.windowStep == options.windowStep
-            && state.options.optimizer.kind == options.optimizer.kind
-        guard same else { return }
+        var differences: [String] = []
+        if state.corpusFingerprint != corpus.fingerprint || (state.trainingCharacters ?? corpus.training.count) != corpus.training.count {
+            differences.append("the text or its validation split")
+        }
+        if state.options.batchSize != options.batchSize { differences.append("batch size \(options.batchSize), not \(state.options.batchSize)") }
+        if state.options.seqLength != options.seqLength { differences.append("sequence length \(options.seqLength), not \(state.options.seqLength)") }
+        if state.options.objective != options.objective { differences.append("objective \(options.objective.rawValue), not \(state.options.objective.rawValue)") }
+        if state.options.windowStep != options.windowStep && options.objective == .window {
+            differences.append("window step \(options.windowStep), not \(state.options.windowStep)")
+        }
+        if state.options.optimizer.kind != options.optimizer.kind {
+            differences.append("optimizer \(options.optimizer.kind.rawValue), not \(state.options.optimizer.kind.rawValue)")
+        }
+        guard differences.isEmpty else {
+            fineTuningReason = "this run differs from the checkpoint's in " + differences.joined(separator: ", ")
+                + ", so its progress restarts"
+            return
+        }
         // Every number is range-checked before use: a checkpoint is input like any other file.
         let limit = 1 << 40
         guard (0...limit).contains(state.step), (1...limit).contains(state.epoch),
@@ -175,6 +200,6 @@ extension ModelFile.Extras {
     /// a plain model file or an unreadable training state.
     package var savedTraining: (options: TrainingOptions, step: Int)? {
         guard let state = try? CheckpointState.decode(self, path: "") else { return nil }
-        return (state.options, state.step)
+        return (state.fullOptions, state.step)
     }
 }

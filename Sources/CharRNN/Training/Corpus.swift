@@ -16,6 +16,10 @@ public struct Corpus {
         /// The 36-character reduction of one tutorial: lowercase, keep a–z and `,.?! \n:;-'`, and turn every
         /// other character into a space. Implies `lowercase`.
         public var reduceCharset = false
+        /// The normalisation these options ask for, which the trained model stores.
+        public var normalization: TextNormalization {
+            TextNormalization(lowercase: lowercase, reduceCharset: reduceCharset)
+        }
         /// Use at most this many characters (0 = all).
         public var maxChars = 0
         /// The fraction of the text, from its end, kept for validation, in [0, 1); a split that would hold
@@ -59,13 +63,11 @@ public struct Corpus {
         }
         var text = text
         if options.maxChars > 0 && text.count > options.maxChars { text = Array(text[0..<options.maxChars]) }
-        if options.reduceCharset { text = TextTransform.reduceCharset(text) } else if options.lowercase {
-            text = TextTransform.lowercase(text)
-        }
+        text = options.normalization.apply(text)
         guard text.count >= 2 else {
             throw CharRNNError.invalidArgument("the corpus is empty or has a single character; it needs at least 2")
         }
-        let vocabulary = try fixed ?? Vocabulary(corpus: text)
+        let vocabulary = try fixed ?? Vocabulary(corpus: text).normalizing(options.normalization)
         if let fixed {
             let missing = Set(text).filter { fixed.index(of: $0) == nil }.sorted { $0.value < $1.value }
             if !missing.isEmpty {
@@ -92,6 +94,9 @@ public struct Corpus {
         var parts: [String] = []
         if !extra.isEmpty { parts.append("the corpus adds \(extra.prefix(20).map(Vocabulary.describe).joined(separator: ", "))") }
         if !missing.isEmpty { parts.append("lacks \(missing.prefix(20).map(Vocabulary.describe).joined(separator: ", "))") }
+        if parts.isEmpty && expected.normalization != found.normalization {
+            parts.append("the model reads text normalised as \(expected.normalization.rawValue), the corpus as \(found.normalization.rawValue)")
+        }
         if parts.isEmpty { parts.append("the same characters in a different order") }
         return "the checkpoint's vocabulary has \(expected.count) characters, the corpus \(found.count): " + parts.joined(separator: "; ")
     }

@@ -170,6 +170,24 @@ public enum LearningRateSchedule: Codable, Equatable, Sendable {
     /// char-rnn: multiply by `decay` at the end of each epoch from epoch `after` on.
     case perEpoch(decay: Float, after: Int)
 
+    /// The schedule of a decay factor and when it applies, as `charrnn train --lr-decay` and
+    /// `charrnn_train_params` give them; nil when none is given.
+    /// - Throws: `CharRNNError.config` for a contradictory or incomplete combination.
+    public static func fromDecay(_ decay: Float?, every: Int?, staircase: Bool?, after: Int?) throws -> LearningRateSchedule? {
+        if every != nil && after != nil {
+            throw CharRNNError.config("give either lr_decay_every or lr_decay_after, not both")
+        }
+        if staircase == true && every == nil { throw CharRNNError.config("lr_decay_staircase needs lr_decay_every") }
+        guard let decay else {
+            if every != nil || after != nil { throw CharRNNError.config("lr_decay_every / lr_decay_after need lr_decay") }
+            return nil
+        }
+        if decay == 1 { return .constant }
+        if let every { return .exponential(decay: decay, every: every, staircase: staircase ?? false) }
+        if let after { return .perEpoch(decay: decay, after: after) }
+        throw CharRNNError.config("lr_decay needs lr_decay_every (steps) or lr_decay_after (epochs)")
+    }
+
     /// The rate at `step` (updates done) in epoch `epoch` (1-based).
     public func rate(base: Float, step: Int, epoch: Int) -> Float {
         switch self {

@@ -82,6 +82,8 @@ public final class Trainer {
     /// The step a resumed run continues from; nil for a new run or a fine-tuning one (another text, split,
     /// batching or optimizer than the checkpoint's run).
     public internal(set) var resumedStep: Int?
+    /// Why a run from a training checkpoint fine-tunes instead of continuing it; nil otherwise.
+    public internal(set) var fineTuningReason: String?
     /// The file this trainer continues from (resumed or fine-tuned), if any.
     public internal(set) var resumedFrom: String?
     /// Allows a new run to write into a folder that holds another run's checkpoints, replacing its
@@ -91,6 +93,8 @@ public final class Trainer {
     private var folderLock: Int32 = -1
     /// The step of the last validation and checkpoint in this run (−1: none yet).
     var validatedAtStep = -1
+    /// metrics.jsonl and loss.svg in the checkpoint folder (RunRecord); nil without one.
+    var record: RunRecord?
     private let inputs: UnsafeMutablePointer<Int32>
     private let targets: UnsafeMutablePointer<Int32>
 
@@ -152,6 +156,7 @@ public final class Trainer {
         var cancelled = false
         try checkOutputFolder()
         defer { releaseFolder() }
+        record = try RunRecord.start(for: self)
 
         while progress.step < plannedSteps {
             if options.maxTime > 0 && seconds() >= options.maxTime { break }
@@ -176,6 +181,7 @@ public final class Trainer {
             batchInEpoch += 1
             let epochEnded = batchInEpoch == batches.batchesPerEpoch
             if epochEnded { startNextEpoch() }
+            try record?.stepped(progress)
             if !onEvent(.step(progress)) { cancelled = true; break }
             if progress.step % evalEvery == 0 || epochEnded {
                 if try !validateAndCheckpoint(onEvent: onEvent) { cancelled = true; break }
@@ -190,6 +196,7 @@ public final class Trainer {
             if try !validateAndCheckpoint(onEvent: onEvent) { cancelled = true }
         }
         progress.seconds = elapsedBefore + seconds()
+        try record?.drawChart()
         return TrainingSummary(progress: progress, checkpoint: lastCheckpoint, cancelled: cancelled)
     }
 
@@ -255,13 +262,21 @@ public final class Trainer {
         batches.shuffle(using: &rng)
     }
 
+    /// Whether there is validation text: for the window objective, more than one window's worth.
+    var validates: Bool {
+        options.objective == .window ? corpus.validation.count > options.seqLength : !corpus.validation.isEmpty
+    }
+
     /// Validates, writes checkpoints, and reports both; returns false when the handler asks to stop.
     /// A checkpoint is written only when its validation loss is sane, so the last one named is always good.
     private func validateAndCheckpoint(onEvent: (TrainingEvent) -> Bool) throws -> Bool {
         validatedAtStep = progress.step
         var keepGoing = true
-        if !corpus.validation.isEmpty {
-            let result = try model.evaluateStreams(corpus.validation, batch: options.batchSize, steps: options.seqLength)
+        if validates {
+            let result = options.objective == .window
+                ? try model.evaluateWindows(corpus.validation, window: options.seqLength, step: options.windowStep,
+                                            batch: options.batchSize)
+                : try model.evaluateStreams(corpus.validation, batch: options.batchSize, steps: options.seqLength)
             progress.valLoss = result.meanLoss
             progress.valAccuracy = result.count > 0 ? Double(result.correct) / Double(result.count) : .nan
             try checkDivergence(progress.valLoss, at: progress.step, what: "validation loss")
@@ -286,6 +301,7 @@ public final class Trainer {
         try saveCheckpoint(to: latest)
         lastCheckpoint = latest
         written.insert(latest, at: 0)
+        try record?.evaluated(progress, validated: validates, bestCheckpoint: written.count > 1 ? bestCheckpoint : nil)
         for path in written { keepGoing = onEvent(.checkpoint(progress, path: path)) && keepGoing }
         return keepGoing
     }

@@ -20,13 +20,4 @@ package enum TrainingMemory {
         let parameters = Double(config.parameterCount) * 4 * buffers
         return activations + parameters + PackedKernels.trainingBytes(config)
     }
-
-    /// The refusal for a run over the limit, or nil when it fits.
-    package static func refusal(_ config: ModelConfig, _ options: TrainingOptions) -> String? {
-        let bytes = estimatedBytes(config, options)
-        guard bytes > Double(limitBytes) else { return nil }
-        let mebibytes = Int(min(bytes / 1_048_576, 1e15))
-        return "training would need about \(mebibytes) MiB; "
-            + "the limit is \(limitBytes / 1_048_576) MiB (reduce batch_size, seq_length or the model)"
-    }
 }

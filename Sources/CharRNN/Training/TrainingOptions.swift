@@ -13,6 +13,9 @@ public struct TrainingOptions: Codable, Equatable, Sendable {
     public var dropout: Float = 0
 
     // The data.
+    /// How the text is read: normalisation (which the model stores), length and validation split.
+    /// Saved in checkpoints beside the options (`CheckpointState`), not in their JSON.
+    public var text = Corpus.Options()
     /// How the text is cut into training examples.
     public var objective: Objective = .sequence
     /// Characters per example: the steps backpropagation goes through.
@@ -46,6 +49,11 @@ public struct TrainingOptions: Codable, Equatable, Sendable {
     /// Checkpoint folder; nil = no checkpoints.
     public var outDir: String?
 
+    enum CodingKeys: String, CodingKey {
+        case cell, layers, hidden, embedding, dropout, objective, seqLength, windowStep, batchSize, optimizer,
+             clipping, schedule, epochs, maxSteps, maxTime, seed, evalEvery, outDir
+    }
+
     /// The defaults: a 2-layer LSTM of 128 units, batches of 50 sequences of 50 characters, Adam at
     /// 2e-3 with gradients clipped to a global norm of 5, 10 epochs.
     public init() {}
@@ -64,6 +72,8 @@ public struct TrainingOptions: Codable, Equatable, Sendable {
         guard epochs >= 1, epochs <= 1_000_000 else { throw CharRNNError.config("epochs must be in 1...1000000, got \(epochs)") }
         guard maxSteps >= 0, maxSteps <= 1 << 40 else { throw CharRNNError.config("max_steps must be in 0...2^40") }
         guard maxTime >= 0, maxTime.isFinite else { throw CharRNNError.config("max_time must be >= 0") }
+        guard text.valFraction >= 0, text.valFraction < 1 else { throw CharRNNError.config("val_fraction must be in [0, 1), got \(text.valFraction)") }
+        guard text.maxChars >= 0 else { throw CharRNNError.config("max_chars must be >= 0, got \(text.maxChars)") }
         guard evalEvery >= 0 else { throw CharRNNError.config("eval_every must be >= 0") }
         if let v = clipping.value { guard v > 0, v.isFinite else { throw CharRNNError.config("clip_value must be > 0") } }
         if let v = clipping.globalNorm { guard v > 0, v.isFinite else { throw CharRNNError.config("clip_norm must be > 0") } }
@@ -77,9 +87,13 @@ public struct TrainingOptions: Codable, Equatable, Sendable {
         try optimizer.validate()
     }
 
-    /// The configuration of a new model for a vocabulary of `vocabSize`.
+    /// The configuration of a new model for a vocabulary of `vocabSize`. It keeps the text's
+    /// normalisation and, for the window objective, the window, which generation then uses by default.
     public func modelConfig(vocabSize: Int) -> ModelConfig {
-        ModelConfig.stacked(cell: cell, layers: layers, units: hidden, vocabSize: vocabSize,
-                            embeddingDim: embedding, dropout: dropout)
+        var config = ModelConfig.stacked(cell: cell, layers: layers, units: hidden, vocabSize: vocabSize,
+                                         embeddingDim: embedding, dropout: dropout)
+        config.normalization = text.normalization
+        config.window = objective == .window ? seqLength : 0
+        return config
     }
 }

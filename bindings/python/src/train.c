@@ -23,7 +23,14 @@ static const Field fields[] = {
     FIELD(epochs, F_U32), FIELD(max_steps, F_U64), FIELD(max_time, F_DOUBLE), FIELD(seed, F_U64),
     FIELD(lowercase, F_BOOL), FIELD(reduce_charset, F_BOOL), FIELD(max_chars, F_U64),
     FIELD(val_fraction, F_FLOAT), FIELD(eval_every, F_U64), FIELD(out_dir, F_STR), FIELD(resume, F_STR),
+    FIELD(momentum, F_FLOAT), FIELD(nesterov, F_BOOL), FIELD(rho, F_FLOAT), FIELD(beta1, F_FLOAT),
+    FIELD(beta2, F_FLOAT), FIELD(epsilon, F_FLOAT), FIELD(overwrite, F_BOOL),
 };
+
+/* The `charrnn train` flag names that differ from the C fields', accepted as keywords too. */
+static const struct {
+    const char *alias, *field;
+} aliases[] = {{"lr", "learning_rate"}, {"staircase", "lr_decay_staircase"}, {"out", "out_dir"}};
 #define NFIELDS (sizeof(fields) / sizeof(fields[0]))
 
 static const char *cell_names[] = {"lstm", "gru", "rnn", NULL};
@@ -82,7 +89,8 @@ static int set_field(charrnn_train_params *p, const Field *f, PyObject *v, PyObj
     case F_U32:
     case F_U64: {
         unsigned long long x;
-        if (crn_uint_arg(v, f->name, f->kind == F_U32 ? UINT32_MAX : UINT64_MAX, &x) < 0)
+        /* The largest value means "not given" in C (CHARRNN_UNSET_U32/U64): not a value to pass. */
+        if (crn_uint_arg(v, f->name, f->kind == F_U32 ? UINT32_MAX - 1 : UINT64_MAX - 1, &x) < 0)
             return -1;
         if (f->kind == F_U32)
             *(uint32_t *)base = (uint32_t)x;
@@ -102,6 +110,11 @@ static int set_field(charrnn_train_params *p, const Field *f, PyObject *v, PyObj
         double x = PyFloat_AsDouble(v);
         if (x == -1.0 && PyErr_Occurred())
             return -1;
+        if (isnan(x)) { /* NaN means "not given" in C: refuse it as a value rather than ignore it */
+            crn_raise_msg(CHARRNN_ERR_INVALID_ARGUMENT, "%s=nan is not a number (leave it out or pass None "
+                          "for the default)", f->name);
+            return -1;
+        }
         if (f->kind == F_FLOAT)
             *(float *)base = (float)x;
         else
@@ -155,6 +168,23 @@ static PyObject *float32_value(float f)
     return PyFloat_FromDouble((double)f);
 }
 
+/* Whether a field holds the C API's "not given" value. */
+static int is_unset(const Field *f, const char *base)
+{
+    switch (f->kind) {
+    case F_U32: return *(const uint32_t *)base == CHARRNN_UNSET_U32;
+    case F_U64: return *(const uint64_t *)base == CHARRNN_UNSET_U64;
+    case F_FLOAT: return isnan(*(const float *)base);
+    case F_DOUBLE: return isnan(*(const double *)base);
+    case F_BOOL: return *(const int32_t *)base < 0;
+    case F_CELL: return (int)*(const charrnn_cell *)base < 0;
+    case F_OPT: return (int)*(const charrnn_optimizer *)base < 0;
+    case F_OBJ: return (int)*(const charrnn_objective *)base < 0;
+    case F_STR: return 0;
+    }
+    return 0;
+}
+
 static PyObject *params_dict(const charrnn_train_params *p)
 {
     PyObject *d = PyDict_New();
@@ -164,7 +194,10 @@ static PyObject *params_dict(const charrnn_train_params *p)
         const Field *f = &fields[i];
         const char *base = (const char *)p + f->offset;
         PyObject *v = NULL;
-        switch (f->kind) {
+        if (is_unset(f, base)) {
+            Py_INCREF(Py_None);
+            v = Py_None;
+        } else switch (f->kind) {
         case F_U32: v = PyLong_FromUnsignedLong(*(const uint32_t *)base); break;
         case F_U64: v = PyLong_FromUnsignedLongLong(*(const uint64_t *)base); break;
         case F_BOOL: v = PyBool_FromLong(*(const int32_t *)base); break;
@@ -326,12 +359,15 @@ static PyObject *result_dict(const charrnn_train_result *r, charrnn_status st, c
         Py_INCREF(Py_None);
         ckpt = Py_None;
     }
-    return Py_BuildValue("{s:K,s:I,s:d,s:d,s:d,s:d,s:d,s:d,s:O,s:O,s:N}", "steps", (unsigned long long)r->steps,
+    static const char *starts[] = {"fresh", "resumed", "fine_tuned"};
+    const char *start = r->start >= 0 && r->start <= 2 ? starts[r->start] : "unknown";
+    return Py_BuildValue("{s:K,s:I,s:d,s:d,s:d,s:d,s:d,s:d,s:O,s:O,s:N,s:s,s:K}", "steps", (unsigned long long)r->steps,
                          "epochs", r->epochs, "train_loss", (double)r->train_loss, "val_loss", (double)r->val_loss,
                          "val_perplexity", (double)r->val_perplexity, "val_accuracy", (double)r->val_accuracy,
                          "chars_per_s", r->chars_per_s, "seconds", r->seconds,
                          "cancelled", st == CHARRNN_ERR_CANCELLED ? Py_True : Py_False,
-                         "interrupted", interrupted ? Py_True : Py_False, "checkpoint", ckpt);
+                         "interrupted", interrupted ? Py_True : Py_False, "checkpoint", ckpt, "start", start,
+                         "resumed_step", (unsigned long long)r->resumed_step);
 }
 
 /* train(corpus_path, params: dict, callback=None, model_class=Model) -> (model, result dict)
@@ -370,6 +406,9 @@ PyObject *crn_train(PyObject *self, PyObject *args, PyObject *kwargs)
         Py_ssize_t pos = 0;
         while (PyDict_Next(params, &pos, &key, &value)) {
             const char *k = PyUnicode_Check(key) ? PyUnicode_AsUTF8(key) : NULL;
+            for (size_t i = 0; k && i < sizeof aliases / sizeof aliases[0]; i++)
+                if (strcmp(aliases[i].alias, k) == 0)
+                    k = aliases[i].field;
             const Field *f = NULL;
             for (size_t i = 0; k && i < NFIELDS; i++)
                 if (strcmp(fields[i].name, k) == 0)
@@ -379,7 +418,7 @@ PyObject *crn_train(PyObject *self, PyObject *args, PyObject *kwargs)
                 goto done;
             }
             if (value == Py_None && f->kind != F_STR)
-                continue; /* None keeps the default */
+                continue; /* None: not given (the default, or the resumed checkpoint's value) */
             if (set_field(&p, f, value, keep) < 0)
                 goto done;
         }
