@@ -25,6 +25,7 @@ from collections import namedtuple as _namedtuple
 import numpy as _np
 
 from . import _charrnn
+from ._history import History  # noqa: F401  (re-exported)
 from ._charrnn import (  # noqa: F401  (re-exported)
     BufferTooSmallError,
     CancelledError,
@@ -47,7 +48,7 @@ from ._charrnn import (  # noqa: F401  (re-exported)
 __version__ = _charrnn.version()  # the library's: include/charrnn.h writes it once
 
 __all__ = [
-    "Model", "Session", "train", "version", "ModelInfo", "EvalResult", "Progress", "TrainingInterrupted",
+    "Model", "Session", "train", "version", "ModelInfo", "EvalResult", "Progress", "TrainingInterrupted", "History",
     "Error", "InvalidArgumentError", "IOError", "FormatError", "UTF8Error", "UnknownCharacterError",
     "BufferTooSmallError", "ShapeError", "NotFoundError", "StateError", "CancelledError",
     "DivergedError", "ConfigError", "OutOfMemoryError", "NotFiniteError", "InternalError",
@@ -266,14 +267,29 @@ def train(corpus_path, *, progress=None, **params):
 
     Returns (Model, result dict: steps, epochs, train_loss, val_loss, val_perplexity, val_accuracy,
     chars_per_s, seconds, cancelled, checkpoint — the last checkpoint written, or None). The GIL is
-    released while training."""
+    released while training.
+
+    ``result["history"]`` is a :class:`History`, as Keras's ``fit`` returns: ``history.history`` holds
+    lists with one entry per validation (step, epoch, seconds, loss, val_loss, val_accuracy,
+    learning_rate, chars_per_s), ``history.train`` the progress reports; an error raised by the library
+    carries the run's history as its ``.history``. With ``out_dir``, the run also keeps
+    ``metrics.jsonl`` and ``loss.svg`` there."""
     if progress is not None and not callable(progress):
         raise TypeError("progress must be callable")
 
-    callback = None if progress is None else (lambda d: bool(progress(Progress(**d))))
+    history = History(params)
+
+    def callback(d):
+        history._record(d)
+        return progress is not None and bool(progress(Progress(**d)))
 
     corpus_path = _os.fspath(corpus_path)
-    model, result = _charrnn.train(corpus_path, params, callback, Model)
+    try:
+        model, result = _charrnn.train(corpus_path, params, callback, Model)
+    except Error as e:
+        e.history = history._finish()  # a diverged run's curve is what one wants to look at
+        raise
+    result["history"] = history._finish()
     if result.pop("interrupted"):
         raise TrainingInterrupted(model, result["checkpoint"], result["steps"], result) from None
     return model, result
