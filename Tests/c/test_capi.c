@@ -109,11 +109,13 @@ static void test_version_and_status(void) {
     CHECK(sp.temperature == 1.0f && sp.top_k == 0 && sp.top_p == 1.0f && sp.greedy == 0 && sp.seed == CHARRNN_SEED_CONTINUE);
     charrnn_train_params tp = charrnn_default_train_params();
     CHECK(tp.struct_size == sizeof tp);
-    CHECK(tp.cell == CHARRNN_CELL_LSTM && tp.layers == 2 && tp.hidden == 128 && tp.embedding == 0);
-    CHECK(tp.objective == CHARRNN_OBJECTIVE_SEQUENCE && tp.seq_length == 50 && tp.step == 3 && tp.batch_size == 50);
-    CHECK(tp.optimizer == CHARRNN_OPTIMIZER_ADAM && fabsf(tp.learning_rate - 2e-3f) < 1e-9f);
-    CHECK(tp.clip_value == 0 && tp.clip_norm == 5 && tp.lr_decay == 1 && tp.epochs == 10 && tp.seed == 42);
-    CHECK(fabsf(tp.val_fraction - 0.1f) < 1e-7f && tp.out_dir == NULL && tp.resume == NULL && tp.max_steps == 0);
+    /* Every option starts unset: the library resolves it (the default, or a resumed checkpoint's value). */
+    CHECK(tp.cell == CHARRNN_CELL_UNSET && tp.layers == CHARRNN_UNSET_U32 && tp.hidden == CHARRNN_UNSET_U32);
+    CHECK(tp.objective == CHARRNN_OBJECTIVE_UNSET && tp.seq_length == CHARRNN_UNSET_U32 && tp.batch_size == CHARRNN_UNSET_U32);
+    CHECK(tp.optimizer == CHARRNN_OPTIMIZER_UNSET && isnan(tp.learning_rate) && isnan(tp.momentum) && tp.nesterov < 0);
+    CHECK(isnan(tp.clip_value) && isnan(tp.clip_norm) && isnan(tp.lr_decay) && tp.epochs == CHARRNN_UNSET_U32);
+    CHECK(tp.seed == CHARRNN_UNSET_U64 && tp.max_steps == CHARRNN_UNSET_U64 && isnan(tp.max_time) && tp.lowercase < 0);
+    CHECK(isnan(tp.val_fraction) && tp.out_dir == NULL && tp.resume == NULL && tp.overwrite < 0);
 }
 
 static void test_create(void) {

@@ -102,7 +102,8 @@ def version() -> str:
 
 
 def default_train_params() -> dict:
-    """The library's default training parameters (the keyword arguments of :func:`train`)."""
+    """The keyword arguments of :func:`train`, each None: not given. The library resolves them — the
+    defaults of a new run, or a resumed checkpoint's values (include/charrnn.h lists the defaults)."""
     return _charrnn.default_train_params()
 
 
@@ -126,11 +127,37 @@ class Model(_charrnn.Model):
     Immutable once shared: any number of threads may use it (and its sessions) concurrently."""
 
     @classmethod
-    def load(cls, path=None) -> "Model":
+    def load(cls, path=None, **keras) -> "Model":
         """Loads a model or training checkpoint (safetensors written by charrnn) from `path` (str,
         bytes or os.PathLike); without one, the bundled Shakespeare model the package carries (the one
-        the `charrnn` and `charrnn-repl` commands use by default)."""
-        return super().load(_BUNDLED_MODEL if path is None else path)
+        the `charrnn` and `charrnn-repl` commands use by default).
+
+        A Keras model file (.keras, or HDF5 .h5: told by its content) is imported by
+        :func:`charrnn.keras.load`, which needs its characters: ``Model.load("model.h5",
+        vocab_from="corpus.txt")`` or ``vocab="..."``; the other keyword arguments are that function's
+        (lowercase, check_text, recover_order, ...)."""
+        if path is None:
+            return super().load(_BUNDLED_MODEL)
+        if keras:
+            from .keras import _files, load as keras_load
+
+            if _files.sniff(path) is None:
+                raise InvalidArgumentError(f"{_os.fsdecode(path)}: {', '.join(sorted(keras))} apply to Keras "
+                                           "files (.keras, .h5); this is not one")
+            return keras_load(path, **keras)
+        try:
+            return super().load(path)
+        except FormatError:
+            from .keras import _files
+
+            kind = _files.sniff(path)
+            if kind is None:
+                raise
+            name = _os.fsdecode(path)
+            what = "a .keras archive" if kind == "keras" else "an HDF5 (.h5) file"
+            raise FormatError(f"{name} is a Keras model ({what}), not a charrnn model, and Keras files hold no "
+                              f"vocabulary: import it with charrnn.Model.load({name!r}, vocab_from=\"corpus.txt\") "
+                              "(the text it was trained on) or vocab= (its characters in order)") from None
 
     @classmethod
     def create(cls, config, vocab: str, seed: int = 0) -> "Model":
@@ -247,12 +274,16 @@ class Session(_charrnn.Session):
 def train(corpus_path, *, progress=None, **params):
     """Trains a model on the UTF-8 text file `corpus_path`.
 
-    Keyword arguments are the fields of charrnn_train_params (the `charrnn train` options): cell
-    ("lstm", "gru", "rnn"), layers, hidden, embedding, dropout, objective ("sequence", "window"),
-    seq_length, step, batch_size, optimizer ("adam", "rmsprop", "sgd", "adagrad"), learning_rate,
-    clip_value, clip_norm, lr_decay, lr_decay_every, lr_decay_staircase, lr_decay_after, epochs,
-    max_steps, max_time, seed, lowercase, reduce_charset, max_chars, val_fraction, eval_every,
-    out_dir, resume. See :func:`default_train_params`.
+    Keyword arguments are the fields of charrnn_train_params, the `charrnn train` options of the same
+    names: cell ("lstm", "gru", "rnn", any case), layers, hidden, embedding, dropout, objective
+    ("sequence", "window"), seq_length, step, batch_size, optimizer ("adam", "rmsprop", "sgd",
+    "adagrad"), learning_rate (or lr), momentum, nesterov, rho, beta1, beta2, epsilon, clip_value,
+    clip_norm, lr_decay, lr_decay_every, lr_decay_staircase (or staircase), lr_decay_after, epochs,
+    max_steps, max_time, seed, lowercase, reduce_charset, max_chars, val_fraction, eval_every, out_dir
+    (or out), resume, overwrite. An option left out (or None) is not given: a new run takes the
+    default (see include/charrnn.h), a resumed run the value its checkpoint's run used — the rules of
+    `charrnn train --resume`, applied by the library for every way in. With max_time and no epochs,
+    time decides.
 
     Integer options are checked against their C types (InvalidArgumentError for -1, or for a seed
     past 2**64 - 1, instead of wrapping).
@@ -266,7 +297,8 @@ def train(corpus_path, *, progress=None, **params):
     (`.model`), the last checkpoint (`.checkpoint`, to continue with ``resume=``) and `.steps`.
 
     Returns (Model, result dict: steps, epochs, train_loss, val_loss, val_perplexity, val_accuracy,
-    chars_per_s, seconds, cancelled, checkpoint — the last checkpoint written, or None). The GIL is
+    chars_per_s, seconds, cancelled, checkpoint — the last checkpoint written, or None — start ("fresh",
+    "resumed" or "fine_tuned") and resumed_step, the checkpoint's step a resumed run continued from). The GIL is
     released while training.
 
     ``result["history"]`` is a :class:`History`, as Keras's ``fit`` returns: ``history.history`` holds
