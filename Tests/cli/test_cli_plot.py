@@ -146,6 +146,17 @@ def test_resume_drops_lines_after_the_checkpoint_and_a_torn_line(corpus, tmp_pat
     assert all(r["seconds"] != 9 for r in rows)  # the stale line at step 22 was dropped
 
 
+def test_resumed_into_another_folder_carries_the_curve_over(corpus, tmp_path):
+    first, second = tmp_path / "first", tmp_path / "second"
+    train(corpus, first, "--max-steps", "20")
+    proc = run("train", corpus, "--resume", str(first / "latest.safetensors"), "--max-steps", "30",
+               "--out", str(second))
+    assert proc.returncode == 0, proc.err
+    rows = metrics(second)
+    assert rows[:len(metrics(first))] == metrics(first)
+    assert [r["step"] for r in rows if r["kind"] == "validation"] == [10, 20, 30]
+
+
 def test_new_run_starts_the_log_afresh(corpus, tmp_path):
     out = tmp_path / "n"
     train(corpus, out, "--max-steps", "20")

@@ -20,7 +20,7 @@ class History:
 
     ``history.train`` holds the progress reports (``step``, ``epoch``, ``seconds``, ``loss``,
     ``learning_rate``, ``chars_per_s``): every step, or every k-th step of a long run (k doubles
-    whenever more than ``MAX_REPORTS`` would be kept, so memory stays bounded).
+    whenever more than ``MAX_REPORTS`` would be kept, so memory stays bounded), and the last one.
 
     ``history.epoch`` is ``history.history["epoch"]`` and ``history.params`` the arguments given to
     :func:`charrnn.train`. With matplotlib::
@@ -37,6 +37,7 @@ class History:
         self.train = {key: [] for key in _TRAIN_KEYS}
         self._every = 1
         self._validated = False
+        self._latest = None  # the last progress report, kept at the end when it is off the grid
 
     @property
     def epoch(self) -> list:
@@ -46,6 +47,7 @@ class History:
         """Takes one progress dict of the library's callback (kind "step", "validation", "checkpoint")."""
         kind = p.get("kind")
         if kind == "step":
+            self._latest = p
             if p["step"] % self._every:
                 return
             self._append(self.train, p)
@@ -59,7 +61,10 @@ class History:
             self._append(self.history, p)
 
     def _finish(self) -> "History":
-        """Without validations, the history holds the progress reports."""
+        """Adds the last progress report; without validations, the history holds the progress reports."""
+        if self._latest is not None and self._latest["step"] not in self.train["step"][-1:]:
+            self._append(self.train, self._latest)
+        self._latest = None
         if not self._validated:
             nan = float("nan")
             self.history = {key: list(self.train.get(key, ())) for key in _HISTORY_KEYS}
