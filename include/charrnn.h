@@ -300,6 +300,19 @@ CHARRNN_API charrnn_status charrnn_session_reset(charrnn_session *session);
 /* Reseeds the session's random generator. */
 CHARRNN_API charrnn_status charrnn_session_seed(charrnn_session *session, uint64_t seed);
 
+/* Sets how the session computes each distribution. 0: the state is carried from character to character
+ * (stateful generation, the default for most models). N > 0: from the last N characters alone, run from
+ * a zero state — the loop of the Keras tutorials (`x = text[-maxlen:]; model.predict(x)`), which a
+ * model trained on windows expects; with greedy choice it gives the characters that loop gives. A new
+ * session starts with the model's window (the "window" of its config: set by `charrnn train --objective
+ * window` and by imports whose input shape fixes it). The characters seen so far are kept, up to N. In
+ * window mode charrnn_session_set_state() fails with CHARRNN_ERR_STATE (the state is the window's).
+ * Since 0.3.0. */
+CHARRNN_API charrnn_status charrnn_session_set_window(charrnn_session *session, uint32_t window);
+
+/* The session's window (0 = stateful). Since 0.3.0. */
+CHARRNN_API charrnn_status charrnn_session_get_window(const charrnn_session *session, uint32_t *window);
+
 /* Feeds `len` bytes of UTF-8 into the state. The whole text is checked first: invalid UTF-8 or (without
  * CHARRNN_SKIP_UNKNOWN) an unknown character fails and leaves the state unchanged. `*fed` (may be
  * NULL) receives the number of characters fed, `*skipped` (may be NULL) those skipped. */

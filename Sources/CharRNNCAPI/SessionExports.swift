@@ -65,6 +65,20 @@ public func capi_session_seed(_ handle: CSession?, _ seed: UInt64) -> CStatus {
     guarded { try session(handle).rng = RandomGenerator(seed: seed) }
 }
 
+@_cdecl("charrnn_session_set_window")
+public func capi_session_set_window(_ handle: CSession?, _ window: UInt32) -> CStatus {
+    guarded { try session(handle).setWindow(Int(window)) }
+}
+
+@_cdecl("charrnn_session_get_window")
+public func capi_session_get_window(_ handle: CSession?, _ window: UnsafeMutablePointer<UInt32>?) -> CStatus {
+    guarded {
+        let value = try session(handle).window
+        guard let window else { throw APIError.invalid("window is NULL") }
+        window.pointee = UInt32(value)
+    }
+}
+
 @_cdecl("charrnn_session_feed")
 public func capi_session_feed(_ handle: CSession?, _ textPointer: UnsafePointer<CChar>?, _ len: Int, _ flags: UInt32,
                               _ fed: UnsafeMutablePointer<Int>?, _ skipped: UnsafeMutablePointer<Int>?) -> CStatus {

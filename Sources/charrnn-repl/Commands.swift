@@ -57,6 +57,23 @@ extension REPL {
             seed = value
             session.rng = RandomGenerator(seed: value)
             info("seed \(value) (the random generator restarts now; the conversation is kept)")
+        case "window":
+            guard !argument.isEmpty else {
+                return show(session.window == 0 ? "window off: the state carries the whole conversation"
+                                                  : "window \(session.window): each character from the last \(session.window) alone")
+            }
+            guard let n = Int(argument), n >= 0 else {
+                out.note(":window needs a whole number >= 0 (0: carry the state), got \(argument)")
+                break
+            }
+            do {
+                try session.setWindow(n)
+                window = n
+                info(n == 0 ? "window off: the state carries the whole conversation"
+                            : "window \(n): each character is predicted from the last \(n) alone, from a zero state (the Keras tutorials' loop)")
+            } catch {
+                out.note("cannot set the window: \(error)")
+            }
         case "len", "max-chars", "maxchars":
             guard !argument.isEmpty else { return show("answers up to \(maxChars) characters") }
             guard let n = Int(argument), n >= 1 else {
@@ -85,6 +102,8 @@ extension REPL {
             }
             probs = mode
             info("probs \(mode.rawValue)" + (mode == .color ? "  " + Style.legend : ""))
+        case "explain":
+            explain(argument)
         case "reset":
             resetConversation()
             info("conversation reset (state cleared, generator back to seed \(seed))")
@@ -106,6 +125,7 @@ extension REPL {
                     throw CharRNNError.format("\(argument) is larger than a conversation state of this model (\(size) bytes)")
                 }
                 try bytes.withUnsafeBytes { try session.setState($0) }
+                transcript.removeAll()  // what led to the loaded state is not known
                 info("loaded the conversation state from \(argument)")
             } catch {
                 out.note("cannot load \(argument): \(error)")
@@ -113,10 +133,12 @@ extension REPL {
         case "model":
             guard !argument.isEmpty else { return show("model \(modelPath): \(ModelDescription.line(model))") }
             do {
-                let (loaded, file) = try ModelLocation.load(argument)
+                let (loaded, file) = try ModelLocation.load(argument, keras: kerasImport, note: { out.note($0) })
                 let fresh = try Session.checked(model: loaded, seed: seed, precision: precision)
+                if let window { try fresh.setWindow(window) }
                 (model, modelPath, session) = (loaded, file, fresh)
                 distribution = [Float](repeating: 0, count: loaded.vocabulary.count)
+                transcript.removeAll()
                 info("model \(file): \(ModelDescription.line(loaded)); conversation reset")
             } catch {
                 out.note("cannot load the model \(argument): \(error) (keeping \(modelPath))")
@@ -184,6 +206,8 @@ extension REPL {
               :topp P           sample from the most probable characters totalling P, in (0, 1]; 1 is off (now \(formatSetting(p.topP)))
               :greedy [on|off]  always take the most probable character; no value toggles (now \(p.greedy ? "on" : "off"))
               :seed N           restart the random generator from seed N (now \(seed))
+              :window N         predict each character from the last N alone, from a zero state, as the Keras
+                                tutorials do; 0 carries the state (now \(session.window)\(session.window == model.config.window ? ", the model's" : ""))
               :len N            the longest answer, in characters (now \(maxChars))
               :lines N          an answer ends after N lines; 0: only :len ends it (now \(maxLines))
               :probs MODE       color, table or off (now \(probs.rawValue))
@@ -191,6 +215,7 @@ extension REPL {
               :save FILE        save the conversation state (recurrent state and generator)
               :load FILE        restore a state saved with :save (same model only)
               :model PATH       switch to another model file or folder; the conversation resets
+              :explain FILE     write a web page of what the model sees in the conversation so far (FILE.html)
               :quit             leave (Ctrl-D too). Ctrl-C stops a long answer.
 
             \(b("Probabilities"))

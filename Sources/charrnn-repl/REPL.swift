@@ -24,6 +24,9 @@ final class REPL {
     var modelPath: String
     var session: Session
     var seed: UInt64
+    /// What the session's state has read since the last reset, as vocabulary indices: the user's lines,
+    /// their newlines and the answers (for :explain).
+    var transcript: [Int32] = []
     /// The weights sessions multiply with (`--int8`).
     let precision: WeightPrecision
     var parameters: SamplingParameters
@@ -36,6 +39,11 @@ final class REPL {
     let interactive: Bool
     /// (V) the pending distribution, copied out before each draw.
     var distribution: [Float]
+    /// The window given with --window or :window, kept for the sessions of later models; nil: each
+    /// model's own.
+    var window: Int?
+    /// The characters for a Keras model given to :model (--vocab-from, --vocab).
+    var kerasImport: KerasImport.Request?
 
     init(model: Model, path: String, seed: UInt64, precision: WeightPrecision = .float32, parameters: SamplingParameters,
          maxChars: Int, maxLines: Int, probs: ProbsMode, output: Output) {
@@ -148,6 +156,7 @@ final class REPL {
                         counted += 1
                     }
                     session.step(index)
+                    transcript.append(index)
                     fed += 1
                 }
             }
@@ -159,7 +168,10 @@ final class REPL {
             out.note("interrupted: fed \(fed) of \(line.indices.count) characters; no answer")
             return
         }
-        for index in newline.indices { session.step(index) }
+        for index in newline.indices {
+            session.step(index)
+            transcript.append(index)
+        }
 
         if probs != .off && counted > 0 {
             let value = formatFixed(bits / Double(counted), digits: 2)
@@ -192,6 +204,7 @@ final class REPL {
                 if Interrupt.take() { interrupted = true; break }
                 try distribution.withUnsafeMutableBufferPointer { try session.probabilities(into: $0.baseAddress!) }
                 let drawn = try session.sample(parameters)
+                transcript.append(drawn.index)
                 produced += 1
                 let p = distribution[Int(drawn.index)]
                 if wantTable {
@@ -271,5 +284,6 @@ final class REPL {
     func resetConversation() {
         session.reset()
         session.rng = RandomGenerator(seed: seed)
+        transcript.removeAll()
     }
 }

@@ -31,8 +31,17 @@ struct REPLCommand: ParsableCommand {
     @Option(name: .shortAndLong, help: ArgumentHelp("A model file (.safetensors), or a folder holding one.", valueName: "path"))
     var model: String?
 
-    @Option(name: [.customShort("t"), .long], parsing: .unconditional, help: "Sampling temperature, > 0 (lower is more conservative).")
+    @OptionGroup var keras: KerasVocabularyOptions
+
+    @Option(name: [.customShort("t"), .long], parsing: .unconditional, help: ArgumentHelp(
+        "Sampling temperature, > 0 (lower is more conservative).",
+        discussion: "0.8 here, where a conversation reads better a little conservative; `charrnn sample` and the bindings default to 1, the model's own distribution."))
     var temperature: Float = 0.8
+
+    @Option(parsing: .unconditional, help: ArgumentHelp(
+        "Predict each character from the last N alone, from a zero state (0: carry the state).",
+        discussion: "The Keras tutorials' loop, which models trained on windows expect. Default: the model's window, else 0."))
+    var window: Int?
 
     @Option(name: .customLong("top-k"), parsing: .unconditional, help: "Sample only from the k most probable characters (0: all).")
     var topK: Int = 0
@@ -65,6 +74,9 @@ struct REPLCommand: ParsableCommand {
         guard topK >= 0 else { throw ValidationError("--top-k must be >= 0 (0 keeps all characters), got \(topK)") }
         guard topP.isFinite, topP > 0, topP <= 1 else { throw ValidationError("--top-p must be in (0, 1], got \(topP)") }
         guard maxChars >= 1 else { throw ValidationError("--max-chars must be at least 1, got \(maxChars)") }
+        if let window, window < 0 || window > ModelConfig.maxWindow {
+            throw ValidationError("--window must be in 0...\(ModelConfig.maxWindow) (0: carry the state), got \(window)")
+        }
         guard maxLines >= 0 else { throw ValidationError("--lines must be >= 0, got \(maxLines)") }
     }
 
@@ -92,7 +104,7 @@ struct REPLCommand: ParsableCommand {
         }
         let loaded: (Model, String)
         do {
-            loaded = try ModelLocation.load(modelPath)
+            loaded = try ModelLocation.load(modelPath, keras: keras.request, note: { out.note("charrnn-repl: \($0)") })
         } catch {
             out.note("charrnn-repl: cannot load the model \(modelPath): \(error)")
             throw ExitCode(1)
@@ -106,6 +118,11 @@ struct REPLCommand: ParsableCommand {
                         precision: int8 ? .int8 : .float32,
                         parameters: SamplingParameters(temperature: temperature, topK: topK, topP: topP, greedy: greedy),
                         maxChars: maxChars, maxLines: maxLines, probs: mode, output: out)
+        repl.kerasImport = keras.request
+        if let window {
+            repl.window = window
+            try? repl.session.setWindow(window)  // in range: validated above
+        }
         let status = repl.run()
         if status != 0 { throw ExitCode(status) }
     }

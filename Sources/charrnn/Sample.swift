@@ -12,9 +12,14 @@ struct Sample: ParsableCommand {
         discussion: "Without --model, $CHARRNN_MODEL is used when set, else the bundled models/default.safetensors.")
 
     @Option(help: "Model or checkpoint file, or a folder `train --out` wrote (default: $CHARRNN_MODEL, else the bundled model).") var model: String?
+    @OptionGroup var keras: KerasVocabularyOptions
     @Option(help: "Text to start from; it is printed before the generated text.") var prime: String?
     @Option(parsing: .unconditional, help: "Characters to generate.") var length: Int = 500
-    @Option(parsing: .unconditional, help: "Sampling temperature (> 0).") var temperature: Float = 1
+    @Option(parsing: .unconditional, help: "Sampling temperature (> 0); 1 samples the model's own distribution.") var temperature: Float = 1
+    @Option(parsing: .unconditional, help: ArgumentHelp(
+        "Compute each character from the last N characters alone, run from a zero state (0 = carry the state).",
+        discussion: "The Keras tutorials' loop, which models trained on windows expect. Default: the model's window (set by `train --objective window` and by imports whose input shape fixes it), else 0."))
+    var window: Int?
     @Option(parsing: .unconditional, help: "Keep only the K most probable characters (0 = all).") var topK: Int = 0
     @Option(parsing: .unconditional, help: "Keep the most probable characters up to this total probability, in (0, 1].") var topP: Float = 1
     @Flag(help: "Always take the most probable character.") var greedy = false
@@ -29,15 +34,19 @@ struct Sample: ParsableCommand {
         if length < 0 { throw ValidationError("--length must be >= 0") }
         if !(temperature > 0) || !temperature.isFinite { throw ValidationError("--temperature must be a finite number > 0") }
         if topK < 0 { throw ValidationError("--top-k must be >= 0") }
+        if let window, window < 0 || window > ModelConfig.maxWindow {
+            throw ValidationError("--window must be in 0...\(ModelConfig.maxWindow) (0 = carry the state)")
+        }
         if !(topP > 0 && topP <= 1) { throw ValidationError("--top-p must be in (0, 1]") }
     }
 
     func run() throws {
         try CLI.guarded {
-            let (model, file) = try CLI.loadModel(self.model)
+            let (model, file) = try CLI.loadModel(self.model, keras)
             try CLI.using(file) {
                 let session = try Session.checked(model: model, seed: seed ?? UInt64.random(in: 0...UInt64.max),
                                                   precision: int8 ? .int8 : .float32)
+                if let window { try session.setWindow(window) }
                 let parameters = SamplingParameters(temperature: temperature, topK: topK, topP: topP, greedy: greedy)
                 try parameters.validate()
                 var echoed = ""

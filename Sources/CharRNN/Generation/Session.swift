@@ -38,6 +38,15 @@ public final class Session {
     /// The layers' recurrent terms (b + h · U, or a GRU's h · U), computed ahead for small models.
     let recurrent: RecurrentTerms
 
+    /// The window of generation: 0 carries the state from character to character (stateful); N > 0
+    /// computes each distribution from the last N characters alone, run from a zero state — the loop of
+    /// the Keras tutorials, for models trained on windows. Starts as the model's `window`; changing it
+    /// keeps the characters seen so far (up to `ModelConfig.maxWindow`).
+    /// - Precondition: 0...`ModelConfig.maxWindow` (checked by `setWindow(_:)`).
+    public private(set) var window: Int
+    /// The last characters fed, as many as the window holds (window mode only).
+    private var history: [Int32] = []
+
     /// A session at the zero state. The first session of a precision copies the model's matrices (packs
     /// them, or quantizes them for `.int8`: a few ms, about 20 ms to quantize a 2x512 LSTM); later ones
     /// share that copy.
@@ -76,6 +85,23 @@ public final class Session {
         sampler = Sampler(count: model.config.vocabSize)
         recurrent = RecurrentTerms(weights: weights, matrices: stepWeights.layers, precision: precision,
                                    aheadLimitBytes: aheadLimitBytes)
+        window = model.config.window
+    }
+
+    /// Sets the window (see `window`); the next distribution is computed the new way.
+    /// - Throws: `CharRNNError.invalidArgument` outside 0...`ModelConfig.maxWindow`.
+    public func setWindow(_ newValue: Int) throws {
+        guard newValue >= 0, newValue <= ModelConfig.maxWindow else {
+            throw CharRNNError.invalidArgument("window must be in 0...\(ModelConfig.maxWindow) (0 = stateful), got \(newValue)")
+        }
+        guard newValue != window else { return }
+        window = newValue
+        if window > 0 {
+            if history.count > window { history.removeFirst(history.count - window) }
+            if hasInput { rerunWindow() }
+        } else {
+            history = []
+        }
     }
 
     deinit {
@@ -90,23 +116,51 @@ public final class Session {
 
     /// Zeroes the state and forgets the pending distribution; the generator is kept.
     public func reset() {
+        zeroState()
+        hasInput = false
+        probabilitiesValid = false
+        history = []
+    }
+
+    /// Zeroes the recurrent state only.
+    private func zeroState() {
         recurrent.invalidate()
         for (l, layer) in model.config.layers.enumerated() {
             h[l].update(repeating: 0, count: layer.units)
             c[l]?.update(repeating: 0, count: layer.units)
         }
-        hasInput = false
+    }
+
+    /// Window mode: the state after the characters in the window, run from a zero state.
+    private func rerunWindow() {
+        zeroState()
+        for index in history { advance(index) }
         probabilitiesValid = false
     }
 
     // MARK: feeding
+
+    /// Feeds one character index (in 0..<vocab): the state advances by it, or, in window mode, it joins
+    /// the window and the state is the window's.
+    package func step(_ index: Int32) {
+        guard window > 0 else { return advance(index) }
+        remember(CollectionOfOne(index))
+        rerunWindow()
+    }
+
+    /// Window mode: appends characters to the window, dropping the oldest.
+    private func remember<C: Collection>(_ indices: C) where C.Element == Int32 {
+        history.append(contentsOf: indices.suffix(window))
+        if history.count > window { history.removeFirst(history.count - window) }
+        hasInput = true
+    }
 
     /// Advances the state by one character index (must be in 0..<vocab).
     ///
     /// An LSTM or SimpleRNN layer's gate sums are b + h(t−1) · U + x(t) · W, in that order: the first
     /// half is `recurrent`'s, often computed while the layers above and the head ran at the last step, as
     /// is a GRU's h(t−1) · U with reset_after.
-    package func step(_ index: Int32) {
+    private func advance(_ index: Int32) {
         let matrices = stepWeights.layers, oneHot = model.config.input == .onehot
         for (l, w) in weights.enumerated() {
             let m = matrices[l], below: UnsafePointer<Float>? = l == 0 ? nil : UnsafePointer(h[l - 1])
@@ -163,6 +217,13 @@ public final class Session {
                      interrupt: (() -> Bool)? = nil) throws -> (fed: Int, skipped: [Unicode.Scalar], skippedCount: Int) {
         let encoded = try model.vocabulary.encode(text, skipUnknown: skipUnknown)
         let indices = encoded.indices
+        if window > 0 {
+            // Only the last `window` characters count; running them is at most one window's work.
+            guard !indices.isEmpty else { return (0, encoded.skipped, encoded.skippedCount) }
+            remember(indices)
+            rerunWindow()
+            return (indices.count, encoded.skipped, encoded.skippedCount)
+        }
         guard let interrupt, indices.count > Session.feedChunk else {
             for index in indices { step(index) }
             return (indices.count, encoded.skipped, encoded.skippedCount)

@@ -31,6 +31,9 @@ extension Session {
     /// Restores a state from `stateBytes()`; the session is unchanged when the buffer is refused.
     /// - Throws: `CharRNNError.format` for a buffer of the wrong size, from another model, or corrupt.
     public func setState(_ bytes: UnsafeRawBufferPointer) throws {
+        guard window == 0 else {
+            throw CharRNNError.state("a session with a window of \(window) computes its state from its last \(window) characters: feed them instead of setting a state (or set the window to 0)")
+        }
         let expected = Session.stateSize(for: model)
         guard bytes.count == expected else {
             throw CharRNNError.format("a state buffer for this model has \(expected) bytes, got \(bytes.count)")

@@ -24,7 +24,8 @@ from collections import namedtuple as _namedtuple
 
 import numpy as _np
 
-from . import _charrnn
+from . import _charrnn, _trace
+from ._trace import Trace  # noqa: F401  (re-exported)
 from ._history import History  # noqa: F401  (re-exported)
 from ._charrnn import (  # noqa: F401  (re-exported)
     BufferTooSmallError,
@@ -48,7 +49,7 @@ from ._charrnn import (  # noqa: F401  (re-exported)
 __version__ = _charrnn.version()  # the library's: include/charrnn.h writes it once
 
 __all__ = [
-    "Model", "Session", "train", "version", "ModelInfo", "EvalResult", "Progress", "TrainingInterrupted", "History",
+    "Model", "Session", "Trace", "train", "version", "ModelInfo", "EvalResult", "Progress", "TrainingInterrupted", "History",
     "Error", "InvalidArgumentError", "IOError", "FormatError", "UTF8Error", "UnknownCharacterError",
     "BufferTooSmallError", "ShapeError", "NotFoundError", "StateError", "CancelledError",
     "DivergedError", "ConfigError", "OutOfMemoryError", "NotFiniteError", "InternalError",
@@ -217,26 +218,41 @@ class Model(_charrnn.Model):
             out[full] = self.get_weights(layer, weight)
         return out
 
+    def trace(self, text, skip_unknown: bool = False, name: str | None = None) -> "Trace":
+        """Runs the model over `text` (str, or bytes of UTF-8) from a fresh state and returns a
+        :class:`Trace`: every next-character distribution, ``probabilities`` (n, V), and each layer's
+        states, ``hidden[layer]`` and (LSTM) ``cell[layer]`` (n, units), with the loss. In Jupyter it
+        shows as the page `charrnn explain` writes (``trace.to_html()``, ``trace.save_html(path)``);
+        `name` is the model's name there. Runs with the GIL released; Ctrl-C stops it with
+        KeyboardInterrupt."""
+        return _trace.trace(self, text, skip_unknown=skip_unknown, name=name)
+
     def evaluate(self, text, skip_unknown: bool = False) -> EvalResult:
         """Mean cross-entropy (nats/char), perplexity and accuracy of predicting each next character
         of `text` (str, or bytes of UTF-8) from a fresh state. Runs with the GIL released; Ctrl-C stops
         it with KeyboardInterrupt."""
         return EvalResult(*self._evaluate(text, skip_unknown=skip_unknown))
 
-    def session(self, seed: int | None = None, precision: str = "float32") -> "Session":
+    def session(self, seed: int | None = None, precision: str = "float32", window: int | None = None) -> "Session":
         """A new session (zero state, generator seeded with 0, or with `seed`, 0 to 2**64 - 1).
         `precision="int8"` generates with an 8-bit copy of the weights (Q8_0-style blocks, made here):
-        about twice as fast, and `charrnn eval --int8` reports what it changes in loss."""
+        about twice as fast, and `charrnn eval --int8` reports what it changes in loss.
+        `window=N` computes each distribution from the last N characters run from a zero state, as
+        the Keras tutorials' generation loop does; 0 carries the state. None: the model's own
+        (config["window"], set for models trained on windows), else 0."""
         if precision not in _PRECISIONS:
             raise ValueError(f"precision must be one of {', '.join(_PRECISIONS)}, not {precision!r}")
         s = Session._open(self, _PRECISIONS[precision])
         if seed is not None:
             s.seed(seed)
+        if window is not None:
+            s.window = window
         return s
 
-    def generate(self, prompt: str = "", n: int = 200, **sample) -> str:
-        """Convenience: feed `prompt` into a fresh session and generate `n` characters."""
-        with self.session() as s:
+    def generate(self, prompt: str = "", n: int = 200, window: int | None = None, **sample) -> str:
+        """Convenience: feed `prompt` into a fresh session and generate `n` characters (`window` as
+        in :meth:`session`)."""
+        with self.session(window=window) as s:
             if prompt:
                 s.feed(prompt)
             else:

@@ -350,6 +350,36 @@ static int Session_set_state(SessionObject *self, PyObject *value, void *closure
     return 0;
 }
 
+static PyObject *Session_get_window(SessionObject *self, void *closure)
+{
+    charrnn_session *s = live(self);
+    if (!s)
+        return NULL;
+    uint32_t window = 0;
+    charrnn_status st = charrnn_session_get_window(s, &window);
+    return st == CHARRNN_OK ? PyLong_FromUnsignedLong(window) : crn_raise(st);
+}
+
+static int Session_set_window(SessionObject *self, PyObject *value, void *closure)
+{
+    if (value == NULL) {
+        PyErr_SetString(PyExc_AttributeError, "cannot delete the window; set 0 for stateful generation");
+        return -1;
+    }
+    charrnn_session *s = live(self);
+    if (!s)
+        return -1;
+    unsigned long long window;
+    if (crn_uint_arg(value, "window", UINT32_MAX, &window) < 0)
+        return -1;
+    charrnn_status st = charrnn_session_set_window(s, (uint32_t)window);
+    if (st != CHARRNN_OK) {
+        crn_raise(st);
+        return -1;
+    }
+    return 0;
+}
+
 static PyObject *Session_close(SessionObject *self, PyObject *unused)
 {
     if (self->busy)
@@ -414,6 +444,9 @@ static PyGetSetDef Session_getset[] = {
     {"state", (getter)Session_get_state, (setter)Session_set_state,
      "The state as opaque bytes (tied to the model); assign bytes from the same model to restore.", NULL},
     {"closed", (getter)Session_get_closed, NULL, "True once close() was called.", NULL},
+    {"window", (getter)Session_get_window, (setter)Session_set_window,
+     "0: the state is carried (stateful); N: each distribution from the last N characters run from a zero "
+     "state, as the Keras tutorials' loop. Starts as the model's config['window'].", NULL},
     {"model", (getter)Session_get_model, NULL, "The Model this session was created from.", NULL},
     {NULL, NULL, NULL, NULL, NULL},
 };
