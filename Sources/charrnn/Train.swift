@@ -78,6 +78,7 @@ struct Train: ParsableCommand {
     var printEvery: Int?
     @Option(help: "Checkpoint folder (default: checkpoints, or the resumed run's folder).") var out: String?
     @Option(help: "Continue from this checkpoint (or fine-tune a model file).") var resume: String?
+    @OptionGroup var keras: KerasVocabularyOptions
     @Flag(help: "Replace the checkpoints of another run in the --out folder (refused without it).")
     var overwrite = false
     @Flag(help: "End with one JSON object on the last line of stdout.") var json = false
@@ -110,6 +111,9 @@ struct Train: ParsableCommand {
 
     private func train() throws {
         var settings = try self.settings()
+        let imported = try importedResume()
+        defer { imported?.remove() }
+        if let imported { settings.resume = imported.path }
         let run = try TrainingRun(corpusPath: corpus, settings: settings)
         settings = TrainingSettings()  // everything is in `run` now
         let trainer = run.trainer, options = run.options, corpus = run.corpus
@@ -221,6 +225,15 @@ struct Train: ParsableCommand {
         return s
     }
 
+    /// A Keras --resume (.keras, .h5) imported into a temporary model file to fine-tune; nil otherwise.
+    private func importedResume() throws -> KerasImport.TemporaryModel? {
+        guard let resume, KerasImport.isKerasFile(resume) else { return nil }
+        guard var request = keras.request else { throw KerasImport.needsVocabulary(resume) }
+        request.normalization = reduceCharset ? "reduce_charset" : lowercase ? "lowercase" : nil
+        CLI.note("importing the Keras model \(resume)")
+        return try KerasImport.importToTemporary(resume, request, note: CLI.note)
+    }
+
     private func printSamples(model: Model, step: Int, seed: UInt64) {
         for temperature: Float in [0.5, 1.2] {
             let session = Session(model: model, seed: seed &+ UInt64(step) &* 1_000_003 &+ (temperature < 1 ? 0 : 1))
@@ -289,11 +302,27 @@ final class ProgressDisplay {
             CLI.out("\r\u{1B}[K" + line)
             barShown = true
         } else {
-            let every = printEvery ?? max(1, min(100, p.totalSteps / 20))
-            guard p.step % every == 0 || p.step == p.totalSteps else { return }
+            guard shouldPrint(p) else { return }
             print("epoch \(min(p.epoch, epochs))/\(epochs) step \(p.step)/\(p.totalSteps) loss \(CLI.fixed(p.loss, 4)) avg \(CLI.fixed(p.smoothedLoss, 4)) lr \(p.learningRate) \(CLI.compact(p.charsPerSecond)) chars/s elapsed \(CLI.duration(p.seconds)) ETA \(CLI.duration(eta(p)))")
             StandardOutput.flush()
         }
+    }
+
+    /// Without a terminal: every --print-every steps, else about 20 lines a run — by steps, or by time
+    /// when the time limit ends the run first.
+    private var nextPrintTime = 0.0
+    private func shouldPrint(_ p: TrainingProgress) -> Bool {
+        if p.step == p.totalSteps { return true }
+        if let printEvery { return p.step % printEvery == 0 }
+        let elapsed = ProgressDisplay.now() - start
+        let secondsByStepsLeft = Double(p.totalSteps - p.step) * elapsed / Double(max(p.step - (firstStep ?? 0), 1))
+        let timeDecides = options.maxTime > 0 && secondsByStepsLeft > options.maxTime - elapsed
+        if timeDecides {
+            guard elapsed >= nextPrintTime else { return false }
+            nextPrintTime = elapsed + options.maxTime / 20
+            return true
+        }
+        return p.step % max(1, p.totalSteps / 20) == 0
     }
 
     func validation(_ p: TrainingProgress) {

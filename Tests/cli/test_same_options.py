@@ -149,3 +149,27 @@ def test_enum_values_in_any_case(tmp_path, corpus, flag, value):
 def test_negative_max_time_is_named(tmp_path, corpus):
     p = subprocess.run([CLI, "train", corpus, "--max-time", "-5"], capture_output=True, text=True)
     assert p.returncode != 0 and "--max-time must be" in p.stderr and "Missing value" not in p.stderr
+
+
+@pytest.mark.parametrize("limit", [["--objective", "window", "--step", "1", "--epochs", "1"], ["--max-time", "3"]])
+def test_about_twenty_progress_lines(tmp_path, corpus, limit):
+    p = subprocess.run([CLI, "train", corpus, "--layers", "1", "--hidden", "8", "--seq-length", "10", "--batch-size",
+                        "8", *limit, "--out", str(tmp_path / "p")], capture_output=True, text=True, timeout=120)
+    assert p.returncode == 0, p.stderr
+    lines = [line for line in p.stdout.splitlines() if line.startswith("epoch ")]
+    assert 10 <= len(lines) <= 30, len(lines)
+
+
+def test_lowercase_is_the_models_everywhere_text_goes_in(tmp_path, corpus):
+    out = tmp_path / "lc"
+    subprocess.run([CLI, "train", corpus, "--layers", "1", "--hidden", "8", "--max-steps", "2", "--lowercase",
+                    "--out", str(out)], check=True, capture_output=True)
+    text = tmp_path / "upper.txt"
+    text.write_text("ROMEO: WHAT LIGHT THROUGH YONDER WINDOW BREAKS?\n")
+    p = subprocess.run([CLI, "eval", "--model", str(out / "latest.safetensors"), str(text)], capture_output=True,
+                       text=True)
+    assert p.returncode == 0, p.stderr
+    assert "skipped" not in p.stderr  # uppercase is lowercased as in training, not skipped
+    p = subprocess.run([CLI, "sample", "--model", str(out / "latest.safetensors"), "--prime", "KING", "--length", "5",
+                        "--unknown", "error"], capture_output=True, text=True)
+    assert p.returncode == 0, p.stderr
