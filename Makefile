@@ -26,7 +26,7 @@ PKGCONFIGDIR := $(LIBDIR)/pkgconfig
 DATADIR := $(DESTDIR)$(PREFIX)/share/charrnn
 MANDIR := $(DESTDIR)$(PREFIX)/share/man/man1
 
-.PHONY: all deps build lib man python keras run test test-swift test-c test-python test-install test-consumer check-memory bench fuzz \
+.PHONY: all deps build lib man python keras browser run test test-swift test-c test-python test-install test-consumer check-memory bench fuzz \
 	install uninstall clean
 
 all: build
@@ -100,6 +100,20 @@ $(VENV)/.keras: | $(PY)
 
 keras: $(VENV)/.keras
 
+# Headless Chromium (Debian's package, as `deps` installs OpenBLAS) and Playwright for Python, for the
+# page tests in Tests/pictures: Playwright drives the system's chromium, and downloads no browser.
+browser: | $(PY)
+	@if ! command -v chromium >/dev/null 2>&1; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "make: installing chromium with apt-get"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	  else \
+	    echo "make: chromium is missing; run: sudo apt-get install -y chromium"; exit 1; \
+	  fi; \
+	fi
+	@$(PY) -c "import playwright" 2>/dev/null || { echo "make: installing playwright into $(VENV)"; \
+	  $(PY) -m pip install -q playwright; }
+
 python: lib | $(PY)
 	$(PY) -m pip install -q --force-reinstall --no-deps ./bindings/python
 
@@ -129,8 +143,8 @@ test-c: lib
 check-memory: lib
 	$(MAKE) -C Tests/c check-memory
 
-test-python: python keras
-	$(PY) -m pytest -q bindings/python/tests Tests/cli Tests/repl Tests/reliability
+test-python: python keras browser
+	$(PY) -m pytest -q bindings/python/tests Tests/cli Tests/repl Tests/reliability Tests/pictures
 
 bench: python keras
 	$(PY) bench/run.py --corpus $(CORPUS)

@@ -41,10 +41,14 @@ let package = Package(
             name: "CharRNNCAPI",
             dependencies: ["CharRNN", "CCharRNNHeader"]
         ),
-        // What the two programs share: their main(), stdout's failure check, and where a model is found.
+        // What the two programs share: their main(), stdout's failure check, where a model is found, and
+        // the explain page.
         .target(
             name: "CommandLineSupport",
-            dependencies: ["CharRNN", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: ["CharRNN", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            // The page of `charrnn explain` and the REPL's :explain, compiled into the programs (Python's
+            // package carries the same file: bindings/python/setup.py).
+            resources: [.embedInCode("Resources/explain.html")]
         ),
         .executableTarget(
             name: "charrnn",

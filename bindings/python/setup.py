@@ -4,6 +4,7 @@ the two programs and the bundled model, laid out as an installed prefix is:
 
     charrnn/bin/charrnn, charrnn/bin/charrnn-repl      run by the console scripts of the same names
     charrnn/share/charrnn/default.safetensors          what they and Model.load() use by default
+    charrnn/share/charrnn/explain.html                 the page of Trace._repr_html_ (charrnn explain's)
 
 The repository root is found relative to this file (bindings/python/setup.py), or from CHARRNN_ROOT.
 The library and programs must have been built first (`make lib`; they are looked for in
@@ -32,6 +33,8 @@ PACKAGE_FILES = {
     "bin/charrnn": BINDIR / "charrnn-cli",
     "bin/charrnn-repl": BINDIR / "charrnn-repl",
     "share/charrnn/default.safetensors": MODEL,
+    # The page of Trace._repr_html_ and `charrnn explain` (one template, compiled into the programs too).
+    "share/charrnn/explain.html": ROOT / "Sources" / "CommandLineSupport" / "Resources" / "explain.html",
 }
 
 

@@ -488,6 +488,84 @@ static PyObject *Model_probabilities(ModelObject *self, PyObject *args)
     return arr;
 }
 
+/* _trace(text, skip_unknown=False) -> (probs (n, V) float32, states (n * state_width,) float32,
+ * (chars, skipped, loss, accuracy), [(cell, units, state_offset) per layer]): charrnn_model_trace's
+ * buffers as numpy arrays (charrnn/_trace.py cuts the states into per-layer views). */
+static PyObject *Model_trace(ModelObject *self, PyObject *args, PyObject *kwargs)
+{
+    static char *kwlist[] = {"text", "skip_unknown", NULL};
+    PyObject *text;
+    int skip = 0;
+    charrnn_model *m = live(self);
+    if (!m)
+        return NULL;
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O|p:trace", kwlist, &text, &skip))
+        return NULL;
+    const char *data;
+    Py_ssize_t len, nchars;
+    if (crn_text(text, &data, &len, &nchars) < 0)
+        return NULL;
+    if (!(m = live(self))) /* converting the arguments can run Python code that closes this object */
+        return NULL;
+    uint32_t flags = skip ? CHARRNN_SKIP_UNKNOWN : 0;
+    charrnn_trace_info info;
+    memset(&info, 0, sizeof info);
+    CHARRNN_INIT_SIZE(info);
+    charrnn_status st = charrnn_model_trace(m, data, (size_t)len, flags, NULL, NULL, NULL, 0, NULL, 0, &info);
+    if (st != CHARRNN_OK)
+        return crn_raise(st);
+    if (info.probs_needed > (uint64_t)PY_SSIZE_T_MAX / 4 || info.states_needed > (uint64_t)PY_SSIZE_T_MAX / 4)
+        return crn_raise_msg(CHARRNN_ERR_OUT_OF_MEMORY, "the trace of %llu characters is too large",
+                             (unsigned long long)info.chars);
+    float *probs = NULL, *states = NULL;
+    Py_ssize_t pshape[2] = {(Py_ssize_t)info.chars, (Py_ssize_t)info.vocab_size};
+    Py_ssize_t sshape[1] = {(Py_ssize_t)info.states_needed};
+    PyObject *parr = crn_new_float_array(2, pshape, &probs);
+    if (!parr)
+        return NULL;
+    PyObject *sarr = crn_new_float_array(1, sshape, &states);
+    if (!sarr || !(m = live(self))) { /* numpy ran Python code too */
+        Py_DECREF(parr);
+        Py_XDECREF(sarr);
+        return NULL;
+    }
+    CrnLongCall call;
+    Py_INCREF(text);
+    self->busy++;
+    crn_call_begin(&call);
+    st = charrnn_model_trace(m, data, (size_t)len, flags, crn_interrupt_callback, &call, probs,
+                             (size_t)info.probs_needed, states, (size_t)info.states_needed, &info);
+    crn_call_end(&call);
+    self->busy--;
+    Py_DECREF(text);
+    if (call.interrupted || st != CHARRNN_OK) {
+        if (!call.interrupted) /* otherwise KeyboardInterrupt is set, not the CancelledError it made */
+            crn_raise(st);
+        Py_DECREF(parr);
+        Py_DECREF(sarr);
+        return NULL;
+    }
+    PyObject *layers = PyList_New(0);
+    for (uint32_t l = 0; layers && l < info.num_layers; l++) {
+        charrnn_layer_info li;
+        memset(&li, 0, sizeof li);
+        CHARRNN_INIT_SIZE(li);
+        st = charrnn_model_get_layer_info(m, l, &li);
+        PyObject *item = st == CHARRNN_OK ? Py_BuildValue("(iII)", (int)li.cell, li.units, li.state_offset)
+                                          : crn_raise(st);
+        if (!item || PyList_Append(layers, item) < 0)
+            Py_CLEAR(layers);
+        Py_XDECREF(item);
+    }
+    if (!layers) {
+        Py_DECREF(parr);
+        Py_DECREF(sarr);
+        return NULL;
+    }
+    return Py_BuildValue("(NN(KKdd)N)", parr, sarr, (unsigned long long)info.chars,
+                         (unsigned long long)info.skipped, info.loss, info.accuracy, layers);
+}
+
 static PyObject *Model_close(ModelObject *self, PyObject *unused)
 {
     CHECK_IDLE(self);
@@ -540,6 +618,8 @@ static PyMethodDef Model_methods[] = {
      "probabilities(text) -> float32 array (len(text), vocab_size)\n\n"
      "The next-character distribution after each prefix of `text`, from a fresh state. Ctrl-C stops it "
      "with KeyboardInterrupt."},
+    {"_trace", (PyCFunction)(void (*)(void))Model_trace, METH_VARARGS | METH_KEYWORDS,
+     "_trace(text, skip_unknown=False) -> (probs, states, (chars, skipped, loss, accuracy), layers)"},
     {"close", (PyCFunction)Model_close, METH_NOARGS, "Releases the model (sessions keep working)."},
     {"__enter__", (PyCFunction)Model_enter, METH_NOARGS, NULL},
     {"__exit__", (PyCFunction)Model_exit, METH_VARARGS, NULL},
