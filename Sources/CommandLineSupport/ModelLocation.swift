@@ -92,9 +92,16 @@ public enum ModelLocation {
         return path + "/" + found[0]
     }
 
-    /// Loads the model `find(given)` names; returns it with its file.
-    public static func load(_ given: String?) throws -> (model: Model, file: String) {
+    /// Loads the model `find(given)` names; returns it with its file. A Keras file (.keras, .h5) is
+    /// imported with `keras` (its characters, from --vocab-from or --vocab), the importer's report going
+    /// to `note`; without `keras` it is refused with the way to give them.
+    public static func load(_ given: String?, keras: KerasImport.Request? = nil,
+                            note: (String) -> Void = { _ in }) throws -> (model: Model, file: String) {
         let file = try find(given)
+        if KerasImport.isKerasFile(file) {
+            guard let keras else { throw KerasImport.needsVocabulary(file) }
+            return (try KerasImport.load(file, keras, note: note), file)
+        }
         return (try Model.load(file), file)
     }
 

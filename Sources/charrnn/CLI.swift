@@ -61,8 +61,8 @@ enum CLI {
 
     /// The model `--model` names (a file, or a folder `train --out` wrote), else `$CHARRNN_MODEL`, else
     /// the bundled one: see `ModelLocation`, which charrnn-repl uses too.
-    static func loadModel(_ given: String?) throws -> (Model, String) {
-        let located = try ModelLocation.load(given)
+    static func loadModel(_ given: String?, _ keras: KerasVocabularyOptions? = nil) throws -> (Model, String) {
+        let located = try ModelLocation.load(given, keras: keras?.request, note: note)
         return (located.model, located.file)
     }
 

@@ -1,5 +1,6 @@
 import ArgumentParser
 import CharRNN
+import CommandLineSupport
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -11,6 +12,7 @@ struct Eval: ParsableCommand {
 
     @Argument(help: "The text to evaluate on.") var file: String
     @Option(help: "Model or checkpoint file, or a folder `train --out` wrote (default: $CHARRNN_MODEL, else the bundled model).") var model: String?
+    @OptionGroup var keras: KerasVocabularyOptions
     @Option(help: "Characters outside the vocabulary: skip (with a warning) or error.") var unknown: UnknownPolicy = .skip
     @Flag(help: "Also evaluate with 8-bit weights through the generation path and report the loss change.")
     var int8 = false
@@ -18,7 +20,7 @@ struct Eval: ParsableCommand {
 
     func run() throws {
         try CLI.guarded {
-            let (model, path) = try CLI.loadModel(self.model)
+            let (model, path) = try CLI.loadModel(self.model, keras)
             try CLI.using(path) {
                 let text = try CLI.readText(file)
                 let encoded = try model.vocabulary.encode(text, skipUnknown: unknown == .skip)

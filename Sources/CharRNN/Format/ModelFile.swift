@@ -141,10 +141,17 @@ package enum ModelFile {
     package static func load(_ path: String) throws -> (model: Model, extras: Extras) {
         // The file's bytes, then the parameters and any extra tensors copied out of them.
         // The bytes, the copies of the tensors, and the header's JSON (up to two bytes per byte).
-        let bytes = try FileIO.read(path, memoryPerByte: 4)
+        let bytes: [UInt8]
+        do { bytes = try FileIO.read(path, memoryPerByte: 4) } catch CharRNNError.outOfMemory(let message) {
+            // A Keras file too large to read is still a Keras file: say so rather than ask for memory.
+            if let kind = KerasFile.kind(atPath: path) { throw CharRNNError.format(KerasFile.notACharRNNModel(path, kind)) }
+            throw CharRNNError.outOfMemory(message)
+        }
         do {
             return try decode(bytes)
         } catch CharRNNError.format(let message) {
+            // A Keras file fails as a safetensors header "longer than the file": name what it is instead.
+            if let kind = KerasFile.kind(of: bytes) { throw CharRNNError.format(KerasFile.notACharRNNModel(path, kind)) }
             throw CharRNNError.format("\(path): \(message)")
         }
     }

@@ -7,8 +7,12 @@
 
 Reading and writing need numpy and h5py only; :func:`compare` imports Keras (lazily) to run it.
 
-Keras files do not store the vocabulary: give it as an ordered string (`vocab=`) or derive it from the
-training corpus (`vocab_from=`, as ``sorted(set(text))``, lowercased first with `lowercase=True`).
+Keras files do not store the vocabulary: give it (`vocab=`: an ordered string, a list, an ix2char or
+char2ix dict, or a JSON or pickle file of one) or derive it from the training corpus (`vocab_from=`, as
+``sorted(set(text))``, normalised first with `lowercase=True` or `reduce_charset=True`). Every import is
+checked on a text the model should know (the corpus, or `check_text=`) and refused when the model does
+no better than chance on it, the mark of characters in the wrong order; `recover_order=True` finds the
+order from the text (:func:`import_model` returns how sure it is).
 """
 
 from __future__ import annotations
@@ -24,86 +28,20 @@ import numpy as _np
 
 import charrnn as _charrnn
 
-from ._files import open_regular as _open_regular
+from . import _order
+from ._errors import VocabularyError, VocabularyWarning
+from ._import import ImportReport, _resolve_vocab, import_model, load, to_model, vocab_from_corpus
+from ._order import OrderRecovery, VocabularyCheck
 from ._reader import KerasFormatError, KerasModel, UnsupportedModelError, _snake, read
 from ._reference import encode, forward
+from ._vocab import normalization_of as _normalization_of
+from ._vocab import normalize, parse_vocabulary, read_text as _read_text
 
 __all__ = [
-    "load", "read", "save", "compare", "to_model", "vocab_from_corpus", "KerasModel",
-    "KerasFormatError", "UnsupportedModelError", "VocabularyError", "forward", "encode",
+    "load", "import_model", "read", "save", "compare", "to_model", "vocab_from_corpus", "parse_vocabulary",
+    "normalize", "ImportReport", "VocabularyCheck", "OrderRecovery", "KerasModel", "KerasFormatError",
+    "UnsupportedModelError", "VocabularyError", "VocabularyWarning", "forward", "encode",
 ]
-
-
-class VocabularyError(_charrnn.ConfigError):
-    """The vocabulary is missing, has duplicates, or its size differs from the model's."""
-
-
-# ------------------------------------------------------------------------------------------------
-# vocabulary
-
-
-def vocab_from_corpus(path, lowercase: bool = False) -> str:
-    """``sorted(set(text))`` of a UTF-8 corpus file (lowercased first with `lowercase`). A path that is not
-    a regular file (a FIFO, a device, a directory) is a charrnn.IOError, as is one that cannot be opened."""
-    with _io.TextIOWrapper(_open_regular(path), encoding="utf-8", newline="") as fh:
-        text = fh.read()
-    if lowercase:
-        text = text.lower()
-    return "".join(sorted(set(text)))
-
-
-def _resolve_vocab(size: int, vocab=None, vocab_from=None, lowercase=False) -> str:
-    if vocab is not None and vocab_from is not None:
-        raise VocabularyError("give either vocab= or vocab_from=, not both")
-    if vocab is None and vocab_from is None:
-        raise VocabularyError(f"Keras files do not store the vocabulary: pass vocab= (an ordered string of "
-                              f"{size} characters) or vocab_from= (the training corpus)")
-    if vocab is None:
-        vocab = vocab_from_corpus(vocab_from, lowercase)
-        origin = f"the corpus {vocab_from}"
-    else:
-        if not isinstance(vocab, str):
-            vocab = "".join(vocab)
-        if len(set(vocab)) != len(vocab):
-            dup = sorted({c for c in vocab if vocab.count(c) > 1})
-            raise VocabularyError(f"the vocabulary repeats characters: {dup!r}")
-        origin = "vocab="
-    if len(vocab) != size:
-        raise VocabularyError(f"the model's vocabulary has {size} characters but {origin} gives {len(vocab)}"
-                              + (" (try lowercase=True?)" if vocab_from is not None and not lowercase
-                                 and len(vocab) > size else ""))
-    return vocab
-
-
-# ------------------------------------------------------------------------------------------------
-# import
-
-
-def to_model(km: KerasModel, vocab: str) -> "_charrnn.Model":
-    """Creates a charrnn Model from a :class:`KerasModel` description and a vocabulary."""
-    if len(vocab) != km.vocab_size:
-        raise VocabularyError(f"the model's vocabulary has {km.vocab_size} characters, the vocabulary given "
-                              f"has {len(vocab)}")
-    model = _charrnn.Model.create(km.config, vocab)
-    try:
-        for (layer, name), array in km.weights.items():
-            model.set_weights(layer, name, _np.ascontiguousarray(array, dtype=_np.float32))
-    except BaseException:
-        model.close()
-        raise
-    return model
-
-
-def load(path, vocab=None, vocab_from=None, lowercase: bool = False, encoding: str | None = None):
-    """Imports a Keras model file (.keras, or .h5 from Keras 3, tf.keras, Keras 2 or Keras 1) as a
-    :class:`charrnn.Model`.
-
-    `encoding` ("onehot", "scalar", "embedding") overrides the detected input encoding. Raises
-    KerasFormatError (unreadable file), UnsupportedModelError (naming the layer and the reason) or
-    VocabularyError."""
-    km = read(path, encoding=encoding)
-    v = _resolve_vocab(km.vocab_size, vocab, vocab_from, lowercase)
-    return to_model(km, v)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -131,26 +69,33 @@ def _scale_gates(config_layer, arrays, factor):
 _CLASS = {"lstm": "LSTM", "gru": "GRU", "rnn": "SimpleRNN"}
 
 
-def save(model, path, name: str = "charrnn") -> None:
+def save(model, path, name: str = "charrnn", window: int = 0) -> None:
     """Writes `model` as a Keras 3 ``.keras`` file (config.json, metadata.json, model.weights.h5), without
     needing Keras. Keras loads it with ``keras.saving.load_model(path)`` and its predictions are the
-    model's probabilities. Recurrent layers return sequences, so the output has one distribution per
-    input step. Input: one-hot floats (batch, time, V), scalar ``index / V`` (batch, time, 1), or
-    integer indices (batch, time) for an embedding.
+    model's probabilities. Input: one-hot floats (batch, time, V), scalar ``index / V`` (batch, time, 1),
+    or integer indices (batch, time) for an embedding.
+
+    By default the recurrent layers return sequences and any length goes in: the output has one
+    distribution per input step, what training on sequences needs. `window=N` writes the Keras
+    tutorials' shape instead: input (batch, N, ...), the last recurrent layer returning its last step
+    only, the output (batch, V): the distribution of the character after each window.
 
     hard_sigmoid_keras2 gates (Keras 2's 0.2x + 0.5) are written as Keras 3's hard_sigmoid (x/6 + 0.5)
     with the gates' weights scaled by 1.2, which computes the same function."""
     import h5py
 
+    if isinstance(window, bool) or not isinstance(window, int) or window < 0:
+        raise ValueError(f"window must be an integer >= 0 (0: any length, one output per step), not {window!r}")
     cfg = model.config
     v = int(cfg["vocab_size"])
     kind = cfg.get("input", "onehot")
+    steps = window or None
     if kind == "embedding":
-        in_shape, in_dtype = [None, None], "int32"
+        in_shape, in_dtype = [None, steps], "int32"
     elif kind == "scalar":
-        in_shape, in_dtype = [None, None, 1], "float32"
+        in_shape, in_dtype = [None, steps, 1], "float32"
     else:
-        in_shape, in_dtype = [None, None, v], "float32"
+        in_shape, in_dtype = [None, steps, v], "float32"
 
     def entry(cls, config, build_shape=None):
         e = {"module": "keras.layers", "class_name": cls, "config": config, "registered_name": None}
@@ -175,7 +120,7 @@ def save(model, path, name: str = "charrnn") -> None:
         layers.append(entry("Embedding", {"name": "embedding", "input_dim": int(emb.shape[0]),
                                           "output_dim": int(emb.shape[1]), "mask_zero": False}, shape))
         weights.append(("embedding", "vars", [emb], "embedding"))
-        shape = [None, None, int(emb.shape[1])]
+        shape = [None, steps, int(emb.shape[1])]
     for i, layer in enumerate(cfg["layers"]):
         cell = layer["cell"]
         cls = _CLASS[cell]
@@ -183,8 +128,9 @@ def save(model, path, name: str = "charrnn") -> None:
         arrays = [model.get_weights(lname, "kernel"), model.get_weights(lname, "recurrent_kernel")]
         if layer.get("use_bias", True):
             arrays.append(model.get_weights(lname, "bias"))
+        sequences = not window or i < len(cfg["layers"]) - 1
         c = {"name": lname, "units": int(layer["units"]), "activation": layer.get("activation", "tanh"),
-             "use_bias": bool(layer.get("use_bias", True)), "return_sequences": True, "return_state": False,
+             "use_bias": bool(layer.get("use_bias", True)), "return_sequences": sequences, "return_state": False,
              "go_backwards": False, "stateful": False, "unroll": False}
         if cell != "rnn":
             ract = layer.get("recurrent_activation", "sigmoid")
@@ -198,7 +144,7 @@ def save(model, path, name: str = "charrnn") -> None:
             c["reset_after"] = bool(layer.get("reset_after", True))
         layers.append(entry(cls, c, shape))
         weights.append((key_for(cls), "cell/vars", arrays, lname))
-        shape = [None, None, int(layer["units"])]
+        shape = [None, steps, int(layer["units"])] if sequences else [None, int(layer["units"])]
     head = cfg.get("head", {})
     dense = [model.get_weights("dense", "kernel")]
     if head.get("use_bias", True):
@@ -314,21 +260,25 @@ def _sequence_clone(keras, kmodel):
 
 
 def compare(path, text, vocab=None, vocab_from=None, lowercase: bool = False, encoding: str | None = None,
-            max_chars: int | None = None) -> dict:
+            max_chars: int | None = None, reduce_charset: bool = False) -> dict:
     """Runs Keras and charrnn on `text` and reports the largest absolute differences.
 
     Returns {"output": max |Keras predict - Model.probabilities|, "layers": {charrnn layer: max difference
     of that recurrent layer's outputs}, "max": the largest of all, "chars": characters compared,
     "keras_layers": {charrnn layer: Keras layer name}, "window": whether the file's last recurrent layer
-    had return_sequences=False (compared through a return_sequences=True clone with the same weights)}.
+    had return_sequences=False (compared through a return_sequences=True clone with the same weights),
+    "vocab_check": the :class:`VocabularyCheck` of the model on `text` (None with fewer than two
+    characters): Keras and charrnn agree on indices whatever the characters are, so agreement says
+    nothing about the vocabulary; a check that is not ``.ok`` means its order is probably wrong}.
 
     Keras' per-layer outputs come from calling the clone's layers; charrnn's from a numpy forward over
     the weights read back from the charrnn model (Model.get_weights)."""
     keras = _import_keras()
     km = read(path, encoding=encoding)
-    v = _resolve_vocab(km.vocab_size, vocab, vocab_from, lowercase)
-    if lowercase:
-        text = text.lower()
+    normalization = _normalization_of(lowercase, reduce_charset)
+    corpus = _read_text(vocab_from) if vocab_from is not None else None
+    v, _ = _resolve_vocab(km.vocab_size, vocab, vocab_from, corpus, normalization)
+    text = normalize(text, normalization)
     if max_chars is not None:
         text = text[: int(max_chars)]
     index = {c: i for i, c in enumerate(v)}
@@ -341,6 +291,7 @@ def compare(path, text, vocab=None, vocab_from=None, lowercase: bool = False, en
 
     model = to_model(km, v)
     try:
+        check = _order.score(model, text, "the text compared on")
         probs = model.probabilities(text)
         cfg = model.config
 
@@ -382,4 +333,4 @@ def compare(path, text, vocab=None, vocab_from=None, lowercase: bool = False, en
     out = float(_np.abs(y - probs.astype(_np.float64)).max())
     return {"output": out, "layers": layers, "max": max([out] + list(layers.values())), "chars": len(text),
             "keras_layers": dict(km.layer_names), "window": km.window, "keras_version": km.keras_version,
-            "config": km.config}
+            "config": km.config, "vocab_check": check}

@@ -1,11 +1,17 @@
 """python -m charrnn.keras — import Keras models and check them against Keras.
 
     python -m charrnn.keras compare MODEL TEXTFILE (--vocab STR | --vocab-from CORPUS) [--tolerance 1e-5]
-    python -m charrnn.keras import MODEL (--vocab STR | --vocab-from CORPUS) -o model.safetensors
-    python -m charrnn.keras export MODEL.safetensors -o model.keras
+    python -m charrnn.keras import MODEL (--vocab STR|FILE | --vocab-from CORPUS) -o model.safetensors
+                                   [--lowercase | --reduce-charset] [--check-text FILE | --no-check]
+                                   [--recover-order] [--window N]
+    python -m charrnn.keras export MODEL.safetensors -o model.keras [--window N]
     python -m charrnn.keras inspect MODEL
 
-`compare` exits with status 1 when a difference exceeds the tolerance, 2 on errors.
+--vocab takes the characters in order (Python escapes allowed), or a .json/.pkl/.pickle file holding them
+(a string, a list, or an ix2char or char2ix dict). `import` scores the model on the corpus (or
+--check-text) and refuses a vocabulary the model does no better than chance with; --recover-order finds
+the order of the characters from that text. `compare` exits with status 1 when a difference exceeds the
+tolerance or the vocabulary check fails, 2 on errors.
 """
 
 from __future__ import annotations
@@ -13,6 +19,7 @@ from __future__ import annotations
 import argparse
 import io
 import json
+import pathlib
 import sys
 
 
@@ -20,7 +27,13 @@ def _vocab_args(p):
     g = p.add_mutually_exclusive_group()
     g.add_argument("--vocab", help="the vocabulary as an ordered string (Python escapes allowed, e.g. '\\n')")
     g.add_argument("--vocab-from", metavar="CORPUS", help="derive the vocabulary as sorted(set(corpus))")
-    p.add_argument("--lowercase", action="store_true", help="lowercase the corpus (and the text) first")
+    n = p.add_mutually_exclusive_group()
+    n.add_argument("--lowercase", action="store_true", help="the model was trained on lowercased text")
+    n.add_argument("--reduce-charset", action="store_true",
+                   help="the model was trained on text lowercased to a-z and ,.?! \\n:;-' (others a space)")
+    n.add_argument("--normalization", choices=["none", "lowercase", "reduce_charset", "auto"],
+                   help="the same as a flag above; auto: the one under which the corpus has the model's "
+                        "number of characters")
     p.add_argument("--encoding", choices=["onehot", "scalar", "embedding"], help="override the input encoding")
 
 
@@ -48,9 +61,18 @@ def main(argv=None) -> int:
     i.add_argument("model")
     _vocab_args(i)
     i.add_argument("-o", "--output", required=True, help="the charrnn model to write (.safetensors)")
+    k = i.add_mutually_exclusive_group()
+    k.add_argument("--check-text", metavar="FILE", help="score the model on this text (default: the corpus)")
+    k.add_argument("--no-check", action="store_true", help="do not score the model (an untrained model)")
+    i.add_argument("--recover-order", action="store_true",
+                   help="find the order of the characters that explains the text best")
+    i.add_argument("--window", type=int, metavar="N",
+                   help="generate by re-running the last N characters (default: the model's fixed input length)")
     e = sub.add_parser("export", help="write a charrnn model as a Keras 3 .keras file")
     e.add_argument("model")
     e.add_argument("-o", "--output", required=True)
+    e.add_argument("--window", type=int, default=0, metavar="N",
+                   help="the Keras tutorials' shape: input (batch, N, ...), output the next character only")
     s = sub.add_parser("inspect", help="print what charrnn reads from a Keras file")
     s.add_argument("model")
     s.add_argument("--encoding", choices=["onehot", "scalar", "embedding"])
@@ -64,31 +86,51 @@ def main(argv=None) -> int:
         if args.command == "compare":
             with io.TextIOWrapper(open_regular(args.text), encoding="utf-8", newline="") as fh:
                 text = fh.read()
+            if args.normalization is not None:
+                args.lowercase = args.normalization == "lowercase"
+                args.reduce_charset = args.normalization == "reduce_charset"
             r = ck.compare(args.model, text, vocab=_vocab(args), vocab_from=args.vocab_from,
-                           lowercase=args.lowercase, encoding=args.encoding, max_chars=args.max_chars)
-            ok = r["max"] <= args.tolerance
+                           lowercase=args.lowercase, reduce_charset=args.reduce_charset, encoding=args.encoding,
+                           max_chars=args.max_chars)
+            check = r["vocab_check"]
+            vocab_ok = check is None or check.ok
+            ok = r["max"] <= args.tolerance and vocab_ok
             if args.json:
                 print(json.dumps({k: r[k] for k in ("output", "layers", "max", "chars", "keras_layers", "window",
-                                                    "keras_version")} | {"ok": ok, "tolerance": args.tolerance}))
+                                                    "keras_version")}
+                                 | {"ok": ok, "tolerance": args.tolerance, "vocab_ok": vocab_ok,
+                                    "vocab_loss": check.loss if check else None,
+                                    "uniform_loss": check.uniform if check else None}))
             else:
                 print(f"{args.model}: Keras {r['keras_version']}, {r['chars']} characters"
                       + (" (window model compared through a return_sequences=True clone)" if r["window"] else ""))
                 for layer, d in r["layers"].items():
                     print(f"  {layer:8s} ({r['keras_layers'].get(layer, '?')}): max |diff| {d:.3e}")
                 print(f"  output   : max |diff| {r['output']:.3e}")
-                print(f"{'OK' if ok else 'FAIL'}: largest difference {r['max']:.3e} "
-                      f"{'<=' if ok else '>'} tolerance {args.tolerance:g}")
+                close = r["max"] <= args.tolerance
+                print(f"{'OK' if close else 'FAIL'}: largest difference {r['max']:.3e} "
+                      f"{'<=' if close else '>'} tolerance {args.tolerance:g}")
+                if check is not None:
+                    print(f"{'OK' if vocab_ok else 'FAIL'}: vocabulary: {check.describe()}"
+                          + ("" if vocab_ok else "; Keras and charrnn agree on indices whatever the characters "
+                             "are: the vocabulary's order is probably not the model's (try import --recover-order)"))
             return 0 if ok else 1
         if args.command == "import":
-            m = ck.load(args.model, vocab=_vocab(args), vocab_from=args.vocab_from, lowercase=args.lowercase,
-                        encoding=args.encoding)
-            m.save(args.output)
-            print(f"wrote {args.output}: {m!r}")
+            m, report = ck.import_model(
+                args.model, vocab=_vocab(args), vocab_from=args.vocab_from, lowercase=args.lowercase,
+                reduce_charset=args.reduce_charset, normalization=args.normalization, encoding=args.encoding,
+                check=not args.no_check,
+                check_text=pathlib.Path(args.check_text) if args.check_text else None,
+                recover_order=args.recover_order, window=args.window)
+            with m:
+                print(report.describe(), file=sys.stderr)
+                m.save(args.output)
+                print(f"wrote {args.output}: {m!r}")
             return 0
         if args.command == "export":
             m = charrnn.Model.load(args.model)
-            ck.save(m, args.output)
-            print(f"wrote {args.output}")
+            ck.save(m, args.output, window=args.window)
+            print(f"wrote {args.output}" + (f" (input: windows of {args.window} characters)" if args.window else ""))
             return 0
         if args.command == "inspect":
             km = ck.read(args.model, encoding=args.encoding)

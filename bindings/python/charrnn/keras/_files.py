@@ -85,6 +85,23 @@ def file_kind(fh, path) -> str:
     raise KerasFormatError(f"{path}: not a Keras file (neither a .keras zip archive nor HDF5)")
 
 
+def sniff(path) -> str | None:
+    """"keras" (a zip archive, as .keras files are), "h5" (HDF5, also after a user block) or None (anything
+    else, or a path that cannot be opened as a regular file): what a file is, told by its content, never
+    raising."""
+    try:
+        fh = open_regular(path)
+    except (OSError, ValueError, TypeError):
+        return None
+    with fh:
+        head = fh.read(8)
+        if head.startswith(ZIP_SIGNATURE):
+            return "keras"
+        if head == HDF5_SIGNATURE or _user_block_size(fh):
+            return "h5"
+    return None
+
+
 def _user_block_size(fh) -> int:
     """Where HDF5 would find its signature after a user block (512, 1024, 2048, ... bytes in), or 0."""
     size = os.fstat(fh.fileno()).st_size

@@ -49,6 +49,7 @@ class KerasModel:
     layer_names: dict = field(default_factory=dict)   # charrnn layer ("rnn0", "dense") -> Keras layer name
     window: bool = False              # the last recurrent layer had return_sequences=False
     stateful: bool = False            # a recurrent layer was stateful (charrnn sessions always are)
+    timesteps: int | None = None      # the sequence length the input shape fixes (a tutorial's maxlen), if any
     keras_config: dict | None = None  # the model configuration as stored in the file
     notes: list = field(default_factory=list)
 
@@ -870,6 +871,8 @@ def _build(entries, plan, source, version, fmt, keras_config, encoding, path):
         "dropout": 0.0,
         "head": {"activation": head["activation"], "use_bias": head["use_bias"]},
     }
+    timesteps = input_shape[1] if input_shape is not None and len(input_shape) >= 2 and \
+        _positive_int(input_shape[1]) else None
     return KerasModel(config=config, weights=weights, keras_version=version, file_format=fmt,
                       layer_names=layer_names, window=pending_no_sequences is not None, stateful=stateful,
-                      keras_config=keras_config, notes=notes)
+                      keras_config=keras_config, notes=notes, timesteps=timesteps)
