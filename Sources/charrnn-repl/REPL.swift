@@ -226,6 +226,9 @@ final class REPL {
                     let shown = Visible.onTerminal(drawn.character)
                     out.write(colour ? Style.probabilityColour(p) + shown + Style.reset : shown)
                     out.flush()
+                    // Keep pace with the screen: a character is drawn only once the last one is shown, so
+                    // Ctrl-C stops with the screen and the state holding the same characters.
+                    out.drain()
                 } else {
                     out.write(String(drawn.character))
                 }

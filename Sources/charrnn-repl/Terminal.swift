@@ -20,6 +20,8 @@ struct Output {
     /// False once a write to stdout has failed (the exit reports it).
     @discardableResult
     func flush() -> Bool { StandardOutput.flush() }
+    /// Waits until the terminal has taken what was written to stdout (nothing when it is not a terminal).
+    func drain() { if stdoutIsTerminal { _ = tcdrain(STDOUT_FILENO) } }
 
     /// A one-line note for the user (unknown characters, bad values): stderr, dim on a terminal.
     func note(_ s: String) {

@@ -15,7 +15,7 @@ import CommandLineSupport
 /// the prompt appeared, since libedit writes the prompt before it switches to raw mode.
 ///
 /// So between lines the terminal is held non-canonical and without echo. Signals stay on, so Ctrl-C still
-/// interrupts an answer. Keys stay bytes in the input queue, and libedit reads them at the next prompt.
+/// interrupts an answer, but without flushing the output (NOFLSH): what is on screen is what was fed. Keys stay bytes in the input queue, and libedit reads them at the next prompt.
 /// Only where libedit edits (it leaves a terminal it does not edit, e.g. with stderr redirected, to the
 /// kernel's line editing). `release` puts back the mode the REPL started with; so do the signals that
 /// end or stop the program, and a resumed program takes back the mode it had.
@@ -40,6 +40,9 @@ enum TypeAhead {
         }
         // IEXTEN too: where the kernel would still act on ^V and ^O without ICANON.
         mode.c_lflag &= ~tcflag_t(ICANON | ECHO | IEXTEN)
+        // NOFLSH: on Ctrl-C the kernel would otherwise discard the output not yet shown — characters the
+        // state already holds, and perhaps half a colour escape.
+        mode.c_lflag |= tcflag_t(NOFLSH)
         withUnsafeMutablePointer(to: &mode.c_cc) {
             $0.withMemoryRebound(to: cc_t.self, capacity: Int(NCCS)) { cc in
                 cc[Int(VMIN)] = 1
