@@ -42,7 +42,7 @@ package final class RunRecord {
         while true {
             for factor in [1, 2, 5] {
                 let (k, overflow) = factor.multipliedReportingOverflow(by: scale)
-                if overflow || (batchesPerEpoch + k - 1) / k <= 50 { return overflow ? Int.max : k }
+                if overflow || batchesPerEpoch / k + (batchesPerEpoch % k == 0 ? 0 : 1) <= 50 { return overflow ? Int.max : k }
             }
             scale *= 10
         }
