@@ -178,7 +178,7 @@ def test_tag_and_record(wheel):
     files = set(record)
     for path in ["charrnn/__init__.py", "charrnn/_programs.py", "charrnn/keras/__init__.py",
                  "charrnn/libcharrnn.so.0", "charrnn/bin/charrnn", "charrnn/bin/charrnn-repl",
-                 "charrnn/share/charrnn/default.safetensors"]:
+                 "charrnn/share/charrnn/default.safetensors", "charrnn/share/charrnn/explain.html"]:
         assert path in files, (path, sorted(files))
     assert any(re.fullmatch(r"charrnn/_charrnn\.cpython-\d+-x86_64-linux-gnu\.so", f) for f in files)
     assert [f for f in files if "libcharrnn" in f] == ["charrnn/libcharrnn.so.0"]
@@ -215,9 +215,11 @@ model = charrnn.Model.load()
 with model.session(seed=1) as s:
     s.feed("ROMEO:\n")
     text = s.generate_text(20, temperature=0.8)
+page = model.trace("ROMEO:\n" + text).to_html()  # the explain page's template, from the package
 maps = sorted({line.split(None, 5)[5].strip() for line in open("/proc/self/maps") if len(line.split(None, 5)) == 6})
 print(json.dumps({"extension": charrnn._charrnn.__file__, "package": charrnn.__file__, "text": text,
-                  "version": charrnn.__version__, "vocab": model.vocab_size, "maps": maps}))
+                  "version": charrnn.__version__, "vocab": model.vocab_size, "maps": maps,
+                  "page": "charrnn-explain" in page and "__CHARRNN_EXPLAIN_DATA__" not in page}))
 """
 
 
@@ -226,7 +228,7 @@ def test_import_load_the_bundled_model_and_generate(sandbox):
     libcharrnn and OpenBLAS are the venv's, and nothing comes from the repository."""
     got = json.loads(sandbox.python(IMPORT_AND_GENERATE))
     assert inside(got["extension"], sandbox.package) and inside(got["package"], sandbox.package), got
-    assert len(got["text"]) == 20 and got["vocab"] == 65
+    assert len(got["text"]) == 20 and got["vocab"] == 65 and got["page"]
     assert got["version"] == header_version()
     maps = [m for m in got["maps"] if m.startswith("/")]
     libcharrnn = [m for m in maps if "libcharrnn" in m]

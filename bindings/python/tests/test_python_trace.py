@@ -145,3 +145,31 @@ def test_same_data_as_charrnn_explain(model, tmp_path):
     for field in ("loss", "bits_per_char", "accuracy"):
         assert abs(cli["summary"].pop(field) - py["summary"].pop(field)) < 1e-12
     assert cli == py
+
+
+def test_ctrl_c_stops_a_long_trace():
+    """SIGINT (here from a timer, as a terminal's Ctrl-C) stops the trace within a fraction of a second with
+    KeyboardInterrupt, and the model stays usable."""
+    import signal
+    import time
+    model = charrnn.Model.load()  # the bundled 2x512 LSTM: 20k characters take seconds
+    text = ("ROMEO:\nBut soft, what light through yonder window breaks?\n" * 400)[:20000]
+    fired, completed = [], []
+
+    def on_alarm(signum, frame):
+        fired.append(time.monotonic())
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGALRM, on_alarm)
+    try:
+        signal.setitimer(signal.ITIMER_REAL, 0.3)
+        started = time.monotonic()
+        with pytest.raises(KeyboardInterrupt):
+            model.trace(text)
+            completed.append(time.monotonic())  # the interrupt must come inside the call, not after it
+        stopped = time.monotonic()
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+    assert fired and not completed and stopped - fired[0] < 1.0, (stopped - started, completed)
+    assert model.trace("ROMEO:").probabilities.shape == (6, model.vocab_size)
