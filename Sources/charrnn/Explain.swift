@@ -9,11 +9,9 @@ import Glibc
 struct Explain: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Write a web page of what a model sees in a text: its surprise at each character, what it expected instead, and its cells.",
-        discussion: """
-            The page is one HTML file with everything inside (no network, no external scripts or fonts): open it
-            from disk. It holds the states of the first characters only when the text is long (--cells).
-            Example:  charrnn explain --text "ROMEO: But soft" --html romeo.html
-            """)
+        discussion: "The page is one HTML file with everything inside (no network, no external scripts or fonts): "
+            + "open it from disk. For a long text it holds the states of the first characters only (--cells).\n\n"
+            + "Example:  charrnn explain --text \"ROMEO: But soft\" --html romeo.html")
 
     @Argument(help: "A UTF-8 text file to explain (or --text).") var file: String?
     @Option(help: "The text itself, instead of a file.") var text: String?
