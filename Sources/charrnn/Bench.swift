@@ -182,45 +182,29 @@ struct Workload {
         let model = try Model(config: config, vocabulary: corpus.vocabulary, seed: 42)
         switch kind {
         case .train:  // with BLAS single-threaded throughout, as a Trainer's run has it
-            return try BLASThreads.singleThreaded { try measureTraining(model: model, data: corpus.training, seconds: seconds) }
+            return try BLASThreads.singleThreaded { try measureTraining(model: model, corpus: corpus, seconds: seconds) }
         case .generate: return try measureGeneration(model: model, seconds: seconds)
         }
     }
 
-    private func measureTraining(model: Model, data: [Int32], seconds: Double) throws -> Double {
-        let B = batch, T = steps
-        let stream = (data.count - 1) / B
-        let batches = stream / T
-        guard batches >= 1 else { throw CharRNNError.invalidArgument("the corpus is too short for batch \(B) × \(T)") }
-        let graph = ParallelGraph(model: model, batch: B, steps: T)  // as the Trainer runs it
-        let optimizer = Optimizer(config: OptimizerConfig(kind: .adam, learningRate: 2e-3), parameterCount: model.parameterCount)
-        var inputs = [Int32](repeating: 0, count: B * T), targets = inputs
-        var rng = RandomGenerator(seed: 1)
-        var k = 0
-        func step() {
-            for b in 0..<B {
-                let start = b * stream + k * T
-                for t in 0..<T {
-                    inputs[b * T + t] = data[start + t]
-                    targets[b * T + t] = data[start + t + 1]
-                }
-            }
-            _ = graph.run(inputs: inputs, targets: targets, steps: T, training: true, carryState: k > 0, rng: &rng)
-            optimizer.apply(parameters: model.parameters.pointer, gradients: graph.gradients.pointer,
-                            count: model.parameterCount, learningRate: 2e-3)
-            model.weightsDidChange()  // as the Trainer does
-            k = (k + 1) % batches
-        }
-        step(); step()  // warm-up
+    /// Times the trainer's own update (`Trainer.update`): the batch, forward and backward, clipping to a
+    /// global norm of 5 and Adam at 2e-3 — the defaults of `charrnn train`.
+    private func measureTraining(model: Model, corpus: Corpus, seconds: Double) throws -> Double {
+        var options = TrainingOptions()
+        options.batchSize = batch
+        options.seqLength = steps
+        options.epochs = TrainingSettings.epochsWhenTimeDecides
+        let trainer = try Trainer(corpus: corpus, options: options, model: model)
+        try trainer.update(); try trainer.update()  // warm-up
         let start = Workload.now()
         var done = 0
         var elapsed = 0.0
         repeat {
-            step()
+            try trainer.update()
             done += 1
             elapsed = Workload.now() - start
         } while elapsed < seconds
-        return Double(done * B * T) / elapsed
+        return Double(done * batch * steps) / elapsed
     }
 
     private func measureGeneration(model: Model, seconds: Double) throws -> Double {

@@ -160,27 +160,10 @@ public final class Trainer {
 
         while progress.step < plannedSteps {
             if options.maxTime > 0 && seconds() >= options.maxTime { break }
-            let lr = options.schedule.rate(base: options.optimizer.learningRate, step: progress.step, epoch: progress.epoch)
-            batches.fill(batchInEpoch, inputs: inputs, targets: targets)
-            let result = graph.run(inputs: inputs, targets: targets, steps: options.seqLength, training: true,
-                                   carryState: options.objective == .sequence && batchInEpoch > 0, rng: &rng)
-            let loss = result.meanLoss
-            if firstLoss.isNaN { firstLoss = loss }
-            try checkDivergence(loss, at: progress.step + 1, what: "loss")
-            options.clipping.apply(graph.gradients.pointer, count: graph.gradients.count)
-            optimizer.apply(parameters: model.parameters.pointer, gradients: graph.gradients.pointer,
-                            count: model.parameterCount, learningRate: lr)
-            model.weightsDidChange()
+            let epochEnded = try update()
             charsThisRun += options.batchSize * options.seqLength
-            progress.step += 1
-            progress.loss = loss
-            progress.smoothedLoss = progress.smoothedLoss.isNaN ? loss : 0.95 * progress.smoothedLoss + 0.05 * loss
-            progress.learningRate = lr
             progress.seconds = elapsedBefore + seconds()
             progress.charsPerSecond = Double(charsThisRun) / max(seconds(), 1e-9)
-            batchInEpoch += 1
-            let epochEnded = batchInEpoch == batches.batchesPerEpoch
-            if epochEnded { startNextEpoch() }
             try record?.stepped(progress)
             if !onEvent(.step(progress)) { cancelled = true; break }
             if progress.step % evalEvery == 0 || epochEnded {
@@ -198,6 +181,33 @@ public final class Trainer {
         progress.seconds = elapsedBefore + seconds()
         try record?.drawChart()
         return TrainingSummary(progress: progress, checkpoint: lastCheckpoint, cancelled: cancelled)
+    }
+
+    /// One update: the next batch forward and backward, clipping, the optimizer, the schedule's rate.
+    /// `charrnn bench` times this very step. Call within `BLASThreads.singleThreaded`, as `run` does.
+    /// - Returns: whether the update ended an epoch.
+    /// - Throws: `CharRNNError.diverged` on a NaN or exploding loss.
+    @discardableResult
+    package func update() throws -> Bool {
+        let lr = options.schedule.rate(base: options.optimizer.learningRate, step: progress.step, epoch: progress.epoch)
+        batches.fill(batchInEpoch, inputs: inputs, targets: targets)
+        let result = graph.run(inputs: inputs, targets: targets, steps: options.seqLength, training: true,
+                               carryState: options.objective == .sequence && batchInEpoch > 0, rng: &rng)
+        let loss = result.meanLoss
+        if firstLoss.isNaN { firstLoss = loss }
+        try checkDivergence(loss, at: progress.step + 1, what: "loss")
+        options.clipping.apply(graph.gradients.pointer, count: graph.gradients.count)
+        optimizer.apply(parameters: model.parameters.pointer, gradients: graph.gradients.pointer,
+                        count: model.parameterCount, learningRate: lr)
+        model.weightsDidChange()
+        progress.step += 1
+        progress.loss = loss
+        progress.smoothedLoss = progress.smoothedLoss.isNaN ? loss : 0.95 * progress.smoothedLoss + 0.05 * loss
+        progress.learningRate = lr
+        batchInEpoch += 1
+        let epochEnded = batchInEpoch == batches.batchesPerEpoch
+        if epochEnded { startNextEpoch() }
+        return epochEnded
     }
 
     /// A loss above this is treated as exploding: three times the first batch's loss (char-rnn's rule), or

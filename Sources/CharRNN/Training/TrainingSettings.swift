@@ -55,7 +55,7 @@ public struct TrainingSettings: Sendable {
     public init() {}
 
     /// The epochs of a run limited by time alone: time decides.
-    static let epochsWhenTimeDecides = 1_000_000
+    package static let epochsWhenTimeDecides = 1_000_000
 
     /// The run's options: `base` — the defaults, or the options of the run a checkpoint continues — with
     /// the given settings on top.
