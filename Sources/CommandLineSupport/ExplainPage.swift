@@ -4,10 +4,10 @@ import CharRNN
 /// self-contained template Resources/explain.html, whose top comment describes the data. Python's
 /// `Trace._repr_html_` writes the same data from the same template (bindings/python/charrnn/_trace.py).
 public struct ExplainPage {
-    /// The most state values a page holds (5.3 MB of base64): the states of the first
+    /// The most state values a page holds, 2^22 (5.6 MB of base64): the states of the first
     /// `stateValueLimit / state width` characters (2,048 for a 2×512 LSTM), so that a page of a long
     /// text stays a page.
-    public static let stateValueLimit = 4_000_000
+    public static let stateValueLimit = 1 << 22
     /// Alternatives shown where each character was predicted.
     public static let alternatives = 5
     static let placeholder = Array("__CHARRNN_EXPLAIN_DATA__".utf8)

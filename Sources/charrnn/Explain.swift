@@ -19,7 +19,7 @@ struct Explain: ParsableCommand {
     @Option(help: ArgumentHelp("The page to write.", valueName: "file.html")) var html: String
     @Option(help: "Characters outside the vocabulary: skip (with a warning) or error.") var unknown: UnknownPolicy = .skip
     @Option(name: .customLong("cells"), help: ArgumentHelp(
-        "How many characters' cell states the page holds (default: as many as \(ExplainPage.stateValueLimit) values allow, 2048 for a 2x512 LSTM).",
+        "How many characters' cell states the page holds (default: as many as 2^22 values allow, 2048 for a 2x512 LSTM).",
         valueName: "n"))
     var cells: Int?
 

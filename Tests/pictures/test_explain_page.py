@@ -251,7 +251,7 @@ def test_a_large_text_stays_responsive(watched, tmp_path):
     data = page_data(out)
     n, m = len(text), data["states"]["chars"]
     width = 2 * 32 + 16
-    assert data["summary"]["chars"] == n and m == min(n, 4_000_000 // width)
+    assert data["summary"]["chars"] == n and m == min(n, (1 << 22) // width)
     assert os.path.getsize(out) < 12 * 2**20  # states quantised to a byte, capped in count
     watched.open(out)
     page = watched.page

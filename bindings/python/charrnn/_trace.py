@@ -22,9 +22,9 @@ _KERAS_NAMES = {"lstm": "LSTM", "gru": "GRU", "rnn": "SimpleRNN"}
 _TEMPLATE = _os.path.join(_os.path.dirname(_os.path.abspath(__file__)), "share", "charrnn", "explain.html")
 _PLACEHOLDER = "__CHARRNN_EXPLAIN_DATA__"
 
-#: The most state values a page holds (as `charrnn explain`): the states of its first
+#: The most state values a page holds (as `charrnn explain`), 2**22: the states of its first
 #: STATE_VALUE_LIMIT // state width characters.
-STATE_VALUE_LIMIT = 4_000_000
+STATE_VALUE_LIMIT = 1 << 22
 #: Alternatives shown where each character was predicted.
 ALTERNATIVES = 5
 
@@ -81,7 +81,7 @@ class Trace:
 
     def to_html(self, title: str | None = None, state_chars: int | None = None) -> str:
         """The self-contained page of `charrnn explain` (no network, no external scripts or fonts).
-        `state_chars`: how many characters' states it holds (default: as many as 4 million values allow)."""
+        `state_chars`: how many characters' states it holds (default: as many as 2**22 values allow)."""
         n, V = self.probabilities.shape
         k = min(ALTERNATIVES, V)
         width = sum(layer["units"] * (2 if layer["cell"] == "lstm" else 1) for layer in self.layers)
