@@ -19,7 +19,7 @@ extension REPL {
         do {
             let modelName = modelPath.split(separator: "/").last.map(String.init) ?? modelPath
             let page = try ExplainPage(title: "the conversation", modelName: modelName)
-                .render(model: model, indices: transcript, interrupt: { Interrupt.isSet })
+                .render(model: model, indices: transcript, interrupt: { SignalFlag.isSet })
             try FileIO.writeAtomically(page.bytes, to: path)
             var message = "wrote \(path): the conversation's \(page.characters) characters"
             if page.result.count > 0 {
@@ -28,7 +28,7 @@ extension REPL {
             if page.stateCharacters < page.characters { message += "; cell states for the first \(page.stateCharacters)" }
             info(message)
         } catch {
-            _ = Interrupt.take()
+            _ = SignalFlag.take()
             out.note("cannot explain: \(error)")
         }
     }

@@ -86,15 +86,15 @@ struct EditLineReader: LineReader {
     mutating func read(prompt: String) -> InputLine {
         EditLineReader.interrupted = false
         EditLineReader.invalidInput = false
-        _ = Interrupt.take()
+        _ = SignalFlag.take()
         let line = readline(prompt)
         if holdsKeys { TypeAhead.hold() }  // before the answer: keys pressed meanwhile wait for the next prompt
         guard let raw = line else {
-            if EditLineReader.interrupted || Interrupt.take() { return .interrupted }
+            if EditLineReader.interrupted || SignalFlag.take() { return .interrupted }
             return .end
         }
         defer { free(raw) }
-        if EditLineReader.interrupted || Interrupt.take() { return .interrupted }
+        if EditLineReader.interrupted || SignalFlag.take() { return .interrupted }
         if EditLineReader.invalidInput {
             return .invalidUTF8("the line held bytes that are not valid UTF-8")
         }
@@ -123,11 +123,11 @@ struct EditLineReader: LineReader {
     private static func readByte() -> Int32? {
         var byte: UInt8 = 0
         while true {
-            // poll() returns EINTR on a signal even under SA_RESTART (Interrupt.install), where read() would
+            // poll() returns EINTR on a signal even under SA_RESTART (SignalFlag.install), where read() would
             // simply resume.
             var descriptor = pollfd(fd: STDIN_FILENO, events: Int16(POLLIN), revents: 0)
             if poll(&descriptor, 1, -1) < 0 {
-                if errno == EINTR && Interrupt.isSet { return nil }
+                if errno == EINTR && SignalFlag.isSet { return nil }
                 if errno == EINTR { continue }
                 return -1
             }
@@ -135,7 +135,7 @@ struct EditLineReader: LineReader {
             if n == 1 { return Int32(byte) }
             if n == 0 { return -1 }
             if errno == EINTR {
-                if Interrupt.isSet { return nil }
+                if SignalFlag.isSet { return nil }
                 continue
             }
             return -1
@@ -146,7 +146,7 @@ struct EditLineReader: LineReader {
     static func getCharacter() -> Int32 {
         func interruptedLine() -> Int32 {
             interrupted = true
-            _ = Interrupt.take()
+            _ = SignalFlag.take()
             echo("^C")
             return 0x0A  // ends the line; the REPL drops it
         }

@@ -76,7 +76,7 @@ final class REPL {
     func run() -> Int32 {
         var reader: LineReader
         if interactive {
-            Interrupt.install()
+            SignalFlag.install([SIGINT], secondExits: false)
             reader = EditLineReader()
             if decorated { banner() }
         } else {
@@ -149,7 +149,7 @@ final class REPL {
         do {
             try distribution.withUnsafeMutableBufferPointer { buffer in
                 for index in line.indices {
-                    if Interrupt.isSet { break }
+                    if SignalFlag.isSet { break }
                     if session.hasInput {
                         try session.probabilities(into: buffer.baseAddress!)
                         bits -= log2(Double(max(buffer[Int(index)], Float.leastNonzeroMagnitude)))
@@ -164,7 +164,7 @@ final class REPL {
             out.note("\(error)")
             return
         }
-        if Interrupt.take() {
+        if SignalFlag.take() {
             out.note("interrupted: fed \(fed) of \(line.indices.count) characters; no answer")
             return
         }
@@ -201,7 +201,7 @@ final class REPL {
         if decorated { out.write(out.styled("rnn›", Style.bold + Style.magenta) + " ") }
         do {
             while produced < maxChars {
-                if Interrupt.take() { interrupted = true; break }
+                if SignalFlag.take() { interrupted = true; break }
                 try distribution.withUnsafeMutableBufferPointer { try session.probabilities(into: $0.baseAddress!) }
                 let drawn = try session.sample(parameters)
                 transcript.append(drawn.index)

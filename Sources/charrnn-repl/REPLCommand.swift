@@ -58,7 +58,7 @@ struct REPLCommand: ParsableCommand {
     @Option(help: ArgumentHelp("How to show each character's probability: color, table or off (default: color on a terminal, otherwise off).", valueName: "mode"))
     var probs: ProbsMode?
 
-    @Flag(help: "Generate with 8-bit weights (about twice as fast; `charrnn eval --int8` reports the loss change).")
+    @Flag(help: "Generate with 8-bit weights (faster; `charrnn eval --int8` reports the loss change).")
     var int8 = false
 
     @Option(name: .customLong("max-chars"), parsing: .unconditional, help: "The longest answer, in characters.")

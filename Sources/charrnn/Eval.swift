@@ -57,9 +57,12 @@ struct Eval: ParsableCommand {
                     print("accuracy \(CLI.fixed(100 * accuracy, 2))%")
                     if let stepwise, let quantized {
                         let change = quantized.meanLoss - stepwise.meanLoss
-                        print("int8 weights (generation path): loss \(CLI.fixed(quantized.meanLoss, 4)) nats/char, "
-                              + "\(change >= 0 ? "+" : "")\(CLI.fixed(change, 4)) against float32 on the same path "
-                              + "(\(CLI.fixed(stepwise.meanLoss, 4)))")
+                        // Enough decimals for the change's first significant digit: it is often ~1e-5.
+                        var digits = 5
+                        while digits < 9 && change != 0 && abs(change) < 0.5 * pow(10, -Double(digits)) { digits += 1 }
+                        print("int8 weights (generation path): loss \(CLI.fixed(quantized.meanLoss, digits)) nats/char, "
+                              + "\(change >= 0 ? "+" : "")\(CLI.fixed(change, digits)) against float32 on the same path "
+                              + "(\(CLI.fixed(stepwise.meanLoss, digits)))")
                     }
                 }
             }

@@ -25,7 +25,7 @@ struct Sample: ParsableCommand {
     @Flag(help: "Always take the most probable character.") var greedy = false
     @Option(parsing: .unconditional, help: "Random seed: the same seed gives the same text (default: random).") var seed: UInt64?
     @Flag(help: "Stop after the first generated newline.") var stopAtNewline = false
-    @Flag(help: "Generate with 8-bit weights (about twice as fast; `charrnn eval --int8` reports the loss change).")
+    @Flag(help: "Generate with 8-bit weights (faster; `charrnn eval --int8` reports the loss change).")
     var int8 = false
     @Option(help: "Prime characters outside the vocabulary: skip (with a warning) or error.")
     var unknown: UnknownPolicy = .skip

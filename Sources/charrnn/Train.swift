@@ -130,7 +130,7 @@ struct Train: ParsableCommand {
         case .fineTuned(let from, let reason): CLI.note("fine-tuning \(from): \(reason)")
         }
 
-        StopSignal.install()
+        SignalFlag.install([SIGINT, SIGTERM], secondExits: true)
         let display = ProgressDisplay(terminal: CLI.stdoutIsTerminal, printEvery: printEvery, options: options)
         var bestCheckpoint: String?
         var latestCheckpoint: String?
@@ -138,7 +138,7 @@ struct Train: ParsableCommand {
             switch event {
             case .step(let p):
                 display.step(p)
-                if sampleEvery > 0 && p.step % sampleEvery == 0 && StopSignal.signal == 0 {
+                if sampleEvery > 0 && p.step % sampleEvery == 0 && SignalFlag.signal == 0 {
                     display.clearBar()
                     printSamples(model: trainer.model, step: p.step, seed: options.seed)
                 }
@@ -149,7 +149,7 @@ struct Train: ParsableCommand {
                     bestCheckpoint = path
                 }
             }
-            return StopSignal.signal == 0
+            return SignalFlag.signal == 0
         }
         display.finish()
 
@@ -181,7 +181,7 @@ struct Train: ParsableCommand {
         }
         StandardOutput.flush()
         if summary.cancelled {
-            let sig = StopSignal.signal
+            let sig = SignalFlag.signal
             let name = sig == SIGTERM ? "SIGTERM" : "SIGINT"
             CLI.note("stopped by \(name) at step \(p.step); " + (checkpoint.map { "checkpoint written to \($0); continue with --resume \($0)" } ?? "no checkpoint written"))
             throw ExitCode(128 + (sig == 0 ? SIGINT : sig))
@@ -245,9 +245,9 @@ struct Train: ParsableCommand {
             // A long sample must not hold off Ctrl-C: the step's handler then stops the run and checkpoints.
             _ = try? session.generate(count: sampleLength, SamplingParameters(temperature: temperature)) { c, _ in
                 text.append(c)
-                return StopSignal.signal == 0
+                return SignalFlag.signal == 0
             }
-            if StopSignal.signal != 0 { break }
+            if SignalFlag.signal != 0 { break }
             print("--- sample at step \(step), temperature \(temperature) ---")
             print(String(text))
             print("---")

@@ -17,10 +17,10 @@ final class TextTests: XCTestCase {
     }
 
     func testReducedCharsetHas36Characters() {
-        XCTAssertEqual(TextTransform.reducedCharset.count, 36)
-        let reduced = TextTransform.reduceCharset(Array("Hello, World! 42\"x\"".unicodeScalars))
+        XCTAssertEqual(TextNormalization.reducedCharset.count, 36)
+        let reduced = TextNormalization.reduceCharset.apply(Array("Hello, World! 42\"x\"".unicodeScalars))
         XCTAssertEqual(String(String.UnicodeScalarView(reduced)), "hello, world!    x ")
-        XCTAssertEqual(String(String.UnicodeScalarView(TextTransform.lowercase(Array("ÀB".unicodeScalars)))), "àb")
+        XCTAssertEqual(String(String.UnicodeScalarView(TextNormalization.lowercase.apply(Array("ÀB".unicodeScalars)))), "àb")
     }
 
     func testUnknownCharactersAreNamedOrSkipped() throws {

@@ -526,7 +526,7 @@ def test_bench_worker_failure_is_reported(tmp_path):
     short = tmp_path / "short.txt"
     short.write_text("abcabc\n")
     proc = run("bench", "--corpus", str(short), "--seconds", "0.2", "--only", "train_lstm2x128_T50_B50")
-    assert_clean_failure(proc, "too short", "bench worker train_lstm2x128_T50_B50 failed (exit status 1)")
+    assert_clean_failure(proc, "shorter than one batch", "bench worker train_lstm2x128_T50_B50 failed (exit status 1)")
 
 
 def test_bundled_model_found_next_to_the_executable(trained, tmp_path):

@@ -223,7 +223,7 @@ final class TrainingGraph {
                 sgemm(m: tb, n: w.width, k: w.inputWidth, a: layerOutput(l - 1, applyDropout), lda: w.inputWidth,
                       b: w.kernel, ldb: w.width, beta: 1, c: s.gates, ldc: w.width)
             }
-            w.forward(s, packed: packedKernels?.layer(l))
+            w.forward(s.tensors, packed: packedKernels?.layer(l))
             if applyDropout {
                 let rate = model.config.dropout, scale = 1 / (1 - rate)
                 let mask = dropoutMasks[l], out = droppedOutputs[l], h = s.outputs
@@ -281,16 +281,9 @@ final class TrainingGraph {
         var result = BatchResult()
         for r in 0..<n {
             let row = logits + r * V
-            var maxValue = -Float.infinity, best = 0
+            var maxValue = -Float.infinity, best = 0  // the prediction, on the logits (as Keras's argmax)
             for j in 0..<V where row[j] > maxValue { maxValue = row[j]; best = j }
-            var sum: Float = 0
-            for j in 0..<V {
-                let e = expf(row[j] - maxValue)
-                row[j] = e
-                sum += e
-            }
-            let inv = 1 / sum
-            for j in 0..<V { row[j] *= inv }
+            softmaxInPlace(row, count: V)
             let target = Int(targets[r])
             if target >= 0 { result.add(probability: row[target], correct: best == target) }
         }
@@ -338,7 +331,7 @@ final class TrainingGraph {
 
         for l in stride(from: last, through: 0, by: -1) {
             let w = weights[l], s = layers[l]
-            w.backward(s, packed: packedKernels?.layer(l))
+            w.backward(s.tensors, packed: packedKernels?.layer(l))
             // s.gates now holds dL/d(input projection) (T·B, G·U).
             if l > 0 {
                 let below = layers[l - 1]
@@ -377,7 +370,7 @@ final class TrainingGraph {
             let w = weights[l], g = gradientViews[l], s = layers[l], G = w.width
             let columns = ownedColumns(G)
             if let db = g.inputBias { columnSums(s.gates, rows: tb, columns: columns, rowStride: G, into: db) }
-            w.accumulateRecurrentGradient(into: g, s, columns: columns)
+            w.accumulateRecurrentGradient(into: g, s.tensors, columns: columns)
             if l > 0 {
                 addTransposedProduct(layerOutput(l - 1, applyDropout), m: w.inputWidth, k: tb, lda: w.inputWidth,
                                      s.gates, ldb: G, into: g.kernel, ldc: G, columns: columns)

@@ -236,7 +236,8 @@ class Model(_charrnn.Model):
     def session(self, seed: int | None = None, precision: str = "float32", window: int | None = None) -> "Session":
         """A new session (zero state, generator seeded with 0, or with `seed`, 0 to 2**64 - 1).
         `precision="int8"` generates with an 8-bit copy of the weights (Q8_0-style blocks, made here):
-        about twice as fast, and `charrnn eval --int8` reports what it changes in loss.
+        faster (README.md gives the measured figure), and `charrnn eval --int8` reports what it
+        changes in loss.
         `window=N` computes each distribution from the last N characters run from a zero state, as
         the Keras tutorials' generation loop does; 0 carries the state. None: the model's own
         (config["window"], set for models trained on windows), else 0."""

@@ -78,8 +78,14 @@ static void format_max(char *buf, size_t size, unsigned long long max)
     int bits = 0;
     for (unsigned long long m = max; m & 1; m >>= 1)
         bits++;
+    unsigned long long above = max + 1; /* 2**n - 2 (a C struct's largest value minus its "unset" one) */
+    int bits2 = 0;
+    for (unsigned long long m = above; m & 1; m >>= 1)
+        bits2++;
     if ((max & (max + 1)) == 0 && bits >= 8)
         snprintf(buf, size, "2**%d - 1", bits);
+    else if ((above & (above + 1)) == 0 && bits2 >= 8)
+        snprintf(buf, size, "2**%d - 2", bits2);
     else
         snprintf(buf, size, "%llu", max);
 }

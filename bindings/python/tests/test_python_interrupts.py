@@ -325,7 +325,9 @@ def test_seeds_outside_64_bits_are_refused_everywhere(small, corpus_file, seed):
         "train": lambda: charrnn.train(corpus_file, seed=seed, max_steps=1),
     }
     for name, call in calls.items():
-        with pytest.raises(charrnn.InvalidArgumentError, match=r"seed must be an integer from 0 to 2\*\*64 - 1") as e:
+        # train's largest value, 2**64 - 1, is C's "not given" (CHARRNN_UNSET_U64): refused, not ignored.
+        top = "2" if name == "train" else "1"
+        with pytest.raises(charrnn.InvalidArgumentError, match=rf"seed must be an integer from 0 to 2\*\*64 - {top}") as e:
             call()
         assert isinstance(e.value, ValueError), name
 
@@ -382,12 +384,12 @@ def test_other_integer_arguments_are_range_checked(small, corpus_file):
         s.generate(-1)  # at the call, not at the first next()
     for name in ("layers", "hidden", "embedding", "seq_length", "step", "batch_size", "lr_decay_every",
                  "lr_decay_after", "epochs"):
-        for v in (-1, 2**32):
-            with pytest.raises(charrnn.InvalidArgumentError, match=rf"{name} must be an integer from 0 to 2\*\*32 - 1"):
+        for v in (-1, 2**32 - 1):  # 2**32 - 1 is C's "not given" (CHARRNN_UNSET_U32)
+            with pytest.raises(charrnn.InvalidArgumentError, match=rf"{name} must be an integer from 0 to 2\*\*32 - 2"):
                 charrnn.train(corpus_file, **{name: v})
     for name in ("max_steps", "max_chars", "eval_every"):
-        for v in (-1, 2**64):
-            with pytest.raises(charrnn.InvalidArgumentError, match=rf"{name} must be an integer from 0 to 2\*\*64 - 1"):
+        for v in (-1, 2**64 - 1):
+            with pytest.raises(charrnn.InvalidArgumentError, match=rf"{name} must be an integer from 0 to 2\*\*64 - 2"):
                 charrnn.train(corpus_file, **{name: v})
     for v in (True, 2**70, -1):  # enumerations given as numbers
         with pytest.raises(charrnn.InvalidArgumentError, match="is not one of lstm, gru, rnn"):
