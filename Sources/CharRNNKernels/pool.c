@@ -1,18 +1,38 @@
-// See include/charrnn_kernels.h: a small pool of worker threads for the products of batch-1 generation.
+// See include/charrnn_kernels.h: the library's one pool of worker threads. This comment is its policy,
+// written here once.
 //
-// A character of a 2x512 LSTM is about 100 µs of work and of a 2x128 one under 10 µs, in a few products
-// of a few dozen µs or less; handing those to a BLAS thread that sched_yield()s costs as much as the
-// product. So the workers spin for a short while after each job, where the next one comes within
-// microseconds, and only then sleep on a futex. The calling thread always takes part 0.
+// Size. One thread per CPU this process may run on (its affinity mask when the pool starts), at most
+// CRNN_MAX_PARTS, the calling thread included: crnn_pool_parts(). Work whose result depends on how it is
+// split (training's batch parts) is planned for that many parts whatever threads actually run, so the
+// result never depends on them: a child of fork() has no workers, and pthread_create may fail.
 //
-// A session's next recurrent product can also be posted (crnn_async_post) and waited for later
-// (crnn_async_wait): the worker releases the pool when it is done, so a session left idle with a finished
-// product never keeps other threads' products off the workers.
+// Users. Generation: the larger batch-1 products, split by panels (crnn_sum_products), and a small
+// model's recurrent term computed ahead on one worker while the session goes on (crnn_async_post, for
+// Generation/ComputingAhead.swift). Training and evaluation: a batch's parts, forward and backward, then
+// the shares of the weight gradients (crnn_parallel_for, from ParallelGraph through WorkerPool.swift).
+// Nothing else in the library starts threads; OpenBLAS has its own (below).
 //
-// A worker can be descheduled (the host has more busy threads than cores): then the caller must not
-// wait a time slice for it. Each worker claims a job before it starts; once the caller has done its part,
-// which takes over whatever work is left (see crnn_parallel_run), it cancels the claims not yet made
-// and waits only for workers that are running.
+// One job at a time, process-wide. A caller whose job cannot have the workers (another thread's job
+// holds them) runs all of it alone, so any number of threads may call in at once; every job gives the
+// same bits however it was split and whichever threads ran it.
+//
+// Waiting. A character of a 2x512 LSTM is about 100 µs of work and of a 2x128 one under 10 µs, in a few
+// products of a few dozen µs or less; handing those to a BLAS thread that sched_yield()s costs as much
+// as the product. So the workers spin for a short while after each job, where the next one comes within
+// microseconds, and only then sleep on a futex. The calling thread always takes part 0. A worker can be
+// descheduled (the host has more busy threads than cores): then the caller must not wait a time slice
+// for it. Each worker claims a job before it starts; once the caller has done its part, which takes over
+// whatever work is left (see crnn_parallel_run), it cancels the claims not yet made and waits only for
+// workers that are running. A posted job's worker releases the pool when it is done, so a session left
+// idle with a finished product never keeps other threads' jobs off the workers.
+//
+// The host. Workers take no signals (they are started with every signal blocked) and are named
+// "charrnn-worker"; a child of fork() runs every job alone. OpenBLAS's thread count is process-wide
+// (Debian's 0.3.21 has no per-thread setting; openblas_set_num_threads_local, from 0.3.27, sets the same
+// global count in its pthreads build): the parts of a training or evaluation job call BLAS from several
+// threads at once, where BLAS's own threads would only compete with them, so WorkerPool.swift sets it to
+// 1 for exactly the time such a job runs and puts back the count it found when the last concurrent job
+// ends. Between jobs — in a program's callbacks, between batches — the program's count holds.
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
@@ -39,6 +59,8 @@ enum { CLAIM_POSTED = 0, CLAIM_TAKEN = 1, CLAIM_CANCELLED = 2 };
 static struct {
     pthread_mutex_t start_lock;
     _Atomic int started;
+    /// crnn_pool_parts(): the CPUs found when the pool started, at most CRNN_MAX_PARTS.
+    size_t planned;
     size_t workers;  // threads besides the caller; 0 when the pool cannot or need not start
     /// The futex word: one more per job. Workers wait for it to move.
     _Atomic uint32_t generation;
@@ -129,7 +151,7 @@ static void lock_before_fork(void) { pthread_mutex_lock(&pool.start_lock); }
 static void unlock_after_fork(void) { pthread_mutex_unlock(&pool.start_lock); }
 static void forget_workers_after_fork(void) {
     pthread_mutex_init(&pool.start_lock, NULL);
-    pool.workers = 0;
+    pool.workers = 0;  // pool.planned stays the parent's: the child plans its work as the parent did
     atomic_store(&pool.started, 1);
     // A job the parent's workers had in hand will not finish here, and none will start.
     atomic_store(&pool.remaining, 0);
@@ -156,8 +178,9 @@ static void start_pool(void) {
     if (!atomic_load(&pool.started)) {
         // No claim starts out posted (job numbers start at 1).
         for (size_t w = 0; w < MAX_WORKERS; w++) atomic_store(&pool.claims[w], (uint64_t)CLAIM_CANCELLED);
-        size_t wanted = usable_cpus() - 1;
-        if (wanted > MAX_WORKERS) wanted = MAX_WORKERS;
+        const size_t cpus = usable_cpus();
+        pool.planned = cpus < 1 ? 1 : cpus < CRNN_MAX_PARTS ? cpus : CRNN_MAX_PARTS;
+        const size_t wanted = pool.planned - 1;
         // Workers take no signals: the host's handlers run on the host's threads.
         sigset_t all, previous;
         sigfillset(&all);
@@ -183,6 +206,11 @@ static void start_pool(void) {
 INTERNAL size_t crnn_pool_width(void) {
     if (!atomic_load_explicit(&pool.started, memory_order_acquire)) start_pool();
     return pool.workers + 1;
+}
+
+INTERNAL size_t crnn_pool_parts(void) {
+    if (!atomic_load_explicit(&pool.started, memory_order_acquire)) start_pool();
+    return pool.planned;
 }
 
 /// A posted crnn_async's task, run whole by the worker that claims it.
@@ -229,6 +257,33 @@ INTERNAL void crnn_parallel_run(crnn_task task, void *context, size_t max_parts)
         if ((spins & 4095) == 4095) sched_yield();  // a worker was descheduled: let it run
     }
     atomic_flag_clear_explicit(&pool.busy, memory_order_release);
+}
+
+/// crnn_parallel_for's job: items handed out one at a time from a shared counter, so any one part
+/// finishes the whole job when the others never run.
+typedef struct {
+    _Atomic size_t next;
+    size_t count;
+    crnn_item_task item;
+    void *context;
+} item_job;
+
+static void item_part(void *context, size_t part, size_t parts) {
+    (void)part;
+    (void)parts;
+    item_job *job = context;
+    for (;;) {
+        const size_t index = atomic_fetch_add_explicit(&job->next, 1, memory_order_relaxed);
+        if (index >= job->count) return;
+        job->item(job->context, index);
+    }
+}
+
+INTERNAL void crnn_parallel_for(size_t count, crnn_item_task item, void *context) {
+    if (count == 0) return;
+    item_job job = {.count = count, .item = item, .context = context};
+    atomic_init(&job.next, 0);
+    crnn_parallel_run(item_part, &job, count);
 }
 
 // Asynchronous jobs: the caller's part is empty and it returns at once. Worker 1 is the one whose claim

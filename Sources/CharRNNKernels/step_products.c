@@ -1,5 +1,6 @@
-// See include/charrnn_kernels.h: the vector–matrix products of batch-1 generation, float32 over packed
-// panels or 8-bit, split by columns over the pool's threads.
+// See include/charrnn_kernels.h: the sums of vector–matrix products of generation's steps (batch 1),
+// float32 over packed panels or 8-bit, split by columns over the pool's threads, with an LSTM's or
+// SimpleRNN's gate activations applied by the threads to the columns they have summed.
 #include "charrnn_kernels.h"
 #include "kernels_internal.h"
 
@@ -19,7 +20,7 @@ static size_t ceil_div(size_t a, size_t b) { return (a + b - 1) / b; }
 
 /// Panels [first, end) of every term, each column summed in row order starting from y's value, the
 /// terms one after the other: the same operations whichever thread runs which panels.
-static MULTIVERSIONED void panels_accumulate(const crnn_step_term *terms, size_t count, size_t first, size_t end,
+static MULTIVERSIONED void panels_accumulate(const crnn_product_term *terms, size_t count, size_t first, size_t end,
                                              size_t n, float *restrict y) {
     for (size_t p = first; p < end; p++) {
         const size_t j0 = p * CRNN_PANEL, width = n - j0 < CRNN_PANEL ? n - j0 : CRNN_PANEL;
@@ -43,10 +44,10 @@ static MULTIVERSIONED void panels_accumulate(const crnn_step_term *terms, size_t
 /// in order, so a core keeps meeting the same weights in its cache, and then takes what is left of the
 /// others' shares: a core that started late or runs slower does less.
 typedef struct {
-    const crnn_step_term *terms;
+    const crnn_product_term *terms;
     size_t count, n;
     float *y;
-    const crnn_step_activation *activation;
+    const crnn_gate_activations *gates;
     /// Per share: its next panel and its end; `shares` of them, one per part the job was planned for.
     _Atomic size_t next[CRNN_MAX_PARTS];
     size_t end[CRNN_MAX_PARTS];
@@ -54,10 +55,10 @@ typedef struct {
 } step_job;
 
 /// The addend, then sigmoid, or tanh inside [tanh_begin, tanh_end), over the columns [j0, j1) of y.
-static void activate(const crnn_step_activation *activation, size_t j0, size_t j1, float *y) {
-    if (activation->addend)
-        for (size_t j = j0; j < j1; j++) y[j] = y[j] + activation->addend[j];
-    const size_t tb = activation->tanh_begin, te = activation->tanh_end;
+static void activate(const crnn_gate_activations *gates, size_t j0, size_t j1, float *y) {
+    if (gates->addend)
+        for (size_t j = j0; j < j1; j++) y[j] = y[j] + gates->addend[j];
+    const size_t tb = gates->tanh_begin, te = gates->tanh_end;
     const size_t a = j0 > tb ? j0 : tb, b = j1 < te ? j1 : te;  // the tanh part, if a < b
     if (a < b) {
         if (j0 < a) crnn_sigmoid(y + j0, a - j0);
@@ -74,18 +75,18 @@ static void step_units(const step_job *job, size_t first, size_t end) {
     const size_t j0 = first * CRNN_PANEL, j1 = end * CRNN_PANEL < job->n ? end * CRNN_PANEL : job->n;
     if (job->terms[0].panels) {
         panels_accumulate(job->terms, job->count, first, end, job->n, job->y);
-        if (job->activation) activate(job->activation, j0, j1, job->y);
+        if (job->gates) activate(job->gates, j0, j1, job->y);
         return;
     }
     // 8-bit: a panel's columns are CRNN_PANEL / CRNN_Q8_GROUP groups.
     const size_t per_panel = CRNN_PANEL / CRNN_Q8_GROUP, groups = ceil_div(job->n, CRNN_Q8_GROUP);
     const size_t g0 = first * per_panel, g1 = end * per_panel < groups ? end * per_panel : groups;
     for (size_t t = 0; t < job->count; t++) {
-        const crnn_step_term *term = &job->terms[t];
+        const crnn_product_term *term = &job->terms[t];
         crnn_q8_vecmat_accumulate(term->x_values, term->x_scales, term->k, term->values, term->scales,
                                   term->column_sums, job->n, g0, g1, job->y);
     }
-    if (job->activation) activate(job->activation, j0, j1, job->y);
+    if (job->gates) activate(job->gates, j0, j1, job->y);
 }
 
 static void step_part(void *context, size_t part, size_t parts) {
@@ -107,12 +108,12 @@ static void step_part(void *context, size_t part, size_t parts) {
     }
 }
 
-INTERNAL void crnn_step_products(const crnn_step_term *terms, size_t count, size_t n, float *y,
-                                 const crnn_step_activation *activation) {
+INTERNAL void crnn_sum_products(const crnn_product_term *terms, size_t count, size_t n, float *y,
+                                const crnn_gate_activations *gates) {
     if (count == 0 || n == 0) return;
     size_t weight_bytes = 0;
     for (size_t t = 0; t < count; t++) weight_bytes += terms[t].k * n * (terms[t].panels ? sizeof(float) : 1);
-    step_job job = {.terms = terms, .count = count, .n = n, .y = y, .activation = activation};
+    step_job job = {.terms = terms, .count = count, .n = n, .y = y, .gates = gates};
     const size_t units = ceil_div(n, CRNN_PANEL);
     const size_t width = crnn_pool_width();  // shares for as many parts as can run
     const size_t minimum = terms[0].panels ? PARALLEL_MINIMUM_FLOAT_BYTES : PARALLEL_MINIMUM_INT8_BYTES;
@@ -125,10 +126,10 @@ INTERNAL void crnn_step_products(const crnn_step_term *terms, size_t count, size
     crnn_parallel_run(step_part, &job, parts);
 }
 
-INTERNAL void crnn_step_finish(const crnn_step_activation *activation, size_t n, float *y) { activate(activation, 0, n, y); }
+INTERNAL void crnn_activate_gates(const crnn_gate_activations *gates, size_t n, float *y) { activate(gates, 0, n, y); }
 
-/// crnn_step_products on the calling thread alone, without activation (a posted product's worker).
-static void step_products_alone(const crnn_step_term *terms, size_t count, size_t n, float *y) {
+/// crnn_sum_products on the calling thread alone, without activations (a posted sum's worker).
+static void sum_products_alone(const crnn_product_term *terms, size_t count, size_t n, float *y) {
     if (count == 0 || n == 0) return;
     const step_job job = {.terms = terms, .count = count, .n = n, .y = y};
     step_units(&job, 0, ceil_div(n, CRNN_PANEL));
@@ -137,11 +138,11 @@ static void step_products_alone(const crnn_step_term *terms, size_t count, size_
 static void async_product(void *context, size_t part, size_t parts) {
     (void)part;
     (void)parts;
-    crnn_step_async *job = context;
+    crnn_products_async *job = context;
     for (size_t j = 0; j < job->n; j++) job->y[j] = job->start ? job->start[j] : 0.0f;  // so it can run twice
-    step_products_alone(job->terms, job->count, job->n, job->y);
+    sum_products_alone(job->terms, job->count, job->n, job->y);
 }
 
-INTERNAL void crnn_step_products_post(crnn_step_async *job) { crnn_async_post(&job->async, async_product, job); }
+INTERNAL void crnn_sum_products_post(crnn_products_async *job) { crnn_async_post(&job->async, async_product, job); }
 
-INTERNAL void crnn_step_products_wait(crnn_step_async *job) { crnn_async_wait(&job->async); }
+INTERNAL void crnn_sum_products_wait(crnn_products_async *job) { crnn_async_wait(&job->async); }

@@ -8,6 +8,7 @@
 #include "../../Sources/CharRNNKernels/step_products.c"
 #include "../../Sources/CharRNNKernels/pool.c"
 #include "../../Sources/CharRNNKernels/training_elementwise.c"
+#include "../../Sources/CharRNNKernels/lstm_cell.c"
 #include "../../Sources/CharRNNKernels/optimizer_updates.c"
 
 #include <math.h>
@@ -103,9 +104,9 @@ static int check_q8_shape(size_t K, size_t N, size_t LD, int zero_block, int tin
     }
 #endif
     // Split over the pool by panels, as generation runs it: the same bits.
-    const crnn_step_term term = {.k = K, .x_values = xq, .x_scales = xs, .values = values, .scales = scales, .column_sums = sums};
+    const crnn_product_term term = {.k = K, .x_values = xq, .x_scales = xs, .values = values, .scales = scales, .column_sums = sums};
     for (size_t j = 0; j < N; j++) portable[j] = 1.0f;
-    crnn_step_products(&term, 1, N, portable, NULL);
+    crnn_sum_products(&term, 1, N, portable, NULL);
     if (memcmp(portable, y, N * sizeof *y) != 0) { printf("q8 %zux%zu: the pooled product differs\n", K, N); failed = 1; }
     hash_floats(y, N, hash);
     free(w); free(x); free(y); free(reference); free(bound); free(portable); free(scales); free(xs); free(exact);
@@ -220,9 +221,9 @@ static int check_gemm_rows(uint64_t *hash) {
     return failed;
 }
 
-/// The float32 batch-1 products (crnn_step_products over packed panels, one term and two) against double
+/// The float32 batch-1 sums of products (crnn_sum_products over packed panels, one term and two) against double
 /// precision, and bit for bit against the same panels summed on this thread alone. Adds y's bits to `hash`.
-static int check_step_products(uint64_t *hash) {
+static int check_sum_products(uint64_t *hash) {
     // (k1, k2, n): panel multiples, ragged last panels, one column, a second term of another height.
     const size_t shapes[][3] = {{128, 128, 512}, {300, 7, 130}, {1, 1, 1}, {65, 64, 65}, {512, 512, 2048}};
     int failed = 0;
@@ -239,43 +240,43 @@ static int check_step_products(uint64_t *hash) {
         for (size_t i = 0; i < k2; i++) x2[i] = random_float();
         crnn_pack_panels(w1, k1, n, ld, CRNN_PANEL, p1);
         crnn_pack_panels(w2, k2, n, n, CRNN_PANEL, p2);
-        const crnn_step_term terms[2] = {{.k = k1, .x = x1, .panels = p1}, {.k = k2, .x = x2, .panels = p2}};
+        const crnn_product_term terms[2] = {{.k = k1, .x = x1, .panels = p1}, {.k = k2, .x = x2, .panels = p2}};
         for (size_t count = 1; count <= 2; count++) {
             for (size_t j = 0; j < n; j++) y[j] = alone[j] = 0.25f;
-            crnn_step_products(terms, count, n, y, NULL);
+            crnn_sum_products(terms, count, n, y, NULL);
             panels_accumulate(terms, count, 0, (n + CRNN_PANEL - 1) / CRNN_PANEL, n, alone);
-            if (memcmp(y, alone, n * sizeof *y) != 0) { printf("step products %zux%zu: the threads changed bits\n", k1, n); failed = 1; }
+            if (memcmp(y, alone, n * sizeof *y) != 0) { printf("sum of products %zux%zu: the threads changed bits\n", k1, n); failed = 1; }
             for (size_t j = 0; j < n && !failed; j++) {
                 double expected = 0.25, scale = 1;
                 for (size_t i = 0; i < k1; i++) { expected += (double)x1[i] * w1[i * ld + j]; scale += fabs((double)x1[i] * w1[i * ld + j]); }
                 for (size_t i = 0; count == 2 && i < k2; i++) { expected += (double)x2[i] * w2[i * n + j]; scale += fabs((double)x2[i] * w2[i * n + j]); }
                 if (!(fabs(y[j] - expected) <= 1e-6 * scale)) {
-                    printf("step products %zux%zu (%zu terms) column %zu: %.9g, expected %.9g\n", k1, n, count, j, y[j], expected);
+                    printf("sum of products %zux%zu (%zu terms) column %zu: %.9g, expected %.9g\n", k1, n, count, j, y[j], expected);
                     failed = 1;
                 }
             }
             hash_floats(y, n, hash);
             // With an LSTM's gate activations applied by the threads: the same bits as applying them after.
-            const crnn_step_activation gates = {n / 4, n / 2};
+            const crnn_gate_activations gates = {n / 4, n / 2};
             for (size_t j = 0; j < n; j++) y[j] = 0.25f;
-            crnn_step_products(terms, count, n, y, &gates);
+            crnn_sum_products(terms, count, n, y, &gates);
             crnn_sigmoid(alone, n / 4);
             crnn_tanh(alone + n / 4, n / 2 - n / 4);
             crnn_sigmoid(alone + n / 2, n - n / 2);
-            if (memcmp(y, alone, n * sizeof *y) != 0) { printf("step products %zux%zu: activated by the threads, other bits\n", k1, n); failed = 1; }
+            if (memcmp(y, alone, n * sizeof *y) != 0) { printf("sum of products %zux%zu: activated by the threads, other bits\n", k1, n); failed = 1; }
             // With a one-hot input's row added first: the bits of adding it after the products, then activating.
             float *row = malloc(n * sizeof(float));
             if (!row) return 1;
             for (size_t j = 0; j < n; j++) row[j] = random_float();
-            const crnn_step_activation with_row = {n / 4, n / 2, row};
+            const crnn_gate_activations with_row = {n / 4, n / 2, row};
             for (size_t j = 0; j < n; j++) y[j] = alone[j] = 0.25f;
-            crnn_step_products(terms, count, n, y, &with_row);
+            crnn_sum_products(terms, count, n, y, &with_row);
             panels_accumulate(terms, count, 0, (n + CRNN_PANEL - 1) / CRNN_PANEL, n, alone);
             for (size_t j = 0; j < n; j++) alone[j] = alone[j] + row[j];
             crnn_sigmoid(alone, n / 4);
             crnn_tanh(alone + n / 4, n / 2 - n / 4);
             crnn_sigmoid(alone + n / 2, n - n / 2);
-            if (memcmp(y, alone, n * sizeof *y) != 0) { printf("step products %zux%zu: the row added by the threads, other bits\n", k1, n); failed = 1; }
+            if (memcmp(y, alone, n * sizeof *y) != 0) { printf("sum of products %zux%zu: the row added by the threads, other bits\n", k1, n); failed = 1; }
             hash_floats(y, n, hash);
             free(row);
         }
@@ -337,9 +338,9 @@ static int check_training_elementwise(uint64_t *hash) {
         float *c_expected = malloc(B * U * sizeof(float)), *h_expected = malloc(B * U * sizeof(float));
         float *c_in_place = malloc(B * U * sizeof(float)), *h_in_place = malloc(B * U * sizeof(float));
         if (!c_next || !h_next || !c_expected || !h_expected || !c_in_place || !h_in_place) return 1;
-        crnn_lstm_cell(B, U, gates, c_prev, c_next, h_next);
+        crnn_lstm_cell_update(B, U, gates, c_prev, c_next, h_next);
         memcpy(c_in_place, c_prev, B * U * sizeof(float));
-        crnn_lstm_cell(B, U, gates, c_in_place, c_in_place, h_in_place);
+        crnn_lstm_cell_update(B, U, gates, c_in_place, c_in_place, h_in_place);
         for (size_t b = 0; b < B; b++)
             for (size_t j = 0; j < U; j++) {
                 const float *row = gates + b * G;
@@ -388,16 +389,16 @@ enum { RACE_K = 256, RACE_N = 1024, RACE_THREADS = 4, RACE_ROUNDS = 300 };
 static float race_panels[RACE_K * RACE_N], race_x[RACE_K], race_expected[RACE_N];
 static void *race_thread(void *argument) {
     float *y = malloc(RACE_N * sizeof(float));
-    const crnn_step_term term = {.k = RACE_K, .x = race_x, .panels = race_panels};
+    const crnn_product_term term = {.k = RACE_K, .x = race_x, .panels = race_panels};
     size_t *wrong = argument;
-    crnn_step_async job = {.terms = {term}, .count = 1, .n = RACE_N, .y = y};
+    crnn_products_async job = {.terms = {term}, .count = 1, .n = RACE_N, .y = y};
     for (int round = 0; y && round < RACE_ROUNDS; round++) {
         for (size_t j = 0; j < RACE_N; j++) y[j] = round % 2 ? -1 : 0;  // a posted product starts from zeros
         if (round % 2) {  // every other one handed to a worker, when one is free
-            crnn_step_products_post(&job);
-            crnn_step_products_wait(&job);
+            crnn_sum_products_post(&job);
+            crnn_sum_products_wait(&job);
         } else {
-            crnn_step_products(&term, 1, RACE_N, y, NULL);
+            crnn_sum_products(&term, 1, RACE_N, y, NULL);
         }
         if (memcmp(y, race_expected, sizeof race_expected) != 0) (*wrong)++;
     }
@@ -408,7 +409,7 @@ static void *race_thread(void *argument) {
 static int check_pool_races(void) {
     for (size_t i = 0; i < RACE_K * RACE_N; i++) race_panels[i] = random_float();
     for (size_t i = 0; i < RACE_K; i++) race_x[i] = random_float();
-    const crnn_step_term term = {.k = RACE_K, .x = race_x, .panels = race_panels};
+    const crnn_product_term term = {.k = RACE_K, .x = race_x, .panels = race_panels};
     panels_accumulate(&term, 1, 0, RACE_N / CRNN_PANEL, RACE_N, race_expected);
     pthread_t threads[RACE_THREADS];
     size_t wrong[RACE_THREADS] = {0};
@@ -426,19 +427,19 @@ static int check_pool_races(void) {
 static int check_async_release(void) {
     if (crnn_pool_width() < 2) return 0;
     static float first_y[RACE_N], second_y[RACE_N];
-    const crnn_step_term term = {.k = RACE_K, .x = race_x, .panels = race_panels};
-    crnn_step_async first = {.terms = {term}, .count = 1, .n = RACE_N, .y = first_y};
-    crnn_step_async second = {.terms = {term}, .count = 1, .n = RACE_N, .y = second_y};
+    const crnn_product_term term = {.k = RACE_K, .x = race_x, .panels = race_panels};
+    crnn_products_async first = {.terms = {term}, .count = 1, .n = RACE_N, .y = first_y};
+    crnn_products_async second = {.terms = {term}, .count = 1, .n = RACE_N, .y = second_y};
     int failed = 0;
     for (int attempt = 0; attempt < 20; attempt++) {
-        crnn_step_products_post(&first);
+        crnn_sum_products_post(&first);
         int finished = 0;
         for (uint64_t deadline = now_nanoseconds() + 1000000000u; first.async.posted && now_nanoseconds() < deadline;)
             if ((finished = (int)__atomic_load_n(&first.async.done, __ATOMIC_ACQUIRE))) break;
-        crnn_step_products_post(&second);
+        crnn_sum_products_post(&second);
         const int second_posted = second.async.posted != 0;
-        crnn_step_products_wait(&second);
-        crnn_step_products_wait(&first);
+        crnn_sum_products_wait(&second);
+        crnn_sum_products_wait(&first);
         if (memcmp(first_y, race_expected, sizeof race_expected) != 0 || memcmp(second_y, race_expected, sizeof race_expected) != 0) {
             puts("pool: a posted product came out wrong");
             return 1;
@@ -565,7 +566,7 @@ int main(void) {
     }
     int failed = check_q8(&hash);
     failed |= check_gemm_rows(&hash);
-    failed |= check_step_products(&hash);
+    failed |= check_sum_products(&hash);
     failed |= check_training_elementwise(&hash);
     failed |= check_optimizer_updates(&hash);
     failed |= check_pool_races();

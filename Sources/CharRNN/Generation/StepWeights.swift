@@ -34,34 +34,33 @@ final class StepMatrix {
     deinit { panels?.deallocate() }
 
     /// The product term x (k) · W; for int8, with x quantized (or its quantized copy reused) by `scratch`.
-    func term(_ x: UnsafePointer<Float>, scratch: StepScratch) -> crnn_step_term {
+    func term(_ x: UnsafePointer<Float>, scratch: StepScratch) -> crnn_product_term {
         if let quantized { return quantized.term(scratch.quantized(x, count: k)) }
-        return crnn_step_term(k: k, x: x, panels: panels, x_values: nil, x_scales: nil, values: nil, scales: nil,
-                              column_sums: nil)
+        return crnn_product_term(k: k, x: x, panels: panels, x_values: nil, x_scales: nil, values: nil, scales: nil,
+                                 column_sums: nil)
     }
 
-    /// `y (n) += x (k) · W`, then `activation` on the columns.
+    /// `y (n) += x (k) · W`, then `gates` on the columns (crnn_sum_products).
     func accumulate(_ x: UnsafePointer<Float>, into y: UnsafeMutablePointer<Float>, scratch: StepScratch,
-                    activation: crnn_step_activation? = nil) {
+                    activation gates: crnn_gate_activations? = nil) {
         var t = term(x, scratch: scratch)
-        withActivation(activation) { crnn_step_products(&t, 1, n, y, $0) }
+        withGates(gates) { crnn_sum_products(&t, 1, n, y, $0) }
     }
 
     /// `y (n) += x · W + h · other`, in one pass over the columns (`other` has n columns and the same
-    /// precision), then `activation` on the columns.
+    /// precision), then `gates` on the columns (crnn_sum_products).
     func accumulate(_ x: UnsafePointer<Float>, plus other: StepMatrix, _ h: UnsafePointer<Float>,
-                    into y: UnsafeMutablePointer<Float>, scratch: StepScratch, activation: crnn_step_activation? = nil) {
-        withUnsafeTemporaryAllocation(of: crnn_step_term.self, capacity: 2) { terms in  // on the stack
+                    into y: UnsafeMutablePointer<Float>, scratch: StepScratch, activation gates: crnn_gate_activations? = nil) {
+        withUnsafeTemporaryAllocation(of: crnn_product_term.self, capacity: 2) { terms in  // on the stack
             terms.initializeElement(at: 0, to: term(x, scratch: scratch))
             terms.initializeElement(at: 1, to: other.term(h, scratch: scratch))
-            withActivation(activation) { crnn_step_products(terms.baseAddress, 2, n, y, $0) }
+            withGates(gates) { crnn_sum_products(terms.baseAddress, 2, n, y, $0) }
         }
     }
 
-    private func withActivation(_ activation: crnn_step_activation?,
-                                _ body: (UnsafePointer<crnn_step_activation>?) -> Void) {
-        guard var activation else { return body(nil) }
-        withUnsafePointer(to: &activation) { body($0) }
+    private func withGates(_ gates: crnn_gate_activations?, _ body: (UnsafePointer<crnn_gate_activations>?) -> Void) {
+        guard var gates else { return body(nil) }
+        withUnsafePointer(to: &gates) { body($0) }
     }
 }
 

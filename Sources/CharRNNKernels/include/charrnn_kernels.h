@@ -89,6 +89,25 @@ void crnn_q8_vecmat_accumulate(const uint8_t *x_values, const float *x_scales, s
                                const float *scales, const int32_t *column_sums, size_t n, size_t g0, size_t g1,
                                float *y);
 
+// MARK: an LSTM's elementwise math (lstm_cell.c): its cell update, shared by training's batched forward
+// and generation's step, and one step of its backward
+
+/// The LSTM cell update after its gates, for tanh activation, over `rows` sequences of `units` units:
+/// from `gates` (rows, 4·units) holding the activated i, f, g, o, c_next = f ⊙ c_previous + i ⊙ g and
+/// h_next = tanh(c_next) ⊙ o (crnn_tanh's values). c_next may be c_previous, updated in place (a
+/// generation step's state).
+void crnn_lstm_cell_update(size_t rows, size_t units, const float *gates, const float *c_previous, float *c_next,
+                           float *h_next);
+
+/// One step of an LSTM's backward through time, for sigmoid gates and tanh activation, over `rows`
+/// sequences of `units` units. In: `gates` (rows, 4·units) the gate activations i, f, g, o;
+/// `output_gradient` and `h_gradient` (rows, units) dL/dh_t from above and from step t+1; `c_gradient`
+/// dL/dc_t from step t+1; `c_previous` c_{t-1}; `tanh_c` tanh(c_t). Out: `gates` becomes dL/d(gate
+/// pre-activations), `c_gradient` dL/dc_{t-1}'s part through the forget gate.
+void crnn_lstm_backward_step(size_t rows, size_t units, float *gates, const float *output_gradient,
+                             const float *h_gradient, float *c_gradient, const float *c_previous,
+                             const float *tanh_c);
+
 // MARK: training's elementwise loops (training_elementwise.c)
 
 /// out[j] += Σ_r m[r · stride + j] for j < width, each column summed in row order starting from out[j]
@@ -99,21 +118,6 @@ void crnn_column_sums(const float *m, size_t rows, size_t width, size_t stride, 
 /// (the gradient of a gathered row goes back to that row: one-hot input, embeddings).
 void crnn_scatter_add_rows(const float *src, size_t rows, size_t width, size_t src_stride,
                            const int32_t *indices, float *dst, size_t dst_stride);
-
-/// The LSTM cell after its gates, for tanh activation, over `rows` sequences of `units` units: from `gates`
-/// (rows, 4·units) holding the activated i, f, g, o, c_next = f ⊙ c_previous + i ⊙ g and
-/// h_next = tanh(c_next) ⊙ o (crnn_tanh's values). c_next may be c_previous, updated in place.
-void crnn_lstm_cell(size_t rows, size_t units, const float *gates, const float *c_previous, float *c_next,
-                    float *h_next);
-
-/// One step of an LSTM's backward through time, for sigmoid gates and tanh activation, over `rows`
-/// sequences of `units` units. In: `gates` (rows, 4·units) the gate activations i, f, g, o;
-/// `output_gradient` and `h_gradient` (rows, units) dL/dh_t from above and from step t+1; `c_gradient`
-/// dL/dc_t from step t+1; `c_previous` c_{t-1}; `tanh_c` tanh(c_t). Out: `gates` becomes dL/d(gate
-/// pre-activations), `c_gradient` dL/dc_{t-1}'s part through the forget gate.
-void crnn_lstm_backward_step(size_t rows, size_t units, float *gates, const float *output_gradient,
-                             const float *h_gradient, float *c_gradient, const float *c_previous,
-                             const float *tanh_c);
 
 // MARK: the optimizers' update rules (optimizer_updates.c)
 //
@@ -139,7 +143,7 @@ void crnn_adam_update(float *p, const float *g, float *m, float *v, size_t n, fl
 void crnn_adagrad_update(float *p, const float *g, float *accumulator, size_t n, float learning_rate,
                          float epsilon, int epsilon_inside_root);
 
-// MARK: threads (pool.c)
+// MARK: threads (pool.c, whose opening comment is the policy: size, users, one job at a time, OpenBLAS)
 
 /// The most parts a parallel job is cut into: the caller and up to 7 workers.
 #define CRNN_MAX_PARTS 8
@@ -147,17 +151,31 @@ void crnn_adagrad_update(float *p, const float *g, float *accumulator, size_t n,
 /// A piece of parallel work: does part `part` of `parts` (part < parts).
 typedef void (*crnn_task)(void *context, size_t part, size_t parts);
 
-/// The caller plus the pool's worker threads: one per CPU this process may run on, at most
-/// CRNN_MAX_PARTS. The workers
-/// start on the first call; a child of fork() has none.
+/// The parts work is planned for: one per CPU this process may run on (its affinity mask when first
+/// asked), at most CRNN_MAX_PARTS. Fixed for the life of the process, whatever threads actually run (a
+/// child of fork() has no workers, pthread_create may fail), so that a split planned from it, and the
+/// result, never depends on them.
+size_t crnn_pool_parts(void);
+
+/// The threads that run a job: the caller plus the workers started (crnn_pool_parts() − 1 of them unless
+/// they could not be, none in a child of fork()). The workers start on the first call.
 size_t crnn_pool_width(void);
 
 /// Runs task(context, p, parts) with parts = min(max_parts, crnn_pool_width()): part 0 on the calling
 /// thread, the others on the workers that pick the job up in time, and returns when all that started
 /// are done. A task must therefore finish the whole job from any one part when the others never run
-/// (crnn_step_products' parts take work from shared counters). When another thread's job holds the
+/// (crnn_sum_products' parts take work from shared counters). When another thread's job holds the
 /// workers, runs task(context, 0, 1) alone instead, so any number of threads may call it at once.
 void crnn_parallel_run(crnn_task task, void *context, size_t max_parts);
+
+/// One item of a crnn_parallel_for: item `index`.
+typedef void (*crnn_item_task)(void *context, size_t index);
+
+/// Runs item(context, i) for every i < count, each exactly once, on the pool's threads (the caller
+/// included; alone when another thread's job holds the workers), and returns when all are done: the
+/// items of a job whose result must not depend on which thread ran which item (training's batch parts
+/// and gradient shares).
+void crnn_parallel_for(size_t count, crnn_item_task item, void *context);
 
 /// A task handed to one worker while the caller goes on (crnn_async_post), until crnn_async_wait.
 typedef struct crnn_async {
@@ -182,14 +200,14 @@ void crnn_async_post(crnn_async *job, crnn_task task, void *context);
 /// (a descheduled worker is never waited for). Does nothing when nothing is posted.
 void crnn_async_wait(crnn_async *job);
 
-// MARK: batch-1 products (step_products.c)
+// MARK: batch-1 products (step_products.c): the vector–matrix products of generation's steps
 
-/// Columns per panel of a float32 matrix packed for crnn_step_products (crnn_pack_panels).
+/// Columns per panel of a float32 matrix packed for crnn_sum_products (crnn_pack_panels).
 #define CRNN_PANEL 64
 
-/// One x · W of a batch-1 step: float32 (`x` and `panels` set) or 8-bit (the other fields, as for
+/// One x · W of a sum of products: float32 (`x` and `panels` set) or 8-bit (the other fields, as for
 /// crnn_q8_vecmat_accumulate, with x already quantized).
-typedef struct crnn_step_term {
+typedef struct crnn_product_term {
     size_t k;
     const float *x;
     const float *panels;
@@ -198,46 +216,47 @@ typedef struct crnn_step_term {
     const int8_t *values;
     const float *scales;
     const int32_t *column_sums;
-} crnn_step_term;
+} crnn_product_term;
 
-/// Applied to a product's columns as each thread finishes them (an LSTM's gates): first `addend` when
-/// set (n values: a one-hot input's row of the kernel, added after the products as a step sums it), then
-/// tanh inside [tanh_begin, tanh_end), crnn_sigmoid elsewhere.
-typedef struct crnn_step_activation {
+/// The activations of an LSTM's or SimpleRNN's gate sums, which the threads of crnn_sum_products apply
+/// to the columns they have summed: first `addend` when set (n values: a one-hot input's row of the
+/// kernel, which a step adds after the products), then tanh inside [tanh_begin, tanh_end) and
+/// crnn_sigmoid elsewhere. The cell's step says which columns are which (LSTMStep, SimpleRNNStep).
+typedef struct crnn_gate_activations {
     size_t tanh_begin, tanh_end;
     const float *addend;
-} crnn_step_activation;
+} crnn_gate_activations;
 
-/// y (n) += Σ x · W over `count` terms of one precision, every W with n columns, then `activation`
-/// (NULL: none). Large products are split by panels over the pool's threads. Each column is summed in the
+/// y (n) += Σ x · W over `count` terms of one precision, every W with n columns, then `gates` (NULL:
+/// none). Large products are split by panels over the pool's threads. Each column is summed in the
 /// same order however the work is split (float32: from y, through the terms in order, each over its rows
 /// in order), so the result does not depend on the number of threads.
-void crnn_step_products(const crnn_step_term *terms, size_t count, size_t n, float *y,
-                        const crnn_step_activation *activation);
+void crnn_sum_products(const crnn_product_term *terms, size_t count, size_t n, float *y,
+                       const crnn_gate_activations *gates);
 
-/// What crnn_step_products applies to y's n columns after the products: the addend, then the activation.
-void crnn_step_finish(const crnn_step_activation *activation, size_t n, float *y);
+/// What crnn_sum_products applies to y's n columns after the products: the addend, then the activations.
+void crnn_activate_gates(const crnn_gate_activations *gates, size_t n, float *y);
 
-/// The most terms of a product handed to a worker.
+/// The most terms of a sum of products handed to a worker.
 #define CRNN_ASYNC_TERMS 2
 
-/// A batch-1 product computed by a worker while the caller goes on: y (n) = start + Σ terms (start NULL:
-/// zeros), summed in the order crnn_step_products uses from y = start, so the result has its bits. Fill
-/// terms, count, n, start and y, post it with crnn_step_products_post and wait for it with
-/// crnn_step_products_wait.
-typedef struct crnn_step_async {
+/// A sum of products computed by a worker while the caller goes on: y (n) = start + Σ terms (start NULL:
+/// zeros), summed in the order crnn_sum_products uses from y = start, so the result has its bits. Fill
+/// terms, count, n, start and y, post it with crnn_sum_products_post and wait for it with
+/// crnn_sum_products_wait.
+typedef struct crnn_products_async {
     crnn_async async;
-    crnn_step_term terms[CRNN_ASYNC_TERMS];
+    crnn_product_term terms[CRNN_ASYNC_TERMS];
     size_t count, n;
     const float *start;
     float *y;
-} crnn_step_async;
+} crnn_products_async;
 
-/// Posts the product (see crnn_async_post: it runs here when no worker is free).
-void crnn_step_products_post(crnn_step_async *job);
+/// Posts the sum (see crnn_async_post: it runs here when no worker is free).
+void crnn_sum_products_post(crnn_products_async *job);
 
-/// Returns once the posted product is in y (crnn_async_wait).
-void crnn_step_products_wait(crnn_step_async *job);
+/// Returns once the posted sum is in y (crnn_async_wait).
+void crnn_sum_products_wait(crnn_products_async *job);
 
 #ifdef __cplusplus
 }
