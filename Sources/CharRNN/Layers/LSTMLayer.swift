@@ -1,11 +1,19 @@
 import CharRNNKernels
 
-/// LSTM in the Keras formulation: gates i, f, c, o;
-/// c = f ⊙ c_prev + i ⊙ act(z_c),  h = o ⊙ act(c).
+/// LSTM in the Keras formulation: gates i, f, g (the candidate), o;
+/// c = f ⊙ c_prev + i ⊙ act(z_g),  h = o ⊙ act(c). Its batch-1 step is Generation's LSTMStep.
 enum LSTMLayer {
+    /// The gates in the order of z's columns, of the kernels' and of the bias (Keras's), U columns each.
+    enum Gate: Int {
+        case input, forget, candidate, output
+    }
+
+    /// The columns of `gate` among z's 4U.
+    static func columns(_ gate: Gate, units U: Int) -> Range<Int> { gate.rawValue * U..<(gate.rawValue + 1) * U }
+
     /// Runs `buffers.steps` steps. `buffers.gates` holds the input projection (with bias) and is
     /// overwritten with the activated gates; h[0] and c[0] hold the initial state.
-    static func forward(_ w: RecurrentWeights, _ s: SequenceBuffers, packed: PackedKernels.Layer?) {
+    static func forward(_ w: RecurrentWeights, _ s: SequenceTensors, packed: RecurrentKernelPanels?) {
         let B = s.batch, U = s.units, G = s.width
         let act = w.config.activation
         guard let c = s.c else { return }
@@ -22,19 +30,20 @@ enum LSTMLayer {
     /// i, f, o through the gate activation, the candidate through the activation, in place.
     @inline(__always)
     static func activateGates(_ w: RecurrentWeights, _ row: UnsafeMutablePointer<Float>) {
-        let U = w.units
-        w.config.recurrentActivation.apply(row, count: 2 * U)
-        w.config.activation.apply(row + 2 * U, count: U)
-        w.config.recurrentActivation.apply(row + 3 * U, count: U)
+        let U = w.units, g = columns(.candidate, units: U), o = columns(.output, units: U)
+        w.config.recurrentActivation.apply(row, count: g.lowerBound)  // i and f
+        w.config.activation.apply(row + g.lowerBound, count: U)
+        w.config.recurrentActivation.apply(row + o.lowerBound, count: U)
     }
 
     /// c = f ⊙ c_prev + i ⊙ g, h = o ⊙ act(c), from activated gates, for `rows` rows (gates G apart, the
-    /// others U apart). cNext may be cPrev.
+    /// others U apart). cNext may be cPrev. The batched forward and the batch-1 step both call it, so they
+    /// compute the same bits.
     static func updateCells(_ gates: UnsafePointer<Float>, rows: Int, units U: Int, cPrev: UnsafePointer<Float>,
                             cNext: UnsafeMutablePointer<Float>, hNext: UnsafeMutablePointer<Float>,
                             activation: Activation) {
         if activation == .tanh {  // the usual cell: the same expressions, vectorized in C
-            crnn_lstm_cell(rows, U, gates, cPrev, cNext, hNext)
+            crnn_lstm_cell_update(rows, U, gates, cPrev, cNext, hNext)
             return
         }
         for b in 0..<rows {
@@ -52,7 +61,7 @@ enum LSTMLayer {
 
     /// Backward through time, truncated at the start of the sequence. Reads `outputGradients` and
     /// leaves the gradients of the gate pre-activations in `gates`, for `accumulateRecurrentGradient`.
-    static func backward(_ w: RecurrentWeights, _ s: SequenceBuffers, packed: PackedKernels.Layer?) {
+    static func backward(_ w: RecurrentWeights, _ s: SequenceTensors, packed: RecurrentKernelPanels?) {
         let B = s.batch, U = s.units, G = s.width
         let act = w.config.activation, gate = w.config.recurrentActivation
         guard let c = s.c else { return }
@@ -78,7 +87,7 @@ enum LSTMLayer {
 
     /// crnn_lstm_backward_step for any activations: `z` (B, G) from gate activations to gate gradients,
     /// and s.cGradient from dL/dc_t to its part in dL/dc_{t-1}.
-    private static func genericBackwardStep(t: Int, act: Activation, gate: GateActivation, _ s: SequenceBuffers,
+    private static func genericBackwardStep(t: Int, act: Activation, gate: GateActivation, _ s: SequenceTensors,
                                             z: UnsafeMutablePointer<Float>, tanhC: UnsafePointer<Float>,
                                             c: UnsafePointer<Float>) {
         let B = s.batch, U = s.units, G = s.width

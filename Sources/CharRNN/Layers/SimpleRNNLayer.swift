@@ -1,6 +1,6 @@
-/// SimpleRNN: h = act(x·W + h_prev·U + b).
+/// SimpleRNN: h = act(x·W + h_prev·U + b). Its batch-1 step is Generation's SimpleRNNStep.
 enum SimpleRNNLayer {
-    static func forward(_ w: RecurrentWeights, _ s: SequenceBuffers, packed: PackedKernels.Layer?) {
+    static func forward(_ w: RecurrentWeights, _ s: SequenceTensors, packed: RecurrentKernelPanels?) {
         let B = s.batch, U = s.units
         let act = w.config.activation
         for t in 0..<s.steps {
@@ -12,7 +12,7 @@ enum SimpleRNNLayer {
         }
     }
 
-    static func backward(_ w: RecurrentWeights, _ s: SequenceBuffers, packed: PackedKernels.Layer?) {
+    static func backward(_ w: RecurrentWeights, _ s: SequenceTensors, packed: RecurrentKernelPanels?) {
         let B = s.batch, U = s.units
         let act = w.config.activation
         s.hGradient.update(repeating: 0, count: B * U)

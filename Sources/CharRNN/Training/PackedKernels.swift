@@ -11,17 +11,7 @@ import CharRNNKernels
 final class PackedKernels {
     static let maximumFloats = 1_048_576
 
-    /// One layer's copies.
-    struct Layer {
-        /// Column ranges of U (k = units rows) packed each on its own, as forward multiplies them: the
-        /// whole kernel, or for a GRU without reset_after its z and r columns and its candidate's. Empty
-        /// when the kernel is above the forward limit.
-        let forward: [(first: Int, count: Int, panels: UnsafeMutablePointer<Float>)]
-        /// Uᵀ (G·U rows, U columns), packed; nil above the transposed limit.
-        let backward: UnsafeMutablePointer<Float>?
-    }
-
-    private let layers: [Layer?]
+    private let layers: [RecurrentKernelPanels?]
 
     /// Copies for graphs whose parts have `rows` rows (sequences) each: none below 4 rows, where the
     /// products go to BLAS's matrix–vector kernel (batch-1 evaluation), and no Uᵀ without gradients.
@@ -44,7 +34,7 @@ final class PackedKernels {
             }
             let panel = Int(CRNN_GEMM_PANEL)
             let ranges = layer.cell == .gru && !layer.resetAfter ? [(0, 2 * U), (2 * U, U)] : [(0, G)]
-            return Layer(forward: (copiesForward ? ranges : []).map { ($0.0, $0.1, zeros(crnn_packed_size(U, $0.1, panel))) },
+            return RecurrentKernelPanels(forward: (copiesForward ? ranges : []).map { ($0.0, $0.1, zeros(crnn_packed_size(U, $0.1, panel))) },
                          backward: copiesTransposed ? zeros(crnn_packed_size(G, U, panel)) : nil)
         }
     }
@@ -79,38 +69,5 @@ final class PackedKernels {
     }
 
     /// Layer `l`'s copies, or nil when it has none.
-    func layer(_ l: Int) -> Layer? { layers[l] }
-}
-
-extension RecurrentWeights {
-    /// `c (m, n) = a (m, U) · U[:, firstColumn ..< firstColumn + n]` (`+=` with `accumulate`): the
-    /// recurrent product of one step. Uses the packed copy of those columns when there is one (and at least
-    /// 4 rows).
-    func multiplyRecurrent(m: Int, a: UnsafePointer<Float>, firstColumn: Int = 0, n: Int,
-                           into c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool,
-                           packed: PackedKernels.Layer?) {
-        // Fewer than 4 rows (batch-1 evaluation) go to BLAS's matrix–vector product through gemmRows.
-        if m >= 4, let range = packed?.forward.first(where: { $0.first == firstColumn && $0.count == n }) {
-            crnn_gemm_panels(m, n, units, a, units, range.panels, units, c, ldc, accumulate ? 1 : 0)
-        } else {
-            gemmRows(m: m, n: n, k: units, a: a, lda: units, b: recurrentKernel + firstColumn, ldb: width, c: c,
-                     ldc: ldc, accumulate: accumulate)
-        }
-    }
-
-    /// `c (m, U) = a (m, k) · U[:, columns]ᵀ` (`+=` with `accumulate`), for the k columns of the recurrent
-    /// kernel from `firstColumn`: the gradient flowing back through the recurrence. Uses the packed Uᵀ
-    /// when the layer has one (and at least 4 rows), else BLAS's transposed product.
-    func backpropagateRecurrent(m: Int, a: UnsafePointer<Float>, lda: Int, firstColumn: Int = 0, k: Int,
-                                into c: UnsafeMutablePointer<Float>, accumulate: Bool,
-                                packed: PackedKernels.Layer?) {
-        let U = units
-        if m >= 4, let backward = packed?.backward {
-            crnn_gemm_panels(m, U, k, a, lda, backward + firstColumn * Int(CRNN_GEMM_PANEL), width, c, U,
-                             accumulate ? 1 : 0)
-        } else {
-            sgemm(transB: true, m: m, n: U, k: k, a: a, lda: lda, b: recurrentKernel + firstColumn, ldb: width,
-                  beta: accumulate ? 1 : 0, c: c, ldc: U)
-        }
-    }
+    func layer(_ l: Int) -> RecurrentKernelPanels? { layers[l] }
 }
