@@ -512,11 +512,13 @@ typedef struct charrnn_train_result {
  * `callback` (may be NULL) is called on the calling thread. On success, and on cancellation, *out (may
  * be NULL) owns the trained model and *result (may be NULL; its struct_size is checked before training
  * starts) holds the final figures.
- * Process-wide: training runs its own threads, each calling OpenBLAS, so while any charrnn_train call
- * is running, every OpenBLAS call in the process runs single-threaded (openblas_set_num_threads(1):
- * OpenBLAS's pthreads build has no per-thread setting). The first of concurrent calls saves the thread
- * count it finds and the last to return puts it back: a program that changes it during training loses
- * that change. */
+ * Process-wide: each batch (and each validation batch) runs on the worker threads sessions use
+ * (charrnn_session_new; started here if no session has started them), its parts calling OpenBLAS from
+ * several threads at once. So while a batch runs, and only then, every OpenBLAS call in the process runs
+ * single-threaded (openblas_set_num_threads(1): the count of OpenBLAS's pthreads build is process-wide,
+ * with no per-thread setting). `callback` and the program's code between batches see the program's own
+ * count. The first of concurrent batches saves the count it finds and the last to end puts it back: a
+ * program that changes the count from another thread while a batch runs loses that change. */
 CHARRNN_API charrnn_status charrnn_train(const char *corpus_path, const charrnn_train_params *params,
                                          charrnn_progress_callback callback, void *user_data,
                                          charrnn_model **out, charrnn_train_result *result);

@@ -181,8 +181,7 @@ struct Workload {
         let config = ModelConfig.stacked(cell: cell, layers: layers, units: units, vocabSize: corpus.vocabulary.count)
         let model = try Model(config: config, vocabulary: corpus.vocabulary, seed: 42)
         switch kind {
-        case .train:  // with BLAS single-threaded throughout, as a Trainer's run has it
-            return try BLASThreads.singleThreaded { try measureTraining(model: model, corpus: corpus, seconds: seconds) }
+        case .train: return try measureTraining(model: model, corpus: corpus, seconds: seconds)
         case .generate: return try measureGeneration(model: model, seconds: seconds)
         }
     }

@@ -91,7 +91,7 @@ final class GradientTests: XCTestCase {
             let model = Fixtures.model(config)
             let (inputs, targets) = Fixtures.batch(6, 5)
             let old = TrainingGraph(model: model, batch: 6, steps: 5)
-            let parallel = ParallelGraph(model: model, batch: 6, steps: 5, workers: 2)
+            let parallel = ParallelGraph(model: model, batch: 6, steps: 5, parts: 2)
             var rng = RandomGenerator(seed: 0)
             func run(_ graph: TrainingGraph) {
                 _ = graph.run(inputs: inputs.flatMap { $0 }, targets: targets.flatMap { $0 }, steps: 5, training: false,
@@ -136,7 +136,7 @@ final class GradientTests: XCTestCase {
             let (inputs, fullTargets) = Fixtures.batch(5, 6)
             var targets = lastStepOnly ? fullTargets.map { [$0[0]] } : fullTargets
             let single = TrainingGraph(model: model, batch: 5, steps: 6, lastStepOnly: lastStepOnly)
-            let parallel = ParallelGraph(model: model, batch: 5, steps: 6, lastStepOnly: lastStepOnly, workers: workers)
+            let parallel = ParallelGraph(model: model, batch: 5, steps: 6, lastStepOnly: lastStepOnly, parts: workers)
             var rng = RandomGenerator(seed: 0)
             for batch in 0..<3 {  // later batches start from the carried state
                 if batch == 2 {  // the first worker's sequences predict nothing, the others some of the time
@@ -167,7 +167,7 @@ final class GradientTests: XCTestCase {
         let model = Fixtures.model(Fixtures.config(.lstm, layers: 2, units: 20))
         let (inputs, targets) = Fixtures.batch(5, 4)
         let single = TrainingGraph(model: model, batch: 5, steps: 6)
-        let parallel = ParallelGraph(model: model, batch: 5, steps: 6, workers: 2)
+        let parallel = ParallelGraph(model: model, batch: 5, steps: 6, parts: 2)
         var rng = RandomGenerator(seed: 0)
         _ = single.run(inputs: inputs.flatMap { $0 }, targets: targets.flatMap { $0 }, steps: 4, training: false,
                        computeGradients: true, carryState: false, rng: &rng)

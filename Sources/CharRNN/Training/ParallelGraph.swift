@@ -1,19 +1,14 @@
-import CBLAS
-#if canImport(Glibc)
-import Glibc
-#endif
-
-/// Data parallelism over the batch: the batch's sequences are split between worker graphs that run
-/// forward and backward at the same time on their own threads, each with single-threaded BLAS (see
-/// BLASThreads: a Trainer sets it for its whole run). Per-step
-/// matrix products of a char-RNN are small (B × U by U × 4U), so two independent halves keep both cores
-/// busy without the synchronisation BLAS's own threads pay on every call; the forward ones run in
-/// CharRNNKernels (`gemmRows`), which is single-threaded by design.
+/// Data parallelism over the batch: the batch's sequences are split between part graphs that run forward
+/// and backward at the same time on the worker pool's threads (`WorkerPool`, whose jobs keep OpenBLAS
+/// single-threaded while they run). Per-step matrix products of a char-RNN are small (B × U by U × 4U),
+/// so independent parts keep every core busy without the synchronisation BLAS's own threads pay on every
+/// call; the per-step ones run in CharRNNKernels (`gemmRows`), which is single-threaded by design.
 ///
-/// The weight gradients are whole-sequence GEMMs. They wait until every worker's backward has finished
-/// and then go into one buffer shared by the workers, each thread taking a share of every tensor's
-/// columns over all the workers' sequences: one gradient buffer for the model, however many workers,
-/// and nothing to combine. The result equals one graph over the whole batch up to float rounding.
+/// The weight gradients are whole-sequence GEMMs. They wait until every part's backward has finished
+/// and then go into one buffer shared by the parts, each share of the pool's job taking a share of every
+/// tensor's columns over all the parts' sequences: one gradient buffer for the model, however many
+/// parts, and nothing to combine. The result equals one graph over the whole batch up to float rounding,
+/// and is the same whichever threads ran which part or share.
 package final class ParallelGraph {
     let parts: [TrainingGraph]
     /// First sequence of each part in the batch.
@@ -24,17 +19,15 @@ package final class ParallelGraph {
     private let packedKernels: PackedKernels?
     /// The gradients of the whole batch, in the model's parameter layout; every part writes here.
     package let gradients: ParameterBuffer
-    /// One result per part, written by the part's own thread.
+    /// One result per part, written by the thread that ran the part.
     private let results: UnsafeMutablePointer<BatchResult>
 
-    /// Worker threads by default: one per online processor, at most 8 (past that the parts get too small
-    /// to keep a core busy).
-    package static var defaultWorkers: Int { min(max(sysconf(Int32(_SC_NPROCESSORS_ONLN)), 1), 8) }
-
-    /// - Parameter workers: threads to use (at most one per sequence).
+    /// - Parameter parts: graphs to split the batch between (at most one per sequence); by default the
+    ///   pool's planned parts, one per CPU (at most 8: past that the parts get too small to keep a core
+    ///   busy). The split, not the threads that run it, decides the result.
     package init(model: Model, batch: Int, steps: Int, lastStepOnly: Bool = false,
-                workers: Int = ParallelGraph.defaultWorkers, computesGradients: Bool = true) {
-        let n = max(1, min(workers, batch))
+                parts: Int = WorkerPool.parts, computesGradients: Bool = true) {
+        let n = max(1, min(parts, batch))
         var starts: [Int] = []
         var parts: [TrainingGraph] = []
         var start = 0
@@ -63,38 +56,37 @@ package final class ParallelGraph {
     /// Runs one batch as `TrainingGraph.run` does. One number is drawn from `rng` per batch, whatever the
     /// number of parts; each part's dropout generator is derived from it and the part's first sequence.
     /// Dropout masks therefore depend on how the batch is split: runs are reproducible for a given
-    /// number of workers.
+    /// number of parts (`WorkerPool.parts` by default), whichever threads run them.
     package func run(inputs: UnsafePointer<Int32>, targets: UnsafePointer<Int32>?, steps: Int, training: Bool,
                     computeGradients: Bool = true, carryState: Bool, rng: inout RandomGenerator) -> BatchResult {
         let seed = rng.next()
         let targetsPerSequence = lastStepOnly ? 1 : steps
         packedKernels?.refresh(from: parts[0].weights)  // the weights may have changed; before the parts read it
-        if parts.count == 1 {
+        if parts.count == 1 {  // on this thread, with OpenBLAS as a pool job has it
             var partRNG = RandomGenerator(seed: seed)
-            return parts[0].run(inputs: inputs, targets: targets, steps: steps, training: training,
-                                computeGradients: computeGradients, carryState: carryState, rng: &partRNG)
+            return BLASThreads.singleThreaded {
+                parts[0].run(inputs: inputs, targets: targets, steps: steps, training: training,
+                             computeGradients: computeGradients, carryState: carryState, rng: &partRNG)
+            }
         }
         // Every part divides its loss gradient by the whole batch's predictions, so that the parts'
         // weight gradients simply add up.
         var predictions = 0
         if let targets { for i in 0..<(batch * targetsPerSequence) where targets[i] >= 0 { predictions += 1 } }
-        // Inside a Trainer's run this is already so and costs nothing; elsewhere it lasts for this batch.
-        BLASThreads.singleThreaded {
-            runConcurrently(count: parts.count) { i in
-                var partRNG = RandomGenerator(seed: seed ^ (UInt64(self.starts[i]) &* 0x9E37_79B9_7F4A_7C15))
-                self.results[i] = self.parts[i].run(
-                    inputs: inputs + self.starts[i] * steps, targets: targets.map { $0 + self.starts[i] * targetsPerSequence },
-                    steps: steps, training: training, backward: computeGradients ? .predictions(predictions) : nil,
-                    carryState: carryState, rng: &partRNG)
-            }
-            if computeGradients {
-                gradients.zero()
-                if parts.contains(where: \.hasPendingWeightGradients) {
-                    runConcurrently(count: parts.count) { share in
-                        for part in self.parts { part.accumulateWeightGradients(share: share, of: self.parts.count) }
-                    }
-                    for part in parts { part.weightGradientsAdded() }
+        WorkerPool.forEach(parts.count) { i in
+            var partRNG = RandomGenerator(seed: seed ^ (UInt64(starts[i]) &* 0x9E37_79B9_7F4A_7C15))
+            results[i] = parts[i].run(
+                inputs: inputs + starts[i] * steps, targets: targets.map { $0 + starts[i] * targetsPerSequence },
+                steps: steps, training: training, backward: computeGradients ? .predictions(predictions) : nil,
+                carryState: carryState, rng: &partRNG)
+        }
+        if computeGradients {
+            gradients.zero()
+            if parts.contains(where: \.hasPendingWeightGradients) {
+                WorkerPool.forEach(parts.count) { share in
+                    for part in parts { part.accumulateWeightGradients(share: share, of: parts.count) }
                 }
+                for part in parts { part.weightGradientsAdded() }
             }
         }
         var total = BatchResult()
@@ -103,31 +95,4 @@ package final class ParallelGraph {
     }
 
     package func resetState() { for part in parts { part.resetState() } }
-}
-
-/// Runs `body(0..<count)` with index 0 on the calling thread and the others on new threads, and waits.
-func runConcurrently(count: Int, _ body: @escaping (Int) -> Void) {
-    final class Job {
-        let body: (Int) -> Void
-        let index: Int
-        init(_ body: @escaping (Int) -> Void, _ index: Int) { self.body = body; self.index = index }
-    }
-    var threads: [pthread_t] = []
-    for i in 1..<count {
-        let job = Unmanaged.passRetained(Job(body, i)).toOpaque()
-        var thread = pthread_t()
-        let created = pthread_create(&thread, nil, { raw in
-            let job = Unmanaged<Job>.fromOpaque(raw!).takeRetainedValue()
-            job.body(job.index)
-            return nil
-        }, job)
-        if created == 0 {
-            threads.append(thread)
-        } else {  // no thread to be had: do the work here
-            let job = Unmanaged<Job>.fromOpaque(job).takeRetainedValue()
-            job.body(job.index)
-        }
-    }
-    body(0)
-    for thread in threads { pthread_join(thread, nil) }
 }

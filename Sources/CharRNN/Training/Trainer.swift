@@ -143,9 +143,10 @@ public final class Trainer {
     /// Trains until the planned steps, `maxTime` or a stop from `onEvent`.
     /// - Throws: `CharRNNError.diverged` on a NaN or exploding loss (naming the last good checkpoint),
     ///   `CharRNNError.io` when a checkpoint cannot be written.
-    ///   OpenBLAS runs single-threaded for the whole process meanwhile (BLASThreads).
+    ///   Each batch runs on the worker pool, with OpenBLAS single-threaded while it does (`WorkerPool`);
+    ///   `onEvent` and the code between batches see the program's own thread count.
     public func run(onEvent: (TrainingEvent) -> Bool = { _ in true }) throws -> TrainingSummary {
-        try BLASThreads.singleThreaded { try runSteps(onEvent: onEvent) }
+        try runSteps(onEvent: onEvent)
     }
 
     private func runSteps(onEvent: (TrainingEvent) -> Bool) throws -> TrainingSummary {
@@ -184,7 +185,7 @@ public final class Trainer {
     }
 
     /// One update: the next batch forward and backward, clipping, the optimizer, the schedule's rate.
-    /// `charrnn bench` times this very step. Call within `BLASThreads.singleThreaded`, as `run` does.
+    /// `charrnn bench` times this very step.
     /// - Returns: whether the update ended an epoch.
     /// - Throws: `CharRNNError.diverged` on a NaN or exploding loss.
     @discardableResult
