@@ -41,7 +41,8 @@ final class ForwardTests: XCTestCase {
         }
     }
 
-    /// Wide layers take the BLAS matrix–vector path in sessions; the batched path must agree.
+    /// Sessions agree with the batched path for wider layers too: products over several panels of columns,
+    /// and an embedding's product through BLAS.
     func testSessionMatchesBatchedForwardForWideLayers() throws {
         for config in [Fixtures.config(.lstm, layers: 2, units: 64), Fixtures.config(.gru, layers: 2, units: 64, resetAfter: false),
                        Fixtures.config(.gru, layers: 2, units: 64), Fixtures.config(.rnn, layers: 2, units: 80, input: .embedding)] {

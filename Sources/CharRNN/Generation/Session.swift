@@ -22,21 +22,19 @@ public final class Session {
     let stepWeights: StepWeights
     /// The quantized input vectors of the 8-bit products, each kept while its floats stay the same (int8 only).
     let quantized: StepScratch
-    /// Per layer: h (U), and c (U) for LSTM.
+    /// The layers' steps, bottom first (Generation/Steps: one file per cell).
+    let steps: [CellStep]
+    /// Per layer: h (U), and c (U) for LSTM — the steps' states, which the session saves and restores.
     let h: [UnsafeMutablePointer<Float>]
     let c: [UnsafeMutablePointer<Float>?]
-    /// GRU layers' (max G·U) input-projection scratch and (max G·U + U) recurrent scratch; the other
-    /// cells sum in `recurrent`'s buffers.
-    let z: UnsafeMutablePointer<Float>
-    let scratch: UnsafeMutablePointer<Float>
     /// (V) the next-character distribution, valid when `probabilitiesValid`.
     let probs: UnsafeMutablePointer<Float>
     var probabilitiesValid = false
     /// At least one character has been fed since creation or reset.
     public internal(set) var hasInput = false
     let sampler: Sampler
-    /// The layers' recurrent terms (b + h · U, or a GRU's h · U), computed ahead for small models.
-    let recurrent: RecurrentTerms
+    /// The layers' recurrent terms computed ahead on a worker, when the session opted in (small models).
+    let ahead: ComputingAhead?
 
     /// The window of generation: 0 carries the state from character to character (stateful); N > 0
     /// computes each distribution from the last N characters alone, run from a zero state — the loop of
@@ -51,7 +49,7 @@ public final class Session {
     /// them, or quantizes them for `.int8`: a few ms, about 20 ms to quantize a 2x512 LSTM); later ones
     /// share that copy.
     public convenience init(model: Model, seed: UInt64 = 0, precision: WeightPrecision = .float32) {
-        self.init(model: model, seed: seed, precision: precision, aheadLimitBytes: RecurrentTerms.aheadLimitBytes)
+        self.init(model: model, seed: seed, precision: precision, aheadLimitBytes: ComputingAhead.limitBytes)
     }
 
     /// A session, once its buffers and (for the model's first session of `precision`) its copy of the
@@ -62,7 +60,7 @@ public final class Session {
         return Session(model: model, seed: seed, precision: precision)
     }
 
-    /// - Parameter aheadLimitBytes: see `RecurrentTerms.aheadLimitBytes` (tests set 0 to compute nothing ahead).
+    /// - Parameter aheadLimitBytes: see `ComputingAhead.limitBytes` (tests set 0 to compute nothing ahead).
     init(model: Model, seed: UInt64, precision: WeightPrecision, aheadLimitBytes: Int) {
         self.model = model
         self.precision = precision
@@ -71,20 +69,12 @@ public final class Session {
         head = HeadWeights(base: model.parameters.pointer, layout: model.layout)
         stepWeights = model.stepWeights(precision)
         quantized = StepScratch(capacity: stepWeights.widestInput)
-        func zeros(_ n: Int) -> UnsafeMutablePointer<Float> {
-            let p = UnsafeMutablePointer<Float>.allocate(capacity: n)
-            p.initialize(repeating: 0, count: n)
-            return p
-        }
-        h = model.config.layers.map { zeros($0.units) }
-        c = model.config.layers.map { $0.cell == .lstm ? zeros($0.units) : nil }
-        let widest = weights.map(\.width).max() ?? 1
-        z = zeros(widest)
-        scratch = zeros(widest + (weights.map(\.units).max() ?? 1))
-        probs = zeros(model.config.vocabSize)
+        steps = zip(weights, stepWeights.layers).enumerated().map { makeCellStep($1.0, $1.1, index: $0) }
+        h = steps.map(\.h)
+        c = steps.map(\.c)
+        probs = zeroedStepBuffer(model.config.vocabSize)
         sampler = Sampler(count: model.config.vocabSize)
-        recurrent = RecurrentTerms(weights: weights, matrices: stepWeights.layers, precision: precision,
-                                   aheadLimitBytes: aheadLimitBytes)
+        ahead = ComputingAhead(steps: steps, precision: precision, limitBytes: aheadLimitBytes)
         window = model.config.window
     }
 
@@ -105,11 +95,7 @@ public final class Session {
     }
 
     deinit {
-        recurrent.settle()  // a worker may be reading an h
-        for p in h { p.deallocate() }
-        for p in c { p?.deallocate() }
-        z.deallocate()
-        scratch.deallocate()
+        ahead?.settle()  // a worker may be reading an h; the steps free theirs
         probs.deallocate()
         sampler.deallocate()
     }
@@ -124,7 +110,7 @@ public final class Session {
 
     /// Zeroes the recurrent state only.
     private func zeroState() {
-        recurrent.invalidate()
+        ahead?.invalidate()
         for (l, layer) in model.config.layers.enumerated() {
             h[l].update(repeating: 0, count: layer.units)
             c[l]?.update(repeating: 0, count: layer.units)
@@ -155,55 +141,29 @@ public final class Session {
         hasInput = true
     }
 
-    /// Advances the state by one character index (must be in 0..<vocab).
-    ///
-    /// An LSTM or SimpleRNN layer's gate sums are b + h(t−1) · U + x(t) · W, in that order: the first
-    /// half is `recurrent`'s, often computed while the layers above and the head ran at the last step, as
-    /// is a GRU's h(t−1) · U with reset_after.
+    /// Advances the state by one character index (must be in 0..<vocab): each layer's step, bottom first,
+    /// each taking the new h of the layer below as its input.
     private func advance(_ index: Int32) {
-        let matrices = stepWeights.layers, oneHot = model.config.input == .onehot
-        for (l, w) in weights.enumerated() {
-            let m = matrices[l], below: UnsafePointer<Float>? = l == 0 ? nil : UnsafePointer(h[l - 1])
-            switch w.config.cell {
-            case .lstm, .rnn:
-                let row = l == 0 && oneHot ? UnsafePointer(w.kernel + Int(index) * w.width) : nil
-                let (sums, activated) = recurrent.gateSums(l, h: h[l], below: below, row: row, scratch: quantized)
-                if below == nil && row == nil { addInput(index, w, into: sums) }
-                if let cl = c[l] {
-                    if !activated { LSTMLayer.activateGates(w, sums) }
-                    LSTMLayer.updateCells(sums, rows: 1, units: w.units, cPrev: cl, cNext: cl, hNext: h[l],
-                                          activation: w.config.activation)
-                } else {
-                    if !activated { w.config.activation.apply(sums, count: w.units) }
-                    h[l].update(from: sums, count: w.units)
-                }
-                recurrent.stateDidChange(l, h: h[l], scratch: quantized)
-            case .gru:
-                w.fillInputBias(z, rows: 1)
-                if let below { m.input?.accumulate(below, into: z, scratch: quantized) } else { addInput(index, w, into: z) }
-                let rec = w.config.resetAfter ? recurrent.recurrentProduct(l, h: h[l], scratch: quantized) : nil
-                GRULayer.step(w, m, x: z, rec: rec, h: h[l], scratch: scratch, quantized: quantized)
-                recurrent.stateDidChange(l, h: h[l], scratch: quantized)
-            }
+        var x = firstLayerInput(index)
+        for step in steps {
+            step.step(x, ahead: ahead, scratch: quantized)
+            x = .below(UnsafePointer(step.h))
         }
         hasInput = true
         probabilitiesValid = false
     }
 
-    /// Adds the first layer's input term for character `index` to `z`.
-    private func addInput(_ index: Int32, _ w: RecurrentWeights, into z: UnsafeMutablePointer<Float>) {
+    /// The first layer's input for character `index`.
+    private func firstLayerInput(_ index: Int32) -> StepInput {
         let config = model.config
         switch config.input {
-        case .onehot:  // a row of the kernel: x · W for a one-hot x
-            let row = w.kernel + Int(index) * w.width
-            for j in 0..<w.width { z[j] += row[j] }
+        case .onehot:  // x · W for a one-hot x: a row of the kernel
+            return .row(UnsafePointer(weights[0].kernel + Int(index) * weights[0].width))
         case .embedding:
-            if let table = head.embedding {
-                vecMatAccumulate(table + Int(index) * config.embeddingDim, k: config.embeddingDim, w.kernel, n: w.width, into: z)
-            }
+            return .embedding(head.embedding.map { UnsafePointer($0 + Int(index) * config.embeddingDim) },
+                              count: config.embeddingDim)
         case .scalar:
-            let v = Float(index) / Float(config.vocabSize)
-            for j in 0..<w.width { z[j] += v * w.kernel[j] }
+            return .scalar(Float(index) / Float(config.vocabSize))
         }
     }
 

@@ -58,7 +58,7 @@ extension Session {
             guard v.isFinite else { throw CharRNNError.format("session state holds a non-finite value") }
             values[i] = v
         }
-        recurrent.invalidate()  // before h changes: a worker may be reading it
+        ahead?.invalidate()  // before h changes: a worker may be reading it
         var offset = 0
         for (l, layer) in model.config.layers.enumerated() {
             for j in 0..<layer.units { h[l][j] = values[offset + j] }

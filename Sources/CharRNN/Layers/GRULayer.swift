@@ -1,8 +1,9 @@
 /// GRU in the Keras formulation: gates z, r, h; h = z ⊙ h_prev + (1 − z) ⊙ h̃.
 /// With reset_after (Keras ≥ 2.3 and CuDNN): h̃ = act(x_h + r ⊙ (h_prev·U_h + b_rh)), biases (2, 3u).
-/// Without: h̃ = act(x_h + (r ⊙ h_prev)·U_h), bias (3u).
+/// Without: h̃ = act(x_h + (r ⊙ h_prev)·U_h), bias (3u). Its batch-1 step is Generation's GRUStep, which
+/// shares `resetAfterRow` and `finishRow` with the batched forward.
 enum GRULayer {
-    static func forward(_ w: RecurrentWeights, _ s: SequenceBuffers, packed: PackedKernels.Layer?) {
+    static func forward(_ w: RecurrentWeights, _ s: SequenceTensors, packed: RecurrentKernelPanels?) {
         let B = s.batch, U = s.units, G = s.width
         guard let aux = s.aux else { return }
         let rec = s.stepScratch
@@ -61,7 +62,7 @@ enum GRULayer {
         }
     }
 
-    static func backward(_ w: RecurrentWeights, _ s: SequenceBuffers, packed: PackedKernels.Layer?) {
+    static func backward(_ w: RecurrentWeights, _ s: SequenceTensors, packed: RecurrentKernelPanels?) {
         let B = s.batch, U = s.units, G = s.width
         let act = w.config.activation, gate = w.config.recurrentActivation
         guard let aux = s.aux else { return }
@@ -125,7 +126,7 @@ enum GRULayer {
     /// The recurrent kernel's (and reset_after's recurrent bias's) gradient, columns `columns` of G·U, from
     /// what `backward` left: dRec for reset_after; otherwise dz, dr in `s.gates` against h_{t-1} and dh̃
     /// against r ⊙ h_{t-1} (`s.aux`).
-    static func accumulateRecurrentGradient(_ w: RecurrentWeights, _ grad: RecurrentWeights, _ s: SequenceBuffers,
+    static func accumulateRecurrentGradient(_ w: RecurrentWeights, _ grad: RecurrentWeights, _ s: SequenceTensors,
                                             columns: Range<Int>) {
         let U = s.units, G = s.width, n = s.steps * s.batch
         func product(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ range: Range<Int>) {
@@ -138,29 +139,5 @@ enum GRULayer {
             product(s.h, s.gates, columns.clamped(to: 0..<(2 * U)))
             product(aux, s.gates, columns.clamped(to: (2 * U)..<G))
         }
-    }
-
-    /// One step for one sequence. `x` (3U) holds the input projection with input bias; with reset_after,
-    /// `rec` (3U) holds h · U (RecurrentTerms'), which the step uses up; `scratch` has room for 4U floats.
-    /// h is updated.
-    static func step(_ w: RecurrentWeights, _ m: LayerStepMatrices, x: UnsafeMutablePointer<Float>,
-                     rec: UnsafeMutablePointer<Float>?, h: UnsafeMutablePointer<Float>,
-                     scratch: UnsafeMutablePointer<Float>, quantized: StepScratch) {
-        let U = w.units, G = 3 * U
-        let next = scratch + G
-        if w.config.resetAfter {
-            guard let rec else { preconditionFailure("GRU step with reset_after without its h · U") }
-            resetAfterRow(w, x: x, rec: rec, hPrev: h, hNext: next, recurrentCandidate: rec + 2 * U)
-        } else {
-            // LayerStepMatrices always splits a GRU without reset_after's recurrent kernel in two.
-            guard let candidate = m.candidate else { preconditionFailure("GRU step without its candidate columns") }
-            m.recurrent.accumulate(h, into: x, scratch: quantized)  // z and r columns
-            w.config.recurrentActivation.apply(x, count: 2 * U)
-            let rh = scratch
-            for j in 0..<U { rh[j] = x[U + j] * h[j] }
-            candidate.accumulate(rh, into: x + 2 * U, scratch: quantized)
-            finishRow(w, row: x, hPrev: h, hNext: next)
-        }
-        h.update(from: next, count: U)
     }
 }

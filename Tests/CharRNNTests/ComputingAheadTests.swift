@@ -5,7 +5,7 @@ import XCTest
 /// A small model's sessions compute each layer's b + h · U ahead, on a worker, while they go on with the
 /// layers above and the head. That must give the bits of computing it when it is needed, here, and must
 /// not depend on other threads' sessions competing for the same worker.
-final class RecurrentTermsTests: XCTestCase {
+final class ComputingAheadTests: XCTestCase {
     let text = "abcdefg" + "gfedcba" + "agbfcedd"
 
     /// The distribution after each character of `text`, as bits, then 60 drawn characters.
@@ -34,10 +34,10 @@ final class RecurrentTermsTests: XCTestCase {
         for config in configs {
             let model = Fixtures.model(config)
             for precision in WeightPrecision.allCases {
-                let ahead = Session(model: model, seed: 1, precision: precision, aheadLimitBytes: RecurrentTerms.aheadLimitBytes)
+                let ahead = Session(model: model, seed: 1, precision: precision, aheadLimitBytes: ComputingAhead.limitBytes)
                 let whenNeeded = Session(model: model, seed: 1, precision: precision, aheadLimitBytes: 0)
-                XCTAssertTrue(ahead.recurrent.ahead)
-                XCTAssertFalse(whenNeeded.recurrent.ahead)
+                XCTAssertNotNil(ahead.ahead)
+                XCTAssertNil(whenNeeded.ahead)
                 let (a, drawnA) = try trace(ahead), (b, drawnB) = try trace(whenNeeded)
                 XCTAssertEqual(a, b, "\(config.layers.map(\.cell)) \(precision)")
                 XCTAssertEqual(drawnA, drawnB)
@@ -51,12 +51,12 @@ final class RecurrentTermsTests: XCTestCase {
         var mixed = Fixtures.config(.lstm, layers: 2, units: 20)
         mixed.layers[1].cell = .gru
         let model = Fixtures.model(mixed)
-        XCTAssertTrue(Session(model: model, seed: 1, precision: .float32, aheadLimitBytes: RecurrentTerms.aheadLimitBytes).recurrent.ahead)
-        let (a, drawnA) = try trace(Session(model: model, seed: 1, precision: .float32, aheadLimitBytes: RecurrentTerms.aheadLimitBytes))
+        XCTAssertTrue(Session(model: model, seed: 1, precision: .float32, aheadLimitBytes: ComputingAhead.limitBytes).ahead != nil)
+        let (a, drawnA) = try trace(Session(model: model, seed: 1, precision: .float32, aheadLimitBytes: ComputingAhead.limitBytes))
         let (b, drawnB) = try trace(Session(model: model, seed: 1, precision: .float32, aheadLimitBytes: 0))
         XCTAssertEqual(a, b)
         XCTAssertEqual(drawnA, drawnB)
-        XCTAssertFalse(Session(model: Fixtures.model(Fixtures.config(.gru, layers: 2, resetAfter: false)), seed: 1, precision: .float32, aheadLimitBytes: RecurrentTerms.aheadLimitBytes).recurrent.ahead)
+        XCTAssertFalse(Session(model: Fixtures.model(Fixtures.config(.gru, layers: 2, resetAfter: false)), seed: 1, precision: .float32, aheadLimitBytes: ComputingAhead.limitBytes).ahead != nil)
     }
 
     /// Sessions on several threads at once: one holds the worker, the others compute alone; every one
@@ -71,7 +71,7 @@ final class RecurrentTermsTests: XCTestCase {
             defer { results.deallocate() }
             DispatchQueue.concurrentPerform(iterations: threads) { i in
                 var last: ([[UInt32]], String)?
-                for _ in 0..<10 { last = try? self.trace(Session(model: model, seed: 4, precision: precision, aheadLimitBytes: RecurrentTerms.aheadLimitBytes)) }
+                for _ in 0..<10 { last = try? self.trace(Session(model: model, seed: 4, precision: precision, aheadLimitBytes: ComputingAhead.limitBytes)) }
                 results[i] = last
             }
             for i in 0..<threads {
@@ -86,10 +86,10 @@ final class RecurrentTermsTests: XCTestCase {
     func testStateChangesWaitForTheProductInFlight() throws {
         let model = Fixtures.model(Fixtures.config(.lstm, layers: 2, units: 64))
         for _ in 0..<200 {
-            let dropped = Session(model: model, seed: 1, precision: .float32, aheadLimitBytes: RecurrentTerms.aheadLimitBytes)
+            let dropped = Session(model: model, seed: 1, precision: .float32, aheadLimitBytes: ComputingAhead.limitBytes)
             try dropped.feed("abc")
         }
-        let a = Session(model: model, seed: 1, precision: .float32, aheadLimitBytes: RecurrentTerms.aheadLimitBytes), fresh = Session(model: model, seed: 1, precision: .float32, aheadLimitBytes: 0)
+        let a = Session(model: model, seed: 1, precision: .float32, aheadLimitBytes: ComputingAhead.limitBytes), fresh = Session(model: model, seed: 1, precision: .float32, aheadLimitBytes: 0)
         try a.feed("abcdef")
         a.reset()
         try a.feed("gfe")

@@ -1,0 +1,32 @@
+/// One recurrent layer's batch-1 step in a session: its state and how it advances by one character. Each
+/// cell's step is a file beside this one, its equations written above its code (LSTMStep, GRUStep,
+/// SimpleRNNStep); the cell's batched forward and backward are in Layers.
+protocol CellStep: AnyObject {
+    /// h (U): the layer's output and state, updated in place by `step`.
+    var h: UnsafeMutablePointer<Float> { get }
+    /// c (U): an LSTM's cell state; nil for the other cells.
+    var c: UnsafeMutablePointer<Float>? { get }
+    /// What `ComputingAhead` may compute of the next step from h alone, or nil when nothing can be.
+    var aheadTerm: AheadTerm? { get }
+
+    /// Advances the state by the input x(t). `ahead` is the session's computing ahead, when it opted in:
+    /// the step takes its term from it and posts the next one. `scratch` quantizes the vectors of 8-bit
+    /// products.
+    func step(_ x: StepInput, ahead: ComputingAhead?, scratch: StepScratch)
+}
+
+/// The step of layer `index` of a model, at zero state.
+func makeCellStep(_ w: RecurrentWeights, _ m: LayerStepMatrices, index: Int) -> CellStep {
+    switch w.config.cell {
+    case .lstm: LSTMStep(w, m, index: index)
+    case .gru: GRUStep(w, m, index: index)
+    case .rnn: SimpleRNNStep(w, m, index: index)
+    }
+}
+
+/// A step's buffer of `count` floats, zeroed.
+func zeroedStepBuffer(_ count: Int) -> UnsafeMutablePointer<Float> {
+    let p = UnsafeMutablePointer<Float>.allocate(capacity: max(count, 1))
+    p.initialize(repeating: 0, count: max(count, 1))
+    return p
+}

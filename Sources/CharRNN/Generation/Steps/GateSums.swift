@@ -1,0 +1,36 @@
+import CharRNNKernels
+
+/// The first half of an LSTM's or SimpleRNN's step: z = b + h(t−1)·U + x(t)·W, summed in that order in
+/// every column, then the cell's activations when the product kernels can apply them — by the threads
+/// that summed each column, with the same functions, so the bits of applying them after.
+struct GateSums {
+    /// (G·U): z, then the activated gates. `ComputingAhead` writes b + h(t−1)·U here.
+    let z: UnsafeMutablePointer<Float>
+    let weights: RecurrentWeights
+    let matrices: LayerStepMatrices
+    /// The cell's activations as the kernels apply them, or nil when they cannot (the step applies them).
+    let activations: crnn_gate_activations?
+
+    /// Computes z for this step, activated when the kernels could: returns whether it is.
+    /// - Parameter recurrentDone: z already holds b + h(t−1)·U (computed ahead).
+    func compute(h: UnsafePointer<Float>, x: StepInput, recurrentDone: Bool, scratch: StepScratch) -> Bool {
+        let n = weights.width
+        // Applied by the threads to each column after its sums: a one-hot row, then the activations. The
+        // other first-layer inputs are added after the products, so then the step activates.
+        var gates = x.isProduct || x.row != nil ? activations : nil
+        gates?.addend = x.row
+        if recurrentDone {  // z = b + h(t−1)·U already; + x(t)·W
+            if case .below(let below) = x { matrices.input?.accumulate(below, into: z, scratch: scratch) }
+            if var gates { crnn_activate_gates(&gates, n, z) }
+        } else {  // z = b, + h(t−1)·U + x(t)·W in one pass, split over the cores when large
+            weights.fillInputBias(z, rows: 1)
+            if case .below(let below) = x, let input = matrices.input {
+                matrices.recurrent.accumulate(h, plus: input, below, into: z, scratch: scratch, activation: gates)
+            } else {
+                matrices.recurrent.accumulate(h, into: z, scratch: scratch, activation: gates)
+            }
+        }
+        if gates == nil && !x.isProduct { x.add(into: z, weights, matrices, scratch: scratch) }
+        return gates != nil
+    }
+}

@@ -1,0 +1,54 @@
+import CharRNNKernels
+
+/// An LSTM layer's batch-1 step (Keras's LSTM; its batched forward and backward are Layers' LSTMLayer):
+///
+///     z    = b + h(t−1)·U + x(t)·W             (4U: i, f, g, o — LSTMLayer.Gate's order)
+///     i, f, o = σ(z_i), σ(z_f), σ(z_o)          (σ: the recurrent activation, sigmoid by default)
+///     g    = act(z_g)                          (act: the activation, tanh by default)
+///     c(t) = f ⊙ c(t−1) + i ⊙ g
+///     h(t) = o ⊙ act(c(t))
+///
+/// With sigmoid and tanh the product kernels apply the gates' activations as they finish each column
+/// (crnn_gate_activations); otherwise LSTMLayer.activateGates applies them after the products.
+final class LSTMStep: CellStep {
+    let h: UnsafeMutablePointer<Float>
+    let c: UnsafeMutablePointer<Float>?
+    private let cell: UnsafeMutablePointer<Float>
+    private let sums: GateSums
+    private let index: Int
+
+    init(_ w: RecurrentWeights, _ m: LayerStepMatrices, index: Int) {
+        self.index = index
+        h = zeroedStepBuffer(w.units)
+        cell = zeroedStepBuffer(w.units)
+        c = cell
+        let g = LSTMLayer.columns(.candidate, units: w.units)
+        let usual = w.config.recurrentActivation == .sigmoid && w.config.activation == .tanh
+        sums = GateSums(z: zeroedStepBuffer(w.width), weights: w, matrices: m,
+                        activations: usual ? crnn_gate_activations(tanh_begin: g.lowerBound, tanh_end: g.upperBound,
+                                                                   addend: nil) : nil)
+    }
+
+    deinit {
+        h.deallocate()
+        cell.deallocate()
+        sums.z.deallocate()
+    }
+
+    var aheadTerm: AheadTerm? {
+        AheadTerm(matrix: sums.matrices.recurrent, start: sums.weights.inputBias.map { UnsafePointer($0) }, h: h,
+                  result: sums.z)
+    }
+
+    func step(_ x: StepInput, ahead: ComputingAhead?, scratch: StepScratch) {
+        let w = sums.weights, z = sums.z
+        // z = b + h(t−1)·U + x(t)·W; i, f, g, o
+        let activated = sums.compute(h: h, x: x, recurrentDone: ahead?.take(index) ?? false, scratch: scratch)
+        if !activated { LSTMLayer.activateGates(w, z) }
+        // c(t) = f ⊙ c(t−1) + i ⊙ g, h(t) = o ⊙ act(c(t)): the batched forward's own (crnn_lstm_cell_update)
+        LSTMLayer.updateCells(z, rows: 1, units: w.units, cPrev: cell, cNext: cell, hNext: h,
+                              activation: w.config.activation)
+        // b + h(t)·U for the next step, while the layers above and the head run
+        ahead?.post(index, scratch: scratch)
+    }
+}
