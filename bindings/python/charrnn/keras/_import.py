@@ -192,8 +192,7 @@ def import_model(path, vocab=None, vocab_from=None, lowercase: bool = False, red
     if recover_order:
         if text is None:
             raise VocabularyError("recover_order=True needs a text the model knows: vocab_from= or check_text=")
-        given = None if vocab is None else chars
-        report.recovery = _order.recover(lambda v: to_model(km, v), km.config, km.weights, chars, text, given=given)
+        report.recovery = _order.recover(lambda v: to_model(km, v), km.config, km.weights, chars, text, given=chars)
         report.vocab = chars = report.recovery.vocab
         report.vocab_source = f"the order recovered from {text_source}"
 

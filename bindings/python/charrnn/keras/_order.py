@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._reference import forward
+from ._steps import Network
 
 __all__ = ["VocabularyCheck", "OrderRecovery", "score", "recover", "SUSPICIOUS_FRACTION"]
 
@@ -32,8 +32,9 @@ __all__ = ["VocabularyCheck", "OrderRecovery", "score", "recover", "SUSPICIOUS_F
 # above it. Refused from this fraction of ln(V) up: an untrained model (about ln(V)) is refused too.
 SUSPICIOUS_FRACTION = 0.9
 CHECK_CHARS = 20_000            # characters scored after an import
-SEARCH_CHARS = 4000             # characters the order search runs on (plus snippets of rarer characters)
-SWAPS_PER_ROUND = 40            # candidate swaps scored with the library per polishing round
+SEARCH_CHARS = 3000             # characters the order search runs on (plus snippets of rarer characters)
+SWAPS_PER_ROUND = 20            # swaps that fail in a row before the search's polishing stops
+FINAL_SWAPS_PER_ROUND = 10      # the same on up to CHECK_CHARS characters, where each costs more
 MAX_ROUNDS = 12                 # assignment iterations, and polishing rounds
 SURE_NATS = 3.0                 # the closest rival is e^3 = 20 times less likely on the text: sure
 PLACEHOLDER_BASE = 0xF0000      # Supplementary Private Use Area-A: characters no text normalisation touches
@@ -147,17 +148,23 @@ def search_text(text: str, chars: str, max_chars: int = SEARCH_CHARS) -> str:
 
 class _Probe:
     """The model over placeholder characters: text encoded by a candidate order is scored without
-    building a model per order."""
+    building a model per order; and in numpy, the costs the assignment steps minimise."""
 
     def __init__(self, make_model, config, weights, text_ids, size):
         self.placeholders = np.array([chr(PLACEHOLDER_BASE + i) for i in range(size)])
         self.model = make_model("".join(self.placeholders))
-        self.config = config
-        self.weights = weights
+        self.net = Network(config, weights)
+        self.size = size
+        self.use(text_ids)
+
+    def use(self, text_ids) -> None:
+        """Scores and costs on another text from now on."""
         self.ids = text_ids
-        targets = np.zeros((len(text_ids) - 1, size))
+        targets = np.zeros((len(text_ids) - 1, self.size))
         targets[np.arange(len(text_ids) - 1), text_ids[1:]] = 1.0
         self.targets = targets            # (T-1, V) one-hot of the next character's id
+        self.bigrams = np.zeros((self.size, self.size))
+        np.add.at(self.bigrams, (text_ids[:-1], text_ids[1:]), 1.0)
         self.cache = {}
 
     def loss(self, order: np.ndarray) -> float:
@@ -169,10 +176,9 @@ class _Probe:
 
     def costs(self, order: np.ndarray) -> np.ndarray:
         """(V chars, V indices): the negative log-likelihood of the text's next characters if character c
-        were index i, with the inputs encoded by `order` (the assignment's cost matrix)."""
-        probs = forward(self.config, self.weights, order[self.ids])
-        logp = np.log(np.maximum(probs[:-1], 1e-30))
-        return -(self.targets.T @ logp)
+        were index i, with the inputs encoded by `order` (the assignment's cost matrix). The text runs as
+        pieces side by side (Network.run): these costs rank candidates, the loss decides."""
+        return -(self.targets.T @ self.net.run(order[self.ids], approximate=True)[:-1])
 
     def close(self):
         self.model.close()
@@ -180,25 +186,33 @@ class _Probe:
 
 def recover(make_model, config: dict, weights, chars: str, text: str, given: str | None = None,
             max_chars: int = SEARCH_CHARS, seed: int = 0) -> OrderRecovery:
-    """The order of `chars` that explains `text` best under the model (`config`, `weights` as
-    :func:`forward` takes them; `make_model(vocab)` builds it as a charrnn Model for scoring).
-    `text` is normalised already; `given` is the order to report a loss for (or None)."""
+    """The order of `chars` that explains `text` best under the model (`config`, and `weights` as a dict
+    (layer, weight) -> array or a callable; `make_model(vocab)` builds it as a charrnn Model for scoring).
+    `text` is normalised already; `given` is the order to report a loss for (or None).
+
+    The search runs on `max_chars` characters of the text, then goes on over up to CHECK_CHARS with
+    fewer candidates a round: a few thousand characters hold too few of the rare ones to place them."""
     size = len(chars)
-    sample = search_text(text, chars, max_chars)
     pos = {c: i for i, c in enumerate(chars)}
-    ids = np.array([pos[c] for c in sample if c in pos], dtype=np.int64)
+
+    def ids_of(sample):
+        return np.array([pos[c] for c in sample if c in pos], dtype=np.int64)
+
+    ids = ids_of(search_text(text, chars, max_chars))
     if len(ids) < 2:
         raise ValueError("the text has fewer than two characters of the vocabulary: nothing to recover the order from")
     probe = _Probe(make_model, config, weights, ids, size)
     try:
-        bigrams = np.zeros((size, size))
-        np.add.at(bigrams, (ids[:-1], ids[1:]), 1.0)
-        surprise = -np.log(np.maximum(_next_after_one(config, weights, size), 1e-30))
+        surprise = -probe.net.zero_step()
         candidates = [_initial_order(probe, weights, np.bincount(ids[1:], minlength=size), size)]
-        candidates += _faq_orders(bigrams, surprise, np.random.default_rng(seed))
-        order = min(candidates, key=probe.loss)
+        candidates += _faq_orders(probe.bigrams, surprise, np.random.default_rng(seed))
+        order = min({c.tobytes(): c for c in candidates}.values(), key=probe.loss)
         order = _alternate(probe, order)
-        order, rivals = _polish(probe, order, bigrams, surprise)
+        order, rivals = _polish(probe, order, surprise, SWAPS_PER_ROUND)
+        full = ids_of(search_text(text, chars, CHECK_CHARS))
+        if len(full) > len(ids):
+            probe.use(full)
+            order, rivals = _polish(probe, order, surprise, FINAL_SWAPS_PER_ROUND)
         best = probe.loss(order)
         given_loss = probe.loss(np.array([given.index(c) for c in chars])) if given is not None else None
     finally:
@@ -206,19 +220,13 @@ def recover(make_model, config: dict, weights, chars: str, text: str, given: str
     vocab = [""] * size
     for c, i in zip(chars, order):
         vocab[i] = c
-    present = set(chars[i] for i in ids)
-    next_loss, swap = min(rivals, key=lambda r: r[0]) if rivals else (None, None)
+    present = set(chars[i] for i in probe.ids)
+    next_loss, swap = min(rivals) if rivals else (None, None)
     if swap is not None:
         swap = (chars[swap[0]], chars[swap[1]])
     return OrderRecovery(vocab="".join(vocab), loss=best, uniform=math.log(size), given_loss=given_loss,
-                         next_best_loss=next_loss, next_best_swap=swap, predictions=len(ids) - 1,
+                         next_best_loss=next_loss, next_best_swap=swap, predictions=len(probe.ids) - 1,
                          undetermined="".join(c for c in chars if c not in present))
-
-
-def _next_after_one(config, weights, size) -> np.ndarray:
-    """(V, V): the model's next-character distribution after each single input index, from a zero state
-    (the model's bigram table, in index space)."""
-    return np.stack([forward(config, weights, np.array([i]))[0] for i in range(size)])
 
 
 def _initial_order(probe: _Probe, weights, counts, size) -> np.ndarray:
@@ -230,14 +238,14 @@ def _initial_order(probe: _Probe, weights, counts, size) -> np.ndarray:
         bias = None
     if bias is not None:
         prior = np.asarray(bias, dtype=np.float64)
-    else:   # no bias: the model's mean log-probability over the text under an arbitrary order
-        prior = -probe.costs(np.arange(size)).sum(axis=0) / max(len(probe.ids) - 1, 1)
+    else:   # no bias: the model's total log-probability for each index over the text, any order
+        prior = -probe.costs(np.arange(size)).sum(axis=0)
     order = np.empty(size, dtype=np.int64)
     order[np.argsort(-counts, kind="stable")] = np.argsort(-prior, kind="stable")
     return order
 
 
-def _faq_orders(bigrams, surprise, rng, restarts: int = 8) -> list:
+def _faq_orders(bigrams, surprise, rng, restarts: int = 6) -> list:
     """Orders minimising the bigram cost sum N[c, d] * surprise[order[c], order[d]] (a quadratic
     assignment problem): the Frank-Wolfe relaxation of Vogelstein et al. (FAQ, 2015) from the barycenter
     and from random doubly stochastic starts, each rounded to a permutation."""
@@ -307,7 +315,9 @@ def _swap_deltas(flow, dist):
 
 
 def _alternate(probe: _Probe, order: np.ndarray) -> np.ndarray:
-    """Assignment steps (the outputs given the inputs as `order` encodes them) while they lower the loss."""
+    """Assignment steps (each character to the output index that best predicts where it comes next,
+    the inputs encoded as `order` encodes them: a linear assignment, which moves any number of
+    characters at once) while they lower the loss."""
     best, best_loss = order, probe.loss(order)
     for _ in range(MAX_ROUNDS):
         rows, cols = assignment(probe.costs(best))
@@ -322,34 +332,38 @@ def _alternate(probe: _Probe, order: np.ndarray) -> np.ndarray:
     return best
 
 
-def _polish(probe: _Probe, order: np.ndarray, bigrams, surprise):
-    """Pairwise swaps scored by the library's loss, the most promising first (ranked by the change in the
-    bigram cost plus the change in the outputs' cost), taking the first that lowers the loss, until none
-    of the SWAPS_PER_ROUND best-ranked does. Returns the order and that last round's rivals
-    [(loss, (char id a, char id b))], all at least as bad."""
+def _polish(probe: _Probe, order: np.ndarray, surprise, patience: int, rerank: bool = True):
+    """Pairwise swaps scored by the library's loss, the most promising first, each kept when it lowers
+    the loss, until `patience` in a row do not. A swap is ranked by the change it makes to the outputs'
+    cost plus the change to the bigram cost (what each input alone predicts next); the ranking is made
+    again after each kept swap with `rerank`, else once (the numpy run it needs costs more than a few
+    swaps on a long text). Returns the order and the last `patience` swaps tried
+    [(loss, (char id a, char id b))], all at least as bad: its closest rivals."""
     size = len(order)
     a_idx, b_idx = np.triu_indices(size, k=1)
-    rivals = []
-    for _ in range(size * size):
-        current = probe.loss(order)
-        outputs = probe.costs(order)
-        own = outputs[np.arange(size), order]
-        estimate = (outputs[:, order] + outputs[:, order].T - own[:, None] - own[None, :]
-                    + _swap_deltas(bigrams, surprise[order][:, order]))
-        ranked = np.argsort(estimate[a_idx, b_idx], kind="stable")[:SWAPS_PER_ROUND]
-        rivals = []
+    tried = []
+    while True:
+        outputs = probe.costs(order)[:, order]        # outputs[c, d]: character c at d's index
+        own = np.diag(outputs)
+        estimate = (outputs + outputs.T - own[:, None] - own[None, :]
+                    + _swap_deltas(probe.bigrams, surprise[order][:, order]))
+        ranked = np.argsort(estimate[a_idx, b_idx], kind="stable")
+        current, tried, kept = probe.loss(order), [], False
         for k in ranked:
             a, b = int(a_idx[k]), int(b_idx[k])
             swapped = order.copy()
             swapped[a], swapped[b] = order[b], order[a]
             loss = probe.loss(swapped)
-            rivals.append((loss, (a, b)))
             if loss < current - 1e-12:
-                order = swapped
+                order, current, tried, kept = swapped, loss, [], True
+                if rerank:
+                    break
+                continue
+            tried.append((loss, (a, b)))
+            if len(tried) >= patience:
                 break
-        else:
-            break
-    return order, rivals
+        if not (kept and rerank):
+            return order, tried
 
 
 # ------------------------------------------------------------------------------------------------
@@ -357,13 +371,8 @@ def _polish(probe: _Probe, order: np.ndarray, bigrams, surprise):
 
 
 def assignment(cost: np.ndarray):
-    """(rows, cols) of the minimum-cost perfect matching of a square cost matrix: scipy's solver when
-    installed, else the Hungarian algorithm below (O(n^3), fine for vocabularies)."""
-    try:
-        from scipy.optimize import linear_sum_assignment
-    except ImportError:
-        return _hungarian(cost)
-    return linear_sum_assignment(cost)
+    """(rows, cols) of the minimum-cost perfect matching of a square cost matrix."""
+    return _hungarian(cost)
 
 
 def _hungarian(cost: np.ndarray):
