@@ -26,7 +26,7 @@ PKGCONFIGDIR := $(LIBDIR)/pkgconfig
 DATADIR := $(DESTDIR)$(PREFIX)/share/charrnn
 MANDIR := $(DESTDIR)$(PREFIX)/share/man/man1
 
-.PHONY: all deps build lib man python keras browser run test test-swift test-c test-python test-install test-consumer check-memory bench fuzz \
+.PHONY: all deps build lib man python keras browser docs-deps run test test-swift test-c test-python test-install test-consumer check-memory bench fuzz \
 	install uninstall clean
 
 all: build
@@ -114,6 +114,11 @@ browser: | $(PY)
 	@$(PY) -c "import playwright" 2>/dev/null || { echo "make: installing playwright into $(VENV)"; \
 	  $(PY) -m pip install -q playwright; }
 
+# matplotlib, for the README's plotting example (Tests/docs runs every example as written).
+docs-deps: | $(PY)
+	@$(PY) -c "import matplotlib" 2>/dev/null || { echo "make: installing matplotlib into $(VENV)"; \
+	  $(PY) -m pip install -q matplotlib; }
+
 python: lib | $(PY)
 	$(PY) -m pip install -q --force-reinstall --no-deps ./bindings/python
 
@@ -143,8 +148,8 @@ test-c: lib
 check-memory: lib
 	$(MAKE) -C Tests/c check-memory
 
-test-python: python keras browser
-	$(PY) -m pytest -q bindings/python/tests Tests/cli Tests/repl Tests/reliability Tests/pictures
+test-python: python keras browser docs-deps
+	$(PY) -m pytest -q bindings/python/tests Tests/cli Tests/repl Tests/reliability Tests/pictures Tests/docs
 
 bench: python keras
 	$(PY) bench/run.py --corpus $(CORPUS)

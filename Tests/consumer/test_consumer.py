@@ -62,9 +62,15 @@ def consumer(tmp_path_factory):
     os.remove(template)
     with open(os.path.join(package, "Package.swift"), "w") as f:
         f.write(manifest)
+    # The README's Swift example, as the clone's README has it.
+    readme = open(os.path.join(clone, "README.md"), encoding="utf-8").read()
+    (example,) = re.findall(r"```swift\n(.*?)```", readme, re.S)
+    os.makedirs(os.path.join(package, "Sources", "readme"))
+    with open(os.path.join(package, "Sources", "readme", "main.swift"), "w") as f:
+        f.write(example)
     # No shared cache of the dependency's repository: a clone at a new path each run, built from scratch.
     build = ["--scratch-path", str(tmp / ".build"), "--disable-dependency-cache"]
-    for product in ("consumer", "cconsumer"):
+    for product in ("consumer", "cconsumer", "readme"):
         run([SWIFT, "build", *build, "--product", product], cwd=package)
     bin_dir = run([SWIFT, "build", *build, "--show-bin-path"], cwd=package).stdout.strip()
     yield package, build, bin_dir, clone, version
@@ -122,3 +128,10 @@ def test_internals_stay_inside(consumer):
     errors = proc.stdout + proc.stderr
     for name in ("parameters", "weightsDidChange", "TrainingGraph", "ParameterBuffer", "step", "ModelFile"):
         assert re.search(rf"error: .*'{name}'", errors), f"no error for {name}:\n{errors[-4000:]}"
+
+
+def test_readme_swift_example(consumer):
+    """The README's Swift example runs as written, from the repository's folder (its model path)."""
+    _, _, bin_dir, clone, version = consumer
+    out = run([os.path.join(bin_dir, "readme")], cwd=clone, timeout=300).stdout
+    assert len(out) >= 200, out
