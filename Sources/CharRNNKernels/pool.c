@@ -8,8 +8,8 @@
 //
 // Users. Generation: the larger batch-1 products, split by panels (crnn_sum_products), and a small
 // model's recurrent term computed ahead on one worker while the session goes on (crnn_async_post, for
-// Generation/ComputingAhead.swift). Training and evaluation: a batch's parts, forward and backward, then
-// the shares of the weight gradients (crnn_parallel_for, from ParallelGraph through WorkerPool.swift).
+// Generation/ComputingAhead.swift). Training and its validation: a batch's parts, forward and backward,
+// then the shares of the weight gradients (crnn_parallel_for, from ParallelGraph through WorkerPool.swift).
 // Nothing else in the library starts threads; OpenBLAS has its own (below).
 //
 // One job at a time, process-wide. A caller whose job cannot have the workers (another thread's job
@@ -29,10 +29,10 @@
 // The host. Workers take no signals (they are started with every signal blocked) and are named
 // "charrnn-worker"; a child of fork() runs every job alone. OpenBLAS's thread count is process-wide
 // (Debian's 0.3.21 has no per-thread setting; openblas_set_num_threads_local, from 0.3.27, sets the same
-// global count in its pthreads build): the parts of a training or evaluation job call BLAS from several
-// threads at once, where BLAS's own threads would only compete with them, so WorkerPool.swift sets it to
-// 1 for exactly the time such a job runs and puts back the count it found when the last concurrent job
-// ends. Between jobs — in a program's callbacks, between batches — the program's count holds.
+// global count in its pthreads build): the parts of a training batch call BLAS from several threads at
+// once, where BLAS's own threads would only compete with them, so WorkerPool.swift sets it to 1 for
+// exactly as long as a batch runs and puts back the count it found when the last concurrent batch ends.
+// Between batches — in a program's callbacks, in its own code — the program's count holds.
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
@@ -50,6 +50,10 @@
 #include <sys/syscall.h>
 
 #define MAX_WORKERS (CRNN_MAX_PARTS - 1)
+/// Tests/c/kernel_check.c widens the window between a job's claims and its publication with a pause.
+#ifndef CRNN_POOL_AFTER_CLAIMS
+#define CRNN_POOL_AFTER_CLAIMS() ((void)0)
+#endif
 /// How long an idle worker spins before it sleeps: longer than the gap between two characters of a
 /// generation loop, far shorter than anything a user would see.
 #define SPIN_NANOSECONDS 200000
@@ -129,7 +133,8 @@ static void *worker_main(void *argument) {
     for (;;) {
         seen = wait_for_job(seen);
         // A worker that comes too late finds its claim cancelled and leaves the job alone: the caller
-        // has finished it and may already have posted the next one, whose number it may read here.
+        // has finished it and may already have posted the next one, whose number it may read here and
+        // whose claim it may then take early: a claim is released only once its job is set up.
         uint64_t posted = atomic_load_explicit(&pool.jobs, memory_order_acquire) << 2 | CLAIM_POSTED;
         if (!atomic_compare_exchange_strong(&pool.claims[index - 1], &posted, posted | CLAIM_TAKEN)) continue;
         if (index < pool.parts) pool.task(pool.context, index, pool.parts);
@@ -242,8 +247,13 @@ INTERNAL void crnn_parallel_run(crnn_task task, void *context, size_t max_parts)
     const uint64_t posted = next_job() << 2 | CLAIM_POSTED;
     // Only the workers with a part get a claim; the others find theirs stale and leave the job alone.
     const size_t helpers = parts - 1;
-    for (size_t w = 0; w < helpers; w++) atomic_store_explicit(&pool.claims[w], posted, memory_order_relaxed);
+    // The count before the claims, which release the job: a worker late for the last job can read this
+    // one's number and take its claim before the generation moves (it then just starts early), so the
+    // job and its count must be set by then, or its decrement would come before the count and the
+    // caller would wait for it forever.
     atomic_store_explicit(&pool.remaining, helpers, memory_order_relaxed);
+    for (size_t w = 0; w < helpers; w++) atomic_store_explicit(&pool.claims[w], posted, memory_order_release);
+    CRNN_POOL_AFTER_CLAIMS();
     atomic_fetch_add(&pool.generation, 1);  // publishes the job (sequentially consistent, see wait_for_job)
     if (atomic_load(&pool.sleepers) > 0) futex_wake_all(&pool.generation);
     task(context, 0, parts);
@@ -304,7 +314,8 @@ INTERNAL void crnn_async_post(crnn_async *job, crnn_task task, void *context) {
     pool.parts = 2;
     pool.async = job;
     job->posted = next_job() << 2 | CLAIM_POSTED;  // never 0: job numbers start at 1
-    atomic_store_explicit(&pool.claims[0], job->posted, memory_order_relaxed);
+    // Released: a worker late for the last job may take it before the generation moves (see above).
+    atomic_store_explicit(&pool.claims[0], job->posted, memory_order_release);
     atomic_fetch_add(&pool.generation, 1);  // publishes the job (sequentially consistent, see wait_for_job)
     if (atomic_load(&pool.sleepers) > 0) futex_wake_all(&pool.generation);
 }

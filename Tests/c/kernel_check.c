@@ -4,6 +4,9 @@
 // the optimizers' updates —
 // (the Makefile requires the same hash from every level, since the library picks one at load time) and
 // fails if any is further from double precision than promised, or if the threads change a bit.
+// check_late_worker: a pause, when asked for, between a job's claims and its publication.
+static void pool_pause_after_claims(void);
+#define CRNN_POOL_AFTER_CLAIMS() pool_pause_after_claims()
 #include "../../Sources/CharRNNKernels/kernels.c"
 #include "../../Sources/CharRNNKernels/step_products.c"
 #include "../../Sources/CharRNNKernels/pool.c"
@@ -476,6 +479,54 @@ static int check_generation_wrap(void) {
     return 0;
 }
 
+/// A worker asleep when a job is posted can wake after the caller has finished it alone and posted the
+/// next one, and take the next one's claim before the generation moves. That job's count of running
+/// workers must already be set then, or the worker's decrement comes first and the caller waits forever.
+/// The pause after the claims holds that window open; a watchdog turns a hang into a failure.
+static _Atomic int pause_after_claims;
+static void pool_pause_after_claims(void) {
+    if (!atomic_load(&pause_after_claims)) return;
+    const struct timespec pause = {0, 300000};
+    nanosleep(&pause, NULL);
+}
+
+enum { LATE_ROUNDS = 30 };
+static _Atomic int late_rounds_done;
+static void tiny_task(void *context, size_t part, size_t parts) { (void)context; (void)part; (void)parts; }
+static void *late_worker_jobs(void *argument) {
+    (void)argument;
+    for (int round = 0; round < LATE_ROUNDS; round++) {
+        const struct timespec idle = {0, 2000000};  // past the workers' spin: they sleep
+        nanosleep(&idle, NULL);
+        crnn_parallel_run(tiny_task, NULL, 2);  // done alone before the worker wakes
+        crnn_parallel_run(tiny_task, NULL, 2);  // the worker wakes inside the pause and claims this one
+        atomic_store(&late_rounds_done, round + 1);
+    }
+    return NULL;
+}
+
+static int check_late_worker(void) {
+    if (crnn_pool_width() < 2) return 0;
+    atomic_store(&pause_after_claims, 1);
+    pthread_t thread;
+    if (pthread_create(&thread, NULL, late_worker_jobs, NULL) != 0) return 1;
+    int last = -1;
+    uint64_t changed = now_nanoseconds();
+    while (atomic_load(&late_rounds_done) < LATE_ROUNDS) {
+        const int done = atomic_load(&late_rounds_done);
+        if (done != last) { last = done; changed = now_nanoseconds(); }
+        if (now_nanoseconds() - changed > 3000000000u) {
+            printf("pool: a caller waits forever for a worker that took its job before the job was set up (round %d)\n", done);
+            return 1;  // the caller is stuck: leave it, main exits
+        }
+        const struct timespec poll = {0, 1000000};
+        nanosleep(&poll, NULL);
+    }
+    pthread_join(thread, NULL);
+    atomic_store(&pause_after_claims, 0);
+    return 0;
+}
+
 /// Distance in units in the last place of `expected` (rounded to float).
 static double ulps(float got, double expected) {
     float e = (float)expected;
@@ -572,6 +623,7 @@ int main(void) {
     failed |= check_pool_races();
     failed |= check_async_release();
     failed |= check_generation_wrap();
+    failed |= check_late_worker();
     if (!isnan(s[0]) || !isnan(t[0]) || !isnan(crnn_expf(NAN))) { puts("NaN must stay NaN"); failed = 1; }
     if (s[1] != 1.0f || !(s[2] >= 0.0f && s[2] < 1e-37f) || t[1] != 1.0f || t[2] != -1.0f) { puts("wrong at ±infinity"); failed = 1; }
     if (s[3] != 0.5f || t[3] != 0.0f || crnn_expf(0.0f) != 1.0f) { puts("wrong at 0"); failed = 1; }
