@@ -72,7 +72,7 @@ public final class Session {
         steps = zip(weights, stepWeights.layers).enumerated().map { makeCellStep($1.0, $1.1, index: $0) }
         h = steps.map(\.h)
         c = steps.map(\.c)
-        probs = zeroedStepBuffer(model.config.vocabSize)
+        probs = zeroedFloats(model.config.vocabSize)
         sampler = Sampler(count: model.config.vocabSize)
         ahead = ComputingAhead(steps: steps, precision: precision, limitBytes: aheadLimitBytes)
         window = model.config.window

@@ -119,8 +119,9 @@ public final class Model: @unchecked Sendable {
         let copyMade = stepWeightsCache.withLock { $0[precision] != nil }
         // Packed float32 columns are padded to whole panels; 8-bit copies hold a scale per 32 rows.
         let copy = copyMade ? 0 : Double(parameterCount) * (precision == .float32 ? 4.5 : 1.5)
-        let widest = config.layers.map { $0.units * 4 + $0.units }.max() ?? 0
-        return copy + Double(recurrentStateCount + 4 * widest + 4 * config.vocabSize) * 4
+        // Each layer's step buffers (Generation/Steps: gate sums, a GRU's projections and rows): at most 2·G·U + 2U.
+        let steps = config.layers.reduce(0) { $0 + 2 * $1.cell.gateCount * $1.units + 2 * $1.units }
+        return copy + Double(recurrentStateCount + steps + 4 * config.vocabSize) * 4
     }
 
     /// The batch-1 copies of the weights in `precision`, shared by every session of this model.

@@ -6,7 +6,7 @@ import CharRNNKernels
 /// place and backward goes to BLAS's sgemm, which packs all of Uᵀ again on every call. Copies are made
 /// of kernels of at most `maximumFloats` (2x512: 4 MB a layer for each copy): a 2x512 LSTM's per-step
 /// products ran 1.5x faster from them, for 16 MB of memory (161 MB in all, against Keras's 671–681).
-/// One instance serves every worker of a ParallelGraph: refreshed before the workers start, read-only
+/// One instance serves every part of a ParallelGraph: refreshed before the parts start, read-only
 /// while they run.
 final class PackedKernels {
     static let maximumFloats = 1_048_576
@@ -34,8 +34,9 @@ final class PackedKernels {
             }
             let panel = Int(CRNN_GEMM_PANEL)
             let ranges = layer.cell == .gru && !layer.resetAfter ? [(0, 2 * U), (2 * U, U)] : [(0, G)]
-            return RecurrentKernelPanels(forward: (copiesForward ? ranges : []).map { ($0.0, $0.1, zeros(crnn_packed_size(U, $0.1, panel))) },
-                         backward: copiesTransposed ? zeros(crnn_packed_size(G, U, panel)) : nil)
+            let forward = (copiesForward ? ranges : []).map { ($0.0, $0.1, zeros(crnn_packed_size(U, $0.1, panel))) }
+            return RecurrentKernelPanels(forward: forward,
+                                         backward: copiesTransposed ? zeros(crnn_packed_size(G, U, panel)) : nil)
         }
     }
 

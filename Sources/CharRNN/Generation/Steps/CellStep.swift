@@ -24,8 +24,8 @@ func makeCellStep(_ w: RecurrentWeights, _ m: LayerStepMatrices, index: Int) -> 
     }
 }
 
-/// A step's buffer of `count` floats, zeroed.
-func zeroedStepBuffer(_ count: Int) -> UnsafeMutablePointer<Float> {
+/// A buffer of `count` floats (at least one), zeroed; the caller deallocates it.
+func zeroedFloats(_ count: Int) -> UnsafeMutablePointer<Float> {
     let p = UnsafeMutablePointer<Float>.allocate(capacity: max(count, 1))
     p.initialize(repeating: 0, count: max(count, 1))
     return p

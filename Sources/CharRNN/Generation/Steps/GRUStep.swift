@@ -30,11 +30,11 @@ final class GRUStep: CellStep {
         weights = w
         matrices = m
         self.index = index
-        h = zeroedStepBuffer(w.units)
-        projected = zeroedStepBuffer(w.width)
-        recurrent = w.config.resetAfter ? zeroedStepBuffer(w.width) : nil
-        resetState = zeroedStepBuffer(w.units)
-        next = zeroedStepBuffer(w.units)
+        h = zeroedFloats(w.units)
+        projected = zeroedFloats(w.width)
+        recurrent = w.config.resetAfter ? zeroedFloats(w.width) : nil
+        resetState = zeroedFloats(w.units)
+        next = zeroedFloats(w.units)
     }
 
     deinit {

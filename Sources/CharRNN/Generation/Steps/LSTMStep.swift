@@ -19,12 +19,12 @@ final class LSTMStep: CellStep {
 
     init(_ w: RecurrentWeights, _ m: LayerStepMatrices, index: Int) {
         self.index = index
-        h = zeroedStepBuffer(w.units)
-        cell = zeroedStepBuffer(w.units)
+        h = zeroedFloats(w.units)
+        cell = zeroedFloats(w.units)
         c = cell
         let g = LSTMLayer.columns(.candidate, units: w.units)
         let usual = w.config.recurrentActivation == .sigmoid && w.config.activation == .tanh
-        sums = GateSums(z: zeroedStepBuffer(w.width), weights: w, matrices: m,
+        sums = GateSums(z: zeroedFloats(w.width), weights: w, matrices: m,
                         activations: usual ? crnn_gate_activations(tanh_begin: g.lowerBound, tanh_end: g.upperBound,
                                                                    addend: nil) : nil)
     }

@@ -15,8 +15,8 @@ final class SimpleRNNStep: CellStep {
 
     init(_ w: RecurrentWeights, _ m: LayerStepMatrices, index: Int) {
         self.index = index
-        h = zeroedStepBuffer(w.units)
-        sums = GateSums(z: zeroedStepBuffer(w.width), weights: w, matrices: m,
+        h = zeroedFloats(w.units)
+        sums = GateSums(z: zeroedFloats(w.width), weights: w, matrices: m,
                         activations: w.config.activation == .tanh
                             ? crnn_gate_activations(tanh_begin: 0, tanh_end: w.units, addend: nil) : nil)
     }
