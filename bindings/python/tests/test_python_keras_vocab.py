@@ -215,3 +215,26 @@ def test_windows_come_from_a_fixed_input_length_unless_stateful(tmp_path, lower)
     imported, report = ck.import_model(tmp_path / "stateful.h5", vocab="abcde", check=False)
     assert report.window == 0 and "window" not in imported.config or imported.config["window"] == 0
     imported.close()
+
+
+def test_a_window_model_is_also_scored_on_windows(monkeypatch, lower, corpus):
+    """A model trained on windows may drift when run over a long text from one state: before refusing
+    it, the check scores it as it was trained, window by window (what charrnn's window generation and
+    the Keras loop compute)."""
+    from charrnn.keras import _order
+
+    model, path = lower
+    text = corpus.read_text(encoding="utf-8").lower()
+    imported = ck.load(path, vocab=model.vocab, lowercase=True, window=10, check=False)
+    monkeypatch.setattr(_order, "SUSPICIOUS_FRACTION", 0.0)    # every whole-text score "fails"
+    monkeypatch.setattr(_order, "WINDOW_CHECKS", 100)
+    check = _order.score(imported, text, "the corpus")
+    assert check.source == "the corpus (windows of 10)" and check.chars == 100
+    losses = []
+    with imported.session() as s:                               # the model's window: 10
+        s.feed(text[:10])
+        for c in text[10:110]:
+            losses.append(-math.log(s.probabilities()[imported.vocab.index(c)]))
+            s.feed(c)
+    assert abs(check.loss - float(np.mean(losses))) < 1e-5
+    imported.close()

@@ -32,6 +32,7 @@ __all__ = ["VocabularyCheck", "OrderRecovery", "score", "recover", "SUSPICIOUS_F
 # above it. Refused from this fraction of ln(V) up: an untrained model (about ln(V)) is refused too.
 SUSPICIOUS_FRACTION = 0.9
 CHECK_CHARS = 20_000            # characters scored after an import
+WINDOW_CHECKS = 2000            # windows scored for a window model that fails over the whole text
 SEARCH_CHARS = 3000             # characters the order search runs on (plus snippets of rarer characters)
 SWAPS_PER_ROUND = 20            # swaps that fail in a row before the search's polishing stops
 FINAL_SWAPS_PER_ROUND = 10      # the same on up to CHECK_CHARS characters, where each costs more
@@ -114,15 +115,27 @@ def _times(nats: float) -> str:
 
 def score(model, text: str, source: str, max_chars: int = CHECK_CHARS) -> VocabularyCheck | None:
     """The model's loss on (normalised) `text`, or None when fewer than two of its characters are in the
-    vocabulary (nothing to score)."""
+    vocabulary (nothing to score). A model with a generation window that fails when run over the text
+    from one state is scored again as it was trained, on windows (WINDOW_CHECKS of them): a model that
+    only ever saw windows may drift over a long text without its vocabulary being wrong."""
     known = set(model.vocab)
     kept = [c for c in text[:max_chars] if c in known]
     skipped = min(len(text), max_chars) - len(kept)
     if len(kept) < 2:
         return None
     r = model.evaluate("".join(kept))
-    return VocabularyCheck(loss=float(r.loss), uniform=math.log(model.vocab_size), chars=len(kept),
-                           skipped=skipped, source=source)
+    check = VocabularyCheck(loss=float(r.loss), uniform=math.log(model.vocab_size), chars=len(kept),
+                            skipped=skipped, source=source)
+    window = int(model.config.get("window", 0))
+    if not check.ok and window and len(kept) > window:
+        index = {c: i for i, c in enumerate(model.vocab)}
+        ids = np.array([index[c] for c in kept], dtype=np.int64)
+        ends = np.arange(window, len(ids))[:WINDOW_CHECKS]
+        windows = ids[ends[:, None] - window + np.arange(window)[None, :]]
+        logp = Network(model.config, model.get_weights).last_step(windows)
+        check = VocabularyCheck(loss=float(-logp[np.arange(len(ends)), ids[ends]].mean()), uniform=check.uniform,
+                                chars=len(ends), skipped=skipped, source=f"{source} (windows of {window})")
+    return check
 
 
 # ------------------------------------------------------------------------------------------------

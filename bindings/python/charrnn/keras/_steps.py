@@ -123,3 +123,20 @@ class Network:
                 out[:, t] = h
             x = out
         return _log_softmax(x @ self.head_kernel + self.head_bias).reshape(streams * length, -1)[:t_len]
+
+    def last_step(self, windows) -> np.ndarray:
+        """(M, V) log-probabilities after the last character of each row of `windows` (M, N), each run
+        from a zero state: what a model trained on windows predicts."""
+        windows = np.asarray(windows, dtype=np.int64)
+        m, n = windows.shape
+        x = self.encode(windows.ravel()).reshape(m, n, -1)
+        for layer in self.layers:
+            xw = x @ layer["kernel"] + layer["b_in"]
+            out = np.zeros((m, n, layer["units"]))
+            h = np.zeros((m, layer["units"]))
+            c = np.zeros((m, layer["units"]))
+            for t in range(n):
+                h, c = self._cell(layer, xw[:, t], h, c)
+                out[:, t] = h
+            x = out
+        return _log_softmax(x[:, -1] @ self.head_kernel + self.head_bias)
