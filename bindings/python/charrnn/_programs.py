@@ -4,7 +4,8 @@ Each replaces the Python process with the native program the package carries (ch
 program gets the process itself: its signals, exit status, standard input and terminal are the
 program's, as when it is run directly. The programs find the bundled model the way an installed copy
 does, at <their folder>/../share/charrnn/default.safetensors (charrnn/share/charrnn in the package), so
-no environment is set here: --model and $CHARRNN_MODEL keep their meaning.
+--model and $CHARRNN_MODEL keep their meaning. $CHARRNN_PYTHON, when unset, is set to this Python: it has
+charrnn.keras, with which the programs import a Keras --model (`charrnn import`, --vocab-from).
 """
 
 import os
@@ -20,6 +21,7 @@ def _exec(name: str) -> None:
     # give the program the dispositions a shell would.
     for number in (signal.SIGPIPE, signal.SIGXFSZ):
         signal.signal(number, signal.SIG_DFL)
+    os.environ.setdefault("CHARRNN_PYTHON", sys.executable)
     # argv[0] is the program's own path: the programs look for their default model relative to the
     # path they were invoked by too, which for the console script (<venv>/bin) is outside the package.
     try:
