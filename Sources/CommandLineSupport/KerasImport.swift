@@ -85,7 +85,7 @@ public enum KerasImport {
     ///   `CharRNNError.format` with the importer's message when it refuses the file or the vocabulary.
     public static func convert(_ file: String, _ request: Request, to output: String) throws -> (report: [String], wrote: String) {
         let python = try findPython()
-        let result = try Subprocess.run(python, importArguments(file, request, output), output: .captured)
+        let result = try Subprocess.run(python, importArguments(file, request, output))
         let lines = result.text.split(separator: "\n", omittingEmptySubsequences: true).map(String.init)
         guard result.status == 0 else {
             let errors = lines.filter { $0.hasPrefix("error: ") }.map { String($0.dropFirst("error: ".count)) }
@@ -163,7 +163,7 @@ public enum KerasImport {
         for candidate in pythonCandidates() {
             let probe: Subprocess.Result
             do {
-                probe = try Subprocess.run(candidate, ["-c", "import charrnn.keras, h5py"], output: .captured)
+                probe = try Subprocess.run(candidate, ["-c", "import charrnn.keras, h5py"])
             } catch {
                 tried.append("\(candidate): \(error)")
                 continue

@@ -42,11 +42,13 @@ class ImportReport:
         lines = [f"vocabulary: {len(self.vocab)} characters from {self.vocab_source}"
                  + (f", text normalised: {self.normalization}" if self.normalization != "none" else "")]
         if self.window:
-            lines.append(f"generation window: {self.window} characters (the Keras model's fixed input length)")
+            lines.append(f"generation window: {self.window} characters (each new character from the last "
+                         f"{self.window} run from a zero state, as the Keras tutorials' loop)")
         if self.recovery is not None:
             lines.append(self.recovery.describe())
         lines.append(f"vocabulary check: {self.check.describe()}" if self.check is not None else
-                     "vocabulary NOT checked: no text to score it on (give vocab_from= or check_text=)")
+                     "vocabulary NOT checked: no text to score it on (give vocab_from= or check_text=: "
+                     "--vocab-from or --check-text)")
         return "\n".join(lines + self.notes)
 
 
