@@ -471,6 +471,8 @@ static PyObject *Model_probabilities(ModelObject *self, PyObject *args)
     self->busy++;
     crn_call_begin(&call);
     st = charrnn_session_new(m, &s);
+    if (st == CHARRNN_OK) /* every prefix from a fresh state, carried: not the model's window, if it has one */
+        st = charrnn_session_set_window(s, 0);
     if (st == CHARRNN_OK)
         st = probability_rows(s, data, len, nchars, info.vocab_size, out, &call, &bad_offset);
     crn_call_end(&call);
