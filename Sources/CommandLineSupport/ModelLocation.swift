@@ -102,6 +102,7 @@ public enum ModelLocation {
             guard let keras else { throw KerasImport.needsVocabulary(file) }
             return (try KerasImport.load(file, keras, note: note), file)
         }
+        if keras != nil { note("--vocab-from and --vocab are for Keras models; \(file) holds its own vocabulary: ignored") }
         return (try Model.load(file), file)
     }
 

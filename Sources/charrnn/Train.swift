@@ -227,7 +227,10 @@ struct Train: ParsableCommand {
 
     /// A Keras --resume (.keras, .h5) imported into a temporary model file to fine-tune; nil otherwise.
     private func importedResume() throws -> KerasImport.TemporaryModel? {
-        guard let resume, KerasImport.isKerasFile(resume) else { return nil }
+        guard let resume, KerasImport.isKerasFile(resume) else {
+            if keras.request != nil { CLI.warn("--vocab-from and --vocab are for a Keras --resume: ignored") }
+            return nil
+        }
         guard var request = keras.request else { throw KerasImport.needsVocabulary(resume) }
         request.normalization = reduceCharset ? "reduce_charset" : lowercase ? "lowercase" : nil
         CLI.note("importing the Keras model \(resume)")

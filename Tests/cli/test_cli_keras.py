@@ -145,3 +145,9 @@ def test_the_repl_imports_at_start_and_on_model(keras_files, corpus, tmp_path):
     proc = subprocess.run([REPL, "--model", str(path)], input="", capture_output=True, text=True, timeout=60)
     assert proc.returncode != 0 and "--vocab-from" in proc.stderr and "charrnn import" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_vocabulary_options_on_a_charrnn_model_are_reported_ignored(corpus):
+    proc = run("summary", "--vocab-from", corpus)           # the bundled model holds its vocabulary
+    assert proc.returncode == 0, proc.err
+    assert "--vocab-from and --vocab are for Keras models" in proc.err and "ignored" in proc.err
