@@ -1539,6 +1539,49 @@ static void test_trace(void) {
     charrnn_model_free(huge);
 }
 
+/* Window mode: each distribution from the last N characters run from a zero state (the Keras loop). */
+static void test_window(void) {
+    charrnn_model *m = make_model("{\"layers\":[{\"cell\":\"lstm\",\"units\":12}],\"window\":5}", 3);
+    charrnn_model_info info;
+    CHARRNN_INIT_SIZE(info);
+    OK(charrnn_model_get_info(m, &info));
+    charrnn_session *s = NULL, *fresh = NULL;
+    OK(charrnn_session_new(m, &s));
+    uint32_t window = 99;
+    OK(charrnn_session_get_window(s, &window));
+    CHECK(window == 5); /* the model's */
+    EXPECT_STATUS(CHARRNN_ERR_INVALID_ARGUMENT, charrnn_session_get_window(s, NULL));
+    EXPECT_STATUS(CHARRNN_ERR_INVALID_ARGUMENT, charrnn_session_get_window(NULL, &window));
+    EXPECT_STATUS(CHARRNN_ERR_INVALID_ARGUMENT, charrnn_session_set_window(NULL, 3));
+    EXPECT_STATUS(CHARRNN_ERR_INVALID_ARGUMENT, charrnn_session_set_window(s, UINT32_MAX));
+    OK(charrnn_session_get_window(s, &window));
+    CHECK(window == 5); /* a refused value changes nothing */
+
+    float *a = malloc(sizeof(float) * info.vocab_size), *b = malloc(sizeof(float) * info.vocab_size);
+    size_t needed = 0;
+    OK(charrnn_session_feed(s, "ROMEO: ", 7, 0, NULL, NULL));
+    OK(charrnn_session_feed(s, "and", 3, 0, NULL, NULL));
+    OK(charrnn_session_probabilities(s, a, info.vocab_size, &needed));
+    OK(charrnn_session_new(m, &fresh));
+    OK(charrnn_session_set_window(fresh, 0));
+    OK(charrnn_session_feed(fresh, ": and", 5, 0, NULL, NULL)); /* the last 5 characters, from zero */
+    OK(charrnn_session_probabilities(fresh, b, info.vocab_size, &needed));
+    CHECK(memcmp(a, b, sizeof(float) * info.vocab_size) == 0);
+
+    /* The state of a windowed session is its window: setting one is refused. */
+    unsigned char state[4096];
+    size_t state_size = 0;
+    OK(charrnn_session_get_state(fresh, state, sizeof state, &state_size));
+    EXPECT_STATUS(CHARRNN_ERR_STATE, charrnn_session_set_state(s, state, state_size));
+    OK(charrnn_session_set_window(s, 0));
+    OK(charrnn_session_set_state(s, state, state_size));
+    free(a);
+    free(b);
+    charrnn_session_free(s);
+    charrnn_session_free(fresh);
+    charrnn_model_free(m);
+}
+
 int main(void) {
     const char *base = getenv("TMPDIR");
     snprintf(tmpdir, sizeof tmpdir, "%s/charrnn-ctest-XXXXXX", base && *base ? base : "/tmp");
@@ -1562,6 +1605,7 @@ int main(void) {
     test_result_versions();
     test_train_versions();
     test_trace();
+    test_window();
 
     char cmd[600];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
