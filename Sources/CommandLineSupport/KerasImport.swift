@@ -54,8 +54,9 @@ public enum KerasImport {
         /// The importer's arguments after `import FILE`.
         var arguments: [String] {
             var a: [String] = []
-            if let vocabFrom { a += ["--vocab-from", vocabFrom] }
-            if let vocab { a += ["--vocab", vocab] }
+            // One argument each, `--name=value`: a vocabulary such as "-abc" is a value, not an option.
+            if let vocabFrom { a.append("--vocab-from=" + vocabFrom) }
+            if let vocab { a.append("--vocab=" + vocab) }
             a += ["--normalization", normalization ?? "auto"]
             return a + options
         }

@@ -16,6 +16,7 @@ struct Explain: ParsableCommand {
     @Argument(help: "A UTF-8 text file to explain (or --text).") var file: String?
     @Option(help: "The text itself, instead of a file.") var text: String?
     @Option(help: "Model or checkpoint file, or a folder `train --out` wrote (default: $CHARRNN_MODEL, else the bundled model).") var model: String?
+    @OptionGroup var keras: KerasVocabularyOptions
     @Option(help: ArgumentHelp("The page to write.", valueName: "file.html")) var html: String
     @Option(help: "Characters outside the vocabulary: skip (with a warning) or error.") var unknown: UnknownPolicy = .skip
     @Option(name: .customLong("cells"), help: ArgumentHelp(
@@ -32,7 +33,7 @@ struct Explain: ParsableCommand {
 
     func run() throws {
         try CLI.guarded {
-            let (model, path) = try CLI.loadModel(self.model)
+            let (model, path) = try CLI.loadModel(self.model, keras)
             try CLI.using(path) {
                 let scalars = try file.map(CLI.readText) ?? Array((text ?? "").unicodeScalars)
                 let source = file ?? "the text"
