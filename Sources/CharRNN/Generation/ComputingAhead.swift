@@ -31,10 +31,13 @@ final class ComputingAhead {
 
     /// Per layer, what is computed ahead.
     private let terms: [AheadTerm]
+    // The state below is the session's thread's alone (a session belongs to one thread at a time), so
+    // it is kept without Swift's dynamic exclusivity checks, which cost a few percent of a small model's
+    // step.
     /// Per layer: its term buffer holds the term of its current h.
-    private var ready: [Bool]
+    private let ready: UnsafeMutablePointer<Bool>
     /// The layer whose term the worker is computing.
-    private var pending: Int?
+    @exclusivity(unchecked) private var pending: Int?
     private let job: UnsafeMutablePointer<crnn_products_async>
 
     /// Computing ahead for a session's layers, or nil when the model is not small enough for it to pay or
@@ -47,7 +50,8 @@ final class ComputingAhead {
             terms.append(term)
         }
         self.terms = terms
-        ready = Array(repeating: false, count: terms.count)
+        ready = .allocate(capacity: terms.count)
+        ready.initialize(repeating: false, count: terms.count)
         job = .allocate(capacity: 1)
         job.initialize(to: crnn_products_async())
     }
@@ -55,6 +59,7 @@ final class ComputingAhead {
     deinit {
         settle()  // the worker may still be writing into a term buffer
         job.deallocate()
+        ready.deallocate()
     }
 
     /// Whether layer `l`'s term buffer holds the term of its current h, waiting for the worker if it is
@@ -91,7 +96,7 @@ final class ComputingAhead {
     /// Forgets every term: the states are about to be set from outside.
     func invalidate() {
         settle()
-        for l in ready.indices { ready[l] = false }
+        ready.update(repeating: false, count: terms.count)
     }
 }
 
