@@ -26,7 +26,7 @@ PKGCONFIGDIR := $(LIBDIR)/pkgconfig
 DATADIR := $(DESTDIR)$(PREFIX)/share/charrnn
 MANDIR := $(DESTDIR)$(PREFIX)/share/man/man1
 
-.PHONY: all deps build lib man python keras browser docs-deps run test test-swift test-c test-python test-install test-consumer check-memory bench fuzz \
+.PHONY: all deps build lib man python keras browser docs-deps format-deps format check-format run test test-swift test-c test-python test-install test-consumer check-memory bench fuzz \
 	install uninstall clean
 
 all: build
@@ -122,11 +122,42 @@ docs-deps: | $(PY)
 python: lib | $(PY)
 	$(PY) -m pip install -q --force-reinstall --no-deps ./bindings/python
 
+# --- formatting -----------------------------------------------------------------------------------
+# One style per language, applied by a tool: swift format (it ships with the toolchain; .swift-format),
+# clang-format (Debian's; .clang-format, and bindings/python/src/.clang-format for CPython's style) and
+# ruff format (pip; ruff.toml). `make format` applies them; `make check-format`, part of `make test`,
+# fails naming any file they would change.
+SWIFT_FILES = $(shell git ls-files '*.swift')
+C_FILES = $(shell git ls-files '*.c' '*.h')
+PY_FILES = $(shell git ls-files '*.py')
+
+format-deps: | $(PY)
+	@if ! command -v clang-format >/dev/null 2>&1; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "make: installing clang-format with apt-get"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq clang-format >/dev/null; \
+	  else \
+	    echo "make: clang-format is missing; run: sudo apt-get install -y clang-format"; exit 1; \
+	  fi; \
+	fi
+	@$(PY) -m ruff --version >/dev/null 2>&1 || { echo "make: installing ruff into $(VENV)"; \
+	  $(PY) -m pip install -q ruff; }
+
+format: format-deps
+	$(SWIFT) format format -i --configuration .swift-format $(SWIFT_FILES)
+	clang-format -i $(C_FILES)
+	$(PY) -m ruff format -q $(PY_FILES)
+
+check-format: format-deps
+	$(SWIFT) format lint --strict --configuration .swift-format $(SWIFT_FILES)
+	clang-format --dry-run --Werror $(C_FILES)
+	$(PY) -m ruff format --check -q $(PY_FILES)
+
 # --- the two commands -----------------------------------------------------------------------------
 run: build
 	$(RELEASE)/charrnn-repl
 
-test: test-swift test-c test-python test-install test-wheel test-consumer
+test: check-format test-swift test-c test-python test-install test-wheel test-consumer
 
 test-swift: deps
 	$(SWIFT_BUILD)
