@@ -12,10 +12,10 @@ let package = Package(
         // The command line. SwiftPM cannot name an executable like the library product above, so the
         // binary is charrnn-cli and `make` links it as .build/release/charrnn.
         .executable(name: "charrnn-cli", targets: ["charrnn"]),
-        .executable(name: "charrnn-repl", targets: ["charrnn-repl"]),
+        .executable(name: "charrnn-repl", targets: ["charrnn-repl"])
     ],
     dependencies: [
-        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0")
     ],
     targets: [
         .systemLibrary(
@@ -52,13 +52,17 @@ let package = Package(
         ),
         .executableTarget(
             name: "charrnn",
-            dependencies: ["CharRNN", "CommandLineSupport", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: [
+                "CharRNN", "CommandLineSupport", .product(name: "ArgumentParser", package: "swift-argument-parser")
+            ]
         ),
         .executableTarget(
             name: "charrnn-repl",
-            dependencies: ["CharRNN", "CommandLineSupport", "CEditLine",
-                           .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: [
+                "CharRNN", "CommandLineSupport", "CEditLine",
+                .product(name: "ArgumentParser", package: "swift-argument-parser")
+            ]
         ),
-        .testTarget(name: "CharRNNTests", dependencies: ["CharRNN"]),
+        .testTarget(name: "CharRNNTests", dependencies: ["CharRNN"])
     ]
 )

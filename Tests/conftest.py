@@ -1,4 +1,5 @@
 """Fixtures shared by the CLI, REPL and reliability tests."""
+
 import os
 
 import pytest
@@ -15,6 +16,8 @@ def corpus(tmp_path_factory):
         with open(SHAKESPEARE, encoding="utf-8") as f:
             text = f.read(20000)
     else:
-        text = ("First Citizen:\nBefore we proceed any further, hear me speak.\n\nAll:\nSpeak, speak.\n\n" * 300)[:20000]
+        text = ("First Citizen:\nBefore we proceed any further, hear me speak.\n\nAll:\nSpeak, speak.\n\n" * 300)[
+            :20000
+        ]
     path.write_text(text, encoding="utf-8")
     return str(path)

@@ -155,11 +155,18 @@ def main():
 
     from importlib.metadata import version  # not importing keras here keeps this parent process small
 
-    result = {"backend": os.environ["KERAS_BACKEND"], "keras_version": version("keras"),
-              "jax_version": version("jax")}
+    result = {"backend": os.environ["KERAS_BACKEND"], "keras_version": version("keras"), "jax_version": version("jax")}
     for name in names:
-        cmd = [sys.executable, os.path.abspath(__file__), "--worker", name,
-               "--corpus", args.corpus, "--seconds", str(args.seconds)]
+        cmd = [
+            sys.executable,
+            os.path.abspath(__file__),
+            "--worker",
+            name,
+            "--corpus",
+            args.corpus,
+            "--seconds",
+            str(args.seconds),
+        ]
         out = subprocess.run(cmd, stdout=subprocess.PIPE, check=True, text=True).stdout
         result.update(json.loads(out.strip().splitlines()[-1]))
     print(json.dumps(result))

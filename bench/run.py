@@ -34,8 +34,15 @@ import tempfile
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CHARRNN = os.path.join(ROOT, ".build", "release", "charrnn")
 HERE = os.path.dirname(os.path.abspath(__file__))
-WORKLOADS = ["train_lstm2x128_T50_B50", "train_gru2x128_T50_B50", "train_lstm2x512_T50_B50",
-             "gen_lstm2x512_b1", "gen_lstm2x128_b1", "gen_lstm2x512_b1_int8", "gen_lstm2x128_b1_int8"]
+WORKLOADS = [
+    "train_lstm2x128_T50_B50",
+    "train_gru2x128_T50_B50",
+    "train_lstm2x512_T50_B50",
+    "gen_lstm2x512_b1",
+    "gen_lstm2x128_b1",
+    "gen_lstm2x512_b1_int8",
+    "gen_lstm2x128_b1_int8",
+]
 INT8 = "_int8"  # charrnn's 8-bit generation; Keras runs the same model in float32 (its only way)
 QUALITY_TIME = 120
 ROUNDS = 3
@@ -147,7 +154,9 @@ def table(ours, keras, names, auto=None, ratios=None, auto_ratios=None):
             continue
         a, b = run.get("train_lstm2x512_T50_B50_chars_per_s"), keras.get("train_lstm2x512_T50_B50_chars_per_s")
         peer = f"; Keras-JAX {b / a * gflops:.1f} at the same FLOPs per character" if a and b else ""
-        rows.append(f"\nAchieved on train_lstm2x512_T50_B50 with BLAS core {label}: charrnn {gflops:.1f} GFLOP/s{peer}.")
+        rows.append(
+            f"\nAchieved on train_lstm2x512_T50_B50 with BLAS core {label}: charrnn {gflops:.1f} GFLOP/s{peer}."
+        )
     return "\n".join(rows)
 
 
@@ -184,12 +193,17 @@ def main():
 
     def measure_charrnn(name, env=None):
         label = "charrnn bench" + (" (OPENBLAS_CORETYPE unset)" if env is not None else "")
-        return attempt(lambda: charrnn(args.charrnn, "bench", "--json", "--corpus", corpus, "--only", name, *seconds),
-                       f"{label} {name}", env=env)
+        return attempt(
+            lambda: charrnn(args.charrnn, "bench", "--json", "--corpus", corpus, "--only", name, *seconds),
+            f"{label} {name}",
+            env=env,
+        )
 
     def measure_keras(name):
-        return attempt(lambda: [sys.executable, os.path.join(HERE, "keras_peer.py"), "--corpus", corpus,
-                                "--only", name, *seconds], f"keras_peer.py {name}")
+        return attempt(
+            lambda: [sys.executable, os.path.join(HERE, "keras_peer.py"), "--corpus", corpus, "--only", name, *seconds],
+            f"keras_peer.py {name}",
+        )
 
     rounds = []
     for r in range(args.rounds):
@@ -218,22 +232,67 @@ def main():
     results["rounds"] = rounds
     if args.quality:
         with tempfile.TemporaryDirectory() as tmp:  # charrnn train may write a model file into its cwd
-            results["charrnn_quality"] = attempt(lambda: charrnn(
-                args.charrnn, "train", corpus, "--cell", "lstm", "--layers", "2", "--hidden", "128", "--seq-length", "50",
-                "--batch-size", "50", "--optimizer", "adam", "--lr", "2e-3", "--epochs", "1000", "--max-time", str(args.quality_time),
-                "--json"), "charrnn train", cwd=tmp)
-        results["keras_quality"] = attempt(lambda: [sys.executable, os.path.join(HERE, "keras_quality.py"),
-                                          "--corpus", corpus, "--max-time", str(args.quality_time)], "keras_quality.py")
+            results["charrnn_quality"] = attempt(
+                lambda: charrnn(
+                    args.charrnn,
+                    "train",
+                    corpus,
+                    "--cell",
+                    "lstm",
+                    "--layers",
+                    "2",
+                    "--hidden",
+                    "128",
+                    "--seq-length",
+                    "50",
+                    "--batch-size",
+                    "50",
+                    "--optimizer",
+                    "adam",
+                    "--lr",
+                    "2e-3",
+                    "--epochs",
+                    "1000",
+                    "--max-time",
+                    str(args.quality_time),
+                    "--json",
+                ),
+                "charrnn train",
+                cwd=tmp,
+            )
+        results["keras_quality"] = attempt(
+            lambda: [
+                sys.executable,
+                os.path.join(HERE, "keras_quality.py"),
+                "--corpus",
+                corpus,
+                "--max-time",
+                str(args.quality_time),
+            ],
+            "keras_quality.py",
+        )
 
     keras = results["keras"]
-    print(f"\nKeras {keras.get('keras_version', '?')}, backend {keras.get('backend', '?')}, "
-          f"JAX {keras.get('jax_version', '?')}; corpus {args.corpus}\n")
+    print(
+        f"\nKeras {keras.get('keras_version', '?')}, backend {keras.get('backend', '?')}, "
+        f"JAX {keras.get('jax_version', '?')}; corpus {args.corpus}\n"
+    )
     print(f"Median of {args.rounds} round(s); ratio: the median of the rounds' ratios (their range)\n")
-    print(table(results["charrnn"], keras, names, results.get("charrnn_auto"), round_ratios(rounds, names),
-                round_ratios(rounds, names, side="charrnn_auto")))
+    print(
+        table(
+            results["charrnn"],
+            keras,
+            names,
+            results.get("charrnn_auto"),
+            round_ratios(rounds, names),
+            round_ratios(rounds, names, side="charrnn_auto"),
+        )
+    )
     if args.quality:
-        print(f"\nValidation loss (nats/char, last 10% of the corpus) after {args.quality_time} s of training, "
-              "2x128 LSTM, seq 50, batch 50, Adam 2e-3:\n")
+        print(
+            f"\nValidation loss (nats/char, last 10% of the corpus) after {args.quality_time} s of training, "
+            "2x128 LSTM, seq 50, batch 50, Adam 2e-3:\n"
+        )
         print("| | val loss | steps | seconds |\n|---|---:|---:|---:|")
         for label, key in [("charrnn", "charrnn_quality"), ("Keras-JAX", "keras_quality")]:
             q = results.get(key, {})

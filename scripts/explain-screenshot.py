@@ -6,6 +6,7 @@ With pngquant (Debian's package) on PATH, the PNG is quantised to a palette: a t
 
 usage: scripts/explain-screenshot.py PAGE.html OUT.png [--hover N] [--rank variance|quotes|column|newline]
 """
+
 import argparse
 import os
 import shutil
@@ -23,8 +24,9 @@ parser.add_argument("--height", type=int, default=1000)
 args = parser.parse_args()
 
 with sync_playwright() as p:
-    browser = p.chromium.launch(executable_path=os.environ.get("CHROMIUM") or shutil.which("chromium"),
-                                args=["--no-sandbox"])
+    browser = p.chromium.launch(
+        executable_path=os.environ.get("CHROMIUM") or shutil.which("chromium"), args=["--no-sandbox"]
+    )
     page = browser.new_page(viewport={"width": args.width, "height": args.height})
     page.goto("file://" + os.path.abspath(args.page))
     page.wait_for_selector("body[data-ready='1']")
@@ -35,5 +37,6 @@ with sync_playwright() as p:
     page.screenshot(path=args.out)
     browser.close()
 if shutil.which("pngquant"):
-    subprocess.run(["pngquant", "--quality", "70-95", "--speed", "1", "--force", "--output", args.out, args.out],
-                   check=True)
+    subprocess.run(
+        ["pngquant", "--quality", "70-95", "--speed", "1", "--force", "--output", args.out, args.out], check=True
+    )

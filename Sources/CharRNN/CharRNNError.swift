@@ -34,8 +34,8 @@ public enum CharRNNError: Error, Equatable, CustomStringConvertible {
     public var description: String {
         switch self {
         case .invalidArgument(let m), .io(let m), .format(let m), .invalidUTF8(_, let m),
-             .unknownCharacter(let m), .shape(let m), .notFound(let m), .state(let m),
-             .cancelled(let m), .diverged(let m), .config(let m), .outOfMemory(let m), .notFinite(let m):
+            .unknownCharacter(let m), .shape(let m), .notFound(let m), .state(let m),
+            .cancelled(let m), .diverged(let m), .config(let m), .outOfMemory(let m), .notFinite(let m):
             return m
         }
     }

@@ -31,7 +31,9 @@ func optionalString(_ pointer: UnsafePointer<CChar>?, _ name: String) throws -> 
 private func firstInvalidOffset(_ pointer: UnsafePointer<CChar>) -> Int {
     let count = strlen(pointer)
     let bytes = UnsafeRawPointer(pointer).assumingMemoryBound(to: UInt8.self)
-    do { _ = try UTF8Text.decode(bytes, count: count) } catch CharRNNError.invalidUTF8(let offset, _) { return offset } catch {}
+    do { _ = try UTF8Text.decode(bytes, count: count) } catch CharRNNError.invalidUTF8(let offset, _) {
+        return offset
+    } catch {}
     return 0
 }
 
@@ -44,13 +46,15 @@ func text(_ pointer: UnsafePointer<CChar>?, _ len: Int, _ name: String = "text")
     if len == 0 { return [] }
     guard let pointer else { throw APIError.invalid("\(name) is NULL but len is \(len)") }
     // At most one scalar per byte, then one index per scalar where the text is encoded for a model.
-    try MemoryBudget.ensure(count: len, bytesEach: MemoryLayout<Unicode.Scalar>.size + MemoryLayout<Int32>.size,
-                            for: "decoding \(name) (\(len) bytes)")
+    try MemoryBudget.ensure(
+        count: len, bytesEach: MemoryLayout<Unicode.Scalar>.size + MemoryLayout<Int32>.size,
+        for: "decoding \(name) (\(len) bytes)")
     let bytes = UnsafeRawPointer(pointer).assumingMemoryBound(to: UInt8.self)
     do {
         return try UTF8Text.decode(bytes, count: len)
     } catch CharRNNError.invalidUTF8(let offset, _) {
-        throw CharRNNError.invalidUTF8(offset: offset, "\(name) is not valid UTF-8: bad byte sequence at byte offset \(offset)")
+        throw CharRNNError.invalidUTF8(
+            offset: offset, "\(name) is not valid UTF-8: bad byte sequence at byte offset \(offset)")
     }
 }
 
@@ -58,8 +62,10 @@ func text(_ pointer: UnsafePointer<CChar>?, _ len: Int, _ name: String = "text")
 ///
 /// `buf == NULL, capacity == 0` is a size query: `*needed` is set and the call succeeds. A smaller
 /// buffer fails with BUFFER_TOO_SMALL and `*needed` set. `needed` may be NULL except for a query.
-func fill<T>(_ count: Int, into buf: UnsafeMutablePointer<T>?, capacity: Int, needed: UnsafeMutablePointer<Int>?,
-             unit: String, what: String, write: (UnsafeMutablePointer<T>) -> Void) throws {
+func fill<T>(
+    _ count: Int, into buf: UnsafeMutablePointer<T>?, capacity: Int, needed: UnsafeMutablePointer<Int>?,
+    unit: String, what: String, write: (UnsafeMutablePointer<T>) -> Void
+) throws {
     let capacity = try length(capacity, "capacity")
     guard let buf else {
         guard capacity == 0 else { throw APIError.invalid("buf is NULL but capacity is \(capacity)") }
@@ -76,10 +82,13 @@ func fill<T>(_ count: Int, into buf: UnsafeMutablePointer<T>?, capacity: Int, ne
 }
 
 /// Copies a string's UTF-8 bytes and a terminating NUL (so a string holding U+0000 survives in full).
-func fillString(_ s: String, into buf: UnsafeMutablePointer<CChar>?, capacity: Int,
-                needed: UnsafeMutablePointer<Int>?, what: String) throws {
+func fillString(
+    _ s: String, into buf: UnsafeMutablePointer<CChar>?, capacity: Int,
+    needed: UnsafeMutablePointer<Int>?, what: String
+) throws {
     let bytes = Array(s.utf8)
-    try fill(bytes.count + 1, into: buf, capacity: capacity, needed: needed, unit: "bytes (with the NUL)", what: what) { out in
+    try fill(bytes.count + 1, into: buf, capacity: capacity, needed: needed, unit: "bytes (with the NUL)", what: what) {
+        out in
         bytes.withUnsafeBufferPointer { src in
             if let base = src.baseAddress {
                 UnsafeMutableRawPointer(out).copyMemory(from: base, byteCount: bytes.count)

@@ -19,8 +19,10 @@ public func capi_model_load(_ path: UnsafePointer<CChar>?, _ out: UnsafeMutableP
 }
 
 @_cdecl("charrnn_model_create")
-public func capi_model_create(_ configJSON: UnsafePointer<CChar>?, _ vocab: UnsafePointer<CChar>?, _ vocabLen: Int,
-                              _ seed: UInt64, _ out: UnsafeMutablePointer<CModel?>?) -> CStatus {
+public func capi_model_create(
+    _ configJSON: UnsafePointer<CChar>?, _ vocab: UnsafePointer<CChar>?, _ vocabLen: Int,
+    _ seed: UInt64, _ out: UnsafeMutablePointer<CModel?>?
+) -> CStatus {
     guarded {
         let json = try string(configJSON, "config_json")
         guard vocabLen != 0 else { throw APIError.invalid("vocab is empty (vocab_len is 0)") }
@@ -71,8 +73,10 @@ public func capi_model_get_info(_ handle: CModel?, _ info: UnsafeMutablePointer<
 }
 
 @_cdecl("charrnn_model_get_vocab")
-public func capi_model_get_vocab(_ handle: CModel?, _ buf: UnsafeMutablePointer<CChar>?, _ capacity: Int,
-                                 _ needed: UnsafeMutablePointer<Int>?) -> CStatus {
+public func capi_model_get_vocab(
+    _ handle: CModel?, _ buf: UnsafeMutablePointer<CChar>?, _ capacity: Int,
+    _ needed: UnsafeMutablePointer<Int>?
+) -> CStatus {
     guarded {
         let model = try model(handle)
         try fillString(model.vocabulary.string, into: buf, capacity: capacity, needed: needed, what: "the vocabulary")
@@ -80,8 +84,10 @@ public func capi_model_get_vocab(_ handle: CModel?, _ buf: UnsafeMutablePointer<
 }
 
 @_cdecl("charrnn_model_get_config")
-public func capi_model_get_config(_ handle: CModel?, _ buf: UnsafeMutablePointer<CChar>?, _ capacity: Int,
-                                  _ needed: UnsafeMutablePointer<Int>?) -> CStatus {
+public func capi_model_get_config(
+    _ handle: CModel?, _ buf: UnsafeMutablePointer<CChar>?, _ capacity: Int,
+    _ needed: UnsafeMutablePointer<Int>?
+) -> CStatus {
     guarded {
         let model = try model(handle)
         try fillString(model.config.jsonString, into: buf, capacity: capacity, needed: needed, what: "the config")
@@ -89,8 +95,10 @@ public func capi_model_get_config(_ handle: CModel?, _ buf: UnsafeMutablePointer
 }
 
 @_cdecl("charrnn_model_summary")
-public func capi_model_summary(_ handle: CModel?, _ buf: UnsafeMutablePointer<CChar>?, _ capacity: Int,
-                               _ needed: UnsafeMutablePointer<Int>?) -> CStatus {
+public func capi_model_summary(
+    _ handle: CModel?, _ buf: UnsafeMutablePointer<CChar>?, _ capacity: Int,
+    _ needed: UnsafeMutablePointer<Int>?
+) -> CStatus {
     guarded {
         let model = try model(handle)
         try fillString(model.summary, into: buf, capacity: capacity, needed: needed, what: "the summary")
@@ -107,14 +115,17 @@ public func capi_model_tensor_count(_ handle: CModel?, _ count: UnsafeMutablePoi
 }
 
 @_cdecl("charrnn_model_tensor_info")
-public func capi_model_tensor_info(_ handle: CModel?, _ index: Int, _ name: UnsafeMutablePointer<CChar>?,
-                                   _ nameCapacity: Int, _ nameNeeded: UnsafeMutablePointer<Int>?,
-                                   _ shape: UnsafeMutablePointer<Int64>?, _ rank: UnsafeMutablePointer<Int>?) -> CStatus {
+public func capi_model_tensor_info(
+    _ handle: CModel?, _ index: Int, _ name: UnsafeMutablePointer<CChar>?,
+    _ nameCapacity: Int, _ nameNeeded: UnsafeMutablePointer<Int>?,
+    _ shape: UnsafeMutablePointer<Int64>?, _ rank: UnsafeMutablePointer<Int>?
+) -> CStatus {
     guarded {
         let model = try model(handle)
         let tensors = model.layout.tensors
         guard index >= 0, index < tensors.count else {
-            throw CharRNNError.notFound("tensor index \(UInt(bitPattern: index)) is out of range: the model has \(tensors.count) tensors")
+            throw CharRNNError.notFound(
+                "tensor index \(UInt(bitPattern: index)) is out of range: the model has \(tensors.count) tensors")
         }
         let tensor = tensors[index]
         guard name != nil || nameNeeded != nil || shape != nil || rank != nil else {
@@ -131,24 +142,30 @@ public func capi_model_tensor_info(_ handle: CModel?, _ index: Int, _ name: Unsa
 }
 
 @_cdecl("charrnn_model_get_weights")
-public func capi_model_get_weights(_ handle: CModel?, _ layer: UnsafePointer<CChar>?, _ weight: UnsafePointer<CChar>?,
-                                   _ data: UnsafeMutablePointer<Float>?, _ capacity: Int,
-                                   _ needed: UnsafeMutablePointer<Int>?) -> CStatus {
+public func capi_model_get_weights(
+    _ handle: CModel?, _ layer: UnsafePointer<CChar>?, _ weight: UnsafePointer<CChar>?,
+    _ data: UnsafeMutablePointer<Float>?, _ capacity: Int,
+    _ needed: UnsafeMutablePointer<Int>?
+) -> CStatus {
     guarded {
         let model = try model(handle)
         let layer = try string(layer, "layer"), weight = try string(weight, "weight")
         let (values, shape) = try model.weights(layer: layer, weight: weight)
-        try fill(values.count, into: data, capacity: capacity, needed: needed, unit: "floats",
-                 what: "\(layer).\(weight) \(shape)") { out in
+        try fill(
+            values.count, into: data, capacity: capacity, needed: needed, unit: "floats",
+            what: "\(layer).\(weight) \(shape)"
+        ) { out in
             values.withUnsafeBufferPointer { out.update(from: $0.baseAddress!, count: values.count) }
         }
     }
 }
 
 @_cdecl("charrnn_model_set_weights")
-public func capi_model_set_weights(_ handle: CModel?, _ layer: UnsafePointer<CChar>?, _ weight: UnsafePointer<CChar>?,
-                                   _ data: UnsafePointer<Float>?, _ count: Int, _ shape: UnsafePointer<Int64>?,
-                                   _ rank: Int) -> CStatus {
+public func capi_model_set_weights(
+    _ handle: CModel?, _ layer: UnsafePointer<CChar>?, _ weight: UnsafePointer<CChar>?,
+    _ data: UnsafePointer<Float>?, _ count: Int, _ shape: UnsafePointer<Int64>?,
+    _ rank: Int
+) -> CStatus {
     guarded {
         let model = try model(handle)
         let layer = try string(layer, "layer"), weight = try string(weight, "weight")
@@ -166,32 +183,41 @@ public func capi_model_set_weights(_ handle: CModel?, _ layer: UnsafePointer<CCh
         guard count == 0 || data != nil else { throw APIError.invalid("data is NULL but count is \(count)") }
         // The shape is checked (naming both shapes) before the count and the data.
         let expected = try model.weights(layer: layer, weight: weight).shape
-        guard dims == expected else { throw CharRNNError.shape("\(layer).\(weight) has shape \(expected), got \(dims)") }
-        guard count == expected.reduce(1, *), let data else {
-            throw CharRNNError.shape("\(layer).\(weight) \(expected) needs \(expected.reduce(1, *)) values, got \(count)")
+        guard dims == expected else {
+            throw CharRNNError.shape("\(layer).\(weight) has shape \(expected), got \(dims)")
         }
-        try model.setWeights(layer: layer, weight: weight, values: UnsafeBufferPointer(start: data, count: count), shape: dims)
+        guard count == expected.reduce(1, *), let data else {
+            throw CharRNNError.shape(
+                "\(layer).\(weight) \(expected) needs \(expected.reduce(1, *)) values, got \(count)")
+        }
+        try model.setWeights(
+            layer: layer, weight: weight, values: UnsafeBufferPointer(start: data, count: count), shape: dims)
     }
 }
 
 @_cdecl("charrnn_model_evaluate")
-public func capi_model_evaluate(_ handle: CModel?, _ textPointer: UnsafePointer<CChar>?, _ len: Int, _ flags: UInt32,
-                                _ result: UnsafeMutablePointer<charrnn_eval_result>?) -> CStatus {
+public func capi_model_evaluate(
+    _ handle: CModel?, _ textPointer: UnsafePointer<CChar>?, _ len: Int, _ flags: UInt32,
+    _ result: UnsafeMutablePointer<charrnn_eval_result>?
+) -> CStatus {
     capi_model_evaluate_interruptible(handle, textPointer, len, flags, nil, nil, result)
 }
 
 @_cdecl("charrnn_model_evaluate_interruptible")
-public func capi_model_evaluate_interruptible(_ handle: CModel?, _ textPointer: UnsafePointer<CChar>?, _ len: Int,
-                                              _ flags: UInt32, _ interrupt: charrnn_interrupt_callback?,
-                                              _ userData: UnsafeMutableRawPointer?,
-                                              _ result: UnsafeMutablePointer<charrnn_eval_result>?) -> CStatus {
+public func capi_model_evaluate_interruptible(
+    _ handle: CModel?, _ textPointer: UnsafePointer<CChar>?, _ len: Int,
+    _ flags: UInt32, _ interrupt: charrnn_interrupt_callback?,
+    _ userData: UnsafeMutableRawPointer?,
+    _ result: UnsafeMutablePointer<charrnn_eval_result>?
+) -> CStatus {
     guarded {
         let model = try model(handle)
         let skip = try skipFlag(flags)
         let scalars = try text(textPointer, len)
         guard let result else { throw APIError.invalid("result is NULL") }
         let bytes = try resultSize(result, "result")!
-        let r = try model.evaluate(scalars, skipUnknown: skip, interrupt: interrupt.map { callback in { callback(userData) != 0 } })
+        let r = try model.evaluate(
+            scalars, skipUnknown: skip, interrupt: interrupt.map { callback in { callback(userData) != 0 } })
         var out = charrnn_eval_result()
         out.loss = r.meanLoss
         out.perplexity = exp(r.meanLoss)

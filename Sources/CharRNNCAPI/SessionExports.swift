@@ -17,14 +17,17 @@ func defaultSampleParams() -> charrnn_sample_params {
 }
 
 @_cdecl("charrnn_sample_params_init")
-public func capi_sample_params_init(_ params: UnsafeMutablePointer<charrnn_sample_params>?, _ structSize: Int) -> CStatus {
+public func capi_sample_params_init(_ params: UnsafeMutablePointer<charrnn_sample_params>?, _ structSize: Int)
+    -> CStatus
+{
     guarded { try initParameters(params, size: structSize, defaults: defaultSampleParams()) }
 }
 
 /// Validated sampling parameters from C (NULL = defaults) and the seed to apply, if any.
 func samplingParameters(_ params: UnsafePointer<charrnn_sample_params>?) throws -> (SamplingParameters, UInt64?) {
     let p = try readParameters(params, defaults: defaultSampleParams(), "params")
-    let parameters = SamplingParameters(temperature: p.temperature, topK: Int(p.top_k), topP: p.top_p, greedy: p.greedy != 0)
+    let parameters = SamplingParameters(
+        temperature: p.temperature, topK: Int(p.top_k), topP: p.top_p, greedy: p.greedy != 0)
     try parameters.validate()
     return (parameters, p.seed == UInt64.max ? nil : p.seed)
 }
@@ -35,8 +38,10 @@ public func capi_session_new(_ handle: CModel?, _ out: UnsafeMutablePointer<CSes
 }
 
 @_cdecl("charrnn_session_new_with_precision")
-public func capi_session_new_with_precision(_ handle: CModel?, _ precision: charrnn_precision,
-                                            _ out: UnsafeMutablePointer<CSession?>?) -> CStatus {
+public func capi_session_new_with_precision(
+    _ handle: CModel?, _ precision: charrnn_precision,
+    _ out: UnsafeMutablePointer<CSession?>?
+) -> CStatus {
     guarded {
         let model = try model(handle)
         guard let out else { throw APIError.invalid("out is NULL") }
@@ -44,7 +49,8 @@ public func capi_session_new_with_precision(_ handle: CModel?, _ precision: char
         switch precision {
         case CHARRNN_PRECISION_FLOAT32: weights = .float32
         case CHARRNN_PRECISION_INT8: weights = .int8
-        default: throw APIError.invalid("precision \(precision.rawValue) is not a charrnn_precision (0 float32, 1 int8)")
+        default:
+            throw APIError.invalid("precision \(precision.rawValue) is not a charrnn_precision (0 float32, 1 int8)")
         }
         out.pointee = box(try Session.checked(model: model, seed: 0, precision: weights))
     }
@@ -80,37 +86,47 @@ public func capi_session_get_window(_ handle: CSession?, _ window: UnsafeMutable
 }
 
 @_cdecl("charrnn_session_feed")
-public func capi_session_feed(_ handle: CSession?, _ textPointer: UnsafePointer<CChar>?, _ len: Int, _ flags: UInt32,
-                              _ fed: UnsafeMutablePointer<Int>?, _ skipped: UnsafeMutablePointer<Int>?) -> CStatus {
+public func capi_session_feed(
+    _ handle: CSession?, _ textPointer: UnsafePointer<CChar>?, _ len: Int, _ flags: UInt32,
+    _ fed: UnsafeMutablePointer<Int>?, _ skipped: UnsafeMutablePointer<Int>?
+) -> CStatus {
     capi_session_feed_interruptible(handle, textPointer, len, flags, nil, nil, fed, skipped)
 }
 
 @_cdecl("charrnn_session_feed_interruptible")
-public func capi_session_feed_interruptible(_ handle: CSession?, _ textPointer: UnsafePointer<CChar>?, _ len: Int,
-                                            _ flags: UInt32, _ interrupt: charrnn_interrupt_callback?,
-                                            _ userData: UnsafeMutableRawPointer?, _ fed: UnsafeMutablePointer<Int>?,
-                                            _ skipped: UnsafeMutablePointer<Int>?) -> CStatus {
+public func capi_session_feed_interruptible(
+    _ handle: CSession?, _ textPointer: UnsafePointer<CChar>?, _ len: Int,
+    _ flags: UInt32, _ interrupt: charrnn_interrupt_callback?,
+    _ userData: UnsafeMutableRawPointer?, _ fed: UnsafeMutablePointer<Int>?,
+    _ skipped: UnsafeMutablePointer<Int>?
+) -> CStatus {
     guarded {
         let session = try session(handle)
         let skip = try skipFlag(flags)
         let scalars = try text(textPointer, len)
-        let result = try session.feed(scalars, skipUnknown: skip, interrupt: interrupt.map { callback in { callback(userData) != 0 } })
+        let result = try session.feed(
+            scalars, skipUnknown: skip, interrupt: interrupt.map { callback in { callback(userData) != 0 } })
         fed?.pointee = result.fed
         skipped?.pointee = result.skippedCount
     }
 }
 
 @_cdecl("charrnn_session_probabilities")
-public func capi_session_probabilities(_ handle: CSession?, _ probs: UnsafeMutablePointer<Float>?, _ capacity: Int,
-                                       _ needed: UnsafeMutablePointer<Int>?) -> CStatus {
+public func capi_session_probabilities(
+    _ handle: CSession?, _ probs: UnsafeMutablePointer<Float>?, _ capacity: Int,
+    _ needed: UnsafeMutablePointer<Int>?
+) -> CStatus {
     guarded {
         let session = try session(handle)
         guard session.hasInput else {
-            throw CharRNNError.state("no character has been fed since the session was created or reset: feed at least one character first")
+            throw CharRNNError.state(
+                "no character has been fed since the session was created or reset: feed at least one character first")
         }
         var failure: Error?
-        try fill(session.model.config.vocabSize, into: probs, capacity: capacity, needed: needed, unit: "floats",
-                 what: "the distribution") { out in
+        try fill(
+            session.model.config.vocabSize, into: probs, capacity: capacity, needed: needed, unit: "floats",
+            what: "the distribution"
+        ) { out in
             do { try session.probabilities(into: out) } catch { failure = error }
         }
         if let failure { throw failure }
@@ -118,13 +134,16 @@ public func capi_session_probabilities(_ handle: CSession?, _ probs: UnsafeMutab
 }
 
 @_cdecl("charrnn_session_sample")
-public func capi_session_sample(_ handle: CSession?, _ params: UnsafePointer<charrnn_sample_params>?,
-                                _ codepoint: UnsafeMutablePointer<UInt32>?, _ probability: UnsafeMutablePointer<Float>?) -> CStatus {
+public func capi_session_sample(
+    _ handle: CSession?, _ params: UnsafePointer<charrnn_sample_params>?,
+    _ codepoint: UnsafeMutablePointer<UInt32>?, _ probability: UnsafeMutablePointer<Float>?
+) -> CStatus {
     guarded {
         let session = try session(handle)
         let (parameters, seed) = try samplingParameters(params)
         guard session.hasInput else {
-            throw CharRNNError.state("no character has been fed since the session was created or reset: feed at least one character first")
+            throw CharRNNError.state(
+                "no character has been fed since the session was created or reset: feed at least one character first")
         }
         if let seed { session.rng = RandomGenerator(seed: seed) }
         let next = try session.sample(parameters)
@@ -134,17 +153,22 @@ public func capi_session_sample(_ handle: CSession?, _ params: UnsafePointer<cha
 }
 
 @_cdecl("charrnn_session_generate")
-public func capi_session_generate(_ handle: CSession?, _ n: Int, _ params: UnsafePointer<charrnn_sample_params>?,
-                                  _ callback: charrnn_token_callback?, _ userData: UnsafeMutableRawPointer?,
-                                  _ generated: UnsafeMutablePointer<Int>?) -> CStatus {
+public func capi_session_generate(
+    _ handle: CSession?, _ n: Int, _ params: UnsafePointer<charrnn_sample_params>?,
+    _ callback: charrnn_token_callback?, _ userData: UnsafeMutableRawPointer?,
+    _ generated: UnsafeMutablePointer<Int>?
+) -> CStatus {
     guarded {
         let session = try session(handle)
         let n = try length(n, "n")
-        guard n <= maxGenerate else { throw APIError.invalid("n is \(n); one call generates at most \(maxGenerate) characters") }
+        guard n <= maxGenerate else {
+            throw APIError.invalid("n is \(n); one call generates at most \(maxGenerate) characters")
+        }
         let (parameters, seed) = try samplingParameters(params)
         guard n > 0 else { generated?.pointee = 0; return }
         guard session.hasInput else {
-            throw CharRNNError.state("no character has been fed since the session was created or reset: feed at least one character first")
+            throw CharRNNError.state(
+                "no character has been fed since the session was created or reset: feed at least one character first")
         }
         if let seed { session.rng = RandomGenerator(seed: seed) }
         var count = 0
@@ -155,11 +179,14 @@ public func capi_session_generate(_ handle: CSession?, _ n: Int, _ params: Unsaf
             guard let callback else { continue }
             var width = 0
             withUnsafeMutableBytes(of: &utf8) { bytes in
-                UTF8.encode(next.character) { byte in bytes[width] = byte; width += 1 }
+                UTF8.encode(next.character) { byte in
+                    bytes[width] = byte; width += 1
+                }
             }
             let stop = withUnsafeBytes(of: &utf8) { bytes in
-                callback(next.character.value, bytes.baseAddress!.assumingMemoryBound(to: CChar.self), width,
-                         next.probability, userData)
+                callback(
+                    next.character.value, bytes.baseAddress!.assumingMemoryBound(to: CChar.self), width,
+                    next.probability, userData)
             }
             if stop != 0 { break }
         }
@@ -168,13 +195,17 @@ public func capi_session_generate(_ handle: CSession?, _ n: Int, _ params: Unsaf
 }
 
 @_cdecl("charrnn_session_get_state")
-public func capi_session_get_state(_ handle: CSession?, _ buf: UnsafeMutableRawPointer?, _ capacity: Int,
-                                   _ needed: UnsafeMutablePointer<Int>?) -> CStatus {
+public func capi_session_get_state(
+    _ handle: CSession?, _ buf: UnsafeMutableRawPointer?, _ capacity: Int,
+    _ needed: UnsafeMutablePointer<Int>?
+) -> CStatus {
     guarded {
         let session = try session(handle)
         let size = Session.stateSize(for: session.model)
-        try fill(size, into: buf?.assumingMemoryBound(to: UInt8.self), capacity: capacity, needed: needed,
-                 unit: "bytes", what: "the session state") { out in
+        try fill(
+            size, into: buf?.assumingMemoryBound(to: UInt8.self), capacity: capacity, needed: needed,
+            unit: "bytes", what: "the session state"
+        ) { out in
             let bytes = session.stateBytes()
             bytes.withUnsafeBufferPointer { out.update(from: $0.baseAddress!, count: min(bytes.count, size)) }
         }

@@ -13,9 +13,15 @@ struct APIError: Error {
     let status: charrnn_status
     let message: String
 
-    static func invalid(_ message: String) -> APIError { APIError(status: CHARRNN_ERR_INVALID_ARGUMENT, message: message) }
-    static func tooSmall(_ message: String) -> APIError { APIError(status: CHARRNN_ERR_BUFFER_TOO_SMALL, message: message) }
-    static func outOfMemory(_ message: String) -> APIError { APIError(status: CHARRNN_ERR_OUT_OF_MEMORY, message: message) }
+    static func invalid(_ message: String) -> APIError {
+        APIError(status: CHARRNN_ERR_INVALID_ARGUMENT, message: message)
+    }
+    static func tooSmall(_ message: String) -> APIError {
+        APIError(status: CHARRNN_ERR_BUFFER_TOO_SMALL, message: message)
+    }
+    static func outOfMemory(_ message: String) -> APIError {
+        APIError(status: CHARRNN_ERR_OUT_OF_MEMORY, message: message)
+    }
     static func config(_ message: String) -> APIError { APIError(status: CHARRNN_ERR_CONFIG, message: message) }
 }
 

@@ -71,12 +71,14 @@ private func checkedSize<T: SizedStruct>(_ pointer: UnsafeRawPointer, _ type: T.
         throw APIError.invalid("\(name)->struct_size is 0 (not set): \(T.howToFill)")
     }
     guard size >= T.firstSize else {
-        throw APIError.invalid("\(name)->struct_size is \(size), smaller than any \(T.cName) (\(T.firstSize) bytes "
-                               + "in 0.2.0, the first version with struct_size): \(T.howToFill)")
+        throw APIError.invalid(
+            "\(name)->struct_size is \(size), smaller than any \(T.cName) (\(T.firstSize) bytes "
+                + "in 0.2.0, the first version with struct_size): \(T.howToFill)")
     }
     guard size <= maxStructSize else {
-        throw APIError.invalid("\(name)->struct_size is \(size), larger than the \(maxStructSize) bytes the library "
-                               + "accepts: not a \(T.cName) (\(T.howToFill))")
+        throw APIError.invalid(
+            "\(name)->struct_size is \(size), larger than the \(maxStructSize) bytes the library "
+                + "accepts: not a \(T.cName) (\(T.howToFill))")
     }
     return size
 }
@@ -84,8 +86,9 @@ private func checkedSize<T: SizedStruct>(_ pointer: UnsafeRawPointer, _ type: T.
 /// A size argument of an init function, checked as struct_size is.
 private func checkedSizeArgument<T: SizedStruct>(_ size: Int, _ type: T.Type) throws -> Int {
     guard size >= T.firstSize, size <= maxStructSize else {
-        throw APIError.invalid("struct_size is \(UInt(bitPattern: size)): a \(T.cName) has at least \(T.firstSize) "
-                               + "bytes (0.2.0) and the library accepts at most \(maxStructSize); pass sizeof(*params)")
+        throw APIError.invalid(
+            "struct_size is \(UInt(bitPattern: size)): a \(T.cName) has at least \(T.firstSize) "
+                + "bytes (0.2.0) and the library accepts at most \(maxStructSize); pass sizeof(*params)")
     }
     return size
 }
@@ -103,9 +106,10 @@ func readParameters<T: SizedStruct>(_ pointer: UnsafePointer<T>?, defaults: T, _
     if size > known {
         let tail = UnsafeRawBufferPointer(start: raw + known, count: size - known)
         if let offset = tail.firstIndex(where: { $0 != 0 }) {
-            throw APIError.invalid("\(name)->struct_size is \(size) bytes but this library (\(String(cString: capi_version()!))) knows "
-                                   + "the first \(known) of a \(T.cName): byte \(known + offset) is not zero, so a "
-                                   + "field this library does not have is set (leave it zero, or use a newer libcharrnn)")
+            throw APIError.invalid(
+                "\(name)->struct_size is \(size) bytes but this library (\(String(cString: capi_version()!))) knows "
+                    + "the first \(known) of a \(T.cName): byte \(known + offset) is not zero, so a "
+                    + "field this library does not have is set (leave it zero, or use a newer libcharrnn)")
         }
     }
     withUnsafeMutableBytes(of: &value) { out in

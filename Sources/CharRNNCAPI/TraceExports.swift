@@ -17,15 +17,19 @@ extension charrnn_trace_info: SizedStruct {
 }
 
 @_cdecl("charrnn_model_get_layer_info")
-public func capi_model_get_layer_info(_ handle: CModel?, _ layer: Int,
-                                      _ info: UnsafeMutablePointer<charrnn_layer_info>?) -> CStatus {
+public func capi_model_get_layer_info(
+    _ handle: CModel?, _ layer: Int,
+    _ info: UnsafeMutablePointer<charrnn_layer_info>?
+) -> CStatus {
     guarded {
         let model = try model(handle)
         guard let info, let bytes = try resultSize(info, "info") else { throw APIError.invalid("info is NULL") }
         let layers = model.config.layers
         // A size_t above Int.max arrives negative: no such layer either.
         guard layer >= 0, layer < layers.count else {
-            throw CharRNNError.notFound("layer \(UInt(bitPattern: layer)): the model has \(layers.count) recurrent layers (0...\(layers.count - 1))")
+            throw CharRNNError.notFound(
+                "layer \(UInt(bitPattern: layer)): the model has \(layers.count) recurrent layers (0...\(layers.count - 1))"
+            )
         }
         var result = charrnn_layer_info()
         switch layers[layer].cell {
@@ -40,18 +44,22 @@ public func capi_model_get_layer_info(_ handle: CModel?, _ layer: Int,
 }
 
 @_cdecl("charrnn_model_trace")
-public func capi_model_trace(_ handle: CModel?, _ textPointer: UnsafePointer<CChar>?, _ len: Int, _ flags: UInt32,
-                             _ interrupt: charrnn_interrupt_callback?, _ userData: UnsafeMutableRawPointer?,
-                             _ probs: UnsafeMutablePointer<Float>?, _ probsCapacity: Int,
-                             _ states: UnsafeMutablePointer<Float>?, _ statesCapacity: Int,
-                             _ info: UnsafeMutablePointer<charrnn_trace_info>?) -> CStatus {
+public func capi_model_trace(
+    _ handle: CModel?, _ textPointer: UnsafePointer<CChar>?, _ len: Int, _ flags: UInt32,
+    _ interrupt: charrnn_interrupt_callback?, _ userData: UnsafeMutableRawPointer?,
+    _ probs: UnsafeMutablePointer<Float>?, _ probsCapacity: Int,
+    _ states: UnsafeMutablePointer<Float>?, _ statesCapacity: Int,
+    _ info: UnsafeMutablePointer<charrnn_trace_info>?
+) -> CStatus {
     guarded {
         let model = try model(handle)
         let skip = try skipFlag(flags)
         guard let info, let bytes = try resultSize(info, "info") else { throw APIError.invalid("info is NULL") }
         let probsCapacity = try length(probsCapacity, "probs_capacity")
         let statesCapacity = try length(statesCapacity, "states_capacity")
-        guard probs != nil || probsCapacity == 0 else { throw APIError.invalid("probs is NULL but probs_capacity is \(probsCapacity)") }
+        guard probs != nil || probsCapacity == 0 else {
+            throw APIError.invalid("probs is NULL but probs_capacity is \(probsCapacity)")
+        }
         guard states != nil || statesCapacity == 0 else {
             throw APIError.invalid("states is NULL but states_capacity is \(statesCapacity)")
         }
@@ -75,9 +83,11 @@ public func capi_model_trace(_ handle: CModel?, _ textPointer: UnsafePointer<CCh
             writeResult(sizes, to: info, count: bytes)
             return
         }
-        for (buffer, capacity, needed, name) in [(probs != nil, probsCapacity, n * V, "probs"),
-                                                 (states != nil, statesCapacity, n * width, "states")]
-            where buffer && capacity < needed {
+        for (buffer, capacity, needed, name) in [
+            (probs != nil, probsCapacity, n * V, "probs"),
+            (states != nil, statesCapacity, n * width, "states")
+        ]
+        where buffer && capacity < needed {
             writeResult(sizes, to: info, count: bytes)
             throw APIError.tooSmall("\(name) needs \(needed) floats for \(n) characters, the buffer holds \(capacity)")
         }

@@ -47,7 +47,8 @@ func unsetTrainParams() -> charrnn_train_params {
 }
 
 @_cdecl("charrnn_train_params_init")
-public func capi_train_params_init(_ params: UnsafeMutablePointer<charrnn_train_params>?, _ structSize: Int) -> CStatus {
+public func capi_train_params_init(_ params: UnsafeMutablePointer<charrnn_train_params>?, _ structSize: Int) -> CStatus
+{
     guarded { try initParameters(params, size: structSize, defaults: unsetTrainParams()) }
 }
 
@@ -85,7 +86,9 @@ func trainingSettings(_ p: charrnn_train_params) throws -> TrainingSettings {
     case CHARRNN_OBJECTIVE_UNSET.rawValue: break
     case CHARRNN_OBJECTIVE_SEQUENCE.rawValue: s.objective = .sequence
     case CHARRNN_OBJECTIVE_WINDOW.rawValue: s.objective = .window
-    default: throw APIError.config("objective \(p.objective.rawValue) is not one of CHARRNN_OBJECTIVE_SEQUENCE (0), WINDOW (1)")
+    default:
+        throw APIError.config(
+            "objective \(p.objective.rawValue) is not one of CHARRNN_OBJECTIVE_SEQUENCE (0), WINDOW (1)")
     }
     s.seqLength = given(p.seq_length)
     s.windowStep = given(p.step)
@@ -96,7 +99,10 @@ func trainingSettings(_ p: charrnn_train_params) throws -> TrainingSettings {
     case CHARRNN_OPTIMIZER_RMSPROP.rawValue: s.optimizer = .rmsprop
     case CHARRNN_OPTIMIZER_SGD.rawValue: s.optimizer = .sgd
     case CHARRNN_OPTIMIZER_ADAGRAD.rawValue: s.optimizer = .adagrad
-    default: throw APIError.config("optimizer \(p.optimizer.rawValue) is not one of CHARRNN_OPTIMIZER_ADAM (0), RMSPROP (1), SGD (2), ADAGRAD (3)")
+    default:
+        throw APIError.config(
+            "optimizer \(p.optimizer.rawValue) is not one of CHARRNN_OPTIMIZER_ADAM (0), RMSPROP (1), SGD (2), ADAGRAD (3)"
+        )
     }
     s.learningRate = given(p.learning_rate)
     s.momentum = given(p.momentum)
@@ -143,9 +149,11 @@ private func progress(_ kind: charrnn_progress_kind, _ p: TrainingProgress, epoc
 }
 
 @_cdecl("charrnn_train")
-public func capi_train(_ corpusPath: UnsafePointer<CChar>?, _ params: UnsafePointer<charrnn_train_params>?,
-                       _ callback: charrnn_progress_callback?, _ userData: UnsafeMutableRawPointer?,
-                       _ out: UnsafeMutablePointer<CModel?>?, _ result: UnsafeMutablePointer<charrnn_train_result>?) -> CStatus {
+public func capi_train(
+    _ corpusPath: UnsafePointer<CChar>?, _ params: UnsafePointer<charrnn_train_params>?,
+    _ callback: charrnn_progress_callback?, _ userData: UnsafeMutableRawPointer?,
+    _ out: UnsafeMutablePointer<CModel?>?, _ result: UnsafeMutablePointer<charrnn_train_result>?
+) -> CStatus {
     guarded {
         let path = try string(corpusPath, "corpus_path")
         let settings = try trainingSettings(readParameters(params, defaults: unsetTrainParams(), "params"))
@@ -195,8 +203,9 @@ public func capi_train(_ corpusPath: UnsafePointer<CChar>?, _ params: UnsafePoin
         }
         out?.pointee = box(trainer.model)
         if summary.cancelled {
-            throw CharRNNError.cancelled("training was cancelled by the progress callback after step \(p.step)"
-                                         + (summary.checkpoint.map { "; the last checkpoint is \($0)" } ?? ""))
+            throw CharRNNError.cancelled(
+                "training was cancelled by the progress callback after step \(p.step)"
+                    + (summary.checkpoint.map { "; the last checkpoint is \($0)" } ?? ""))
         }
     }
 }

@@ -64,81 +64,82 @@ static inline __attribute__((always_inline)) void prefetch_rows(const float *p, 
 /// into blocks of GEMM_ROWS (or GEMM_WIDE_ROWS) rows whose accumulators stay in registers for the whole
 /// of k. Panel p of B starts `p · panel_step` floats after b and its rows are `ldb` apart: panel_step =
 /// COLUMNS for B row-major, panel_rows · COLUMNS for B packed (crnn_pack_panels).
-#define DEFINE_GEMM_PANELS(COLUMNS)                                                                             \
-    /* `rows` (≤ GEMM_WIDE_ROWS) rows of C, `width` (≤ COLUMNS) columns. */                                    \
-    static inline __attribute__((always_inline)) void gemm_block_##COLUMNS(                                     \
-        size_t rows, size_t width, size_t k, const float *restrict a, size_t lda, const float *restrict b,     \
-        size_t ldb, float *restrict c, size_t ldc, int accumulate) {                                           \
-        float acc[GEMM_WIDE_ROWS][COLUMNS] = {{0}};                                                            \
-        for (size_t p = 0; p < k; p++) {                                                                       \
-            const float *restrict bp = b + p * ldb;                                                            \
-            for (size_t r = 0; r < rows; r++) {                                                                \
-                const float ar = a[r * lda + p];                                                               \
-                for (size_t j = 0; j < width; j++) acc[r][j] += ar * bp[j];                                    \
-            }                                                                                                  \
-        }                                                                                                      \
-        for (size_t r = 0; r < rows; r++)                                                                      \
-            for (size_t j = 0; j < width; j++)                                                                 \
-                c[r * ldc + j] = accumulate ? c[r * ldc + j] + acc[r][j] : acc[r][j];                          \
-    }                                                                                                          \
-    static inline __attribute__((always_inline)) void gemm_panels_##COLUMNS(                                    \
-        size_t m, size_t n, size_t k, const float *restrict a, size_t lda, const float *restrict b,            \
-        size_t panel_step, size_t ldb, float *restrict c, size_t ldc, int accumulate) {                        \
+#define DEFINE_GEMM_PANELS(COLUMNS)                                                                                    \
+    /* `rows` (≤ GEMM_WIDE_ROWS) rows of C, `width` (≤ COLUMNS) columns. */                                        \
+    static inline __attribute__((always_inline)) void gemm_block_##COLUMNS(                                            \
+        size_t rows, size_t width, size_t k, const float *restrict a, size_t lda, const float *restrict b, size_t ldb, \
+        float *restrict c, size_t ldc, int accumulate) {                                                               \
+        float acc[GEMM_WIDE_ROWS][COLUMNS] = {{0}};                                                                    \
+        for (size_t p = 0; p < k; p++) {                                                                               \
+            const float *restrict bp = b + p * ldb;                                                                    \
+            for (size_t r = 0; r < rows; r++) {                                                                        \
+                const float ar = a[r * lda + p];                                                                       \
+                for (size_t j = 0; j < width; j++) acc[r][j] += ar * bp[j];                                            \
+            }                                                                                                          \
+        }                                                                                                              \
+        for (size_t r = 0; r < rows; r++)                                                                              \
+            for (size_t j = 0; j < width; j++) c[r * ldc + j] = accumulate ? c[r * ldc + j] + acc[r][j] : acc[r][j];   \
+    }                                                                                                                  \
+    static inline __attribute__((always_inline)) void gemm_panels_##COLUMNS(                                           \
+        size_t m, size_t n, size_t k, const float *restrict a, size_t lda, const float *restrict b, size_t panel_step, \
+        size_t ldb, float *restrict c, size_t ldc, int accumulate) {                                                   \
         /* C's rows are ldc apart, a line each per panel, which no hardware prefetcher predicts (in         \
            training, gates written by the whole-sequence GEMM long before, out in L3 or memory): each       \
-           panel fetches the next one's while its k loops run, and the first panel's are fetched here. */   \
-        prefetch_rows(c, m, n < COLUMNS ? n : COLUMNS, ldc);                                                   \
-        for (size_t j0 = 0, p = 0; j0 < n; j0 += COLUMNS, p++) {                                               \
-            if (j0 + COLUMNS < n)                                                                              \
-                prefetch_rows(c + j0 + COLUMNS, m, n - j0 - COLUMNS < COLUMNS ? n - j0 - COLUMNS : COLUMNS, ldc); \
-            const float *bp = b + p * panel_step;                                                              \
-            const size_t width = n - j0 < COLUMNS ? n - j0 : COLUMNS;                                          \
-            size_t i0 = 0;                                                                                     \
-            if (width == COLUMNS) { /* the common case, with every trip count known to the compiler */         \
-                const size_t wide = wide_blocks(m);                                                            \
-                for (size_t w = 0; w < wide; w++, i0 += GEMM_WIDE_ROWS)                                        \
-                    gemm_block_##COLUMNS(GEMM_WIDE_ROWS, COLUMNS, k, a + i0 * lda, lda, bp, ldb,               \
-                                         c + i0 * ldc + j0, ldc, accumulate);                                  \
-                for (; i0 + GEMM_ROWS <= m; i0 += GEMM_ROWS)                                                   \
-                    gemm_block_##COLUMNS(GEMM_ROWS, COLUMNS, k, a + i0 * lda, lda, bp, ldb, c + i0 * ldc + j0, \
-                                         ldc, accumulate);                                                     \
-                const float *ai = a + i0 * lda;                                                                \
-                float *ci = c + i0 * ldc + j0;                                                                 \
-                switch (m - i0) { /* the last 1–3 rows, when m is too small for wide blocks to take them */    \
-                case 3: gemm_block_##COLUMNS(3, COLUMNS, k, ai, lda, bp, ldb, ci, ldc, accumulate); break;     \
-                case 2: gemm_block_##COLUMNS(2, COLUMNS, k, ai, lda, bp, ldb, ci, ldc, accumulate); break;     \
-                case 1: gemm_block_##COLUMNS(1, COLUMNS, k, ai, lda, bp, ldb, ci, ldc, accumulate); break;     \
-                }                                                                                              \
-                continue;                                                                                      \
-            }                                                                                                  \
-            for (; i0 < m; i0 += GEMM_ROWS) {                                                                  \
-                const size_t rows = m - i0 < GEMM_ROWS ? m - i0 : GEMM_ROWS;                                   \
-                gemm_block_##COLUMNS(rows, width, k, a + i0 * lda, lda, bp, ldb, c + i0 * ldc + j0, ldc,       \
-                                     accumulate);                                                              \
-            }                                                                                                  \
-        }                                                                                                      \
+           panel fetches the next one's while its k loops run, and the first panel's are fetched here. */          \
+        prefetch_rows(c, m, n < COLUMNS ? n : COLUMNS, ldc);                                                           \
+        for (size_t j0 = 0, p = 0; j0 < n; j0 += COLUMNS, p++) {                                                       \
+            if (j0 + COLUMNS < n)                                                                                      \
+                prefetch_rows(c + j0 + COLUMNS, m, n - j0 - COLUMNS < COLUMNS ? n - j0 - COLUMNS : COLUMNS, ldc);      \
+            const float *bp = b + p * panel_step;                                                                      \
+            const size_t width = n - j0 < COLUMNS ? n - j0 : COLUMNS;                                                  \
+            size_t i0 = 0;                                                                                             \
+            if (width == COLUMNS) { /* the common case, with every trip count known to the compiler */                 \
+                const size_t wide = wide_blocks(m);                                                                    \
+                for (size_t w = 0; w < wide; w++, i0 += GEMM_WIDE_ROWS)                                                \
+                    gemm_block_##COLUMNS(GEMM_WIDE_ROWS, COLUMNS, k, a + i0 * lda, lda, bp, ldb, c + i0 * ldc + j0,    \
+                                         ldc, accumulate);                                                             \
+                for (; i0 + GEMM_ROWS <= m; i0 += GEMM_ROWS)                                                           \
+                    gemm_block_##COLUMNS(GEMM_ROWS, COLUMNS, k, a + i0 * lda, lda, bp, ldb, c + i0 * ldc + j0, ldc,    \
+                                         accumulate);                                                                  \
+                const float *ai = a + i0 * lda;                                                                        \
+                float *ci = c + i0 * ldc + j0;                                                                         \
+                switch (m - i0) { /* the last 1–3 rows, when m is too small for wide blocks to take them */          \
+                case 3: gemm_block_##COLUMNS(3, COLUMNS, k, ai, lda, bp, ldb, ci, ldc, accumulate); break;             \
+                case 2: gemm_block_##COLUMNS(2, COLUMNS, k, ai, lda, bp, ldb, ci, ldc, accumulate); break;             \
+                case 1: gemm_block_##COLUMNS(1, COLUMNS, k, ai, lda, bp, ldb, ci, ldc, accumulate); break;             \
+                }                                                                                                      \
+                continue;                                                                                              \
+            }                                                                                                          \
+            for (; i0 < m; i0 += GEMM_ROWS) {                                                                          \
+                const size_t rows = m - i0 < GEMM_ROWS ? m - i0 : GEMM_ROWS;                                           \
+                gemm_block_##COLUMNS(rows, width, k, a + i0 * lda, lda, bp, ldb, c + i0 * ldc + j0, ldc, accumulate);  \
+            }                                                                                                          \
+        }                                                                                                              \
     }
 
 DEFINE_GEMM_PANELS(64)
 DEFINE_GEMM_PANELS(16)
 
 #if defined(__x86_64__) && defined(__ELF__) && defined(__clang__) && !defined(CRNN_SINGLE_VERSION)
-__attribute__((target("arch=x86-64-v4")))
-static void gemm_rows_avx512(size_t m, size_t n, size_t k, const float *restrict a, size_t lda,
-                             const float *restrict b, size_t ldb, float *restrict c, size_t ldc, int accumulate) {
+__attribute__((target("arch=x86-64-v4"))) static void gemm_rows_avx512(size_t m, size_t n, size_t k,
+                                                                       const float *restrict a, size_t lda,
+                                                                       const float *restrict b, size_t ldb,
+                                                                       float *restrict c, size_t ldc, int accumulate) {
     gemm_panels_64(m, n, k, a, lda, b, 64, ldb, c, ldc, accumulate);
 }
 
-__attribute__((target_clones("arch=x86-64-v3", "default")))
-static void gemm_rows_avx2(size_t m, size_t n, size_t k, const float *restrict a, size_t lda,
-                           const float *restrict b, size_t ldb, float *restrict c, size_t ldc, int accumulate) {
+__attribute__((target_clones("arch=x86-64-v3", "default"))) static void
+gemm_rows_avx2(size_t m, size_t n, size_t k, const float *restrict a, size_t lda, const float *restrict b, size_t ldb,
+               float *restrict c, size_t ldc, int accumulate) {
     gemm_panels_16(m, n, k, a, lda, b, 16, ldb, c, ldc, accumulate);
 }
 
 INTERNAL void crnn_gemm_rows(size_t m, size_t n, size_t k, const float *a, size_t lda, const float *b, size_t ldb,
                              float *c, size_t ldc, int accumulate) {
-    if (__builtin_cpu_supports("x86-64-v4")) gemm_rows_avx512(m, n, k, a, lda, b, ldb, c, ldc, accumulate);
-    else gemm_rows_avx2(m, n, k, a, lda, b, ldb, c, ldc, accumulate);
+    if (__builtin_cpu_supports("x86-64-v4"))
+        gemm_rows_avx512(m, n, k, a, lda, b, ldb, c, ldc, accumulate);
+    else
+        gemm_rows_avx2(m, n, k, a, lda, b, ldb, c, ldc, accumulate);
 }
 #else
 INTERNAL void crnn_gemm_rows(size_t m, size_t n, size_t k, const float *a, size_t lda, const float *b, size_t ldb,
@@ -293,7 +294,8 @@ static MULTIVERSIONED void quantize_vector_loop(const float *restrict x, size_t 
         const size_t first = b * CRNN_Q8_BLOCK;
         if (first + CRNN_Q8_BLOCK <= k) {  // a whole block: every trip count known to the compiler
             const float largest = largest_magnitude(x + first, CRNN_Q8_BLOCK), inverse = inverse_scale(largest);
-            for (size_t i = 0; i < CRNN_Q8_BLOCK; i++) values[first + i] = (uint8_t)(quantize(x[first + i], inverse) + 128);
+            for (size_t i = 0; i < CRNN_Q8_BLOCK; i++)
+                values[first + i] = (uint8_t)(quantize(x[first + i], inverse) + 128);
             scales[b] = largest / 127.0f;
             continue;
         }
@@ -312,7 +314,7 @@ INTERNAL void crnn_q8_quantize_vector(const float *x, size_t k, uint8_t *values,
 
 /// y[j] of one column group += Σ_b dot[b][jj] · (s_w · s_x): the float part, identical in every variant.
 static inline __attribute__((always_inline)) void q8_finish_block(float *acc, const int32_t *dot, const float *w_scales,
-                                                                   float x_scale) {
+                                                                  float x_scale) {
     for (size_t jj = 0; jj < CRNN_Q8_GROUP; jj++) acc[jj] = acc[jj] + (float)dot[jj] * (w_scales[jj] * x_scale);
 }
 
@@ -336,7 +338,8 @@ static MULTIVERSIONED void q8_vecmat_portable(const uint8_t *restrict x_values, 
             for (size_t quad = 0; quad < CRNN_Q8_BLOCK / 4; quad++)
                 for (size_t jj = 0; jj < CRNN_Q8_GROUP; jj++)
                     for (size_t r = 0; r < 4; r++)
-                        dot[jj] += ((int32_t)xb[quad * 4 + r] - 128) * (int32_t)tile[quad * 4 * CRNN_Q8_GROUP + jj * 4 + r];
+                        dot[jj] +=
+                            ((int32_t)xb[quad * 4 + r] - 128) * (int32_t)tile[quad * 4 * CRNN_Q8_GROUP + jj * 4 + r];
             q8_finish_block(acc, dot, scales + t * CRNN_Q8_GROUP, x_scales[b]);
         }
         q8_store(y, g, n, acc);
@@ -355,10 +358,10 @@ static MULTIVERSIONED void q8_vecmat_portable(const uint8_t *restrict x_values, 
 /// AVX-512 VNNI: one vpdpbusd multiplies 4 k-values of 16 columns and adds them into 16 int32 lanes.
 /// It takes unsigned × signed bytes, so x comes offset by 128 and 128 · Σ w is taken off again: the same
 /// exact integers as the portable loop.
-__attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni")))
-static void q8_vecmat_vnni(const uint8_t *restrict x_values, const float *restrict x_scales, size_t k,
-                           const int8_t *restrict values, const float *restrict scales,
-                           const int32_t *restrict column_sums, size_t n, size_t g0, size_t g1, float *restrict y) {
+__attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni"))) static void
+q8_vecmat_vnni(const uint8_t *restrict x_values, const float *restrict x_scales, size_t k,
+               const int8_t *restrict values, const float *restrict scales, const int32_t *restrict column_sums,
+               size_t n, size_t g0, size_t g1, float *restrict y) {
     const size_t blocks = div_up(k, CRNN_Q8_BLOCK);
     for (size_t g = g0; g < g1; g++) {
         __m512 acc = _mm512_setzero_ps();
@@ -375,7 +378,8 @@ static void q8_vecmat_vnni(const uint8_t *restrict x_values, const float *restri
             }
             const __m512i sums = _mm512_loadu_si512((const void *)(column_sums + t * CRNN_Q8_GROUP));
             dot = _mm512_sub_epi32(dot, _mm512_slli_epi32(sums, 7));
-            const __m512 scale = _mm512_mul_ps(_mm512_loadu_ps(scales + t * CRNN_Q8_GROUP), _mm512_set1_ps(x_scales[b]));
+            const __m512 scale =
+                _mm512_mul_ps(_mm512_loadu_ps(scales + t * CRNN_Q8_GROUP), _mm512_set1_ps(x_scales[b]));
             acc = _mm512_add_ps(acc, _mm512_mul_ps(_mm512_cvtepi32_ps(dot), scale));
         }
         if ((g + 1) * CRNN_Q8_GROUP <= n) {
@@ -398,10 +402,10 @@ static void q8_vecmat_vnni(const uint8_t *restrict x_values, const float *restri
 
 /// One group's product over every block; `prepared` holds |x| and x per quad (broadcast), or is NULL for
 /// x worked out here from the stored bytes.
-__attribute__((target("avx2"), always_inline))
-static inline void q8_group_avx2(const uint8_t *restrict x_values, const float *restrict x_scales, size_t blocks,
-                                 const __m256i *restrict prepared, const int8_t *restrict values,
-                                 const float *restrict scales, size_t g, size_t n, float *restrict y) {
+__attribute__((target("avx2"), always_inline)) static inline void
+q8_group_avx2(const uint8_t *restrict x_values, const float *restrict x_scales, size_t blocks,
+              const __m256i *restrict prepared, const int8_t *restrict values, const float *restrict scales, size_t g,
+              size_t n, float *restrict y) {
     const __m256i offset = _mm256_set1_epi8((char)0x80), ones = _mm256_set1_epi16(1);
     __m256 acc_low = _mm256_setzero_ps(), acc_high = _mm256_setzero_ps();  // columns 0–7 and 8–15
     for (size_t b = 0; b < blocks; b++) {
@@ -427,8 +431,10 @@ static inline void q8_group_avx2(const uint8_t *restrict x_values, const float *
         }
         const __m256 x_scale = _mm256_set1_ps(x_scales[b]);
         const float *s = scales + t * CRNN_Q8_GROUP;
-        acc_low = _mm256_add_ps(acc_low, _mm256_mul_ps(_mm256_cvtepi32_ps(dot_low), _mm256_mul_ps(_mm256_loadu_ps(s), x_scale)));
-        acc_high = _mm256_add_ps(acc_high, _mm256_mul_ps(_mm256_cvtepi32_ps(dot_high), _mm256_mul_ps(_mm256_loadu_ps(s + 8), x_scale)));
+        acc_low = _mm256_add_ps(acc_low,
+                                _mm256_mul_ps(_mm256_cvtepi32_ps(dot_low), _mm256_mul_ps(_mm256_loadu_ps(s), x_scale)));
+        acc_high = _mm256_add_ps(
+            acc_high, _mm256_mul_ps(_mm256_cvtepi32_ps(dot_high), _mm256_mul_ps(_mm256_loadu_ps(s + 8), x_scale)));
     }
     float out[CRNN_Q8_GROUP];
     _mm256_storeu_ps(out, acc_low);
@@ -436,10 +442,10 @@ static inline void q8_group_avx2(const uint8_t *restrict x_values, const float *
     q8_store(y, g, n, out);
 }
 
-__attribute__((target("avx2")))
-static void q8_vecmat_avx2(const uint8_t *restrict x_values, const float *restrict x_scales, size_t k,
-                           const int8_t *restrict values, const float *restrict scales, size_t n, size_t g0,
-                           size_t g1, float *restrict y) {
+__attribute__((target("avx2"))) static void q8_vecmat_avx2(const uint8_t *restrict x_values,
+                                                           const float *restrict x_scales, size_t k,
+                                                           const int8_t *restrict values, const float *restrict scales,
+                                                           size_t n, size_t g0, size_t g1, float *restrict y) {
     const size_t blocks = div_up(k, CRNN_Q8_BLOCK), quads = blocks * (CRNN_Q8_BLOCK / 4);
     if (quads > AVX2_PREPARED_QUADS) {
         for (size_t g = g0; g < g1; g++) q8_group_avx2(x_values, x_scales, blocks, NULL, values, scales, g, n, y);
@@ -459,11 +465,12 @@ static void q8_vecmat_avx2(const uint8_t *restrict x_values, const float *restri
 }
 #endif
 
-INTERNAL void crnn_q8_vecmat_accumulate(const uint8_t *x_values, const float *x_scales, size_t k,
-                                        const int8_t *values, const float *scales, const int32_t *column_sums,
-                                        size_t n, size_t g0, size_t g1, float *y) {
+INTERNAL void crnn_q8_vecmat_accumulate(const uint8_t *x_values, const float *x_scales, size_t k, const int8_t *values,
+                                        const float *scales, const int32_t *column_sums, size_t n, size_t g0, size_t g1,
+                                        float *y) {
 #ifdef CRNN_HAVE_X86_KERNELS
-    if (__builtin_cpu_supports("avx512vnni") && __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl")) {
+    if (__builtin_cpu_supports("avx512vnni") && __builtin_cpu_supports("avx512bw") &&
+        __builtin_cpu_supports("avx512vl")) {
         q8_vecmat_vnni(x_values, x_scales, k, values, scales, column_sums, n, g0, g1, y);
         return;
     }

@@ -32,8 +32,8 @@ static MULTIVERSIONED void sgd_loop(float *restrict p, const float *restrict g, 
     for (size_t i = 0; i < n; i++) p[i] = p[i] - learning_rate * g[i];
 }
 
-static MULTIVERSIONED void momentum_loop(float *restrict p, const float *restrict g, float *restrict velocity,
-                                         size_t n, float learning_rate, float momentum, int nesterov) {
+static MULTIVERSIONED void momentum_loop(float *restrict p, const float *restrict g, float *restrict velocity, size_t n,
+                                         float learning_rate, float momentum, int nesterov) {
     for (size_t i = 0; i < n; i++) {
         const float v = momentum * velocity[i] - learning_rate * g[i];
         velocity[i] = v;
@@ -41,9 +41,9 @@ static MULTIVERSIONED void momentum_loop(float *restrict p, const float *restric
     }
 }
 
-static MULTIVERSIONED void rmsprop_loop(float *restrict p, const float *restrict g, float *restrict average,
-                                        size_t n, float learning_rate, float rho, float one_minus_rho,
-                                        float epsilon, int epsilon_inside_root) {
+static MULTIVERSIONED void rmsprop_loop(float *restrict p, const float *restrict g, float *restrict average, size_t n,
+                                        float learning_rate, float rho, float one_minus_rho, float epsilon,
+                                        int epsilon_inside_root) {
     for (size_t i = 0; i < n; i++) {
         const float v = rho * average[i] + one_minus_rho * g[i] * g[i];
         average[i] = v;
@@ -51,9 +51,9 @@ static MULTIVERSIONED void rmsprop_loop(float *restrict p, const float *restrict
     }
 }
 
-static MULTIVERSIONED void adam_loop(float *restrict p, const float *restrict g, float *restrict m_,
-                                     float *restrict v_, size_t n, float alpha, float one_minus_beta1,
-                                     float one_minus_beta2, float epsilon) {
+static MULTIVERSIONED void adam_loop(float *restrict p, const float *restrict g, float *restrict m_, float *restrict v_,
+                                     size_t n, float alpha, float one_minus_beta1, float one_minus_beta2,
+                                     float epsilon) {
     for (size_t i = 0; i < n; i++) {
         const float m = m_[i] + (g[i] - m_[i]) * one_minus_beta1;
         const float v = v_[i] + (g[i] * g[i] - v_[i]) * one_minus_beta2;
@@ -81,8 +81,8 @@ INTERNAL void crnn_momentum_update(float *p, const float *g, float *velocity, si
     momentum_loop(p, g, velocity, n, learning_rate, momentum, nesterov);
 }
 
-INTERNAL void crnn_rmsprop_update(float *p, const float *g, float *average, size_t n, float learning_rate,
-                                  float rho, float one_minus_rho, float epsilon, int epsilon_inside_root) {
+INTERNAL void crnn_rmsprop_update(float *p, const float *g, float *average, size_t n, float learning_rate, float rho,
+                                  float one_minus_rho, float epsilon, int epsilon_inside_root) {
     rmsprop_loop(p, g, average, n, learning_rate, rho, one_minus_rho, epsilon, epsilon_inside_root);
 }
 

@@ -41,15 +41,20 @@ public struct ExplainPage {
     ///   - skipped: characters of the input left out (not in the vocabulary), for the summary.
     ///   - interrupt: asked every 256 characters; returning true stops with `CharRNNError.cancelled`.
     /// - Throws: `CharRNNError.invalidArgument` for no characters, `.outOfMemory`, `.notFinite`, `.cancelled`.
-    public func render(model: Model, indices: [Int32], skipped: Int = 0,
-                       interrupt: (() -> Bool)? = nil) throws -> Rendered {
+    public func render(
+        model: Model, indices: [Int32], skipped: Int = 0,
+        interrupt: (() -> Bool)? = nil
+    ) throws -> Rendered {
         let n = indices.count, V = model.config.vocabSize, K = min(ExplainPage.alternatives, V)
-        guard n >= 1 else { throw CharRNNError.invalidArgument("nothing to explain: the text has no character the model knows") }
+        guard n >= 1 else {
+            throw CharRNNError.invalidArgument("nothing to explain: the text has no character the model knows")
+        }
         let width = model.traceStateWidth
         let m = min(n, max(1, stateCharacters ?? ExplainPage.stateValueLimit / width))
         // What is kept (predictions, states) and the page (base64 of it, the text as JSON), roughly twice.
-        try MemoryBudget.ensure(2 * (Double(n) * Double(4 + 6 * K + 24) + Double(m) * Double(width) * 6),
-                                for: "the page of \(n) characters")
+        try MemoryBudget.ensure(
+            2 * (Double(n) * Double(4 + 6 * K + 24) + Double(m) * Double(width) * 6),
+            for: "the page of \(n) characters")
 
         var probability = [Float](repeating: .nan, count: n)
         var topIndex = [UInt32](repeating: 0, count: n * K)
@@ -110,7 +115,9 @@ public struct ExplainPage {
         json.base64 { out in for p in probability { out.append(float: p) } }
         json.raw(",\"top_index\":")
         json.base64 { out in
-            for i in topIndex { if wide { out.append(uint32: i) } else { out.append(uint16: UInt16(truncatingIfNeeded: i)) } }
+            for i in topIndex {
+                if wide { out.append(uint32: i) } else { out.append(uint16: UInt16(truncatingIfNeeded: i)) }
+            }
         }
         json.raw(",\"top_prob\":")
         json.base64 { out in for p in topProbability { out.append(uint16: p) } }
@@ -135,7 +142,9 @@ public struct ExplainPage {
     /// The template with `data` where its placeholder stands.
     static func fill(_ data: [UInt8]) throws -> [UInt8] {
         let template = PackageResources.explain_html, p = placeholder
-        guard template.count >= p.count, let at = (0...(template.count - p.count)).first(where: { template[$0..<($0 + p.count)].elementsEqual(p) }) else {
+        guard template.count >= p.count,
+            let at = (0...(template.count - p.count)).first(where: { template[$0..<($0 + p.count)].elementsEqual(p) })
+        else {
             throw CharRNNError.format("the explain page's template has no data placeholder")
         }
         return Array(template[..<at]) + data + Array(template[(at + p.count)...])
@@ -213,7 +222,11 @@ struct JSONWriter {
             case "\t": raw("\\t")
             case "<", ">", "&", "\u{2028}", "\u{2029}": escape(u.value)
             default:
-                if u.value < 0x20 || u.value == 0x7F { escape(u.value) } else { bytes.append(contentsOf: String(u).utf8) }
+                if u.value < 0x20 || u.value == 0x7F {
+                    escape(u.value)
+                } else {
+                    bytes.append(contentsOf: String(u).utf8)
+                }
             }
         }
         bytes.append(UInt8(ascii: "\""))
@@ -238,7 +251,9 @@ struct JSONWriter {
 struct LittleEndianBytes {
     var bytes: [UInt8] = []
     mutating func append(uint16 v: UInt16) { bytes.append(UInt8(v & 0xFF)); bytes.append(UInt8(v >> 8)) }
-    mutating func append(uint32 v: UInt32) { for shift in stride(from: 0, to: 32, by: 8) { bytes.append(UInt8((v >> UInt32(shift)) & 0xFF)) } }
+    mutating func append(uint32 v: UInt32) {
+        for shift in stride(from: 0, to: 32, by: 8) { bytes.append(UInt8((v >> UInt32(shift)) & 0xFF)) }
+    }
     mutating func append(float v: Float) { append(uint32: v.bitPattern) }
 }
 

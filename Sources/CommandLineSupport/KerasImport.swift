@@ -8,14 +8,17 @@ import CharRNN
 
 /// The characters of a Keras model, for the commands that take `--model` and import a Keras file there.
 public struct KerasVocabularyOptions: ParsableArguments {
-    @Option(name: .customLong("vocab-from"), help: ArgumentHelp(
-        "With a Keras --model (.keras, .h5): the text it was trained on; its sorted characters are the vocabulary.",
-        valueName: "file"))
+    @Option(
+        name: .customLong("vocab-from"),
+        help: ArgumentHelp(
+            "With a Keras --model (.keras, .h5): the text it was trained on; its sorted characters are the vocabulary.",
+            valueName: "file"))
     public var vocabFrom: String?
 
-    @Option(help: ArgumentHelp(
-        "With a Keras --model: its characters in index order, or a .json/.pkl file of them (a string, list, or ix2char/char2ix dict).",
-        valueName: "chars"))
+    @Option(
+        help: ArgumentHelp(
+            "With a Keras --model: its characters in index order, or a .json/.pkl file of them (a string, list, or ix2char/char2ix dict).",
+            valueName: "chars"))
     public var vocab: String?
 
     public init() {}
@@ -44,7 +47,9 @@ public enum KerasImport {
         /// More importer options (--check-text FILE, --no-check, --recover-order, --window N, ...).
         public var options: [String]
 
-        public init(vocabFrom: String? = nil, vocab: String? = nil, normalization: String? = nil, options: [String] = []) {
+        public init(
+            vocabFrom: String? = nil, vocab: String? = nil, normalization: String? = nil, options: [String] = []
+        ) {
             self.vocabFrom = vocabFrom
             self.vocab = vocab
             self.normalization = normalization
@@ -72,9 +77,11 @@ public enum KerasImport {
     public static func needsVocabulary(_ path: String) -> CharRNNError {
         let kind = KerasFile.kind(atPath: path)?.description ?? "a Keras file"
         let q = KerasFile.shellQuoted(path)
-        return .format("\(path) is a Keras model (\(kind)), not a charrnn model, and Keras files hold no vocabulary: "
-            + "give its characters with --vocab-from TEXT (the text it was trained on) or --vocab CHARS to import it "
-            + "here, or convert it once: charrnn import \(q) --vocab-from TEXT -o \(KerasFile.shellQuoted(KerasFile.suggestedOutput(for: path)))")
+        return .format(
+            "\(path) is a Keras model (\(kind)), not a charrnn model, and Keras files hold no vocabulary: "
+                + "give its characters with --vocab-from TEXT (the text it was trained on) or --vocab CHARS to import it "
+                + "here, or convert it once: charrnn import \(q) --vocab-from TEXT -o \(KerasFile.shellQuoted(KerasFile.suggestedOutput(for: path)))"
+        )
     }
 
     // MARK: running the importer
@@ -84,17 +91,22 @@ public enum KerasImport {
     /// it wrote.
     /// - Throws: `CharRNNError.io` when no Python can run the importer, saying what to install;
     ///   `CharRNNError.format` with the importer's message when it refuses the file or the vocabulary.
-    public static func convert(_ file: String, _ request: Request, to output: String) throws -> (report: [String], wrote: String) {
+    public static func convert(_ file: String, _ request: Request, to output: String) throws -> (
+        report: [String], wrote: String
+    ) {
         let python = try findPython()
         let result = try Subprocess.run(python, importArguments(file, request, output))
         let lines = result.text.split(separator: "\n", omittingEmptySubsequences: true).map(String.init)
         guard result.status == 0 else {
             let errors = lines.filter { $0.hasPrefix("error: ") }.map { String($0.dropFirst("error: ".count)) }
             let message = errors.isEmpty ? lines.suffix(5).joined(separator: "\n") : errors.joined(separator: "\n")
-            throw CharRNNError.format("cannot import \(file): "
-                + (message.isEmpty ? "the importer (\(python)) exited with status \(result.status)" : message))
+            throw CharRNNError.format(
+                "cannot import \(file): "
+                    + (message.isEmpty ? "the importer (\(python)) exited with status \(result.status)" : message))
         }
-        return (lines.filter { !$0.hasPrefix("wrote ") }, lines.last(where: { $0.hasPrefix("wrote ") }) ?? "wrote \(output)")
+        return (
+            lines.filter { !$0.hasPrefix("wrote ") }, lines.last(where: { $0.hasPrefix("wrote ") }) ?? "wrote \(output)"
+        )
     }
 
     /// Imports `file` into a temporary model file and loads it; the temporary file is removed. The
@@ -127,15 +139,19 @@ public enum KerasImport {
     }
 
     /// Imports `file` into `<temporary folder>/<its name>.safetensors`; the caller removes it.
-    public static func importToTemporary(_ file: String, _ request: Request, note: (String) -> Void) throws -> TemporaryModel {
+    public static func importToTemporary(_ file: String, _ request: Request, note: (String) -> Void) throws
+        -> TemporaryModel
+    {
         _ = try findPython()  // before a folder is made for nothing
         let base = getenv("TMPDIR").map { String(cString: $0) }.flatMap { $0.isEmpty ? nil : $0 } ?? "/tmp"
         var template = Array((base + "/charrnn-import-XXXXXX").utf8CString)
         guard let made = template.withUnsafeMutableBufferPointer({ $0.baseAddress.flatMap { mkdtemp($0) } }) else {
-            throw CharRNNError.io("cannot create a temporary folder in \(base) to import \(file): \(String(cString: strerror(errno)))")
+            throw CharRNNError.io(
+                "cannot create a temporary folder in \(base) to import \(file): \(String(cString: strerror(errno)))")
         }
         let folder = String(cString: made)
-        let name = KerasFile.suggestedOutput(for: file).split(separator: "/").last.map(String.init) ?? "model.safetensors"
+        let name =
+            KerasFile.suggestedOutput(for: file).split(separator: "/").last.map(String.init) ?? "model.safetensors"
         let model = TemporaryModel(folder: folder, path: folder + "/" + name)
         do {
             for line in try convert(file, request, to: model.path).report { note("\(file): \(line)") }
@@ -180,11 +196,13 @@ public enum KerasImport {
         if let root = buildTreeRoot() {
             advice += "run `make python` in \(root) (it installs into \(root)/.venv, which charrnn then finds)"
         } else {
-            advice += "`make python` in the charrnn repository, or pip install the wheel `make wheel` builds (dist/charrnn-*.whl)"
+            advice +=
+                "`make python` in the charrnn repository, or pip install the wheel `make wheel` builds (dist/charrnn-*.whl)"
         }
         advice += "; or set \(pythonVariable) to a Python that has it"
-        throw CharRNNError.io("importing a Keras model needs Python with the charrnn.keras importer, and none was found "
-            + "(tried \(tried.joined(separator: "; "))): \(advice)")
+        throw CharRNNError.io(
+            "importing a Keras model needs Python with the charrnn.keras importer, and none was found "
+                + "(tried \(tried.joined(separator: "; "))): \(advice)")
     }
 
     static func pythonCandidates() -> [String] {

@@ -66,8 +66,9 @@ public enum ModelLocation {
         if let given { return try resolve(given) }
         let (found, lookedIn) = try findDefault()
         guard let found else {
-            throw CharRNNError.io("no model given and the bundled model was not found; pass --model FILE or set "
-                                  + "\(environmentVariable) (looked in: \(lookedIn.joined(separator: ", ")))")
+            throw CharRNNError.io(
+                "no model given and the bundled model was not found; pass --model FILE or set "
+                    + "\(environmentVariable) (looked in: \(lookedIn.joined(separator: ", ")))")
         }
         return try resolve(found)
     }
@@ -86,8 +87,10 @@ public enum ModelLocation {
         }
         let found = safetensorsFiles(in: path)
         guard found.count == 1 else {
-            throw CharRNNError.io(found.isEmpty ? "\(path) is a folder without a .safetensors model"
-                : "\(path) holds several models (\(found.sorted().joined(separator: ", "))); name one")
+            throw CharRNNError.io(
+                found.isEmpty
+                    ? "\(path) is a folder without a .safetensors model"
+                    : "\(path) holds several models (\(found.sorted().joined(separator: ", "))); name one")
         }
         return path + "/" + found[0]
     }
@@ -95,14 +98,18 @@ public enum ModelLocation {
     /// Loads the model `find(given)` names; returns it with its file. A Keras file (.keras, .h5) is
     /// imported with `keras` (its characters, from --vocab-from or --vocab), the importer's report going
     /// to `note`; without `keras` it is refused with the way to give them.
-    public static func load(_ given: String?, keras: KerasImport.Request? = nil,
-                            note: (String) -> Void = { _ in }) throws -> (model: Model, file: String) {
+    public static func load(
+        _ given: String?, keras: KerasImport.Request? = nil,
+        note: (String) -> Void = { _ in }
+    ) throws -> (model: Model, file: String) {
         let file = try find(given)
         if KerasImport.isKerasFile(file) {
             guard let keras else { throw KerasImport.needsVocabulary(file) }
             return (try KerasImport.load(file, keras, note: note), file)
         }
-        if keras != nil { note("--vocab-from and --vocab are for Keras models; \(file) holds its own vocabulary: ignored") }
+        if keras != nil {
+            note("--vocab-from and --vocab are for Keras models; \(file) holds its own vocabulary: ignored")
+        }
         return (try Model.load(file), file)
     }
 

@@ -40,7 +40,8 @@ public enum ProgramMain {
         let argv = CommandLine.unsafeArgv
         for i in 1..<Int(CommandLine.argc) {
             guard let p = argv[i] else { continue }
-            let bytes = UnsafeBufferPointer(start: UnsafeRawPointer(p).assumingMemoryBound(to: UInt8.self), count: strlen(p))
+            let bytes = UnsafeBufferPointer(
+                start: UnsafeRawPointer(p).assumingMemoryBound(to: UInt8.self), count: strlen(p))
             do { _ = try UTF8Text.decode(bytes) } catch CharRNNError.invalidUTF8(let offset, _) {
                 return "argument \(i) is not valid UTF-8 (byte offset \(offset)); arguments must be UTF-8 text"
             } catch { return "argument \(i) is not valid UTF-8" }

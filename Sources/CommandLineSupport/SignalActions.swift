@@ -10,7 +10,9 @@ public enum SignalActions {
     /// Installs `handler` for `signal` with `flags` (SA_RESTART, SA_ONSTACK, …) and returns the action it
     /// replaced.
     @discardableResult
-    public static func install(_ handler: (@convention(c) (Int32) -> Void)?, for signal: Int32, flags: Int32 = 0) -> sigaction {
+    public static func install(_ handler: (@convention(c) (Int32) -> Void)?, for signal: Int32, flags: Int32 = 0)
+        -> sigaction
+    {
         var action = sigaction()
         #if canImport(Glibc)
         action.__sigaction_handler.sa_handler = handler
@@ -28,7 +30,9 @@ public enum SignalActions {
     public static func reset(_ signal: Int32) { install(nil, for: signal) }
 
     /// Ignores `signal` (SIG_IGN).
-    public static func ignore(_ signal: Int32) { install(unsafeBitCast(1, to: (@convention(c) (Int32) -> Void).self), for: signal) }
+    public static func ignore(_ signal: Int32) {
+        install(unsafeBitCast(1, to: (@convention(c) (Int32) -> Void).self), for: signal)
+    }
 
     /// The action installed for `signal` now.
     public static func current(_ signal: Int32) -> sigaction {

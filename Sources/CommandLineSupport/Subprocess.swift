@@ -33,9 +33,11 @@ package enum Subprocess {
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
-        let setup = [posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0),
-                     posix_spawn_file_actions_adddup2(&actions, fds[1], STDOUT_FILENO),
-                     posix_spawn_file_actions_adddup2(&actions, fds[1], STDERR_FILENO)]
+        let setup = [
+            posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0),
+            posix_spawn_file_actions_adddup2(&actions, fds[1], STDOUT_FILENO),
+            posix_spawn_file_actions_adddup2(&actions, fds[1], STDERR_FILENO)
+        ]
         if let code = setup.first(where: { $0 != 0 }) { throw failure("posix_spawn setup", code) }
 
         let argv = ([program] + arguments).map { strdup($0) }

@@ -24,7 +24,9 @@ extension REPL {
             p.temperature = value
             apply(p, "temperature \(formatSetting(value))")
         case "topk", "top-k", "top_k":
-            guard !argument.isEmpty else { return show("top-k \(parameters.topK)\(parameters.topK == 0 ? " (off)" : "")") }
+            guard !argument.isEmpty else {
+                return show("top-k \(parameters.topK)\(parameters.topK == 0 ? " (off)" : "")")
+            }
             guard let k = Int(argument), k >= 0 else {
                 out.note(":topk needs a whole number >= 0 (0 keeps all characters), got \"\(argument)\"")
                 break
@@ -59,8 +61,10 @@ extension REPL {
             info("seed \(value) (the random generator restarts now; the conversation is kept)")
         case "window":
             guard !argument.isEmpty else {
-                return show(session.window == 0 ? "window off: the state carries the whole conversation"
-                                                  : "window \(session.window): each character from the last \(session.window) alone")
+                return show(
+                    session.window == 0
+                        ? "window off: the state carries the whole conversation"
+                        : "window \(session.window): each character from the last \(session.window) alone")
             }
             guard let n = Int(argument), n >= 0 else {
                 out.note(":window needs a whole number >= 0 (0: carry the state), got \(argument)")
@@ -69,8 +73,11 @@ extension REPL {
             do {
                 try session.setWindow(n)
                 window = n
-                info(n == 0 ? "window off: the state carries the whole conversation"
-                            : "window \(n): each character is predicted from the last \(n) alone, from a zero state (the Keras tutorials' loop)")
+                info(
+                    n == 0
+                        ? "window off: the state carries the whole conversation"
+                        : "window \(n): each character is predicted from the last \(n) alone, from a zero state (the Keras tutorials' loop)"
+                )
             } catch {
                 out.note("cannot set the window: \(error)")
             }
@@ -83,13 +90,21 @@ extension REPL {
             maxChars = n
             info("answers up to \(n) characters")
         case "lines":
-            guard !argument.isEmpty else { return show(maxLines == 0 ? "answers end only at the length limit" : "answers end after \(maxLines) line\(maxLines == 1 ? "" : "s")") }
+            guard !argument.isEmpty else {
+                return show(
+                    maxLines == 0
+                        ? "answers end only at the length limit"
+                        : "answers end after \(maxLines) line\(maxLines == 1 ? "" : "s")")
+            }
             guard let n = Int(argument), n >= 0 else {
                 out.note(":lines needs a whole number >= 0 (0: only :len ends an answer), got \"\(argument)\"")
                 break
             }
             maxLines = n
-            info(n == 0 ? "answers end only at the length limit (\(maxChars) characters)" : "answers end after \(n) line\(n == 1 ? "" : "s")")
+            info(
+                n == 0
+                    ? "answers end only at the length limit (\(maxChars) characters)"
+                    : "answers end after \(n) line\(n == 1 ? "" : "s")")
         case "probs":
             guard !argument.isEmpty else { return show("probs \(probs.rawValue)") }
             guard let mode = ProbsMode(rawValue: argument.lowercased()) else {
@@ -122,7 +137,8 @@ extension REPL {
                 let size = Session.stateSize(for: model)
                 let bytes = try FileIO.read(argument, prefix: size + 1)
                 guard bytes.count <= size else {
-                    throw CharRNNError.format("\(argument) is larger than a conversation state of this model (\(size) bytes)")
+                    throw CharRNNError.format(
+                        "\(argument) is larger than a conversation state of this model (\(size) bytes)")
                 }
                 try bytes.withUnsafeBytes { try session.setState($0) }
                 transcript.removeAll()  // what led to the loaded state is not known
@@ -144,7 +160,8 @@ extension REPL {
                 out.note("cannot load the model \(argument): \(error) (keeping \(modelPath))")
             }
         case "":
-            out.note("a command name is missing after ':' — :help lists the commands (start a line with :: to send ':')")
+            out.note(
+                "a command name is missing after ':' — :help lists the commands (start a line with :: to send ':')")
         default:
             out.note("unknown command :\(name) — :help lists the commands (start a line with :: to send ':')")
         }
@@ -154,8 +171,10 @@ extension REPL {
     /// Parses a Float argument, explaining what is expected when it is missing or bad.
     private func number(_ argument: String, _ command: String, _ expected: String) -> Float? {
         guard !argument.isEmpty else {
-            _ = show(command == "temp" ? "temperature \(formatSetting(parameters.temperature))"
-                : "top-p \(formatSetting(parameters.topP))")
+            _ = show(
+                command == "temp"
+                    ? "temperature \(formatSetting(parameters.temperature))"
+                    : "top-p \(formatSetting(parameters.topP))")
             return nil
         }
         guard let value = Float(argument), value.isFinite else {
@@ -223,7 +242,8 @@ extension REPL {
                      (its softmax output, before temperature, top-k and top-p):
 
             """
-        text += "       " + (out.stdoutIsTerminal ? Style.legend : Style.bands.map(\.label).joined(separator: " | ")) + "\n"
+        text +=
+            "       " + (out.stdoutIsTerminal ? Style.legend : Style.bands.map(\.label).joined(separator: " | ")) + "\n"
         text += """
               table: after each answer, one row per character: p(model) as above, p(drawn) the probability under
                      the adjusted distribution it was sampled from (1 when greedy), and the model's top 5 choices

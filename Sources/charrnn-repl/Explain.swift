@@ -25,7 +25,9 @@ extension REPL {
             if page.result.count > 0 {
                 message += ", \(formatFixed(page.result.meanLoss / log(2.0), digits: 2)) bits/char"
             }
-            if page.stateCharacters < page.characters { message += "; cell states for the first \(page.stateCharacters)" }
+            if page.stateCharacters < page.characters {
+                message += "; cell states for the first \(page.stateCharacters)"
+            }
             info(message)
         } catch {
             _ = SignalFlag.take()

@@ -45,8 +45,10 @@ final class REPL {
     /// The characters for a Keras model given to :model (--vocab-from, --vocab).
     var kerasImport: KerasImport.Request?
 
-    init(model: Model, path: String, seed: UInt64, precision: WeightPrecision = .float32, parameters: SamplingParameters,
-         maxChars: Int, maxLines: Int, probs: ProbsMode, output: Output) {
+    init(
+        model: Model, path: String, seed: UInt64, precision: WeightPrecision = .float32, parameters: SamplingParameters,
+        maxChars: Int, maxLines: Int, probs: ProbsMode, output: Output
+    ) {
         self.model = model
         modelPath = path
         self.seed = seed
@@ -115,8 +117,13 @@ final class REPL {
     }
 
     func banner() {
-        out.write(out.styled("charrnn-repl", Style.bold) + out.styled(" · \(modelPath) · \(ModelDescription.line(model)) · seed \(seed)", Style.dim) + "\n")
-        out.write(out.styled("Type a line and press Enter: the model continues the conversation. :help for commands, Ctrl-D to quit.", Style.dim) + "\n")
+        out.write(
+            out.styled("charrnn-repl", Style.bold)
+                + out.styled(" · \(modelPath) · \(ModelDescription.line(model)) · seed \(seed)", Style.dim) + "\n")
+        out.write(
+            out.styled(
+                "Type a line and press Enter: the model continues the conversation. :help for commands, Ctrl-D to quit.",
+                Style.dim) + "\n")
         if probs == .color { out.write(out.styled("probability ", Style.dim) + Style.legend + "\n") }
         out.flush()
     }
@@ -138,7 +145,9 @@ final class REPL {
         if !line.skipped.isEmpty {
             let names = line.skipped.prefix(8).map(Vocabulary.describe).joined(separator: ", ")
             let more = line.skipped.count > 8 ? " and \(line.skipped.count - 8) more" : ""
-            out.note("skipped \(line.skippedCount) character\(line.skippedCount == 1 ? "" : "s") not in the model's vocabulary: \(names)\(more)")
+            out.note(
+                "skipped \(line.skippedCount) character\(line.skippedCount == 1 ? "" : "s") not in the model's vocabulary: \(names)\(more)"
+            )
         }
 
         // Feed, measuring how surprising the line is: −log2 p(char) under the distribution pending before
@@ -208,9 +217,11 @@ final class REPL {
                 produced += 1
                 let p = distribution[Int(drawn.index)]
                 if wantTable {
-                    rows.append(GeneratedCharacter(character: drawn.character, modelProbability: p,
-                                                   drawnProbability: drawn.probability,
-                                                   alternatives: topAlternatives(5)))
+                    rows.append(
+                        GeneratedCharacter(
+                            character: drawn.character, modelProbability: p,
+                            drawnProbability: drawn.probability,
+                            alternatives: topAlternatives(5)))
                 }
                 if drawn.character == "\n" {
                     // Newlines before the first visible character (a blank line, as between speeches) are
@@ -267,8 +278,12 @@ final class REPL {
     /// One row per generated character: its probability under the model, the probability it was drawn
     /// with, and the model's top alternatives.
     func table(_ rows: [GeneratedCharacter]) -> String {
-        func pad(_ s: String, _ width: Int) -> String { s + String(repeating: " ", count: max(0, width - Visible.width(s))) }
-        func left(_ s: String, _ width: Int) -> String { String(repeating: " ", count: max(0, width - Visible.width(s))) + s }
+        func pad(_ s: String, _ width: Int) -> String {
+            s + String(repeating: " ", count: max(0, width - Visible.width(s)))
+        }
+        func left(_ s: String, _ width: Int) -> String {
+            String(repeating: " ", count: max(0, width - Visible.width(s))) + s
+        }
         var text = out.styled("    #  char  p(model)  p(drawn)  top alternatives (model)", Style.dim) + "\n"
         for (i, row) in rows.enumerated() {
             var charCell = pad(Visible.character(row.character), 6)
@@ -277,7 +292,8 @@ final class REPL {
                 let entry = "\(Visible.character(alt.0)) \(formatProbability(alt.1))"
                 return alt.0 == row.character ? out.styled(entry, Style.bold) : entry
             }.joined(separator: "  ")
-            text += left("\(i + 1)", 5) + "  " + charCell + pad(formatProbability(row.modelProbability), 10)
+            text +=
+                left("\(i + 1)", 5) + "  " + charCell + pad(formatProbability(row.modelProbability), 10)
                 + pad(formatProbability(row.drawnProbability), 10) + alternatives + "\n"
         }
         return text

@@ -28,34 +28,53 @@ struct REPLCommand: ParsableCommand {
             """,
         version: charrnnVersion)
 
-    @Option(name: .shortAndLong, help: ArgumentHelp("A model file (.safetensors), or a folder holding one.", valueName: "path"))
+    @Option(
+        name: .shortAndLong,
+        help: ArgumentHelp("A model file (.safetensors), or a folder holding one.", valueName: "path"))
     var model: String?
 
     @OptionGroup var keras: KerasVocabularyOptions
 
-    @Option(name: [.customShort("t"), .long], parsing: .unconditional, help: ArgumentHelp(
-        "Sampling temperature, > 0 (lower is more conservative).",
-        discussion: "0.8 here, where a conversation reads better a little conservative; `charrnn sample` and the bindings default to 1, the model's own distribution."))
+    @Option(
+        name: [.customShort("t"), .long], parsing: .unconditional,
+        help: ArgumentHelp(
+            "Sampling temperature, > 0 (lower is more conservative).",
+            discussion:
+                "0.8 here, where a conversation reads better a little conservative; `charrnn sample` and the bindings default to 1, the model's own distribution."
+        ))
     var temperature: Float = 0.8
 
-    @Option(parsing: .unconditional, help: ArgumentHelp(
-        "Predict each character from the last N alone, from a zero state (0: carry the state).",
-        discussion: "The Keras tutorials' loop, which models trained on windows expect. Default: the model's window, else 0."))
+    @Option(
+        parsing: .unconditional,
+        help: ArgumentHelp(
+            "Predict each character from the last N alone, from a zero state (0: carry the state).",
+            discussion:
+                "The Keras tutorials' loop, which models trained on windows expect. Default: the model's window, else 0."
+        ))
     var window: Int?
 
-    @Option(name: .customLong("top-k"), parsing: .unconditional, help: "Sample only from the k most probable characters (0: all).")
+    @Option(
+        name: .customLong("top-k"), parsing: .unconditional,
+        help: "Sample only from the k most probable characters (0: all).")
     var topK: Int = 0
 
-    @Option(name: .customLong("top-p"), parsing: .unconditional, help: "Sample only from the most probable characters totalling p, in (0, 1].")
+    @Option(
+        name: .customLong("top-p"), parsing: .unconditional,
+        help: "Sample only from the most probable characters totalling p, in (0, 1].")
     var topP: Float = 1
 
     @Flag(help: "Always take the most probable character.")
     var greedy = false
 
-    @Option(parsing: .unconditional, help: "Random seed: the same seed and the same input give the same conversation (default: random).")
+    @Option(
+        parsing: .unconditional,
+        help: "Random seed: the same seed and the same input give the same conversation (default: random).")
     var seed: UInt64?
 
-    @Option(help: ArgumentHelp("How to show each character's probability: color, table or off (default: color on a terminal, otherwise off).", valueName: "mode"))
+    @Option(
+        help: ArgumentHelp(
+            "How to show each character's probability: color, table or off (default: color on a terminal, otherwise off).",
+            valueName: "mode"))
     var probs: ProbsMode?
 
     @Flag(help: "Generate with 8-bit weights (faster; `charrnn eval --int8` reports the loss change).")
@@ -64,7 +83,9 @@ struct REPLCommand: ParsableCommand {
     @Option(name: .customLong("max-chars"), parsing: .unconditional, help: "The longest answer, in characters.")
     var maxChars: Int = 300
 
-    @Option(name: .customLong("lines"), parsing: .unconditional, help: "An answer ends after this many lines (0: only --max-chars ends it).")
+    @Option(
+        name: .customLong("lines"), parsing: .unconditional,
+        help: "An answer ends after this many lines (0: only --max-chars ends it).")
     var maxLines: Int = 1
 
     func validate() throws {
@@ -72,10 +93,13 @@ struct REPLCommand: ParsableCommand {
             throw ValidationError("--temperature must be a number > 0, got \(temperature)")
         }
         guard topK >= 0 else { throw ValidationError("--top-k must be >= 0 (0 keeps all characters), got \(topK)") }
-        guard topP.isFinite, topP > 0, topP <= 1 else { throw ValidationError("--top-p must be in (0, 1], got \(topP)") }
+        guard topP.isFinite, topP > 0, topP <= 1 else {
+            throw ValidationError("--top-p must be in (0, 1], got \(topP)")
+        }
         guard maxChars >= 1 else { throw ValidationError("--max-chars must be at least 1, got \(maxChars)") }
         if let window, window < 0 || window > ModelConfig.maxWindow {
-            throw ValidationError("--window must be in 0...\(ModelConfig.maxWindow) (0: carry the state), got \(window)")
+            throw ValidationError(
+                "--window must be in 0...\(ModelConfig.maxWindow) (0: carry the state), got \(window)")
         }
         guard maxLines >= 0 else { throw ValidationError("--lines must be >= 0, got \(maxLines)") }
     }
@@ -92,7 +116,8 @@ struct REPLCommand: ParsableCommand {
                 throw ExitCode(1)
             }
             guard let found = search.path else {
-                out.note("""
+                out.note(
+                    """
                     charrnn-repl: no model found. Looked for:
                     \(search.lookedIn.map { "  " + $0 }.joined(separator: "\n"))
                     Get one by training:  charrnn train CORPUS.txt --out DIR   then   charrnn-repl --model DIR
@@ -111,13 +136,15 @@ struct REPLCommand: ParsableCommand {
         }
         var mode = probs ?? (out.stdoutIsTerminal && getenv("NO_COLOR") == nil ? .color : .off)
         if mode == .color && !out.stdoutIsTerminal {
-            out.note("charrnn-repl: --probs color needs a terminal on stdout; showing no probabilities (try --probs table)")
+            out.note(
+                "charrnn-repl: --probs color needs a terminal on stdout; showing no probabilities (try --probs table)")
             mode = .off
         }
-        let repl = REPL(model: loaded.0, path: loaded.1, seed: seed ?? UInt64.random(in: 0...999_999),
-                        precision: int8 ? .int8 : .float32,
-                        parameters: SamplingParameters(temperature: temperature, topK: topK, topP: topP, greedy: greedy),
-                        maxChars: maxChars, maxLines: maxLines, probs: mode, output: out)
+        let repl = REPL(
+            model: loaded.0, path: loaded.1, seed: seed ?? UInt64.random(in: 0...999_999),
+            precision: int8 ? .int8 : .float32,
+            parameters: SamplingParameters(temperature: temperature, topK: topK, topP: topP, greedy: greedy),
+            maxChars: maxChars, maxLines: maxLines, probs: mode, output: out)
         repl.kerasImport = keras.request
         if let window {
             repl.window = window

@@ -50,7 +50,7 @@ enum Style {
         (0.3, 215, "10–30%"),
         (0.5, 227, "30–50%"),
         (0.8, 156, "50–80%"),
-        (Float.infinity, 83, "≥80%"),
+        (Float.infinity, 83, "≥80%")
     ]
 
     static func band(for p: Float) -> Int {

@@ -28,11 +28,16 @@ struct Bench: ParsableCommand {
         guard seconds > 0, seconds.isFinite else { throw ValidationError("--seconds must be > 0") }
         if let only {
             let names = only.split(separator: ",").map(String.init)
-            if names.isEmpty { throw ValidationError("--only names no workload; give one or more of \(Workload.all.map(\.name).joined(separator: ", "))") }
+            if names.isEmpty {
+                throw ValidationError(
+                    "--only names no workload; give one or more of \(Workload.all.map(\.name).joined(separator: ", "))")
+            }
             var seen = Set<String>()
             for name in names {
                 guard Workload.named(name) != nil else {
-                    throw ValidationError("unknown workload \"\(name)\"; the workloads are \(Workload.all.map(\.name).joined(separator: ", "))")
+                    throw ValidationError(
+                        "unknown workload \"\(name)\"; the workloads are \(Workload.all.map(\.name).joined(separator: ", "))"
+                    )
                 }
                 // Each workload is one pair of JSON keys: a repeat would print them twice.
                 guard seen.insert(name).inserted else { throw ValidationError("--only names \"\(name)\" twice") }
@@ -43,7 +48,9 @@ struct Bench: ParsableCommand {
     func run() throws {
         try CLI.guarded {
             if let worker {
-                guard let workload = Workload.named(worker) else { throw CharRNNError.invalidArgument("unknown workload \(worker)") }
+                guard let workload = Workload.named(worker) else {
+                    throw CharRNNError.invalidArgument("unknown workload \(worker)")
+                }
                 let corpus = try Corpus.load(path: self.corpus, options: Corpus.Options())
                 let rate = try workload.measure(corpus: corpus, seconds: seconds)
                 var o = JSONObject()
@@ -69,8 +76,9 @@ struct Bench: ParsableCommand {
                     o.set("train_lstm2x512_T50_B50_gflops", gflops)
                 }
                 if !json {
-                    print("\(name): \(CLI.fixed(rate, 0)) chars/s, peak RSS \(CLI.fixed(rss, 1)) MB"
-                          + (name == "train_lstm2x512_T50_B50" ? ", \(CLI.fixed(gflops ?? .nan, 2)) GFLOP/s" : ""))
+                    print(
+                        "\(name): \(CLI.fixed(rate, 0)) chars/s, peak RSS \(CLI.fixed(rss, 1)) MB"
+                            + (name == "train_lstm2x512_T50_B50" ? ", \(CLI.fixed(gflops ?? .nan, 2)) GFLOP/s" : ""))
                 }
             }
             if json { print(o.text) }
@@ -91,7 +99,8 @@ struct Bench: ParsableCommand {
             throw CharRNNError.state("bench worker \(name) failed (\(ending))")
         }
         guard let line = output.split(separator: UInt8(ascii: "\n")).last,
-              let result = try? JSONDecoder().decode(WorkerResult.self, from: Data(line)) else {
+            let result = try? JSONDecoder().decode(WorkerResult.self, from: Data(line))
+        else {
             throw CharRNNError.format("bench worker \(name) printed no result")
         }
         let rate = result.charsPerSecond
@@ -148,15 +157,19 @@ struct Workload {
     var precision: WeightPrecision = .float32
 
     static let all: [Workload] = [
-        Workload(name: "train_lstm2x128_T50_B50", kind: .train, cell: .lstm, layers: 2, units: 128, batch: 50, steps: 50),
+        Workload(
+            name: "train_lstm2x128_T50_B50", kind: .train, cell: .lstm, layers: 2, units: 128, batch: 50, steps: 50),
         Workload(name: "train_gru2x128_T50_B50", kind: .train, cell: .gru, layers: 2, units: 128, batch: 50, steps: 50),
-        Workload(name: "train_lstm2x512_T50_B50", kind: .train, cell: .lstm, layers: 2, units: 512, batch: 50, steps: 50),
+        Workload(
+            name: "train_lstm2x512_T50_B50", kind: .train, cell: .lstm, layers: 2, units: 512, batch: 50, steps: 50),
         Workload(name: "gen_lstm2x512_b1", kind: .generate, cell: .lstm, layers: 2, units: 512, batch: 1, steps: 1),
         Workload(name: "gen_lstm2x128_b1", kind: .generate, cell: .lstm, layers: 2, units: 128, batch: 1, steps: 1),
-        Workload(name: "gen_lstm2x512_b1_int8", kind: .generate, cell: .lstm, layers: 2, units: 512, batch: 1, steps: 1,
-                 precision: .int8),
-        Workload(name: "gen_lstm2x128_b1_int8", kind: .generate, cell: .lstm, layers: 2, units: 128, batch: 1, steps: 1,
-                 precision: .int8),
+        Workload(
+            name: "gen_lstm2x512_b1_int8", kind: .generate, cell: .lstm, layers: 2, units: 512, batch: 1, steps: 1,
+            precision: .int8),
+        Workload(
+            name: "gen_lstm2x128_b1_int8", kind: .generate, cell: .lstm, layers: 2, units: 128, batch: 1, steps: 1,
+            precision: .int8)
     ]
 
     static func named(_ name: String) -> Workload? { all.first { $0.name == name } }

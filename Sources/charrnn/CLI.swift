@@ -85,7 +85,8 @@ enum CLI {
     }
 
     static func describe(_ chars: [Unicode.Scalar]) -> String {
-        chars.prefix(20).map(Vocabulary.describe).joined(separator: ", ") + (chars.count > 20 ? " and \(chars.count - 20) more" : "")
+        chars.prefix(20).map(Vocabulary.describe).joined(separator: ", ")
+            + (chars.count > 20 ? " and \(chars.count - 20) more" : "")
     }
 
     // MARK: numbers

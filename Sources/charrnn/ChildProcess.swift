@@ -64,7 +64,7 @@ enum ChildProcess {
             posix_spawn_file_actions_adddup2(&actions, writeEnd, STDOUT_FILENO),  // dup2 clears close-on-exec
             posix_spawnattr_setsigmask(&attributes, &noSignals),
             posix_spawnattr_setsigdefault(&attributes, &allSignals),
-            posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF)),
+            posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
         ]
         if let code = prepared.first(where: { $0 != 0 }) {
             close(writeEnd)

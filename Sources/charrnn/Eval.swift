@@ -11,9 +11,13 @@ struct Eval: ParsableCommand {
         abstract: "Evaluate a model on a UTF-8 text: loss (nats/char), perplexity, accuracy.")
 
     @Argument(help: "The text to evaluate on.") var file: String
-    @Option(help: "Model or checkpoint file, or a folder `train --out` wrote (default: $CHARRNN_MODEL, else the bundled model).") var model: String?
+    @Option(
+        help:
+            "Model or checkpoint file, or a folder `train --out` wrote (default: $CHARRNN_MODEL, else the bundled model)."
+    ) var model: String?
     @OptionGroup var keras: KerasVocabularyOptions
-    @Option(help: "Characters outside the vocabulary: skip (with a warning) or error.") var unknown: UnknownPolicy = .skip
+    @Option(help: "Characters outside the vocabulary: skip (with a warning) or error.") var unknown: UnknownPolicy =
+        .skip
     @Flag(help: "Also evaluate with 8-bit weights through the generation path and report the loss change.")
     var int8 = false
     @Flag(help: "Print one JSON object.") var json = false
@@ -25,7 +29,9 @@ struct Eval: ParsableCommand {
                 let text = try CLI.readText(file)
                 let encoded = try model.vocabulary.encode(text, skipUnknown: unknown == .skip)
                 if !encoded.skipped.isEmpty {
-                    CLI.warn("skipped \(encoded.skippedCount) character(s) of \(file) not in the model's vocabulary: \(CLI.describe(encoded.skipped))")
+                    CLI.warn(
+                        "skipped \(encoded.skippedCount) character(s) of \(file) not in the model's vocabulary: \(CLI.describe(encoded.skipped))"
+                    )
                 }
                 let result = try model.evaluate(text, skipUnknown: true)
                 let loss = result.meanLoss
@@ -60,9 +66,10 @@ struct Eval: ParsableCommand {
                         // Enough decimals for the change's first significant digit: it is often ~1e-5.
                         var digits = 5
                         while digits < 9 && change != 0 && abs(change) < 0.5 * pow(10, -Double(digits)) { digits += 1 }
-                        print("int8 weights (generation path): loss \(CLI.fixed(quantized.meanLoss, digits)) nats/char, "
-                              + "\(change >= 0 ? "+" : "")\(CLI.fixed(change, digits)) against float32 on the same path "
-                              + "(\(CLI.fixed(stepwise.meanLoss, digits)))")
+                        print(
+                            "int8 weights (generation path): loss \(CLI.fixed(quantized.meanLoss, digits)) nats/char, "
+                                + "\(change >= 0 ? "+" : "")\(CLI.fixed(change, digits)) against float32 on the same path "
+                                + "(\(CLI.fixed(stepwise.meanLoss, digits)))")
                     }
                 }
             }

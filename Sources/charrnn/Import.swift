@@ -21,11 +21,15 @@ struct Import: ParsableCommand {
             """)
 
     @Argument(help: ArgumentHelp("The Keras model file.", valueName: "keras-file")) var file: String
-    @Option(name: .customLong("vocab-from"), help: ArgumentHelp("The text the model was trained on.", valueName: "file"))
+    @Option(
+        name: .customLong("vocab-from"), help: ArgumentHelp("The text the model was trained on.", valueName: "file"))
     var vocabFrom: String?
     @Option(help: ArgumentHelp("The characters in index order, or a .json/.pkl file of them.", valueName: "chars"))
     var vocab: String?
-    @Option(name: .shortAndLong, help: ArgumentHelp("The charrnn model to write (default: the Keras file's name with .safetensors).", valueName: "file"))
+    @Option(
+        name: .shortAndLong,
+        help: ArgumentHelp(
+            "The charrnn model to write (default: the Keras file's name with .safetensors).", valueName: "file"))
     var output: String?
     @Flag(help: "The model was trained on lowercased text (stored in the model: text given to it is lowercased).")
     var lowercase = false
@@ -37,16 +41,19 @@ struct Import: ParsableCommand {
     var noCheck = false
     @Flag(help: "Find the order of the characters that explains the text best, and report how sure it is.")
     var recoverOrder = false
-    @Option(parsing: .unconditional, help: ArgumentHelp(
-        "Generate by re-running the last N characters from a zero state (0: carry the state; default: the Keras input's fixed length, if any).",
-        valueName: "n"))
+    @Option(
+        parsing: .unconditional,
+        help: ArgumentHelp(
+            "Generate by re-running the last N characters from a zero state (0: carry the state; default: the Keras input's fixed length, if any).",
+            valueName: "n"))
     var window: Int?
     @Option(help: ArgumentHelp("Override the detected input encoding: onehot, scalar or embedding.", valueName: "kind"))
     var encoding: String?
 
     func validate() throws {
         if vocabFrom == nil && vocab == nil {
-            throw ValidationError("give the model's characters: --vocab-from TEXT (the text it was trained on) or --vocab CHARS")
+            throw ValidationError(
+                "give the model's characters: --vocab-from TEXT (the text it was trained on) or --vocab CHARS")
         }
         if vocabFrom != nil && vocab != nil { throw ValidationError("give either --vocab-from or --vocab, not both") }
         if lowercase && reduceCharset { throw ValidationError("give either --lowercase or --reduce-charset, not both") }
@@ -69,9 +76,10 @@ struct Import: ParsableCommand {
             if recoverOrder { options.append("--recover-order") }
             if let window { options += ["--window", String(window)] }
             if let encoding { options += ["--encoding", encoding] }
-            let request = KerasImport.Request(vocabFrom: vocabFrom, vocab: vocab,
-                                              normalization: reduceCharset ? "reduce_charset" : lowercase ? "lowercase" : "none",
-                                              options: options)
+            let request = KerasImport.Request(
+                vocabFrom: vocabFrom, vocab: vocab,
+                normalization: reduceCharset ? "reduce_charset" : lowercase ? "lowercase" : "none",
+                options: options)
             let result = try KerasImport.convert(file, request, to: output ?? KerasFile.suggestedOutput(for: file))
             for line in result.report { CLI.note(line) }
             print(result.wrote)

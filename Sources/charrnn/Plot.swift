@@ -31,7 +31,9 @@ struct Plot: ParsableCommand {
     func validate() throws {
         if runs.isEmpty { throw ValidationError("name at least one run folder") }
         if let labels, labels.split(separator: ",", omittingEmptySubsequences: false).count != runs.count {
-            throw ValidationError("--labels gives \(labels.split(separator: ",", omittingEmptySubsequences: false).count) labels for \(runs.count) runs")
+            throw ValidationError(
+                "--labels gives \(labels.split(separator: ",", omittingEmptySubsequences: false).count) labels for \(runs.count) runs"
+            )
         }
         if !(200...8000).contains(width) { throw ValidationError("--width must be in 200...8000") }
         if !(150...8000).contains(height) { throw ValidationError("--height must be in 150...8000") }
@@ -50,8 +52,9 @@ struct Plot: ParsableCommand {
             for (given, folder) in zip(runs, folders) {
                 let path = Plot.metricsPath(given)
                 guard FileIO.exists(path) else {
-                    throw CharRNNError.io("\(given) has no \(RunRecord.metricsName): runs write it into their "
-                                          + "checkpoint folder (charrnn train --out \(given))")
+                    throw CharRNNError.io(
+                        "\(given) has no \(RunRecord.metricsName): runs write it into their "
+                            + "checkpoint folder (charrnn train --out \(given))")
                 }
                 let rows = try MetricsLog.read(path)
                 guard !rows.isEmpty else { throw CharRNNError.format("\(path) holds no metrics yet") }
@@ -68,13 +71,15 @@ struct Plot: ParsableCommand {
                 }
             }
             for i in chartRuns.indices { chartRuns[i].label = chosen[i] }
-            var chart = LossChart(title: title ?? "Loss: " + LossChart.shorten(names.joined(separator: " vs "), 80),
-                                  runs: chartRuns)
+            var chart = LossChart(
+                title: title ?? "Loss: " + LossChart.shorten(names.joined(separator: " vs "), 80),
+                runs: chartRuns)
             chart.width = width
             chart.height = height
             let svg = Array(chart.svg().utf8)
             if format == "png" {
-                try FileIO.writeAtomically(try SVGRenderer.png(svg, width: width, height: height, using: renderer), to: out)
+                try FileIO.writeAtomically(
+                    try SVGRenderer.png(svg, width: width, height: height, using: renderer), to: out)
             } else {
                 try FileIO.writeAtomically(svg, to: out)
             }
@@ -85,7 +90,9 @@ struct Plot: ParsableCommand {
     /// The log of a run argument: the folder's metrics.jsonl, or the file itself.
     static func metricsPath(_ given: String) -> String {
         var st = stat()
-        if stat(given, &st) == 0, (st.st_mode & S_IFMT) == S_IFDIR { return "\(trimmed(given))/\(RunRecord.metricsName)" }
+        if stat(given, &st) == 0, (st.st_mode & S_IFMT) == S_IFDIR {
+            return "\(trimmed(given))/\(RunRecord.metricsName)"
+        }
         return given
     }
 
@@ -107,7 +114,8 @@ struct Plot: ParsableCommand {
         let parts = folders.map { f in (absolute(f) ?? f).split(separator: "/").map(String.init) }
         var depth = 1
         while true {
-            let names = parts.enumerated().map { i, p in p.isEmpty ? folders[i] : p.suffix(depth).joined(separator: "/") }
+            let names = parts.enumerated().map { i, p in p.isEmpty ? folders[i] : p.suffix(depth).joined(separator: "/")
+            }
             if Set(names).count == names.count || depth >= (parts.map(\.count).max() ?? 1) { return names }
             depth += 1
         }

@@ -23,11 +23,15 @@ enum SVGRenderer {
         let rsvg = kind == .chromium ? nil : findProgram("rsvg-convert")
         let chromium = kind == .rsvgConvert || rsvg != nil ? nil : chromiumNames.lazy.compactMap(findProgram).first
         guard rsvg != nil || chromium != nil else {
-            let wanted = kind == .auto ? "rsvg-convert or a Chromium browser (chromium, google-chrome)"
-                : kind == .chromium ? "a Chromium browser (chromium, chromium-browser or google-chrome)" : "rsvg-convert"
-            throw CharRNNError.io("cannot write a PNG: \(wanted) is not installed (on Debian or Ubuntu: "
-                                  + "sudo apt-get install \(kind == .chromium ? "chromium" : "librsvg2-bin")"
-                                  + "\(kind == .auto ? " or chromium" : "")); or write an SVG (--out FILE.svg)")
+            let wanted =
+                kind == .auto
+                ? "rsvg-convert or a Chromium browser (chromium, google-chrome)"
+                : kind == .chromium
+                    ? "a Chromium browser (chromium, chromium-browser or google-chrome)" : "rsvg-convert"
+            throw CharRNNError.io(
+                "cannot write a PNG: \(wanted) is not installed (on Debian or Ubuntu: "
+                    + "sudo apt-get install \(kind == .chromium ? "chromium" : "librsvg2-bin")"
+                    + "\(kind == .auto ? " or chromium" : "")); or write an SVG (--out FILE.svg)")
         }
         let folder = try temporaryFolder()
         defer { removeTree(folder) }
@@ -36,16 +40,20 @@ enum SVGRenderer {
         let program: String, arguments: [String]
         if let rsvg {
             program = rsvg
-            arguments = ["--width", "\(width)", "--height", "\(height)", "--background-color", "white",
-                         "--format", "png", "--output", pngPath, svgPath]
+            arguments = [
+                "--width", "\(width)", "--height", "\(height)", "--background-color", "white",
+                "--format", "png", "--output", pngPath, svgPath
+            ]
         } else {
             program = chromium ?? "chromium"
             // --no-sandbox: Chromium refuses to run as root without it; the page is our own file.
-            arguments = ["--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", "--no-first-run",
-                         "--no-default-browser-check", "--disable-extensions", "--disable-dev-shm-usage",
-                         "--user-data-dir=\(folder)/profile", "--force-device-scale-factor=1",
-                         "--default-background-color=ffffffff",
-                         "--window-size=\(width),\(height)", "--screenshot=\(pngPath)", "file://\(svgPath)"]
+            arguments = [
+                "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", "--no-first-run",
+                "--no-default-browser-check", "--disable-extensions", "--disable-dev-shm-usage",
+                "--user-data-dir=\(folder)/profile", "--force-device-scale-factor=1",
+                "--default-background-color=ffffffff",
+                "--window-size=\(width),\(height)", "--screenshot=\(pngPath)", "file://\(svgPath)"
+            ]
         }
         let log = "\(folder)/renderer.log"
         let ending = try runQuietly(program, arguments, log: log)
@@ -64,7 +72,9 @@ enum SVGRenderer {
         for dir in path.split(separator: ":") where !dir.isEmpty {
             let candidate = "\(dir)/\(name)"
             var st = stat()
-            if stat(candidate, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG, access(candidate, X_OK) == 0 { return candidate }
+            if stat(candidate, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG, access(candidate, X_OK) == 0 {
+                return candidate
+            }
         }
         return nil
     }
@@ -123,7 +133,8 @@ enum SVGRenderer {
             posix_spawnattr_setpgroup(&attributes, 0),
             posix_spawnattr_setsigmask(&attributes, &noSignals),
             posix_spawnattr_setsigdefault(&attributes, &allSignals),
-            posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF)),
+            posix_spawnattr_setflags(
+                &attributes, Int16(POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
         ]
         if let code = prepared.first(where: { $0 != 0 }) {
             throw CharRNNError.io("cannot start \(program): posix_spawn setup: \(String(cString: strerror(code)))")
@@ -133,7 +144,9 @@ enum SVGRenderer {
         guard !argv.contains(nil) else { throw CharRNNError.io("cannot start \(program): out of memory") }
         var pid = pid_t()
         let spawned = posix_spawn(&pid, program, &actions, &attributes, argv + [nil], environ)
-        guard spawned == 0 else { throw CharRNNError.io("cannot start \(program): \(String(cString: strerror(spawned)))") }
+        guard spawned == 0 else {
+            throw CharRNNError.io("cannot start \(program): \(String(cString: strerror(spawned)))")
+        }
 
         let start = ProgressDisplay.now()
         var timedOut = false

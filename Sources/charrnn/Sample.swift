@@ -11,19 +11,29 @@ struct Sample: ParsableCommand {
         abstract: "Generate text from a model.",
         discussion: "Without --model, $CHARRNN_MODEL is used when set, else the bundled models/default.safetensors.")
 
-    @Option(help: "Model or checkpoint file, or a folder `train --out` wrote (default: $CHARRNN_MODEL, else the bundled model).") var model: String?
+    @Option(
+        help:
+            "Model or checkpoint file, or a folder `train --out` wrote (default: $CHARRNN_MODEL, else the bundled model)."
+    ) var model: String?
     @OptionGroup var keras: KerasVocabularyOptions
     @Option(help: "Text to start from; it is printed before the generated text.") var prime: String?
     @Option(parsing: .unconditional, help: "Characters to generate.") var length: Int = 500
-    @Option(parsing: .unconditional, help: "Sampling temperature (> 0); 1 samples the model's own distribution.") var temperature: Float = 1
-    @Option(parsing: .unconditional, help: ArgumentHelp(
-        "Compute each character from the last N characters alone, run from a zero state (0 = carry the state).",
-        discussion: "The Keras tutorials' loop, which models trained on windows expect. Default: the model's window (set by `train --objective window` and by imports whose input shape fixes it), else 0."))
+    @Option(parsing: .unconditional, help: "Sampling temperature (> 0); 1 samples the model's own distribution.")
+    var temperature: Float = 1
+    @Option(
+        parsing: .unconditional,
+        help: ArgumentHelp(
+            "Compute each character from the last N characters alone, run from a zero state (0 = carry the state).",
+            discussion:
+                "The Keras tutorials' loop, which models trained on windows expect. Default: the model's window (set by `train --objective window` and by imports whose input shape fixes it), else 0."
+        ))
     var window: Int?
     @Option(parsing: .unconditional, help: "Keep only the K most probable characters (0 = all).") var topK: Int = 0
-    @Option(parsing: .unconditional, help: "Keep the most probable characters up to this total probability, in (0, 1].") var topP: Float = 1
+    @Option(parsing: .unconditional, help: "Keep the most probable characters up to this total probability, in (0, 1].")
+    var topP: Float = 1
     @Flag(help: "Always take the most probable character.") var greedy = false
-    @Option(parsing: .unconditional, help: "Random seed: the same seed gives the same text (default: random).") var seed: UInt64?
+    @Option(parsing: .unconditional, help: "Random seed: the same seed gives the same text (default: random).")
+    var seed: UInt64?
     @Flag(help: "Stop after the first generated newline.") var stopAtNewline = false
     @Flag(help: "Generate with 8-bit weights (faster; `charrnn eval --int8` reports the loss change).")
     var int8 = false
@@ -32,7 +42,9 @@ struct Sample: ParsableCommand {
 
     func validate() throws {
         if length < 0 { throw ValidationError("--length must be >= 0") }
-        if !(temperature > 0) || !temperature.isFinite { throw ValidationError("--temperature must be a finite number > 0") }
+        if !(temperature > 0) || !temperature.isFinite {
+            throw ValidationError("--temperature must be a finite number > 0")
+        }
         if topK < 0 { throw ValidationError("--top-k must be >= 0") }
         if let window, window < 0 || window > ModelConfig.maxWindow {
             throw ValidationError("--window must be in 0...\(ModelConfig.maxWindow) (0 = carry the state)")
@@ -44,8 +56,9 @@ struct Sample: ParsableCommand {
         try CLI.guarded {
             let (model, file) = try CLI.loadModel(self.model, keras)
             try CLI.using(file) {
-                let session = try Session.checked(model: model, seed: seed ?? UInt64.random(in: 0...UInt64.max),
-                                                  precision: int8 ? .int8 : .float32)
+                let session = try Session.checked(
+                    model: model, seed: seed ?? UInt64.random(in: 0...UInt64.max),
+                    precision: int8 ? .int8 : .float32)
                 if let window { try session.setWindow(window) }
                 let parameters = SamplingParameters(temperature: temperature, topK: topK, topP: topP, greedy: greedy)
                 try parameters.validate()
@@ -53,25 +66,34 @@ struct Sample: ParsableCommand {
                 if let prime, !prime.isEmpty {
                     let fed = try session.feed(prime, skipUnknown: unknown == .skip)
                     if !fed.skipped.isEmpty {
-                        CLI.warn("skipped \(fed.skippedCount) character(s) of the prime text not in the model's vocabulary: \(CLI.describe(fed.skipped))")
+                        CLI.warn(
+                            "skipped \(fed.skippedCount) character(s) of the prime text not in the model's vocabulary: \(CLI.describe(fed.skipped))"
+                        )
                     }
                     echoed = prime
                 }
                 if !session.hasInput {
-                    if !echoed.isEmpty { CLI.warn("no character of the prime text is in the vocabulary; starting from a newline") }
+                    if !echoed.isEmpty {
+                        CLI.warn("no character of the prime text is in the vocabulary; starting from a newline")
+                    }
                     // Start from a newline, or a random character when the vocabulary has none.
                     let newline: Unicode.Scalar = "\n"
-                    let start = model.vocabulary.index(of: newline)
+                    let start =
+                        model.vocabulary.index(of: newline)
                         ?? Int32(truncatingIfNeeded: session.rng.next() % UInt64(model.vocabulary.count))
                     session.step(start)
-                    if model.vocabulary.index(of: newline) == nil { echoed += String(model.vocabulary.characters[Int(start)]) }
+                    if model.vocabulary.index(of: newline) == nil {
+                        echoed += String(model.vocabulary.characters[Int(start)])
+                    }
                 }
                 CLI.out(echoed)
                 var last: Unicode.Scalar = echoed.unicodeScalars.last ?? "\n"
                 var bytes = [UInt8](repeating: 0, count: 5)
                 try session.generate(count: length, parameters) { c, _ in
                     var n = 0
-                    UTF8.encode(c) { bytes[n] = $0; n += 1 }
+                    UTF8.encode(c) {
+                        bytes[n] = $0; n += 1
+                    }
                     fwrite(bytes, 1, n, stdout)
                     last = c
                     // Output that cannot be written is lost: stop generating (the exit reports it).

@@ -6,7 +6,10 @@ import CommandLineSupport
 struct Summary: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Print a model's layers and parameter counts.")
 
-    @Option(help: "Model or checkpoint file, or a folder `train --out` wrote (default: $CHARRNN_MODEL, else the bundled model).") var model: String?
+    @Option(
+        help:
+            "Model or checkpoint file, or a folder `train --out` wrote (default: $CHARRNN_MODEL, else the bundled model)."
+    ) var model: String?
     @OptionGroup var keras: KerasVocabularyOptions
 
     func run() throws {

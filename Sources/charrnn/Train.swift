@@ -35,46 +35,60 @@ struct Train: ParsableCommand {
     @Option(parsing: .unconditional, help: "Recurrent layers (default 2).") var layers: Int?
     @Option(parsing: .unconditional, help: "Units per layer (default 128).") var hidden: Int?
     @Option(parsing: .unconditional, help: "Embedding width; without it the input is one-hot.") var embedding: Int?
-    @Option(parsing: .unconditional, help: "Dropout after each recurrent layer while training (default 0).") var dropout: Float?
+    @Option(parsing: .unconditional, help: "Dropout after each recurrent layer while training (default 0).")
+    var dropout: Float?
 
     // The data.
     @Option(help: "sequence (truncated BPTT, state carried across batches) or window (default sequence).")
     var objective: Objective?
     @Option(parsing: .unconditional, help: "Characters per sequence / window (default 50).") var seqLength: Int?
-    @Option(parsing: .unconditional, help: "Window objective: characters between window starts (default 3).") var step: Int?
+    @Option(parsing: .unconditional, help: "Window objective: characters between window starts (default 3).") var step:
+        Int?
     @Option(parsing: .unconditional, help: "Sequences per batch (default 50).") var batchSize: Int?
     @Flag(help: "Lowercase the text.") var lowercase = false
     @Flag(help: "Lowercase and keep only a-z and ,.?! \\n:;-' (others become spaces).") var reduceCharset = false
     @Option(parsing: .unconditional, help: "Use at most this many characters of the text (0 = all).") var maxChars: Int?
-    @Option(parsing: .unconditional, help: "Fraction of the text, at its end, used for validation (default 0.1).") var valFraction: Double?
+    @Option(parsing: .unconditional, help: "Fraction of the text, at its end, used for validation (default 0.1).")
+    var valFraction: Double?
 
     // The update.
     @Option(help: "sgd, rmsprop, adam or adagrad (default adam).") var optimizer: OptimizerConfig.Kind?
-    @Option(name: [.customLong("lr"), .customLong("learning-rate")], parsing: .unconditional,
-            help: "Learning rate (default 2e-3 for adam and rmsprop, Keras' default otherwise).") var lr: Float?
+    @Option(
+        name: [.customLong("lr"), .customLong("learning-rate")], parsing: .unconditional,
+        help: "Learning rate (default 2e-3 for adam and rmsprop, Keras' default otherwise).") var lr: Float?
     @Option(parsing: .unconditional, help: "SGD momentum.") var momentum: Float?
     @Flag(help: "SGD: Nesterov momentum.") var nesterov = false
     @Option(parsing: .unconditional, help: "RMSprop decay of the squared-gradient average.") var rho: Float?
     @Option(parsing: .unconditional, help: "Clip each gradient to ±VALUE (0 = off, the default).") var clipValue: Float?
-    @Option(parsing: .unconditional, help: "Clip the global gradient norm to this (default 5; 0 = off).") var clipNorm: Float?
-    @Option(parsing: .unconditional, help: "Learning-rate decay factor; needs --lr-decay-every or --lr-decay-after.") var lrDecay: Float?
-    @Option(parsing: .unconditional, help: "Exponential decay: multiply by --lr-decay every this many steps.") var lrDecayEvery: Int?
+    @Option(parsing: .unconditional, help: "Clip the global gradient norm to this (default 5; 0 = off).") var clipNorm:
+        Float?
+    @Option(parsing: .unconditional, help: "Learning-rate decay factor; needs --lr-decay-every or --lr-decay-after.")
+    var lrDecay: Float?
+    @Option(parsing: .unconditional, help: "Exponential decay: multiply by --lr-decay every this many steps.")
+    var lrDecayEvery: Int?
     @Flag(help: "With --lr-decay-every: decay in steps rather than continuously.") var staircase = false
-    @Option(parsing: .unconditional, help: "char-rnn decay: multiply by --lr-decay at the end of each epoch from this epoch on.")
+    @Option(
+        parsing: .unconditional,
+        help: "char-rnn decay: multiply by --lr-decay at the end of each epoch from this epoch on.")
     var lrDecayAfter: Int?
 
     // How long.
     @Option(parsing: .unconditional, help: "Epochs (default 10).") var epochs: Int?
     @Option(parsing: .unconditional, help: "Stop after this many steps in all (0 = no limit).") var maxSteps: Int?
-    @Option(parsing: .unconditional, help: "Stop after this many seconds of this run (0 = no limit).") var maxTime: Double?
+    @Option(parsing: .unconditional, help: "Stop after this many seconds of this run (0 = no limit).") var maxTime:
+        Double?
     @Option(parsing: .unconditional, help: "Random seed (default 42).") var seed: UInt64?
 
     // Reporting and checkpoints.
-    @Option(parsing: .unconditional, help: "Validate and checkpoint every this many steps (default: every epoch).") var evalEvery: Int?
-    @Option(parsing: .unconditional, help: "Print samples at temperatures 0.5 and 1.2 every this many steps (0 = never).")
+    @Option(parsing: .unconditional, help: "Validate and checkpoint every this many steps (default: every epoch).")
+    var evalEvery: Int?
+    @Option(
+        parsing: .unconditional, help: "Print samples at temperatures 0.5 and 1.2 every this many steps (0 = never).")
     var sampleEvery: Int = 0
     @Option(parsing: .unconditional, help: "Characters per sample.") var sampleLength: Int = 200
-    @Option(parsing: .unconditional, help: "Without a terminal, print a progress line every this many steps (default: about 20 lines).")
+    @Option(
+        parsing: .unconditional,
+        help: "Without a terminal, print a progress line every this many steps (default: about 20 lines).")
     var printEvery: Int?
     @Option(help: "Checkpoint folder (default: checkpoints, or the resumed run's folder).") var out: String?
     @Option(help: "Continue from this checkpoint (or fine-tune a model file).") var resume: String?
@@ -100,7 +114,9 @@ struct Train: ParsableCommand {
         if sampleLength < 1 { throw ValidationError("--sample-length must be >= 1") }
         if let p = printEvery, p < 1 { throw ValidationError("--print-every must be >= 1") }
         if let maxChars, maxChars < 0 { throw ValidationError("--max-chars must be >= 0") }
-        if let t = maxTime, !(t >= 0 && t.isFinite) { throw ValidationError("--max-time must be a number of seconds >= 0") }
+        if let t = maxTime, !(t >= 0 && t.isFinite) {
+            throw ValidationError("--max-time must be a number of seconds >= 0")
+        }
         // An empty folder name would put the checkpoints at the root ("/latest.safetensors").
         if let out, out.isEmpty { throw ValidationError("--out must name a folder; it is empty") }
     }
@@ -118,12 +134,19 @@ struct Train: ParsableCommand {
         settings = TrainingSettings()  // everything is in `run` now
         let trainer = run.trainer, options = run.options, corpus = run.corpus
         if !run.ignored.isEmpty {
-            CLI.warn(run.ignored.map { "--\($0)" }.joined(separator: ", ") + " ignored with --resume: the architecture comes from \(resume ?? "")")
+            CLI.warn(
+                run.ignored.map { "--\($0)" }.joined(separator: ", ")
+                    + " ignored with --resume: the architecture comes from \(resume ?? "")")
         }
         let model = trainer.model
-        let arch = "\(model.config.layers.count)x\(model.config.layers.first?.units ?? 0) \(model.config.layers.first?.cell.rawValue ?? "")"
-        CLI.note("corpus \(self.corpus): \(corpus.training.count) training and \(corpus.validation.count) validation characters, vocabulary \(corpus.vocabulary.count)")
-        CLI.note("model \(arch), \(model.config.input.rawValue) input, \(model.parameterCount) parameters; \(options.optimizer.kind.rawValue) lr \(options.optimizer.learningRate), batch \(options.batchSize) × \(options.seqLength), \(options.objective.rawValue) objective")
+        let arch =
+            "\(model.config.layers.count)x\(model.config.layers.first?.units ?? 0) \(model.config.layers.first?.cell.rawValue ?? "")"
+        CLI.note(
+            "corpus \(self.corpus): \(corpus.training.count) training and \(corpus.validation.count) validation characters, vocabulary \(corpus.vocabulary.count)"
+        )
+        CLI.note(
+            "model \(arch), \(model.config.input.rawValue) input, \(model.parameterCount) parameters; \(options.optimizer.kind.rawValue) lr \(options.optimizer.learningRate), batch \(options.batchSize) × \(options.seqLength), \(options.objective.rawValue) objective"
+        )
         switch run.start {
         case .fresh: break
         case .resumed(let from, let step): CLI.note("resuming from \(from) (step \(step))")
@@ -145,7 +168,9 @@ struct Train: ParsableCommand {
             case .validation(let p):
                 display.validation(p)
             case .checkpoint(_, let path):
-                if path.hasSuffix("/latest.safetensors") { latestCheckpoint = path } else {
+                if path.hasSuffix("/latest.safetensors") {
+                    latestCheckpoint = path
+                } else {
                     bestCheckpoint = path
                 }
             }
@@ -172,9 +197,13 @@ struct Train: ParsableCommand {
             o.set("cancelled", summary.cancelled)
             print(o.text)
         } else {
-            print("trained \(p.step) steps (\(CLI.fixed(p.epochProgress, 2)) epochs) in \(CLI.duration(p.seconds)), \(CLI.compact(p.charsPerSecond)) chars/s; train loss \(CLI.fixed(p.smoothedLoss, 4))")
+            print(
+                "trained \(p.step) steps (\(CLI.fixed(p.epochProgress, 2)) epochs) in \(CLI.duration(p.seconds)), \(CLI.compact(p.charsPerSecond)) chars/s; train loss \(CLI.fixed(p.smoothedLoss, 4))"
+            )
             if p.valLoss.isFinite {
-                print("validation loss \(CLI.fixed(p.valLoss, 4)) nats/char, perplexity \(CLI.fixed(exp(p.valLoss), 3)), accuracy \(CLI.fixed(100 * p.valAccuracy, 2))%")
+                print(
+                    "validation loss \(CLI.fixed(p.valLoss, 4)) nats/char, perplexity \(CLI.fixed(exp(p.valLoss), 3)), accuracy \(CLI.fixed(100 * p.valAccuracy, 2))%"
+                )
             }
             if let checkpoint { print("checkpoint: \(checkpoint)") }
             if let bestCheckpoint { print("best: \(bestCheckpoint)") }
@@ -183,7 +212,10 @@ struct Train: ParsableCommand {
         if summary.cancelled {
             let sig = SignalFlag.signal
             let name = sig == SIGTERM ? "SIGTERM" : "SIGINT"
-            CLI.note("stopped by \(name) at step \(p.step); " + (checkpoint.map { "checkpoint written to \($0); continue with --resume \($0)" } ?? "no checkpoint written"))
+            CLI.note(
+                "stopped by \(name) at step \(p.step); "
+                    + (checkpoint.map { "checkpoint written to \($0); continue with --resume \($0)" }
+                        ?? "no checkpoint written"))
             throw ExitCode(128 + (sig == 0 ? SIGINT : sig))
         }
     }
@@ -211,8 +243,9 @@ struct Train: ParsableCommand {
         s.rho = rho
         s.clipValue = clipValue
         s.clipNorm = clipNorm
-        s.schedule = try LearningRateSchedule.fromDecay(lrDecay, every: lrDecayEvery, staircase: staircase ? true : nil,
-                                                        after: lrDecayAfter)
+        s.schedule = try LearningRateSchedule.fromDecay(
+            lrDecay, every: lrDecayEvery, staircase: staircase ? true : nil,
+            after: lrDecayAfter)
         s.epochs = epochs
         s.maxSteps = maxSteps
         s.maxTime = maxTime
@@ -241,7 +274,8 @@ struct Train: ParsableCommand {
         for temperature: Float in [0.5, 1.2] {
             let session = Session(model: model, seed: seed &+ UInt64(step) &* 1_000_003 &+ (temperature < 1 ? 0 : 1))
             let newline: Unicode.Scalar = "\n"
-            let prime = model.vocabulary.index(of: newline)
+            let prime =
+                model.vocabulary.index(of: newline)
                 ?? Int32(truncatingIfNeeded: session.rng.next() % UInt64(model.vocabulary.count))
             session.step(prime)
             var text = String.UnicodeScalarView()
@@ -301,12 +335,15 @@ final class ProgressDisplay {
             let fraction = p.totalSteps > 0 ? Double(p.step) / Double(p.totalSteps) : 0
             let filled = min(width, Int(fraction * Double(width)))
             let bar = String(repeating: "█", count: filled) + String(repeating: "·", count: width - filled)
-            let line = "epoch \(min(p.epoch, epochs))/\(epochs) \(bar) \(p.step)/\(p.totalSteps) loss \(CLI.fixed(p.smoothedLoss, 4)) \(CLI.compact(p.charsPerSecond)) chars/s ETA \(CLI.duration(eta(p)))"
+            let line =
+                "epoch \(min(p.epoch, epochs))/\(epochs) \(bar) \(p.step)/\(p.totalSteps) loss \(CLI.fixed(p.smoothedLoss, 4)) \(CLI.compact(p.charsPerSecond)) chars/s ETA \(CLI.duration(eta(p)))"
             CLI.out("\r\u{1B}[K" + line)
             barShown = true
         } else {
             guard shouldPrint(p) else { return }
-            print("epoch \(min(p.epoch, epochs))/\(epochs) step \(p.step)/\(p.totalSteps) loss \(CLI.fixed(p.loss, 4)) avg \(CLI.fixed(p.smoothedLoss, 4)) lr \(p.learningRate) \(CLI.compact(p.charsPerSecond)) chars/s elapsed \(CLI.duration(p.seconds)) ETA \(CLI.duration(eta(p)))")
+            print(
+                "epoch \(min(p.epoch, epochs))/\(epochs) step \(p.step)/\(p.totalSteps) loss \(CLI.fixed(p.loss, 4)) avg \(CLI.fixed(p.smoothedLoss, 4)) lr \(p.learningRate) \(CLI.compact(p.charsPerSecond)) chars/s elapsed \(CLI.duration(p.seconds)) ETA \(CLI.duration(eta(p)))"
+            )
             StandardOutput.flush()
         }
     }
@@ -330,7 +367,9 @@ final class ProgressDisplay {
 
     func validation(_ p: TrainingProgress) {
         clearBar()
-        print("validation at step \(p.step) (epoch \(CLI.fixed(p.epochProgress, 2))): loss \(CLI.fixed(p.valLoss, 4)) nats/char, perplexity \(CLI.fixed(exp(p.valLoss), 3)), accuracy \(CLI.fixed(100 * p.valAccuracy, 2))%")
+        print(
+            "validation at step \(p.step) (epoch \(CLI.fixed(p.epochProgress, 2))): loss \(CLI.fixed(p.valLoss, 4)) nats/char, perplexity \(CLI.fixed(exp(p.valLoss), 3)), accuracy \(CLI.fixed(100 * p.valAccuracy, 2))%"
+        )
         StandardOutput.flush()
     }
 

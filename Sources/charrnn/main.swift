@@ -8,8 +8,10 @@ struct CharRNNCommand: ParsableCommand {
         commandName: "charrnn",
         abstract: "Character-level RNN language models: train, sample, evaluate, benchmark.",
         version: charrnnVersion,
-        subcommands: [Train.self, Sample.self, Eval.self, Summary.self, Import.self, Bench.self, Export.self, Plot.self,
-                      Explain.self])
+        subcommands: [
+            Train.self, Sample.self, Eval.self, Summary.self, Import.self, Bench.self, Export.self, Plot.self,
+            Explain.self
+        ])
 }
 
 ProgramMain.run(CharRNNCommand.self, program: CLI.name)

@@ -16,7 +16,9 @@ final class ComputingAheadTests: XCTestCase {
             distributions.append(try session.probabilities().map(\.bitPattern))
         }
         var drawn = ""
-        try session.generate(count: 60) { c, _ in drawn.unicodeScalars.append(c); return true }
+        try session.generate(count: 60) { c, _ in
+            drawn.unicodeScalars.append(c); return true
+        }
         return (distributions, drawn)
     }
 
@@ -29,12 +31,13 @@ final class ComputingAheadTests: XCTestCase {
             Fixtures.config(.lstm, layers: 2, gate: .hardSigmoidKeras2, activation: .relu),
             Fixtures.config(.rnn, layers: 1, input: .scalar, activation: .relu),
             Fixtures.config(.gru, layers: 2, units: 30),
-            Fixtures.config(.gru, layers: 1, units: 200),  // 480 KB: the product may still run at the next step
+            Fixtures.config(.gru, layers: 1, units: 200)  // 480 KB: the product may still run at the next step
         ]
         for config in configs {
             let model = Fixtures.model(config)
             for precision in WeightPrecision.allCases {
-                let ahead = Session(model: model, seed: 1, precision: precision, aheadLimitBytes: ComputingAhead.limitBytes)
+                let ahead = Session(
+                    model: model, seed: 1, precision: precision, aheadLimitBytes: ComputingAhead.limitBytes)
                 let whenNeeded = Session(model: model, seed: 1, precision: precision, aheadLimitBytes: 0)
                 XCTAssertNotNil(ahead.ahead)
                 XCTAssertNil(whenNeeded.ahead)
@@ -51,12 +54,19 @@ final class ComputingAheadTests: XCTestCase {
         var mixed = Fixtures.config(.lstm, layers: 2, units: 20)
         mixed.layers[1].cell = .gru
         let model = Fixtures.model(mixed)
-        XCTAssertTrue(Session(model: model, seed: 1, precision: .float32, aheadLimitBytes: ComputingAhead.limitBytes).ahead != nil)
-        let (a, drawnA) = try trace(Session(model: model, seed: 1, precision: .float32, aheadLimitBytes: ComputingAhead.limitBytes))
+        XCTAssertTrue(
+            Session(model: model, seed: 1, precision: .float32, aheadLimitBytes: ComputingAhead.limitBytes).ahead != nil
+        )
+        let (a, drawnA) = try trace(
+            Session(model: model, seed: 1, precision: .float32, aheadLimitBytes: ComputingAhead.limitBytes))
         let (b, drawnB) = try trace(Session(model: model, seed: 1, precision: .float32, aheadLimitBytes: 0))
         XCTAssertEqual(a, b)
         XCTAssertEqual(drawnA, drawnB)
-        XCTAssertFalse(Session(model: Fixtures.model(Fixtures.config(.gru, layers: 2, resetAfter: false)), seed: 1, precision: .float32, aheadLimitBytes: ComputingAhead.limitBytes).ahead != nil)
+        XCTAssertFalse(
+            Session(
+                model: Fixtures.model(Fixtures.config(.gru, layers: 2, resetAfter: false)), seed: 1,
+                precision: .float32, aheadLimitBytes: ComputingAhead.limitBytes
+            ).ahead != nil)
     }
 
     /// Sessions on several threads at once: one holds the worker, the others compute alone; every one
@@ -71,7 +81,11 @@ final class ComputingAheadTests: XCTestCase {
             defer { results.deallocate() }
             DispatchQueue.concurrentPerform(iterations: threads) { i in
                 var last: ([[UInt32]], String)?
-                for _ in 0..<10 { last = try? self.trace(Session(model: model, seed: 4, precision: precision, aheadLimitBytes: ComputingAhead.limitBytes)) }
+                for _ in 0..<10 {
+                    last = try? self.trace(
+                        Session(model: model, seed: 4, precision: precision, aheadLimitBytes: ComputingAhead.limitBytes)
+                    )
+                }
                 results[i] = last
             }
             for i in 0..<threads {
@@ -86,10 +100,12 @@ final class ComputingAheadTests: XCTestCase {
     func testStateChangesWaitForTheProductInFlight() throws {
         let model = Fixtures.model(Fixtures.config(.lstm, layers: 2, units: 64))
         for _ in 0..<200 {
-            let dropped = Session(model: model, seed: 1, precision: .float32, aheadLimitBytes: ComputingAhead.limitBytes)
+            let dropped = Session(
+                model: model, seed: 1, precision: .float32, aheadLimitBytes: ComputingAhead.limitBytes)
             try dropped.feed("abc")
         }
-        let a = Session(model: model, seed: 1, precision: .float32, aheadLimitBytes: ComputingAhead.limitBytes), fresh = Session(model: model, seed: 1, precision: .float32, aheadLimitBytes: 0)
+        let a = Session(model: model, seed: 1, precision: .float32, aheadLimitBytes: ComputingAhead.limitBytes),
+            fresh = Session(model: model, seed: 1, precision: .float32, aheadLimitBytes: 0)
         try a.feed("abcdef")
         a.reset()
         try a.feed("gfe")

@@ -14,8 +14,9 @@ final class ForwardTests: XCTestCase {
             let graph = TrainingGraph(model: model, batch: 3, steps: 6)
             var probs = [Float](repeating: 0, count: 3 * 6 * 9)
             var rng = RandomGenerator(seed: 0)
-            _ = graph.run(inputs: inputs.flatMap { $0 }, targets: nil, steps: 6, training: false,
-                          computeGradients: false, carryState: false, rng: &rng, probabilities: &probs)
+            _ = graph.run(
+                inputs: inputs.flatMap { $0 }, targets: nil, steps: 6, training: false,
+                computeGradients: false, carryState: false, rng: &rng, probabilities: &probs)
             for b in 0..<3 {
                 let expected = reference.distributions(inputs[b])
                 for t in 0..<6 {
@@ -44,8 +45,11 @@ final class ForwardTests: XCTestCase {
     /// Sessions agree with the batched path for wider layers too: products over several panels of columns,
     /// and an embedding's product through BLAS.
     func testSessionMatchesBatchedForwardForWideLayers() throws {
-        for config in [Fixtures.config(.lstm, layers: 2, units: 64), Fixtures.config(.gru, layers: 2, units: 64, resetAfter: false),
-                       Fixtures.config(.gru, layers: 2, units: 64), Fixtures.config(.rnn, layers: 2, units: 80, input: .embedding)] {
+        for config in [
+            Fixtures.config(.lstm, layers: 2, units: 64),
+            Fixtures.config(.gru, layers: 2, units: 64, resetAfter: false),
+            Fixtures.config(.gru, layers: 2, units: 64), Fixtures.config(.rnn, layers: 2, units: 80, input: .embedding)
+        ] {
             let model = Fixtures.model(config)
             let indices: [Int32] = [1, 4, 2, 8, 0, 3, 3, 5, 6, 7]
             var probs = [Float](repeating: 0, count: indices.count * 9)
@@ -91,14 +95,16 @@ final class ForwardTests: XCTestCase {
     func testSummaryCountsMatchKeras() {
         // LSTM(128) on 36 characters then Dense(36): Keras reports 84,480 and 4,644.
         let vocab = try! Vocabulary(characters: Array("abcdefghijklmnopqrstuvwxyz,.?! \n:;-'".unicodeScalars))
-        let model = try! Model(config: ModelConfig.stacked(cell: .lstm, layers: 1, units: 128, vocabSize: 36), vocabulary: vocab)
+        let model = try! Model(
+            config: ModelConfig.stacked(cell: .lstm, layers: 1, units: 128, vocabSize: 36), vocabulary: vocab)
         XCTAssertEqual(model.layout.tensors.filter { $0.layer == "rnn0" }.reduce(0) { $0 + $1.count }, 84_480)
         XCTAssertEqual(model.layout.tensors.filter { $0.layer == "dense" }.reduce(0) { $0 + $1.count }, 4_644)
         XCTAssertTrue(model.summary.contains("84,480"))
         XCTAssertTrue(model.summary.contains("4,644"))
         XCTAssertTrue(model.summary.contains("Total params: 89,124"))
         // GRU(128) reset_after on 36 inputs: 3·128·(36 + 128 + 2) = 63,744 as in Keras 2.3+.
-        let gru = try! Model(config: ModelConfig.stacked(cell: .gru, layers: 1, units: 128, vocabSize: 36), vocabulary: vocab)
+        let gru = try! Model(
+            config: ModelConfig.stacked(cell: .gru, layers: 1, units: 128, vocabSize: 36), vocabulary: vocab)
         XCTAssertEqual(gru.layout.tensors.filter { $0.layer == "rnn0" }.reduce(0) { $0 + $1.count }, 63_744)
     }
 }

@@ -10,14 +10,17 @@ final class GradientTests: XCTestCase {
     let bound = 1e-3
 
     /// - Parameter packed: the recurrent kernels' copies the graph reads (default: its own).
-    func check(_ name: String, _ config: ModelConfig, lastStepOnly: Bool = false, dropout masksSeed: UInt64? = nil,
-               packed: PackedKernels? = nil, file: StaticString = #filePath, line: UInt = #line) {
+    func check(
+        _ name: String, _ config: ModelConfig, lastStepOnly: Bool = false, dropout masksSeed: UInt64? = nil,
+        packed: PackedKernels? = nil, file: StaticString = #filePath, line: UInt = #line
+    ) {
         let B = 5, T = 5  // 5 rows: the per-step kernels' blocks of 4 and a remainder row
         let model = Fixtures.model(config)
         let (inputs, fullTargets) = Fixtures.batch(B, T)
         let targets = lastStepOnly ? fullTargets.map { [$0[0]] } : fullTargets
-        let graph = TrainingGraph(model: model, batch: B, steps: T, lastStepOnly: lastStepOnly, computesGradients: true,
-                                  sharedPackedKernels: packed)
+        let graph = TrainingGraph(
+            model: model, batch: B, steps: T, lastStepOnly: lastStepOnly, computesGradients: true,
+            sharedPackedKernels: packed)
         packed?.refresh(from: graph.weights)
         var rng = RandomGenerator(seed: masksSeed ?? 0)
         // Replay the graph's dropout draws: per layer, time-major (t, b, j).
@@ -25,16 +28,23 @@ final class GradientTests: XCTestCase {
         if let seed = masksSeed, config.dropout > 0 {
             var replay = RandomGenerator(seed: seed)
             let scale = 1 / Double(1 - config.dropout)
-            var m = (0..<B).map { _ in (0..<T).map { _ in config.layers.map { [Double](repeating: 0, count: $0.units) } } }
+            var m = (0..<B).map { _ in
+                (0..<T).map { _ in config.layers.map { [Double](repeating: 0, count: $0.units) } }
+            }
             for (l, layer) in config.layers.enumerated() {
-                for t in 0..<T { for b in 0..<B { for j in 0..<layer.units {
-                    m[b][t][l][j] = replay.nextUniform() >= config.dropout ? scale : 0
-                } } }
+                for t in 0..<T {
+                    for b in 0..<B {
+                        for j in 0..<layer.units {
+                            m[b][t][l][j] = replay.nextUniform() >= config.dropout ? scale : 0
+                        }
+                    }
+                }
             }
             masks = m
         }
-        _ = graph.run(inputs: inputs.flatMap { $0 }, targets: targets.flatMap { $0 }, steps: T,
-                      training: masksSeed != nil, computeGradients: true, carryState: false, rng: &rng)
+        _ = graph.run(
+            inputs: inputs.flatMap { $0 }, targets: targets.flatMap { $0 }, steps: T,
+            training: masksSeed != nil, computeGradients: true, carryState: false, rng: &rng)
         var reference = ReferenceModel(model: model)
         var worst = 0.0, worstIndex = 0
         let eps = 1e-5
@@ -50,8 +60,9 @@ final class GradientTests: XCTestCase {
             if error > worst { worst = error; worstIndex = i }
         }
         let tensor = model.layout.tensors.last { $0.offset <= worstIndex }!
-        XCTAssertLessThan(worst, bound, "\(name): worst relative error at \(tensor.name)[\(worstIndex - tensor.offset)]",
-                          file: file, line: line)
+        XCTAssertLessThan(
+            worst, bound, "\(name): worst relative error at \(tensor.name)[\(worstIndex - tensor.offset)]",
+            file: file, line: line)
     }
 
     func testEveryLayerTypeAndEncoding() {
@@ -70,7 +81,9 @@ final class GradientTests: XCTestCase {
             XCTAssertNil(PackedKernels(config: config, forwardLimit: 0, transposedLimit: 0).layer(0))
             check(name + ", Uᵀ copied only", config, packed: transposedOnly)
             check(name + ", U copied only", config, packed: forwardOnly)
-            check(name + ", no copies", config, packed: PackedKernels(config: config, forwardLimit: 0, transposedLimit: 0))
+            check(
+                name + ", no copies", config, packed: PackedKernels(config: config, forwardLimit: 0, transposedLimit: 0)
+            )
         }
     }
 
@@ -94,16 +107,19 @@ final class GradientTests: XCTestCase {
             let parallel = ParallelGraph(model: model, batch: 6, steps: 5, parts: 2)
             var rng = RandomGenerator(seed: 0)
             func run(_ graph: TrainingGraph) {
-                _ = graph.run(inputs: inputs.flatMap { $0 }, targets: targets.flatMap { $0 }, steps: 5, training: false,
-                              computeGradients: true, carryState: false, rng: &rng)
+                _ = graph.run(
+                    inputs: inputs.flatMap { $0 }, targets: targets.flatMap { $0 }, steps: 5, training: false,
+                    computeGradients: true, carryState: false, rng: &rng)
             }
             run(old)
-            _ = parallel.run(inputs: inputs.flatMap { $0 }, targets: targets.flatMap { $0 }, steps: 5, training: false,
-                             carryState: false, rng: &rng)
+            _ = parallel.run(
+                inputs: inputs.flatMap { $0 }, targets: targets.flatMap { $0 }, steps: 5, training: false,
+                carryState: false, rng: &rng)
             for i in 0..<model.parameterCount { model.parameters[i] *= 1.5 }  // as an optimizer step would
             run(old)
-            _ = parallel.run(inputs: inputs.flatMap { $0 }, targets: targets.flatMap { $0 }, steps: 5, training: false,
-                             carryState: false, rng: &rng)
+            _ = parallel.run(
+                inputs: inputs.flatMap { $0 }, targets: targets.flatMap { $0 }, steps: 5, training: false,
+                carryState: false, rng: &rng)
             let fresh = TrainingGraph(model: model, batch: 6, steps: 5)
             run(fresh)
             var worstOld: Float = 0, worstParallel: Float = 0
@@ -121,16 +137,19 @@ final class GradientTests: XCTestCase {
     func testParallelGraphMatchesOneGraph() {
         // Shares are cut at multiples of 16 columns: the small configurations leave every column to one
         // thread, the wide ones (G·U = 60 to 84) split every layer's tensors between threads.
-        let cases = Fixtures.allConfigs.map { ($0.0, $0.1, false, 2) }
-            + [("lstm 2 layers", Fixtures.config(.lstm, layers: 2), false, 3),
-               ("lstm 2 layers window", Fixtures.config(.lstm, layers: 2), true, 2),
-               ("gru reset_before 2 layers", Fixtures.config(.gru, layers: 2, resetAfter: false), false, 2),
-               ("wide lstm", Fixtures.config(.lstm, layers: 2, units: 20), false, 2),
-               ("wide lstm window, 3 workers", Fixtures.config(.lstm, layers: 2, units: 20), true, 3),
-               ("wide gru reset_before", Fixtures.config(.gru, layers: 2, units: 20, resetAfter: false), false, 2),
-               ("wide gru reset_after", Fixtures.config(.gru, layers: 2, units: 20), false, 3),
-               ("wide rnn embedding", Fixtures.config(.rnn, layers: 2, units: 40, input: .embedding), false, 2),
-               ("wide lstm scalar input", Fixtures.config(.lstm, units: 20, input: .scalar), false, 2)]
+        let cases =
+            Fixtures.allConfigs.map { ($0.0, $0.1, false, 2) }
+            + [
+                ("lstm 2 layers", Fixtures.config(.lstm, layers: 2), false, 3),
+                ("lstm 2 layers window", Fixtures.config(.lstm, layers: 2), true, 2),
+                ("gru reset_before 2 layers", Fixtures.config(.gru, layers: 2, resetAfter: false), false, 2),
+                ("wide lstm", Fixtures.config(.lstm, layers: 2, units: 20), false, 2),
+                ("wide lstm window, 3 workers", Fixtures.config(.lstm, layers: 2, units: 20), true, 3),
+                ("wide gru reset_before", Fixtures.config(.gru, layers: 2, units: 20, resetAfter: false), false, 2),
+                ("wide gru reset_after", Fixtures.config(.gru, layers: 2, units: 20), false, 3),
+                ("wide rnn embedding", Fixtures.config(.rnn, layers: 2, units: 40, input: .embedding), false, 2),
+                ("wide lstm scalar input", Fixtures.config(.lstm, units: 20, input: .scalar), false, 2)
+            ]
         for (name, config, lastStepOnly, workers) in cases {
             let model = Fixtures.model(config)
             let (inputs, fullTargets) = Fixtures.batch(5, 6)
@@ -140,12 +159,16 @@ final class GradientTests: XCTestCase {
             var rng = RandomGenerator(seed: 0)
             for batch in 0..<3 {  // later batches start from the carried state
                 if batch == 2 {  // the first worker's sequences predict nothing, the others some of the time
-                    for b in 0..<5 { for t in targets[b].indices where b < 3 || (t % 2 == 0 && !lastStepOnly) { targets[b][t] = -1 } }
+                    for b in 0..<5 {
+                        for t in targets[b].indices where b < 3 || (t % 2 == 0 && !lastStepOnly) { targets[b][t] = -1 }
+                    }
                 }
-                let a = single.run(inputs: inputs.flatMap { $0 }, targets: targets.flatMap { $0 }, steps: 6, training: false,
-                                   computeGradients: true, carryState: batch > 0, rng: &rng)
-                let b = parallel.run(inputs: inputs.flatMap { $0 }, targets: targets.flatMap { $0 }, steps: 6,
-                                     training: false, carryState: batch > 0, rng: &rng)
+                let a = single.run(
+                    inputs: inputs.flatMap { $0 }, targets: targets.flatMap { $0 }, steps: 6, training: false,
+                    computeGradients: true, carryState: batch > 0, rng: &rng)
+                let b = parallel.run(
+                    inputs: inputs.flatMap { $0 }, targets: targets.flatMap { $0 }, steps: 6,
+                    training: false, carryState: batch > 0, rng: &rng)
                 XCTAssertEqual(a.count, b.count, name)
                 XCTAssertEqual(a.lossSum, b.lossSum, accuracy: 1e-4, name)
                 var worst: Float = 0, largest: Float = 0
@@ -155,8 +178,9 @@ final class GradientTests: XCTestCase {
                 }
                 XCTAssertGreaterThan(largest, 1e-3, "\(name), batch \(batch): no gradient to compare")
                 // Only the order of float sums differs: a few units in the last place of the largest.
-                XCTAssertLessThan(worst, 4e-6 * max(1, largest),
-                                  "\(name), batch \(batch), workers \(workers), last step only \(lastStepOnly)")
+                XCTAssertLessThan(
+                    worst, 4e-6 * max(1, largest),
+                    "\(name), batch \(batch), workers \(workers), last step only \(lastStepOnly)")
             }
         }
     }
@@ -169,10 +193,12 @@ final class GradientTests: XCTestCase {
         let single = TrainingGraph(model: model, batch: 5, steps: 6)
         let parallel = ParallelGraph(model: model, batch: 5, steps: 6, parts: 2)
         var rng = RandomGenerator(seed: 0)
-        _ = single.run(inputs: inputs.flatMap { $0 }, targets: targets.flatMap { $0 }, steps: 4, training: false,
-                       computeGradients: true, carryState: false, rng: &rng)
-        _ = parallel.run(inputs: inputs.flatMap { $0 }, targets: targets.flatMap { $0 }, steps: 4, training: false,
-                         carryState: false, rng: &rng)
+        _ = single.run(
+            inputs: inputs.flatMap { $0 }, targets: targets.flatMap { $0 }, steps: 4, training: false,
+            computeGradients: true, carryState: false, rng: &rng)
+        _ = parallel.run(
+            inputs: inputs.flatMap { $0 }, targets: targets.flatMap { $0 }, steps: 4, training: false,
+            carryState: false, rng: &rng)
         var worst: Float = 0, largest: Float = 0
         for i in 0..<model.parameterCount {
             worst = max(worst, abs(single.gradients[i] - parallel.gradients[i]))
@@ -182,10 +208,12 @@ final class GradientTests: XCTestCase {
         XCTAssertLessThan(worst, 4e-6 * max(1, largest), "4 steps of 6")
 
         let none = [Int32](repeating: -1, count: 5 * 4)
-        let result = parallel.run(inputs: inputs.flatMap { $0 }, targets: none, steps: 4, training: false,
-                                  carryState: true, rng: &rng)
+        let result = parallel.run(
+            inputs: inputs.flatMap { $0 }, targets: none, steps: 4, training: false,
+            carryState: true, rng: &rng)
         XCTAssertEqual(result.count, 0)
-        XCTAssertEqual((0..<model.parameterCount).filter { parallel.gradients[$0] != 0 }.count, 0,
-                       "a batch without predictions left gradients")
+        XCTAssertEqual(
+            (0..<model.parameterCount).filter { parallel.gradients[$0] != 0 }.count, 0,
+            "a batch without predictions left gradients")
     }
 }

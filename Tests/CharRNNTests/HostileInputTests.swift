@@ -13,7 +13,8 @@ final class HostileInputTests: XCTestCase {
     }
 
     func testStrictJSONReadsWhatFoundationReads() throws {
-        let value = try StrictJSON.parse(#" {"a": [1, -2.5e3, true, false, null], "b": "x\u00e9\ud83d\ude00\n\"", "c": {}} "#)
+        let value = try StrictJSON.parse(
+            #" {"a": [1, -2.5e3, true, false, null], "b": "x\u00e9\ud83d\ude00\n\"", "c": {}} "#)
         XCTAssertEqual(value["a"], .array([.number("1"), .number("-2.5e3"), .bool(true), .bool(false), .null]))
         XCTAssertEqual(value["b"], .string("xé😀\n\""))
         XCTAssertEqual(value["c"], .object([]))
@@ -30,8 +31,12 @@ final class HostileInputTests: XCTestCase {
         expectJSONError(#"{"a": "\ud800"}"#, "lone surrogate")
         expectJSONError("{\"a\": \"\u{01}\"}", "control character")
         expectJSONError(String(repeating: "[", count: 100) + String(repeating: "]", count: 100), "nested deeper")
-        XCTAssertThrowsError(try StrictJSON.parse([0x22, 0xC0, 0x80, 0x22])) { XCTAssertTrue("\($0)".contains("invalid UTF-8")) }
-        XCTAssertThrowsError(try StrictJSON.parse("[" + Array(repeating: "0", count: 50).joined(separator: ",") + "]", maxValues: 20)) {
+        XCTAssertThrowsError(try StrictJSON.parse([0x22, 0xC0, 0x80, 0x22])) {
+            XCTAssertTrue("\($0)".contains("invalid UTF-8"))
+        }
+        XCTAssertThrowsError(
+            try StrictJSON.parse("[" + Array(repeating: "0", count: 50).joined(separator: ",") + "]", maxValues: 20)
+        ) {
             XCTAssertTrue("\($0)".contains("more values"))
         }
     }
@@ -50,7 +55,8 @@ final class HostileInputTests: XCTestCase {
     /// A file of `entries` (name, byte range) over `data` bytes of zeros, with a model's metadata.
     func file(_ entries: [(String, Int, Int, [Int])], data: Int, metadata: String = "") -> [UInt8] {
         var json = "{" + (metadata.isEmpty ? "" : "\"__metadata__\":\(metadata),")
-        json += entries.map { "\"\($0.0)\":{\"dtype\":\"F32\",\"shape\":\($0.3),\"data_offsets\":[\($0.1),\($0.2)]}" }
+        json +=
+            entries.map { "\"\($0.0)\":{\"dtype\":\"F32\",\"shape\":\($0.3),\"data_offsets\":[\($0.1),\($0.2)]}" }
             .joined(separator: ",") + "}"
         var w = ByteWriter()
         w.append(UInt64(json.utf8.count))
@@ -76,8 +82,9 @@ final class HostileInputTests: XCTestCase {
         expectIndexError(file([("a", 4, 12, [2])], data: 12), "belong to no tensor")  // leading bytes
         expectIndexError(file([("a", 0, 8, [2]), ("a", 8, 16, [2])], data: 16), "duplicate key \"a\"")
         var unknownField = file([("a", 0, 8, [2])], data: 8)
-        unknownField = Array(String(decoding: unknownField[8...], as: UTF8.self)
-            .replacingOccurrences(of: "\"dtype\"", with: "\"extra\":1,\"dtype\"").utf8)
+        unknownField = Array(
+            String(decoding: unknownField[8...], as: UTF8.self)
+                .replacingOccurrences(of: "\"dtype\"", with: "\"extra\":1,\"dtype\"").utf8)
         var w = ByteWriter()
         w.append(UInt64(unknownField.count - 8))
         w.append(unknownField)
@@ -98,28 +105,39 @@ final class HostileInputTests: XCTestCase {
         let (tensors, metadata) = try SafeTensors.decode(ModelFile.encode(model))
         var training = metadata
         training["training"] = "{}"
-        let slot = SafeTensors.Tensor(shape: [model.parameterCount], values: .init(repeating: 0, count: model.parameterCount))
+        let slot = SafeTensors.Tensor(
+            shape: [model.parameterCount], values: .init(repeating: 0, count: model.parameterCount))
         var good = tensors
         good["optimizer.slot0"] = slot
         good["optimizer.slot1"] = slot
         good["training.carried_state"] = SafeTensors.Tensor(shape: [20], values: .init(repeating: 0, count: 20))
-        XCTAssertEqual(try ModelFile.decode(SafeTensors.encode(tensors: good, metadata: training)).extras.tensors.count, 3)
+        XCTAssertEqual(
+            try ModelFile.decode(SafeTensors.encode(tensors: good, metadata: training)).extras.tensors.count, 3)
 
-        func expectRefused(_ change: (inout [String: SafeTensors.Tensor]) -> Void, _ fragment: String, metadata: [String: String]? = nil,
-                           line: UInt = #line) {
+        func expectRefused(
+            _ change: (inout [String: SafeTensors.Tensor]) -> Void, _ fragment: String,
+            metadata: [String: String]? = nil,
+            line: UInt = #line
+        ) {
             var t = good
             change(&t)
-            XCTAssertThrowsError(try ModelFile.decode(SafeTensors.encode(tensors: t, metadata: metadata ?? training)), line: line) {
+            XCTAssertThrowsError(
+                try ModelFile.decode(SafeTensors.encode(tensors: t, metadata: metadata ?? training)), line: line
+            ) {
                 XCTAssertTrue("\($0)".contains(fragment), "\($0) lacks \(fragment)", line: line)
             }
         }
         expectRefused({ _ in }, "a model file holds only", metadata: metadata)  // extras without a training state
-        expectRefused({ $0["optimizer.slot1"] = nil; $0["optimizer.slot2"] = slot }, "optimizer.slot1 is missing")
+        expectRefused(
+            {
+                $0["optimizer.slot1"] = nil; $0["optimizer.slot2"] = slot
+            }, "optimizer.slot1 is missing")
         expectRefused({ $0["optimizer.slot9"] = slot }, "unexpected tensor optimizer.slot9")
         expectRefused({ $0["optimizer.slot01"] = slot }, "unexpected tensor optimizer.slot01")
         expectRefused({ $0["optimizer.slot0"] = SafeTensors.Tensor(shape: [3], values: [0, 0, 0]) }, "the model needs")
-        expectRefused({ $0["training.carried_state"] = SafeTensors.Tensor(shape: [7], values: .init(repeating: 0, count: 7)) },
-                      "whole number of states")
+        expectRefused(
+            { $0["training.carried_state"] = SafeTensors.Tensor(shape: [7], values: .init(repeating: 0, count: 7)) },
+            "whole number of states")
     }
 
     // MARK: memory
@@ -128,8 +146,9 @@ final class HostileInputTests: XCTestCase {
         let root = NSTemporaryDirectory() + "charrnn-cgroup-\(UUID().uuidString)"
         defer { try? FileManager.default.removeItem(atPath: root) }
         func write(_ path: String, _ text: String) throws {
-            try FileManager.default.createDirectory(atPath: (root + path as NSString).deletingLastPathComponent,
-                                                    withIntermediateDirectories: true)
+            try FileManager.default.createDirectory(
+                atPath: (root + path as NSString).deletingLastPathComponent,
+                withIntermediateDirectories: true)
             try text.write(toFile: root + path, atomically: true, encoding: .utf8)
         }
         // v2: the tightest of the group and its ancestors.
@@ -163,8 +182,10 @@ final class HostileInputTests: XCTestCase {
     func testOverflowingWeightsGiveAnErrorNotNaNs() throws {
         // With every weight 3e38, LSTM and SimpleRNN logits overflow to infinity; a GRU's update gate
         // saturates at 1 and keeps h at zero, so its distribution stays finite (and must be reported).
-        for (name, config, overflows) in [("lstm", Fixtures.config(.lstm), true), ("rnn", Fixtures.config(.rnn), true),
-                                          ("gru", Fixtures.config(.gru), false)] {
+        for (name, config, overflows) in [
+            ("lstm", Fixtures.config(.lstm), true), ("rnn", Fixtures.config(.rnn), true),
+            ("gru", Fixtures.config(.gru), false)
+        ] {
             let model = Fixtures.model(config)
             for i in 0..<model.parameterCount { model.parameters[i] = 3e38 }
             model.weightsDidChange()
@@ -198,7 +219,13 @@ final class HostileInputTests: XCTestCase {
         let before = session.stateBytes()
         let text = Array(String(repeating: "abcdefg ", count: 200).unicodeScalars)
         var asked = 0
-        XCTAssertThrowsError(try session.feed(text, interrupt: { asked += 1; return asked == 3 })) { error in
+        XCTAssertThrowsError(
+            try session.feed(
+                text,
+                interrupt: {
+                    asked += 1; return asked == 3
+                })
+        ) { error in
             guard case CharRNNError.cancelled = error else { return XCTFail("\(error)") }
         }
         XCTAssertEqual(asked, 3)
@@ -215,7 +242,13 @@ final class HostileInputTests: XCTestCase {
         let model = Fixtures.model(Fixtures.config(.gru))
         let text = Array(String(repeating: "abcdefg ", count: 200).unicodeScalars)
         var asked = 0
-        XCTAssertThrowsError(try model.evaluate(text, interrupt: { asked += 1; return asked == 2 })) { error in
+        XCTAssertThrowsError(
+            try model.evaluate(
+                text,
+                interrupt: {
+                    asked += 1; return asked == 2
+                })
+        ) { error in
             guard case CharRNNError.cancelled = error else { return XCTFail("\(error)") }
         }
         XCTAssertEqual(try model.evaluate(text, interrupt: { false }).lossSum, try model.evaluate(text).lossSum)
@@ -230,8 +263,10 @@ final class HostileInputTests: XCTestCase {
         XCTAssertEqual(mkfifo("\(folder)/fifo", 0o600), 0)
         symlink("\(folder)/loop-b", "\(folder)/loop-a")
         symlink("\(folder)/loop-a", "\(folder)/loop-b")
-        for (path, fragment) in [("\(folder)/fifo", "named pipe"), (folder, "a folder"), ("/dev/zero", "character device"),
-                                 ("\(folder)/loop-a", "loop of symbolic links"), ("\(folder)/missing", "No such file")] {
+        for (path, fragment) in [
+            ("\(folder)/fifo", "named pipe"), (folder, "a folder"), ("/dev/zero", "character device"),
+            ("\(folder)/loop-a", "loop of symbolic links"), ("\(folder)/missing", "No such file")
+        ] {
             XCTAssertThrowsError(try FileIO.read(path)) { error in
                 guard case CharRNNError.io(let message) = error else { return XCTFail("\(error)") }
                 XCTAssertTrue(message.contains(fragment) && message.contains(path), message)

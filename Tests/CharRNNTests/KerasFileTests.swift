@@ -13,7 +13,7 @@ final class KerasFileTests: XCTestCase {
         for block in [512, 1024, 4096] {
             XCTAssertEqual(KerasFile.kind(of: [UInt8](repeating: 7, count: block) + Self.hdf5), .hdf5, "\(block)")
         }
-        XCTAssertNil(KerasFile.kind(of: [UInt8](repeating: 7, count: 700) + Self.hdf5))   // not a user-block size
+        XCTAssertNil(KerasFile.kind(of: [UInt8](repeating: 7, count: 700) + Self.hdf5))  // not a user-block size
         XCTAssertNil(KerasFile.kind(of: []))
         XCTAssertNil(KerasFile.kind(of: Array(Self.hdf5.prefix(5))))
         // a charrnn model: its first 8 bytes are a header length
@@ -24,8 +24,10 @@ final class KerasFileTests: XCTestCase {
         let folder = NSTemporaryDirectory() + "charrnn-keras-\(UUID().uuidString)"
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: folder) }
-        for (name, bytes, kind) in [("model.h5", Self.hdf5 + [UInt8](repeating: 0, count: 64), "HDF5"),
-                                    ("my model.keras", [0x50, 0x4B, 0x03, 0x04] + [UInt8](repeating: 0, count: 64), "zip archive")] {
+        for (name, bytes, kind) in [
+            ("model.h5", Self.hdf5 + [UInt8](repeating: 0, count: 64), "HDF5"),
+            ("my model.keras", [0x50, 0x4B, 0x03, 0x04] + [UInt8](repeating: 0, count: 64), "zip archive")
+        ] {
             let path = folder + "/" + name
             FileManager.default.createFile(atPath: path, contents: Data(bytes))
             XCTAssertThrowsError(try Model.load(path)) { error in
@@ -33,7 +35,10 @@ final class KerasFileTests: XCTestCase {
                 XCTAssertTrue(message.contains("\(path) is a Keras model ("), message)
                 XCTAssertTrue(message.contains(kind), message)
                 let out = KerasFile.shellQuoted(String(path.dropLast(name.hasSuffix(".h5") ? 3 : 6)) + ".safetensors")
-                XCTAssertTrue(message.contains("python -m charrnn.keras import \(KerasFile.shellQuoted(path)) --vocab-from TEXT -o \(out)"), message)
+                XCTAssertTrue(
+                    message.contains(
+                        "python -m charrnn.keras import \(KerasFile.shellQuoted(path)) --vocab-from TEXT -o \(out)"),
+                    message)
             }
         }
     }

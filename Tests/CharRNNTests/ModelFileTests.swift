@@ -67,11 +67,17 @@ final class ModelFileTests: XCTestCase {
         huge.append(UInt64.max)
         expectFormatError(huge.bytes, "exceeds the file")
         expectFormatError(header("not json"), "invalid safetensors header")
-        expectFormatError(header(#"{"x":{"dtype":"F32","shape":[2],"data_offsets":[0,800]}}"#, data: 8), "outside the data")
+        expectFormatError(
+            header(#"{"x":{"dtype":"F32","shape":[2],"data_offsets":[0,800]}}"#, data: 8), "outside the data")
         expectFormatError(header(#"{"x":{"dtype":"F16","shape":[2],"data_offsets":[0,4]}}"#, data: 4), "dtype F16")
-        expectFormatError(header(#"{"x":{"dtype":"F32","shape":[4611686018427387904,4],"data_offsets":[0,8]}}"#, data: 8), "too large")
+        expectFormatError(
+            header(#"{"x":{"dtype":"F32","shape":[4611686018427387904,4],"data_offsets":[0,8]}}"#, data: 8), "too large"
+        )
         expectFormatError(header(#"{"x":{"dtype":"F32","shape":[3],"data_offsets":[0,8]}}"#, data: 8), "needs 12 bytes")
-        expectFormatError(header(#"{"x":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"y":{"dtype":"F32","shape":[2],"data_offsets":[4,12]}}"#, data: 12), "overlaps")
+        expectFormatError(
+            header(
+                #"{"x":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"y":{"dtype":"F32","shape":[2],"data_offsets":[4,12]}}"#,
+                data: 12), "overlaps")
         expectFormatError(header(#"{"x":{"dtype":"F32","shape":[-1],"data_offsets":[0,0]}}"#), "not a size")
         expectFormatError(header(#"{"__metadata__":{"format":"other"}}"#), "not a charrnn model")
     }

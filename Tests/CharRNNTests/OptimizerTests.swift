@@ -43,8 +43,9 @@ final class OptimizerTests: XCTestCase {
 
     func testAdagrad() {
         // Keras 3: acc = 0.1 + 0.25; p = 1 - 0.01·0.5/√(0.35 + 1e-7).
-        XCTAssertEqual(step(OptimizerConfig(kind: .adagrad), [1], [[0.5]], lr: 0.01)[0],
-                       1 - 0.01 * 0.5 / Float(0.35 + 1e-7).squareRoot(), accuracy: 1e-7)
+        XCTAssertEqual(
+            step(OptimizerConfig(kind: .adagrad), [1], [[0.5]], lr: 0.01)[0],
+            1 - 0.01 * 0.5 / Float(0.35 + 1e-7).squareRoot(), accuracy: 1e-7)
     }
 
     /// The rules written out as scalar Swift, operation for operation as `OptimizerConfig` documents them:
@@ -53,8 +54,11 @@ final class OptimizerTests: XCTestCase {
         let n = 1003
         var generator = RandomGenerator(seed: 11)
         let start = (0..<n).map { _ in Float(generator.nextUniform() * 2 - 1) }
-        let gradients = (0..<3).map { _ in (0..<n).map { i in i % 97 == 0 ? 0 : Float(generator.nextUniform() * 4 - 2) } }
-        var configs: [OptimizerConfig] = OptimizerConfig.Kind.allCases.map { OptimizerConfig(kind: $0, learningRate: 0.01) }
+        let gradients = (0..<3).map { _ in (0..<n).map { i in i % 97 == 0 ? 0 : Float(generator.nextUniform() * 4 - 2) }
+        }
+        var configs: [OptimizerConfig] = OptimizerConfig.Kind.allCases.map {
+            OptimizerConfig(kind: $0, learningRate: 0.01)
+        }
         var momentum = OptimizerConfig(kind: .sgd, learningRate: 0.01)
         momentum.momentum = 0.9
         var nesterov = momentum
@@ -75,7 +79,9 @@ final class OptimizerTests: XCTestCase {
             for (step, g) in gradients.enumerated() {
                 optimizer.apply(parameters: &p, gradients: g, count: n, learningRate: c.learningRate)
                 let lr = c.learningRate
-                func root(_ v: Float) -> Float { c.epsilonInsideRoot ? (v + c.epsilon).squareRoot() : v.squareRoot() + c.epsilon }
+                func root(_ v: Float) -> Float {
+                    c.epsilonInsideRoot ? (v + c.epsilon).squareRoot() : v.squareRoot() + c.epsilon
+                }
                 for i in 0..<n {
                     switch c.kind {
                     case .sgd where c.momentum > 0:

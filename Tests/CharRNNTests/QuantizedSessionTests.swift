@@ -11,7 +11,7 @@ final class QuantizedSessionTests: XCTestCase {
         ("gru reset_after", Fixtures.config(.gru, layers: 2, units: 37, resetAfter: true)),
         ("gru reset_before", Fixtures.config(.gru, layers: 2, units: 37, resetAfter: false)),
         ("simple rnn", Fixtures.config(.rnn, layers: 2, units: 37)),
-        ("embedding", Fixtures.config(.lstm, layers: 2, units: 37, input: .embedding)),
+        ("embedding", Fixtures.config(.lstm, layers: 2, units: 37, input: .embedding))
     ]
 
     func testInt8DistributionsStayCloseToFloat32() throws {
@@ -39,8 +39,12 @@ final class QuantizedSessionTests: XCTestCase {
         let a = Session(model: model, seed: 3, precision: .int8), b = Session(model: model, seed: 3, precision: .int8)
         for s in [a, b] { try s.feed("ab") }
         var ta = "", tb = ""
-        try a.generate(count: 300) { c, _ in ta.unicodeScalars.append(c); return true }
-        try b.generate(count: 300) { c, _ in tb.unicodeScalars.append(c); return true }
+        try a.generate(count: 300) { c, _ in
+            ta.unicodeScalars.append(c); return true
+        }
+        try b.generate(count: 300) { c, _ in
+            tb.unicodeScalars.append(c); return true
+        }
         XCTAssertEqual(ta, tb)
         XCTAssertEqual(a.precision, .int8)
     }
@@ -69,8 +73,10 @@ final class QuantizedSessionTests: XCTestCase {
         let scratch = StepScratch(capacity: capacity)
         func blocks(_ v: QuantizedVector, _ n: Int) -> ([UInt8], [Float]) {  // the blocks n values fill
             let b = (n + Int(CRNN_Q8_BLOCK) - 1) / Int(CRNN_Q8_BLOCK)
-            return (Array(UnsafeBufferPointer(start: v.values, count: b * Int(CRNN_Q8_BLOCK))),
-                    Array(UnsafeBufferPointer(start: v.scales, count: b)))
+            return (
+                Array(UnsafeBufferPointer(start: v.values, count: b * Int(CRNN_Q8_BLOCK))),
+                Array(UnsafeBufferPointer(start: v.scales, count: b))
+            )
         }
         func fresh(_ n: Int) -> ([UInt8], [Float]) {
             let v = QuantizedVector(capacity: capacity)
@@ -90,8 +96,9 @@ final class QuantizedSessionTests: XCTestCase {
         XCTAssertTrue(current(count) == fresh(count))
         XCTAssertTrue(current(40) == fresh(40), "another count must be quantized again")
         XCTAssertTrue(current(count) == fresh(count))
-        XCTAssertFalse(scratch.quantized(x, count: 40) === scratch.quantized(x, count: count),
-                       "two lengths of one buffer: two copies, so that two terms never share one")
+        XCTAssertFalse(
+            scratch.quantized(x, count: 40) === scratch.quantized(x, count: count),
+            "two lengths of one buffer: two copies, so that two terms never share one")
         // Another buffer gets its own copy: the first one's stays valid.
         let y = UnsafeMutablePointer<Float>.allocate(capacity: capacity)
         defer { y.deallocate() }

@@ -33,7 +33,8 @@ final class RunRecordTests: XCTestCase {
 
         p.valLoss = 1.5
         p.valAccuracy = 0.25
-        let validation = try XCTUnwrap(MetricsLog.row(Array(RunRecord.line(kind: "validation", p, bestCheckpoint: "a\"b").dropLast().utf8)))
+        let validation = try XCTUnwrap(
+            MetricsLog.row(Array(RunRecord.line(kind: "validation", p, bestCheckpoint: "a\"b").dropLast().utf8)))
         XCTAssertEqual(validation.bestCheckpoint, "a\"b")
         XCTAssertEqual(validation.valLoss, 1.5)
     }

@@ -6,7 +6,9 @@ final class SessionTests: XCTestCase {
 
     func generate(_ session: Session, _ n: Int, _ p: SamplingParameters = SamplingParameters()) throws -> String {
         var out = ""
-        try session.generate(count: n, p) { c, _ in out.unicodeScalars.append(c); return true }
+        try session.generate(count: n, p) { c, _ in
+            out.unicodeScalars.append(c); return true
+        }
         return out
     }
 
@@ -41,12 +43,14 @@ final class SessionTests: XCTestCase {
             try a.stateBytes().withUnsafeBytes { try b.setState($0) }
             try a.feed("dce")
             try b.feed("dce")
-            XCTAssertEqual(try a.probabilities().map(\.bitPattern), try b.probabilities().map(\.bitPattern), "\(precision)")
+            XCTAssertEqual(
+                try a.probabilities().map(\.bitPattern), try b.probabilities().map(\.bitPattern), "\(precision)")
             let fresh = Session(model: model, seed: 3, precision: precision)
             a.reset()
             try a.feed("bad")
             try fresh.feed("bad")
-            XCTAssertEqual(try a.probabilities().map(\.bitPattern), try fresh.probabilities().map(\.bitPattern), "\(precision)")
+            XCTAssertEqual(
+                try a.probabilities().map(\.bitPattern), try fresh.probabilities().map(\.bitPattern), "\(precision)")
         }
     }
 

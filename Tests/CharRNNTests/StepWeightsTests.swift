@@ -19,7 +19,9 @@ final class StepWeightsTests: XCTestCase {
 
         let (bias, shape) = try model.weights(layer: "dense", weight: "bias")
         let raised = bias.enumerated().map { $0.offset == 0 ? $0.element + 2 : $0.element }
-        try raised.withUnsafeBufferPointer { try model.setWeights(layer: "dense", weight: "bias", values: $0, shape: shape) }
+        try raised.withUnsafeBufferPointer {
+            try model.setWeights(layer: "dense", weight: "bias", values: $0, shape: shape)
+        }
         let (kernel, kernelShape) = try model.weights(layer: "rnn1", weight: "recurrent_kernel")
         let doubled = kernel.map { $0 * 2 }
         try doubled.withUnsafeBufferPointer {

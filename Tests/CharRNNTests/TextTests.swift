@@ -9,7 +9,9 @@ final class TextTests: XCTestCase {
 
     func testInvalidUTF8NamesTheOffset() {
         XCTAssertThrowsError(try UTF8Text.decode([0x61, 0x62, 0xC3, 0x28])) { error in
-            XCTAssertEqual(error as? CharRNNError, .invalidUTF8(offset: 2, "invalid UTF-8 at byte offset 2 (after 2 valid characters)"))
+            XCTAssertEqual(
+                error as? CharRNNError,
+                .invalidUTF8(offset: 2, "invalid UTF-8 at byte offset 2 (after 2 valid characters)"))
         }
         XCTAssertThrowsError(try UTF8Text.decode([0xED, 0xA0, 0x80]))  // a surrogate
         XCTAssertThrowsError(try UTF8Text.decode([0xC0, 0x80]))  // overlong
@@ -20,7 +22,8 @@ final class TextTests: XCTestCase {
         XCTAssertEqual(TextNormalization.reducedCharset.count, 36)
         let reduced = TextNormalization.reduceCharset.apply(Array("Hello, World! 42\"x\"".unicodeScalars))
         XCTAssertEqual(String(String.UnicodeScalarView(reduced)), "hello, world!    x ")
-        XCTAssertEqual(String(String.UnicodeScalarView(TextNormalization.lowercase.apply(Array("ÀB".unicodeScalars)))), "àb")
+        XCTAssertEqual(
+            String(String.UnicodeScalarView(TextNormalization.lowercase.apply(Array("ÀB".unicodeScalars)))), "àb")
     }
 
     func testUnknownCharactersAreNamedOrSkipped() throws {
@@ -41,7 +44,9 @@ final class TextTests: XCTestCase {
         XCTAssertEqual(corpus.training.count, 6)
         XCTAssertEqual(corpus.validation.count, 2)
         XCTAssertThrowsError(try Corpus(text: [], options: options))
-        XCTAssertThrowsError(try Corpus(text: Array("xyz".unicodeScalars), options: options, vocabulary: Fixtures.vocabulary())) { error in
+        XCTAssertThrowsError(
+            try Corpus(text: Array("xyz".unicodeScalars), options: options, vocabulary: Fixtures.vocabulary())
+        ) { error in
             XCTAssertTrue("\(error)".contains("'x'"), "\(error)")
         }
     }

@@ -24,7 +24,9 @@ final class TraceTests: XCTestCase {
                     let U = layer.units
                     for u in 0..<U {
                         worst = max(worst, abs(session.h[l][u] - layer.hidden[t * U + u]))
-                        if let c = session.c[l], let cells = layer.cellState { worst = max(worst, abs(c[u] - cells[t * U + u])) }
+                        if let c = session.c[l], let cells = layer.cellState {
+                            worst = max(worst, abs(c[u] - cells[t * U + u]))
+                        }
                     }
                     XCTAssertEqual(layer.cellState != nil, config.layers[l].cell == .lstm, name)
                 }
@@ -58,7 +60,13 @@ final class TraceTests: XCTestCase {
     func testAnInterruptedTraceStops() throws {
         let model = Fixtures.model(Fixtures.config(.lstm))
         var asked = 0
-        XCTAssertThrowsError(try model.trace(text, interrupt: { asked += 1; return asked == 2 })) { error in
+        XCTAssertThrowsError(
+            try model.trace(
+                text,
+                interrupt: {
+                    asked += 1; return asked == 2
+                })
+        ) { error in
             guard case CharRNNError.cancelled = error else { return XCTFail("\(error)") }
         }
         XCTAssertEqual(asked, 2)

@@ -92,7 +92,8 @@ final class TrainerTests: XCTestCase {
         var o = options(.sequence, dropout: 0, out: "\(folder!)/v")
         o.maxSteps = 5
         let summary = try Trainer(corpus: try corpus(), options: o).run()
-        let other = try Corpus(text: Array(String(repeating: "xyz the cat\n", count: 300).unicodeScalars), options: Corpus.Options())
+        let other = try Corpus(
+            text: Array(String(repeating: "xyz the cat\n", count: 300).unicodeScalars), options: Corpus.Options())
         XCTAssertThrowsError(try Trainer(resuming: summary.checkpoint!, corpus: other, options: o)) { error in
             XCTAssertTrue("\(error)".contains("'x'"), "\(error)")
         }
@@ -125,7 +126,8 @@ final class TrainerTests: XCTestCase {
 
     func testCorpusShorterThanABatchIsRefused() throws {
         let small = try Corpus(text: Array("the cat sat".unicodeScalars), options: Corpus.Options())
-        XCTAssertThrowsError(try Trainer(corpus: small, options: options(.sequence, dropout: 0, out: folder))) { error in
+        XCTAssertThrowsError(try Trainer(corpus: small, options: options(.sequence, dropout: 0, out: folder))) {
+            error in
             XCTAssertTrue("\(error)".contains("shorter than one batch"), "\(error)")
         }
     }

@@ -54,8 +54,9 @@ final class WorkerPoolTests: XCTestCase {
         var rng = RandomGenerator(seed: 0)
         for parts in [1, 2] {
             _ = ParallelGraph(model: model, batch: 6, steps: 5, parts: parts)
-                .run(inputs: inputs.flatMap { $0 }, targets: targets.flatMap { $0 }, steps: 5, training: true,
-                     carryState: false, rng: &rng)
+                .run(
+                    inputs: inputs.flatMap { $0 }, targets: targets.flatMap { $0 }, steps: 5, training: true,
+                    carryState: false, rng: &rng)
             XCTAssertEqual(BLASThreads.current, 3, "after a batch in \(parts) parts")
         }
     }
@@ -72,8 +73,11 @@ final class WorkerPoolTests: XCTestCase {
             var rng = RandomGenerator(seed: 5)
             var loss = 0.0
             for batch in 0..<3 {
-                loss += graph.run(inputs: inputs.flatMap { $0 }, targets: targets.flatMap { $0 }, steps: 7,
-                                  training: true, carryState: batch > 0, rng: &rng).lossSum
+                loss +=
+                    graph.run(
+                        inputs: inputs.flatMap { $0 }, targets: targets.flatMap { $0 }, steps: 7,
+                        training: true, carryState: batch > 0, rng: &rng
+                    ).lossSum
             }
             return ((0..<graph.gradients.count).map { graph.gradients[$0].bitPattern }, loss.bitPattern)
         }

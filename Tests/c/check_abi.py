@@ -8,6 +8,7 @@ functions exported by the shared library (and the version node CHARRNN_<major>),
 
 usage: check_abi.py HEADER SWIFT_DIR [--lib libcharrnn.so]
 """
+
 import glob
 import re
 import subprocess
@@ -23,13 +24,19 @@ def swift_to_c(t):
     if opt:
         t = t[:-1]
     simple = {
-        "Void": ["void"], "()": ["void"],
-        "Int": ["size_t"], "UInt": ["size_t"],
-        "Int32": ["int32_t", "int"], "UInt32": ["uint32_t", "unsigned"],
-        "Int64": ["int64_t"], "UInt64": ["uint64_t"],
-        "Float": ["float"], "Double": ["double"],
+        "Void": ["void"],
+        "()": ["void"],
+        "Int": ["size_t"],
+        "UInt": ["size_t"],
+        "Int32": ["int32_t", "int"],
+        "UInt32": ["uint32_t", "unsigned"],
+        "Int64": ["int64_t"],
+        "UInt64": ["uint64_t"],
+        "Float": ["float"],
+        "Double": ["double"],
         "CStatus": ["charrnn_status"],
-        "UnsafeMutableRawPointer": ["void *"], "UnsafeRawPointer": ["const void *"],
+        "UnsafeMutableRawPointer": ["void *"],
+        "UnsafeRawPointer": ["const void *"],
     }
     if t in simple:
         return simple[t]
@@ -67,7 +74,11 @@ def normalise_c(param):
     tokens = param.split()
     # Drop the parameter name: the last identifier after the type (a type never ends in a name
     # when it has at least two tokens and the last is an identifier not preceded by 'const' only).
-    if len(tokens) >= 2 and re.fullmatch(r"[A-Za-z_]\w*", tokens[-1]) and tokens[-2] not in ("const", "struct", "enum", "unsigned"):
+    if (
+        len(tokens) >= 2
+        and re.fullmatch(r"[A-Za-z_]\w*", tokens[-1])
+        and tokens[-2] not in ("const", "struct", "enum", "unsigned")
+    ):
         tokens = tokens[:-1]
     s = " ".join(tokens)
     if array:
@@ -93,7 +104,9 @@ def swift_exports(folder):
     exports = {}
     for path in sorted(glob.glob(folder + "/**/*.swift", recursive=True)):
         text = open(path).read()
-        for m in re.finditer(r'@_cdecl\("(\w+)"\)\s*(?:public\s+)?func\s+\w+\s*\((.*?)\)\s*(?:->\s*([^{]+?))?\s*\{', text, flags=re.S):
+        for m in re.finditer(
+            r'@_cdecl\("(\w+)"\)\s*(?:public\s+)?func\s+\w+\s*\((.*?)\)\s*(?:->\s*([^{]+?))?\s*\{', text, flags=re.S
+        ):
             name, params, ret = m.group(1), m.group(2), (m.group(3) or "Void").strip()
             plist = []
             depth, cur = 0, ""

@@ -25,13 +25,16 @@ static void hash_floats(const float *v, size_t n, uint64_t *hash) {
     for (size_t i = 0; i < n; i++) {
         uint32_t bits;
         memcpy(&bits, &v[i], sizeof bits);
-        *hash ^= bits; *hash *= 1099511628211u;
+        *hash ^= bits;
+        *hash *= 1099511628211u;
     }
 }
 
 static uint64_t random_state = 88172645463325252u;
 static float random_float(void) {  // xorshift64*, uniform in [-1, 1)
-    random_state ^= random_state >> 12; random_state ^= random_state << 25; random_state ^= random_state >> 27;
+    random_state ^= random_state >> 12;
+    random_state ^= random_state << 25;
+    random_state ^= random_state >> 27;
     return (float)((random_state * 2685821657736338717u) >> 40) / (float)(1u << 23) - 1.0f;
 }
 
@@ -50,7 +53,8 @@ static int check_q8_shape(size_t K, size_t N, size_t LD, int zero_block, int tin
     int8_t *values = malloc(crnn_q8_matrix_bytes(K, N));
     uint8_t *xq = malloc(blocks * CRNN_Q8_BLOCK);
     int32_t *sums = malloc(crnn_q8_scale_count(K, N) * sizeof(int32_t));
-    if (!w || !x || !y || !reference || !bound || !portable || !scales || !xs || !exact || !values || !xq || !sums) return 1;
+    if (!w || !x || !y || !reference || !bound || !portable || !scales || !xs || !exact || !values || !xq || !sums)
+        return 1;
     for (size_t i = 0; i < K * LD; i++) {
         w[i] = random_float() * (i % 7 == 0 ? 3.0f : 0.5f) * (tiny ? 1e-38f : 1.0f);
         if (zero_block && i / LD >= 32 && i / LD < 64) w[i] = 0;
@@ -83,7 +87,10 @@ static int check_q8_shape(size_t K, size_t N, size_t LD, int zero_block, int tin
     int failed = 0;
     for (size_t j = 0; j < N && !failed; j++) {
         if (tiny) {  // 127 / max is clamped to FLT_MAX: the rounding differs, the result must stay ~1
-            if (!(fabsf(y[j] - 1.0f) < 1e-6f)) { printf("q8 tiny weights: column %zu is %g\n", j, y[j]); failed = 1; }
+            if (!(fabsf(y[j] - 1.0f) < 1e-6f)) {
+                printf("q8 tiny weights: column %zu is %g\n", j, y[j]);
+                failed = 1;
+            }
         } else if (!(fabs(y[j] - exact[j]) <= 1e-5 * (1 + fabs(exact[j])))) {
             printf("q8 %zux%zu column %zu: %.9g, the quantized operands' product is %.9g\n", K, N, j, y[j], exact[j]);
             failed = 1;
@@ -93,27 +100,51 @@ static int check_q8_shape(size_t K, size_t N, size_t LD, int zero_block, int tin
         }
     }
     q8_vecmat_portable(xq, xs, K, values, scales, N, 0, (N + CRNN_Q8_GROUP - 1) / CRNN_Q8_GROUP, portable);
-    if (memcmp(portable, y, N * sizeof *y) != 0) { printf("q8 %zux%zu: the portable loop and the kernel in use disagree\n", K, N); failed = 1; }
+    if (memcmp(portable, y, N * sizeof *y) != 0) {
+        printf("q8 %zux%zu: the portable loop and the kernel in use disagree\n", K, N);
+        failed = 1;
+    }
 #ifdef CRNN_HAVE_X86_KERNELS
-    if (__builtin_cpu_supports("avx512vnni") && __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl")) {
+    if (__builtin_cpu_supports("avx512vnni") && __builtin_cpu_supports("avx512bw") &&
+        __builtin_cpu_supports("avx512vl")) {
         for (size_t j = 0; j < N; j++) portable[j] = 1.0f;
         q8_vecmat_vnni(xq, xs, K, values, scales, sums, N, 0, (N + CRNN_Q8_GROUP - 1) / CRNN_Q8_GROUP, portable);
-        if (memcmp(portable, y, N * sizeof *y) != 0) { printf("q8 %zux%zu: the VNNI and portable kernels disagree\n", K, N); failed = 1; }
+        if (memcmp(portable, y, N * sizeof *y) != 0) {
+            printf("q8 %zux%zu: the VNNI and portable kernels disagree\n", K, N);
+            failed = 1;
+        }
     }
     if (__builtin_cpu_supports("avx2")) {
         for (size_t j = 0; j < N; j++) portable[j] = 1.0f;
         q8_vecmat_avx2(xq, xs, K, values, scales, N, 0, (N + CRNN_Q8_GROUP - 1) / CRNN_Q8_GROUP, portable);
-        if (memcmp(portable, y, N * sizeof *y) != 0) { printf("q8 %zux%zu: the AVX2 and portable kernels disagree\n", K, N); failed = 1; }
+        if (memcmp(portable, y, N * sizeof *y) != 0) {
+            printf("q8 %zux%zu: the AVX2 and portable kernels disagree\n", K, N);
+            failed = 1;
+        }
     }
 #endif
     // Split over the pool by panels, as generation runs it: the same bits.
-    const crnn_product_term term = {.k = K, .x_values = xq, .x_scales = xs, .values = values, .scales = scales, .column_sums = sums};
+    const crnn_product_term term = {
+        .k = K, .x_values = xq, .x_scales = xs, .values = values, .scales = scales, .column_sums = sums};
     for (size_t j = 0; j < N; j++) portable[j] = 1.0f;
     crnn_sum_products(&term, 1, N, portable, NULL);
-    if (memcmp(portable, y, N * sizeof *y) != 0) { printf("q8 %zux%zu: the pooled product differs\n", K, N); failed = 1; }
+    if (memcmp(portable, y, N * sizeof *y) != 0) {
+        printf("q8 %zux%zu: the pooled product differs\n", K, N);
+        failed = 1;
+    }
     hash_floats(y, N, hash);
-    free(w); free(x); free(y); free(reference); free(bound); free(portable); free(scales); free(xs); free(exact);
-    free(values); free(xq); free(sums);
+    free(w);
+    free(x);
+    free(y);
+    free(reference);
+    free(bound);
+    free(portable);
+    free(scales);
+    free(xs);
+    free(exact);
+    free(values);
+    free(xq);
+    free(sums);
     return failed;
 }
 
@@ -138,7 +169,10 @@ static int check_q8_nonfinite(void) {
         crnn_q8_quantize_vector(x, K, xq, xs);
         crnn_q8_vecmat_accumulate(xq, xs, K, values, scales, sums, N, 0, (N + CRNN_Q8_GROUP - 1) / CRNN_Q8_GROUP, y);
         for (size_t j = 0; j < N; j++) {
-            if (!isnan(y[j])) { printf("q8: input %g gave %g, not NaN\n", specials[s % 4], y[j]); return 1; }
+            if (!isnan(y[j])) {
+                printf("q8: input %g gave %g, not NaN\n", specials[s % 4], y[j]);
+                return 1;
+            }
         }
     }
     return 0;
@@ -147,8 +181,8 @@ static int check_q8_nonfinite(void) {
 static int check_q8(uint64_t *hash) {
     // (k, n, row stride): not multiples of the block and group, exact multiples, smaller than one of each,
     // more rows than the AVX2 kernel prepares x for, and one large enough to be split over the pool.
-    const size_t shapes[][3] = {{300, 77, 80}, {31, 15, 15}, {64, 32, 32}, {1, 1, 1}, {128, 512, 512}, {96, 40, 41},
-                                {1100, 40, 40}, {512, 640, 650}};
+    const size_t shapes[][3] = {{300, 77, 80},   {31, 15, 15}, {64, 32, 32},   {1, 1, 1},
+                                {128, 512, 512}, {96, 40, 41}, {1100, 40, 40}, {512, 640, 650}};
     int failed = 0;
     for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
         failed |= check_q8_shape(shapes[s][0], shapes[s][1], shapes[s][2], 0, 0, hash);
@@ -161,8 +195,8 @@ static int check_q8(uint64_t *hash) {
 /// crnn_gemm_rows against a double-precision product for shapes around its 4-row blocks and 64-column
 /// panels, with row strides wider than the rows, accumulating and not. Adds C's bits to `hash`.
 static int check_gemm_rows(uint64_t *hash) {
-    const size_t shapes[][3] = {{25, 512, 128}, {5, 20, 5}, {4, 64, 1}, {7, 130, 33}, {1, 3, 2}, {50, 65, 128},
-                               {13, 48, 9}, {26, 33, 17}, {11, 16, 4}};
+    const size_t shapes[][3] = {{25, 512, 128}, {5, 20, 5},  {4, 64, 1},   {7, 130, 33}, {1, 3, 2},
+                                {50, 65, 128},  {13, 48, 9}, {26, 33, 17}, {11, 16, 4}};
     int failed = 0;
     for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
         const size_t m = shapes[s][0], n = shapes[s][1], k = shapes[s][2];
@@ -192,20 +226,28 @@ static int check_gemm_rows(uint64_t *hash) {
             }
             hash_floats(c, m * ldc, hash);
             // B packed into panels, whole and from row 1 and column 16 on: the bits of the unpacked product.
-            float *packed = malloc(crnn_packed_size(k, n, CRNN_GEMM_PANEL) * sizeof(float)), *d = malloc(m * ldc * sizeof(float));
+            float *packed = malloc(crnn_packed_size(k, n, CRNN_GEMM_PANEL) * sizeof(float)),
+                  *d = malloc(m * ldc * sizeof(float));
             if (!packed || !d) return 1;
             crnn_pack_panels(b, k, n, ldb, CRNN_GEMM_PANEL, packed);
             for (size_t i = 0; i < m * ldc; i++) d[i] = 0.5f;
             crnn_gemm_panels(m, n, k, a, lda, packed, k, d, ldc, accumulate);
-            if (memcmp(c, d, m * ldc * sizeof(float)) != 0) { printf("gemm_panels %zux%zux%zu: other bits than gemm_rows\n", m, n, k); failed = 1; }
+            if (memcmp(c, d, m * ldc * sizeof(float)) != 0) {
+                printf("gemm_panels %zux%zux%zu: other bits than gemm_rows\n", m, n, k);
+                failed = 1;
+            }
             if (k > 1 && n > 16) {
                 for (size_t i = 0; i < m * ldc; i++) c[i] = d[i] = 0.5f;
                 crnn_gemm_rows(m, n - 16, k - 1, a + 1, lda, b + ldb + 16, ldb, c, ldc, accumulate);
                 crnn_gemm_panels(m, n - 16, k - 1, a + 1, lda, packed + k * 16 + 16, k, d, ldc, accumulate);
-                if (memcmp(c, d, m * ldc * sizeof(float)) != 0) { printf("gemm_panels %zux%zux%zu: a sub-block differs\n", m, n, k); failed = 1; }
+                if (memcmp(c, d, m * ldc * sizeof(float)) != 0) {
+                    printf("gemm_panels %zux%zux%zu: a sub-block differs\n", m, n, k);
+                    failed = 1;
+                }
             }
             // Bᵀ packed straight from B: the same panels as B transposed by hand, then packed.
-            float *bt = malloc(n * k * sizeof(float)), *expected = malloc(crnn_packed_size(n, k, CRNN_GEMM_PANEL) * sizeof(float));
+            float *bt = malloc(n * k * sizeof(float)),
+                  *expected = malloc(crnn_packed_size(n, k, CRNN_GEMM_PANEL) * sizeof(float));
             float *transposed = malloc(crnn_packed_size(n, k, CRNN_GEMM_PANEL) * sizeof(float));
             if (!bt || !expected || !transposed) return 1;
             for (size_t i = 0; i < k; i++)
@@ -216,10 +258,15 @@ static int check_gemm_rows(uint64_t *hash) {
                 printf("pack_panels_transposed %zux%zu: other panels than packing Bᵀ\n", k, n);
                 failed = 1;
             }
-            free(bt); free(expected); free(transposed);
-            free(packed); free(d);
+            free(bt);
+            free(expected);
+            free(transposed);
+            free(packed);
+            free(d);
         }
-        free(a); free(b); free(c);
+        free(a);
+        free(b);
+        free(c);
     }
     return failed;
 }
@@ -233,7 +280,8 @@ static int check_sum_products(uint64_t *hash) {
     for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
         const size_t k1 = shapes[s][0], k2 = shapes[s][1], n = shapes[s][2], ld = n + 3;
         float *w1 = malloc(k1 * ld * sizeof(float)), *w2 = malloc(k2 * n * sizeof(float));
-        float *p1 = malloc(crnn_packed_size(k1, n, CRNN_PANEL) * sizeof(float)), *p2 = malloc(crnn_packed_size(k2, n, CRNN_PANEL) * sizeof(float));
+        float *p1 = malloc(crnn_packed_size(k1, n, CRNN_PANEL) * sizeof(float)),
+              *p2 = malloc(crnn_packed_size(k2, n, CRNN_PANEL) * sizeof(float));
         float *x1 = malloc(k1 * sizeof(float)), *x2 = malloc(k2 * sizeof(float));
         float *y = malloc(n * sizeof(float)), *alone = malloc(n * sizeof(float));
         if (!w1 || !w2 || !p1 || !p2 || !x1 || !x2 || !y || !alone) return 1;
@@ -248,13 +296,23 @@ static int check_sum_products(uint64_t *hash) {
             for (size_t j = 0; j < n; j++) y[j] = alone[j] = 0.25f;
             crnn_sum_products(terms, count, n, y, NULL);
             panels_accumulate(terms, count, 0, (n + CRNN_PANEL - 1) / CRNN_PANEL, n, alone);
-            if (memcmp(y, alone, n * sizeof *y) != 0) { printf("sum of products %zux%zu: the threads changed bits\n", k1, n); failed = 1; }
+            if (memcmp(y, alone, n * sizeof *y) != 0) {
+                printf("sum of products %zux%zu: the threads changed bits\n", k1, n);
+                failed = 1;
+            }
             for (size_t j = 0; j < n && !failed; j++) {
                 double expected = 0.25, scale = 1;
-                for (size_t i = 0; i < k1; i++) { expected += (double)x1[i] * w1[i * ld + j]; scale += fabs((double)x1[i] * w1[i * ld + j]); }
-                for (size_t i = 0; count == 2 && i < k2; i++) { expected += (double)x2[i] * w2[i * n + j]; scale += fabs((double)x2[i] * w2[i * n + j]); }
+                for (size_t i = 0; i < k1; i++) {
+                    expected += (double)x1[i] * w1[i * ld + j];
+                    scale += fabs((double)x1[i] * w1[i * ld + j]);
+                }
+                for (size_t i = 0; count == 2 && i < k2; i++) {
+                    expected += (double)x2[i] * w2[i * n + j];
+                    scale += fabs((double)x2[i] * w2[i * n + j]);
+                }
                 if (!(fabs(y[j] - expected) <= 1e-6 * scale)) {
-                    printf("sum of products %zux%zu (%zu terms) column %zu: %.9g, expected %.9g\n", k1, n, count, j, y[j], expected);
+                    printf("sum of products %zux%zu (%zu terms) column %zu: %.9g, expected %.9g\n", k1, n, count, j,
+                           y[j], expected);
                     failed = 1;
                 }
             }
@@ -266,7 +324,10 @@ static int check_sum_products(uint64_t *hash) {
             crnn_sigmoid(alone, n / 4);
             crnn_tanh(alone + n / 4, n / 2 - n / 4);
             crnn_sigmoid(alone + n / 2, n - n / 2);
-            if (memcmp(y, alone, n * sizeof *y) != 0) { printf("sum of products %zux%zu: activated by the threads, other bits\n", k1, n); failed = 1; }
+            if (memcmp(y, alone, n * sizeof *y) != 0) {
+                printf("sum of products %zux%zu: activated by the threads, other bits\n", k1, n);
+                failed = 1;
+            }
             // With a one-hot input's row added first: the bits of adding it after the products, then activating.
             float *row = malloc(n * sizeof(float));
             if (!row) return 1;
@@ -279,11 +340,21 @@ static int check_sum_products(uint64_t *hash) {
             crnn_sigmoid(alone, n / 4);
             crnn_tanh(alone + n / 4, n / 2 - n / 4);
             crnn_sigmoid(alone + n / 2, n - n / 2);
-            if (memcmp(y, alone, n * sizeof *y) != 0) { printf("sum of products %zux%zu: the row added by the threads, other bits\n", k1, n); failed = 1; }
+            if (memcmp(y, alone, n * sizeof *y) != 0) {
+                printf("sum of products %zux%zu: the row added by the threads, other bits\n", k1, n);
+                failed = 1;
+            }
             hash_floats(y, n, hash);
             free(row);
         }
-        free(w1); free(w2); free(p1); free(p2); free(x1); free(x2); free(y); free(alone);
+        free(w1);
+        free(w2);
+        free(p1);
+        free(p2);
+        free(x1);
+        free(x2);
+        free(y);
+        free(alone);
     }
     return failed;
 }
@@ -306,7 +377,10 @@ static int check_training_elementwise(uint64_t *hash) {
         crnn_column_sums(m, ROWS, width, STRIDE, out);
         for (size_t r = 0; r < ROWS; r++)
             for (size_t j = 0; j < width; j++) expected[j] = expected[j] + m[r * STRIDE + j];
-        if (memcmp(out, expected, width * sizeof *out) != 0) { printf("column sums (width %zu): other bits\n", width); failed = 1; }
+        if (memcmp(out, expected, width * sizeof *out) != 0) {
+            printf("column sums (width %zu): other bits\n", width);
+            failed = 1;
+        }
         hash_floats(out, width, hash);
 
         for (size_t i = 0; i < TABLE * STRIDE; i++) table[i] = table_expected[i] = random_float();
@@ -314,7 +388,10 @@ static int check_training_elementwise(uint64_t *hash) {
         for (size_t r = 0; r < ROWS; r++)
             for (size_t j = 0; j < width; j++)
                 table_expected[indices[r] * STRIDE + j] = table_expected[indices[r] * STRIDE + j] + m[r * STRIDE + j];
-        if (memcmp(table, table_expected, sizeof table) != 0) { printf("scatter-add (width %zu): other bits\n", width); failed = 1; }
+        if (memcmp(table, table_expected, sizeof table) != 0) {
+            printf("scatter-add (width %zu): other bits\n", width);
+            failed = 1;
+        }
         hash_floats(table, TABLE * STRIDE, hash);
     }
 
@@ -333,7 +410,10 @@ static int check_training_elementwise(uint64_t *hash) {
                 gates[b * G + j] = gates_expected[b * G + j] = (j / U == 2) ? v : 0.5f + 0.5f * v;
             }
         for (size_t i = 0; i < B * U; i++) {
-            d_out[i] = random_float(); dh[i] = random_float(); c_prev[i] = 3 * random_float(); tc[i] = random_float();
+            d_out[i] = random_float();
+            dh[i] = random_float();
+            c_prev[i] = 3 * random_float();
+            tc[i] = random_float();
             dc[i] = dc_expected[i] = random_float();
         }
         // The cell update, into other rows and in place: c and h as crnn_tanh and the products give them.
@@ -353,14 +433,21 @@ static int check_training_elementwise(uint64_t *hash) {
         crnn_tanh(h_expected, B * U);
         for (size_t b = 0; b < B; b++)
             for (size_t j = 0; j < U; j++) h_expected[b * U + j] = h_expected[b * U + j] * gates[b * G + 3 * U + j];
-        if (memcmp(c_next, c_expected, B * U * sizeof(float)) != 0 || memcmp(h_next, h_expected, B * U * sizeof(float)) != 0 ||
-            memcmp(c_in_place, c_expected, B * U * sizeof(float)) != 0 || memcmp(h_in_place, h_expected, B * U * sizeof(float)) != 0) {
+        if (memcmp(c_next, c_expected, B * U * sizeof(float)) != 0 ||
+            memcmp(h_next, h_expected, B * U * sizeof(float)) != 0 ||
+            memcmp(c_in_place, c_expected, B * U * sizeof(float)) != 0 ||
+            memcmp(h_in_place, h_expected, B * U * sizeof(float)) != 0) {
             printf("LSTM cell (%zu units): other bits\n", U);
             failed = 1;
         }
         hash_floats(c_next, B * U, hash);
         hash_floats(h_next, B * U, hash);
-        free(c_next); free(h_next); free(c_expected); free(h_expected); free(c_in_place); free(h_in_place);
+        free(c_next);
+        free(h_next);
+        free(c_expected);
+        free(h_expected);
+        free(c_in_place);
+        free(h_in_place);
 
         crnn_lstm_backward_step(B, U, gates, d_out, dh, dc, c_prev, tc);
         for (size_t b = 0; b < B; b++)
@@ -375,13 +462,21 @@ static int check_training_elementwise(uint64_t *hash) {
                 row[2 * U + j] = dce * i * (1.0f - g * g);
                 row[3 * U + j] = dhe * tc[e] * (o * (1.0f - o));
             }
-        if (memcmp(gates, gates_expected, B * G * sizeof(float)) != 0 || memcmp(dc, dc_expected, B * U * sizeof(float)) != 0) {
+        if (memcmp(gates, gates_expected, B * G * sizeof(float)) != 0 ||
+            memcmp(dc, dc_expected, B * U * sizeof(float)) != 0) {
             printf("LSTM backward step (%zu units): other bits\n", U);
             failed = 1;
         }
         hash_floats(gates, B * G, hash);
         hash_floats(dc, B * U, hash);
-        free(gates); free(gates_expected); free(d_out); free(dh); free(dc); free(dc_expected); free(c_prev); free(tc);
+        free(gates);
+        free(gates_expected);
+        free(d_out);
+        free(dh);
+        free(dc);
+        free(dc_expected);
+        free(c_prev);
+        free(tc);
     }
     return failed;
 }
@@ -419,8 +514,12 @@ static int check_pool_races(void) {
     for (int t = 0; t < RACE_THREADS; t++)
         if (pthread_create(&threads[t], NULL, race_thread, &wrong[t]) != 0) return 1;
     size_t total = 0;
-    for (int t = 0; t < RACE_THREADS; t++) { pthread_join(threads[t], NULL); total += wrong[t]; }
-    if (total) printf("pool: %zu of %d products from concurrent callers were wrong\n", total, RACE_THREADS * RACE_ROUNDS);
+    for (int t = 0; t < RACE_THREADS; t++) {
+        pthread_join(threads[t], NULL);
+        total += wrong[t];
+    }
+    if (total)
+        printf("pool: %zu of %d products from concurrent callers were wrong\n", total, RACE_THREADS * RACE_ROUNDS);
     return total != 0;
 }
 
@@ -443,12 +542,16 @@ static int check_async_release(void) {
         const int second_posted = second.async.posted != 0;
         crnn_sum_products_wait(&second);
         crnn_sum_products_wait(&first);
-        if (memcmp(first_y, race_expected, sizeof race_expected) != 0 || memcmp(second_y, race_expected, sizeof race_expected) != 0) {
+        if (memcmp(first_y, race_expected, sizeof race_expected) != 0 ||
+            memcmp(second_y, race_expected, sizeof race_expected) != 0) {
             puts("pool: a posted product came out wrong");
             return 1;
         }
         if (finished) {
-            if (!second_posted) { puts("pool: a finished posted product still held the workers"); failed = 1; }
+            if (!second_posted) {
+                puts("pool: a finished posted product still held the workers");
+                failed = 1;
+            }
             return failed;
         }
     }
@@ -458,7 +561,9 @@ static int check_async_release(void) {
 /// A posted task that runs long: crnn_async_wait returns only once it has finished.
 static _Atomic int slow_task_finished;
 static void slow_task(void *context, size_t part, size_t parts) {
-    (void)context; (void)part; (void)parts;
+    (void)context;
+    (void)part;
+    (void)parts;
     const struct timespec pause = {0, 20000000};
     nanosleep(&pause, NULL);
     atomic_store(&slow_task_finished, 1);
@@ -475,7 +580,10 @@ static int check_generation_wrap(void) {
     crnn_async job = {0};
     crnn_async_post(&job, slow_task, NULL);
     crnn_async_wait(&job);
-    if (!atomic_load(&slow_task_finished)) { puts("pool: a job posted at generation 0 was not waited for"); return 1; }
+    if (!atomic_load(&slow_task_finished)) {
+        puts("pool: a job posted at generation 0 was not waited for");
+        return 1;
+    }
     return 0;
 }
 
@@ -492,7 +600,11 @@ static void pool_pause_after_claims(void) {
 
 enum { LATE_ROUNDS = 30 };
 static _Atomic int late_rounds_done;
-static void tiny_task(void *context, size_t part, size_t parts) { (void)context; (void)part; (void)parts; }
+static void tiny_task(void *context, size_t part, size_t parts) {
+    (void)context;
+    (void)part;
+    (void)parts;
+}
 static void *late_worker_jobs(void *argument) {
     (void)argument;
     for (int round = 0; round < LATE_ROUNDS; round++) {
@@ -514,9 +626,13 @@ static int check_late_worker(void) {
     uint64_t changed = now_nanoseconds();
     while (atomic_load(&late_rounds_done) < LATE_ROUNDS) {
         const int done = atomic_load(&late_rounds_done);
-        if (done != last) { last = done; changed = now_nanoseconds(); }
+        if (done != last) {
+            last = done;
+            changed = now_nanoseconds();
+        }
         if (now_nanoseconds() - changed > 3000000000u) {
-            printf("pool: a caller waits forever for a worker that took its job before the job was set up (round %d)\n", done);
+            printf("pool: a caller waits forever for a worker that took its job before the job was set up (round %d)\n",
+                   done);
             return 1;  // the caller is stuck: leave it, main exits
         }
         const struct timespec poll = {0, 1000000};
@@ -549,11 +665,14 @@ static int check_optimizer_updates(uint64_t *hash) {
         }
         for (int step = 1; step <= 3; step++) {
             for (size_t i = 0; i < N; i++) g[i] = i % 97 == 0 ? 0.0f : 2.0f * random_float();
-            const float lr = 0.01f, alpha = lr * sqrtf(1.0f - powf(0.999f, (float)step)) / (1.0f - powf(0.9f, (float)step));
+            const float lr = 0.01f,
+                        alpha = lr * sqrtf(1.0f - powf(0.999f, (float)step)) / (1.0f - powf(0.9f, (float)step));
             switch (rule) {
             case 0: crnn_sgd_update(p, g, N, lr); break;
-            case 1: case 2: crnn_momentum_update(p, g, a, N, lr, 0.9f, rule == 2); break;
-            case 3: case 4: crnn_rmsprop_update(p, g, a, N, lr, 0.95f, 1.0f - 0.95f, 1e-8f, rule == 3); break;
+            case 1:
+            case 2: crnn_momentum_update(p, g, a, N, lr, 0.9f, rule == 2); break;
+            case 3:
+            case 4: crnn_rmsprop_update(p, g, a, N, lr, 0.95f, 1.0f - 0.95f, 1e-8f, rule == 3); break;
             case 5: crnn_adam_update(p, g, a, b, N, alpha, 1.0f - 0.9f, 1.0f - 0.999f, 1e-7f); break;
             case 6: crnn_adagrad_update(p, g, a, N, lr, 1e-7f, 1); break;
             }
@@ -561,21 +680,28 @@ static int check_optimizer_updates(uint64_t *hash) {
                 volatile float v, m;  // volatile: one element at a time, as the formulas read
                 switch (rule) {
                 case 0: ep[i] = ep[i] - lr * g[i]; break;
-                case 1: case 2:
-                    v = 0.9f * ea[i] - lr * g[i]; ea[i] = v;
+                case 1:
+                case 2:
+                    v = 0.9f * ea[i] - lr * g[i];
+                    ea[i] = v;
                     ep[i] = ep[i] + (rule == 2 ? 0.9f * ea[i] - lr * g[i] : ea[i]);
                     break;
-                case 3: case 4:
-                    v = 0.95f * ea[i] + (1.0f - 0.95f) * g[i] * g[i]; ea[i] = v;
+                case 3:
+                case 4:
+                    v = 0.95f * ea[i] + (1.0f - 0.95f) * g[i] * g[i];
+                    ea[i] = v;
                     ep[i] = ep[i] - lr * g[i] / (rule == 3 ? sqrtf(ea[i] + 1e-8f) : sqrtf(ea[i]) + 1e-8f);
                     break;
                 case 5:
-                    m = ea[i] + (g[i] - ea[i]) * (1.0f - 0.9f); ea[i] = m;
-                    v = eb[i] + (g[i] * g[i] - eb[i]) * (1.0f - 0.999f); eb[i] = v;
+                    m = ea[i] + (g[i] - ea[i]) * (1.0f - 0.9f);
+                    ea[i] = m;
+                    v = eb[i] + (g[i] * g[i] - eb[i]) * (1.0f - 0.999f);
+                    eb[i] = v;
                     ep[i] = ep[i] - alpha * ea[i] / (sqrtf(eb[i]) + 1e-7f);
                     break;
                 case 6:
-                    v = ea[i] + g[i] * g[i]; ea[i] = v;
+                    v = ea[i] + g[i] * g[i];
+                    ea[i] = v;
                     ep[i] = ep[i] - lr * g[i] / sqrtf(ea[i] + 1e-7f);
                     break;
                 }
@@ -596,7 +722,12 @@ int main(void) {
     float *x = malloc(COUNT * sizeof *x), *s = malloc(COUNT * sizeof *s), *t = malloc(COUNT * sizeof *t);
     if (!x || !s || !t) return 2;
     for (uint32_t i = 0; i < COUNT; i++) x[i] = -90.0f + 180.0f * (float)i / (float)COUNT;  // the whole clamp range
-    x[0] = NAN; x[1] = INFINITY; x[2] = -INFINITY; x[3] = 0.0f; x[4] = -0.0f; x[5] = 1e-30f;
+    x[0] = NAN;
+    x[1] = INFINITY;
+    x[2] = -INFINITY;
+    x[3] = 0.0f;
+    x[4] = -0.0f;
+    x[5] = 1e-30f;
     for (uint32_t i = 0; i < COUNT; i++) s[i] = t[i] = x[i];
     crnn_sigmoid(s, COUNT);
     crnn_tanh(t, COUNT);
@@ -608,7 +739,10 @@ int main(void) {
         const float outs[3] = {e, s[i], t[i]};
         uint32_t bits[3];
         memcpy(bits, outs, sizeof bits);
-        for (int k = 0; k < 3; k++) { hash ^= bits[k]; hash *= 1099511628211u; }
+        for (int k = 0; k < 3; k++) {
+            hash ^= bits[k];
+            hash *= 1099511628211u;
+        }
         if (i < 6) continue;  // the special values are checked below
         const double xd = x[i];
         if (xd > -87.0 && xd < 88.0) worst_exp = fmax(worst_exp, ulps(e, exp(xd)));
@@ -624,14 +758,34 @@ int main(void) {
     failed |= check_async_release();
     failed |= check_generation_wrap();
     failed |= check_late_worker();
-    if (!isnan(s[0]) || !isnan(t[0]) || !isnan(crnn_expf(NAN))) { puts("NaN must stay NaN"); failed = 1; }
-    if (s[1] != 1.0f || !(s[2] >= 0.0f && s[2] < 1e-37f) || t[1] != 1.0f || t[2] != -1.0f) { puts("wrong at ±infinity"); failed = 1; }
-    if (s[3] != 0.5f || t[3] != 0.0f || crnn_expf(0.0f) != 1.0f) { puts("wrong at 0"); failed = 1; }
-    if (worst_exp > 2.0) { printf("exp is %.2f ulp off\n", worst_exp); failed = 1; }
-    if (worst_sigmoid > 3.0) { printf("sigmoid is %.2f ulp off\n", worst_sigmoid); failed = 1; }
-    if (worst_tanh > 2.0) { printf("tanh is %.2f ulp off\n", worst_tanh); failed = 1; }
-    printf("outputs %016llx  worst ulp: exp %.2f, sigmoid %.2f, tanh %.2f\n", (unsigned long long)hash,
-           worst_exp, worst_sigmoid, worst_tanh);
-    free(x); free(s); free(t);
+    if (!isnan(s[0]) || !isnan(t[0]) || !isnan(crnn_expf(NAN))) {
+        puts("NaN must stay NaN");
+        failed = 1;
+    }
+    if (s[1] != 1.0f || !(s[2] >= 0.0f && s[2] < 1e-37f) || t[1] != 1.0f || t[2] != -1.0f) {
+        puts("wrong at ±infinity");
+        failed = 1;
+    }
+    if (s[3] != 0.5f || t[3] != 0.0f || crnn_expf(0.0f) != 1.0f) {
+        puts("wrong at 0");
+        failed = 1;
+    }
+    if (worst_exp > 2.0) {
+        printf("exp is %.2f ulp off\n", worst_exp);
+        failed = 1;
+    }
+    if (worst_sigmoid > 3.0) {
+        printf("sigmoid is %.2f ulp off\n", worst_sigmoid);
+        failed = 1;
+    }
+    if (worst_tanh > 2.0) {
+        printf("tanh is %.2f ulp off\n", worst_tanh);
+        failed = 1;
+    }
+    printf("outputs %016llx  worst ulp: exp %.2f, sigmoid %.2f, tanh %.2f\n", (unsigned long long)hash, worst_exp,
+           worst_sigmoid, worst_tanh);
+    free(x);
+    free(s);
+    free(t);
     return failed;
 }

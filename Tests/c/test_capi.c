@@ -15,29 +15,27 @@
 
 static int passed, failed;
 
-#define CHECK(cond)                                                                            \
-    do {                                                                                       \
-        if (cond) {                                                                            \
-            passed++;                                                                          \
-        } else {                                                                               \
-            failed++;                                                                          \
-            fprintf(stderr, "FAIL %s:%d: %s (last error: \"%s\")\n", __FILE__, __LINE__, #cond, \
-                    charrnn_last_error());                                                     \
-        }                                                                                      \
+#define CHECK(cond)                                                                                                    \
+    do {                                                                                                               \
+        if (cond) {                                                                                                    \
+            passed++;                                                                                                  \
+        } else {                                                                                                       \
+            failed++;                                                                                                  \
+            fprintf(stderr, "FAIL %s:%d: %s (last error: \"%s\")\n", __FILE__, __LINE__, #cond, charrnn_last_error()); \
+        }                                                                                                              \
     } while (0)
 
 /* A call that must fail with `expected` and leave a non-empty message. */
-#define EXPECT_STATUS(expected, call)                                                           \
-    do {                                                                                        \
-        charrnn_status st_ = (call);                                                            \
-        if (st_ == (expected) && (st_ == CHARRNN_OK) == (charrnn_last_error()[0] == '\0')) {    \
-            passed++;                                                                           \
-        } else {                                                                                \
-            failed++;                                                                           \
-            fprintf(stderr, "FAIL %s:%d: %s returned %s, expected %s (last error: \"%s\")\n",   \
-                    __FILE__, __LINE__, #call, charrnn_status_name(st_),                        \
-                    charrnn_status_name(expected), charrnn_last_error());                       \
-        }                                                                                       \
+#define EXPECT_STATUS(expected, call)                                                                                  \
+    do {                                                                                                               \
+        charrnn_status st_ = (call);                                                                                   \
+        if (st_ == (expected) && (st_ == CHARRNN_OK) == (charrnn_last_error()[0] == '\0')) {                           \
+            passed++;                                                                                                  \
+        } else {                                                                                                       \
+            failed++;                                                                                                  \
+            fprintf(stderr, "FAIL %s:%d: %s returned %s, expected %s (last error: \"%s\")\n", __FILE__, __LINE__,      \
+                    #call, charrnn_status_name(st_), charrnn_status_name(expected), charrnn_last_error());             \
+        }                                                                                                              \
     } while (0)
 
 #define OK(call) EXPECT_STATUS(CHARRNN_OK, call)
@@ -54,7 +52,10 @@ static const char *tmp_path(const char *name) {
 
 static void write_file(const char *path, const void *data, size_t len) {
     FILE *f = fopen(path, "wb");
-    if (!f) { perror(path); exit(2); }
+    if (!f) {
+        perror(path);
+        exit(2);
+    }
     if (len) fwrite(data, 1, len, f);
     fclose(f);
 }
@@ -106,12 +107,14 @@ static void test_version_and_status(void) {
     charrnn_sample_params sp = charrnn_default_sample_params();
     CHECK(charrnn_last_error()[0] == '\0');
     CHECK(sp.struct_size == sizeof sp);
-    CHECK(sp.temperature == 1.0f && sp.top_k == 0 && sp.top_p == 1.0f && sp.greedy == 0 && sp.seed == CHARRNN_SEED_CONTINUE);
+    CHECK(sp.temperature == 1.0f && sp.top_k == 0 && sp.top_p == 1.0f && sp.greedy == 0 &&
+          sp.seed == CHARRNN_SEED_CONTINUE);
     charrnn_train_params tp = charrnn_default_train_params();
     CHECK(tp.struct_size == sizeof tp);
     /* Every option starts unset: the library resolves it (the default, or a resumed checkpoint's value). */
     CHECK(tp.cell == CHARRNN_CELL_UNSET && tp.layers == CHARRNN_UNSET_U32 && tp.hidden == CHARRNN_UNSET_U32);
-    CHECK(tp.objective == CHARRNN_OBJECTIVE_UNSET && tp.seq_length == CHARRNN_UNSET_U32 && tp.batch_size == CHARRNN_UNSET_U32);
+    CHECK(tp.objective == CHARRNN_OBJECTIVE_UNSET && tp.seq_length == CHARRNN_UNSET_U32 &&
+          tp.batch_size == CHARRNN_UNSET_U32);
     CHECK(tp.optimizer == CHARRNN_OPTIMIZER_UNSET && isnan(tp.learning_rate) && isnan(tp.momentum) && tp.nesterov < 0);
     CHECK(isnan(tp.clip_value) && isnan(tp.clip_norm) && isnan(tp.lr_decay) && tp.epochs == CHARRNN_UNSET_U32);
     CHECK(tp.seed == CHARRNN_UNSET_U64 && tp.max_steps == CHARRNN_UNSET_U64 && isnan(tp.max_time) && tp.lowercase < 0);
@@ -137,18 +140,28 @@ static void test_create(void) {
     EXPECT_STATUS(CHARRNN_ERR_INVALID_ARGUMENT, charrnn_model_create(CONFIG_LSTM, "abca", 4, 0, &bad));
     EXPECT_STATUS(CHARRNN_ERR_CONFIG, charrnn_model_create("not json", VOCAB, strlen(VOCAB), 0, &bad));
     EXPECT_STATUS(CHARRNN_ERR_CONFIG, charrnn_model_create("{}", VOCAB, strlen(VOCAB), 0, &bad));
-    EXPECT_STATUS(CHARRNN_ERR_CONFIG, charrnn_model_create("{\"layers\":[{\"cell\":\"lstm\",\"units\":0}]}", VOCAB, strlen(VOCAB), 0, &bad));
-    EXPECT_STATUS(CHARRNN_ERR_CONFIG, charrnn_model_create("{\"layers\":[{\"cell\":\"tree\",\"units\":4}]}", VOCAB, strlen(VOCAB), 0, &bad));
-    EXPECT_STATUS(CHARRNN_ERR_CONFIG, charrnn_model_create("{\"vocab_size\":3,\"layers\":[{\"cell\":\"gru\",\"units\":4}]}", VOCAB, strlen(VOCAB), 0, &bad));
-    EXPECT_STATUS(CHARRNN_ERR_CONFIG, charrnn_model_create("{\"layers\":[{\"cell\":\"rnn\",\"units\":4}],\"dropout\":1.5}", VOCAB, strlen(VOCAB), 0, &bad));
-    EXPECT_STATUS(CHARRNN_ERR_OUT_OF_MEMORY,
-                  charrnn_model_create("{\"layers\":[{\"cell\":\"lstm\",\"units\":16384},{\"cell\":\"lstm\",\"units\":16384},"
-                                       "{\"cell\":\"lstm\",\"units\":16384}]}", VOCAB, strlen(VOCAB), 0, &bad));
+    EXPECT_STATUS(CHARRNN_ERR_CONFIG, charrnn_model_create("{\"layers\":[{\"cell\":\"lstm\",\"units\":0}]}", VOCAB,
+                                                           strlen(VOCAB), 0, &bad));
+    EXPECT_STATUS(CHARRNN_ERR_CONFIG, charrnn_model_create("{\"layers\":[{\"cell\":\"tree\",\"units\":4}]}", VOCAB,
+                                                           strlen(VOCAB), 0, &bad));
+    EXPECT_STATUS(CHARRNN_ERR_CONFIG,
+                  charrnn_model_create("{\"vocab_size\":3,\"layers\":[{\"cell\":\"gru\",\"units\":4}]}", VOCAB,
+                                       strlen(VOCAB), 0, &bad));
+    EXPECT_STATUS(CHARRNN_ERR_CONFIG,
+                  charrnn_model_create("{\"layers\":[{\"cell\":\"rnn\",\"units\":4}],\"dropout\":1.5}", VOCAB,
+                                       strlen(VOCAB), 0, &bad));
+    EXPECT_STATUS(
+        CHARRNN_ERR_OUT_OF_MEMORY,
+        charrnn_model_create("{\"layers\":[{\"cell\":\"lstm\",\"units\":16384},{\"cell\":\"lstm\",\"units\":16384},"
+                             "{\"cell\":\"lstm\",\"units\":16384}]}",
+                             VOCAB, strlen(VOCAB), 0, &bad));
     CHECK(bad == NULL); /* outputs untouched on failure */
     /* Other architectures: embedding input, GRU without reset_after, a linear head, SimpleRNN. */
     charrnn_model *e = NULL;
-    OK(charrnn_model_create("{\"input\":\"embedding\",\"embedding_dim\":8,\"layers\":[{\"cell\":\"gru\",\"units\":8,\"reset_after\":false}],"
-                            "\"head\":{\"activation\":\"linear\"}}", "ab\xc3\xa9\xe2\x82\xac", 7, 1, &e));
+    OK(charrnn_model_create("{\"input\":\"embedding\",\"embedding_dim\":8,\"layers\":[{\"cell\":\"gru\",\"units\":8,"
+                            "\"reset_after\":false}],"
+                            "\"head\":{\"activation\":\"linear\"}}",
+                            "ab\xc3\xa9\xe2\x82\xac", 7, 1, &e));
     charrnn_model_info info;
     CHARRNN_INIT_SIZE(info);
     OK(charrnn_model_get_info(e, &info));
@@ -236,8 +249,8 @@ static void test_tensors_and_weights(void) {
     CHECK(count == 8);
     EXPECT_STATUS(CHARRNN_ERR_INVALID_ARGUMENT, charrnn_model_tensor_count(NULL, &count));
     EXPECT_STATUS(CHARRNN_ERR_INVALID_ARGUMENT, charrnn_model_tensor_count(m, NULL));
-    const char *names[] = {"rnn0.kernel", "rnn0.recurrent_kernel", "rnn0.bias", "rnn1.kernel",
-                           "rnn1.recurrent_kernel", "rnn1.bias", "dense.kernel", "dense.bias"};
+    const char *names[] = {"rnn0.kernel", "rnn0.recurrent_kernel", "rnn0.bias", "rnn1.kernel", "rnn1.recurrent_kernel",
+                           "rnn1.bias",   "dense.kernel",          "dense.bias"};
     size_t total = 0;
     for (size_t i = 0; i < count && i < 8; i++) {
         char name[64];
@@ -259,13 +272,16 @@ static void test_tensors_and_weights(void) {
         char name[4];
         size_t needed = 0, rank = 0;
         int64_t shape[4];
-        EXPECT_STATUS(CHARRNN_ERR_BUFFER_TOO_SMALL, charrnn_model_tensor_info(m, 0, name, sizeof name, &needed, shape, &rank));
+        EXPECT_STATUS(CHARRNN_ERR_BUFFER_TOO_SMALL,
+                      charrnn_model_tensor_info(m, 0, name, sizeof name, &needed, shape, &rank));
         CHECK(needed == strlen("rnn0.kernel") + 1);
         OK(charrnn_model_tensor_info(m, 0, NULL, 0, &needed, shape, &rank));
         CHECK(rank == 2 && shape[0] == (int64_t)strlen(VOCAB) && shape[1] == 96);
         EXPECT_STATUS(CHARRNN_ERR_NOT_FOUND, charrnn_model_tensor_info(m, 8, name, sizeof name, &needed, shape, &rank));
-        EXPECT_STATUS(CHARRNN_ERR_NOT_FOUND, charrnn_model_tensor_info(m, SIZE_MAX, name, sizeof name, &needed, shape, &rank));
-        EXPECT_STATUS(CHARRNN_ERR_INVALID_ARGUMENT, charrnn_model_tensor_info(NULL, 0, name, sizeof name, &needed, shape, &rank));
+        EXPECT_STATUS(CHARRNN_ERR_NOT_FOUND,
+                      charrnn_model_tensor_info(m, SIZE_MAX, name, sizeof name, &needed, shape, &rank));
+        EXPECT_STATUS(CHARRNN_ERR_INVALID_ARGUMENT,
+                      charrnn_model_tensor_info(NULL, 0, name, sizeof name, &needed, shape, &rank));
         EXPECT_STATUS(CHARRNN_ERR_INVALID_ARGUMENT, charrnn_model_tensor_info(m, 0, NULL, 0, NULL, NULL, NULL));
     }
 
@@ -296,7 +312,8 @@ static void test_tensors_and_weights(void) {
     EXPECT_STATUS(CHARRNN_ERR_SHAPE, charrnn_model_set_weights(m, "rnn1", "bias", bias, 96, shape, 1));
     EXPECT_STATUS(CHARRNN_ERR_SHAPE, charrnn_model_set_weights(m, "rnn1", "bias", bias, 96, shape, 0));
     EXPECT_STATUS(CHARRNN_ERR_SHAPE, charrnn_model_set_weights(m, "rnn1", "bias", bias, 96, shape, 5));
-    EXPECT_STATUS(CHARRNN_ERR_INVALID_ARGUMENT, charrnn_model_set_weights(m, "rnn1", "bias", bias, 96, shape, SIZE_MAX));
+    EXPECT_STATUS(CHARRNN_ERR_INVALID_ARGUMENT,
+                  charrnn_model_set_weights(m, "rnn1", "bias", bias, 96, shape, SIZE_MAX));
     int64_t negative[2] = {-2, -48};
     EXPECT_STATUS(CHARRNN_ERR_SHAPE, charrnn_model_set_weights(m, "rnn1", "bias", bias, 96, negative, 2));
     EXPECT_STATUS(CHARRNN_ERR_INVALID_ARGUMENT, charrnn_model_set_weights(m, "rnn1", "bias", bias, 96, NULL, 2));
@@ -413,7 +430,8 @@ static void test_interrupts(void) {
     size_t len = strlen(text);
 
     charrnn_eval_result plain, asked;
-    CHARRNN_INIT_SIZE(plain); CHARRNN_INIT_SIZE(asked);
+    CHARRNN_INIT_SIZE(plain);
+    CHARRNN_INIT_SIZE(asked);
     OK(charrnn_model_evaluate(m, text, len, 0, &plain));
     interrupt_log log = {0, 0};
     OK(charrnn_model_evaluate_interruptible(m, text, len, 0, interrupt_at, &log, &asked));
@@ -421,7 +439,8 @@ static void test_interrupts(void) {
     OK(charrnn_model_evaluate_interruptible(m, text, len, 0, NULL, NULL, &asked));
     CHECK(asked.loss == plain.loss);
     log = (interrupt_log){0, 3};
-    EXPECT_STATUS(CHARRNN_ERR_CANCELLED, charrnn_model_evaluate_interruptible(m, text, len, 0, interrupt_at, &log, &asked));
+    EXPECT_STATUS(CHARRNN_ERR_CANCELLED,
+                  charrnn_model_evaluate_interruptible(m, text, len, 0, interrupt_at, &log, &asked));
     CHECK(log.calls == 3);
 
     charrnn_model_info info;
@@ -434,13 +453,15 @@ static void test_interrupts(void) {
     OK(charrnn_session_get_state(s, before, info.state_size, NULL));
     size_t fed = 0;
     log = (interrupt_log){0, 2};
-    EXPECT_STATUS(CHARRNN_ERR_CANCELLED, charrnn_session_feed_interruptible(s, text, len, 0, interrupt_at, &log, &fed, NULL));
+    EXPECT_STATUS(CHARRNN_ERR_CANCELLED,
+                  charrnn_session_feed_interruptible(s, text, len, 0, interrupt_at, &log, &fed, NULL));
     OK(charrnn_session_get_state(s, after, info.state_size, NULL));
     CHECK(memcmp(before, after, info.state_size) == 0 && fed == 0);
     log = (interrupt_log){0, 0};
     OK(charrnn_session_feed_interruptible(s, text, len, 0, interrupt_at, &log, &fed, NULL));
     CHECK(fed == len && log.calls > 0);
-    EXPECT_STATUS(CHARRNN_ERR_INVALID_ARGUMENT, charrnn_session_feed_interruptible(NULL, text, len, 0, NULL, NULL, NULL, NULL));
+    EXPECT_STATUS(CHARRNN_ERR_INVALID_ARGUMENT,
+                  charrnn_session_feed_interruptible(NULL, text, len, 0, NULL, NULL, NULL, NULL));
     charrnn_session_free(s);
     free(before);
     free(after);
@@ -567,7 +588,8 @@ static void test_sessions(void) {
     sp.greedy = 1;
     OK(charrnn_session_probabilities(s, probs, info.vocab_size, NULL));
     uint32_t best = 0;
-    for (uint32_t i = 1; i < info.vocab_size; i++) if (probs[i] > probs[best]) best = i;
+    for (uint32_t i = 1; i < info.vocab_size; i++)
+        if (probs[i] > probs[best]) best = i;
     OK(charrnn_session_sample(s, &sp, &cp, &p));
     CHECK(cp == (unsigned char)VOCAB[best] && p == 1.0f);
     sp = charrnn_default_sample_params();
@@ -639,7 +661,8 @@ static void test_sessions(void) {
     OK(charrnn_session_generate(s, 0, NULL, collect, &g1, &generated));
     CHECK(generated == 0);
     EXPECT_STATUS(CHARRNN_ERR_INVALID_ARGUMENT, charrnn_session_generate(s, SIZE_MAX, NULL, NULL, NULL, &generated));
-    EXPECT_STATUS(CHARRNN_ERR_INVALID_ARGUMENT, charrnn_session_generate(s, (size_t)1 << 50, NULL, NULL, NULL, &generated));
+    EXPECT_STATUS(CHARRNN_ERR_INVALID_ARGUMENT,
+                  charrnn_session_generate(s, (size_t)1 << 50, NULL, NULL, NULL, &generated));
     sp = charrnn_default_sample_params();
     sp.temperature = -1;
     EXPECT_STATUS(CHARRNN_ERR_INVALID_ARGUMENT, charrnn_session_generate(s, 5, &sp, NULL, NULL, &generated));
@@ -666,7 +689,8 @@ static void test_sessions(void) {
     memset(after + state_size - 4, 0xFF, 4); /* a NaN in the state */
     EXPECT_STATUS(CHARRNN_ERR_FORMAT, charrnn_session_set_state(s, after, state_size));
     charrnn_model *other = make_model(CONFIG_LSTM, 99);
-    charrnn_model *other_arch = make_model("{\"layers\":[{\"cell\":\"lstm\",\"units\":24},{\"cell\":\"gru\",\"units\":16,\"reset_after\":false}]}", 5);
+    charrnn_model *other_arch = make_model(
+        "{\"layers\":[{\"cell\":\"lstm\",\"units\":24},{\"cell\":\"gru\",\"units\":16,\"reset_after\":false}]}", 5);
     charrnn_session *s2 = NULL, *s3 = NULL;
     OK(charrnn_session_new(other, &s2));
     OK(charrnn_session_set_state(s2, before, state_size)); /* same architecture and vocabulary: accepted */
@@ -728,7 +752,8 @@ static void test_int8_sessions(void) {
     charrnn_session *exact = NULL, *quantized = NULL, *never = NULL;
     EXPECT_STATUS(CHARRNN_ERR_INVALID_ARGUMENT, charrnn_session_new_with_precision(m, (charrnn_precision)7, &never));
     CHECK(never == NULL && strstr(charrnn_last_error(), "precision 7") != NULL);
-    EXPECT_STATUS(CHARRNN_ERR_INVALID_ARGUMENT, charrnn_session_new_with_precision(NULL, CHARRNN_PRECISION_INT8, &never));
+    EXPECT_STATUS(CHARRNN_ERR_INVALID_ARGUMENT,
+                  charrnn_session_new_with_precision(NULL, CHARRNN_PRECISION_INT8, &never));
     EXPECT_STATUS(CHARRNN_ERR_INVALID_ARGUMENT, charrnn_session_new_with_precision(m, CHARRNN_PRECISION_INT8, NULL));
     OK(charrnn_session_new_with_precision(m, CHARRNN_PRECISION_FLOAT32, &exact));
     OK(charrnn_session_new_with_precision(m, CHARRNN_PRECISION_INT8, &quantized));
@@ -817,11 +842,12 @@ static int on_progress(const charrnn_progress *p, void *user) {
         break;
     case CHARRNN_PROGRESS_CHECKPOINT:
         log->checkpoints++;
-        if (!p->checkpoint) log->bad = 1;
-        else snprintf(log->last_checkpoint, sizeof log->last_checkpoint, "%s", p->checkpoint);
+        if (!p->checkpoint)
+            log->bad = 1;
+        else
+            snprintf(log->last_checkpoint, sizeof log->last_checkpoint, "%s", p->checkpoint);
         break;
-    default:
-        log->bad = 1;
+    default: log->bad = 1;
     }
     return log->cancel_at && p->kind == CHARRNN_PROGRESS_STEP && p->step >= log->cancel_at;
 }
@@ -930,7 +956,10 @@ static void test_train(void) {
     m = NULL;
     EXPECT_STATUS(CHARRNN_ERR_INVALID_ARGUMENT, charrnn_train(NULL, &p, NULL, NULL, &m, NULL));
     EXPECT_STATUS(CHARRNN_ERR_IO, charrnn_train(tmp_path("nothing.txt"), &p, NULL, NULL, &m, NULL));
-    write_file(tmp_path("bad.txt"), "abc\xfe" "def", 7);
+    write_file(tmp_path("bad.txt"),
+               "abc\xfe"
+               "def",
+               7);
     EXPECT_STATUS(CHARRNN_ERR_UTF8, charrnn_train(tmp_path("bad.txt"), &p, NULL, NULL, &m, NULL));
     CHECK(strstr(charrnn_last_error(), "offset 3") != NULL);
     write_file(tmp_path("one.txt"), "a", 1);
@@ -1015,7 +1044,7 @@ static void test_train(void) {
 #define PROGRESS_V1 72u
 #define TRAIN_RESULT_V1 56u
 #define MAX_STRUCT 1024u /* the largest struct_size the library accepts */
-#define TAIL 24u         /* what a newer program's struct has past the library's */
+#define TAIL 24u /* what a newer program's struct has past the library's */
 #define GUARD 16u
 #define GUARD_BYTE 0xA5
 
@@ -1039,7 +1068,10 @@ static void test_struct_layouts(void) {
  * bytes; zeros past it, or `tail` at the byte after it), with struct_size = `struct_size`. */
 static unsigned char *caller_struct(const void *src, size_t src_size, size_t size, uint32_t struct_size, int tail) {
     unsigned char *b = malloc(size + GUARD);
-    if (!b) { perror("malloc"); exit(2); }
+    if (!b) {
+        perror("malloc");
+        exit(2);
+    }
     memset(b, 0, size);
     memcpy(b, src, src_size < size ? src_size : size);
     if (tail && size > src_size) b[src_size + 1] = (unsigned char)tail;
@@ -1067,7 +1099,10 @@ static const uint32_t bad_sizes[] = {0, 4, SAMPLE_PARAMS_V1 - 1, MAX_STRUCT + 1,
 static void generate_with(charrnn_model *m, const void *params, gen_buffer *out, charrnn_status *status) {
     charrnn_session *s = NULL;
     memset(out, 0, sizeof *out);
-    if (charrnn_session_new(m, &s) != CHARRNN_OK) { *status = CHARRNN_ERR_INTERNAL; return; }
+    if (charrnn_session_new(m, &s) != CHARRNN_OK) {
+        *status = CHARRNN_ERR_INTERNAL;
+        return;
+    }
     charrnn_session_feed(s, "ROMEO", 5, 0, NULL, NULL);
     *status = charrnn_session_generate(s, 40, (const charrnn_sample_params *)params, collect, out, NULL);
     charrnn_session_free(s);
@@ -1115,16 +1150,19 @@ static void test_sample_params_versions(void) {
         snprintf(want, sizeof want, "the first %u", (unsigned)sizeof p);
         CHECK(strstr(charrnn_last_error(), want) != NULL);
     }
-    EXPECT_STATUS(CHARRNN_ERR_INVALID_ARGUMENT, charrnn_session_sample(s, (const charrnn_sample_params *)newer, &cp, NULL));
+    EXPECT_STATUS(CHARRNN_ERR_INVALID_ARGUMENT,
+                  charrnn_session_sample(s, (const charrnn_sample_params *)newer, &cp, NULL));
     free(newer);
 
     /* Sizes no program has. */
     for (size_t i = 0; i < NBAD; i++) {
         unsigned char *bad = caller_struct(&p, sizeof p, sizeof p, bad_sizes[i], 0);
-        EXPECT_STATUS(CHARRNN_ERR_INVALID_ARGUMENT, charrnn_session_sample(s, (const charrnn_sample_params *)bad, &cp, NULL));
+        EXPECT_STATUS(CHARRNN_ERR_INVALID_ARGUMENT,
+                      charrnn_session_sample(s, (const charrnn_sample_params *)bad, &cp, NULL));
         CHECK(strstr(charrnn_last_error(), "charrnn_default_sample_params()") != NULL);
         if (bad_sizes[i] == 0) CHECK(strstr(charrnn_last_error(), "not set") != NULL);
-        EXPECT_STATUS(CHARRNN_ERR_INVALID_ARGUMENT, charrnn_session_generate(s, 3, (const charrnn_sample_params *)bad, NULL, NULL, NULL));
+        EXPECT_STATUS(CHARRNN_ERR_INVALID_ARGUMENT,
+                      charrnn_session_generate(s, 3, (const charrnn_sample_params *)bad, NULL, NULL, NULL));
         free(bad);
     }
     charrnn_session_free(s);
@@ -1146,7 +1184,8 @@ static void test_sample_params_versions(void) {
     generate_with(m, b, &got, &st);
     CHECK(st == CHARRNN_OK && got.len == defaults.len && memcmp(got.text, defaults.text, got.len) == 0);
     memset(b, GUARD_BYTE, SAMPLE_PARAMS_V1);
-    EXPECT_STATUS(CHARRNN_ERR_INVALID_ARGUMENT, charrnn_sample_params_init((charrnn_sample_params *)b, SAMPLE_PARAMS_V1 - 1));
+    EXPECT_STATUS(CHARRNN_ERR_INVALID_ARGUMENT,
+                  charrnn_sample_params_init((charrnn_sample_params *)b, SAMPLE_PARAMS_V1 - 1));
     EXPECT_STATUS(CHARRNN_ERR_INVALID_ARGUMENT, charrnn_sample_params_init((charrnn_sample_params *)b, 0));
     EXPECT_STATUS(CHARRNN_ERR_INVALID_ARGUMENT, charrnn_sample_params_init((charrnn_sample_params *)b, MAX_STRUCT + 1));
     EXPECT_STATUS(CHARRNN_ERR_INVALID_ARGUMENT, charrnn_sample_params_init((charrnn_sample_params *)b, SIZE_MAX));
@@ -1188,7 +1227,8 @@ static void test_result_versions(void) {
     OK(charrnn_model_get_info(m, (charrnn_model_info *)&next));
     CHECK(next.struct_size == sizeof(charrnn_model_info) && next.vocab_size == info.vocab_size);
     CHECK(next.state_size == info.state_size && next.parameter_count == info.parameter_count);
-    CHECK(CHARRNN_HAS_FIELD(&next, model_info_next, state_size) && !CHARRNN_HAS_FIELD(&next, model_info_next, added_later));
+    CHECK(CHARRNN_HAS_FIELD(&next, model_info_next, state_size) &&
+          !CHARRNN_HAS_FIELD(&next, model_info_next, added_later));
     CHECK(bytes_are((unsigned char *)&next.added_later, sizeof next.added_later, GUARD_BYTE));
 
     /* Sizes no program has: refused, nothing written. */
@@ -1221,7 +1261,8 @@ static void test_result_versions(void) {
     for (size_t i = 0; i < NBAD; i++) {
         unsigned char *bad = caller_struct(&r, 0, sizeof r, bad_sizes[i], 0);
         memset(bad + 4, GUARD_BYTE, sizeof r - 4);
-        EXPECT_STATUS(CHARRNN_ERR_INVALID_ARGUMENT, charrnn_model_evaluate(m, text, strlen(text), 0, (charrnn_eval_result *)bad));
+        EXPECT_STATUS(CHARRNN_ERR_INVALID_ARGUMENT,
+                      charrnn_model_evaluate(m, text, strlen(text), 0, (charrnn_eval_result *)bad));
         CHECK(struct_size_of(bad) == bad_sizes[i] && bytes_are(bad + 4, sizeof r - 4 + GUARD, GUARD_BYTE));
         free(bad);
     }
@@ -1257,7 +1298,8 @@ static int on_progress_versions(const charrnn_progress *p, void *user) {
     if (p->struct_size != sizeof(charrnn_progress) || p->struct_size < PROGRESS_V1) log->bad++;
     if (!CHARRNN_HAS_FIELD(p, charrnn_progress, checkpoint)) log->bad++;
     const progress_next *next = (const progress_next *)(const void *)p;
-    if (!CHARRNN_HAS_FIELD(next, progress_next, learning_rate) || CHARRNN_HAS_FIELD(next, progress_next, added_later)) log->bad++;
+    if (!CHARRNN_HAS_FIELD(next, progress_next, learning_rate) || CHARRNN_HAS_FIELD(next, progress_next, added_later))
+        log->bad++;
     if (blas_get_threads) log->blas_threads = blas_get_threads();
     return 0;
 }
@@ -1306,7 +1348,8 @@ static void test_train_versions(void) {
     charrnn_train_result got;
     memcpy(&got, old_result, TRAIN_RESULT_V1);
     CHECK(log.calls >= 3 && log.bad == 0 && got.struct_size == TRAIN_RESULT_V1 && got.steps == 3 && got.epochs == 1);
-    CHECK(bytes_are(old + TRAIN_PARAMS_V1, GUARD, GUARD_BYTE) && bytes_are(old_result + TRAIN_RESULT_V1, GUARD, GUARD_BYTE));
+    CHECK(bytes_are(old + TRAIN_PARAMS_V1, GUARD, GUARD_BYTE) &&
+          bytes_are(old_result + TRAIN_RESULT_V1, GUARD, GUARD_BYTE));
     free(old);
     free(old_result);
 
@@ -1315,16 +1358,18 @@ static void test_train_versions(void) {
     unsigned char *newer = caller_struct(&p, sizeof p, sizeof p + TAIL, (uint32_t)(sizeof p + TAIL), 0);
     unsigned char *newer_result = caller_struct(&r, 0, sizeof r + TAIL, (uint32_t)(sizeof r + TAIL), 0);
     memset(newer_result + 4, GUARD_BYTE, sizeof r + TAIL - 4);
-    OK(charrnn_train(corpus, (const charrnn_train_params *)newer, NULL, NULL, NULL, (charrnn_train_result *)newer_result));
+    OK(charrnn_train(corpus, (const charrnn_train_params *)newer, NULL, NULL, NULL,
+                     (charrnn_train_result *)newer_result));
     memcpy(&got, newer_result, sizeof got);
-    CHECK(got.struct_size == sizeof r && got.steps == 3 && bytes_are(newer_result + sizeof r, TAIL + GUARD, GUARD_BYTE));
+    CHECK(got.struct_size == sizeof r && got.steps == 3 &&
+          bytes_are(newer_result + sizeof r, TAIL + GUARD, GUARD_BYTE));
     free(newer);
     /* ...a set field the library does not have is refused before anything starts. */
     newer = caller_struct(&p, sizeof p, sizeof p + TAIL, (uint32_t)(sizeof p + TAIL), 7);
     memset(&log, 0, sizeof log);
     charrnn_model *m = NULL;
-    EXPECT_STATUS(CHARRNN_ERR_INVALID_ARGUMENT, charrnn_train(corpus, (const charrnn_train_params *)newer,
-                                                              on_progress_versions, &log, &m, NULL));
+    EXPECT_STATUS(CHARRNN_ERR_INVALID_ARGUMENT,
+                  charrnn_train(corpus, (const charrnn_train_params *)newer, on_progress_versions, &log, &m, NULL));
     CHECK(log.calls == 0 && m == NULL && strstr(charrnn_last_error(), "is not zero") != NULL);
     free(newer);
     free(newer_result);
@@ -1333,14 +1378,14 @@ static void test_train_versions(void) {
     for (size_t i = 0; i < NBAD; i++) {
         unsigned char *bad = caller_struct(&p, sizeof p, sizeof p, bad_sizes[i], 0);
         memset(&log, 0, sizeof log);
-        EXPECT_STATUS(CHARRNN_ERR_INVALID_ARGUMENT, charrnn_train(corpus, (const charrnn_train_params *)bad,
-                                                                  on_progress_versions, &log, &m, NULL));
+        EXPECT_STATUS(CHARRNN_ERR_INVALID_ARGUMENT,
+                      charrnn_train(corpus, (const charrnn_train_params *)bad, on_progress_versions, &log, &m, NULL));
         CHECK(log.calls == 0 && m == NULL && strstr(charrnn_last_error(), "charrnn_default_train_params()") != NULL);
         free(bad);
         bad = caller_struct(&r, 0, sizeof r, bad_sizes[i], 0);
         memset(bad + 4, GUARD_BYTE, sizeof r - 4);
-        EXPECT_STATUS(CHARRNN_ERR_INVALID_ARGUMENT, charrnn_train(corpus, &p, on_progress_versions, &log, &m,
-                                                                  (charrnn_train_result *)bad));
+        EXPECT_STATUS(CHARRNN_ERR_INVALID_ARGUMENT,
+                      charrnn_train(corpus, &p, on_progress_versions, &log, &m, (charrnn_train_result *)bad));
         CHECK(log.calls == 0 && m == NULL && bytes_are(bad + 4, sizeof r - 4 + GUARD, GUARD_BYTE));
         free(bad);
     }
@@ -1350,7 +1395,8 @@ static void test_train_versions(void) {
     memset(b, GUARD_BYTE, sizeof p + TAIL);
     OK(charrnn_train_params_init((charrnn_train_params *)b, sizeof p + TAIL));
     charrnn_train_params d = charrnn_default_train_params();
-    CHECK(struct_size_of(b) == sizeof p + TAIL && bytes_are(b + sizeof p, TAIL, 0) && bytes_are(b + sizeof p + TAIL, GUARD, GUARD_BYTE));
+    CHECK(struct_size_of(b) == sizeof p + TAIL && bytes_are(b + sizeof p, TAIL, 0) &&
+          bytes_are(b + sizeof p + TAIL, GUARD, GUARD_BYTE));
     {
         charrnn_train_params back;
         memcpy(&back, b, sizeof back);
@@ -1360,20 +1406,22 @@ static void test_train_versions(void) {
     b = caller_struct(&p, 0, TRAIN_PARAMS_V1, 0, 0);
     OK(charrnn_train_params_init((charrnn_train_params *)b, TRAIN_PARAMS_V1));
     CHECK(struct_size_of(b) == TRAIN_PARAMS_V1 && bytes_are(b + TRAIN_PARAMS_V1, GUARD, GUARD_BYTE));
-    EXPECT_STATUS(CHARRNN_ERR_INVALID_ARGUMENT, charrnn_train_params_init((charrnn_train_params *)b, TRAIN_PARAMS_V1 - 1));
+    EXPECT_STATUS(CHARRNN_ERR_INVALID_ARGUMENT,
+                  charrnn_train_params_init((charrnn_train_params *)b, TRAIN_PARAMS_V1 - 1));
     EXPECT_STATUS(CHARRNN_ERR_INVALID_ARGUMENT, charrnn_train_params_init(NULL, sizeof p));
     free(b);
 }
 
 /* charrnn_model_trace and charrnn_model_get_layer_info: sizes, layout, agreement with a session fed
  * one character at a time and with charrnn_model_evaluate, and every error path. */
-#define TRACE_INFO_V1 64u  /* sizeof(charrnn_trace_info) in the version that introduced it */
+#define TRACE_INFO_V1 64u /* sizeof(charrnn_trace_info) in the version that introduced it */
 #define LAYER_INFO_V1 16u
 
 static void test_trace(void) {
     charrnn_model *m = make_model(CONFIG_LSTM, 11); /* LSTM 24, then GRU 16 */
     CHECK(offsetof(charrnn_trace_info, accuracy) + 8 == TRACE_INFO_V1 && sizeof(charrnn_trace_info) >= TRACE_INFO_V1);
-    CHECK(offsetof(charrnn_layer_info, state_offset) + 4 == LAYER_INFO_V1 && sizeof(charrnn_layer_info) >= LAYER_INFO_V1);
+    CHECK(offsetof(charrnn_layer_info, state_offset) + 4 == LAYER_INFO_V1 &&
+          sizeof(charrnn_layer_info) >= LAYER_INFO_V1);
 
     /* Layers. */
     charrnn_layer_info li;
@@ -1433,9 +1481,9 @@ static void test_trace(void) {
             float v;
             memcpy(&v, floats + k * sizeof v, sizeof v);
             /* The state buffer is h0, c0, h1 per character; the trace holds each as an (n, U) block. */
-            float traced = k < 24 ? states[t * 24 + k]
-                         : k < 48 ? states[n * 24 + t * 24 + (k - 24)]
-                                  : states[n * 48 + t * 16 + (k - 48)];
+            float traced = k < 24   ? states[t * 24 + k]
+                           : k < 48 ? states[n * 24 + t * 24 + (k - 24)]
+                                    : states[n * 48 + t * 16 + (k - 48)];
             worst_h = fmax(worst_h, fabs(traced - v));
         }
     }
@@ -1455,29 +1503,44 @@ static void test_trace(void) {
     /* Sizes: too small fails with the sizes reported; NULL with a capacity is refused. */
     memset(&info, 0, sizeof info);
     CHARRNN_INIT_SIZE(info);
-    EXPECT_STATUS(CHARRNN_ERR_BUFFER_TOO_SMALL, charrnn_model_trace(m, text, len, 0, NULL, NULL, probs, n * V - 1, states, n * width, &info));
+    EXPECT_STATUS(CHARRNN_ERR_BUFFER_TOO_SMALL,
+                  charrnn_model_trace(m, text, len, 0, NULL, NULL, probs, n * V - 1, states, n * width, &info));
     CHECK(info.probs_needed == n * V && info.states_needed == n * width && info.chars == n);
-    EXPECT_STATUS(CHARRNN_ERR_BUFFER_TOO_SMALL, charrnn_model_trace(m, text, len, 0, NULL, NULL, probs, n * V, states, 1, &info));
-    EXPECT_STATUS(CHARRNN_ERR_BUFFER_TOO_SMALL, charrnn_model_trace(m, text, len, 0, NULL, NULL, NULL, 0, states, 0, &info));
-    EXPECT_STATUS(CHARRNN_ERR_INVALID_ARGUMENT, charrnn_model_trace(m, text, len, 0, NULL, NULL, NULL, 5, NULL, 0, &info));
-    EXPECT_STATUS(CHARRNN_ERR_INVALID_ARGUMENT, charrnn_model_trace(m, text, len, 0, NULL, NULL, NULL, 0, NULL, SIZE_MAX, &info));
-    EXPECT_STATUS(CHARRNN_ERR_INVALID_ARGUMENT, charrnn_model_trace(m, text, len, 0, NULL, NULL, probs, SIZE_MAX, NULL, 0, &info));
-    EXPECT_STATUS(CHARRNN_ERR_INVALID_ARGUMENT, charrnn_model_trace(m, text, len, 0, NULL, NULL, NULL, 0, NULL, 0, NULL));
-    EXPECT_STATUS(CHARRNN_ERR_INVALID_ARGUMENT, charrnn_model_trace(NULL, text, len, 0, NULL, NULL, NULL, 0, NULL, 0, &info));
-    EXPECT_STATUS(CHARRNN_ERR_INVALID_ARGUMENT, charrnn_model_trace(m, NULL, 3, 0, NULL, NULL, NULL, 0, NULL, 0, &info));
-    EXPECT_STATUS(CHARRNN_ERR_INVALID_ARGUMENT, charrnn_model_trace(m, text, SIZE_MAX, 0, NULL, NULL, NULL, 0, NULL, 0, &info));
-    EXPECT_STATUS(CHARRNN_ERR_INVALID_ARGUMENT, charrnn_model_trace(m, text, 0, 0, NULL, NULL, NULL, 0, NULL, 0, &info));
-    EXPECT_STATUS(CHARRNN_ERR_INVALID_ARGUMENT, charrnn_model_trace(m, text, len, 4, NULL, NULL, NULL, 0, NULL, 0, &info));
+    EXPECT_STATUS(CHARRNN_ERR_BUFFER_TOO_SMALL,
+                  charrnn_model_trace(m, text, len, 0, NULL, NULL, probs, n * V, states, 1, &info));
+    EXPECT_STATUS(CHARRNN_ERR_BUFFER_TOO_SMALL,
+                  charrnn_model_trace(m, text, len, 0, NULL, NULL, NULL, 0, states, 0, &info));
+    EXPECT_STATUS(CHARRNN_ERR_INVALID_ARGUMENT,
+                  charrnn_model_trace(m, text, len, 0, NULL, NULL, NULL, 5, NULL, 0, &info));
+    EXPECT_STATUS(CHARRNN_ERR_INVALID_ARGUMENT,
+                  charrnn_model_trace(m, text, len, 0, NULL, NULL, NULL, 0, NULL, SIZE_MAX, &info));
+    EXPECT_STATUS(CHARRNN_ERR_INVALID_ARGUMENT,
+                  charrnn_model_trace(m, text, len, 0, NULL, NULL, probs, SIZE_MAX, NULL, 0, &info));
+    EXPECT_STATUS(CHARRNN_ERR_INVALID_ARGUMENT,
+                  charrnn_model_trace(m, text, len, 0, NULL, NULL, NULL, 0, NULL, 0, NULL));
+    EXPECT_STATUS(CHARRNN_ERR_INVALID_ARGUMENT,
+                  charrnn_model_trace(NULL, text, len, 0, NULL, NULL, NULL, 0, NULL, 0, &info));
+    EXPECT_STATUS(CHARRNN_ERR_INVALID_ARGUMENT,
+                  charrnn_model_trace(m, NULL, 3, 0, NULL, NULL, NULL, 0, NULL, 0, &info));
+    EXPECT_STATUS(CHARRNN_ERR_INVALID_ARGUMENT,
+                  charrnn_model_trace(m, text, SIZE_MAX, 0, NULL, NULL, NULL, 0, NULL, 0, &info));
+    EXPECT_STATUS(CHARRNN_ERR_INVALID_ARGUMENT,
+                  charrnn_model_trace(m, text, 0, 0, NULL, NULL, NULL, 0, NULL, 0, &info));
+    EXPECT_STATUS(CHARRNN_ERR_INVALID_ARGUMENT,
+                  charrnn_model_trace(m, text, len, 4, NULL, NULL, NULL, 0, NULL, 0, &info));
 
     /* Text: invalid UTF-8, unknown characters (refused, or skipped and counted), one character. */
     EXPECT_STATUS(CHARRNN_ERR_UTF8, charrnn_model_trace(m, "ab\xff", 3, 0, NULL, NULL, NULL, 0, NULL, 0, &info));
     CHECK(strstr(charrnn_last_error(), "offset 2") != NULL);
     const char *unknown = "To be \xc3\xa9 or 1 not";
-    EXPECT_STATUS(CHARRNN_ERR_UNKNOWN_CHARACTER, charrnn_model_trace(m, unknown, strlen(unknown), 0, NULL, NULL, NULL, 0, NULL, 0, &info));
+    EXPECT_STATUS(CHARRNN_ERR_UNKNOWN_CHARACTER,
+                  charrnn_model_trace(m, unknown, strlen(unknown), 0, NULL, NULL, NULL, 0, NULL, 0, &info));
     CHARRNN_INIT_SIZE(info);
-    OK(charrnn_model_trace(m, unknown, strlen(unknown), CHARRNN_SKIP_UNKNOWN, NULL, NULL, probs, n * V, NULL, 0, &info));
+    OK(charrnn_model_trace(m, unknown, strlen(unknown), CHARRNN_SKIP_UNKNOWN, NULL, NULL, probs, n * V, NULL, 0,
+                           &info));
     CHECK(info.chars == strlen("To be  or  not") && info.skipped == 2);
-    EXPECT_STATUS(CHARRNN_ERR_INVALID_ARGUMENT, charrnn_model_trace(m, "\xc3\xa9", 2, CHARRNN_SKIP_UNKNOWN, NULL, NULL, NULL, 0, NULL, 0, &info));
+    EXPECT_STATUS(CHARRNN_ERR_INVALID_ARGUMENT,
+                  charrnn_model_trace(m, "\xc3\xa9", 2, CHARRNN_SKIP_UNKNOWN, NULL, NULL, NULL, 0, NULL, 0, &info));
     CHARRNN_INIT_SIZE(info);
     OK(charrnn_model_trace(m, "T", 1, 0, NULL, NULL, probs, V, states, width, &info));
     CHECK(info.chars == 1 && isnan(info.loss) && isnan(info.accuracy));
@@ -1494,9 +1557,11 @@ static void test_trace(void) {
     memcpy(&size, big, sizeof size);
     CHECK(size == sizeof(charrnn_trace_info) && bytes_are(big + size, sizeof big - size, 0xA5));
     info.struct_size = TRACE_INFO_V1 - 8;
-    EXPECT_STATUS(CHARRNN_ERR_INVALID_ARGUMENT, charrnn_model_trace(m, text, len, 0, NULL, NULL, NULL, 0, NULL, 0, &info));
+    EXPECT_STATUS(CHARRNN_ERR_INVALID_ARGUMENT,
+                  charrnn_model_trace(m, text, len, 0, NULL, NULL, NULL, 0, NULL, 0, &info));
     info.struct_size = 0;
-    EXPECT_STATUS(CHARRNN_ERR_INVALID_ARGUMENT, charrnn_model_trace(m, text, len, 0, NULL, NULL, NULL, 0, NULL, 0, &info));
+    EXPECT_STATUS(CHARRNN_ERR_INVALID_ARGUMENT,
+                  charrnn_model_trace(m, text, len, 0, NULL, NULL, NULL, 0, NULL, 0, &info));
 
     /* Interrupted: cancelled, info untouched. */
     char longtext[2001];
@@ -1507,14 +1572,20 @@ static void test_trace(void) {
     interrupt_log log = {0, 3};
     CHARRNN_INIT_SIZE(info);
     info.chars = 12345;
-    EXPECT_STATUS(CHARRNN_ERR_CANCELLED, charrnn_model_trace(m, longtext, ln, 0, interrupt_at, &log, lp, ln * V, NULL, 0, &info));
+    EXPECT_STATUS(CHARRNN_ERR_CANCELLED,
+                  charrnn_model_trace(m, longtext, ln, 0, interrupt_at, &log, lp, ln * V, NULL, 0, &info));
     CHECK(log.calls == 3 && info.chars == 12345);
     log = (interrupt_log){0, 0};
     OK(charrnn_model_trace(m, longtext, ln, 0, interrupt_at, &log, lp, ln * V, NULL, 0, &info));
     CHECK(log.calls >= (int)(ln / 256) && info.chars == ln);
     free(lp);
 
-    free(probs); free(states); free(again); free(states2); free(state); free(row);
+    free(probs);
+    free(states);
+    free(again);
+    free(states2);
+    free(state);
+    free(row);
     charrnn_model_free(m);
 
     /* Overflowing weights: NOT_FINITE, as evaluation. */
@@ -1535,7 +1606,8 @@ static void test_trace(void) {
     }
     float hp[4 * 64];
     CHARRNN_INIT_SIZE(info);
-    EXPECT_STATUS(CHARRNN_ERR_NOT_FINITE, charrnn_model_trace(huge, "To b", 4, 0, NULL, NULL, hp, sizeof hp / sizeof *hp, NULL, 0, &info));
+    EXPECT_STATUS(CHARRNN_ERR_NOT_FINITE,
+                  charrnn_model_trace(huge, "To b", 4, 0, NULL, NULL, hp, sizeof hp / sizeof *hp, NULL, 0, &info));
     charrnn_model_free(huge);
 }
 
@@ -1585,7 +1657,10 @@ static void test_window(void) {
 int main(void) {
     const char *base = getenv("TMPDIR");
     snprintf(tmpdir, sizeof tmpdir, "%s/charrnn-ctest-XXXXXX", base && *base ? base : "/tmp");
-    if (!mkdtemp(tmpdir)) { perror("mkdtemp"); return 2; }
+    if (!mkdtemp(tmpdir)) {
+        perror("mkdtemp");
+        return 2;
+    }
 
     test_version_and_status();
     test_create();

@@ -24,8 +24,9 @@ pytestmark = pytest.mark.skipif(not os.access(CLI, os.X_OK), reason=f"{CLI} not 
 
 
 def run(*args, cwd=None, env=None, timeout=60):
-    proc = subprocess.run([CLI, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=cwd,
-                          env=env, timeout=timeout)
+    proc = subprocess.run(
+        [CLI, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=cwd, env=env, timeout=timeout
+    )
     proc.out = proc.stdout.decode("utf-8", "replace")
     proc.err = proc.stderr.decode("utf-8", "replace")
     return proc
@@ -50,10 +51,13 @@ def safetensors_tensors(path):
     with open(path, "rb") as f:
         data = f.read()
     (n,) = struct.unpack("<Q", data[:8])
-    header = json.loads(data[8:8 + n])
-    body = data[8 + n:]
-    return {name: body[info["data_offsets"][0]:info["data_offsets"][1]]
-            for name, info in header.items() if name != "__metadata__"}
+    header = json.loads(data[8 : 8 + n])
+    body = data[8 + n :]
+    return {
+        name: body[info["data_offsets"][0] : info["data_offsets"][1]]
+        for name, info in header.items()
+        if name != "__metadata__"
+    }
 
 
 @pytest.fixture(scope="module")
@@ -67,10 +71,20 @@ def trained(corpus, tmp_path_factory):
 
 # --- train ---------------------------------------------------------------------------------------
 
+
 def test_train_json(trained):
     result, out = trained
-    for key in ["steps", "epochs", "train_loss", "val_loss", "val_perplexity", "val_accuracy", "chars_per_s",
-                "seconds", "checkpoint"]:
+    for key in [
+        "steps",
+        "epochs",
+        "train_loss",
+        "val_loss",
+        "val_perplexity",
+        "val_accuracy",
+        "chars_per_s",
+        "seconds",
+        "checkpoint",
+    ]:
         assert key in result, key
     assert result["steps"] == 20
     assert result["val_loss"] > 0 and abs(result["val_perplexity"] - 2.718281828 ** result["val_loss"]) < 1e-6
@@ -81,11 +95,52 @@ def test_train_json(trained):
 
 
 def test_train_options_and_samples(corpus, tmp_path):
-    proc = run("train", corpus, "--cell", "gru", "--hidden", "12", "--layers", "2", "--embedding", "8",
-               "--dropout", "0.1", "--objective", "window", "--seq-length", "10", "--step", "5",
-               "--batch-size", "16", "--optimizer", "rmsprop", "--lr", "1e-3", "--rho", "0.95",
-               "--clip-value", "1", "--clip-norm", "0", "--lr-decay", "0.5", "--lr-decay-every", "5", "--staircase",
-               "--max-steps", "12", "--eval-every", "6", "--sample-every", "6", "--out", str(tmp_path), "--json")
+    proc = run(
+        "train",
+        corpus,
+        "--cell",
+        "gru",
+        "--hidden",
+        "12",
+        "--layers",
+        "2",
+        "--embedding",
+        "8",
+        "--dropout",
+        "0.1",
+        "--objective",
+        "window",
+        "--seq-length",
+        "10",
+        "--step",
+        "5",
+        "--batch-size",
+        "16",
+        "--optimizer",
+        "rmsprop",
+        "--lr",
+        "1e-3",
+        "--rho",
+        "0.95",
+        "--clip-value",
+        "1",
+        "--clip-norm",
+        "0",
+        "--lr-decay",
+        "0.5",
+        "--lr-decay-every",
+        "5",
+        "--staircase",
+        "--max-steps",
+        "12",
+        "--eval-every",
+        "6",
+        "--sample-every",
+        "6",
+        "--out",
+        str(tmp_path),
+        "--json",
+    )
     assert proc.returncode == 0, proc.err
     assert last_json(proc)["steps"] == 12
     assert "temperature 0.5" in proc.out and "temperature 1.2" in proc.out
@@ -93,16 +148,32 @@ def test_train_options_and_samples(corpus, tmp_path):
 
 
 def test_resume_equals_uninterrupted(corpus, tmp_path):
-    common = [corpus, "--hidden", "16", "--layers", "2", "--dropout", "0.2", "--batch-size", "10",
-              "--seq-length", "20", "--seed", "7", "--eval-every", "10"]
+    common = [
+        corpus,
+        "--hidden",
+        "16",
+        "--layers",
+        "2",
+        "--dropout",
+        "0.2",
+        "--batch-size",
+        "10",
+        "--seq-length",
+        "20",
+        "--seed",
+        "7",
+        "--eval-every",
+        "10",
+    ]
     a, b = str(tmp_path / "a"), str(tmp_path / "b")
     whole = run("train", *common, "--max-steps", "20", "--out", a, "--json")
     assert whole.returncode == 0, whole.err
     first = run("train", *common, "--max-steps", "10", "--out", b, "--json")
     assert first.returncode == 0, first.err
     assert last_json(first)["steps"] == 10
-    second = run("train", corpus, "--resume", os.path.join(b, "latest.safetensors"), "--max-steps", "20",
-                 "--out", b, "--json")
+    second = run(
+        "train", corpus, "--resume", os.path.join(b, "latest.safetensors"), "--max-steps", "20", "--out", b, "--json"
+    )
     assert second.returncode == 0, second.err
     ra, rb = last_json(whole), last_json(second)
     assert rb["steps"] == 20
@@ -119,8 +190,16 @@ def test_resume_refuses_other_vocabulary(trained, tmp_path):
     _, out = trained
     other = tmp_path / "other.txt"
     other.write_text("Caf\u00e9 au lait \u20ac " * 2000, encoding="utf-8")
-    proc = run("train", str(other), "--resume", os.path.join(out, "latest.safetensors"), "--max-steps", "1",
-               "--out", str(tmp_path / "o"))
+    proc = run(
+        "train",
+        str(other),
+        "--resume",
+        os.path.join(out, "latest.safetensors"),
+        "--max-steps",
+        "1",
+        "--out",
+        str(tmp_path / "o"),
+    )
     assert_clean_failure(proc, "U+00E9", "U+20AC")
 
 
@@ -130,8 +209,17 @@ def test_fine_tune_on_other_text_of_same_vocabulary(trained, corpus, tmp_path):
         text = f.read()
     other = tmp_path / "other.txt"
     other.write_text(text[10000:] + text[:10000], encoding="utf-8")
-    proc = run("train", str(other), "--resume", os.path.join(out, "latest.safetensors"), "--max-steps", "3",
-               "--out", str(tmp_path / "o"), "--json")
+    proc = run(
+        "train",
+        str(other),
+        "--resume",
+        os.path.join(out, "latest.safetensors"),
+        "--max-steps",
+        "3",
+        "--out",
+        str(tmp_path / "o"),
+        "--json",
+    )
     assert proc.returncode == 0, proc.err
     assert last_json(proc)["steps"] == 3  # progress restarts on another text
 
@@ -142,18 +230,39 @@ def test_resume_with_another_validation_split_fine_tunes(trained, corpus, tmp_pa
     validation loss as the run's. A changed split now fine-tunes, and reports only losses it measured."""
     _, out = trained
     checkpoint = os.path.join(out, "latest.safetensors")
-    half = run("train", corpus, "--resume", checkpoint, "--val-fraction", "0.5", "--max-steps", "3",
-               "--out", str(tmp_path / "half"), "--json")
+    half = run(
+        "train",
+        corpus,
+        "--resume",
+        checkpoint,
+        "--val-fraction",
+        "0.5",
+        "--max-steps",
+        "3",
+        "--out",
+        str(tmp_path / "half"),
+        "--json",
+    )
     assert half.returncode == 0, half.err
     assert "fine-tuning" in half.err
     assert last_json(half)["steps"] == 3
-    none = run("train", corpus, "--resume", checkpoint, "--val-fraction", "0", "--max-steps", "3",
-               "--out", str(tmp_path / "none"), "--json")
+    none = run(
+        "train",
+        corpus,
+        "--resume",
+        checkpoint,
+        "--val-fraction",
+        "0",
+        "--max-steps",
+        "3",
+        "--out",
+        str(tmp_path / "none"),
+        "--json",
+    )
     assert none.returncode == 0, none.err
     result = last_json(none)
     assert result["steps"] == 3 and result["val_loss"] is None and result["val_accuracy"] is None
-    same = run("train", corpus, "--resume", checkpoint, "--max-steps", "25", "--out", str(tmp_path / "same"),
-               "--json")
+    same = run("train", corpus, "--resume", checkpoint, "--max-steps", "25", "--out", str(tmp_path / "same"), "--json")
     assert same.returncode == 0, same.err
     assert "resuming from" in same.err and last_json(same)["steps"] == 25
 
@@ -161,9 +270,26 @@ def test_resume_with_another_validation_split_fine_tunes(trained, corpus, tmp_pa
 @pytest.mark.parametrize("sig,status", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
 def test_signal_checkpoints_and_resume_continues(corpus, tmp_path, sig, status):
     out = str(tmp_path / "ck")
-    proc = subprocess.Popen([CLI, "train", corpus, "--hidden", "48", "--layers", "2", "--max-steps", "1000000",
-                             "--print-every", "1", "--out", out, "--json"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        [
+            CLI,
+            "train",
+            corpus,
+            "--hidden",
+            "48",
+            "--layers",
+            "2",
+            "--max-steps",
+            "1000000",
+            "--print-every",
+            "1",
+            "--out",
+            out,
+            "--json",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
     assert proc.stdout.readline().startswith(b"epoch")  # training has started
     time.sleep(0.3)
     proc.send_signal(sig)
@@ -188,8 +314,19 @@ def test_resume_writes_beside_the_resumed_file(corpus, tmp_path):
     the checkpoint (here the original of a copied run, which must stay untouched), and not a folder named
     after the recorded relative path in another working directory."""
     (tmp_path / "work").mkdir()
-    first = run("train", corpus, *TINY, "--max-steps", "10", "--eval-every", "5", "--out", "runA", "--json",
-                cwd=str(tmp_path / "work"))
+    first = run(
+        "train",
+        corpus,
+        *TINY,
+        "--max-steps",
+        "10",
+        "--eval-every",
+        "5",
+        "--out",
+        "runA",
+        "--json",
+        cwd=str(tmp_path / "work"),
+    )
     assert first.returncode == 0, first.err
     run_a, run_b = tmp_path / "work" / "runA", tmp_path / "runB"
     shutil.copytree(run_a, run_b)
@@ -198,8 +335,9 @@ def test_resume_writes_beside_the_resumed_file(corpus, tmp_path):
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     for cwd in (str(tmp_path / "work"), str(elsewhere)):
-        resumed = run("train", corpus, "--resume", str(run_b / "latest.safetensors"), "--max-steps", "200", "--json",
-                      cwd=cwd)
+        resumed = run(
+            "train", corpus, "--resume", str(run_b / "latest.safetensors"), "--max-steps", "200", "--json", cwd=cwd
+        )
         assert resumed.returncode == 0, resumed.err
         assert last_json(resumed)["checkpoint"] == str(run_b / "latest.safetensors")
         assert {name: (run_a / name).read_bytes() for name in os.listdir(run_a)} == before
@@ -215,10 +353,21 @@ def test_resume_into_another_folder_keeps_its_files(corpus, tmp_path):
     shutil.copytree(run_a, run_b)
     best = [name for name in os.listdir(run_a) if name.startswith("epoch")]
     # Folder a holds a's checkpoints: writing there from b's needs --overwrite.
-    refused = run("train", corpus, "--resume", str(run_b / "latest.safetensors"), "--max-steps", "200", "--out", str(run_a))
+    refused = run(
+        "train", corpus, "--resume", str(run_b / "latest.safetensors"), "--max-steps", "200", "--out", str(run_a)
+    )
     assert_clean_failure(refused, "another run's checkpoints", "--overwrite")
-    resumed = run("train", corpus, "--resume", str(run_b / "latest.safetensors"), "--max-steps", "200", "--out", str(run_a),
-                  "--overwrite")
+    resumed = run(
+        "train",
+        corpus,
+        "--resume",
+        str(run_b / "latest.safetensors"),
+        "--max-steps",
+        "200",
+        "--out",
+        str(run_a),
+        "--overwrite",
+    )
     assert resumed.returncode == 0, resumed.err
     assert all((run_a / name).exists() for name in best)
 
@@ -230,8 +379,21 @@ def test_empty_out_folder_is_refused(corpus, tmp_path):
 
 
 def test_divergence_is_reported(corpus, tmp_path):
-    proc = run("train", corpus, *TINY, "--optimizer", "sgd", "--lr", "1e9", "--clip-norm", "0", "--max-steps", "50",
-               "--out", str(tmp_path))
+    proc = run(
+        "train",
+        corpus,
+        *TINY,
+        "--optimizer",
+        "sgd",
+        "--lr",
+        "1e9",
+        "--clip-norm",
+        "0",
+        "--max-steps",
+        "50",
+        "--out",
+        str(tmp_path),
+    )
     assert_clean_failure(proc, "diverged")
 
 
@@ -265,8 +427,20 @@ def test_window_text_too_short_for_any_step(tmp_path):
     """When even step 1 leaves too few windows the text is what is short: no advice to reduce the step."""
     short = tmp_path / "short.txt"
     short.write_text("To be, or not to be: that is the question.\n" * 3, encoding="utf-8")
-    proc = run("train", str(short), "--objective", "window", "--seq-length", "50", "--batch-size", "100",
-               "--val-fraction", "0", "--out", str(tmp_path / "o"))
+    proc = run(
+        "train",
+        str(short),
+        "--objective",
+        "window",
+        "--seq-length",
+        "50",
+        "--batch-size",
+        "100",
+        "--val-fraction",
+        "0",
+        "--out",
+        str(tmp_path / "o"),
+    )
     assert_clean_failure(proc, "shorter than one batch", "100 windows of 50 characters need at least 150")
     assert "reduce the step" not in proc.err
 
@@ -280,14 +454,17 @@ def test_bad_options_are_refused(corpus, tmp_path):
 
 # --- output that cannot be written ---------------------------------------------------------------
 
+
 @pytest.mark.parametrize("command", ["sample", "eval", "summary", "train"])
 def test_failed_stdout_is_an_error(trained, corpus, tmp_path, command):
     """Output lost to a full disk (/dev/full) used to end with status 0 and no word; now it is an error."""
     model = trained[0]["checkpoint"]
-    args = {"sample": ["sample", "--model", model, "--length", "100"],
-            "eval": ["eval", corpus, "--model", model, "--json"],
-            "summary": ["summary", "--model", model],
-            "train": ["train", corpus, *TINY, "--max-steps", "2", "--out", str(tmp_path / "o"), "--json"]}[command]
+    args = {
+        "sample": ["sample", "--model", model, "--length", "100"],
+        "eval": ["eval", corpus, "--model", model, "--json"],
+        "summary": ["summary", "--model", model],
+        "train": ["train", corpus, *TINY, "--max-steps", "2", "--out", str(tmp_path / "o"), "--json"],
+    }[command]
     with open("/dev/full", "wb") as full:
         proc = subprocess.run([CLI, *args], stdout=full, stderr=subprocess.PIPE, timeout=60)
     proc.err = proc.stderr.decode("utf-8", "replace")
@@ -298,8 +475,11 @@ def test_failed_stdout_is_an_error(trained, corpus, tmp_path, command):
 def test_closed_pipe_is_an_error(trained):
     """`charrnn sample | head -c 10`: the reader leaves; the writer reports it (status 1), not a SIGPIPE death."""
     model = trained[0]["checkpoint"]
-    proc = subprocess.Popen([CLI, "sample", "--model", model, "--length", "2000000", "--seed", "3"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        [CLI, "sample", "--model", model, "--length", "2000000", "--seed", "3"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
     assert len(proc.stdout.read(10)) == 10
     proc.stdout.close()
     _, err = proc.communicate(timeout=120)
@@ -310,6 +490,7 @@ def test_closed_pipe_is_an_error(trained):
 
 
 # --- sample --------------------------------------------------------------------------------------
+
 
 def test_sample_seeded_and_streamed(trained):
     model = trained[0]["checkpoint"]
@@ -343,16 +524,25 @@ def test_sample_unknown_prime_characters(trained):
 
 
 def test_invalid_utf8_argument(trained):
-    proc = subprocess.run([CLI.encode(), b"sample", b"--model", trained[0]["checkpoint"].encode(), b"--prime",
-                           b"ab\xffcd"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=30)
+    proc = subprocess.run(
+        [CLI.encode(), b"sample", b"--model", trained[0]["checkpoint"].encode(), b"--prime", b"ab\xffcd"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        timeout=30,
+    )
     assert proc.returncode > 0
     assert b"not valid UTF-8" in proc.stderr and b"byte offset 2" in proc.stderr
 
 
 def test_invalid_utf8_argument_to_the_repl():
     """charrnn-repl checks its arguments as charrnn does (it used to take the repaired U+FFFD path)."""
-    proc = subprocess.run([REPL.encode(), b"--model", b"/tmp/m\xff.safetensors"], stdin=subprocess.DEVNULL,
-                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=30)
+    proc = subprocess.run(
+        [REPL.encode(), b"--model", b"/tmp/m\xff.safetensors"],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        timeout=30,
+    )
     assert proc.returncode == 2, proc.stderr.decode("utf-8", "replace")
     assert b"charrnn-repl: error: argument 2 is not valid UTF-8 (byte offset 6)" in proc.stderr
 
@@ -372,8 +562,10 @@ def test_model_folder_as_charrnn_repl_takes_it(trained, corpus, tmp_path):
     assert proc.returncode == 0, proc.err
     assert proc.out.splitlines()[0] == str(only / "mine.safetensors")
     shutil.copy(result["checkpoint"], only / "other.safetensors")
-    assert_clean_failure(run("eval", corpus, "--model", str(only)),
-                         "holds several models (mine.safetensors, other.safetensors); name one")
+    assert_clean_failure(
+        run("eval", corpus, "--model", str(only)),
+        "holds several models (mine.safetensors, other.safetensors); name one",
+    )
     empty = tmp_path / "empty"
     empty.mkdir()
     assert_clean_failure(run("sample", "--model", str(empty)), "is a folder without a .safetensors model")
@@ -409,8 +601,14 @@ def test_environment_model_wins_over_the_bundled_one(trained, tmp_path):
     env = dict(os.environ, CHARRNN_MODEL=str(chosen))
     exe = str(root / ".build" / "release" / "charrnn")
     for args, expected in [([], chosen), (["--model", str(explicit)], explicit)]:
-        proc = subprocess.run([exe, "summary", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                              cwd=str(tmp_path), env=env, timeout=30)
+        proc = subprocess.run(
+            [exe, "summary", *args],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            cwd=str(tmp_path),
+            env=env,
+            timeout=30,
+        )
         assert proc.returncode == 0, proc.stderr.decode()
         assert os.path.samefile(proc.stdout.decode().splitlines()[0], expected)
 
@@ -421,13 +619,21 @@ def test_environment_model_that_does_not_exist_is_an_error(tmp_path):
     missing = str(tmp_path / "no-such-model.safetensors")
     env = dict(os.environ, CHARRNN_MODEL=missing)
     for exe, args in [(CLI, ["summary"]), (REPL, [])]:
-        proc = subprocess.run([exe, *args], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                              cwd=str(tmp_path), env=env, timeout=30)
+        proc = subprocess.run(
+            [exe, *args],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            cwd=str(tmp_path),
+            env=env,
+            timeout=30,
+        )
         assert proc.returncode == 1, (exe, proc.returncode, proc.stderr.decode())
         assert f"CHARRNN_MODEL names {missing}: No such file or directory" in proc.stderr.decode()
 
 
 # --- eval and summary ----------------------------------------------------------------------------
+
 
 def test_eval_json(trained, corpus, tmp_path):
     model = trained[0]["checkpoint"]
@@ -477,6 +683,7 @@ def test_export_strips_training_state(trained, tmp_path):
 
 # --- bench ---------------------------------------------------------------------------------------
 
+
 def test_bench_json(corpus):
     names = ["train_lstm2x128_T50_B50", "train_lstm2x512_T50_B50", "gen_lstm2x128_b1"]
     proc = run("bench", "--json", "--corpus", corpus, "--seconds", "0.2", "--only", ",".join(names))
@@ -494,16 +701,20 @@ def test_bench_refuses_empty_and_repeated_workload_lists(corpus):
     """--only '' and --only ,,, measured nothing and exited 0; --only X,X printed duplicate JSON keys."""
     for only in ["", ",,,"]:
         assert_clean_failure(run("bench", "--json", "--corpus", corpus, "--only", only), "--only")
-    assert_clean_failure(run("bench", "--json", "--corpus", corpus, "--only", "gen_lstm2x128_b1,gen_lstm2x128_b1"),
-                         "gen_lstm2x128_b1", "twice")
+    assert_clean_failure(
+        run("bench", "--json", "--corpus", corpus, "--only", "gen_lstm2x128_b1,gen_lstm2x128_b1"),
+        "gen_lstm2x128_b1",
+        "twice",
+    )
 
 
 def test_bench_corpus_path_starting_with_a_dash(corpus, tmp_path):
     """The worker got "--corpus" and the path as two arguments, so a path starting with '-' was read as an
     option and the worker failed."""
     shutil.copy(corpus, tmp_path / "-dash.txt")
-    proc = run("bench", "--json", "--corpus=-dash.txt", "--seconds", "0.1", "--only", "gen_lstm2x128_b1",
-               cwd=str(tmp_path))
+    proc = run(
+        "bench", "--json", "--corpus=-dash.txt", "--seconds", "0.1", "--only", "gen_lstm2x128_b1", cwd=str(tmp_path)
+    )
     assert proc.returncode == 0, proc.err
     assert last_json(proc)["gen_lstm2x128_b1_chars_per_s"] > 0
 
@@ -511,9 +722,13 @@ def test_bench_corpus_path_starting_with_a_dash(corpus, tmp_path):
 def test_bench_with_stdin_and_stdout_closed(corpus):
     # The pipe from a worker then gets descriptors 0 and 1: it must still become the worker's stdout
     # and not be closed under it.
-    proc = subprocess.run([CLI, "bench", "--corpus", corpus, "--seconds", "0.2", "--only", "gen_lstm2x128_b1"],
-                          stderr=subprocess.PIPE, timeout=60, close_fds=True,
-                          preexec_fn=lambda: (os.close(0), os.close(1)))
+    proc = subprocess.run(
+        [CLI, "bench", "--corpus", corpus, "--seconds", "0.2", "--only", "gen_lstm2x128_b1"],
+        stderr=subprocess.PIPE,
+        timeout=60,
+        close_fds=True,
+        preexec_fn=lambda: (os.close(0), os.close(1)),
+    )
     err = proc.stderr.decode("utf-8", "replace")
     # The workers ran; only the results, with nowhere to go, make the run fail.
     assert proc.returncode == 1, err
@@ -541,8 +756,14 @@ def test_bundled_model_found_next_to_the_executable(trained, tmp_path):
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     env = {k: v for k, v in os.environ.items() if k != "CHARRNN_MODEL"}
-    proc = subprocess.run([str(root / ".build" / "release" / "charrnn"), "summary"], stdout=subprocess.PIPE,
-                          stderr=subprocess.PIPE, cwd=str(elsewhere), env=env, timeout=30)
+    proc = subprocess.run(
+        [str(root / ".build" / "release" / "charrnn"), "summary"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        cwd=str(elsewhere),
+        env=env,
+        timeout=30,
+    )
     assert proc.returncode == 0, proc.stderr.decode()
     first = proc.stdout.decode().splitlines()[0]
     assert os.path.samefile(first, root / "models" / "default.safetensors")

@@ -37,10 +37,14 @@ def test_explain_a_file_and_a_text(tmp_path):
     out = tmp_path / "page.html"
     proc = run("explain", str(source), "--model", MODEL, "--html", str(out))
     assert proc.returncode == 0, proc.stderr
-    assert re.fullmatch(r"wrote .*page\.html: 28 characters, loss [0-9.]+ nats/char \([0-9.]+ bits/char\)\n", proc.stdout)
+    assert re.fullmatch(
+        r"wrote .*page\.html: 28 characters, loss [0-9.]+ nats/char \([0-9.]+ bits/char\)\n", proc.stdout
+    )
     data = page_data(out)
     assert data["title"] == "speech.txt" and data["text"] == "ROMEO:\nBut soft, what light\n"
-    assert data["model"]["name"] == "default.safetensors" and data["model"]["description"] == "LSTM 2×512, one-hot input"
+    assert (
+        data["model"]["name"] == "default.safetensors" and data["model"]["description"] == "LSTM 2×512, one-hot input"
+    )
     assert data["summary"]["chars"] == 28 and data["summary"]["predictions"] == 27
     evaluated = json.loads(run("eval", str(source), "--model", MODEL, "--json").stdout)
     assert abs(data["summary"]["loss"] - evaluated["loss"]) < 1e-9
@@ -63,18 +67,22 @@ def test_unknown_characters(tmp_path):
     assert proc.returncode == 1 and "U+0022" in proc.stderr
 
 
-@pytest.mark.parametrize("args, message", [
-    (["--html", "x.html"], "not both and not neither"),
-    (["--text", "a", "file.txt", "--html", "x.html"], "not both and not neither"),
-    (["--text", "abc"], "--html"),
-    (["--text", "abc", "--html", "x.html", "--cells", "0"], "--cells must be at least 1"),
-    (["no-such-file.txt", "--html", "x.html"], "no-such-file.txt"),
-    (["--text", "\u00e9\u00e9", "--html", "x.html"], "no character the model knows"),
-    (["--text", "abc", "--html", "/proc/no/such/dir/x.html"], "/proc/no/such/dir"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--html", "x.html"], "not both and not neither"),
+        (["--text", "a", "file.txt", "--html", "x.html"], "not both and not neither"),
+        (["--text", "abc"], "--html"),
+        (["--text", "abc", "--html", "x.html", "--cells", "0"], "--cells must be at least 1"),
+        (["no-such-file.txt", "--html", "x.html"], "no-such-file.txt"),
+        (["--text", "\u00e9\u00e9", "--html", "x.html"], "no character the model knows"),
+        (["--text", "abc", "--html", "/proc/no/such/dir/x.html"], "/proc/no/such/dir"),
+    ],
+)
 def test_bad_arguments_fail_with_a_message(tmp_path, args, message):
-    proc = subprocess.run([CLI, "explain", "--model", MODEL, *args], capture_output=True, text=True, timeout=60,
-                          cwd=tmp_path)
+    proc = subprocess.run(
+        [CLI, "explain", "--model", MODEL, *args], capture_output=True, text=True, timeout=60, cwd=tmp_path
+    )
     assert proc.returncode != 0 and message in proc.stderr, proc.stderr
     assert not (tmp_path / "x.html").exists()
 
@@ -83,8 +91,13 @@ def test_bad_arguments_fail_with_a_message(tmp_path, args, message):
 def test_repl_explains_the_conversation(tmp_path):
     out = tmp_path / "chat.html"
     script = f"ROMEO:\n:explain {out}\n:reset\n:explain {out}\n:explain\n"
-    proc = subprocess.run([REPL, "--model", MODEL, "--seed", "1", "--max-chars", "40"], input=script,
-                          capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [REPL, "--model", MODEL, "--seed", "1", "--max-chars", "40"],
+        input=script,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 0, proc.stderr
     answer = proc.stdout.strip().splitlines()[0]
     data = page_data(out)

@@ -24,8 +24,17 @@ pytestmark = pytest.mark.skipif(not os.access(CLI, os.X_OK), reason=f"{CLI} not 
 def keras_files(corpus, tmp_path_factory):
     """(folder, vocabulary, .keras of a lowercase model, .keras of the same model in a shuffled order)."""
     folder = tmp_path_factory.mktemp("keras_cli")
-    model, _ = charrnn.train(corpus, layers=1, hidden=48, seq_length=50, batch_size=32, learning_rate=0.01,
-                             max_steps=400, seed=1, lowercase=True)
+    model, _ = charrnn.train(
+        corpus,
+        layers=1,
+        hidden=48,
+        seq_length=50,
+        batch_size=32,
+        learning_rate=0.01,
+        max_steps=400,
+        seed=1,
+        lowercase=True,
+    )
     ck.save(model, folder / "model.keras")
     chars = list(model.vocab)
     random.Random(3).shuffle(chars)
@@ -34,8 +43,9 @@ def keras_files(corpus, tmp_path_factory):
     for full in model.tensors():
         layer, _, name = full.partition(".")
         w = model.get_weights(layer, name)
-        shuffled.set_weights(layer, name, w[perm] if (layer, name) == ("rnn0", "kernel") else
-                             w[..., perm] if layer == "dense" else w)
+        shuffled.set_weights(
+            layer, name, w[perm] if (layer, name) == ("rnn0", "kernel") else w[..., perm] if layer == "dense" else w
+        )
     ck.save(shuffled, folder / "shuffled.keras")
     yield folder, model.vocab, folder / "model.keras", folder / "shuffled.keras", "".join(chars)
     model.close()
@@ -70,8 +80,17 @@ def test_import_explains_what_is_wrong(keras_files, corpus, tmp_path):
     proc = run("import", str(shuffled), "--vocab-from", corpus, "--lowercase", "-o", str(tmp_path / "x.safetensors"))
     assert_clean_failure(proc, "refused", "3.584", "--recover-order")
     assert not (tmp_path / "x.safetensors").exists()
-    proc = run("import", str(shuffled), "--vocab-from", corpus, "--lowercase", "--recover-order",
-               "-o", str(tmp_path / "x.safetensors"), timeout=180)
+    proc = run(
+        "import",
+        str(shuffled),
+        "--vocab-from",
+        corpus,
+        "--lowercase",
+        "--recover-order",
+        "-o",
+        str(tmp_path / "x.safetensors"),
+        timeout=180,
+    )
     assert proc.returncode == 0, proc.err
     assert "recovered the order" in proc.err and "; sure" in proc.err
     model = charrnn.Model.load(str(tmp_path / "x.safetensors"))
@@ -92,17 +111,29 @@ def test_a_keras_model_without_its_characters_is_refused_with_the_command(keras_
 def test_sample_eval_summary_import_on_the_fly(keras_files, corpus, tmp_path):
     _, vocab, path, _, _ = keras_files
     env, tmp = env_with(tmp_path)
-    proc = run("sample", "--model", str(path), "--vocab-from", corpus, "--prime", "ROMEO:", "--length", "40",
-               "--seed", "1", env=env)
+    proc = run(
+        "sample",
+        "--model",
+        str(path),
+        "--vocab-from",
+        corpus,
+        "--prime",
+        "ROMEO:",
+        "--length",
+        "40",
+        "--seed",
+        "1",
+        env=env,
+    )
     assert proc.returncode == 0, proc.err
     assert proc.out.startswith("ROMEO:") and len(proc.out) >= 46 and "wrote" not in proc.out
     assert "vocabulary check" in proc.err
     proc = run("eval", corpus, "--model", str(path), "--vocab", vocab, "--json", env=env)
     assert proc.returncode == 0, proc.err
-    assert '"loss": ' in proc.out and "vocabulary NOT checked" in proc.err   # --vocab: no text to score on
+    assert '"loss": ' in proc.out and "vocabulary NOT checked" in proc.err  # --vocab: no text to score on
     proc = run("summary", "--model", str(path), "--vocab-from", corpus, env=env)
     assert proc.returncode == 0 and "Vocabulary: 36 characters" in proc.out, proc.err
-    assert list(tmp.iterdir()) == []          # the temporary imports are gone
+    assert list(tmp.iterdir()) == []  # the temporary imports are gone
 
 
 def test_a_refused_import_fails_the_command(keras_files, corpus):
@@ -119,16 +150,34 @@ def test_without_a_python_that_has_the_importer_it_says_what_to_install(keras_fi
     fake.chmod(0o755)
     for python in (str(fake), str(tmp_path / "missing-python")):
         proc = run("sample", "--model", str(path), "--vocab-from", corpus, env=dict(os.environ, CHARRNN_PYTHON=python))
-        assert_clean_failure(proc, "needs Python with the charrnn.keras importer", python, "make python",
-                             "CHARRNN_PYTHON")
+        assert_clean_failure(
+            proc, "needs Python with the charrnn.keras importer", python, "make python", "CHARRNN_PYTHON"
+        )
 
 
 def test_train_resumes_from_a_keras_model(keras_files, corpus, tmp_path):
     _, _, path, _, _ = keras_files
     env, tmp = env_with(tmp_path)
     out = tmp_path / "run"
-    proc = run("train", corpus, "--resume", str(path), "--vocab-from", corpus, "--lowercase", "--max-steps", "3",
-               "--batch-size", "4", "--seq-length", "20", "--out", str(out), "--json", env=env)
+    proc = run(
+        "train",
+        corpus,
+        "--resume",
+        str(path),
+        "--vocab-from",
+        corpus,
+        "--lowercase",
+        "--max-steps",
+        "3",
+        "--batch-size",
+        "4",
+        "--seq-length",
+        "20",
+        "--out",
+        str(out),
+        "--json",
+        env=env,
+    )
     assert proc.returncode == 0, proc.err
     assert "importing the Keras model" in proc.err and "fine-tuning" in proc.err
     assert (out / "latest.safetensors").exists() and list(tmp.iterdir()) == []
@@ -137,8 +186,14 @@ def test_train_resumes_from_a_keras_model(keras_files, corpus, tmp_path):
 def test_the_repl_imports_at_start_and_on_model(keras_files, corpus, tmp_path):
     _, _, path, _, _ = keras_files
     env, tmp = env_with(tmp_path)
-    proc = subprocess.run([REPL, "--model", str(path), "--vocab-from", corpus, "--seed", "1", "--max-chars", "20"],
-                          input=f"hello\n:model {path}\nagain\n", capture_output=True, text=True, env=env, timeout=120)
+    proc = subprocess.run(
+        [REPL, "--model", str(path), "--vocab-from", corpus, "--seed", "1", "--max-chars", "20"],
+        input=f"hello\n:model {path}\nagain\n",
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
     assert proc.returncode == 0, proc.stderr
     assert proc.stderr.count("vocabulary check") == 2 and "conversation reset" in proc.stderr
     assert list(tmp.iterdir()) == []
@@ -148,6 +203,6 @@ def test_the_repl_imports_at_start_and_on_model(keras_files, corpus, tmp_path):
 
 
 def test_vocabulary_options_on_a_charrnn_model_are_reported_ignored(corpus):
-    proc = run("summary", "--vocab-from", corpus)           # the bundled model holds its vocabulary
+    proc = run("summary", "--vocab-from", corpus)  # the bundled model holds its vocabulary
     assert proc.returncode == 0, proc.err
     assert "--vocab-from and --vocab are for Keras models" in proc.err and "ignored" in proc.err

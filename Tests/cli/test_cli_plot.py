@@ -15,8 +15,18 @@ import pytest
 ROOT = os.environ.get("CHARRNN_ROOT") or os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 CLI = os.environ.get("CHARRNN_CLI") or os.path.join(ROOT, ".build", "release", "charrnn")
 TINY = ["--hidden", "16", "--layers", "1", "--batch-size", "10", "--seq-length", "20"]
-FIELDS = {"kind", "step", "epoch", "seconds", "train_loss", "val_loss", "val_accuracy", "learning_rate",
-          "chars_per_s", "best_checkpoint"}
+FIELDS = {
+    "kind",
+    "step",
+    "epoch",
+    "seconds",
+    "train_loss",
+    "val_loss",
+    "val_accuracy",
+    "learning_rate",
+    "chars_per_s",
+    "best_checkpoint",
+}
 SVG = "{http://www.w3.org/2000/svg}"
 CHROMIUMS = ["chromium", "chromium-browser", "google-chrome", "google-chrome-stable"]
 
@@ -80,6 +90,7 @@ def runs(corpus, tmp_path_factory):
 
 # --- metrics.jsonl ---------------------------------------------------------------------------------
 
+
 def test_metrics_lines_parse_with_every_field(runs):
     a, _ = runs
     rows = metrics(a)
@@ -117,7 +128,7 @@ def test_resumed_run_appends_and_steps_continue(corpus, tmp_path):
         after_text = f.read()
     assert after_text.startswith(before_text)  # appended, nothing rewritten
     after = metrics(out)
-    new = after[len(before):]
+    new = after[len(before) :]
     assert new and min(r["step"] for r in new) > 20 and max(r["step"] for r in new) == 40
     assert [r["step"] for r in after] == sorted(r["step"] for r in after)
     assert [r["step"] for r in after if r["kind"] == "validation"] == [10, 20, 30, 40]
@@ -134,9 +145,23 @@ def test_resume_drops_lines_after_the_checkpoint_and_a_torn_line(corpus, tmp_pat
     out = tmp_path / "k"
     train(corpus, out, "--max-steps", "20")
     with open(out / "metrics.jsonl", "a", encoding="utf-8") as f:
-        f.write(json.dumps({"kind": "train", "step": 22, "epoch": 0.2, "seconds": 9, "train_loss": 3.0,
-                            "val_loss": None, "val_accuracy": None, "learning_rate": 0.002, "chars_per_s": 1,
-                            "best_checkpoint": None}) + "\n")
+        f.write(
+            json.dumps(
+                {
+                    "kind": "train",
+                    "step": 22,
+                    "epoch": 0.2,
+                    "seconds": 9,
+                    "train_loss": 3.0,
+                    "val_loss": None,
+                    "val_accuracy": None,
+                    "learning_rate": 0.002,
+                    "chars_per_s": 1,
+                    "best_checkpoint": None,
+                }
+            )
+            + "\n"
+        )
         f.write('{"kind": "train", "st')
     proc = run("train", corpus, "--resume", str(out / "latest.safetensors"), "--max-steps", "24")
     assert proc.returncode == 0, proc.err
@@ -149,11 +174,12 @@ def test_resume_drops_lines_after_the_checkpoint_and_a_torn_line(corpus, tmp_pat
 def test_resumed_into_another_folder_carries_the_curve_over(corpus, tmp_path):
     first, second = tmp_path / "first", tmp_path / "second"
     train(corpus, first, "--max-steps", "20")
-    proc = run("train", corpus, "--resume", str(first / "latest.safetensors"), "--max-steps", "30",
-               "--out", str(second))
+    proc = run(
+        "train", corpus, "--resume", str(first / "latest.safetensors"), "--max-steps", "30", "--out", str(second)
+    )
     assert proc.returncode == 0, proc.err
     rows = metrics(second)
-    assert rows[:len(metrics(first))] == metrics(first)
+    assert rows[: len(metrics(first))] == metrics(first)
     assert [r["step"] for r in rows if r["kind"] == "validation"] == [10, 20, 30]
 
 
@@ -174,6 +200,7 @@ def test_run_without_validation_text_logs_training(corpus, tmp_path):
 
 
 # --- loss.svg --------------------------------------------------------------------------------------
+
 
 def test_loss_svg_has_both_curves_axis_labels_and_best_marker(runs):
     a, _ = runs
@@ -204,6 +231,7 @@ def width_height(root):
 
 # --- charrnn plot ----------------------------------------------------------------------------------
 
+
 def test_plot_two_runs_labelled_by_folder_and_differing_options(runs, tmp_path):
     a, b = runs
     out = tmp_path / "both.svg"
@@ -226,8 +254,21 @@ def test_plot_two_runs_labelled_by_folder_and_differing_options(runs, tmp_path):
 def test_plot_labels_title_and_metrics_file(runs, tmp_path):
     a, b = runs
     out = tmp_path / "l.svg"
-    proc = run("plot", os.path.join(a, "metrics.jsonl"), b, "--labels", "base,fast & loud", "--title", "A <vs> B",
-               "--out", str(out), "--width", "640", "--height", "400")
+    proc = run(
+        "plot",
+        os.path.join(a, "metrics.jsonl"),
+        b,
+        "--labels",
+        "base,fast & loud",
+        "--title",
+        "A <vs> B",
+        "--out",
+        str(out),
+        "--width",
+        "640",
+        "--height",
+        "400",
+    )
     assert proc.returncode == 0, proc.err
     root = svg_tree(out)
     ids = by_id(root)
@@ -236,10 +277,13 @@ def test_plot_labels_title_and_metrics_file(runs, tmp_path):
     assert width_height(root) == (640, 400)
 
 
-@pytest.mark.parametrize("args, fragment", [
-    (["--labels", "one"], "--labels gives 1 labels for 2 runs"),
-    (["--out", "chart.pdf"], "--out must end in .svg or .png"),
-])
+@pytest.mark.parametrize(
+    "args, fragment",
+    [
+        (["--labels", "one"], "--labels gives 1 labels for 2 runs"),
+        (["--out", "chart.pdf"], "--out must end in .svg or .png"),
+    ],
+)
 def test_plot_refuses_bad_options(runs, tmp_path, args, fragment):
     proc = run("plot", *runs, *args)
     assert proc.returncode != 0 and fragment in proc.err, proc.err

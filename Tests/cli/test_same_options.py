@@ -1,6 +1,7 @@
 """One training policy for every way in: the same options through `charrnn train`, a C program calling
 charrnn_train and Python's charrnn.train give bit-identical weights, fresh and resumed — options not
 given on resume are the checkpoint's — and each reports the step it resumed from."""
+
 import os
 import shutil
 import struct
@@ -11,16 +12,57 @@ import pytest
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 CLI = os.environ.get("CHARRNN_CLI") or os.path.join(ROOT, ".build", "release", "charrnn")
 LIBDIR = os.path.join(ROOT, ".build", "release")
-pytestmark = pytest.mark.skipif(not os.path.exists(os.path.join(LIBDIR, "libcharrnn.so")),
-                                reason="libcharrnn.so not built (make lib)")
+pytestmark = pytest.mark.skipif(
+    not os.path.exists(os.path.join(LIBDIR, "libcharrnn.so")), reason="libcharrnn.so not built (make lib)"
+)
 
 # SGD with momentum: a non-default optimizer whose learning rate (Keras's 0.01) comes from the rule
 # that goes with it, plus a schedule and clipping by value.
-FRESH_FLAGS = ["--cell", "GRU", "--layers", "1", "--hidden", "16", "--seq-length", "20", "--batch-size", "4",
-               "--optimizer", "SGD", "--momentum", "0.5", "--clip-value", "2", "--lr-decay", "0.9",
-               "--lr-decay-every", "3", "--max-steps", "6", "--eval-every", "3", "--lowercase", "--seed", "7"]
-FRESH_KWARGS = dict(cell="GRU", layers=1, hidden=16, seq_length=20, batch_size=4, optimizer="SGD", momentum=0.5,
-                    clip_value=2, lr_decay=0.9, lr_decay_every=3, max_steps=6, eval_every=3, lowercase=True, seed=7)
+FRESH_FLAGS = [
+    "--cell",
+    "GRU",
+    "--layers",
+    "1",
+    "--hidden",
+    "16",
+    "--seq-length",
+    "20",
+    "--batch-size",
+    "4",
+    "--optimizer",
+    "SGD",
+    "--momentum",
+    "0.5",
+    "--clip-value",
+    "2",
+    "--lr-decay",
+    "0.9",
+    "--lr-decay-every",
+    "3",
+    "--max-steps",
+    "6",
+    "--eval-every",
+    "3",
+    "--lowercase",
+    "--seed",
+    "7",
+]
+FRESH_KWARGS = dict(
+    cell="GRU",
+    layers=1,
+    hidden=16,
+    seq_length=20,
+    batch_size=4,
+    optimizer="SGD",
+    momentum=0.5,
+    clip_value=2,
+    lr_decay=0.9,
+    lr_decay_every=3,
+    max_steps=6,
+    eval_every=3,
+    lowercase=True,
+    seed=7,
+)
 
 C_PROGRAM = r"""
 #include "charrnn.h"
@@ -57,13 +99,17 @@ int main(int argc, char **argv) {
 def weights(path):
     """The model's tensors as raw bytes (safetensors: header length, JSON header, data)."""
     import json
+
     with open(path, "rb") as f:
         data = f.read()
     (n,) = struct.unpack("<Q", data[:8])
-    header = json.loads(data[8:8 + n])
-    body = data[8 + n:]
-    return {name: body[e["data_offsets"][0]:e["data_offsets"][1]] for name, e in header.items()
-            if name != "__metadata__" and not name.startswith(("optimizer.", "training."))}
+    header = json.loads(data[8 : 8 + n])
+    body = data[8 + n :]
+    return {
+        name: body[e["data_offsets"][0] : e["data_offsets"][1]]
+        for name, e in header.items()
+        if name != "__metadata__" and not name.startswith(("optimizer.", "training."))
+    }
 
 
 @pytest.fixture(scope="module")
@@ -75,8 +121,24 @@ def c_trainer(tmp_path_factory):
     src = d / "train_same.c"
     src.write_text(C_PROGRAM)
     exe = d / "train_same"
-    subprocess.run([cc, "-std=c11", "-Wall", "-Werror", "-I", os.path.join(ROOT, "include"), str(src), "-o", str(exe),
-                    "-L", LIBDIR, "-lcharrnn", f"-Wl,-rpath,{LIBDIR}"], check=True)
+    subprocess.run(
+        [
+            cc,
+            "-std=c11",
+            "-Wall",
+            "-Werror",
+            "-I",
+            os.path.join(ROOT, "include"),
+            str(src),
+            "-o",
+            str(exe),
+            "-L",
+            LIBDIR,
+            "-lcharrnn",
+            f"-Wl,-rpath,{LIBDIR}",
+        ],
+        check=True,
+    )
     return str(exe)
 
 
@@ -88,19 +150,31 @@ def test_cli_c_and_python_train_the_same_weights_fresh_and_resumed(tmp_path, cor
     subprocess.run([CLI, "train", corpus, *FRESH_FLAGS, "--out", str(cli)], check=True, capture_output=True)
     fresh_cli = weights(cli / "latest.safetensors")
     shutil.copy(cli / "latest.safetensors", tmp_path / "cli-fresh.safetensors")
-    out = subprocess.run([CLI, "train", corpus, "--resume", str(cli / "latest.safetensors"), "--max-steps", "10"],
-                         check=True, capture_output=True, text=True)
+    out = subprocess.run(
+        [CLI, "train", corpus, "--resume", str(cli / "latest.safetensors"), "--max-steps", "10"],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
     assert "resuming from" in out.stderr and "(step 6)" in out.stderr
     resumed_cli = weights(cli / "latest.safetensors")
 
     # C.
     cdir = tmp_path / "c"
-    out = subprocess.run([c_trainer, corpus, str(cdir), str(tmp_path / "c-fresh.safetensors")],
-                         check=True, capture_output=True, text=True)
+    out = subprocess.run(
+        [c_trainer, corpus, str(cdir), str(tmp_path / "c-fresh.safetensors")],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
     assert out.stdout.split() == ["0", "0", "6"]  # fresh, no resumed step, 6 steps
     assert weights(tmp_path / "c-fresh.safetensors") == fresh_cli
-    out = subprocess.run([c_trainer, corpus, str(cdir), str(tmp_path / "c-resumed.safetensors"),
-                          str(cdir / "latest.safetensors")], check=True, capture_output=True, text=True)
+    out = subprocess.run(
+        [c_trainer, corpus, str(cdir), str(tmp_path / "c-resumed.safetensors"), str(cdir / "latest.safetensors")],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
     assert out.stdout.split() == ["1", "6", "10"]  # CHARRNN_START_RESUMED from step 6
     assert weights(tmp_path / "c-resumed.safetensors") == resumed_cli
 
@@ -119,10 +193,44 @@ def test_cli_c_and_python_train_the_same_weights_fresh_and_resumed(tmp_path, cor
 
 def test_resume_with_other_batching_says_it_fine_tunes(tmp_path, corpus):
     out = tmp_path / "run"
-    subprocess.run([CLI, "train", corpus, "--layers", "1", "--hidden", "8", "--seq-length", "10", "--batch-size", "4",
-                    "--max-steps", "2", "--out", str(out)], check=True, capture_output=True)
-    p = subprocess.run([CLI, "train", corpus, "--resume", str(out / "latest.safetensors"), "--batch-size", "8",
-                        "--max-steps", "4", "--out", str(tmp_path / "other")], capture_output=True, text=True)
+    subprocess.run(
+        [
+            CLI,
+            "train",
+            corpus,
+            "--layers",
+            "1",
+            "--hidden",
+            "8",
+            "--seq-length",
+            "10",
+            "--batch-size",
+            "4",
+            "--max-steps",
+            "2",
+            "--out",
+            str(out),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    p = subprocess.run(
+        [
+            CLI,
+            "train",
+            corpus,
+            "--resume",
+            str(out / "latest.safetensors"),
+            "--batch-size",
+            "8",
+            "--max-steps",
+            "4",
+            "--out",
+            str(tmp_path / "other"),
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert p.returncode == 0, p.stderr
     assert "fine-tuning" in p.stderr and "batch size 8, not 4" in p.stderr
 
@@ -130,19 +238,61 @@ def test_resume_with_other_batching_says_it_fine_tunes(tmp_path, corpus):
 def test_max_time_without_epochs_lets_time_decide(tmp_path, corpus):
     # One epoch of this corpus takes a fraction of a second: with 10 default epochs the run would end
     # early; with time deciding it runs (close to) the whole second.
-    p = subprocess.run([CLI, "train", corpus, "--layers", "1", "--hidden", "8", "--seq-length", "10",
-                        "--batch-size", "64", "--max-time", "2", "--out", str(tmp_path / "t"), "--json"],
-                       capture_output=True, text=True, timeout=60)
+    p = subprocess.run(
+        [
+            CLI,
+            "train",
+            corpus,
+            "--layers",
+            "1",
+            "--hidden",
+            "8",
+            "--seq-length",
+            "10",
+            "--batch-size",
+            "64",
+            "--max-time",
+            "2",
+            "--out",
+            str(tmp_path / "t"),
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert p.returncode == 0, p.stderr
     import json
+
     summary = json.loads(p.stdout.strip().splitlines()[-1])
     assert summary["epochs"] > 10 and summary["seconds"] >= 1.5
 
 
 @pytest.mark.parametrize("flag,value", [("--cell", "GRU"), ("--optimizer", "RMSprop"), ("--objective", "Window")])
 def test_enum_values_in_any_case(tmp_path, corpus, flag, value):
-    p = subprocess.run([CLI, "train", corpus, "--layers", "1", "--hidden", "8", "--seq-length", "10", "--batch-size",
-                        "4", "--max-steps", "1", flag, value, "--out", str(tmp_path / "e")], capture_output=True, text=True)
+    p = subprocess.run(
+        [
+            CLI,
+            "train",
+            corpus,
+            "--layers",
+            "1",
+            "--hidden",
+            "8",
+            "--seq-length",
+            "10",
+            "--batch-size",
+            "4",
+            "--max-steps",
+            "1",
+            flag,
+            value,
+            "--out",
+            str(tmp_path / "e"),
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert p.returncode == 0, p.stderr
 
 
@@ -153,8 +303,27 @@ def test_negative_max_time_is_named(tmp_path, corpus):
 
 @pytest.mark.parametrize("limit", [["--objective", "window", "--step", "1", "--epochs", "1"], ["--max-time", "3"]])
 def test_about_twenty_progress_lines(tmp_path, corpus, limit):
-    p = subprocess.run([CLI, "train", corpus, "--layers", "1", "--hidden", "8", "--seq-length", "10", "--batch-size",
-                        "8", *limit, "--out", str(tmp_path / "p")], capture_output=True, text=True, timeout=120)
+    p = subprocess.run(
+        [
+            CLI,
+            "train",
+            corpus,
+            "--layers",
+            "1",
+            "--hidden",
+            "8",
+            "--seq-length",
+            "10",
+            "--batch-size",
+            "8",
+            *limit,
+            "--out",
+            str(tmp_path / "p"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert p.returncode == 0, p.stderr
     lines = [line for line in p.stdout.splitlines() if line.startswith("epoch ")]
     assert 10 <= len(lines) <= 30, len(lines)
@@ -162,14 +331,32 @@ def test_about_twenty_progress_lines(tmp_path, corpus, limit):
 
 def test_lowercase_is_the_models_everywhere_text_goes_in(tmp_path, corpus):
     out = tmp_path / "lc"
-    subprocess.run([CLI, "train", corpus, "--layers", "1", "--hidden", "8", "--max-steps", "2", "--lowercase",
-                    "--out", str(out)], check=True, capture_output=True)
+    subprocess.run(
+        [CLI, "train", corpus, "--layers", "1", "--hidden", "8", "--max-steps", "2", "--lowercase", "--out", str(out)],
+        check=True,
+        capture_output=True,
+    )
     text = tmp_path / "upper.txt"
     text.write_text("ROMEO: WHAT LIGHT THROUGH YONDER WINDOW BREAKS?\n")
-    p = subprocess.run([CLI, "eval", "--model", str(out / "latest.safetensors"), str(text)], capture_output=True,
-                       text=True)
+    p = subprocess.run(
+        [CLI, "eval", "--model", str(out / "latest.safetensors"), str(text)], capture_output=True, text=True
+    )
     assert p.returncode == 0, p.stderr
     assert "skipped" not in p.stderr  # uppercase is lowercased as in training, not skipped
-    p = subprocess.run([CLI, "sample", "--model", str(out / "latest.safetensors"), "--prime", "KING", "--length", "5",
-                        "--unknown", "error"], capture_output=True, text=True)
+    p = subprocess.run(
+        [
+            CLI,
+            "sample",
+            "--model",
+            str(out / "latest.safetensors"),
+            "--prime",
+            "KING",
+            "--length",
+            "5",
+            "--unknown",
+            "error",
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert p.returncode == 0, p.stderr

@@ -13,6 +13,7 @@ dependency with unsafe flags, so the build itself checks that there are none. Th
 Offline: swift-argument-parser, the package's one dependency, comes from this machine's mirror of GitHub
 (git's url.insteadOf). A first debug build takes about a minute on 2 cores.
 """
+
 import json
 import os
 import re
@@ -29,7 +30,9 @@ SWIFT = os.environ.get("SWIFT", "swift")
 def run(args, cwd=None, timeout=1200, check=True):
     proc = subprocess.run(args, cwd=cwd, capture_output=True, text=True, timeout=timeout)
     if check:
-        assert proc.returncode == 0, f"{' '.join(args)}: exit {proc.returncode}\n{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}"
+        assert proc.returncode == 0, (
+            f"{' '.join(args)}: exit {proc.returncode}\n{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}"
+        )
     return proc
 
 
@@ -40,7 +43,7 @@ def header_version(header):
 def fields(output):
     """`key: value` lines; `generated:` runs to the `count:` line (the text holds newlines)."""
     generated = re.search(r"^generated: (.*?)\ncount: ", output, re.S | re.M)
-    rest = output[:generated.start(1)] + output[generated.end(1):] if generated else output
+    rest = output[: generated.start(1)] + output[generated.end(1) :] if generated else output
     values = dict(re.findall(r"^([a-z ]+): (.*)$", rest, re.M))
     values["generated"] = generated.group(1) if generated else None
     return values

@@ -29,14 +29,22 @@ CORPUS = os.path.join(SHARED, "data", "tinyshakespeare.txt")
 
 # (file, first line of the block) -> why it is not run here.
 NOT_RUN = {
-    ("README.md", "make run    # build, then chat with the bundled Shakespeare model in the REPL"):
-        "the make targets are what runs this test",
-    ("README.md", "sudo make install                       # PREFIX=/usr/local: lib/libcharrnn.so.0.2.0 (SONAME libcharrnn.so.0),"):
-        "make test-install (Tests/install) and make test-wheel (Tests/wheel) run the install and the wheel",
-    ("README.md", "Sources/CharRNN/       the core: Math, Layers (one file per cell), Model, Generation, Training, Format, Text"):
-        "the layout of the repository, not code",
-    ("README.md", "// Package.swift: .package(url: \"<this repository>\", from: \"0.2.0\"), product \"CharRNN\""):
-        "built and run by Tests/consumer (test_readme_swift_example), as a package depending on charrnn",
+    (
+        "README.md",
+        "make run    # build, then chat with the bundled Shakespeare model in the REPL",
+    ): "the make targets are what runs this test",
+    (
+        "README.md",
+        "sudo make install                       # PREFIX=/usr/local: lib/libcharrnn.so.0.2.0 (SONAME libcharrnn.so.0),",
+    ): "make test-install (Tests/install) and make test-wheel (Tests/wheel) run the install and the wheel",
+    (
+        "README.md",
+        "Sources/CharRNN/       the core: Math, Layers (one file per cell), Model, Generation, Training, Format, Text",
+    ): "the layout of the repository, not code",
+    (
+        "README.md",
+        "// Package.swift: .package(url: \"<this repository>\", from: \"0.2.0\"), product \"CharRNN\"",
+    ): "built and run by Tests/consumer (test_readme_swift_example), as a package depending on charrnn",
 }
 
 
@@ -64,6 +72,7 @@ def workdirs(tmp_path_factory):
         if name not in made:
             made[name] = make_workdir(tmp_path_factory)
         return made[name]
+
     return get
 
 
@@ -92,6 +101,7 @@ def keras_tutorial_model(text, path):
     a softmax; saved as the tutorials save it (model.save("x.h5"))."""
     keras = pytest.importorskip("keras")
     import numpy as np
+
     chars = sorted(set(text))
     index = {c: i for i, c in enumerate(chars)}
     maxlen, v = 20, len(chars)
@@ -99,9 +109,11 @@ def keras_tutorial_model(text, path):
     x = np.zeros((len(starts), maxlen, v), dtype=np.float32)
     y = np.array([index[text[i + maxlen]] for i in starts])
     for n, i in enumerate(starts):
-        x[n, np.arange(maxlen), [index[c] for c in text[i:i + maxlen]]] = 1
+        x[n, np.arange(maxlen), [index[c] for c in text[i : i + maxlen]]] = 1
     keras.utils.set_random_seed(1)
-    model = keras.Sequential([keras.Input((maxlen, v)), keras.layers.LSTM(64), keras.layers.Dense(v, activation="softmax")])
+    model = keras.Sequential(
+        [keras.Input((maxlen, v)), keras.layers.LSTM(64), keras.layers.Dense(v, activation="softmax")]
+    )
     model.compile(optimizer=keras.optimizers.Adam(0.01), loss="sparse_categorical_crossentropy")
     model.fit(x, y, batch_size=128, epochs=3, verbose=0)
     model.save(str(path))
@@ -122,32 +134,62 @@ def test_example_runs_as_written(block, workdirs, tmp_path):
     name, lang, code = block
     workdir = workdirs(name)
     if lang == "sh":
-        proc = subprocess.run(["bash", "-e", "-o", "pipefail", "-c", code], cwd=workdir, env=env(),
-                              capture_output=True, text=True, timeout=600)
+        proc = subprocess.run(
+            ["bash", "-e", "-o", "pipefail", "-c", code],
+            cwd=workdir,
+            env=env(),
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
         assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     elif lang == "python" and "TrainingInterrupted" in code:
         # Runs until Ctrl-C: interrupt it as a user would, and it must keep the work.
-        child = subprocess.Popen([sys.executable, "-c", code], cwd=workdir, env=env(), stdout=subprocess.PIPE,
-                                 stderr=subprocess.PIPE, text=True)
+        child = subprocess.Popen(
+            [sys.executable, "-c", code],
+            cwd=workdir,
+            env=env(),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         time.sleep(6)
         child.send_signal(signal.SIGINT)
         out, err = child.communicate(timeout=120)
         assert child.returncode == 0, err[-3000:]
         assert out.strip().endswith("long-run/latest.safetensors"), out + err
     elif lang == "python":
-        proc = subprocess.run([sys.executable, "-c", code], cwd=workdir, env=env(), capture_output=True, text=True,
-                              timeout=600)
+        proc = subprocess.run(
+            [sys.executable, "-c", code], cwd=workdir, env=env(), capture_output=True, text=True, timeout=600
+        )
         assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     elif lang == "c":
         source = tmp_path / "prog.c"
         source.write_text(code)
         exe = tmp_path / "prog"
-        subprocess.run(["cc", "-std=c11", "-Wall", "-Werror", "-I", os.path.join(ROOT, "include"), str(source),
-                        "-o", str(exe), "-L", RELEASE, "-lcharrnn", f"-Wl,-rpath,{RELEASE}"], check=True)
+        subprocess.run(
+            [
+                "cc",
+                "-std=c11",
+                "-Wall",
+                "-Werror",
+                "-I",
+                os.path.join(ROOT, "include"),
+                str(source),
+                "-o",
+                str(exe),
+                "-L",
+                RELEASE,
+                "-lcharrnn",
+                f"-Wl,-rpath,{RELEASE}",
+            ],
+            check=True,
+        )
         proc = subprocess.run([str(exe)], cwd=workdir, capture_output=True, text=True, timeout=60)
         assert proc.returncode == 0 and len(proc.stdout) >= 200, proc.stdout + proc.stderr
     elif lang == "json":
         import charrnn
+
         config = json.loads(code)
         vocab = "".join(sorted(set(open(CORPUS, encoding="utf-8").read())))
         assert len(vocab) == config["vocab_size"]

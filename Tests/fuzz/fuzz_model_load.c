@@ -9,7 +9,7 @@
 #include <unistd.h>
 
 static char path[64];
-static void remove_file(void) { unlink(path); }  /* libFuzzer ends its runs with exit() */
+static void remove_file(void) { unlink(path); } /* libFuzzer ends its runs with exit() */
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (!path[0]) {

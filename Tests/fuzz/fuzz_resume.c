@@ -14,11 +14,11 @@
 static int stop_after_steps(const charrnn_progress *progress, void *user_data) {
     int *calls = user_data;
     (void)progress;
-    return ++*calls > 16;  /* non-zero: cancel */
+    return ++*calls > 16; /* non-zero: cancel */
 }
 
 static char path[64], text[64];
-static void remove_files(void) {  /* libFuzzer ends its runs with exit() */
+static void remove_files(void) { /* libFuzzer ends its runs with exit() */
     unlink(path);
     unlink(text);
 }

@@ -17,7 +17,8 @@ int main(int argc, char **argv) {
     static const char *configs[] = {
         "{\"layers\":[{\"cell\":\"lstm\",\"units\":3}]}",
         "{\"layers\":[{\"cell\":\"gru\",\"units\":2},{\"cell\":\"rnn\",\"units\":2}]}",
-        "{\"input\":\"embedding\",\"embedding_dim\":2,\"layers\":[{\"cell\":\"gru\",\"units\":2,\"reset_after\":false}],"
+        "{\"input\":\"embedding\",\"embedding_dim\":2,\"layers\":[{\"cell\":\"gru\",\"units\":2,\"reset_after\":false}]"
+        ","
         "\"head\":{\"activation\":\"linear\",\"use_bias\":false}}",
     };
     if (argc < 2) return 2;
@@ -35,7 +36,10 @@ int main(int argc, char **argv) {
     if (argc < 3) return 0;
     char text[512];
     snprintf(text, sizeof text, "%s/.text-%d.txt", argv[2], (int)getpid());
-    if (fuzz_write_text(text) != 0) { perror(text); return 1; }
+    if (fuzz_write_text(text) != 0) {
+        perror(text);
+        return 1;
+    }
     static const charrnn_cell cells[] = {CHARRNN_CELL_LSTM, CHARRNN_CELL_GRU, CHARRNN_CELL_RNN};
     for (int i = 0; i < 3; i++) {
         charrnn_train_params p = fuzz_train_params();
@@ -53,7 +57,10 @@ int main(int argc, char **argv) {
         }
         snprintf(from, sizeof from, "%s/latest.safetensors", dir);
         snprintf(to, sizeof to, "%s/checkpoint%d.safetensors", argv[2], i);
-        if (rename(from, to) != 0) { perror(to); return 1; }
+        if (rename(from, to) != 0) {
+            perror(to);
+            return 1;
+        }
         /* The best-so-far copy is not needed. */
         DIR *d = opendir(dir);
         for (struct dirent *e; d && (e = readdir(d));) {

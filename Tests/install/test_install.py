@@ -4,6 +4,7 @@ with the bundled model found where they were installed, only the header's functi
 versioned SONAME, and `make uninstall` leaving nothing behind.
 
 Runs after `make lib man` (the `test-install` target)."""
+
 import os
 import re
 import shutil
@@ -26,8 +27,9 @@ def header_functions():
 
 
 def make(*args, **kwargs):
-    proc = subprocess.run(["make", "--no-print-directory", "-C", ROOT, *args], capture_output=True, text=True,
-                          timeout=600, **kwargs)
+    proc = subprocess.run(
+        ["make", "--no-print-directory", "-C", ROOT, *args], capture_output=True, text=True, timeout=600, **kwargs
+    )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     return proc
 
@@ -49,10 +51,20 @@ def test_layout(staged):
     _, prefix = staged
     version = header_version()
     major = version.split(".")[0]
-    assert files_under(prefix) == sorted([
-        "bin/charrnn", "bin/charrnn-repl", "include/charrnn.h",
-        f"lib/libcharrnn.so.{version}", f"lib/libcharrnn.so.{major}", "lib/libcharrnn.so", "lib/pkgconfig/charrnn.pc",
-        "share/charrnn/default.safetensors", "share/man/man1/charrnn.1", "share/man/man1/charrnn-repl.1"])
+    assert files_under(prefix) == sorted(
+        [
+            "bin/charrnn",
+            "bin/charrnn-repl",
+            "include/charrnn.h",
+            f"lib/libcharrnn.so.{version}",
+            f"lib/libcharrnn.so.{major}",
+            "lib/libcharrnn.so",
+            "lib/pkgconfig/charrnn.pc",
+            "share/charrnn/default.safetensors",
+            "share/man/man1/charrnn.1",
+            "share/man/man1/charrnn-repl.1",
+        ]
+    )
     assert os.readlink(os.path.join(prefix, "lib", f"libcharrnn.so.{major}")) == f"libcharrnn.so.{version}"
     assert os.readlink(os.path.join(prefix, "lib", "libcharrnn.so")) == f"libcharrnn.so.{major}"
     pc = open(os.path.join(prefix, "lib", "pkgconfig", "charrnn.pc")).read()
@@ -91,25 +103,34 @@ def pkg_config_env(destdir, prefix):
     return env
 
 
-@pytest.mark.parametrize("example", sorted(f for f in os.listdir(os.path.join(ROOT, "examples", "c")) if f.endswith(".c")))
+@pytest.mark.parametrize(
+    "example", sorted(f for f in os.listdir(os.path.join(ROOT, "examples", "c")) if f.endswith(".c"))
+)
 def test_examples_build_with_pkg_config_alone(staged, tmp_path, example):
     """`cc prog.c $(pkg-config --cflags --libs charrnn)` and nothing else, then the program runs."""
     destdir, prefix = staged
     env = pkg_config_env(destdir, prefix)
-    flags = subprocess.run(["pkg-config", "--cflags", "--libs", "charrnn"], capture_output=True, text=True, env=env,
-                           check=True).stdout.split()
+    flags = subprocess.run(
+        ["pkg-config", "--cflags", "--libs", "charrnn"], capture_output=True, text=True, env=env, check=True
+    ).stdout.split()
     assert f"-I{destdir}{PREFIX}/include" in flags and f"-L{destdir}{PREFIX}/lib" in flags and "-lcharrnn" in flags
     binary = tmp_path / example[:-2]
     source = os.path.join(ROOT, "examples", "c", example)
-    build = subprocess.run(["cc", "-std=c99", "-Wall", "-Wextra", "-Werror", "-o", str(binary), source, *flags],
-                           capture_output=True, text=True, env=env)
+    build = subprocess.run(
+        ["cc", "-std=c99", "-Wall", "-Wextra", "-Werror", "-o", str(binary), source, *flags],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
     assert build.returncode == 0, build.stderr
     # Installed for real it would be on the loader's path; staged, the loader is told where it is.
     run_env = {"PATH": os.environ["PATH"], "LD_LIBRARY_PATH": os.path.join(prefix, "lib")}
     corpus = tmp_path / "corpus.txt"
     corpus.write_text("ROMEO: But soft, what light through yonder window breaks?\n" * 400)
-    args = {"generate.c": [os.path.join(prefix, "share", "charrnn", "default.safetensors"), "ROMEO:", "40"],
-            "train.c": [str(corpus), str(tmp_path / "trained.safetensors"), "5"]}.get(example, [])
+    args = {
+        "generate.c": [os.path.join(prefix, "share", "charrnn", "default.safetensors"), "ROMEO:", "40"],
+        "train.c": [str(corpus), str(tmp_path / "trained.safetensors"), "5"],
+    }.get(example, [])
     ran = subprocess.run([str(binary), *args], capture_output=True, text=True, env=run_env, cwd=tmp_path, timeout=300)
     assert ran.returncode == 0, ran.stdout[-2000:] + ran.stderr[-2000:]
     loaded = subprocess.run(["ldd", str(binary)], capture_output=True, text=True, env=run_env).stdout
@@ -121,15 +142,29 @@ def test_installed_programs_find_the_installed_model(staged, tmp_path):
     report the header's version."""
     _, prefix = staged
     env = {"PATH": "/usr/bin:/bin"}
-    sample = subprocess.run([os.path.join(prefix, "bin", "charrnn"), "sample", "--length", "20", "--seed", "1"],
-                            capture_output=True, text=True, env=env, cwd=tmp_path, timeout=120)
+    sample = subprocess.run(
+        [os.path.join(prefix, "bin", "charrnn"), "sample", "--length", "20", "--seed", "1"],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=120,
+    )
     assert sample.returncode == 0 and len(sample.stdout) >= 20, sample.stderr
     for program in ("charrnn", "charrnn-repl"):
-        version = subprocess.run([os.path.join(prefix, "bin", program), "--version"], capture_output=True, text=True,
-                                 env=env, timeout=60)
+        version = subprocess.run(
+            [os.path.join(prefix, "bin", program), "--version"], capture_output=True, text=True, env=env, timeout=60
+        )
         assert version.stdout.strip() == header_version(), version.stdout + version.stderr
-    repl = subprocess.run([os.path.join(prefix, "bin", "charrnn-repl"), "--max-chars", "10"], input="ROMEO:\n",
-                          capture_output=True, text=True, env=env, cwd=tmp_path, timeout=120)
+    repl = subprocess.run(
+        [os.path.join(prefix, "bin", "charrnn-repl"), "--max-chars", "10"],
+        input="ROMEO:\n",
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=120,
+    )
     assert repl.returncode == 0 and repl.stdout.strip(), repl.stderr
 
 

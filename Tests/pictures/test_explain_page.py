@@ -18,8 +18,10 @@ ROOT = os.environ.get("CHARRNN_ROOT") or os.path.dirname(os.path.dirname(os.path
 CLI = os.environ.get("CHARRNN_CLI") or os.path.join(ROOT, ".build", "release", "charrnn")
 MODEL = os.path.join(ROOT, "models", "default.safetensors")
 SVG = "{http://www.w3.org/2000/svg}"
-SPEECH = ("ROMEO:\nBut soft, what light through yonder window breaks?\nIt is the east, and Juliet is the sun.\n\n"
-          "JULIET:\nO Romeo, Romeo! wherefore art thou Romeo?\nDeny thy father and refuse thy name;\n")
+SPEECH = (
+    "ROMEO:\nBut soft, what light through yonder window breaks?\nIt is the east, and Juliet is the sun.\n\n"
+    "JULIET:\nO Romeo, Romeo! wherefore art thou Romeo?\nDeny thy father and refuse thy name;\n"
+)
 
 playwright_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed: make browser")
 pytestmark = pytest.mark.skipif(not os.access(CLI, os.X_OK), reason=f"{CLI} not built (make build)")
@@ -121,8 +123,7 @@ def test_characters_and_their_colours(watched, speech_page):
     steps = {c.split()[0] for c in classes[1:]}
     assert all(re.fullmatch(r"s\d+", s) for s in steps) and len(steps) >= 4, steps
     # Each step is a painted colour, and more surprise is a different one.
-    colours = page.eval_on_selector_all(
-        "#text span", "spans => spans.map(s => getComputedStyle(s).backgroundColor)")
+    colours = page.eval_on_selector_all("#text span", "spans => spans.map(s => getComputedStyle(s).backgroundColor)")
     assert len(set(colours)) >= 4 and "rgba(0, 0, 0, 0)" not in colours
     bits = [-__import__("math").log2(p) for p in _probabilities(data)[1:]]
     worst = 1 + max(range(len(bits)), key=bits.__getitem__)
@@ -136,6 +137,7 @@ def test_characters_and_their_colours(watched, speech_page):
 def _probabilities(data):
     import base64
     import struct
+
     raw = base64.b64decode(data["predictions"]["prob"])
     return list(struct.unpack(f"<{len(raw) // 4}f", raw))
 
@@ -145,6 +147,7 @@ def test_hovering_shows_the_alternatives(watched, speech_page):
     watched.open(path)
     page = watched.page
     import charrnn  # the model's own distribution, for what the tip must say
+
     probs = charrnn.Model.load(MODEL).probabilities(SPEECH)
     vocab = charrnn.Model.load(MODEL).vocab
     for i in (1, 7, 60):  # 'O' of ROMEO, the newline after "ROMEO:", a letter further on
@@ -154,8 +157,9 @@ def test_hovering_shows_the_alternatives(watched, speech_page):
         rows = page.eval_on_selector_all("#tip tr", "rows => rows.map(r => [r.className, r.innerText])")
         assert len(rows) >= 5
         expected = vocab[int(probs[i - 1].argmax())]  # what the model rated highest before character i
-        shown = {"\u2423": " ", "\u23CE": "\n", "\u21E5": "\t"}.get(rows[0][1].split("\t")[0].strip(),
-                                                                   rows[0][1].split("\t")[0].strip())
+        shown = {"\u2423": " ", "\u23ce": "\n", "\u21e5": "\t"}.get(
+            rows[0][1].split("\t")[0].strip(), rows[0][1].split("\t")[0].strip()
+        )
         assert shown == expected, (i, rows)
         shown_percent = float(re.search(r"([0-9.]+)%", rows[0][1]).group(1))
         assert abs(shown_percent - 100 * float(probs[i - 1].max())) < 0.06, rows[0]
@@ -231,17 +235,22 @@ def test_a_feature_the_text_lacks_is_said_so(watched, tmp_path):
 def small_model(tmp_path):
     """A small LSTM with fresh weights (Python binding), saved: tracing 100k characters takes a moment."""
     import charrnn
+
     with open(os.path.join(ROOT, "..", "shared", "data", "tinyshakespeare.txt"), encoding="utf-8") as f:
         text = f.read(100_000)
     vocab = "".join(sorted(set(text)))
-    model = charrnn.Model.create({"layers": [{"cell": "lstm", "units": 32}, {"cell": "gru", "units": 16}]}, vocab, seed=3)
+    model = charrnn.Model.create(
+        {"layers": [{"cell": "lstm", "units": 32}, {"cell": "gru", "units": 16}]}, vocab, seed=3
+    )
     path = tmp_path / "small.safetensors"
     model.save(str(path))
     return str(path), text
 
 
-@pytest.mark.skipif(not os.path.exists(os.path.join(ROOT, "..", "shared", "data", "tinyshakespeare.txt")),
-                    reason="needs ../shared/data/tinyshakespeare.txt")
+@pytest.mark.skipif(
+    not os.path.exists(os.path.join(ROOT, "..", "shared", "data", "tinyshakespeare.txt")),
+    reason="needs ../shared/data/tinyshakespeare.txt",
+)
 def test_a_large_text_stays_responsive(watched, tmp_path):
     model, text = small_model(tmp_path)
     source = tmp_path / "big.txt"
@@ -269,6 +278,7 @@ def test_a_large_text_stays_responsive(watched, tmp_path):
 
 def test_the_python_view_in_a_notebook_frame(watched):
     import charrnn
+
     trace = charrnn.Model.load(MODEL).trace(SPEECH, name="default.safetensors")
     watched.page.set_content(trace._repr_html_())
     frame = watched.page.frame_locator("iframe.charrnn-explain")
@@ -280,10 +290,27 @@ def test_the_python_view_in_a_notebook_frame(watched):
 
 # --- the loss curve of a training run ------------------------------------------------------------
 
+
 def test_loss_svg_of_a_training_run_renders(watched, corpus, tmp_path):
     out = tmp_path / "run"
-    run("train", corpus, "--hidden", "16", "--layers", "1", "--batch-size", "10", "--seq-length", "20",
-        "--max-steps", "30", "--eval-every", "10", "--out", str(out))
+    run(
+        "train",
+        corpus,
+        "--hidden",
+        "16",
+        "--layers",
+        "1",
+        "--batch-size",
+        "10",
+        "--seq-length",
+        "20",
+        "--max-steps",
+        "30",
+        "--eval-every",
+        "10",
+        "--out",
+        str(out),
+    )
     svg = out / "loss.svg"
     assert svg.exists(), "charrnn train --out keeps DIR/loss.svg (issue 22, point 1)"
     root = ET.parse(svg).getroot()  # well-formed, or this raises

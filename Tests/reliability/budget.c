@@ -131,7 +131,7 @@ int main(int argc, char **argv) {
         exit(3);
     }
     charrnn_session *s = NULL;
-    limit_headroom((size_t)info.parameter_count * 3);               /* 3 bytes a weight: int8 fits, float32 not */
+    limit_headroom((size_t)info.parameter_count * 3); /* 3 bytes a weight: int8 fits, float32 not */
     report("session-copy-over-budget", charrnn_session_new(m, &s));
     charrnn_session_free(s), s = NULL;
     report("session-int8-within-budget", charrnn_session_new_with_precision(m, CHARRNN_PRECISION_INT8, &s));

@@ -1,5 +1,6 @@
 """Fixtures of the reliability tests (issue 8): a tiny trained checkpoint (the corpus is Tests/conftest.py's).
 Helpers live in reliability_util.py (a unique name, so no other test folder's module shadows it)."""
+
 import os
 
 import pytest

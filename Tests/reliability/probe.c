@@ -52,11 +52,11 @@ static void report(const char *label, charrnn_status st) {
 }
 
 /* Times the call and prints its line. */
-#define CALL(label, call)               \
-    do {                                \
-        started = now_ms();             \
-        charrnn_status st_ = (call);    \
-        report(label, st_);             \
+#define CALL(label, call)                                                                                              \
+    do {                                                                                                               \
+        started = now_ms();                                                                                            \
+        charrnn_status st_ = (call);                                                                                   \
+        report(label, st_);                                                                                            \
     } while (0)
 
 static size_t mapped_bytes(void) {
@@ -89,7 +89,8 @@ static charrnn_model *load_or_die(const char *path) {
         char config[4096];
         int n = snprintf(config, sizeof config, "{\"layers\":[");
         for (int i = 0; i < layers; i++)
-            n += snprintf(config + n, sizeof config - (size_t)n, "%s{\"cell\":\"lstm\",\"units\":%d}", i ? "," : "", units);
+            n += snprintf(config + n, sizeof config - (size_t)n, "%s{\"cell\":\"lstm\",\"units\":%d}", i ? "," : "",
+                          units);
         snprintf(config + n, sizeof config - (size_t)n, "]}");
         if (charrnn_model_create(config, VOCAB, strlen(VOCAB), 1, &m) != CHARRNN_OK) {
             fprintf(stderr, "probe: cannot create %s: %s\n", path, charrnn_last_error());
@@ -105,13 +106,19 @@ static charrnn_model *load_or_die(const char *path) {
 }
 
 static int count_chars(uint32_t cp, const char *utf8, size_t len, float p, void *user) {
-    (void)cp; (void)utf8; (void)len; (void)p;
+    (void)cp;
+    (void)utf8;
+    (void)len;
+    (void)p;
     ++*(size_t *)user;
     return 0;
 }
 
 static int stop_after_three(uint32_t cp, const char *utf8, size_t len, float p, void *user) {
-    (void)cp; (void)utf8; (void)len; (void)p;
+    (void)cp;
+    (void)utf8;
+    (void)len;
+    (void)p;
     return ++*(size_t *)user >= 3;
 }
 
@@ -159,26 +166,33 @@ static void sizes(charrnn_model *m) {
     int64_t shape[4];
     size_t rank = 0, name_needed = 0;
     CALL("tensor_info:index=count", charrnn_model_tensor_info(m, n, name, sizeof name, &name_needed, shape, &rank));
-    CALL("tensor_info:index=SIZE_MAX", charrnn_model_tensor_info(m, SIZE_MAX, name, sizeof name, &name_needed, shape, &rank));
+    CALL("tensor_info:index=SIZE_MAX",
+         charrnn_model_tensor_info(m, SIZE_MAX, name, sizeof name, &name_needed, shape, &rank));
     CALL("tensor_info:name_capacity=SIZE_MAX,name=NULL",
          charrnn_model_tensor_info(m, 0, NULL, SIZE_MAX, &name_needed, shape, &rank));
     float one = 0;
     int64_t huge[4] = {INT64_MAX, INT64_MAX, INT64_MAX, INT64_MAX};
     int64_t overflow[4] = {1 << 30, 1 << 30, 1 << 30, 1 << 30};
     int64_t negative[2] = {-1, -1};
-    CALL("set_weights:shape=INT64_MAX", charrnn_model_set_weights((charrnn_model *)m, "dense", "bias", &one, 1, huge, 1));
+    CALL("set_weights:shape=INT64_MAX",
+         charrnn_model_set_weights((charrnn_model *)m, "dense", "bias", &one, 1, huge, 1));
     CALL("set_weights:shape-product-overflows",
          charrnn_model_set_weights((charrnn_model *)m, "dense", "kernel", &one, 0, overflow, 4));
-    CALL("set_weights:shape=-1", charrnn_model_set_weights((charrnn_model *)m, "dense", "kernel", &one, 1, negative, 2));
-    CALL("set_weights:rank=SIZE_MAX", charrnn_model_set_weights((charrnn_model *)m, "dense", "bias", &one, 1, huge, SIZE_MAX));
-    CALL("set_weights:count=SIZE_MAX", charrnn_model_set_weights((charrnn_model *)m, "dense", "bias", &one, SIZE_MAX, huge, 1));
-    CALL("get_weights:capacity=SIZE_MAX,data=NULL", charrnn_model_get_weights(m, "dense", "bias", NULL, SIZE_MAX, &needed));
+    CALL("set_weights:shape=-1",
+         charrnn_model_set_weights((charrnn_model *)m, "dense", "kernel", &one, 1, negative, 2));
+    CALL("set_weights:rank=SIZE_MAX",
+         charrnn_model_set_weights((charrnn_model *)m, "dense", "bias", &one, 1, huge, SIZE_MAX));
+    CALL("set_weights:count=SIZE_MAX",
+         charrnn_model_set_weights((charrnn_model *)m, "dense", "bias", &one, SIZE_MAX, huge, 1));
+    CALL("get_weights:capacity=SIZE_MAX,data=NULL",
+         charrnn_model_get_weights(m, "dense", "bias", NULL, SIZE_MAX, &needed));
     CALL("get_weights:capacity=1", charrnn_model_get_weights(m, "dense", "bias", &one, 1, &needed));
     size_t got = 0, calls = 0;
     CALL("generate:n=SIZE_MAX", charrnn_session_generate(s, SIZE_MAX, NULL, count_chars, &calls, &got));
     CALL("generate:n=2^32+1", charrnn_session_generate(s, ((size_t)1 << 32) + 1, NULL, count_chars, &calls, &got));
     calls = 0;
-    CALL("generate:n=2^32,stopped-after-3", charrnn_session_generate(s, (size_t)1 << 32, NULL, stop_after_three, &calls, &got));
+    CALL("generate:n=2^32,stopped-after-3",
+         charrnn_session_generate(s, (size_t)1 << 32, NULL, stop_after_three, &calls, &got));
     printf("generated status=OK ms=0 message=%zu\n", got);
     CALL("feed:len=SIZE_MAX", charrnn_session_feed(s, "RO", SIZE_MAX, 0, NULL, NULL));
     CALL("feed:len=2^31+1", charrnn_session_feed(s, "RO", ((size_t)1 << 31) + 1, 0, NULL, NULL));

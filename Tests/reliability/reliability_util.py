@@ -3,6 +3,7 @@ and reading and rewriting safetensors files.
 
 $CHARRNN_CLI / $CHARRNN_REPL override the binaries (default .build/release/charrnn and charrnn-repl).
 """
+
 import json
 import os
 import struct
@@ -39,7 +40,9 @@ def last_json(result):
 def assert_clean_failure(result, *fragments, status=None):
     """Exited by itself (no signal, no Swift trap, no traceback) with a non-zero status and a message
     naming each fragment."""
-    assert result.returncode > 0, f"status {result.returncode} (negative: killed by a signal); stderr: {result.err[-2000:]}"
+    assert result.returncode > 0, (
+        f"status {result.returncode} (negative: killed by a signal); stderr: {result.err[-2000:]}"
+    )
     if status is not None:
         assert result.returncode == status, result.err
     for marker in ("Traceback", "Fatal error", "Illegal instruction", "Current stack trace", "Backtrace"):
@@ -56,7 +59,7 @@ def read_safetensors(path):
         with open(path, "rb") as f:
             data = f.read()
     (n,) = struct.unpack("<Q", data[:8])
-    return json.loads(data[8:8 + n]), data[8 + n:]
+    return json.loads(data[8 : 8 + n]), data[8 + n :]
 
 
 def encode_safetensors(header, body):
@@ -133,8 +136,10 @@ class Measured(Result):
 
 def address_space_limit(limit):
     """A preexec_fn that sets RLIMIT_AS (what `ulimit -v` sets) in the child before it execs."""
+
     def apply():
         resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+
     return apply
 
 
@@ -171,19 +176,30 @@ def run_measured(argv, *, timeout=30, input=b"", limit_as=None, env=None, cwd=No
     """Runs argv to its end (SIGKILL after `timeout` s: a SIGTERM could be waited out by a program that
     hangs) and measures its wall time and peak RSS (its own: see _LAUNCHER). `limit_as` sets RLIMIT_AS
     in the child."""
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err, \
-            tempfile.NamedTemporaryFile(suffix=".json") as report:
+    with (
+        tempfile.TemporaryFile() as out,
+        tempfile.TemporaryFile() as err,
+        tempfile.NamedTemporaryFile(suffix=".json") as report,
+    ):
         start = time.monotonic()
         launcher = [sys.executable, "-S", "-c", _LAUNCHER, str(limit_as or 0), str(timeout), report.name]
-        proc = subprocess.run(launcher + [os.fspath(a) for a in argv], input=input, stdout=out, stderr=err,
-                              env=LIMITED_ENV if env is None else env, cwd=cwd, timeout=timeout + 30)
+        proc = subprocess.run(
+            launcher + [os.fspath(a) for a in argv],
+            input=input,
+            stdout=out,
+            stderr=err,
+            env=LIMITED_ENV if env is None else env,
+            cwd=cwd,
+            timeout=timeout + 30,
+        )
         seconds = time.monotonic() - start
         with open(report.name) as f:
             measured = json.load(f)
         out.seek(0)
         err.seek(0)
-        return Measured(measured["status"], out.read(), err.read(), seconds, measured["maxrss_kb"] / 1024,
-                        measured["killed"])
+        return Measured(
+            measured["status"], out.read(), err.read(), seconds, measured["maxrss_kb"] / 1024, measured["killed"]
+        )
 
 
 def run_python(script, *, headroom=None, timeout=60, cwd=None):
@@ -218,7 +234,8 @@ def run_python(script, *, headroom=None, timeout=60, cwd=None):
 def child_json(result):
     """The JSON object on the last stdout line of a child that must have exited 0."""
     assert result.returncode == 0 and not result.timed_out, (
-        f"child ended with status {result.returncode} (timed out: {result.timed_out}): {result.err[-3000:]}")
+        f"child ended with status {result.returncode} (timed out: {result.timed_out}): {result.err[-3000:]}"
+    )
     return last_json(result)
 
 
@@ -229,6 +246,7 @@ def compile_c(name):
     """Builds Tests/reliability/<name>.c against include/ and the built libcharrnn.so (once per run) and
     returns the executable's path; skips the test when the library or a compiler is missing."""
     import pytest
+
     if name in _compiled:
         return _compiled[name]
     if not os.path.exists(os.path.join(LIBDIR, "libcharrnn.so")):
@@ -237,9 +255,28 @@ def compile_c(name):
     if cc is None:
         pytest.skip("no C compiler")
     exe = os.path.join(tempfile.mkdtemp(prefix=f"charrnn-{name}-"), name)
-    subprocess.run([cc, "-std=c99", "-O2", "-Wall", "-Wextra", "-Werror", "-I", os.path.join(ROOT, "include"),
-                    "-o", exe, os.path.join(HERE, f"{name}.c"), f"-L{LIBDIR}", f"-Wl,-rpath,{LIBDIR}",
-                    "-lcharrnn", "-lpthread", "-lm"], check=True, timeout=120)
+    subprocess.run(
+        [
+            cc,
+            "-std=c99",
+            "-O2",
+            "-Wall",
+            "-Wextra",
+            "-Werror",
+            "-I",
+            os.path.join(ROOT, "include"),
+            "-o",
+            exe,
+            os.path.join(HERE, f"{name}.c"),
+            f"-L{LIBDIR}",
+            f"-Wl,-rpath,{LIBDIR}",
+            "-lcharrnn",
+            "-lpthread",
+            "-lm",
+        ],
+        check=True,
+        timeout=120,
+    )
     _compiled[name] = exe
     return exe
 

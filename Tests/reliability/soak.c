@@ -41,18 +41,20 @@ static long rss_kb(void) {
     return kb;
 }
 
-#define CHECK(call)                                                                              \
-    do {                                                                                         \
-        charrnn_status st_ = (call);                                                             \
-        if (st_ != CHARRNN_OK) {                                                                 \
-            fprintf(stderr, "soak: %s failed: %s: %s\n", #call, charrnn_status_name(st_),        \
-                    charrnn_last_error());                                                       \
-            failed = 1;                                                                          \
-        }                                                                                        \
+#define CHECK(call)                                                                                                    \
+    do {                                                                                                               \
+        charrnn_status st_ = (call);                                                                                   \
+        if (st_ != CHARRNN_OK) {                                                                                       \
+            fprintf(stderr, "soak: %s failed: %s: %s\n", #call, charrnn_status_name(st_), charrnn_last_error());       \
+            failed = 1;                                                                                                \
+        }                                                                                                              \
     } while (0)
 
 static int count_chars(uint32_t cp, const char *utf8, size_t len, float p, void *user) {
-    (void)cp; (void)utf8; (void)len; (void)p;
+    (void)cp;
+    (void)utf8;
+    (void)len;
+    (void)p;
     ++*(size_t *)user;
     return 0;
 }
@@ -104,7 +106,8 @@ static void session_loop(int from, int to) {
         CHECK(charrnn_session_feed(s, "To be, or not", 13, 0, NULL, NULL));
         CHECK(charrnn_session_generate(s, 3, NULL, NULL, NULL, NULL));
         CHECK(charrnn_model_get_vocab(model, buf, sizeof buf, NULL) == CHARRNN_ERR_BUFFER_TOO_SMALL
-                  ? CHARRNN_OK : CHARRNN_ERR_INTERNAL);
+                  ? CHARRNN_OK
+                  : CHARRNN_ERR_INTERNAL);
         /* A failing call (unknown character) leaves an error message behind each time. */
         if (charrnn_session_feed(s, "\xe2\x82\xac", 3, 0, NULL, NULL) != CHARRNN_ERR_UNKNOWN_CHARACTER) failed = 1;
         charrnn_session_free(s);

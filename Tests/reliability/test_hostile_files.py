@@ -4,6 +4,7 @@ and checkpoints whose training state lies, through `charrnn train --resume`.
 
 Every file must either work or be refused with a message and exit status 1: never a trap or a signal.
 (The coverage-guided version of the mutation loop is `make -C Tests/fuzz run`.)"""
+
 import json
 import random
 import struct
@@ -19,8 +20,23 @@ def _mutants(original):
     (hlen,) = struct.unpack("<Q", original[:8])
     rng = random.Random(8)
     out = []
-    for cut in sorted({0, 1, 7, 8, 9, 16, hlen // 2, hlen + 7, hlen + 8, hlen + 9, len(original) // 2,
-                       len(original) - 5, len(original) - 1}):
+    for cut in sorted(
+        {
+            0,
+            1,
+            7,
+            8,
+            9,
+            16,
+            hlen // 2,
+            hlen + 7,
+            hlen + 8,
+            hlen + 9,
+            len(original) // 2,
+            len(original) - 5,
+            len(original) - 1,
+        }
+    ):
         out.append((f"truncated-{cut}", original[:cut]))
     for lie in (0, 1, 2, hlen - 1, hlen + 1, len(original), len(original) - 8, 2**31, 2**32 + hlen, 2**63, 2**64 - 1):
         out.append((f"header-length-{lie}", struct.pack("<Q", lie) + original[8:]))
@@ -55,8 +71,14 @@ def _mutants(original):
     edited("offsets-past-end", lambda h: h[last].update(data_offsets=[h[last]["data_offsets"][0], 2**40]))
     edited("offsets-negative", lambda h: h[first].update(data_offsets=[-4, h[first]["data_offsets"][1]]))
     edited("offsets-three", lambda h: h[first].update(data_offsets=[0, 4, 8]))
-    edited("offsets-overlap", lambda h: h[last].update(data_offsets=h[first]["data_offsets"]) if
-           h[last]["shape"] == h[first]["shape"] else h[first].update(data_offsets=[0, 0]))
+    edited(
+        "offsets-overlap",
+        lambda h: (
+            h[last].update(data_offsets=h[first]["data_offsets"])
+            if h[last]["shape"] == h[first]["shape"]
+            else h[first].update(data_offsets=[0, 0])
+        ),
+    )
     edited("offsets-strings", lambda h: h[first].update(data_offsets=["0", "4"]))
     edited("tensor-missing", lambda h: h.pop(first) and None)
     edited("tensor-extra", lambda h: h.update({"evil": {"dtype": "F32", "shape": [1], "data_offsets": [0, 4]}}))
@@ -88,8 +110,12 @@ def _mutants(original):
     edited("config-units-negative", lambda h: h["__metadata__"].update(config=with_config(units=-3)))
     edited("config-no-layers", lambda h: h["__metadata__"].update(config=with_config(layers=[])))
     edited("config-1000-layers", lambda h: h["__metadata__"].update(config=with_config(layers=config["layers"] * 1000)))
-    edited("config-cell-unknown", lambda h: h["__metadata__"].update(
-        config=json.dumps(dict(config, layers=[dict(config["layers"][0], cell="transformer")]))))
+    edited(
+        "config-cell-unknown",
+        lambda h: h["__metadata__"].update(
+            config=json.dumps(dict(config, layers=[dict(config["layers"][0], cell="transformer")]))
+        ),
+    )
     edited("config-vocab-size-lie", lambda h: h["__metadata__"].update(config=with_config(vocab_size=3)))
     edited("weights-nan", lambda h: body[:0] + b"\x00\x00\xc0\x7f" * (len(body) // 4))
     edited("weights-inf", lambda h: b"\x00\x00\x80\x7f" * (len(body) // 4))
@@ -128,17 +154,22 @@ def test_mutated_models_are_used_or_refused(mutants):
 
 # --- checkpoints whose training state lies ----------------------------------------------------------
 
-@pytest.mark.parametrize("changes", [
-    {"rng": [1, 2, 3]},
-    {"epochRNG": []},
-    {"batchInEpoch": 10**12},
-    {"step": -5},
-    {"epoch": -1},
-    {"seconds": -1.0},
-    {"corpusFingerprint": 0},
-    {"options": {"batchSize": 0}},
-    {"bestValLoss": -1e308},
-], ids=lambda c: "-".join(f"{k}={v}" for k, v in c.items()))
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"rng": [1, 2, 3]},
+        {"epochRNG": []},
+        {"batchInEpoch": 10**12},
+        {"step": -5},
+        {"epoch": -1},
+        {"seconds": -1.0},
+        {"corpusFingerprint": 0},
+        {"options": {"batchSize": 0}},
+        {"bestValLoss": -1e308},
+    ],
+    ids=lambda c: "-".join(f"{k}={v}" for k, v in c.items()),
+)
 def test_lying_training_state_is_refused_or_survived(trained, corpus, tmp_path, changes):
     path = with_training_state(trained, tmp_path / "lie.safetensors", **changes)
     result = run("train", corpus, "--resume", path, "--max-steps", "25", "--out", str(tmp_path / "o"))
@@ -146,8 +177,11 @@ def test_lying_training_state_is_refused_or_survived(trained, corpus, tmp_path, 
         assert_clean_failure(result)
 
 
-@pytest.mark.parametrize("changes", [{"batchInEpoch": -1}, {"iterations": 2**63 - 1}, {"seconds": 1e300}],
-                         ids=["batchInEpoch=-1", "iterations=Int.max", "seconds=1e300"])
+@pytest.mark.parametrize(
+    "changes",
+    [{"batchInEpoch": -1}, {"iterations": 2**63 - 1}, {"seconds": 1e300}],
+    ids=["batchInEpoch=-1", "iterations=Int.max", "seconds=1e300"],
+)
 def test_lying_training_state_does_not_trap(trained, corpus, tmp_path, changes):
     """Bug (fails today): these reach Swift traps in `charrnn train --resume` (and in charrnn_train from C:
     Tests/fuzz/regressions/resume-crash-*): a negative batchInEpoch passes the `< batchesPerEpoch` check
@@ -171,4 +205,6 @@ def test_resume_never_deletes_a_file_it_did_not_write(trained, corpus, tmp_path)
     out = tmp_path / "o"
     result = run("train", corpus, "--resume", path, "--max-steps", "25", "--out", str(out))
     assert result.returncode == 0, result.err
-    assert victim.exists() and victim.read_text() == "do not delete\n", "the resumed run deleted a file it did not write"
+    assert victim.exists() and victim.read_text() == "do not delete\n", (
+        "the resumed run deleted a file it did not write"
+    )

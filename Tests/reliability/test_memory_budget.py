@@ -6,12 +6,13 @@ process that sets its own limits; Python children do the same through the bindin
 
 Also here: every size or index a C caller passes, out of range (probe.c `sizes`), and what the budget
 does not cover yet (marked xfail: saving a large model, OpenBLAS's own buffer)."""
+
 import os
 import re
 
 import pytest
 
-from reliability_util import (CLI, GiB, MiB, ROOT, child_json, compile_c, probe_lines, run_measured, run_python)
+from reliability_util import CLI, GiB, MiB, ROOT, child_json, compile_c, probe_lines, run_measured, run_python
 
 DEFAULT = os.path.join(ROOT, "models", "default.safetensors")
 # The bound a refusal names: the address-space limit set here, unless the machine (or its cgroup) has less.
@@ -32,18 +33,21 @@ def budget_cases(corpus):
     return cases
 
 
-@pytest.mark.parametrize("case,status,fragments", [
-    ("create-too-many-units", "CONFIG", ["units must be in 1...16384, got 20000"]),
-    ("create-over-params", "OUT_OF_MEMORY", ["parameters; the limit is"]),
-    ("create-over-budget", "OUT_OF_MEMORY", ["a model of", LIMITS]),
-    ("session-copy-over-budget", "OUT_OF_MEMORY", ["a session's copy of the weights", LIMITS]),
-    ("session-int8-within-budget", "OK", []),
-    ("session-after-limit-lifted", "OK", []),
-    ("feed-over-budget", "OUT_OF_MEMORY", ["decoding text (1073741824 bytes)", LIMITS]),
-    ("evaluate-over-budget", "OUT_OF_MEMORY", ["decoding text (1073741824 bytes)", LIMITS]),
-    ("feed-within-budget", "UNKNOWN_CHARACTER", ["U+0000"]),
-    ("train-over-budget", "OUT_OF_MEMORY", ["training would need", LIMITS]),
-])
+@pytest.mark.parametrize(
+    "case,status,fragments",
+    [
+        ("create-too-many-units", "CONFIG", ["units must be in 1...16384, got 20000"]),
+        ("create-over-params", "OUT_OF_MEMORY", ["parameters; the limit is"]),
+        ("create-over-budget", "OUT_OF_MEMORY", ["a model of", LIMITS]),
+        ("session-copy-over-budget", "OUT_OF_MEMORY", ["a session's copy of the weights", LIMITS]),
+        ("session-int8-within-budget", "OK", []),
+        ("session-after-limit-lifted", "OK", []),
+        ("feed-over-budget", "OUT_OF_MEMORY", ["decoding text (1073741824 bytes)", LIMITS]),
+        ("evaluate-over-budget", "OUT_OF_MEMORY", ["decoding text (1073741824 bytes)", LIMITS]),
+        ("feed-within-budget", "UNKNOWN_CHARACTER", ["U+0000"]),
+        ("train-over-budget", "OUT_OF_MEMORY", ["training would need", LIMITS]),
+    ],
+)
 def test_c_allocation_within_budget(budget_cases, case, status, fragments):
     """Under RLIMIT_AS, each allocation a C caller sizes is refused with OUT_OF_MEMORY and a message saying
     how much it needs and what limits it (the process lives on to print the next case); the same
@@ -59,7 +63,9 @@ def test_python_allocations_within_budget():
     """The same through the binding, in an interpreter limiting itself: Model.create of 1 GiB of weights
     with 512 MiB left, a session whose weight copy does not fit (int8 does), evaluate and feed of 512 MiB
     of bytes with 1 GiB left: charrnn.OutOfMemoryError (a MemoryError) naming the limit (`ulimit -v`)."""
-    out = child_json(run_python("""
+    out = child_json(
+        run_python(
+            """
 vocab = "\\n !',.:;?ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 lstm = lambda layers, units: {"layers": [{"cell": "lstm", "units": units}] * layers}
 r = {}
@@ -82,7 +88,10 @@ r["evaluate"] = attempt(lambda: small.evaluate(text))
 r["feed"] = attempt(lambda: s.feed(text))
 r["feed-small"] = attempt(lambda: s.feed(text[:1 << 20]))
 print(json.dumps(r))
-""", timeout=120))
+""",
+            timeout=120,
+        )
+    )
     for case in ("create", "session", "evaluate", "feed"):
         assert out[case]["raised"] == "OutOfMemoryError" and LIMITS.search(out[case]["message"]), (case, out[case])
     assert out["create-params"]["raised"] == "OutOfMemoryError", out["create-params"]
@@ -139,6 +148,7 @@ def test_sizes_from_the_caller_are_checked(trained):
 
 
 # --- what the budget does not cover yet --------------------------------------------------------------
+
 
 def test_saving_a_model_that_fits_under_a_tight_limit_is_not_an_abort(tmp_path):
     """A 2x1536 LSTM (115 MB of weights) made under no limit, then saved with 140 MiB of address space left:

@@ -2,23 +2,51 @@
 option and its range (before, the parser took "-1" for the next option and said "Missing value"); a loop
 of symbolic links is called a loop (not "no such file"); a model configuration holding a number beyond
 float64 says "out of range" (not "not valid JSON"), through charrnn_model_create and Model.create alike."""
+
 import json
 import os
 
 import pytest
 
-from reliability_util import (CLI, REPL, TINY, assert_clean_failure, child_json, compile_c, probe_lines, run,
-                              run_measured, run_python, with_training_state)
+from reliability_util import (
+    CLI,
+    REPL,
+    TINY,
+    assert_clean_failure,
+    child_json,
+    compile_c,
+    probe_lines,
+    run,
+    run_measured,
+    run_python,
+    with_training_state,
+)
 
 NEGATIVE = [
-    ("sample", "--length", "-1"), ("sample", "--top-k", "-1"), ("sample", "--temperature", "-1"),
+    ("sample", "--length", "-1"),
+    ("sample", "--top-k", "-1"),
+    ("sample", "--temperature", "-1"),
     ("sample", "--top-p", "-0.5"),
-    ("train", "--max-time", "-5"), ("train", "--max-steps", "-1"), ("train", "--eval-every", "-1"),
-    ("train", "--print-every", "-1"), ("train", "--sample-every", "-1"), ("train", "--sample-length", "-1"),
-    ("train", "--clip-norm", "-1"), ("train", "--clip-value", "-1"), ("train", "--max-chars", "-1"),
-    ("train", "--hidden", "-1"), ("train", "--layers", "-1"), ("train", "--epochs", "-1"), ("train", "--lr", "-1"),
-    ("train", "--batch-size", "-1"), ("train", "--seq-length", "-1"), ("train", "--dropout", "-1"),
-    ("repl", "--max-chars", "-1"), ("repl", "--lines", "-1"), ("repl", "--temperature", "-1"), ("repl", "--top-k", "-1"),
+    ("train", "--max-time", "-5"),
+    ("train", "--max-steps", "-1"),
+    ("train", "--eval-every", "-1"),
+    ("train", "--print-every", "-1"),
+    ("train", "--sample-every", "-1"),
+    ("train", "--sample-length", "-1"),
+    ("train", "--clip-norm", "-1"),
+    ("train", "--clip-value", "-1"),
+    ("train", "--max-chars", "-1"),
+    ("train", "--hidden", "-1"),
+    ("train", "--layers", "-1"),
+    ("train", "--epochs", "-1"),
+    ("train", "--lr", "-1"),
+    ("train", "--batch-size", "-1"),
+    ("train", "--seq-length", "-1"),
+    ("train", "--dropout", "-1"),
+    ("repl", "--max-chars", "-1"),
+    ("repl", "--lines", "-1"),
+    ("repl", "--temperature", "-1"),
+    ("repl", "--top-k", "-1"),
 ]
 
 
@@ -49,8 +77,10 @@ def test_symlink_loop_is_called_a_loop(tmp_path, corpus, trained, command):
     os.symlink(tmp_path / "b", tmp_path / "a")
     os.symlink(tmp_path / "a", tmp_path / "b")
     os.symlink(tmp_path / "nowhere", tmp_path / "dangling")
-    for path, wanted, unwanted in ((tmp_path / "a", "loop of symbolic links", "No such file"),
-                                   (tmp_path / "dangling", "No such file", "loop of symbolic links")):
+    for path, wanted, unwanted in (
+        (tmp_path / "a", "loop of symbolic links", "No such file"),
+        (tmp_path / "dangling", "No such file", "loop of symbolic links"),
+    ):
         argv = {
             "sample": ["sample", "--model", path],
             "eval": ["eval", path, "--model", trained],
@@ -82,9 +112,11 @@ def test_config_out_of_range_through_c_and_python():
         line = probe_lines(run_measured([probe, "create", config]))["create"]
         if line["status"] != "CONFIG" or wanted not in line["message"] or "not valid JSON" in line["message"]:
             problems.append(f"C {config}: {line}")
-    out = child_json(run_python(f"""
+    out = child_json(
+        run_python(f"""
 print(json.dumps({{c: attempt(lambda c=c: charrnn.Model.create(c, "abc")) for c in {list(CONFIGS)!r}}}))
-"""))
+""")
+    )
     for config, wanted in CONFIGS.items():
         r = out[config]
         if r["raised"] != "ConfigError" or wanted not in r["message"] or "not valid JSON" in r["message"]:
@@ -93,13 +125,17 @@ print(json.dumps({{c: attempt(lambda c=c: charrnn.Model.create(c, "abc")) for c 
     assert "1e400" in probe_lines(run_measured([probe, "create", list(CONFIGS)[0]]))["create"]["message"]
 
 
-@pytest.mark.parametrize("config,field", [
-    ('{"layers": [{"cell": "lstm", "units": 8.5}]}', "units"),
-    ('{"layers": [{"cell": "lstm", "units": 1e20}]}', "units"),
-    ('{"layers": [{"cell": "lstm", "units": 9223372036854775808}]}', "units"),
-    ('{"vocab_size": 60.5, "layers": [{"cell": "lstm", "units": 8}]}', "vocab_size"),
-    ('{"dropout": 1e-400, "layers": [{"cell": "lstm", "units": 8}]}', "dropout"),
-], ids=["units-8.5", "units-1e20", "units-2^63", "vocab_size-60.5", "dropout-1e-400"])
+@pytest.mark.parametrize(
+    "config,field",
+    [
+        ('{"layers": [{"cell": "lstm", "units": 8.5}]}', "units"),
+        ('{"layers": [{"cell": "lstm", "units": 1e20}]}', "units"),
+        ('{"layers": [{"cell": "lstm", "units": 9223372036854775808}]}', "units"),
+        ('{"vocab_size": 60.5, "layers": [{"cell": "lstm", "units": 8}]}', "vocab_size"),
+        ('{"dropout": 1e-400, "layers": [{"cell": "lstm", "units": 8}]}', "dropout"),
+    ],
+    ids=["units-8.5", "units-1e20", "units-2^63", "vocab_size-60.5", "dropout-1e-400"],
+)
 def test_config_number_of_the_wrong_kind_names_the_field(config, field):
     """Valid JSON numbers within float64 that the field cannot hold (a fraction, 1e20 or 2^63 for units, a
     fraction for vocab_size) or that the strict reader accepts and Foundation does not (a dropout of

@@ -6,12 +6,21 @@ probabilities, the first character of the vocabulary drawn again and again, or "
 Two models: finite but huge weights (every kernel 3e38: the first distribution overflows), and a linear
 RNN whose state doubles at each character (the 128th overflows: generation stops there, mid-stream).
 A third way in: a state buffer of huge but finite values, restored into a sound model."""
+
 import json
 
 import pytest
 
-from reliability_util import (CLI, REPL, assert_clean_failure, child_json, compile_c, probe_lines, run_measured,
-                              run_python)
+from reliability_util import (
+    CLI,
+    REPL,
+    assert_clean_failure,
+    child_json,
+    compile_c,
+    probe_lines,
+    run_measured,
+    run_python,
+)
 
 
 @pytest.fixture(scope="module")
@@ -20,7 +29,8 @@ def overflowing(trained, tmp_path_factory):
     "ab" whose state doubles each step}, saved with Model.save."""
     folder = tmp_path_factory.mktemp("not-finite")
     paths = {"huge": str(folder / "huge.safetensors"), "growing": str(folder / "growing.safetensors")}
-    child_json(run_python(f"""
+    child_json(
+        run_python(f"""
 import numpy as np
 m = charrnn.Model.load({trained!r})
 for name, shape in m.tensors().items():
@@ -34,7 +44,8 @@ g.set_weights("rnn0", "recurrent_kernel", 2 * np.eye(4))
 g.set_weights("dense", "kernel", np.array([[1, -1]] * 4) / 4)
 g.save({paths["growing"]!r})
 print(json.dumps(True))
-"""))
+""")
+    )
     return paths
 
 
@@ -46,8 +57,9 @@ def _no_output_beyond(result, prime):
 def test_cli_sample_refuses_overflowing_model(overflowing, extra):
     """`charrnn sample` of the huge model: exit 1 with a message about the overflow, nothing generated
     (stdout holds the prime at most)."""
-    result = run_measured([CLI, "sample", "--model", overflowing["huge"], "--prime", "ROMEO:", "--length", "50",
-                           "--seed", "1", *extra])
+    result = run_measured(
+        [CLI, "sample", "--model", overflowing["huge"], "--prime", "ROMEO:", "--length", "50", "--seed", "1", *extra]
+    )
     assert_clean_failure(result, "overflow", overflowing["huge"], status=1)
     _no_output_beyond(result, "ROMEO:")
 
@@ -55,8 +67,9 @@ def test_cli_sample_refuses_overflowing_model(overflowing, extra):
 def test_cli_sample_stops_where_the_state_overflows(overflowing):
     """The growing model samples 300 characters: the first 126 are drawn, then the state overflows and
     `charrnn sample` stops there with exit 1 and the message, not 300 characters and exit 0."""
-    result = run_measured([CLI, "sample", "--model", overflowing["growing"], "--prime", "a", "--length", "300",
-                           "--seed", "1"])
+    result = run_measured(
+        [CLI, "sample", "--model", overflowing["growing"], "--prime", "a", "--length", "300", "--seed", "1"]
+    )
     assert_clean_failure(result, "overflow", status=1)
     assert 100 < len(result.out) < 200, len(result.out)
 
@@ -77,8 +90,10 @@ def test_cli_eval_refuses_overflowing_model(overflowing, tmp_path, model, extra)
 def test_repl_says_the_model_overflows_and_goes_on(overflowing, extra):
     """charrnn-repl with the huge model: each line gets the overflow message and no answer; the session
     takes the next line (a command answers) and ends with exit status 0."""
-    result = run_measured([REPL, "--model", overflowing["huge"], "--seed", "1", "--max-chars", "30", *extra],
-                          input=b"ROMEO:\nhello there\n:temp 0.5\n")
+    result = run_measured(
+        [REPL, "--model", overflowing["huge"], "--seed", "1", "--max-chars", "30", *extra],
+        input=b"ROMEO:\nhello there\n:temp 0.5\n",
+    )
     assert result.returncode == 0, result.err
     assert "Fatal error" not in result.err
     assert (result.out + result.err).count("overflow") == 2, result.err
@@ -105,7 +120,8 @@ def test_python_raises_not_finite(overflowing):
     """Python: Model.probabilities, evaluate, generate and a session's probabilities, sample and
     generate_text raise charrnn.NotFiniteError (an ArithmeticError) on the huge model; on the growing one,
     sampling gives 126 characters and then raises, and 300 characters of evaluate/probabilities raise."""
-    out = child_json(run_python(f"""
+    out = child_json(
+        run_python(f"""
 import math
 paths = {overflowing!r}
 r = {{}}
@@ -134,10 +150,22 @@ r["growing:drawn"] = {{"raised": None, "count": len(drawn),
 r["growing:evaluate"] = attempt(lambda: growing.evaluate("ab" * 150))
 r["growing:probabilities"] = attempt(lambda: growing.probabilities("ab" * 150))
 print(json.dumps(r))
-"""))
-    for key in ("probabilities", "evaluate", "generate", "float32:probabilities", "float32:sample",
-                "float32:generate_text", "int8:probabilities", "int8:sample", "int8:generate_text",
-                "growing:sample", "growing:evaluate", "growing:probabilities"):
+""")
+    )
+    for key in (
+        "probabilities",
+        "evaluate",
+        "generate",
+        "float32:probabilities",
+        "float32:sample",
+        "float32:generate_text",
+        "int8:probabilities",
+        "int8:sample",
+        "int8:generate_text",
+        "growing:sample",
+        "growing:evaluate",
+        "growing:probabilities",
+    ):
         assert out[key]["raised"] == "NotFiniteError", (key, out[key])
         assert "overflow" in out[key]["message"], (key, out[key])
     assert 100 < out["growing:drawn"]["count"] < 200 and out["growing:drawn"]["finite"], out["growing:drawn"]
@@ -147,7 +175,8 @@ def test_restored_huge_state_has_no_distribution(trained):
     """A state buffer from a sound model with every recurrent value replaced by 3e38 (finite, so
     set_state accepts it): the next distribution is NotFiniteError, not NaN; a state holding inf or NaN
     is refused by set_state as corrupt (FormatError), the session unchanged."""
-    out = child_json(run_python(f"""
+    out = child_json(
+        run_python(f"""
 import numpy as np
 m = charrnn.Model.load({trained!r})
 s = m.session(seed=1)
@@ -166,7 +195,8 @@ r["nan"] = attempt(lambda: restored(np.nan))
 s.state = good
 r["after"] = attempt(lambda: bool(np.isfinite(s.probabilities()).all()))
 print(json.dumps(r))
-"""))
+""")
+    )
     assert out["huge"]["raised"] == "NotFiniteError", out["huge"]
     assert out["inf"]["raised"] == "FormatError" and out["nan"]["raised"] == "FormatError", out
     assert out["after"]["raised"] is None and out["after"]["value"] == "True", out["after"]

@@ -4,13 +4,26 @@ message naming the file and the three ways on (resume it, another folder, --over
 left byte-identical; `--overwrite` allows it; continuing the run (`--resume DIR/latest.safetensors`) is
 allowed. The rule lives in the core's Trainer, so charrnn_train and charrnn.train(out_dir=...) refuse the
 same way."""
+
 import os
 import subprocess
 
 import pytest
 
-from reliability_util import (CLI, TINY, assert_clean_failure, child_json, compile_c, last_json, probe_lines, run,
-                              run_measured, run_python, snapshot, training_state)
+from reliability_util import (
+    CLI,
+    TINY,
+    assert_clean_failure,
+    child_json,
+    compile_c,
+    last_json,
+    probe_lines,
+    run,
+    run_measured,
+    run_python,
+    snapshot,
+    training_state,
+)
 
 
 def _first_run(corpus, folder, *extra):
@@ -21,8 +34,15 @@ def _first_run(corpus, folder, *extra):
 
 
 def _refused_before_training(result, folder_text):
-    assert_clean_failure(result, f"{folder_text} already holds another run's checkpoints", "latest.safetensors",
-                         "Resume that run from", "another folder", "--overwrite", status=1)
+    assert_clean_failure(
+        result,
+        f"{folder_text} already holds another run's checkpoints",
+        "latest.safetensors",
+        "Resume that run from",
+        "another folder",
+        "--overwrite",
+        status=1,
+    )
     assert "step" not in result.out, f"trained before refusing: {result.out[:300]}"
 
 
@@ -35,8 +55,12 @@ def test_second_cli_run_is_refused_before_training(corpus, tmp_path, spelling):
     before = _first_run(corpus, folder)
     (tmp_path / "sub").mkdir()
     os.symlink(folder, tmp_path / "link")
-    out = {"plain": str(folder), "trailing-slash": f"{folder}/", "dot-dot": str(tmp_path / "sub" / ".." / "run"),
-           "symlink": str(tmp_path / "link")}[spelling]
+    out = {
+        "plain": str(folder),
+        "trailing-slash": f"{folder}/",
+        "dot-dot": str(tmp_path / "sub" / ".." / "run"),
+        "symlink": str(tmp_path / "link"),
+    }[spelling]
     result = run("train", corpus, *TINY, "--max-steps", "5", "--seed", "4", "--out", out)
     _refused_before_training(result, out)
     assert snapshot(folder) == before
@@ -47,8 +71,9 @@ def test_overwrite_allows_a_new_run(corpus, tmp_path):
     its training state counts from step 0 to its own --max-steps)."""
     folder = tmp_path / "run"
     before = _first_run(corpus, folder)
-    result = run("train", corpus, *TINY, "--seed", "4", "--max-steps", "3", "--out", str(folder), "--overwrite",
-                 "--json")
+    result = run(
+        "train", corpus, *TINY, "--seed", "4", "--max-steps", "3", "--out", str(folder), "--overwrite", "--json"
+    )
     assert result.returncode == 0, result.err
     assert last_json(result)["steps"] == 3
     assert training_state(folder / "latest.safetensors")["step"] == 3
@@ -61,8 +86,16 @@ def test_resuming_the_run_writes_into_its_folder(corpus, tmp_path, out):
     continues the first run in its own folder: allowed, from step 5 to 8."""
     folder = tmp_path / "run"
     _first_run(corpus, folder)
-    result = run("train", corpus, "--resume", str(folder / "latest.safetensors"), "--max-steps", "8", "--json",
-                 *(["--out", str(folder)] if out else []))
+    result = run(
+        "train",
+        corpus,
+        "--resume",
+        str(folder / "latest.safetensors"),
+        "--max-steps",
+        "8",
+        "--json",
+        *(["--out", str(folder)] if out else []),
+    )
     assert result.returncode == 0, result.err
     assert "(step 5)" in result.err
     assert training_state(folder / "latest.safetensors")["step"] == 8
@@ -90,7 +123,8 @@ def test_python_refuses_a_second_run(corpus, tmp_path):
     latest.safetensors, DIR byte-identical; charrnn.train(resume=DIR/latest.safetensors, out_dir=DIR)
     continues the run."""
     folder = str(tmp_path / "run")
-    out = child_json(run_python(f"""
+    out = child_json(
+        run_python(f"""
 import hashlib
 def digest():
     return {{n: hashlib.sha256(open(os.path.join({folder!r}, n), "rb").read()).hexdigest()
@@ -104,7 +138,8 @@ r["unchanged"] = {{"raised": None, "value": before == digest()}}
 r["resumed"] = attempt(lambda: charrnn.train({corpus!r}, **dict(params, resume={folder!r} + "/latest.safetensors",
                                                              max_steps=8))[1]["steps"])
 print(json.dumps(r))
-"""))
+""")
+    )
     assert out["first"]["raised"] is None, out["first"]
     assert out["second"]["raised"] == "IOError" and "another run's checkpoints" in out["second"]["message"], out
     assert f"{folder}/latest.safetensors" in out["second"]["message"]
@@ -138,10 +173,28 @@ def test_two_runs_started_together_do_not_share_a_folder(corpus, tmp_path):
     and both print "checkpoint: DIR/latest.safetensors", but the file holds only one of them (the folder
     also ends with both runs' best checkpoints side by side)."""
     folder = tmp_path / "run"
-    argv = [CLI, "train", corpus, "--hidden", "16", "--layers", "1", "--batch-size", "10", "--seq-length", "20",
-            "--max-steps", "150", "--out", str(folder), "--json"]
-    procs = [subprocess.Popen(argv + ["--seed", str(seed)], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-             for seed in (1, 2)]
+    argv = [
+        CLI,
+        "train",
+        corpus,
+        "--hidden",
+        "16",
+        "--layers",
+        "1",
+        "--batch-size",
+        "10",
+        "--seq-length",
+        "20",
+        "--max-steps",
+        "150",
+        "--out",
+        str(folder),
+        "--json",
+    ]
+    procs = [
+        subprocess.Popen(argv + ["--seed", str(seed)], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        for seed in (1, 2)
+    ]
     results = [(p.wait(timeout=60), p.stdout.read(), p.stderr.read()) for p in procs]
     for p in procs:
         p.stdout.close()

@@ -10,13 +10,24 @@ Python (charrnn.Model.load, charrnn.train). Each must finish well under 2 s (10 
 
 Also: `:load` of a 6 GB sparse file reads at most a state's size + 1 bytes; and, found here, `:save` and
 charrnn_model_save replace a special file they are pointed at (xfail)."""
+
 import os
 import stat
 
 import pytest
 
-from reliability_util import (CLI, LIMITED_ENV, REPL, TINY, assert_clean_failure, child_json, compile_c,
-                              probe_lines, run_measured, run_python)
+from reliability_util import (
+    CLI,
+    LIMITED_ENV,
+    REPL,
+    TINY,
+    assert_clean_failure,
+    child_json,
+    compile_c,
+    probe_lines,
+    run_measured,
+    run_python,
+)
 
 MAX_SECONDS = 2.0
 TIMEOUT = 10
@@ -60,9 +71,7 @@ def _quick(result, what):
 COMMANDS = ["sample", "eval-text", "eval-model", "summary", "train-corpus", "train-resume", "env-model"]
 
 
-@pytest.mark.parametrize("command,kind", [
-    pytest.param(c, k)
-    for c in COMMANDS for k in KINDS])
+@pytest.mark.parametrize("command,kind", [pytest.param(c, k) for c in COMMANDS for k in KINDS])
 def test_cli_refuses_special_file(special, corpus, trained, tmp_path, kind, command):
     """Every `charrnn` subcommand that takes a path: exit 1 at once, the message naming the path and its kind.
     Bug (xfail, env-model + symlink-loop): `CHARRNN_MODEL=loop charrnn sample` (and charrnn-repl) says
@@ -100,8 +109,9 @@ def test_repl_commands_refuse_special_files(special, trained):
     """`:model PATH` and `:load PATH` for every kind in one session: a message for each, naming the path
     and its kind, the session going on with its model (it answers the last line) and ending with 0."""
     commands = "".join(f":load {p}\n:model {p}\n" for p in special.values()) + "ROMEO:\n"
-    result = run_measured([REPL, "--model", trained, "--seed", "1", "--max-chars", "20"], input=commands.encode(),
-                          timeout=TIMEOUT)
+    result = run_measured(
+        [REPL, "--model", trained, "--seed", "1", "--max-chars", "20"], input=commands.encode(), timeout=TIMEOUT
+    )
     _quick(result, "charrnn-repl :load / :model")
     assert result.returncode == 0, result.err
     messages = (result.out + result.err).splitlines()
@@ -125,8 +135,13 @@ def test_c_abi_refuses_special_files(special, corpus, tmp_path):
             result = run_measured([probe, "train", *args], timeout=TIMEOUT)
             runs[role] = probe_lines(result).get("train") if not result.timed_out else "timed out"
         for role, line in runs.items():
-            if not isinstance(line, dict) or line["status"] != "IO" or KINDS[kind] not in line["message"] \
-                    or path not in line["message"] or line["ms"] > MAX_SECONDS * 1000:
+            if (
+                not isinstance(line, dict)
+                or line["status"] != "IO"
+                or KINDS[kind] not in line["message"]
+                or path not in line["message"]
+                or line["ms"] > MAX_SECONDS * 1000
+            ):
                 problems.append(f"{kind} as {role}: {line}")
     assert not problems, "\n".join(problems)
 
@@ -134,7 +149,9 @@ def test_c_abi_refuses_special_files(special, corpus, tmp_path):
 def test_python_refuses_special_files(special, corpus, tmp_path):
     """charrnn.Model.load, charrnn.train(PATH) and charrnn.train(corpus, resume=PATH) for each kind:
     charrnn.IOError naming the path and its kind, each under 2 s."""
-    out = child_json(run_python(f"""
+    out = child_json(
+        run_python(
+            f"""
 r = {{}}
 for kind, path in {special!r}.items():
     r[kind] = {{
@@ -144,10 +161,19 @@ for kind, path in {special!r}.items():
                                                 out_dir={str(tmp_path)!r} + "/" + kind)),
     }}
 print(json.dumps(r))
-""", timeout=60))
-    problems = [f"{kind} as {role}: {r}" for kind, roles in out.items() for role, r in roles.items()
-                if r["raised"] != "IOError" or KINDS[kind] not in r["message"] or special[kind] not in r["message"]
-                or r["seconds"] > MAX_SECONDS]
+""",
+            timeout=60,
+        )
+    )
+    problems = [
+        f"{kind} as {role}: {r}"
+        for kind, roles in out.items()
+        for role, r in roles.items()
+        if r["raised"] != "IOError"
+        or KINDS[kind] not in r["message"]
+        or special[kind] not in r["message"]
+        or r["seconds"] > MAX_SECONDS
+    ]
     assert not problems, "\n".join(problems)
 
 
@@ -157,8 +183,12 @@ def test_repl_load_of_a_huge_sparse_file_reads_only_a_state(trained, tmp_path):
     big = tmp_path / "huge.state"
     with open(big, "wb") as f:
         f.truncate(6 << 30)
-    result = run_measured([REPL, "--model", trained, "--seed", "1", "--max-chars", "20"],
-                          input=f":load {big}\nROMEO:\n".encode(), timeout=TIMEOUT, limit_as=2 << 30)
+    result = run_measured(
+        [REPL, "--model", trained, "--seed", "1", "--max-chars", "20"],
+        input=f":load {big}\nROMEO:\n".encode(),
+        timeout=TIMEOUT,
+        limit_as=2 << 30,
+    )
     _quick(result, ":load of 6 GB")
     assert result.returncode == 0, result.err
     assert "larger than a conversation state" in result.out + result.err
@@ -167,6 +197,7 @@ def test_repl_load_of_a_huge_sparse_file_reads_only_a_state(trained, tmp_path):
 
 
 # --- found here: writes replace special files --------------------------------------------------------
+
 
 def _char_device(folder):
     """A character device like /dev/null (1, 3) in `folder`, or None where making one is not allowed."""
@@ -194,8 +225,9 @@ def test_saving_over_a_special_file_is_refused(trained, tmp_path, kind):
         if target is None:
             pytest.skip("mknod is not allowed here")
     is_special = stat.S_ISFIFO if kind == "fifo" else stat.S_ISCHR
-    result = run_measured([REPL, "--model", trained, "--seed", "1"], input=f":save {target}\n".encode(),
-                          timeout=TIMEOUT)
+    result = run_measured(
+        [REPL, "--model", trained, "--seed", "1"], input=f":save {target}\n".encode(), timeout=TIMEOUT
+    )
     _quick(result, ":save")
     assert is_special(os.lstat(target).st_mode), f":save replaced the {kind} with a regular file"
     saved = probe_lines(run_measured([compile_c("probe"), "save", trained, target], timeout=TIMEOUT))["save"]

@@ -1,6 +1,7 @@
 """Faults during `charrnn train`: checkpoint folders that cannot be written, writes that fail half-way,
 SIGINT / SIGTERM (once and twice), and a diverging loss. In every case: a message and a non-zero exit
 (no trap, no traceback), and no checkpoint that was already on disk is damaged."""
+
 import json
 import math
 import os
@@ -11,11 +12,21 @@ import time
 
 import pytest
 
-from reliability_util import (CLI, TINY, assert_clean_failure, last_json, loads, run, snapshot, temporaries,
-                      training_state)
+from reliability_util import (
+    CLI,
+    TINY,
+    assert_clean_failure,
+    last_json,
+    loads,
+    run,
+    snapshot,
+    temporaries,
+    training_state,
+)
 
 
 # --- checkpoint folders that cannot be written ------------------------------------------------------
+
 
 def test_checkpoint_folder_under_a_regular_file(corpus, tmp_path):
     """Root ignores permission bits, so the unwritable folder is one whose parent is a regular file."""
@@ -42,6 +53,7 @@ def _file_size_limit(limit):
         # A write past the limit then fails with EFBIG instead of killing the process with SIGXFSZ.
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
         resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
     return apply
 
 
@@ -51,29 +63,65 @@ def test_failed_write_keeps_previous_checkpoints_byte_identical(corpus, tmp_path
     out = tmp_path / "ck"
     first = run("train", corpus, *TINY, "--max-steps", "10", "--out", str(out), "--json")
     assert first.returncode == 0, first.err
+
     # The run's log (metrics.jsonl, loss.svg) may grow meanwhile; its checkpoints may not change.
     def checkpoints():
         return {name: data for name, data in snapshot(out).items() if name.endswith(".safetensors")}
+
     before = checkpoints()
     assert "latest.safetensors" in before and len(before) == 2, sorted(before)
     size = len(before["latest.safetensors"])
-    result = run("train", corpus, "--resume", str(out / "latest.safetensors"), "--max-steps", "20",
-                 "--out", str(out), preexec_fn=_file_size_limit(size // 2))
+    result = run(
+        "train",
+        corpus,
+        "--resume",
+        str(out / "latest.safetensors"),
+        "--max-steps",
+        "20",
+        "--out",
+        str(out),
+        preexec_fn=_file_size_limit(size // 2),
+    )
     assert_clean_failure(result, "latest.safetensors", "File too large")
     assert checkpoints() == before
     assert temporaries(out) == []
     # The surviving checkpoint still resumes.
-    again = run("train", corpus, "--resume", str(out / "latest.safetensors"), "--max-steps", "12",
-                "--out", str(tmp_path / "again"), "--json")
+    again = run(
+        "train",
+        corpus,
+        "--resume",
+        str(out / "latest.safetensors"),
+        "--max-steps",
+        "12",
+        "--out",
+        str(tmp_path / "again"),
+        "--json",
+    )
     assert again.returncode == 0 and last_json(again)["steps"] == 12, again.err
 
 
 # --- signals -------------------------------------------------------------------------------------
 
+
 def _start_training(corpus, out, *extra):
-    proc = subprocess.Popen([CLI, "train", corpus, *TINY, "--max-steps", "100000000", "--print-every", "1",
-                             "--out", str(out), "--json", *extra],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        [
+            CLI,
+            "train",
+            corpus,
+            *TINY,
+            "--max-steps",
+            "100000000",
+            "--print-every",
+            "1",
+            "--out",
+            str(out),
+            "--json",
+            *extra,
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
     # Wait for a few progress lines: training (and, with --eval-every 1, checkpointing) is under way.
     for _ in range(5):
         line = proc.stdout.readline()
@@ -125,9 +173,27 @@ def test_signal_while_printing_samples(corpus, tmp_path):
     """--sample-every generated its samples without looking at the signal, so Ctrl-C waited for the whole
     sample (here minutes). It now stops the sample at once and checkpoints like any interruption."""
     out = tmp_path / "ck"
-    proc = subprocess.Popen([CLI, "train", corpus, *TINY, "--max-steps", "1000", "--print-every", "1",
-                             "--sample-every", "1", "--sample-length", "100000000", "--out", str(out), "--json"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        [
+            CLI,
+            "train",
+            corpus,
+            *TINY,
+            "--max-steps",
+            "1000",
+            "--print-every",
+            "1",
+            "--sample-every",
+            "1",
+            "--sample-length",
+            "100000000",
+            "--out",
+            str(out),
+            "--json",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
     try:
         assert proc.stdout.readline().startswith(b"epoch")  # step 1 is done; its samples are being generated
         time.sleep(0.5)
@@ -173,16 +239,31 @@ def test_divergence_names_a_checkpoint_that_is_good(corpus, tmp_path):
         vocab = len(set(f.read()))
     limit = 3 * max(state["firstLoss"], math.log(vocab))  # the trainer's own divergence bound
     assert state.get("valLoss") is not None and state["valLoss"] < limit, (
-        f"{named} is not good: its validation loss is {state.get('valLoss')} (divergence bound {limit:.2f})")
-    resumed = run("train", corpus, "--resume", named, "--lr", "0.01", "--max-steps", str(state["step"] + 3),
-                  "--out", str(tmp_path / "retry"))
+        f"{named} is not good: its validation loss is {state.get('valLoss')} (divergence bound {limit:.2f})"
+    )
+    resumed = run(
+        "train",
+        corpus,
+        "--resume",
+        named,
+        "--lr",
+        "0.01",
+        "--max-steps",
+        str(state["step"] + 3),
+        "--out",
+        str(tmp_path / "retry"),
+    )
     assert resumed.returncode == 0, resumed.err
 
 
 # --- runs too large for memory -----------------------------------------------------------------------
 
-@pytest.mark.parametrize("shape", [["--layers", "64", "--hidden", "16384"], ["--batch-size", "100000", "--seq-length", "500"]],
-                         ids=["model", "activations"])
+
+@pytest.mark.parametrize(
+    "shape",
+    [["--layers", "64", "--hidden", "16384"], ["--batch-size", "100000", "--seq-length", "500"]],
+    ids=["model", "activations"],
+)
 def test_run_too_large_for_memory_is_refused(corpus, tmp_path, shape):
     """A model of 545 GB used to abort in malloc ("failed to allocate"); the memory estimate the C API
     uses now refuses it first, before anything is allocated or written."""

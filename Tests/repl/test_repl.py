@@ -3,6 +3,7 @@
 The model is trained once per session with `charrnn train` on a small built-in corpus (about a second);
 $CHARRNN_TEST_MODEL names a ready model instead. $CHARRNN_REPL and $CHARRNN_CLI override the binaries.
 """
+
 import os
 import pathlib
 import re
@@ -63,8 +64,11 @@ def _repl_binary():
 
 
 def _cli_binary():
-    candidates = [os.environ.get("CHARRNN_CLI"), str(ROOT / ".build/release/charrnn"),
-                  str(ROOT / ".build/release/charrnn-cli")]
+    candidates = [
+        os.environ.get("CHARRNN_CLI"),
+        str(ROOT / ".build/release/charrnn"),
+        str(ROOT / ".build/release/charrnn-cli"),
+    ]
     for path in candidates:
         if path and os.path.exists(path):
             return path
@@ -84,20 +88,40 @@ def model(tmp_path_factory):
         return given
     cli = _cli_binary()
     if cli is None:
-        pytest.skip("no charrnn CLI to train a test model (run `make build`, set CHARRNN_CLI, "
-                    "or point CHARRNN_TEST_MODEL at a .safetensors model)")
+        pytest.skip(
+            "no charrnn CLI to train a test model (run `make build`, set CHARRNN_CLI, "
+            "or point CHARRNN_TEST_MODEL at a .safetensors model)"
+        )
     work = tmp_path_factory.mktemp("repl-model")
     corpus = work / "corpus.txt"
     corpus.write_text(CORPUS * 8)
     out = work / "out"
     result = subprocess.run(
-        [cli, "train", str(corpus), "--hidden", "32", "--layers", "1", "--max-steps", "200",
-         "--batch-size", "8", "--seed", "1", "--out", str(out)],
-        capture_output=True, timeout=120)
+        [
+            cli,
+            "train",
+            str(corpus),
+            "--hidden",
+            "32",
+            "--layers",
+            "1",
+            "--max-steps",
+            "200",
+            "--batch-size",
+            "8",
+            "--seed",
+            "1",
+            "--out",
+            str(out),
+        ],
+        capture_output=True,
+        timeout=120,
+    )
     assert result.returncode == 0, result.stderr.decode(errors="replace")
     path = out / "latest.safetensors"
     assert path.exists(), f"charrnn train wrote no {path}: {sorted(os.listdir(out))}"
     return str(path)
+
 
 # --------------------------------------------------------------------------------------------------
 # Helpers
@@ -113,8 +137,14 @@ def plain(text):
 def spawn(repl, model, *args, seed=7):
     env = dict(os.environ, TERM="xterm-256color", LANG="C.UTF-8")
     env.pop("NO_COLOR", None)
-    child = pexpect.spawn(repl, ["--model", model, "--seed", str(seed), *args], encoding="utf-8",
-                          timeout=15, dimensions=(50, 250), env=env)
+    child = pexpect.spawn(
+        repl,
+        ["--model", model, "--seed", str(seed), *args],
+        encoding="utf-8",
+        timeout=15,
+        dimensions=(50, 250),
+        env=env,
+    )
     child.expect(PROMPT)
     return child
 
@@ -154,8 +184,9 @@ def stream_a_while(child):
 
 def pipe(repl, model, text, *args, seed=7):
     data = text if isinstance(text, bytes) else text.encode()
-    return subprocess.run([repl, "--model", model, "--seed", str(seed), *args], input=data,
-                          capture_output=True, timeout=60)
+    return subprocess.run(
+        [repl, "--model", model, "--seed", str(seed), *args], input=data, capture_output=True, timeout=60
+    )
 
 
 # --------------------------------------------------------------------------------------------------
@@ -188,25 +219,28 @@ def test_state_carries_over_between_lines(repl, model):
     assert finish(fresh) == 0
 
 
-@pytest.mark.parametrize("command, expected", [
-    (":temp 0.5", "temperature 0.5"),
-    (":temp", "temperature 0.8"),
-    (":topk 5", "top-k 5"),
-    (":topk 0", "top-k off"),
-    (":topp 0.9", "top-p 0.9"),
-    (":greedy", "greedy on"),
-    (":greedy off", "greedy off"),
-    (":greedy on", "greedy on"),
-    (":seed 3", "seed 3"),
-    (":len 12", "answers up to 12 characters"),
-    (":lines 2", "answers end after 2 lines"),
-    (":lines 0", "answers end only at the length limit"),
-    (":probs table", "probs table"),
-    (":probs off", "probs off"),
-    (":probs color", "probs color"),
-    (":reset", "conversation reset"),
-    (":help", ":topk K"),
-])
+@pytest.mark.parametrize(
+    "command, expected",
+    [
+        (":temp 0.5", "temperature 0.5"),
+        (":temp", "temperature 0.8"),
+        (":topk 5", "top-k 5"),
+        (":topk 0", "top-k off"),
+        (":topp 0.9", "top-p 0.9"),
+        (":greedy", "greedy on"),
+        (":greedy off", "greedy off"),
+        (":greedy on", "greedy on"),
+        (":seed 3", "seed 3"),
+        (":len 12", "answers up to 12 characters"),
+        (":lines 2", "answers end after 2 lines"),
+        (":lines 0", "answers end only at the length limit"),
+        (":probs table", "probs table"),
+        (":probs off", "probs off"),
+        (":probs color", "probs color"),
+        (":reset", "conversation reset"),
+        (":help", ":topk K"),
+    ],
+)
 def test_commands(repl, model, command, expected):
     child = spawn(repl, model, "--max-chars", "10")
     out = plain(say(child, command))
@@ -216,25 +250,28 @@ def test_commands(repl, model, command, expected):
     assert finish(child) == 0
 
 
-@pytest.mark.parametrize("command, expected", [
-    (":temp 0", "must be a finite number > 0"),
-    (":temp warm", "needs a temperature"),
-    (":topk -1", "whole number >= 0"),
-    (":topk many", "whole number >= 0"),
-    (":topp 1.5", "(0, 1]"),
-    (":topp 0", "(0, 1]"),
-    (":greedy maybe", "on, off"),
-    (":seed -3", "whole number"),
-    (":len 0", "whole number >= 1"),
-    (":lines x", "whole number >= 0"),
-    (":probs loud", "color, table or off"),
-    (":save", "needs a file name"),
-    (":load", "needs a file name"),
-    (":load /nonexistent/state", "cannot load"),
-    (":model /nonexistent/model.safetensors", "cannot load the model"),
-    (":frobnicate", "unknown command :frobnicate"),
-    (":", "command name is missing"),
-])
+@pytest.mark.parametrize(
+    "command, expected",
+    [
+        (":temp 0", "must be a finite number > 0"),
+        (":temp warm", "needs a temperature"),
+        (":topk -1", "whole number >= 0"),
+        (":topk many", "whole number >= 0"),
+        (":topp 1.5", "(0, 1]"),
+        (":topp 0", "(0, 1]"),
+        (":greedy maybe", "on, off"),
+        (":seed -3", "whole number"),
+        (":len 0", "whole number >= 1"),
+        (":lines x", "whole number >= 0"),
+        (":probs loud", "color, table or off"),
+        (":save", "needs a file name"),
+        (":load", "needs a file name"),
+        (":load /nonexistent/state", "cannot load"),
+        (":model /nonexistent/model.safetensors", "cannot load the model"),
+        (":frobnicate", "unknown command :frobnicate"),
+        (":", "command name is missing"),
+    ],
+)
 def test_bad_commands_explain_and_continue(repl, model, command, expected):
     child = spawn(repl, model, "--max-chars", "10")
     out = plain(say(child, command))
@@ -329,8 +366,13 @@ def test_terminal_echo_stays_off_redirected_stdout(repl, model, tmp_path):
     line or the session were written into the file; they belong on the terminal (where libedit echoes)."""
     out = tmp_path / "out.txt"
     env = dict(os.environ, TERM="xterm-256color", LANG="C.UTF-8")
-    child = pexpect.spawn("/bin/sh", ["-c", f'exec "$0" --model "$1" --seed 7 > "$2"', repl, model, str(out)],
-                          encoding="utf-8", timeout=15, env=env)
+    child = pexpect.spawn(
+        "/bin/sh",
+        ["-c", f'exec "$0" --model "$1" --seed 7 > "$2"', repl, model, str(out)],
+        encoding="utf-8",
+        timeout=15,
+        env=env,
+    )
     child.expect("you> ")
     child.send("half a line")
     time.sleep(0.2)
@@ -382,8 +424,14 @@ def test_terminal_mode_is_restored(repl, model, tmp_path, when):
     before, after = tmp_path / "before", tmp_path / "after"
     env = dict(os.environ, TERM="xterm-256color", LANG="C.UTF-8")
     script = f'stty -g > "$3"; "$0" --model "$1" --seed 7 --max-chars 100000 --lines 0; stty -g > "$2"'
-    child = pexpect.spawn("/bin/sh", ["-c", script, repl, model, str(after), str(before)],
-                          encoding="utf-8", timeout=15, env=env, dimensions=(50, 250))
+    child = pexpect.spawn(
+        "/bin/sh",
+        ["-c", script, repl, model, str(after), str(before)],
+        encoding="utf-8",
+        timeout=15,
+        env=env,
+        dimensions=(50, 250),
+    )
     child.expect(PROMPT)
     pid = int(subprocess.run(["pgrep", "-P", str(child.pid)], capture_output=True, text=True).stdout.split()[0])
     if when == "after Ctrl-D":
@@ -409,8 +457,13 @@ def test_terminal_not_held_when_libedit_does_not_edit(repl, model, tmp_path):
     terminal then would have hidden the typing and made Ctrl-D a character."""
     out = tmp_path / "out.txt"
     env = dict(os.environ, TERM="xterm-256color", LANG="C.UTF-8")
-    child = pexpect.spawn("/bin/sh", ["-c", 'exec "$0" --model "$1" --seed 7 --max-chars 10 > "$2" 2>&1', repl, model,
-                                      str(out)], encoding="utf-8", timeout=15, env=env)
+    child = pexpect.spawn(
+        "/bin/sh",
+        ["-c", 'exec "$0" --model "$1" --seed 7 --max-chars 10 > "$2" 2>&1', repl, model, str(out)],
+        encoding="utf-8",
+        timeout=15,
+        env=env,
+    )
     time.sleep(0.5)
     child.send("ROMEO:\r")
     child.expect("ROMEO:")  # the kernel echoes the typing
@@ -462,8 +515,13 @@ def test_pipe_has_no_escape_codes(repl, model):
 def test_pipe_failed_stdout_is_an_error(repl, model):
     """Answers lost to a full disk (/dev/full) used to end with status 0 and no word."""
     with open("/dev/full", "wb") as full:
-        proc = subprocess.run([repl, "--model", model, "--seed", "7"], input=b"ROMEO:\nJULIET:\n", stdout=full,
-                              stderr=subprocess.PIPE, timeout=60)
+        proc = subprocess.run(
+            [repl, "--model", model, "--seed", "7"],
+            input=b"ROMEO:\nJULIET:\n",
+            stdout=full,
+            stderr=subprocess.PIPE,
+            timeout=60,
+        )
     err = proc.stderr.decode("utf-8", "replace")
     assert proc.returncode == 1, err
     assert "cannot write to standard output: No space left on device" in err, err
@@ -512,7 +570,7 @@ def test_pipe_int8_is_deterministic_and_answers(repl, model):
 
 
 def test_pipe_megabyte_line(repl, model):
-    line = ("To be, or not to be: that is the question: " * 25000)[:1 << 20]
+    line = ("To be, or not to be: that is the question: " * 25000)[: 1 << 20]
     start = time.time()
     result = pipe(repl, model, line + "\nROMEO:\n", "--max-chars", "20", "--probs", "table")
     assert result.returncode == 0, result.stderr
@@ -533,8 +591,9 @@ def test_bad_flags_and_missing_model(repl, model, tmp_path):
     assert bad.returncode != 0 and b"--temperature" in bad.stderr
     missing = subprocess.run([repl, "--model", str(tmp_path / "nope.safetensors")], capture_output=True, input=b"")
     assert missing.returncode == 1 and b"cannot load the model" in missing.stderr
-    folder = subprocess.run([repl, "--model", os.path.dirname(model), "--seed", "1"], capture_output=True,
-                            input=b"ROMEO:\n")
+    folder = subprocess.run(
+        [repl, "--model", os.path.dirname(model), "--seed", "1"], capture_output=True, input=b"ROMEO:\n"
+    )
     assert folder.returncode == 0, folder.stderr
 
 

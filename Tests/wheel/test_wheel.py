@@ -12,6 +12,7 @@
 - the wheel is tagged manylinux and its RECORD lists the libraries auditwheel grafted.
 
 Runs after `make wheel` (the `test-wheel` target)."""
+
 import csv
 import glob
 import hashlib
@@ -34,8 +35,15 @@ MODEL = os.path.join(ROOT, "models", "default.safetensors")
 # What the programs and libcharrnn need beyond the manylinux set, and what those need in turn: the wheel
 # must carry them all, and in the namespace the system's copies are replaced by empty files.
 GRAFTED = ["libopenblas", "libgfortran", "libquadmath", "libedit", "libtinfo", "libbsd", "libmd"]
-SYSTEM_SONAMES = ["libopenblas.so.0", "libgfortran.so.5", "libquadmath.so.0", "libedit.so.2", "libtinfo.so.6",
-                  "libbsd.so.0", "libmd.so.0"]
+SYSTEM_SONAMES = [
+    "libopenblas.so.0",
+    "libgfortran.so.5",
+    "libquadmath.so.0",
+    "libedit.so.2",
+    "libtinfo.so.6",
+    "libbsd.so.0",
+    "libmd.so.0",
+]
 
 
 def header_version():
@@ -92,19 +100,36 @@ class Sandbox:
         self.venv = os.path.join(self.base, "venv")
         self.cwd = os.path.join(self.base, "elsewhere")
         os.makedirs(self.cwd)
-        self.env = {k: v for k, v in os.environ.items()
-                    if not k.startswith(("CHARRNN_", "PYTHON", "LD_", "PIP_", "VIRTUAL_ENV", "CONDA"))}
+        self.env = {
+            k: v
+            for k, v in os.environ.items()
+            if not k.startswith(("CHARRNN_", "PYTHON", "LD_", "PIP_", "VIRTUAL_ENV", "CONDA"))
+        }
         self.env.update(PATH=f"{self.venv}/bin:/usr/local/bin:/usr/bin:/bin", PIP_DISABLE_PIP_VERSION_CHECK="1")
         started = time.monotonic()
-        subprocess.run([sys.executable, "-m", "venv", self.venv], check=True, cwd=self.cwd, env=self.env,
-                       timeout=120)
-        install = subprocess.run([os.path.join(self.venv, "bin", "python"), "-m", "pip", "install", "-q", wheel],
-                                 capture_output=True, text=True, cwd=self.cwd, env=self.env, timeout=300)
+        subprocess.run([sys.executable, "-m", "venv", self.venv], check=True, cwd=self.cwd, env=self.env, timeout=120)
+        install = subprocess.run(
+            [os.path.join(self.venv, "bin", "python"), "-m", "pip", "install", "-q", wheel],
+            capture_output=True,
+            text=True,
+            cwd=self.cwd,
+            env=self.env,
+            timeout=300,
+        )
         assert install.returncode == 0, install.stdout[-3000:] + install.stderr[-3000:]
         self.install_seconds = time.monotonic() - started
         self.site = subprocess.run(
-            [os.path.join(self.venv, "bin", "python"), "-c", "import sysconfig; print(sysconfig.get_paths()['platlib'])"],
-            capture_output=True, text=True, check=True, cwd=self.cwd, env=self.env).stdout.strip()
+            [
+                os.path.join(self.venv, "bin", "python"),
+                "-c",
+                "import sysconfig; print(sysconfig.get_paths()['platlib'])",
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+            cwd=self.cwd,
+            env=self.env,
+        ).stdout.strip()
         self.package = os.path.join(self.site, "charrnn")
         self.hidden_folders = [f for f in (ROOT, swift_runtime_folder()) if f]
         self.hidden_files = system_library_paths()
@@ -119,8 +144,9 @@ class Sandbox:
     def _namespace_works(self):
         if not shutil.which("unshare"):
             return False
-        probe = subprocess.run(self._namespace() + ["true"], capture_output=True, text=True, cwd=self.cwd,
-                               env=self._hide_env(), timeout=30)
+        probe = subprocess.run(
+            self._namespace() + ["true"], capture_output=True, text=True, cwd=self.cwd, env=self._hide_env(), timeout=30
+        )
         return probe.returncode == 0
 
     def _hide_env(self):
@@ -132,8 +158,9 @@ class Sandbox:
 
     def run(self, args, input=None, timeout=60):
         env = self._hide_env() if self.isolated else self.env
-        return subprocess.run(self.command(args), input=input, capture_output=True, text=True, cwd=self.cwd,
-                              env=env, timeout=timeout)
+        return subprocess.run(
+            self.command(args), input=input, capture_output=True, text=True, cwd=self.cwd, env=env, timeout=timeout
+        )
 
     def popen(self, args, **kwargs):
         env = self._hide_env() if self.isolated else self.env
@@ -176,16 +203,24 @@ def test_tag_and_record(wheel):
     assert "Root-Is-Purelib: false" in info
 
     files = set(record)
-    for path in ["charrnn/__init__.py", "charrnn/_programs.py", "charrnn/keras/__init__.py",
-                 "charrnn/libcharrnn.so.0", "charrnn/bin/charrnn", "charrnn/bin/charrnn-repl",
-                 "charrnn/share/charrnn/default.safetensors", "charrnn/share/charrnn/explain.html"]:
+    for path in [
+        "charrnn/__init__.py",
+        "charrnn/_programs.py",
+        "charrnn/keras/__init__.py",
+        "charrnn/libcharrnn.so.0",
+        "charrnn/bin/charrnn",
+        "charrnn/bin/charrnn-repl",
+        "charrnn/share/charrnn/default.safetensors",
+        "charrnn/share/charrnn/explain.html",
+    ]:
         assert path in files, (path, sorted(files))
     assert any(re.fullmatch(r"charrnn/_charrnn\.cpython-\d+-x86_64-linux-gnu\.so", f) for f in files)
     assert [f for f in files if "libcharrnn" in f] == ["charrnn/libcharrnn.so.0"]
     grafted = [f for f in files if f.startswith("charrnn.libs/")]
     for lib in GRAFTED:
-        assert any(os.path.basename(f).startswith(lib + "-") or os.path.basename(f).startswith(lib + "p-")
-                   for f in grafted), (lib, grafted)
+        assert any(
+            os.path.basename(f).startswith(lib + "-") or os.path.basename(f).startswith(lib + "p-") for f in grafted
+        ), (lib, grafted)
 
     digest = hashlib.sha256(open(MODEL, "rb").read()).digest()
     expected = "sha256=" + base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
@@ -204,8 +239,7 @@ def test_installed_out_of_the_builds_reach(sandbox):
     listing = sandbox.run(["sh", "-c", f'ls -A "{ROOT}"; ls -A "{sandbox.package}"'])
     assert listing.returncode == 0, listing.stderr
     assert "Makefile" not in listing.stdout and "_programs.py" in listing.stdout, listing.stdout
-    empty = sandbox.run(["sh", "-c", 'for f in "$@"; do [ ! -s "$f" ] || echo "$f"; done', "sh",
-                         *sandbox.hidden_files])
+    empty = sandbox.run(["sh", "-c", 'for f in "$@"; do [ ! -s "$f" ] || echo "$f"; done', "sh", *sandbox.hidden_files])
     assert empty.returncode == 0 and empty.stdout == "", empty.stdout + empty.stderr
 
 
@@ -268,8 +302,13 @@ def test_version_is_the_packages(sandbox):
 def test_console_scripts_become_the_programs(sandbox):
     """The console script execs the bundled program: the same process, its libraries from charrnn.libs,
     and the program's own exit status and messages."""
-    proc = sandbox.popen([sandbox.script("charrnn-repl"), "--max-chars", "5"], stdin=subprocess.PIPE,
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = sandbox.popen(
+        [sandbox.script("charrnn-repl"), "--max-chars", "5"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         deadline = time.monotonic() + 20
         exe, maps = None, ""

@@ -60,7 +60,8 @@ def _check_inputs():
             sys.exit(
                 f"charrnn: {path} does not exist.\n"
                 "Build the library and programs first: `make lib` in the repository root "
-                f"({ROOT}), or set CHARRNN_ROOT / CHARRNN_LIB_DIR / CHARRNN_BIN_DIR.")
+                f"({ROOT}), or set CHARRNN_ROOT / CHARRNN_LIB_DIR / CHARRNN_BIN_DIR."
+            )
 
 
 class BuildPy(build_py):
@@ -111,10 +112,12 @@ setup(
     package_dir={"": "."},
     ext_modules=[ext],
     cmdclass={"build_py": BuildPy, "build_ext": BuildExt},
-    entry_points={"console_scripts": [
-        "charrnn = charrnn._programs:charrnn",
-        "charrnn-repl = charrnn._programs:charrnn_repl",
-    ]},
+    entry_points={
+        "console_scripts": [
+            "charrnn = charrnn._programs:charrnn",
+            "charrnn-repl = charrnn._programs:charrnn_repl",
+        ]
+    },
     python_requires=">=3.9",
     install_requires=["numpy", "h5py"],
     zip_safe=False,

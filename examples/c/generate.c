@@ -63,7 +63,8 @@ int main(int argc, char **argv) {
     size_t vocab_size = 0;
     charrnn_model_get_vocab(model, NULL, 0, &vocab_size);
     char *vocab = malloc(vocab_size);
-    if (!vocab || charrnn_model_get_vocab(model, vocab, vocab_size, NULL) != CHARRNN_OK) return fail("cannot read the vocabulary", CHARRNN_ERR_INTERNAL);
+    if (!vocab || charrnn_model_get_vocab(model, vocab, vocab_size, NULL) != CHARRNN_OK)
+        return fail("cannot read the vocabulary", CHARRNN_ERR_INTERNAL);
     charrnn_model_free(model); /* the session keeps the model alive */
     printf("after the prime, the most probable next characters:\n");
     for (int k = 0; k < 5 && (size_t)k < vocab_len; k++) {
@@ -79,8 +80,10 @@ int main(int argc, char **argv) {
         }
         size_t end = at + 1;
         while (end < vocab_size - 1 && ((unsigned char)vocab[end] & 0xC0) == 0x80) end++;
-        if (vocab[at] == '\n') printf("  '\\n'  p = %.4f\n", probs[best]);
-        else printf("  '%.*s'  p = %.4f\n", (int)(end - at), vocab + at, probs[best]);
+        if (vocab[at] == '\n')
+            printf("  '\\n'  p = %.4f\n", probs[best]);
+        else
+            printf("  '%.*s'  p = %.4f\n", (int)(end - at), vocab + at, probs[best]);
         probs[best] = -1;
     }
     free(probs);
@@ -94,7 +97,8 @@ int main(int argc, char **argv) {
     st = charrnn_session_generate(session, n, &params, print_char, &s, NULL);
     printf("\n---\n");
     if (st != CHARRNN_OK) return fail("generation failed", st);
-    printf("generated %zu characters, mean probability %.3f\n", s.count, s.count ? s.probability_sum / (double)s.count : 0.0);
+    printf("generated %zu characters, mean probability %.3f\n", s.count,
+           s.count ? s.probability_sum / (double)s.count : 0.0);
     charrnn_session_free(session);
     return 0;
 }

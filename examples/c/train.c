@@ -18,9 +18,7 @@ static int on_progress(const charrnn_progress *p, void *user) {
     case CHARRNN_PROGRESS_VALIDATION:
         printf("\n  validation loss %.4f  accuracy %.3f\n", p->val_loss, p->val_accuracy);
         break;
-    case CHARRNN_PROGRESS_CHECKPOINT:
-        printf("  checkpoint %s\n", p->checkpoint);
-        break;
+    case CHARRNN_PROGRESS_CHECKPOINT: printf("  checkpoint %s\n", p->checkpoint); break;
     }
     return 0; /* non-zero would cancel */
 }
@@ -52,8 +50,8 @@ int main(int argc, char **argv) {
         return 1;
     }
     printf("%llu steps in %.1f s: loss %.4f, validation loss %.4f (perplexity %.2f, accuracy %.3f)\n",
-           (unsigned long long)result.steps, result.seconds, result.train_loss, result.val_loss,
-           result.val_perplexity, result.val_accuracy);
+           (unsigned long long)result.steps, result.seconds, result.train_loss, result.val_loss, result.val_perplexity,
+           result.val_accuracy);
     st = charrnn_model_save(model, argv[2]);
     charrnn_model_free(model);
     if (st != CHARRNN_OK) {

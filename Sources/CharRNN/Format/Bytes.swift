@@ -36,7 +36,9 @@ struct ByteReader {
         let size = MemoryLayout<T>.size
         guard size <= remaining else { throw CharRNNError.format("unexpected end of data at byte \(offset)") }
         var value: T = 0
-        withUnsafeMutableBytes(of: &value) { $0.copyMemory(from: UnsafeRawBufferPointer(rebasing: data[offset..<(offset + size)])) }
+        withUnsafeMutableBytes(of: &value) {
+            $0.copyMemory(from: UnsafeRawBufferPointer(rebasing: data[offset..<(offset + size)]))
+        }
         offset += size
         return T(littleEndian: value)
     }

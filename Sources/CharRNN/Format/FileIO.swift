@@ -39,7 +39,9 @@ package enum FileIO {
             return nil
         }
         if let failure { throw CharRNNError.io("cannot read \(path): \(failure)") }
-        guard got == size else { throw CharRNNError.io("cannot read \(path): read \(got) of \(size) bytes (the file shrank)") }
+        guard got == size else {
+            throw CharRNNError.io("cannot read \(path): read \(got) of \(size) bytes (the file shrank)")
+        }
         return bytes
     }
 

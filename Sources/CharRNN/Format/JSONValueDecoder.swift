@@ -36,8 +36,10 @@ struct JSONValueDecoder: Decoder {
         case (_, .number(let text)):
             if let number = number(type, text) { return number }
             let isWhole = !text.contains(where: { $0 == "." || $0 == "e" || $0 == "E" })
-            let expected = isWhole || type == Float.self || type == Double.self ? "within the range of \(type)" : "a whole number"
-            throw DecodingError.typeMismatch(type, .init(codingPath: path, debugDescription: "\(text.prefix(40)) is not \(expected)"))
+            let expected =
+                isWhole || type == Float.self || type == Double.self ? "within the range of \(type)" : "a whole number"
+            throw DecodingError.typeMismatch(
+                type, .init(codingPath: path, debugDescription: "\(text.prefix(40)) is not \(expected)"))
         default:
             throw mismatch(value, "\(type)", path)
         }
@@ -65,12 +67,14 @@ struct JSONValueDecoder: Decoder {
     }
 
     static func mismatch(_ value: JSONValue, _ expected: String, _ path: [CodingKey]) -> DecodingError {
-        DecodingError.typeMismatch(Any.self, .init(codingPath: path, debugDescription: "expected \(expected), found \(value.kindName)"))
+        DecodingError.typeMismatch(
+            Any.self, .init(codingPath: path, debugDescription: "expected \(expected), found \(value.kindName)"))
     }
 
     static func isScalar<T>(_ type: T.Type) -> Bool {
         type == String.self || type == Bool.self || type == Int.self || type == Int32.self || type == Int64.self
-            || type == UInt32.self || type == UInt64.self || type == UInt.self || type == Double.self || type == Float.self
+            || type == UInt32.self || type == UInt64.self || type == UInt.self || type == Double.self
+            || type == Float.self
     }
 
     /// A value of any Decodable type: scalars directly, the rest through their own `init(from:)`.
@@ -109,7 +113,9 @@ struct JSONValueDecoder: Decoder {
             try JSONValueDecoder.decodeValue(type, member(key), codingPath + [key])
         }
 
-        func nestedContainer<NestedKey: CodingKey>(keyedBy type: NestedKey.Type, forKey key: Key) throws -> KeyedDecodingContainer<NestedKey> {
+        func nestedContainer<NestedKey: CodingKey>(keyedBy type: NestedKey.Type, forKey key: Key) throws
+            -> KeyedDecodingContainer<NestedKey>
+        {
             try JSONValueDecoder(value: member(key), codingPath: codingPath + [key]).container(keyedBy: type)
         }
 
@@ -117,9 +123,13 @@ struct JSONValueDecoder: Decoder {
             try JSONValueDecoder(value: member(key), codingPath: codingPath + [key]).unkeyedContainer()
         }
 
-        func superDecoder() throws -> Decoder { JSONValueDecoder(value: .object(members.map { ($0.key, $0.value) }), codingPath: codingPath) }
+        func superDecoder() throws -> Decoder {
+            JSONValueDecoder(value: .object(members.map { ($0.key, $0.value) }), codingPath: codingPath)
+        }
 
-        func superDecoder(forKey key: Key) throws -> Decoder { JSONValueDecoder(value: try member(key), codingPath: codingPath + [key]) }
+        func superDecoder(forKey key: Key) throws -> Decoder {
+            JSONValueDecoder(value: try member(key), codingPath: codingPath + [key])
+        }
     }
 
     private struct Unkeyed: UnkeyedDecodingContainer {
@@ -136,7 +146,8 @@ struct JSONValueDecoder: Decoder {
 
         mutating func next() throws -> (JSONValue, [CodingKey]) {
             guard !isAtEnd else {
-                throw DecodingError.valueNotFound(Any.self, .init(codingPath: codingPath, debugDescription: "the array is too short"))
+                throw DecodingError.valueNotFound(
+                    Any.self, .init(codingPath: codingPath, debugDescription: "the array is too short"))
             }
             defer { currentIndex += 1 }
             return (elements[currentIndex], codingPath + [IndexKey(currentIndex)])
@@ -153,7 +164,9 @@ struct JSONValueDecoder: Decoder {
             return try JSONValueDecoder.decodeValue(type, value, path)
         }
 
-        mutating func nestedContainer<NestedKey: CodingKey>(keyedBy type: NestedKey.Type) throws -> KeyedDecodingContainer<NestedKey> {
+        mutating func nestedContainer<NestedKey: CodingKey>(keyedBy type: NestedKey.Type) throws
+            -> KeyedDecodingContainer<NestedKey>
+        {
             let (value, path) = try next()
             return try JSONValueDecoder(value: value, codingPath: path).container(keyedBy: type)
         }
@@ -175,6 +188,8 @@ struct JSONValueDecoder: Decoder {
 
         func decodeNil() -> Bool { value == .null }
 
-        func decode<T: Decodable>(_ type: T.Type) throws -> T { try JSONValueDecoder.decodeValue(type, value, codingPath) }
+        func decode<T: Decodable>(_ type: T.Type) throws -> T {
+            try JSONValueDecoder.decodeValue(type, value, codingPath)
+        }
     }
 }

@@ -24,7 +24,7 @@ package enum KerasFile {
     }
 
     static let hdf5Signature: [UInt8] = [0x89, 0x48, 0x44, 0x46, 0x0D, 0x0A, 0x1A, 0x0A]  // \x89HDF\r\n\x1a\n
-    static let zipSignature: [UInt8] = [0x50, 0x4B, 0x03, 0x04]                             // PK\x03\x04
+    static let zipSignature: [UInt8] = [0x50, 0x4B, 0x03, 0x04]  // PK\x03\x04
 
     /// What `bytes` (a whole file) are: a zip archive, or HDF5 at its start or after a user block (HDF5
     /// looks for its signature at 0, 512, 1024, 2048, ...); nil for anything else. A safetensors file
@@ -76,7 +76,8 @@ package enum KerasFile {
         let slash = path.lastIndex(of: "/").map { path.index(after: $0) } ?? path.startIndex
         var stem = path
         if let dot = path[slash...].lastIndex(of: "."), dot > slash,
-           [".h5", ".hdf5", ".hdf", ".keras"].contains(path[dot...].lowercased()) {
+            [".h5", ".hdf5", ".hdf", ".keras"].contains(path[dot...].lowercased())
+        {
             stem = String(path[..<dot])
         }
         let output = stem + ".safetensors"
@@ -85,9 +86,12 @@ package enum KerasFile {
 
     /// `s` as one word for a POSIX shell: unchanged when that is safe, else in single quotes.
     package static func shellQuoted(_ s: String) -> String {
-        let safe = !s.isEmpty && s.unicodeScalars.allSatisfy { c in
-            (c >= "a" && c <= "z") || (c >= "A" && c <= "Z") || (c >= "0" && c <= "9") || "/._-+,:=@%".unicodeScalars.contains(c)
-        }
+        let safe =
+            !s.isEmpty
+            && s.unicodeScalars.allSatisfy { c in
+                (c >= "a" && c <= "z") || (c >= "A" && c <= "Z") || (c >= "0" && c <= "9")
+                    || "/._-+,:=@%".unicodeScalars.contains(c)
+            }
         return safe ? s : "'" + s.map { $0 == "'" ? "'\\''" : String($0) }.joined() + "'"
     }
 }

@@ -69,8 +69,9 @@ package enum MemoryBudget {
         var remaining: Double?
         func consider(limitFile: String, usageFile: String) {
             guard let limitText = readSmallFile(limitFile)?.trimmingWhitespace, let limit = Double(limitText),
-                  limit < 0x1p62,  // "max", or v1's "unlimited" (a page-rounded 2^63)
-                  let usage = readSmallFile(usageFile)?.trimmingWhitespace.flatMap(Double.init) else { return }
+                limit < 0x1p62,  // "max", or v1's "unlimited" (a page-rounded 2^63)
+                let usage = readSmallFile(usageFile)?.trimmingWhitespace.flatMap(Double.init)
+            else { return }
             remaining = min(remaining ?? .infinity, limit - usage)
         }
         for line in lines {
@@ -112,7 +113,9 @@ package enum MemoryBudget {
         return n > 0 ? String(decoding: buffer[0..<n], as: UTF8.self) : nil
     }
 
-    private static func mebibytes(_ bytes: Double) -> Int { bytes.isFinite ? Int(min(bytes / 1_048_576, 1e15)) : Int.max }
+    private static func mebibytes(_ bytes: Double) -> Int {
+        bytes.isFinite ? Int(min(bytes / 1_048_576, 1e15)) : Int.max
+    }
 }
 
 extension StringProtocol {

@@ -36,8 +36,10 @@ package enum ModelFile {
         // The file is built in memory before it is written: a copy of each tensor, then the file's bytes
         // (the tensors again and a header of a few KB).
         let tensorBytes = (model.layout.totalCount + extras.tensors.values.reduce(0) { $0 + $1.values.count }) * 4
-        try MemoryBudget.ensure(2 * Double(tensorBytes) + Double(1 << 20) + Double(extras.metadata.values.reduce(0) { $0 + $1.utf8.count }) * 2,
-                                for: "writing \(path)")
+        try MemoryBudget.ensure(
+            2 * Double(tensorBytes) + Double(1 << 20) + Double(extras.metadata.values.reduce(0) { $0 + $1.utf8.count })
+                * 2,
+            for: "writing \(path)")
         try FileIO.writeAtomically(encode(model, extras: extras), to: path)
     }
 
@@ -56,8 +58,11 @@ package enum ModelFile {
             try checkTensorNames(index, layout: layout, config: config, isCheckpoint: metadata["training"] != nil)
             let parameters = ParameterBuffer(count: layout.totalCount, hugePages: true)
             for t in layout.tensors {
-                guard let entry = index.entry(named: t.name) else { throw CharRNNError.format("tensor \(t.name) is missing") }
-                let destination = UnsafeMutableRawBufferPointer(start: parameters.pointer + t.offset, count: t.count * 4)
+                guard let entry = index.entry(named: t.name) else {
+                    throw CharRNNError.format("tensor \(t.name) is missing")
+                }
+                let destination = UnsafeMutableRawBufferPointer(
+                    start: parameters.pointer + t.offset, count: t.count * 4)
                 destination.copyMemory(from: UnsafeRawBufferPointer(rebasing: raw[entry.begin..<entry.end]))
                 for i in 0..<t.count {
                     let value = Float(bitPattern: UInt32(littleEndian: parameters.pointer[t.offset + i].bitPattern))
@@ -77,7 +82,9 @@ package enum ModelFile {
     /// The configuration and vocabulary a file's metadata describes, checked against each other.
     private static func modelDescription(_ metadata: [String: String]) throws -> (ModelConfig, Vocabulary) {
         guard metadata["format"] == formatName else {
-            throw CharRNNError.format("not a charrnn model: metadata \"format\" is \(metadata["format"].map { "\"\($0.prefix(80))\"" } ?? "missing")")
+            throw CharRNNError.format(
+                "not a charrnn model: metadata \"format\" is \(metadata["format"].map { "\"\($0.prefix(80))\"" } ?? "missing")"
+            )
         }
         guard let versionText = metadata["format_version"], let version = Int(versionText) else {
             throw CharRNNError.format("metadata \"format_version\" is missing or not a number")
@@ -92,11 +99,13 @@ package enum ModelFile {
             throw CharRNNError.format("the model's config is invalid: \(error)")
         }
         let vocabulary: Vocabulary
-        do { vocabulary = try Vocabulary(characters: Array(vocabText.unicodeScalars)) } catch let error as CharRNNError {
+        do { vocabulary = try Vocabulary(characters: Array(vocabText.unicodeScalars)) } catch let error as CharRNNError
+        {
             throw CharRNNError.format("the model's vocabulary is invalid: \(error)")
         }
         guard vocabulary.count == config.vocabSize else {
-            throw CharRNNError.format("the config says vocab_size \(config.vocabSize) but the vocabulary has \(vocabulary.count) characters")
+            throw CharRNNError.format(
+                "the config says vocab_size \(config.vocabSize) but the vocabulary has \(vocabulary.count) characters")
         }
         return (config, vocabulary)
     }
@@ -104,10 +113,14 @@ package enum ModelFile {
     /// Checks that the file holds exactly the tensors the configuration requires, with its shapes, plus
     /// (in a checkpoint) the optimizer's slots — each the size of all the parameters — and the carried
     /// recurrent state: a whole number of sequences' states.
-    private static func checkTensorNames(_ index: SafeTensors.Index, layout: ParameterLayout, config: ModelConfig,
-                                         isCheckpoint: Bool) throws {
+    private static func checkTensorNames(
+        _ index: SafeTensors.Index, layout: ParameterLayout, config: ModelConfig,
+        isCheckpoint: Bool
+    ) throws {
         for t in layout.tensors {
-            guard let stored = index.entry(named: t.name) else { throw CharRNNError.format("tensor \(t.name) is missing") }
+            guard let stored = index.entry(named: t.name) else {
+                throw CharRNNError.format("tensor \(t.name) is missing")
+            }
             guard stored.shape == t.shape else {
                 throw CharRNNError.format("tensor \(t.name) has shape \(stored.shape), the config needs \(t.shape)")
             }
@@ -116,16 +129,21 @@ package enum ModelFile {
         var slots = 0
         for entry in index.entries where layout.tensor(named: entry.name) == nil {
             guard isCheckpoint else {
-                throw CharRNNError.format("unexpected tensor \(entry.name.prefix(200)) (a model file holds only the model's tensors)")
+                throw CharRNNError.format(
+                    "unexpected tensor \(entry.name.prefix(200)) (a model file holds only the model's tensors)")
             }
             if entry.name == "training.carried_state" {
                 guard entry.shape.count == 1, entry.shape[0] % max(statePerSequence, 1) == 0 else {
-                    throw CharRNNError.format("tensor training.carried_state has shape \(entry.shape), not a whole number of states of \(statePerSequence) values")
+                    throw CharRNNError.format(
+                        "tensor training.carried_state has shape \(entry.shape), not a whole number of states of \(statePerSequence) values"
+                    )
                 }
             } else if entry.name.hasPrefix("optimizer.slot"), let k = Int(entry.name.dropFirst("optimizer.slot".count)),
-                      String(k) == entry.name.dropFirst("optimizer.slot".count), (0..<maxOptimizerSlots).contains(k) {
+                String(k) == entry.name.dropFirst("optimizer.slot".count), (0..<maxOptimizerSlots).contains(k)
+            {
                 guard entry.shape == [layout.totalCount] else {
-                    throw CharRNNError.format("tensor \(entry.name) has shape \(entry.shape), the model needs [\(layout.totalCount)]")
+                    throw CharRNNError.format(
+                        "tensor \(entry.name) has shape \(entry.shape), the model needs [\(layout.totalCount)]")
                 }
                 slots += 1
             } else {
@@ -144,14 +162,18 @@ package enum ModelFile {
         let bytes: [UInt8]
         do { bytes = try FileIO.read(path, memoryPerByte: 4) } catch CharRNNError.outOfMemory(let message) {
             // A Keras file too large to read is still a Keras file: say so rather than ask for memory.
-            if let kind = KerasFile.kind(atPath: path) { throw CharRNNError.format(KerasFile.notACharRNNModel(path, kind)) }
+            if let kind = KerasFile.kind(atPath: path) {
+                throw CharRNNError.format(KerasFile.notACharRNNModel(path, kind))
+            }
             throw CharRNNError.outOfMemory(message)
         }
         do {
             return try decode(bytes)
         } catch CharRNNError.format(let message) {
             // A Keras file fails as a safetensors header "longer than the file": name what it is instead.
-            if let kind = KerasFile.kind(of: bytes) { throw CharRNNError.format(KerasFile.notACharRNNModel(path, kind)) }
+            if let kind = KerasFile.kind(of: bytes) {
+                throw CharRNNError.format(KerasFile.notACharRNNModel(path, kind))
+            }
             throw CharRNNError.format("\(path): \(message)")
         }
     }

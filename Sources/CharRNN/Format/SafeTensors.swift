@@ -33,7 +33,8 @@ enum SafeTensors {
         for name in names {
             let t = tensors[name]!
             let size = t.values.count * 4
-            header += ",\(jsonString(name)):{\"dtype\":\"F32\",\"shape\":[\(t.shape.map(String.init).joined(separator: ","))],\"data_offsets\":[\(offset),\(offset + size)]}"
+            header +=
+                ",\(jsonString(name)):{\"dtype\":\"F32\",\"shape\":[\(t.shape.map(String.init).joined(separator: ","))],\"data_offsets\":[\(offset),\(offset + size)]}"
             offset += size
         }
         header += "}"
@@ -119,9 +120,10 @@ enum SafeTensors {
             for e in entries {
                 guard e.begin == expected else {
                     let previous = entries.last { $0.end <= e.begin && $0.name != e.name }?.name
-                    throw CharRNNError.format(e.begin < expected
-                        ? "tensor \(e.name) overlaps the data of another tensor\(previous.map { " (\($0))" } ?? "")"
-                        : "tensor \(e.name): \(e.begin - expected) bytes before its data belong to no tensor")
+                    throw CharRNNError.format(
+                        e.begin < expected
+                            ? "tensor \(e.name) overlaps the data of another tensor\(previous.map { " (\($0))" } ?? "")"
+                            : "tensor \(e.name): \(e.begin - expected) bytes before its data belong to no tensor")
                 }
                 expected = e.end
             }
@@ -139,7 +141,8 @@ enum SafeTensors {
             var out: [String: String] = [:]
             for (key, item) in members {
                 guard case .string(let text) = item else {
-                    throw CharRNNError.format("__metadata__ entry \"\(key.prefix(80))\" is \(item.kindName), not a string")
+                    throw CharRNNError.format(
+                        "__metadata__ entry \"\(key.prefix(80))\" is \(item.kindName), not a string")
                 }
                 out[key] = text
             }
@@ -148,11 +151,15 @@ enum SafeTensors {
 
         private static func entry(_ name: String, _ value: JSONValue, dataStart: Int, fileSize: Int) throws -> Entry {
             let label = "tensor \(name.prefix(200))"
-            guard case .object(let fields) = value else { throw CharRNNError.format("\(label) is \(value.kindName), not an object") }
+            guard case .object(let fields) = value else {
+                throw CharRNNError.format("\(label) is \(value.kindName), not an object")
+            }
             if let unknown = fields.first(where: { !["dtype", "shape", "data_offsets"].contains($0.key) }) {
                 throw CharRNNError.format("\(label): unknown field \"\(unknown.key.prefix(80))\"")
             }
-            guard case .string(let dtype)? = value["dtype"] else { throw CharRNNError.format("\(label): dtype is missing or not a string") }
+            guard case .string(let dtype)? = value["dtype"] else {
+                throw CharRNNError.format("\(label): dtype is missing or not a string")
+            }
             guard dtype == "F32" else {
                 throw CharRNNError.format("\(label): dtype \(dtype.prefix(20)) is not supported (expected F32)")
             }
@@ -162,7 +169,9 @@ enum SafeTensors {
             var shape: [Int] = []
             var elements = 1
             for d in dims {
-                guard let n = d.exactInt else { throw CharRNNError.format("\(label): shape holds \(d.kindName), not a size") }
+                guard let n = d.exactInt else {
+                    throw CharRNNError.format("\(label): shape holds \(d.kindName), not a size")
+                }
                 let (product, overflow) = elements.multipliedReportingOverflow(by: n)
                 guard !overflow, product <= Int(Int32.max) else {
                     throw CharRNNError.format("\(label): shape \(dims.map(\.kindName)) is too large")
@@ -175,10 +184,13 @@ enum SafeTensors {
             }
             let dataSize = fileSize - dataStart
             guard let begin = offsets[0].exactInt, let end = offsets[1].exactInt, begin <= end, end <= dataSize else {
-                throw CharRNNError.format("\(label): data_offsets [\(offsets[0].kindName), \(offsets[1].kindName)] lie outside the data (\(dataSize) bytes)")
+                throw CharRNNError.format(
+                    "\(label): data_offsets [\(offsets[0].kindName), \(offsets[1].kindName)] lie outside the data (\(dataSize) bytes)"
+                )
             }
             guard end - begin == elements * 4 else {
-                throw CharRNNError.format("\(label): shape \(shape) needs \(elements * 4) bytes, data_offsets give \(end - begin)")
+                throw CharRNNError.format(
+                    "\(label): shape \(shape) needs \(elements * 4) bytes, data_offsets give \(end - begin)")
             }
             return Entry(name: name, shape: shape, begin: dataStart + begin, end: dataStart + end)
         }

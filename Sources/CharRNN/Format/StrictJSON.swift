@@ -35,7 +35,9 @@ enum JSONValue: Equatable {
 
     /// A non-negative integer written without fraction or exponent, if it fits in `Int`.
     var exactInt: Int? {
-        guard case .number(let text) = self, !text.hasPrefix("-"), text.allSatisfy(\.isASCIIDigitCharacter) else { return nil }
+        guard case .number(let text) = self, !text.hasPrefix("-"), text.allSatisfy(\.isASCIIDigitCharacter) else {
+            return nil
+        }
         return Int(text)
     }
 
@@ -253,7 +255,8 @@ enum StrictJSON {
                         let escapeStart = offset - 2
                         var unit = try escapedUnit()
                         if (0xD800..<0xDC00).contains(unit), current == UInt8(ascii: "\\"),
-                           offset + 1 < bytes.count, bytes[offset + 1] == UInt8(ascii: "u") {
+                            offset + 1 < bytes.count, bytes[offset + 1] == UInt8(ascii: "u")
+                        {
                             offset += 2
                             let low = try escapedUnit()
                             guard (0xDC00..<0xE000).contains(low) else {

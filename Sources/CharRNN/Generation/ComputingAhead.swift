@@ -46,7 +46,9 @@ final class ComputingAhead {
         let bytesPerWeight = precision == .int8 ? 1 : MemoryLayout<Float>.stride
         var terms: [AheadTerm] = []
         for step in steps {
-            guard let term = step.aheadTerm, term.matrix.k * term.matrix.n * bytesPerWeight <= limitBytes else { return nil }
+            guard let term = step.aheadTerm, term.matrix.k * term.matrix.n * bytesPerWeight <= limitBytes else {
+                return nil
+            }
             terms.append(term)
         }
         self.terms = terms

@@ -55,7 +55,8 @@ public final class Session {
     /// A session, once its buffers and (for the model's first session of `precision`) its copy of the
     /// weights are known to fit in memory.
     /// - Throws: `CharRNNError.outOfMemory` when they would not.
-    public static func checked(model: Model, seed: UInt64 = 0, precision: WeightPrecision = .float32) throws -> Session {
+    public static func checked(model: Model, seed: UInt64 = 0, precision: WeightPrecision = .float32) throws -> Session
+    {
         try MemoryBudget.ensure(model.sessionBytesNeeded(precision), for: "a session's copy of the weights")
         return Session(model: model, seed: seed, precision: precision)
     }
@@ -82,7 +83,8 @@ public final class Session {
     /// - Throws: `CharRNNError.invalidArgument` outside 0...`ModelConfig.maxWindow`.
     public func setWindow(_ newValue: Int) throws {
         guard newValue >= 0, newValue <= ModelConfig.maxWindow else {
-            throw CharRNNError.invalidArgument("window must be in 0...\(ModelConfig.maxWindow) (0 = stateful), got \(newValue)")
+            throw CharRNNError.invalidArgument(
+                "window must be in 0...\(ModelConfig.maxWindow) (0 = stateful), got \(newValue)")
         }
         guard newValue != window else { return }
         window = newValue
@@ -160,8 +162,9 @@ public final class Session {
         case .onehot:  // x · W for a one-hot x: a row of the kernel
             return .row(UnsafePointer(weights[0].kernel + Int(index) * weights[0].width))
         case .embedding:
-            return .embedding(head.embedding.map { UnsafePointer($0 + Int(index) * config.embeddingDim) },
-                              count: config.embeddingDim)
+            return .embedding(
+                head.embedding.map { UnsafePointer($0 + Int(index) * config.embeddingDim) },
+                count: config.embeddingDim)
         case .scalar:
             return .scalar(Float(index) / Float(config.vocabSize))
         }
@@ -173,8 +176,10 @@ public final class Session {
     /// - Parameter interrupt: asked every `Session.feedChunk` characters; returning true puts the state
     ///   back as it was before the call and throws `CharRNNError.cancelled`.
     @discardableResult
-    public func feed(_ text: [Unicode.Scalar], skipUnknown: Bool = false,
-                     interrupt: (() -> Bool)? = nil) throws -> (fed: Int, skipped: [Unicode.Scalar], skippedCount: Int) {
+    public func feed(
+        _ text: [Unicode.Scalar], skipUnknown: Bool = false,
+        interrupt: (() -> Bool)? = nil
+    ) throws -> (fed: Int, skipped: [Unicode.Scalar], skippedCount: Int) {
         let encoded = try model.vocabulary.encode(text, skipUnknown: skipUnknown)
         let indices = encoded.indices
         if window > 0 {
@@ -192,7 +197,8 @@ public final class Session {
         for start in stride(from: 0, to: indices.count, by: Session.feedChunk) {
             if interrupt() {
                 try before.withUnsafeBytes { try setState($0) }
-                throw CharRNNError.cancelled("feeding interrupted after \(start) of \(indices.count) characters; the state is as it was")
+                throw CharRNNError.cancelled(
+                    "feeding interrupted after \(start) of \(indices.count) characters; the state is as it was")
             }
             for index in indices[start..<min(start + Session.feedChunk, indices.count)] { step(index) }
         }
@@ -204,7 +210,9 @@ public final class Session {
 
     /// Feeds a string; see `feed(_:skipUnknown:interrupt:)`.
     @discardableResult
-    public func feed(_ text: String, skipUnknown: Bool = false) throws -> (fed: Int, skipped: [Unicode.Scalar], skippedCount: Int) {
+    public func feed(_ text: String, skipUnknown: Bool = false) throws -> (
+        fed: Int, skipped: [Unicode.Scalar], skippedCount: Int
+    ) {
         try feed(Array(text.unicodeScalars), skipUnknown: skipUnknown)
     }
 
@@ -246,12 +254,16 @@ public final class Session {
     /// Draws the next character, feeds it back, and returns it with the probability it was drawn with
     /// (under the distribution as `parameters` adjusted it).
     /// - Throws: `CharRNNError.invalidArgument` for bad parameters, and what `probabilities()` throws.
-    public func sample(_ parameters: SamplingParameters = SamplingParameters()) throws -> (index: Int32, character: Unicode.Scalar, probability: Float) {
+    public func sample(_ parameters: SamplingParameters = SamplingParameters()) throws -> (
+        index: Int32, character: Unicode.Scalar, probability: Float
+    ) {
         try parameters.validate()
         return try sampleValidated(parameters)
     }
 
-    private func sampleValidated(_ parameters: SamplingParameters) throws -> (index: Int32, character: Unicode.Scalar, probability: Float) {
+    private func sampleValidated(_ parameters: SamplingParameters) throws -> (
+        index: Int32, character: Unicode.Scalar, probability: Float
+    ) {
         try ensureProbabilities()
         let (index, p) = sampler.draw(from: probs, parameters, rng: &rng)
         step(Int32(index))
@@ -263,8 +275,10 @@ public final class Session {
     /// - Returns: the number of characters generated.
     /// - Throws: what `sample(_:)` throws.
     @discardableResult
-    public func generate(count: Int, _ parameters: SamplingParameters = SamplingParameters(),
-                         onCharacter: (Unicode.Scalar, Float) -> Bool = { _, _ in true }) throws -> Int {
+    public func generate(
+        count: Int, _ parameters: SamplingParameters = SamplingParameters(),
+        onCharacter: (Unicode.Scalar, Float) -> Bool = { _, _ in true }
+    ) throws -> Int {
         try parameters.validate()
         for produced in 0..<count {
             let next = try sampleValidated(parameters)

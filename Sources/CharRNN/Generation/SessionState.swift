@@ -32,17 +32,22 @@ extension Session {
     /// - Throws: `CharRNNError.format` for a buffer of the wrong size, from another model, or corrupt.
     public func setState(_ bytes: UnsafeRawBufferPointer) throws {
         guard window == 0 else {
-            throw CharRNNError.state("a session with a window of \(window) computes its state from its last \(window) characters: feed them instead of setting a state (or set the window to 0)")
+            throw CharRNNError.state(
+                "a session with a window of \(window) computes its state from its last \(window) characters: feed them instead of setting a state (or set the window to 0)"
+            )
         }
         let expected = Session.stateSize(for: model)
         guard bytes.count == expected else {
             throw CharRNNError.format("a state buffer for this model has \(expected) bytes, got \(bytes.count)")
         }
         var r = ByteReader(bytes)
-        guard try r.bytes(4) == Session.stateMagic else { throw CharRNNError.format("not a charrnn session state (bad magic)") }
+        guard try r.bytes(4) == Session.stateMagic else {
+            throw CharRNNError.format("not a charrnn session state (bad magic)")
+        }
         let version: UInt32 = try r.read()
         guard version == Session.stateVersion else {
-            throw CharRNNError.format("session state version \(version) is not supported (expected \(Session.stateVersion))")
+            throw CharRNNError.format(
+                "session state version \(version) is not supported (expected \(Session.stateVersion))")
         }
         let fingerprint: UInt64 = try r.read()
         guard fingerprint == model.fingerprint else {

@@ -36,21 +36,26 @@ final class StepMatrix {
     /// The product term x (k) · W; for int8, with x quantized (or its quantized copy reused) by `scratch`.
     func term(_ x: UnsafePointer<Float>, scratch: StepScratch) -> crnn_product_term {
         if let quantized { return quantized.term(scratch.quantized(x, count: k)) }
-        return crnn_product_term(k: k, x: x, panels: panels, x_values: nil, x_scales: nil, values: nil, scales: nil,
-                                 column_sums: nil)
+        return crnn_product_term(
+            k: k, x: x, panels: panels, x_values: nil, x_scales: nil, values: nil, scales: nil,
+            column_sums: nil)
     }
 
     /// `y (n) += x (k) · W`, then `gates` on the columns (crnn_sum_products).
-    func accumulate(_ x: UnsafePointer<Float>, into y: UnsafeMutablePointer<Float>, scratch: StepScratch,
-                    activation gates: crnn_gate_activations? = nil) {
+    func accumulate(
+        _ x: UnsafePointer<Float>, into y: UnsafeMutablePointer<Float>, scratch: StepScratch,
+        activation gates: crnn_gate_activations? = nil
+    ) {
         var t = term(x, scratch: scratch)
         withGates(gates) { crnn_sum_products(&t, 1, n, y, $0) }
     }
 
     /// `y (n) += x · W + h · other`, in one pass over the columns (`other` has n columns and the same
     /// precision), then `gates` on the columns (crnn_sum_products).
-    func accumulate(_ x: UnsafePointer<Float>, plus other: StepMatrix, _ h: UnsafePointer<Float>,
-                    into y: UnsafeMutablePointer<Float>, scratch: StepScratch, activation gates: crnn_gate_activations? = nil) {
+    func accumulate(
+        _ x: UnsafePointer<Float>, plus other: StepMatrix, _ h: UnsafePointer<Float>,
+        into y: UnsafeMutablePointer<Float>, scratch: StepScratch, activation gates: crnn_gate_activations? = nil
+    ) {
         withUnsafeTemporaryAllocation(of: crnn_product_term.self, capacity: 2) { terms in  // on the stack
             terms.initializeElement(at: 0, to: term(x, scratch: scratch))
             terms.initializeElement(at: 1, to: other.term(h, scratch: scratch))
@@ -149,7 +154,8 @@ final class StepWeights: @unchecked Sendable {
         let weights = RecurrentWeights.views(of: model.parameters.pointer, layout: model.layout, config: model.config)
         layers = weights.enumerated().map { LayerStepMatrices($1, isFirst: $0 == 0, precision: precision) }
         let headWeights = HeadWeights(base: model.parameters.pointer, layout: model.layout)
-        head = StepMatrix(headWeights.kernel, k: weights.last?.units ?? 1, n: model.config.vocabSize, precision: precision)
+        head = StepMatrix(
+            headWeights.kernel, k: weights.last?.units ?? 1, n: model.config.vocabSize, precision: precision)
         widestInput = weights.map { max($0.inputWidth, $0.units) }.max() ?? 1
     }
 }

@@ -26,8 +26,9 @@ extension RecurrentWeights {
     func accumulateRecurrentGradient(into gradients: RecurrentWeights, _ s: SequenceTensors, columns: Range<Int>) {
         switch config.cell {
         case .lstm, .rnn:
-            addTransposedProduct(s.h, m: s.units, k: s.steps * s.batch, lda: s.units, s.gates, ldb: s.width,
-                                 into: gradients.recurrentKernel, ldc: s.width, columns: columns)
+            addTransposedProduct(
+                s.h, m: s.units, k: s.steps * s.batch, lda: s.units, s.gates, ldb: s.width,
+                into: gradients.recurrentKernel, ldc: s.width, columns: columns)
         case .gru: GRULayer.accumulateRecurrentGradient(self, gradients, s, columns: columns)
         }
     }

@@ -13,8 +13,9 @@ enum GRULayer {
             if w.config.resetAfter {
                 w.multiplyRecurrent(m: B, a: hPrev, n: G, into: rec, ldc: G, accumulate: false, packed: packed)
                 for b in 0..<B {
-                    resetAfterRow(w, x: x + b * G, rec: rec + b * G, hPrev: hPrev + b * U, hNext: hNext + b * U,
-                                  recurrentCandidate: aux + (t * B + b) * U)
+                    resetAfterRow(
+                        w, x: x + b * G, rec: rec + b * G, hPrev: hPrev + b * U, hNext: hNext + b * U,
+                        recurrentCandidate: aux + (t * B + b) * U)
                 }
             } else {
                 // z and r first: they need only h_prev.
@@ -24,8 +25,9 @@ enum GRULayer {
                     w.config.recurrentActivation.apply(row, count: 2 * U)
                     for j in 0..<U { rhp[j] = row[U + j] * hp[j] }
                 }
-                w.multiplyRecurrent(m: B, a: aux + t * B * U, firstColumn: 2 * U, n: U, into: x + 2 * U, ldc: G,
-                                    accumulate: true, packed: packed)
+                w.multiplyRecurrent(
+                    m: B, a: aux + t * B * U, firstColumn: 2 * U, n: U, into: x + 2 * U, ldc: G,
+                    accumulate: true, packed: packed)
                 for b in 0..<B {
                     finishRow(w, row: x + b * G, hPrev: hPrev + b * U, hNext: hNext + b * U)
                 }
@@ -36,9 +38,11 @@ enum GRULayer {
     /// reset_after for one row: `x` (3U) holds the input projection, `rec` (3U) h_prev·U without bias.
     /// Leaves z, r, h̃ in `x`, stores h_prev·U_h + b_rh for backward, writes h.
     @inline(__always)
-    static func resetAfterRow(_ w: RecurrentWeights, x: UnsafeMutablePointer<Float>, rec: UnsafeMutablePointer<Float>,
-                              hPrev: UnsafePointer<Float>, hNext: UnsafeMutablePointer<Float>,
-                              recurrentCandidate: UnsafeMutablePointer<Float>) {
+    static func resetAfterRow(
+        _ w: RecurrentWeights, x: UnsafeMutablePointer<Float>, rec: UnsafeMutablePointer<Float>,
+        hPrev: UnsafePointer<Float>, hNext: UnsafeMutablePointer<Float>,
+        recurrentCandidate: UnsafeMutablePointer<Float>
+    ) {
         let U = w.units, G = 3 * U
         if let rb = w.recurrentBias { for j in 0..<G { rec[j] += rb[j] } }
         for j in 0..<(2 * U) { x[j] += rec[j] }
@@ -52,8 +56,10 @@ enum GRULayer {
 
     /// From activated z (and r) and the candidate's pre-activation: h̃ = act(·), h = z ⊙ h_prev + (1 − z) ⊙ h̃.
     @inline(__always)
-    static func finishRow(_ w: RecurrentWeights, row: UnsafeMutablePointer<Float>, hPrev: UnsafePointer<Float>,
-                          hNext: UnsafeMutablePointer<Float>) {
+    static func finishRow(
+        _ w: RecurrentWeights, row: UnsafeMutablePointer<Float>, hPrev: UnsafePointer<Float>,
+        hNext: UnsafeMutablePointer<Float>
+    ) {
         let U = w.units
         w.config.activation.apply(row + 2 * U, count: U)
         for j in 0..<U {
@@ -87,8 +93,9 @@ enum GRULayer {
                     }
                 }
                 if t > 0 {
-                    w.backpropagateRecurrent(m: B, a: dRec, lda: G, k: G, into: s.hGradient, accumulate: true,
-                                             packed: packed)
+                    w.backpropagateRecurrent(
+                        m: B, a: dRec, lda: G, k: G, into: s.hGradient, accumulate: true,
+                        packed: packed)
                 }
             } else {
                 // r is still needed after dz and dh̃ are known, so two passes around the U_h product.
@@ -105,8 +112,9 @@ enum GRULayer {
                         dhn[j] = dh * z
                     }
                 }
-                w.backpropagateRecurrent(m: B, a: x + 2 * U, lda: G, firstColumn: 2 * U, k: U, into: dRH,
-                                         accumulate: false, packed: packed)
+                w.backpropagateRecurrent(
+                    m: B, a: x + 2 * U, lda: G, firstColumn: 2 * U, k: U, into: dRH,
+                    accumulate: false, packed: packed)
                 for b in 0..<B {
                     let row = x + b * G, hp = hPrev + b * U, drh = dRH + b * U, dhn = s.hGradient + b * U
                     for j in 0..<U {
@@ -116,8 +124,9 @@ enum GRULayer {
                     }
                 }
                 if t > 0 {
-                    w.backpropagateRecurrent(m: B, a: x, lda: G, k: 2 * U, into: s.hGradient, accumulate: true,
-                                             packed: packed)
+                    w.backpropagateRecurrent(
+                        m: B, a: x, lda: G, k: 2 * U, into: s.hGradient, accumulate: true,
+                        packed: packed)
                 }
             }
         }
@@ -126,8 +135,10 @@ enum GRULayer {
     /// The recurrent kernel's (and reset_after's recurrent bias's) gradient, columns `columns` of G·U, from
     /// what `backward` left: dRec for reset_after; otherwise dz, dr in `s.gates` against h_{t-1} and dh̃
     /// against r ⊙ h_{t-1} (`s.aux`).
-    static func accumulateRecurrentGradient(_ w: RecurrentWeights, _ grad: RecurrentWeights, _ s: SequenceTensors,
-                                            columns: Range<Int>) {
+    static func accumulateRecurrentGradient(
+        _ w: RecurrentWeights, _ grad: RecurrentWeights, _ s: SequenceTensors,
+        columns: Range<Int>
+    ) {
         let U = s.units, G = s.width, n = s.steps * s.batch
         func product(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ range: Range<Int>) {
             addTransposedProduct(a, m: U, k: n, lda: U, b, ldb: G, into: grad.recurrentKernel, ldc: G, columns: range)

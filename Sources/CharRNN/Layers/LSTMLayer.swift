@@ -22,8 +22,9 @@ enum LSTMLayer {
             let hPrev = s.h + t * B * U
             w.multiplyRecurrent(m: B, a: hPrev, n: G, into: z, ldc: G, accumulate: true, packed: packed)
             for b in 0..<B { activateGates(w, z + b * G) }
-            updateCells(z, rows: B, units: U, cPrev: c + t * B * U, cNext: c + (t + 1) * B * U,
-                        hNext: s.h + (t + 1) * B * U, activation: act)
+            updateCells(
+                z, rows: B, units: U, cPrev: c + t * B * U, cNext: c + (t + 1) * B * U,
+                hNext: s.h + (t + 1) * B * U, activation: act)
         }
     }
 
@@ -39,9 +40,11 @@ enum LSTMLayer {
     /// c = f ⊙ c_prev + i ⊙ g, h = o ⊙ act(c), from activated gates, for `rows` rows (gates G apart, the
     /// others U apart). cNext may be cPrev. The batched forward and the batch-1 step both call it, so they
     /// compute the same bits.
-    static func updateCells(_ gates: UnsafePointer<Float>, rows: Int, units U: Int, cPrev: UnsafePointer<Float>,
-                            cNext: UnsafeMutablePointer<Float>, hNext: UnsafeMutablePointer<Float>,
-                            activation: Activation) {
+    static func updateCells(
+        _ gates: UnsafePointer<Float>, rows: Int, units U: Int, cPrev: UnsafePointer<Float>,
+        cNext: UnsafeMutablePointer<Float>, hNext: UnsafeMutablePointer<Float>,
+        activation: Activation
+    ) {
         if activation == .tanh {  // the usual cell: the same expressions, vectorized in C
             crnn_lstm_cell_update(rows, U, gates, cPrev, cNext, hNext)
             return
@@ -73,23 +76,27 @@ enum LSTMLayer {
             tanhC.update(from: c + (t + 1) * B * U, count: B * U)
             act.apply(tanhC, count: B * U)
             if act == .tanh && gate == .sigmoid {  // the usual cell: the same expressions, vectorized in C
-                crnn_lstm_backward_step(B, U, z, s.outputGradients + t * B * U, s.hGradient, s.cGradient,
-                                        c + t * B * U, tanhC)
+                crnn_lstm_backward_step(
+                    B, U, z, s.outputGradients + t * B * U, s.hGradient, s.cGradient,
+                    c + t * B * U, tanhC)
             } else {
                 genericBackwardStep(t: t, act: act, gate: gate, s, z: z, tanhC: tanhC, c: c)
             }
             if t > 0 {  // dh_prev = dz · U_recᵀ
-                w.backpropagateRecurrent(m: B, a: z, lda: G, k: G, into: s.hGradient, accumulate: false,
-                                         packed: packed)
+                w.backpropagateRecurrent(
+                    m: B, a: z, lda: G, k: G, into: s.hGradient, accumulate: false,
+                    packed: packed)
             }
         }
     }
 
     /// crnn_lstm_backward_step for any activations: `z` (B, G) from gate activations to gate gradients,
     /// and s.cGradient from dL/dc_t to its part in dL/dc_{t-1}.
-    private static func genericBackwardStep(t: Int, act: Activation, gate: GateActivation, _ s: SequenceTensors,
-                                            z: UnsafeMutablePointer<Float>, tanhC: UnsafePointer<Float>,
-                                            c: UnsafePointer<Float>) {
+    private static func genericBackwardStep(
+        t: Int, act: Activation, gate: GateActivation, _ s: SequenceTensors,
+        z: UnsafeMutablePointer<Float>, tanhC: UnsafePointer<Float>,
+        c: UnsafePointer<Float>
+    ) {
         let B = s.batch, U = s.units, G = s.width
         for b in 0..<B {
             let row = z + b * G

@@ -19,7 +19,9 @@ struct RecurrentWeights {
     }
 
     /// The views of every recurrent layer of a model into `base` (parameters or gradients).
-    static func views(of base: UnsafeMutablePointer<Float>, layout: ParameterLayout, config: ModelConfig) -> [RecurrentWeights] {
+    static func views(of base: UnsafeMutablePointer<Float>, layout: ParameterLayout, config: ModelConfig)
+        -> [RecurrentWeights]
+    {
         var inputWidth = config.inputWidth
         return zip(config.layers, layout.layerOffsets).map { layer, offsets in
             defer { inputWidth = layer.units }

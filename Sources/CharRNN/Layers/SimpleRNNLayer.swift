@@ -21,8 +21,9 @@ enum SimpleRNNLayer {
             let hn = s.h + (t + 1) * B * U, dOut = s.outputGradients + t * B * U
             for i in 0..<(B * U) { z[i] = (dOut[i] + s.hGradient[i]) * act.derivative(output: hn[i]) }
             if t > 0 {
-                w.backpropagateRecurrent(m: B, a: z, lda: U, k: U, into: s.hGradient, accumulate: false,
-                                         packed: packed)
+                w.backpropagateRecurrent(
+                    m: B, a: z, lda: U, k: U, into: s.hGradient, accumulate: false,
+                    packed: packed)
             }
         }
     }

@@ -47,10 +47,13 @@ func sgemm(
 /// `ldb` and `ldc` apart: a weight gradient over a whole sequence, or the share of its columns one thread
 /// owns. Nothing for empty `columns`.
 @inline(__always)
-func addTransposedProduct(_ a: UnsafePointer<Float>, m: Int, k: Int, lda: Int, _ b: UnsafePointer<Float>, ldb: Int,
-                          into c: UnsafeMutablePointer<Float>, ldc: Int, columns: Range<Int>) {
-    sgemm(transA: true, m: m, n: columns.count, k: k, a: a, lda: lda, b: b + columns.lowerBound, ldb: ldb, beta: 1,
-          c: c + columns.lowerBound, ldc: ldc)
+func addTransposedProduct(
+    _ a: UnsafePointer<Float>, m: Int, k: Int, lda: Int, _ b: UnsafePointer<Float>, ldb: Int,
+    into c: UnsafeMutablePointer<Float>, ldc: Int, columns: Range<Int>
+) {
+    sgemm(
+        transA: true, m: m, n: columns.count, k: k, a: a, lda: lda, b: b + columns.lowerBound, ldb: ldb, beta: 1,
+        c: c + columns.lowerBound, ldc: ldc)
 }
 
 /// `y (n) += x (k) · W (k, n)` (rows of W `rowStride` apart) for one row vector: the batch-1 generation
@@ -94,8 +97,10 @@ package var blasCoreName: String { openblas_get_corename().map { String(cString:
 /// CharRNNKernels reads B in place and gives the same bits on every CPU.
 /// Below 4 rows (batch-1 evaluation) BLAS's threaded matrix–vector kernel is faster.
 @inline(__always)
-func gemmRows(m: Int, n: Int, k: Int, a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
-              c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool) {
+func gemmRows(
+    m: Int, n: Int, k: Int, a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
+    c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool
+) {
     if m < 4 {
         sgemm(m: m, n: n, k: k, a: a, lda: lda, b: b, ldb: ldb, beta: accumulate ? 1 : 0, c: c, ldc: ldc)
     } else {

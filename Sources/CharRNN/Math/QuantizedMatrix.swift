@@ -38,8 +38,9 @@ final class QuantizedMatrix {
     /// The product term x · W for CharRNNKernels' crnn_sum_products, with x (k values) already quantized.
     func term(_ x: QuantizedVector) -> crnn_product_term {
         precondition(k <= x.capacity, "a quantized vector of \(x.capacity) values, matrix has \(k) rows")
-        return crnn_product_term(k: k, x: nil, panels: nil, x_values: x.values, x_scales: x.scales,
-                                 values: values, scales: scales, column_sums: columnSums)
+        return crnn_product_term(
+            k: k, x: nil, panels: nil, x_values: x.values, x_scales: x.scales,
+            values: values, scales: scales, column_sums: columnSums)
     }
 }
 

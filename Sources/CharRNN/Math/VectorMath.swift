@@ -30,8 +30,10 @@ extension GateActivation {
 /// out[columns] += the sum of the rows of a (rows, ·) matrix, rows `rowStride` floats apart, over `columns`:
 /// each column summed in row order (CharRNNKernels, at the CPU's vector width).
 @inline(__always)
-func columnSums(_ m: UnsafePointer<Float>, rows: Int, columns: Range<Int>, rowStride: Int,
-                into out: UnsafeMutablePointer<Float>) {
+func columnSums(
+    _ m: UnsafePointer<Float>, rows: Int, columns: Range<Int>, rowStride: Int,
+    into out: UnsafeMutablePointer<Float>
+) {
     guard !columns.isEmpty, rows > 0 else { return }
     crnn_column_sums(m + columns.lowerBound, rows, columns.count, rowStride, out + columns.lowerBound)
 }
@@ -39,9 +41,12 @@ func columnSums(_ m: UnsafePointer<Float>, rows: Int, columns: Range<Int>, rowSt
 /// dst[indices[r]][columns] += src[r][columns] for each of `rows` rows, in order: the gradient of a
 /// gathered row goes back to that row (one-hot input, embedding lookup).
 @inline(__always)
-func scatterAddRows(_ src: UnsafePointer<Float>, rows: Int, columns: Range<Int>, srcStride: Int,
-                    indices: UnsafePointer<Int32>, into dst: UnsafeMutablePointer<Float>, dstStride: Int) {
+func scatterAddRows(
+    _ src: UnsafePointer<Float>, rows: Int, columns: Range<Int>, srcStride: Int,
+    indices: UnsafePointer<Int32>, into dst: UnsafeMutablePointer<Float>, dstStride: Int
+) {
     guard !columns.isEmpty, rows > 0 else { return }
-    crnn_scatter_add_rows(src + columns.lowerBound, rows, columns.count, srcStride, indices,
-                          dst + columns.lowerBound, dstStride)
+    crnn_scatter_add_rows(
+        src + columns.lowerBound, rows, columns.count, srcStride, indices,
+        dst + columns.lowerBound, dstStride)
 }

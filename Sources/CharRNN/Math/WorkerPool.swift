@@ -22,10 +22,12 @@ package enum WorkerPool {
             withoutActuallyEscaping(item) { item in
                 let job = Job(item)
                 withExtendedLifetime(job) {
-                    crnn_parallel_for(count, { context, index in
-                        guard let context else { return }
-                        Unmanaged<Job>.fromOpaque(context).takeUnretainedValue().item(index)
-                    }, Unmanaged.passUnretained(job).toOpaque())
+                    crnn_parallel_for(
+                        count,
+                        { context, index in
+                            guard let context else { return }
+                            Unmanaged<Job>.fromOpaque(context).takeUnretainedValue().item(index)
+                        }, Unmanaged.passUnretained(job).toOpaque())
                 }
             }
         }

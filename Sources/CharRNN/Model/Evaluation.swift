@@ -11,9 +11,11 @@ extension Model {
     ///   - afterChunk: called after each chunk with its first position, its length and the graph, whose
     ///     buffers hold that chunk's distributions and states until the next chunk runs (`Model.trace`).
     /// - Returns: loss and accuracy of predicting each next character (count − 1 predictions).
-    func sequentialPass(_ indices: [Int32], probabilities: UnsafeMutablePointer<Float>?,
-                        interrupt: (() -> Bool)? = nil,
-                        afterChunk: (Int, Int, TrainingGraph) throws -> Void = { _, _, _ in }) throws -> BatchResult {
+    func sequentialPass(
+        _ indices: [Int32], probabilities: UnsafeMutablePointer<Float>?,
+        interrupt: (() -> Bool)? = nil,
+        afterChunk: (Int, Int, TrainingGraph) throws -> Void = { _, _, _ in }
+    ) throws -> BatchResult {
         let n = indices.count
         guard n > 0 else { return BatchResult() }
         try BLASWorkspace.ensure(for: "evaluating")
@@ -31,9 +33,10 @@ extension Model {
             let steps = min(chunk, n - start)
             for t in 0..<steps { targets[t] = start + t + 1 < n ? indices[start + t + 1] : -1 }
             total += indices.withUnsafeBufferPointer { all in
-                graph.run(inputs: all.baseAddress! + start, targets: targets, steps: steps, training: false,
-                          computeGradients: false, carryState: start > 0, rng: &rng,
-                          probabilities: probabilities.map { $0 + start * V })
+                graph.run(
+                    inputs: all.baseAddress! + start, targets: targets, steps: steps, training: false,
+                    computeGradients: false, carryState: start > 0, rng: &rng,
+                    probabilities: probabilities.map { $0 + start * V })
             }
             try afterChunk(start, steps, graph)
             start += steps
@@ -49,8 +52,10 @@ extension Model {
     ///     `CharRNNError.cancelled`.
     /// - Throws: `CharRNNError.unknownCharacter` (without `skipUnknown`), `CharRNNError.invalidArgument` for
     ///   fewer than 2 known characters, `CharRNNError.notFinite` when the model's numbers overflow on this text.
-    public func evaluate(_ text: [Unicode.Scalar], skipUnknown: Bool = false,
-                         interrupt: (() -> Bool)? = nil) throws -> BatchResult {
+    public func evaluate(
+        _ text: [Unicode.Scalar], skipUnknown: Bool = false,
+        interrupt: (() -> Bool)? = nil
+    ) throws -> BatchResult {
         let indices = try vocabulary.encode(text, skipUnknown: skipUnknown).indices
         guard indices.count >= 2 else {
             throw CharRNNError.invalidArgument("evaluation needs at least 2 known characters, got \(indices.count)")
@@ -71,8 +76,10 @@ extension Model {
     /// Like `evaluate(_:skipUnknown:interrupt:)`, but through the generation path — a `Session` fed one character at
     /// a time — with its weights in `precision`. With `.float32` it agrees with `evaluate` to rounding; with
     /// `.int8` the difference is what 8-bit weights cost in loss.
-    public func evaluateStepwise(_ text: [Unicode.Scalar], precision: WeightPrecision,
-                                 skipUnknown: Bool = false) throws -> BatchResult {
+    public func evaluateStepwise(
+        _ text: [Unicode.Scalar], precision: WeightPrecision,
+        skipUnknown: Bool = false
+    ) throws -> BatchResult {
         let indices = try vocabulary.encode(text, skipUnknown: skipUnknown).indices
         guard indices.count >= 2 else {
             throw CharRNNError.invalidArgument("evaluation needs at least 2 known characters, got \(indices.count)")
@@ -100,7 +107,8 @@ extension Model {
         var out = [Float](repeating: 0, count: indices.count * config.vocabSize)
         try out.withUnsafeMutableBufferPointer { _ = try sequentialPass(indices, probabilities: $0.baseAddress) }
         guard out.allSatisfy(\.isFinite) else {
-            throw CharRNNError.notFinite("the model's numbers overflow float32 on this text (its weights are too large)")
+            throw CharRNNError.notFinite(
+                "the model's numbers overflow float32 on this text (its weights are too large)")
         }
         return out
     }
@@ -126,10 +134,13 @@ extension Model {
         var rng = RandomGenerator(seed: 0)
         for k in 0..<batches.batchesPerEpoch {
             x.withUnsafeMutableBufferPointer { xp in
-                y.withUnsafeMutableBufferPointer { yp in batches.fill(k, inputs: xp.baseAddress!, targets: yp.baseAddress!) }
+                y.withUnsafeMutableBufferPointer { yp in
+                    batches.fill(k, inputs: xp.baseAddress!, targets: yp.baseAddress!)
+                }
             }
-            total += graph.run(inputs: x, targets: y, steps: t, training: false, computeGradients: false,
-                               carryState: k > 0, rng: &rng)
+            total += graph.run(
+                inputs: x, targets: y, steps: t, training: false, computeGradients: false,
+                carryState: k > 0, rng: &rng)
         }
         return total
     }
@@ -140,7 +151,8 @@ extension Model {
     func evaluateWindows(_ data: [Int32], window: Int, step: Int, batch: Int) throws -> BatchResult {
         let count = data.count > window ? (data.count - window - 1) / max(step, 1) + 1 : 0
         guard count > 0 else {
-            throw CharRNNError.invalidArgument("window evaluation needs more than \(window) characters, got \(data.count)")
+            throw CharRNNError.invalidArgument(
+                "window evaluation needs more than \(window) characters, got \(data.count)")
         }
         try BLASWorkspace.ensure(for: "validating")
         let b = max(1, min(batch, count))
@@ -156,8 +168,9 @@ extension Model {
                 for t in 0..<window { x[k * window + t] = data[start + t] }
                 y[k] = first + k < count ? data[start + window] : -1
             }
-            total += graph.run(inputs: x, targets: y, steps: window, training: false, computeGradients: false,
-                               carryState: false, rng: &rng)
+            total += graph.run(
+                inputs: x, targets: y, steps: window, training: false, computeGradients: false,
+                carryState: false, rng: &rng)
         }
         return total
     }

@@ -1,8 +1,10 @@
 /// Keras-like initialisation: Glorot-uniform kernels, orthogonal recurrent kernels, zero biases with
 /// the LSTM forget gate's at one, uniform(±0.05) embeddings. Seeded, so reproducible.
 enum Initialization {
-    static func initialize(_ params: UnsafeMutablePointer<Float>, layout: ParameterLayout,
-                           config: ModelConfig, seed: UInt64) {
+    static func initialize(
+        _ params: UnsafeMutablePointer<Float>, layout: ParameterLayout,
+        config: ModelConfig, seed: UInt64
+    ) {
         var rng = RandomGenerator(seed: seed)
         for tensor in layout.tensors {
             let p = params + tensor.offset
@@ -18,7 +20,8 @@ enum Initialization {
             default:  // bias
                 p.update(repeating: 0, count: tensor.count)
                 if let index = Int(tensor.layer.dropFirst(3)), tensor.layer.hasPrefix("rnn"),
-                   config.layers[index].cell == .lstm {
+                    config.layers[index].cell == .lstm
+                {
                     let units = config.layers[index].units
                     (p + units).update(repeating: 1, count: units)  // gates i, f, c, o: f is the second
                 }
@@ -28,8 +31,10 @@ enum Initialization {
 
     /// Fills a (rows, columns) matrix, rows ≤ columns, with orthonormal rows: Gram–Schmidt on normal
     /// samples in double precision, as Keras' Orthogonal does with a QR decomposition.
-    static func orthogonalRows(_ p: UnsafeMutablePointer<Float>, rows: Int, columns: Int,
-                               rng: inout RandomGenerator) {
+    static func orthogonalRows(
+        _ p: UnsafeMutablePointer<Float>, rows: Int, columns: Int,
+        rng: inout RandomGenerator
+    ) {
         // Gram–Schmidt costs rows² · columns; past about 1e10 (units ≈ 1400) it would take minutes. Rows of
         // independent normal samples scaled by 1/√columns are then nearly orthonormal already.
         guard Double(rows) * Double(rows) * Double(columns) <= 1e10 else {

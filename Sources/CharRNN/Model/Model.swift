@@ -32,12 +32,14 @@ public final class Model: @unchecked Sendable {
         var config = config
         if config.vocabSize == 0 { config.vocabSize = vocabulary.count }
         guard config.vocabSize == vocabulary.count else {
-            throw CharRNNError.config("the config says vocab_size \(config.vocabSize) but the vocabulary has \(vocabulary.count) characters")
+            throw CharRNNError.config(
+                "the config says vocab_size \(config.vocabSize) but the vocabulary has \(vocabulary.count) characters")
         }
         try config.validate()
         let layout = ParameterLayout(config: config)
-        try MemoryBudget.ensure(count: layout.totalCount, bytesEach: MemoryLayout<Float>.size,
-                                for: "a model of \(layout.totalCount) parameters")
+        try MemoryBudget.ensure(
+            count: layout.totalCount, bytesEach: MemoryLayout<Float>.size,
+            for: "a model of \(layout.totalCount) parameters")
         self.config = config
         self.vocabulary = vocabulary.normalizing(config.normalization)
         self.layout = layout
@@ -76,7 +78,9 @@ public final class Model: @unchecked Sendable {
     /// - Throws: `CharRNNError.notFound` naming the model's tensors when there is no such tensor.
     public func weights(layer: String, weight: String) throws -> (values: [Float], shape: [Int]) {
         let tensor = try lookup(layer: layer, weight: weight)
-        return (Array(UnsafeBufferPointer(start: parameters.pointer + tensor.offset, count: tensor.count)), tensor.shape)
+        return (
+            Array(UnsafeBufferPointer(start: parameters.pointer + tensor.offset, count: tensor.count)), tensor.shape
+        )
     }
 
     /// Replaces a weight tensor; `shape` must equal the model's. Sessions made before the change keep the

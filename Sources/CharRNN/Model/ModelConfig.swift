@@ -58,8 +58,10 @@ public struct LayerConfig: Codable, Equatable, Sendable {
     public var resetAfter: Bool
 
     /// A layer; the defaults are Keras's.
-    public init(cell: CellKind, units: Int, activation: Activation = .tanh,
-                recurrentActivation: GateActivation = .sigmoid, useBias: Bool = true, resetAfter: Bool = true) {
+    public init(
+        cell: CellKind, units: Int, activation: Activation = .tanh,
+        recurrentActivation: GateActivation = .sigmoid, useBias: Bool = true, resetAfter: Bool = true
+    ) {
         self.cell = cell
         self.units = units
         self.activation = activation
@@ -143,9 +145,11 @@ public struct ModelConfig: Codable, Equatable, Sendable {
     public var window: Int
 
     /// A configuration, not yet validated (see `validate()`).
-    public init(vocabSize: Int, input: InputEncoding = .onehot, embeddingDim: Int = 0,
-                layers: [LayerConfig], dropout: Float = 0, head: HeadConfig = HeadConfig(),
-                normalization: TextNormalization = .none, window: Int = 0) {
+    public init(
+        vocabSize: Int, input: InputEncoding = .onehot, embeddingDim: Int = 0,
+        layers: [LayerConfig], dropout: Float = 0, head: HeadConfig = HeadConfig(),
+        normalization: TextNormalization = .none, window: Int = 0
+    ) {
         self.vocabSize = vocabSize
         self.input = input
         self.embeddingDim = embeddingDim
@@ -157,12 +161,15 @@ public struct ModelConfig: Codable, Equatable, Sendable {
     }
 
     /// A stack of `count` identical layers.
-    public static func stacked(cell: CellKind, layers count: Int, units: Int, vocabSize: Int,
-                               embeddingDim: Int = 0, dropout: Float = 0) -> ModelConfig {
-        ModelConfig(vocabSize: vocabSize, input: embeddingDim > 0 ? .embedding : .onehot,
-                    embeddingDim: embeddingDim,
-                    layers: Array(repeating: LayerConfig(cell: cell, units: units), count: count),
-                    dropout: dropout)
+    public static func stacked(
+        cell: CellKind, layers count: Int, units: Int, vocabSize: Int,
+        embeddingDim: Int = 0, dropout: Float = 0
+    ) -> ModelConfig {
+        ModelConfig(
+            vocabSize: vocabSize, input: embeddingDim > 0 ? .embedding : .onehot,
+            embeddingDim: embeddingDim,
+            layers: Array(repeating: LayerConfig(cell: cell, units: units), count: count),
+            dropout: dropout)
     }
 
     enum CodingKeys: String, CodingKey {
@@ -224,11 +231,13 @@ public struct ModelConfig: Codable, Equatable, Sendable {
         switch input {
         case .embedding:
             guard embeddingDim >= 1, embeddingDim <= Self.maxUnits else {
-                throw CharRNNError.config("embedding_dim must be in 1...\(Self.maxUnits) for input \"embedding\", got \(embeddingDim)")
+                throw CharRNNError.config(
+                    "embedding_dim must be in 1...\(Self.maxUnits) for input \"embedding\", got \(embeddingDim)")
             }
         case .onehot, .scalar:
             guard embeddingDim == 0 else {
-                throw CharRNNError.config("embedding_dim must be 0 for input \"\(input.rawValue)\", got \(embeddingDim)")
+                throw CharRNNError.config(
+                    "embedding_dim must be 0 for input \"\(input.rawValue)\", got \(embeddingDim)")
             }
         }
         guard dropout >= 0, dropout < 1 else {
@@ -267,7 +276,8 @@ public struct ModelConfig: Codable, Equatable, Sendable {
         if let vocabSize {
             if config.vocabSize == 0 { config.vocabSize = vocabSize }
             guard config.vocabSize == vocabSize else {
-                throw CharRNNError.config("the config says vocab_size \(config.vocabSize) but the vocabulary has \(vocabSize) characters")
+                throw CharRNNError.config(
+                    "the config says vocab_size \(config.vocabSize) but the vocabulary has \(vocabSize) characters")
             }
         }
         try config.validate()

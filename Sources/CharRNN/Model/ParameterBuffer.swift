@@ -15,8 +15,9 @@ package final class ParameterBuffer: @unchecked Sendable {
         self.count = count
         self.hugePages = hugePages
         let bytes = max(count, 1) * MemoryLayout<Float>.stride
-        let raw = UnsafeMutableRawPointer.allocate(byteCount: bytes,
-                                                   alignment: hugePages ? HugePages.size : MemoryLayout<Float>.alignment)
+        let raw = UnsafeMutableRawPointer.allocate(
+            byteCount: bytes,
+            alignment: hugePages ? HugePages.size : MemoryLayout<Float>.alignment)
         if hugePages { HugePages.advise(raw, bytes: bytes) }
         pointer = raw.bindMemory(to: Float.self, capacity: max(count, 1))
         pointer.initialize(repeating: 0, count: max(count, 1))

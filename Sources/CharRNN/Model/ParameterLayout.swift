@@ -47,7 +47,8 @@ public struct ParameterLayout: Sendable {
             offset += shape.reduce(1, *)
             return start
         }
-        embeddingOffset = config.input == .embedding
+        embeddingOffset =
+            config.input == .embedding
             ? add("embedding", "embeddings", [config.vocabSize, config.embeddingDim]) : nil
         var inputWidth = config.inputWidth
         var offsets: [RecurrentOffsets] = []

@@ -6,7 +6,8 @@ extension Model {
         var rows: [(String, String, Int)] = []
         let t = "(None, None"
         if config.input == .embedding {
-            rows.append(("embedding (Embedding)", "\(t), \(config.embeddingDim))", config.vocabSize * config.embeddingDim))
+            rows.append(
+                ("embedding (Embedding)", "\(t), \(config.embeddingDim))", config.vocabSize * config.embeddingDim))
         }
         for (i, layer) in config.layers.enumerated() {
             let count = layout.tensors.filter { $0.layer == "rnn\(i)" }.reduce(0) { $0 + $1.count }
@@ -20,10 +21,12 @@ extension Model {
         func pad(_ s: String, _ w: Int) -> String { s + String(repeating: " ", count: max(0, w - s.count)) }
         let grouped = Model.grouped
         let rule = String(repeating: "─", count: widths.0 + widths.1 + widths.2)
-        var lines = ["Model: \"charrnn\" (vocabulary \(config.vocabSize), input \(config.input.rawValue)\(config.dropout > 0 ? ", dropout \(config.dropout)" : ""))",
-                     rule,
-                     pad("Layer (type)", widths.0) + pad("Output Shape", widths.1) + "Param #",
-                     rule]
+        var lines = [
+            "Model: \"charrnn\" (vocabulary \(config.vocabSize), input \(config.input.rawValue)\(config.dropout > 0 ? ", dropout \(config.dropout)" : ""))",
+            rule,
+            pad("Layer (type)", widths.0) + pad("Output Shape", widths.1) + "Param #",
+            rule
+        ]
         for row in rows { lines.append(pad(row.0, widths.0) + pad(row.1, widths.1) + grouped(row.2)) }
         lines.append(rule)
         lines.append("Total params: \(grouped(parameterCount)) (\(parameterCount * 4 / 1024) KB)")

@@ -76,8 +76,10 @@ extension Model {
     /// - Returns: loss and accuracy of the count − 1 predictions.
     /// - Throws: `CharRNNError.outOfMemory` when the pass's buffers would not fit,
     ///   `CharRNNError.notFinite` when a distribution overflows, what `body` throws.
-    package func trace(indices: [Int32], interrupt: (() -> Bool)? = nil,
-                       body: (TraceChunk) throws -> Void) throws -> BatchResult {
+    package func trace(
+        indices: [Int32], interrupt: (() -> Bool)? = nil,
+        body: (TraceChunk) throws -> Void
+    ) throws -> BatchResult {
         try MemoryBudget.ensure(traceWorkingBytes, for: "tracing a text")
         let V = config.vocabSize
         let result = try sequentialPass(indices, probabilities: nil, interrupt: interrupt) { start, steps, graph in
@@ -102,18 +104,23 @@ extension Model {
     /// - Throws: `CharRNNError.unknownCharacter` (without `skipUnknown`), `CharRNNError.invalidArgument`
     ///   when no character is left, `CharRNNError.outOfMemory` when the results (n × (V + state width)
     ///   floats) would not fit, `CharRNNError.notFinite` when the model's numbers overflow on this text.
-    public func trace(_ text: [Unicode.Scalar], skipUnknown: Bool = false,
-                      interrupt: (() -> Bool)? = nil) throws -> Trace {
+    public func trace(
+        _ text: [Unicode.Scalar], skipUnknown: Bool = false,
+        interrupt: (() -> Bool)? = nil
+    ) throws -> Trace {
         let encoded = try vocabulary.encode(text, skipUnknown: skipUnknown)
         let indices = encoded.indices
         let n = indices.count
         guard n >= 1 else { throw CharRNNError.invalidArgument("a trace needs at least 1 known character, got 0") }
         let V = config.vocabSize
-        try MemoryBudget.ensure(Double(n) * Double(V + traceStateWidth) * 4 + Double(n) * 4,
-                                for: "the trace of \(n) characters")
+        try MemoryBudget.ensure(
+            Double(n) * Double(V + traceStateWidth) * 4 + Double(n) * 4,
+            for: "the trace of \(n) characters")
         var probabilities = [Float](repeating: 0, count: n * V)
         var hidden = config.layers.map { [Float](repeating: 0, count: n * $0.units) }
-        var cells: [[Float]?] = config.layers.map { $0.cell == .lstm ? [Float](repeating: 0, count: n * $0.units) : nil }
+        var cells: [[Float]?] = config.layers.map {
+            $0.cell == .lstm ? [Float](repeating: 0, count: n * $0.units) : nil
+        }
         /// Copies a chunk's rows (`width` floats each) to their place in `array`.
         func place(_ rows: UnsafePointer<Float>, _ chunk: TraceChunk, width: Int, into array: inout [Float]) {
             array.withUnsafeMutableBufferPointer { out in
@@ -134,8 +141,9 @@ extension Model {
         let layers = config.layers.enumerated().map { l, layer in
             Trace.Layer(cell: layer.cell, units: layer.units, hidden: hidden[l], cellState: cells[l])
         }
-        return Trace(characters: indices.map { vocabulary.characters[Int($0)] }, indices: indices,
-                     skippedCount: encoded.skippedCount, vocabularySize: V, probabilities: probabilities,
-                     layers: layers, result: result)
+        return Trace(
+            characters: indices.map { vocabulary.characters[Int($0)] }, indices: indices,
+            skippedCount: encoded.skippedCount, vocabularySize: V, probabilities: probabilities,
+            layers: layers, result: result)
     }
 }

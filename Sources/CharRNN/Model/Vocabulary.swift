@@ -50,7 +50,9 @@ public struct Vocabulary: Equatable, Sendable {
     /// Maps text to indices, normalised first, either refusing or skipping characters the vocabulary lacks.
     /// - Returns: the indices and the distinct skipped characters, in order of appearance.
     /// - Throws: `CharRNNError.unknownCharacter` listing them, unless `skipUnknown`.
-    public func encode(_ text: [Unicode.Scalar], skipUnknown: Bool) throws -> (indices: [Int32], skipped: [Unicode.Scalar], skippedCount: Int) {
+    public func encode(_ text: [Unicode.Scalar], skipUnknown: Bool) throws -> (
+        indices: [Int32], skipped: [Unicode.Scalar], skippedCount: Int
+    ) {
         var indices: [Int32] = []
         indices.reserveCapacity(text.count)
         var skipped: [Unicode.Scalar] = []

@@ -25,7 +25,11 @@ package struct LossChart {
                 if row.trainLoss.isFinite {
                     let point = (x: Double(row.step), y: row.trainLoss)
                     // A validation at a reported step repeats its training loss.
-                    if let last = train.last, last.x == point.x { train[train.count - 1] = point } else { train.append(point) }
+                    if let last = train.last, last.x == point.x {
+                        train[train.count - 1] = point
+                    } else {
+                        train.append(point)
+                    }
                 }
                 if row.kind == .validation, row.valLoss.isFinite {
                     validation.append((Double(row.step), row.valLoss))
@@ -48,8 +52,10 @@ package struct LossChart {
     }
 
     /// Lines of runs, in order (matplotlib's "tab10").
-    static let palette = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
-                          "#bcbd22", "#17becf"]
+    static let palette = [
+        "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
+        "#bcbd22", "#17becf"
+    ]
     /// Points drawn per curve at most: longer curves keep every k-th point (and their last).
     static let maxPoints = 2000
 
@@ -84,36 +90,50 @@ package struct LossChart {
             <defs><clipPath id="plot-area"><rect x="\(f(plot.x))" y="\(f(plot.y))" width="\(f(plot.w))" height="\(f(plot.h))"/></clipPath></defs>
 
             """
-        s += "<text id=\"title\" x=\"\(f(w / 2))\" y=\"24\" text-anchor=\"middle\" font-size=\"16\" font-weight=\"bold\">\(LossChart.escape(title))</text>\n"
+        s +=
+            "<text id=\"title\" x=\"\(f(w / 2))\" y=\"24\" text-anchor=\"middle\" font-size=\"16\" font-weight=\"bold\">\(LossChart.escape(title))</text>\n"
         if single, let run = runs.first {
             let note: String
             if let best = run.best {
-                note = "best validation loss \(LossChart.fixed(best.y, 4)) at step \(Int(best.x))" + (best.name.map { " (\($0))" } ?? "")
+                note =
+                    "best validation loss \(LossChart.fixed(best.y, 4)) at step \(Int(best.x))"
+                    + (best.name.map { " (\($0))" } ?? "")
             } else {
                 note = run.validation.isEmpty ? "no validation yet" : ""
             }
-            s += "<text id=\"subtitle\" x=\"\(f(w / 2))\" y=\"44\" text-anchor=\"middle\" fill=\"#555\">\(LossChart.escape(note))</text>\n"
+            s +=
+                "<text id=\"subtitle\" x=\"\(f(w / 2))\" y=\"44\" text-anchor=\"middle\" fill=\"#555\">\(LossChart.escape(note))</text>\n"
         }
 
         // Grid, ticks and axes.
         s += "<g id=\"axes\" stroke=\"#e3e3e3\" stroke-width=\"1\">\n"
-        for t in xTicks { s += "<line x1=\"\(f(px(t)))\" y1=\"\(f(plot.y))\" x2=\"\(f(px(t)))\" y2=\"\(f(plot.y + plot.h))\"/>\n" }
-        for t in yTicks { s += "<line x1=\"\(f(plot.x))\" y1=\"\(f(py(t)))\" x2=\"\(f(plot.x + plot.w))\" y2=\"\(f(py(t)))\"/>\n" }
-        s += "<rect x=\"\(f(plot.x))\" y=\"\(f(plot.y))\" width=\"\(f(plot.w))\" height=\"\(f(plot.h))\" fill=\"none\" stroke=\"#888\"/>\n"
+        for t in xTicks {
+            s += "<line x1=\"\(f(px(t)))\" y1=\"\(f(plot.y))\" x2=\"\(f(px(t)))\" y2=\"\(f(plot.y + plot.h))\"/>\n"
+        }
+        for t in yTicks {
+            s += "<line x1=\"\(f(plot.x))\" y1=\"\(f(py(t)))\" x2=\"\(f(plot.x + plot.w))\" y2=\"\(f(py(t)))\"/>\n"
+        }
+        s +=
+            "<rect x=\"\(f(plot.x))\" y=\"\(f(plot.y))\" width=\"\(f(plot.w))\" height=\"\(f(plot.h))\" fill=\"none\" stroke=\"#888\"/>\n"
         s += "</g>\n<g id=\"tick-labels\" fill=\"#444\">\n"
         for t in xTicks {
-            s += "<text x=\"\(f(px(t)))\" y=\"\(f(plot.y + plot.h + 17))\" text-anchor=\"middle\">\(LossChart.stepLabel(t))</text>\n"
+            s +=
+                "<text x=\"\(f(px(t)))\" y=\"\(f(plot.y + plot.h + 17))\" text-anchor=\"middle\">\(LossChart.stepLabel(t))</text>\n"
         }
         let yDigits = LossChart.digits(for: yTicks)
         for t in yTicks {
-            s += "<text x=\"\(f(plot.x - 7))\" y=\"\(f(py(t) + 4))\" text-anchor=\"end\">\(LossChart.fixed(t, yDigits))</text>\n"
+            s +=
+                "<text x=\"\(f(plot.x - 7))\" y=\"\(f(py(t) + 4))\" text-anchor=\"end\">\(LossChart.fixed(t, yDigits))</text>\n"
         }
         s += "</g>\n"
-        s += "<text id=\"x-label\" x=\"\(f(plot.x + plot.w / 2))\" y=\"\(f(h - 14))\" text-anchor=\"middle\">step (updates)</text>\n"
+        s +=
+            "<text id=\"x-label\" x=\"\(f(plot.x + plot.w / 2))\" y=\"\(f(h - 14))\" text-anchor=\"middle\">step (updates)</text>\n"
         let yMid = plot.y + plot.h / 2
-        s += "<text id=\"y-label\" x=\"18\" y=\"\(f(yMid))\" text-anchor=\"middle\" transform=\"rotate(-90 18 \(f(yMid)))\">loss (nats per character)</text>\n"
+        s +=
+            "<text id=\"y-label\" x=\"18\" y=\"\(f(yMid))\" text-anchor=\"middle\" transform=\"rotate(-90 18 \(f(yMid)))\">loss (nats per character)</text>\n"
         if !hasData {
-            s += "<text id=\"no-data\" x=\"\(f(plot.x + plot.w / 2))\" y=\"\(f(yMid))\" text-anchor=\"middle\" fill=\"#888\">no data yet</text>\n"
+            s +=
+                "<text id=\"no-data\" x=\"\(f(plot.x + plot.w / 2))\" y=\"\(f(yMid))\" text-anchor=\"middle\" fill=\"#888\">no data yet</text>\n"
         }
 
         // The curves, clipped to the plot.
@@ -124,15 +144,18 @@ package struct LossChart {
             let valColor = single ? LossChart.palette[1] : color
             s += "<g id=\"run-\(i)\" data-label=\"\(LossChart.escape(run.label))\">\n"
             if !run.train.isEmpty {
-                s += "<polyline id=\"train-loss-\(i)\" class=\"train-loss\" stroke=\"\(trainColor)\" stroke-width=\"\(single ? "1.5" : "1.2")\" "
+                s +=
+                    "<polyline id=\"train-loss-\(i)\" class=\"train-loss\" stroke=\"\(trainColor)\" stroke-width=\"\(single ? "1.5" : "1.2")\" "
                     + "stroke-opacity=\"\(single ? "0.85" : "0.5")\" points=\"\(polyline(run.train, px, py))\"/>\n"
             }
             if !run.validation.isEmpty {
-                s += "<polyline id=\"val-loss-\(i)\" class=\"val-loss\" stroke=\"\(valColor)\" stroke-width=\"2.4\" "
+                s +=
+                    "<polyline id=\"val-loss-\(i)\" class=\"val-loss\" stroke=\"\(valColor)\" stroke-width=\"2.4\" "
                     + "points=\"\(polyline(run.validation, px, py))\"/>\n"
                 if run.validation.count <= 150 {
                     for p in run.validation {
-                        s += "<circle class=\"val-point\" cx=\"\(f(px(p.x)))\" cy=\"\(f(py(p.y)))\" r=\"2.6\" fill=\"\(valColor)\" stroke=\"none\"/>\n"
+                        s +=
+                            "<circle class=\"val-point\" cx=\"\(f(px(p.x)))\" cy=\"\(f(py(p.y)))\" r=\"2.6\" fill=\"\(valColor)\" stroke=\"none\"/>\n"
                     }
                 }
             }
@@ -143,7 +166,8 @@ package struct LossChart {
         for (i, run) in runs.enumerated() {
             if let best = run.best {
                 let name = best.name.map { " \($0)" } ?? ""
-                s += "<circle id=\"best-checkpoint-\(i)\" class=\"best-checkpoint\" cx=\"\(f(px(best.x)))\" cy=\"\(f(py(best.y)))\" r=\"6.5\" "
+                s +=
+                    "<circle id=\"best-checkpoint-\(i)\" class=\"best-checkpoint\" cx=\"\(f(px(best.x)))\" cy=\"\(f(py(best.y)))\" r=\"6.5\" "
                     + "fill=\"none\" stroke=\"#111\" stroke-width=\"2\"><title>best checkpoint\(LossChart.escape(name)): "
                     + "validation loss \(LossChart.fixed(best.y, 4)) at step \(Int(best.x))</title></circle>\n"
             }
@@ -158,37 +182,52 @@ package struct LossChart {
         enum Mark { case line(String, Double, Double), ring }
         var entries: [(Mark, String)] = []
         if single {
-            entries = [(.line(LossChart.palette[0], 1.5, 0.85), "training loss (smoothed)"),
-                       (.line(LossChart.palette[1], 2.4, 1), "validation loss"), (.ring, "best checkpoint")]
+            entries = [
+                (.line(LossChart.palette[0], 1.5, 0.85), "training loss (smoothed)"),
+                (.line(LossChart.palette[1], 2.4, 1), "validation loss"), (.ring, "best checkpoint")
+            ]
         } else {
             for (i, run) in runs.enumerated() {
                 let best = run.best.map { ", best \(LossChart.fixed($0.y, 4))" } ?? ""
-                entries.append((.line(LossChart.palette[i % LossChart.palette.count], 2.4, 1), LossChart.shorten(run.label, 70) + best))
+                entries.append(
+                    (
+                        .line(LossChart.palette[i % LossChart.palette.count], 2.4, 1),
+                        LossChart.shorten(run.label, 70) + best
+                    ))
             }
-            entries += [(.line("#666", 1.2, 0.5), "thin: training loss (smoothed)"), (.line("#666", 2.4, 1), "thick: validation loss"),
-                        (.ring, "best checkpoint")]
+            entries += [
+                (.line("#666", 1.2, 0.5), "thin: training loss (smoothed)"),
+                (.line("#666", 2.4, 1), "thick: validation loss"),
+                (.ring, "best checkpoint")
+            ]
         }
         let rowHeight = 18.0
         let textWidth = Double(entries.map { $0.1.count }.max() ?? 0) * 6.8
         let boxW = min(plot.w - 8, 44 + textWidth), boxH = Double(entries.count) * rowHeight + 10
         let x0 = plot.x + plot.w - boxW - 8, y0 = plot.y + 8
-        var s = "<g id=\"legend\">\n<rect x=\"\(f(x0))\" y=\"\(f(y0))\" width=\"\(f(boxW))\" height=\"\(f(boxH))\" fill=\"#ffffff\" "
+        var s =
+            "<g id=\"legend\">\n<rect x=\"\(f(x0))\" y=\"\(f(y0))\" width=\"\(f(boxW))\" height=\"\(f(boxH))\" fill=\"#ffffff\" "
             + "fill-opacity=\"0.88\" stroke=\"#ccc\"/>\n"
         for (k, entry) in entries.enumerated() {
             let y = y0 + 5 + rowHeight * (Double(k) + 0.5)
             switch entry.0 {
             case .line(let color, let width, let opacity):
-                s += "<line x1=\"\(f(x0 + 8))\" y1=\"\(f(y))\" x2=\"\(f(x0 + 34))\" y2=\"\(f(y))\" stroke=\"\(color)\" "
+                s +=
+                    "<line x1=\"\(f(x0 + 8))\" y1=\"\(f(y))\" x2=\"\(f(x0 + 34))\" y2=\"\(f(y))\" stroke=\"\(color)\" "
                     + "stroke-width=\"\(width)\" stroke-opacity=\"\(opacity)\"/>\n"
             case .ring:
-                s += "<circle cx=\"\(f(x0 + 21))\" cy=\"\(f(y))\" r=\"5.5\" fill=\"none\" stroke=\"#111\" stroke-width=\"2\"/>\n"
+                s +=
+                    "<circle cx=\"\(f(x0 + 21))\" cy=\"\(f(y))\" r=\"5.5\" fill=\"none\" stroke=\"#111\" stroke-width=\"2\"/>\n"
             }
-            s += "<text class=\"legend-label\" x=\"\(f(x0 + 40))\" y=\"\(f(y + 4))\">\(LossChart.escape(entry.1))</text>\n"
+            s +=
+                "<text class=\"legend-label\" x=\"\(f(x0 + 40))\" y=\"\(f(y + 4))\">\(LossChart.escape(entry.1))</text>\n"
         }
         return s + "</g>\n"
     }
 
-    private func polyline(_ points: [(x: Double, y: Double)], _ px: (Double) -> Double, _ py: (Double) -> Double) -> String {
+    private func polyline(_ points: [(x: Double, y: Double)], _ px: (Double) -> Double, _ py: (Double) -> Double)
+        -> String
+    {
         let stride = max(1, (points.count + LossChart.maxPoints - 1) / LossChart.maxPoints)
         var kept: [(x: Double, y: Double)] = []
         for (i, p) in points.enumerated() where i % stride == 0 || i == points.count - 1 { kept.append(p) }

@@ -78,8 +78,9 @@ package enum MetricsLog {
     /// One line's row; nil unless it is a JSON object with a known `kind` and a whole `step` ≥ 0.
     static func row(_ line: [UInt8]) -> MetricsRow? {
         guard let value = try? StrictJSON.parse(line, maxValues: 100), case .object = value,
-              case .string(let kindName)? = value["kind"], let kind = MetricsRow.Kind(rawValue: kindName),
-              let step = value["step"]?.exactInt else { return nil }
+            case .string(let kindName)? = value["kind"], let kind = MetricsRow.Kind(rawValue: kindName),
+            let step = value["step"]?.exactInt
+        else { return nil }
         func number(_ key: String) -> Double {
             guard case .number(let text)? = value[key], let x = Double(text), x.isFinite else { return .nan }
             return x

@@ -10,10 +10,11 @@ package enum RunSettings {
         guard let prefix = try? FileIO.read(path, prefix: 8), prefix.count == 8 else { return nil }
         let length = prefix.reversed().reduce(0) { $0 << 8 | Int($1) }
         guard length > 0, length <= maxHeader, let bytes = try? FileIO.read(path, prefix: 8 + length),
-              bytes.count == 8 + length,
-              let header = try? StrictJSON.parse(Array(bytes[8...]), maxValues: SafeTensors.maxHeaderValues),
-              case .string(let json)? = header["__metadata__"]?[Trainer.metadataKey],
-              let state = try? JSONValueDecoder.decode(CheckpointState.self, from: json, maxValues: 10_000) else { return nil }
+            bytes.count == 8 + length,
+            let header = try? StrictJSON.parse(Array(bytes[8...]), maxValues: SafeTensors.maxHeaderValues),
+            case .string(let json)? = header["__metadata__"]?[Trainer.metadataKey],
+            let state = try? JSONValueDecoder.decode(CheckpointState.self, from: json, maxValues: 10_000)
+        else { return nil }
         return state.options
     }
 
@@ -47,7 +48,7 @@ package enum RunSettings {
             ("rho", o.optimizer.kind == .rmsprop ? "\(o.optimizer.rho)" : "-"),
             ("clip norm", o.clipping.globalNorm.map { "\($0)" } ?? "off"),
             ("clip value", o.clipping.value.map { "\($0)" } ?? "off"),
-            ("lr schedule", schedule), ("seed", "\(o.seed)"),
+            ("lr schedule", schedule), ("seed", "\(o.seed)")
         ]
     }
 }

@@ -38,15 +38,18 @@ struct Batches {
             // With step 1 there are data.count − steps windows: only when that is enough does the step matter.
             guard data.count - steps >= batch else {
                 throw CharRNNError.invalidArgument(
-                    "the training text (\(data.count) characters) is shorter than one batch: \(batch) windows of \(steps) characters need at least \(batch + steps) characters")
+                    "the training text (\(data.count) characters) is shorter than one batch: \(batch) windows of \(steps) characters need at least \(batch + steps) characters"
+                )
             }
             let windows = windowStarts.count == 1 ? "1 window" : "\(windowStarts.count) windows"
             throw CharRNNError.invalidArgument(
-                "the window step \(windowStep) leaves \(windows) of \(steps) characters in the training text (\(data.count) characters), fewer than the \(batch) one batch needs (reduce the step or the batch size)")
+                "the window step \(windowStep) leaves \(windows) of \(steps) characters in the training text (\(data.count) characters), fewer than the \(batch) one batch needs (reduce the step or the batch size)"
+            )
         }
         guard batchesPerEpoch >= 1 else {
             throw CharRNNError.invalidArgument(
-                "the training text (\(data.count) characters) is shorter than one batch: batch size \(batch) × sequence length \(steps) needs at least \(batch * steps + 1) characters")
+                "the training text (\(data.count) characters) is shorter than one batch: batch size \(batch) × sequence length \(steps) needs at least \(batch * steps + 1) characters"
+            )
         }
     }
 

@@ -43,7 +43,9 @@ struct CheckpointState: Codable {
     /// The training state of a checkpoint file; nil for a plain model file.
     static func decode(_ extras: ModelFile.Extras, path: String) throws -> CheckpointState? {
         guard let json = extras.metadata[Trainer.metadataKey] else { return nil }
-        do { return try JSONValueDecoder.decode(CheckpointState.self, from: json, maxValues: 10_000) } catch CharRNNError.format(let message) {
+        do {
+            return try JSONValueDecoder.decode(CheckpointState.self, from: json, maxValues: 10_000)
+        } catch CharRNNError.format(let message) {
             throw CharRNNError.format("\(path): the training state is corrupt: \(message)")
         } catch let error as DecodingError {
             throw CharRNNError.format("\(path): the training state is corrupt: \(describe(error))")
@@ -63,7 +65,8 @@ extension Trainer {
             step: progress.step, epoch: progress.epoch, batchInEpoch: batchInEpoch, rng: rng.words,
             epochRNG: epochRNG.words, bestValLoss: CheckpointState.finite(bestValLoss),
             firstLoss: CheckpointState.finite(firstLoss), smoothedLoss: CheckpointState.finite(progress.smoothedLoss),
-            valLoss: CheckpointState.finite(progress.valLoss), valAccuracy: CheckpointState.finite(progress.valAccuracy),
+            valLoss: CheckpointState.finite(progress.valLoss),
+            valAccuracy: CheckpointState.finite(progress.valAccuracy),
             iterations: optimizer.iterations, corpusFingerprint: corpus.fingerprint,
             trainingCharacters: corpus.training.count, seconds: progress.seconds,
             options: options, bestCheckpoint: bestCheckpoint, maxChars: options.text.maxChars,
@@ -87,9 +90,13 @@ extension Trainer {
         var values: [Float] = []
         for part in graph.parts { for layer in part.layers { layer.settleCarriedState() } }
         for l in 0..<model.config.layers.count {
-            for part in graph.parts { values += UnsafeBufferPointer(start: part.layers[l].h, count: part.batch * part.layers[l].units) }
             for part in graph.parts {
-                if let c = part.layers[l].c { values += UnsafeBufferPointer(start: c, count: part.batch * part.layers[l].units) }
+                values += UnsafeBufferPointer(start: part.layers[l].h, count: part.batch * part.layers[l].units)
+            }
+            for part in graph.parts {
+                if let c = part.layers[l].c {
+                    values += UnsafeBufferPointer(start: c, count: part.batch * part.layers[l].units)
+                }
             }
         }
         return values
@@ -128,38 +135,53 @@ extension Trainer {
     }
 
     /// Like `init(resuming:corpus:options:)` for a checkpoint already read with `ModelFile.load`.
-    package convenience init(resuming checkpoint: (model: Model, extras: ModelFile.Extras), from path: String,
-                            corpus: Corpus, options: TrainingOptions) throws {
+    package convenience init(
+        resuming checkpoint: (model: Model, extras: ModelFile.Extras), from path: String,
+        corpus: Corpus, options: TrainingOptions
+    ) throws {
         let (model, extras) = checkpoint
         guard model.vocabulary == corpus.vocabulary else {
-            throw CharRNNError.unknownCharacter("cannot resume \(path): " + Corpus.difference(model.vocabulary, corpus.vocabulary))
+            throw CharRNNError.unknownCharacter(
+                "cannot resume \(path): " + Corpus.difference(model.vocabulary, corpus.vocabulary))
         }
         try self.init(corpus: corpus, options: options, model: model)
         resumedFrom = path
         guard let state = try CheckpointState.decode(extras, path: path) else { return }  // a plain model: fine-tune
         var differences: [String] = []
-        if state.corpusFingerprint != corpus.fingerprint || (state.trainingCharacters ?? corpus.training.count) != corpus.training.count {
+        if state.corpusFingerprint != corpus.fingerprint
+            || (state.trainingCharacters ?? corpus.training.count) != corpus.training.count
+        {
             differences.append("the text or its validation split")
         }
-        if state.options.batchSize != options.batchSize { differences.append("batch size \(options.batchSize), not \(state.options.batchSize)") }
-        if state.options.seqLength != options.seqLength { differences.append("sequence length \(options.seqLength), not \(state.options.seqLength)") }
-        if state.options.objective != options.objective { differences.append("objective \(options.objective.rawValue), not \(state.options.objective.rawValue)") }
+        if state.options.batchSize != options.batchSize {
+            differences.append("batch size \(options.batchSize), not \(state.options.batchSize)")
+        }
+        if state.options.seqLength != options.seqLength {
+            differences.append("sequence length \(options.seqLength), not \(state.options.seqLength)")
+        }
+        if state.options.objective != options.objective {
+            differences.append("objective \(options.objective.rawValue), not \(state.options.objective.rawValue)")
+        }
         if state.options.windowStep != options.windowStep && options.objective == .window {
             differences.append("window step \(options.windowStep), not \(state.options.windowStep)")
         }
         if state.options.optimizer.kind != options.optimizer.kind {
-            differences.append("optimizer \(options.optimizer.kind.rawValue), not \(state.options.optimizer.kind.rawValue)")
+            differences.append(
+                "optimizer \(options.optimizer.kind.rawValue), not \(state.options.optimizer.kind.rawValue)")
         }
         guard differences.isEmpty else {
-            fineTuningReason = "this run differs from the checkpoint's in " + differences.joined(separator: ", ")
+            fineTuningReason =
+                "this run differs from the checkpoint's in " + differences.joined(separator: ", ")
                 + ", so its progress restarts"
             return
         }
         // Every number is range-checked before use: a checkpoint is input like any other file.
         let limit = 1 << 40
         guard (0...limit).contains(state.step), (1...limit).contains(state.epoch),
-              (0..<batches.batchesPerEpoch).contains(state.batchInEpoch), (0...limit).contains(state.iterations),
-              state.seconds.isFinite, (0...Double(limit)).contains(state.seconds), state.rng.count == 4, state.epochRNG.count == 4 else {
+            (0..<batches.batchesPerEpoch).contains(state.batchInEpoch), (0...limit).contains(state.iterations),
+            state.seconds.isFinite, (0...Double(limit)).contains(state.seconds), state.rng.count == 4,
+            state.epochRNG.count == 4
+        else {
             throw CharRNNError.format("\(path): the training state is out of range")
         }
         let slots = (0..<optimizer.slots.count).map { extras.tensors["optimizer.slot\($0)"]?.values ?? [] }
@@ -171,8 +193,9 @@ extension Trainer {
         // Replay the epoch's window order from the generator as it was at the epoch's start.
         epochRNG = RandomGenerator(state: state.epochRNG)
         var replay = epochRNG
-        batches = try Batches(data: corpus.training, objective: options.objective, batch: options.batchSize,
-                              steps: options.seqLength, windowStep: options.windowStep)
+        batches = try Batches(
+            data: corpus.training, objective: options.objective, batch: options.batchSize,
+            steps: options.seqLength, windowStep: options.windowStep)
         batches.shuffle(using: &replay)
         rng = RandomGenerator(state: state.rng)
         bestValLoss = CheckpointState.loss(state.bestValLoss) ?? .infinity
@@ -188,8 +211,11 @@ extension Trainer {
         // The previous best may be replaced only where it was written: in the checkpoint's own folder, when
         // this run writes there too. Elsewhere (another --out, a copied folder's original) a file of that
         // name is not this run's to delete.
-        let writesBesideCheckpoint = options.outDir.map { FileIO.sameDirectory($0, FileIO.directory(of: path)) } ?? false
-        bestCheckpoint = state.bestCheckpoint.flatMap { Trainer.isBestCheckpointName($0) && writesBesideCheckpoint ? $0 : nil }
+        let writesBesideCheckpoint =
+            options.outDir.map { FileIO.sameDirectory($0, FileIO.directory(of: path)) } ?? false
+        bestCheckpoint = state.bestCheckpoint.flatMap {
+            Trainer.isBestCheckpointName($0) && writesBesideCheckpoint ? $0 : nil
+        }
         progress.totalSteps = plannedSteps
         resumedStep = state.step
     }

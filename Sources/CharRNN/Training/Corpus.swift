@@ -92,12 +92,19 @@ public struct Corpus {
         let missing = a.subtracting(b).sorted { $0.value < $1.value }
         let extra = b.subtracting(a).sorted { $0.value < $1.value }
         var parts: [String] = []
-        if !extra.isEmpty { parts.append("the corpus adds \(extra.prefix(20).map(Vocabulary.describe).joined(separator: ", "))") }
-        if !missing.isEmpty { parts.append("lacks \(missing.prefix(20).map(Vocabulary.describe).joined(separator: ", "))") }
+        if !extra.isEmpty {
+            parts.append("the corpus adds \(extra.prefix(20).map(Vocabulary.describe).joined(separator: ", "))")
+        }
+        if !missing.isEmpty {
+            parts.append("lacks \(missing.prefix(20).map(Vocabulary.describe).joined(separator: ", "))")
+        }
         if parts.isEmpty && expected.normalization != found.normalization {
-            parts.append("the model reads text normalised as \(expected.normalization.rawValue), the corpus as \(found.normalization.rawValue)")
+            parts.append(
+                "the model reads text normalised as \(expected.normalization.rawValue), the corpus as \(found.normalization.rawValue)"
+            )
         }
         if parts.isEmpty { parts.append("the same characters in a different order") }
-        return "the checkpoint's vocabulary has \(expected.count) characters, the corpus \(found.count): " + parts.joined(separator: "; ")
+        return "the checkpoint's vocabulary has \(expected.count) characters, the corpus \(found.count): "
+            + parts.joined(separator: "; ")
     }
 }

@@ -56,7 +56,8 @@ public struct OptimizerConfig: Codable, Equatable, Sendable {
             throw CharRNNError.config("learning rate must be > 0, got \(learningRate)")
         }
         guard momentum >= 0, momentum < 1, rho > 0, rho < 1, beta1 >= 0, beta1 < 1, beta2 > 0, beta2 < 1,
-              epsilon > 0, initialAccumulator >= 0 else {
+            epsilon > 0, initialAccumulator >= 0
+        else {
             throw CharRNNError.config("optimizer hyper-parameters out of range")
         }
     }
@@ -82,7 +83,9 @@ package final class Optimizer {
     package init(config: OptimizerConfig, parameterCount: Int) {
         self.config = config
         slots = (0..<config.slotCount).map { _ in ParameterBuffer(count: parameterCount) }
-        if config.kind == .adagrad { slots[0].pointer.update(repeating: config.initialAccumulator, count: parameterCount) }
+        if config.kind == .adagrad {
+            slots[0].pointer.update(repeating: config.initialAccumulator, count: parameterCount)
+        }
     }
 
     /// Restores moments and iteration count from a checkpoint.
@@ -104,8 +107,10 @@ package final class Optimizer {
     /// `parameters -= update(gradients)` at `learningRate`. The loops run in CharRNNKernels, at the
     /// CPU's vector width, with the same operations as the formulas in `OptimizerConfig`'s rules.
     /// `parameters` and `gradients` must not overlap (the C loops take them as `restrict`).
-    package func apply(parameters p: UnsafeMutablePointer<Float>, gradients g: UnsafePointer<Float>, count n: Int,
-                      learningRate lr: Float) {
+    package func apply(
+        parameters p: UnsafeMutablePointer<Float>, gradients g: UnsafePointer<Float>, count n: Int,
+        learningRate lr: Float
+    ) {
         iterations += 1
         let c = config
         let inside: Int32 = c.epsilonInsideRoot ? 1 : 0
@@ -122,8 +127,9 @@ package final class Optimizer {
             let t = Float(iterations)
             // Keras folds the bias corrections into the step size.
             let alpha = lr * (1 - powf(c.beta2, t)).squareRoot() / (1 - powf(c.beta1, t))
-            crnn_adam_update(p, g, slots[0].pointer, slots[1].pointer, n, alpha, 1 - c.beta1, 1 - c.beta2,
-                             c.epsilon)
+            crnn_adam_update(
+                p, g, slots[0].pointer, slots[1].pointer, n, alpha, 1 - c.beta1, 1 - c.beta2,
+                c.epsilon)
         case .adagrad:
             crnn_adagrad_update(p, g, slots[0].pointer, n, lr, c.epsilon, inside)
         }
@@ -173,13 +179,17 @@ public enum LearningRateSchedule: Codable, Equatable, Sendable {
     /// The schedule of a decay factor and when it applies, as `charrnn train --lr-decay` and
     /// `charrnn_train_params` give them; nil when none is given.
     /// - Throws: `CharRNNError.config` for a contradictory or incomplete combination.
-    public static func fromDecay(_ decay: Float?, every: Int?, staircase: Bool?, after: Int?) throws -> LearningRateSchedule? {
+    public static func fromDecay(_ decay: Float?, every: Int?, staircase: Bool?, after: Int?) throws
+        -> LearningRateSchedule?
+    {
         if every != nil && after != nil {
             throw CharRNNError.config("give either lr_decay_every or lr_decay_after, not both")
         }
         if staircase == true && every == nil { throw CharRNNError.config("lr_decay_staircase needs lr_decay_every") }
         guard let decay else {
-            if every != nil || after != nil { throw CharRNNError.config("lr_decay_every / lr_decay_after need lr_decay") }
+            if every != nil || after != nil {
+                throw CharRNNError.config("lr_decay_every / lr_decay_after need lr_decay")
+            }
             return nil
         }
         if decay == 1 { return .constant }

@@ -16,8 +16,9 @@ final class PackedKernels {
     /// Copies for graphs whose parts have `rows` rows (sequences) each: none below 4 rows, where the
     /// products go to BLAS's matrix–vector kernel (batch-1 evaluation), and no Uᵀ without gradients.
     convenience init(config: ModelConfig, rows: Int, computesGradients: Bool) {
-        self.init(config: config, forwardLimit: rows >= 4 ? PackedKernels.maximumFloats : 0,
-                  transposedLimit: rows >= 4 && computesGradients ? PackedKernels.maximumFloats : 0)
+        self.init(
+            config: config, forwardLimit: rows >= 4 ? PackedKernels.maximumFloats : 0,
+            transposedLimit: rows >= 4 && computesGradients ? PackedKernels.maximumFloats : 0)
     }
 
     /// - Parameters: forwardLimit, transposedLimit: the largest kernels (floats) copied forward and
@@ -35,8 +36,9 @@ final class PackedKernels {
             let panel = Int(CRNN_GEMM_PANEL)
             let ranges = layer.cell == .gru && !layer.resetAfter ? [(0, 2 * U), (2 * U, U)] : [(0, G)]
             let forward = (copiesForward ? ranges : []).map { ($0.0, $0.1, zeros(crnn_packed_size(U, $0.1, panel))) }
-            return RecurrentKernelPanels(forward: forward,
-                                         backward: copiesTransposed ? zeros(crnn_packed_size(G, U, panel)) : nil)
+            return RecurrentKernelPanels(
+                forward: forward,
+                backward: copiesTransposed ? zeros(crnn_packed_size(G, U, panel)) : nil)
         }
     }
 
@@ -62,7 +64,9 @@ final class PackedKernels {
             guard let layer else { continue }
             let U = w.units, G = w.width, kernel = w.recurrentKernel
             let panel = Int(CRNN_GEMM_PANEL)
-            for range in layer.forward { crnn_pack_panels(kernel + range.first, U, range.count, G, panel, range.panels) }
+            for range in layer.forward {
+                crnn_pack_panels(kernel + range.first, U, range.count, G, panel, range.panels)
+            }
             if let backward = layer.backward {
                 crnn_pack_panels_transposed(kernel, U, G, G, panel, backward)  // Uᵀ, straight into its panels
             }

@@ -25,8 +25,10 @@ package final class ParallelGraph {
     /// - Parameter parts: graphs to split the batch between (at most one per sequence); by default the
     ///   pool's planned parts, one per CPU (at most 8: past that the parts get too small to keep a core
     ///   busy). The split, not the threads that run it, decides the result.
-    package init(model: Model, batch: Int, steps: Int, lastStepOnly: Bool = false,
-                parts: Int = WorkerPool.parts, computesGradients: Bool = true) {
+    package init(
+        model: Model, batch: Int, steps: Int, lastStepOnly: Bool = false,
+        parts: Int = WorkerPool.parts, computesGradients: Bool = true
+    ) {
         let n = max(1, min(parts, batch))
         var starts: [Int] = []
         var parts: [TrainingGraph] = []
@@ -36,9 +38,11 @@ package final class ParallelGraph {
         for i in 0..<n {
             let size = batch / n + (i < batch % n ? 1 : 0)
             starts.append(start)
-            parts.append(TrainingGraph(model: model, batch: size, steps: steps, lastStepOnly: lastStepOnly,
-                                       computesGradients: computesGradients, sharedPackedKernels: packed,
-                                       sharedGradients: gradients))
+            parts.append(
+                TrainingGraph(
+                    model: model, batch: size, steps: steps, lastStepOnly: lastStepOnly,
+                    computesGradients: computesGradients, sharedPackedKernels: packed,
+                    sharedGradients: gradients))
             start += size
         }
         packedKernels = packed
@@ -57,16 +61,19 @@ package final class ParallelGraph {
     /// number of parts; each part's dropout generator is derived from it and the part's first sequence.
     /// Dropout masks therefore depend on how the batch is split: runs are reproducible for a given
     /// number of parts (`WorkerPool.parts` by default), whichever threads run them.
-    package func run(inputs: UnsafePointer<Int32>, targets: UnsafePointer<Int32>?, steps: Int, training: Bool,
-                    computeGradients: Bool = true, carryState: Bool, rng: inout RandomGenerator) -> BatchResult {
+    package func run(
+        inputs: UnsafePointer<Int32>, targets: UnsafePointer<Int32>?, steps: Int, training: Bool,
+        computeGradients: Bool = true, carryState: Bool, rng: inout RandomGenerator
+    ) -> BatchResult {
         let seed = rng.next()
         let targetsPerSequence = lastStepOnly ? 1 : steps
         packedKernels?.refresh(from: parts[0].weights)  // the weights may have changed; before the parts read it
         if parts.count == 1 {  // on this thread, with OpenBLAS as a pool job has it
             var partRNG = RandomGenerator(seed: seed)
             return BLASThreads.singleThreaded {
-                parts[0].run(inputs: inputs, targets: targets, steps: steps, training: training,
-                             computeGradients: computeGradients, carryState: carryState, rng: &partRNG)
+                parts[0].run(
+                    inputs: inputs, targets: targets, steps: steps, training: training,
+                    computeGradients: computeGradients, carryState: carryState, rng: &partRNG)
             }
         }
         // Every part divides its loss gradient by the whole batch's predictions, so that the parts'

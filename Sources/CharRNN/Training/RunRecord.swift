@@ -42,7 +42,9 @@ package final class RunRecord {
         while true {
             for factor in [1, 2, 5] {
                 let (k, overflow) = factor.multipliedReportingOverflow(by: scale)
-                if overflow || batchesPerEpoch / k + (batchesPerEpoch % k == 0 ? 0 : 1) <= 50 { return overflow ? Int.max : k }
+                if overflow || batchesPerEpoch / k + (batchesPerEpoch % k == 0 ? 0 : 1) <= 50 {
+                    return overflow ? Int.max : k
+                }
             }
             scale *= 10
         }
@@ -52,7 +54,8 @@ package final class RunRecord {
     /// a checkpoint folder.
     static func start(for trainer: Trainer) throws -> RunRecord? {
         guard let dir = trainer.options.outDir else { return nil }
-        let record = RunRecord(folder: dir, reportEvery: reportInterval(batchesPerEpoch: trainer.progress.batchesPerEpoch))
+        let record = RunRecord(
+            folder: dir, reportEvery: reportInterval(batchesPerEpoch: trainer.progress.batchesPerEpoch))
         try record.prepare(resumedStep: trainer.resumedStep, resumedFrom: trainer.resumedFrom)
         return record
     }
@@ -66,7 +69,8 @@ package final class RunRecord {
             return
         }
         let checkpointFolder = resumedFrom.map(FileIO.directory(of:)) ?? folder
-        let source = FileIO.sameDirectory(checkpointFolder, folder) ? path : "\(checkpointFolder)/\(RunRecord.metricsName)"
+        let source =
+            FileIO.sameDirectory(checkpointFolder, folder) ? path : "\(checkpointFolder)/\(RunRecord.metricsName)"
         // An unreadable earlier log must not stop the run: the curve then starts here.
         let earlier = (try? FileIO.read(source)) ?? []
         var kept: [UInt8] = []
@@ -112,10 +116,11 @@ package final class RunRecord {
     static func line(kind: String, _ p: TrainingProgress, bestCheckpoint: String?) -> String {
         let fields: [(String, String)] = [
             ("kind", quote(kind)), ("step", "\(p.step)"), ("epoch", number(p.epochProgress, 4)),
-            ("seconds", number(p.seconds, 3)), ("train_loss", number(p.smoothedLoss, 6)), ("val_loss", number(p.valLoss, 6)),
+            ("seconds", number(p.seconds, 3)), ("train_loss", number(p.smoothedLoss, 6)),
+            ("val_loss", number(p.valLoss, 6)),
             ("val_accuracy", number(p.valAccuracy, 6)),
             ("learning_rate", p.learningRate.isFinite ? "\(p.learningRate)" : "null"),
-            ("chars_per_s", number(p.charsPerSecond, 1)), ("best_checkpoint", bestCheckpoint.map(quote) ?? "null"),
+            ("chars_per_s", number(p.charsPerSecond, 1)), ("best_checkpoint", bestCheckpoint.map(quote) ?? "null")
         ]
         return "{" + fields.map { "\"\($0.0)\": \($0.1)" }.joined(separator: ", ") + "}\n"
     }

@@ -42,7 +42,8 @@ final class SequenceBuffers {
         outputGradients = make(tb * units)
         hGradient = make(batch * units)
         cGradient = make(batch * units)
-        allocations = [gates, h, stepScratch, outputGradients, hGradient, cGradient]
+        allocations =
+            [gates, h, stepScratch, outputGradients, hGradient, cGradient]
             + [c, aux, recurrentGradients].compactMap { $0 }
     }
 
@@ -50,9 +51,10 @@ final class SequenceBuffers {
 
     /// The current run's tensors, for the layer's batched forward and backward.
     var tensors: SequenceTensors {
-        SequenceTensors(steps: steps, batch: batch, units: units, width: width, gates: gates, h: h, c: c, aux: aux,
-                        recurrentGradients: recurrentGradients, stepScratch: stepScratch,
-                        outputGradients: outputGradients, hGradient: hGradient, cGradient: cGradient)
+        SequenceTensors(
+            steps: steps, batch: batch, units: units, width: width, gates: gates, h: h, c: c, aux: aux,
+            recurrentGradients: recurrentGradients, stepScratch: stepScratch,
+            outputGradients: outputGradients, hGradient: hGradient, cGradient: cGradient)
     }
 
     /// The outputs h[1...T] as one (T·B, U) matrix.

@@ -113,10 +113,12 @@ public final class Trainer {
         self.options = options
         self.corpus = corpus
         optimizer = Optimizer(config: options.optimizer, parameterCount: model.parameterCount)
-        batches = try Batches(data: corpus.training, objective: options.objective, batch: options.batchSize,
-                              steps: options.seqLength, windowStep: options.windowStep)
-        graph = ParallelGraph(model: model, batch: options.batchSize, steps: options.seqLength,
-                              lastStepOnly: options.objective == .window)
+        batches = try Batches(
+            data: corpus.training, objective: options.objective, batch: options.batchSize,
+            steps: options.seqLength, windowStep: options.windowStep)
+        graph = ParallelGraph(
+            model: model, batch: options.batchSize, steps: options.seqLength,
+            lastStepOnly: options.objective == .window)
         rng = RandomGenerator(seed: options.seed ^ 0x5EED)
         epochRNG = rng
         inputs = .allocate(capacity: options.batchSize * options.seqLength)
@@ -192,14 +194,16 @@ public final class Trainer {
     package func update() throws -> Bool {
         let lr = options.schedule.rate(base: options.optimizer.learningRate, step: progress.step, epoch: progress.epoch)
         batches.fill(batchInEpoch, inputs: inputs, targets: targets)
-        let result = graph.run(inputs: inputs, targets: targets, steps: options.seqLength, training: true,
-                               carryState: options.objective == .sequence && batchInEpoch > 0, rng: &rng)
+        let result = graph.run(
+            inputs: inputs, targets: targets, steps: options.seqLength, training: true,
+            carryState: options.objective == .sequence && batchInEpoch > 0, rng: &rng)
         let loss = result.meanLoss
         if firstLoss.isNaN { firstLoss = loss }
         try checkDivergence(loss, at: progress.step + 1, what: "loss")
         options.clipping.apply(graph.gradients.pointer, count: graph.gradients.count)
-        optimizer.apply(parameters: model.parameters.pointer, gradients: graph.gradients.pointer,
-                        count: model.parameterCount, learningRate: lr)
+        optimizer.apply(
+            parameters: model.parameters.pointer, gradients: graph.gradients.pointer,
+            count: model.parameterCount, learningRate: lr)
         model.weightsDidChange()
         progress.step += 1
         progress.loss = loss
@@ -240,7 +244,9 @@ public final class Trainer {
     private func holdFolder(_ dir: String) throws {
         guard folderLock < 0 else { return }
         let fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        guard fd >= 0 else { throw CharRNNError.io("cannot open the folder \(dir): \(String(cString: strerror(errno)))") }
+        guard fd >= 0 else {
+            throw CharRNNError.io("cannot open the folder \(dir): \(String(cString: strerror(errno)))")
+        }
         guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
             close(fd)
             throw CharRNNError.io("another training run is writing to \(dir) right now; use another folder")
@@ -284,9 +290,11 @@ public final class Trainer {
         validatedAtStep = progress.step
         var keepGoing = true
         if validates {
-            let result = options.objective == .window
-                ? try model.evaluateWindows(corpus.validation, window: options.seqLength, step: options.windowStep,
-                                            batch: options.batchSize)
+            let result =
+                options.objective == .window
+                ? try model.evaluateWindows(
+                    corpus.validation, window: options.seqLength, step: options.windowStep,
+                    batch: options.batchSize)
                 : try model.evaluateStreams(corpus.validation, batch: options.batchSize, steps: options.seqLength)
             progress.valLoss = result.meanLoss
             progress.valAccuracy = result.count > 0 ? Double(result.correct) / Double(result.count) : .nan

@@ -84,18 +84,23 @@ final class TrainingGraph {
     ///   - steps: the longest sequence (T).
     ///   - lastStepOnly: predict only after the last character of each sequence.
     ///   - computesGradients: allocate the gradient buffer (evaluation-only graphs do without).
-    convenience init(model: Model, batch: Int, steps: Int, lastStepOnly: Bool = false,
-                            computesGradients: Bool = true) {
-        self.init(model: model, batch: batch, steps: steps, lastStepOnly: lastStepOnly,
-                  computesGradients: computesGradients, sharedPackedKernels: nil)
+    convenience init(
+        model: Model, batch: Int, steps: Int, lastStepOnly: Bool = false,
+        computesGradients: Bool = true
+    ) {
+        self.init(
+            model: model, batch: batch, steps: steps, lastStepOnly: lastStepOnly,
+            computesGradients: computesGradients, sharedPackedKernels: nil)
     }
 
     /// - Parameters:
     ///   - sharedPackedKernels: kept up to date by the caller; nil makes the graph its own.
     ///   - sharedGradients: the buffer the weight gradients go to, shared with other graphs (ParallelGraph);
     ///     nil makes the graph its own.
-    init(model: Model, batch: Int, steps: Int, lastStepOnly: Bool, computesGradients: Bool,
-         sharedPackedKernels: PackedKernels?, sharedGradients: ParameterBuffer? = nil) {
+    init(
+        model: Model, batch: Int, steps: Int, lastStepOnly: Bool, computesGradients: Bool,
+        sharedPackedKernels: PackedKernels?, sharedGradients: ParameterBuffer? = nil
+    ) {
         precondition(batch >= 1 && steps >= 1, "validated by callers")
         self.model = model
         self.batch = batch
@@ -108,7 +113,8 @@ final class TrainingGraph {
         head = HeadWeights(base: model.parameters.pointer, layout: model.layout)
         headGradient = HeadWeights(base: gradients.pointer, layout: model.layout)
         layers = config.layers.map { SequenceBuffers(layer: $0, steps: steps, batch: batch) }
-        packedKernels = sharedPackedKernels ?? PackedKernels(config: config, rows: batch, computesGradients: computesGradients)
+        packedKernels =
+            sharedPackedKernels ?? PackedKernels(config: config, rows: batch, computesGradients: computesGradients)
         refreshesPackedKernels = sharedPackedKernels == nil
 
         var allocations: [UnsafeMutableRawPointer] = []
@@ -152,14 +158,17 @@ final class TrainingGraph {
     ///   - carryState: start from the state the previous batch ended in, instead of zeros.
     ///   - probabilities: when non-nil, receives the (N, V) output distributions, N = T·B time-major
     ///     (or B with `lastStepOnly`).
-    func run(inputs: UnsafePointer<Int32>, targets batchTargets: UnsafePointer<Int32>?, steps: Int,
-                    training: Bool, computeGradients: Bool, carryState: Bool,
-                    rng: inout RandomGenerator,
-                    probabilities: UnsafeMutablePointer<Float>? = nil) -> BatchResult {
+    func run(
+        inputs: UnsafePointer<Int32>, targets batchTargets: UnsafePointer<Int32>?, steps: Int,
+        training: Bool, computeGradients: Bool, carryState: Bool,
+        rng: inout RandomGenerator,
+        probabilities: UnsafeMutablePointer<Float>? = nil
+    ) -> BatchResult {
         if computeGradients { gradients.zero() }
-        let result = run(inputs: inputs, targets: batchTargets, steps: steps, training: training,
-                         backward: computeGradients ? .ownPredictions : nil, carryState: carryState,
-                         rng: &rng, probabilities: probabilities)
+        let result = run(
+            inputs: inputs, targets: batchTargets, steps: steps, training: training,
+            backward: computeGradients ? .ownPredictions : nil, carryState: carryState,
+            rng: &rng, probabilities: probabilities)
         accumulateWeightGradients(share: 0, of: 1)
         weightGradientsAdded()
         return result
@@ -175,9 +184,11 @@ final class TrainingGraph {
     /// Runs one batch as `run(…computeGradients:…)`, with backward (when `backward` is not nil) stopping
     /// short of the weight gradients: those are left for `accumulateWeightGradients`, which adds them to
     /// `gradients` without zeroing it first.
-    func run(inputs: UnsafePointer<Int32>, targets batchTargets: UnsafePointer<Int32>?, steps: Int,
-             training: Bool, backward divisor: LossDivisor?, carryState: Bool, rng: inout RandomGenerator,
-             probabilities: UnsafeMutablePointer<Float>? = nil) -> BatchResult {
+    func run(
+        inputs: UnsafePointer<Int32>, targets batchTargets: UnsafePointer<Int32>?, steps: Int,
+        training: Bool, backward divisor: LossDivisor?, carryState: Bool, rng: inout RandomGenerator,
+        probabilities: UnsafeMutablePointer<Float>? = nil
+    ) -> BatchResult {
         let B = batch, T = steps, V = model.config.vocabSize
         for layer in layers { layer.startRun(steps: T, carry: carryState) }
         for b in 0..<B { for t in 0..<T { tokens[t * B + b] = inputs[b * T + t] } }
@@ -199,10 +210,11 @@ final class TrainingGraph {
         if let probabilities { probabilities.update(from: logits, count: n * V) }
         pendingWeightGradients = nil
         if let divisor, gradients.count == model.layout.totalCount, result.count > 0 {
-            let predictions = switch divisor {
-            case .ownPredictions: result.count
-            case .predictions(let count): count
-            }
+            let predictions =
+                switch divisor {
+                case .ownPredictions: result.count
+                case .predictions(let count): count
+                }
             backward(steps: T, rows: n, dividingBy: predictions, applyDropout: applyDropout)
             pendingWeightGradients = PendingWeightGradients(steps: T, rows: n, applyDropout: applyDropout)
         }
@@ -220,8 +232,9 @@ final class TrainingGraph {
             if l == 0 {
                 firstLayerProjection(w, into: s.gates, rows: tb)
             } else {
-                sgemm(m: tb, n: w.width, k: w.inputWidth, a: layerOutput(l - 1, applyDropout), lda: w.inputWidth,
-                      b: w.kernel, ldb: w.width, beta: 1, c: s.gates, ldc: w.width)
+                sgemm(
+                    m: tb, n: w.width, k: w.inputWidth, a: layerOutput(l - 1, applyDropout), lda: w.inputWidth,
+                    b: w.kernel, ldb: w.width, beta: 1, c: s.gates, ldc: w.width)
             }
             w.forward(s.tensors, packed: packedKernels?.layer(l))
             if applyDropout {
@@ -321,11 +334,13 @@ final class TrainingGraph {
         let top = layers[last]
         if lastStepOnly {
             top.outputGradients.update(repeating: 0, count: tb * U)
-            sgemm(transB: true, m: B, n: U, k: V, a: logits, lda: V, b: head.kernel, ldb: V, beta: 0,
-                  c: top.outputGradients + (T - 1) * B * U, ldc: U)
+            sgemm(
+                transB: true, m: B, n: U, k: V, a: logits, lda: V, b: head.kernel, ldb: V, beta: 0,
+                c: top.outputGradients + (T - 1) * B * U, ldc: U)
         } else {
-            sgemm(transB: true, m: n, n: U, k: V, a: logits, lda: V, b: head.kernel, ldb: V, beta: 0,
-                  c: top.outputGradients, ldc: U)
+            sgemm(
+                transB: true, m: n, n: U, k: V, a: logits, lda: V, b: head.kernel, ldb: V, beta: 0,
+                c: top.outputGradients, ldc: U)
         }
         if applyDropout { multiply(top.outputGradients, by: dropoutMasks[last], count: tb * U) }
 
@@ -335,12 +350,14 @@ final class TrainingGraph {
             // s.gates now holds dL/d(input projection) (T·B, G·U).
             if l > 0 {
                 let below = layers[l - 1]
-                sgemm(transB: true, m: tb, n: w.inputWidth, k: w.width, a: s.gates, lda: w.width,
-                      b: w.kernel, ldb: w.width, beta: 0, c: below.outputGradients, ldc: w.inputWidth)
+                sgemm(
+                    transB: true, m: tb, n: w.inputWidth, k: w.width, a: s.gates, lda: w.width,
+                    b: w.kernel, ldb: w.width, beta: 0, c: below.outputGradients, ldc: w.inputWidth)
                 if applyDropout { multiply(below.outputGradients, by: dropoutMasks[l - 1], count: tb * w.inputWidth) }
             } else if let dx = denseInputGradient {
-                sgemm(transB: true, m: tb, n: config.embeddingDim, k: w.width, a: s.gates, lda: w.width,
-                      b: w.kernel, ldb: w.width, beta: 0, c: dx, ldc: config.embeddingDim)
+                sgemm(
+                    transB: true, m: tb, n: config.embeddingDim, k: w.width, a: s.gates, lda: w.width,
+                    b: w.kernel, ldb: w.width, beta: 0, c: dx, ldc: config.embeddingDim)
             }
         }
     }
@@ -363,8 +380,9 @@ final class TrainingGraph {
         let V = config.vocabSize, tb = T * batch
         let last = weights.count - 1, U = weights[last].units
         let headColumns = ownedColumns(V)
-        addTransposedProduct(headInput(steps: T, applyDropout: applyDropout), m: U, k: n, lda: U, logits, ldb: V,
-                             into: headGradient.kernel, ldc: V, columns: headColumns)
+        addTransposedProduct(
+            headInput(steps: T, applyDropout: applyDropout), m: U, k: n, lda: U, logits, ldb: V,
+            into: headGradient.kernel, ldc: V, columns: headColumns)
         if let db = headGradient.bias { columnSums(logits, rows: n, columns: headColumns, rowStride: V, into: db) }
         for l in 0...last {
             let w = weights[l], g = gradientViews[l], s = layers[l], G = w.width
@@ -372,11 +390,13 @@ final class TrainingGraph {
             if let db = g.inputBias { columnSums(s.gates, rows: tb, columns: columns, rowStride: G, into: db) }
             w.accumulateRecurrentGradient(into: g, s.tensors, columns: columns)
             if l > 0 {
-                addTransposedProduct(layerOutput(l - 1, applyDropout), m: w.inputWidth, k: tb, lda: w.inputWidth,
-                                     s.gates, ldb: G, into: g.kernel, ldc: G, columns: columns)
+                addTransposedProduct(
+                    layerOutput(l - 1, applyDropout), m: w.inputWidth, k: tb, lda: w.inputWidth,
+                    s.gates, ldb: G, into: g.kernel, ldc: G, columns: columns)
             } else {
-                firstLayerWeightGradients(g, dz: s.gates, width: G, rows: tb, columns: columns,
-                                          embeddingColumns: ownedColumns(config.embeddingDim))
+                firstLayerWeightGradients(
+                    g, dz: s.gates, width: G, rows: tb, columns: columns,
+                    embeddingColumns: ownedColumns(config.embeddingDim))
             }
         }
     }
@@ -387,17 +407,21 @@ final class TrainingGraph {
 
     /// The first layer's input kernel gradient (columns `columns`), and the embedding table's (columns
     /// `embeddingColumns` of the embedding).
-    private func firstLayerWeightGradients(_ g: RecurrentWeights, dz: UnsafePointer<Float>, width G: Int, rows: Int,
-                                           columns: Range<Int>, embeddingColumns: Range<Int>) {
+    private func firstLayerWeightGradients(
+        _ g: RecurrentWeights, dz: UnsafePointer<Float>, width G: Int, rows: Int,
+        columns: Range<Int>, embeddingColumns: Range<Int>
+    ) {
         switch config.input {
         case .onehot:  // scatter-add: the gradient of a gathered row goes back to that row
-            scatterAddRows(dz, rows: rows, columns: columns, srcStride: G, indices: tokens, into: g.kernel, dstStride: G)
+            scatterAddRows(
+                dz, rows: rows, columns: columns, srcStride: G, indices: tokens, into: g.kernel, dstStride: G)
         case .embedding:
             guard let x = denseInput, let dx = denseInputGradient, let dTable = headGradient.embedding else { return }
             let E = config.embeddingDim
             addTransposedProduct(x, m: E, k: rows, lda: E, dz, ldb: G, into: g.kernel, ldc: G, columns: columns)
-            scatterAddRows(dx, rows: rows, columns: embeddingColumns, srcStride: E, indices: tokens, into: dTable,
-                           dstStride: E)
+            scatterAddRows(
+                dx, rows: rows, columns: embeddingColumns, srcStride: E, indices: tokens, into: dTable,
+                dstStride: E)
         case .scalar:
             guard let x = denseInput else { return }
             let j0 = columns.lowerBound, width = columns.count, dst = g.kernel + j0

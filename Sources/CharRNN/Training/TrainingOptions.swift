@@ -51,7 +51,7 @@ public struct TrainingOptions: Codable, Equatable, Sendable {
 
     enum CodingKeys: String, CodingKey {
         case cell, layers, hidden, embedding, dropout, objective, seqLength, windowStep, batchSize, optimizer,
-             clipping, schedule, epochs, maxSteps, maxTime, seed, evalEvery, outDir
+            clipping, schedule, epochs, maxSteps, maxTime, seed, evalEvery, outDir
     }
 
     /// The defaults: a 2-layer LSTM of 128 units, batches of 50 sequences of 50 characters, Adam at
@@ -61,28 +61,52 @@ public struct TrainingOptions: Codable, Equatable, Sendable {
     /// Checks ranges, naming the bad option.
     /// - Throws: `CharRNNError.config`.
     public func validate() throws {
-        guard layers >= 1, layers <= ModelConfig.maxLayers else { throw CharRNNError.config("layers must be in 1...\(ModelConfig.maxLayers), got \(layers)") }
-        guard hidden >= 1, hidden <= ModelConfig.maxUnits else { throw CharRNNError.config("hidden must be in 1...\(ModelConfig.maxUnits), got \(hidden)") }
-        guard embedding >= 0, embedding <= ModelConfig.maxUnits else { throw CharRNNError.config("embedding must be in 0...\(ModelConfig.maxUnits), got \(embedding)") }
+        guard layers >= 1, layers <= ModelConfig.maxLayers else {
+            throw CharRNNError.config("layers must be in 1...\(ModelConfig.maxLayers), got \(layers)")
+        }
+        guard hidden >= 1, hidden <= ModelConfig.maxUnits else {
+            throw CharRNNError.config("hidden must be in 1...\(ModelConfig.maxUnits), got \(hidden)")
+        }
+        guard embedding >= 0, embedding <= ModelConfig.maxUnits else {
+            throw CharRNNError.config("embedding must be in 0...\(ModelConfig.maxUnits), got \(embedding)")
+        }
         guard dropout >= 0, dropout < 1 else { throw CharRNNError.config("dropout must be in [0, 1), got \(dropout)") }
-        guard seqLength >= 1, seqLength <= 100_000 else { throw CharRNNError.config("seq_length must be in 1...100000, got \(seqLength)") }
+        guard seqLength >= 1, seqLength <= 100_000 else {
+            throw CharRNNError.config("seq_length must be in 1...100000, got \(seqLength)")
+        }
         guard windowStep >= 1 else { throw CharRNNError.config("step must be >= 1, got \(windowStep)") }
-        guard batchSize >= 1, batchSize <= 100_000 else { throw CharRNNError.config("batch_size must be in 1...100000, got \(batchSize)") }
-        guard batchSize * seqLength <= 50_000_000 else { throw CharRNNError.config("batch_size × seq_length is too large") }
-        guard epochs >= 1, epochs <= 1_000_000 else { throw CharRNNError.config("epochs must be in 1...1000000, got \(epochs)") }
+        guard batchSize >= 1, batchSize <= 100_000 else {
+            throw CharRNNError.config("batch_size must be in 1...100000, got \(batchSize)")
+        }
+        guard batchSize * seqLength <= 50_000_000 else {
+            throw CharRNNError.config("batch_size × seq_length is too large")
+        }
+        guard epochs >= 1, epochs <= 1_000_000 else {
+            throw CharRNNError.config("epochs must be in 1...1000000, got \(epochs)")
+        }
         guard maxSteps >= 0, maxSteps <= 1 << 40 else { throw CharRNNError.config("max_steps must be in 0...2^40") }
         guard maxTime >= 0, maxTime.isFinite else { throw CharRNNError.config("max_time must be >= 0") }
-        guard text.valFraction >= 0, text.valFraction < 1 else { throw CharRNNError.config("val_fraction must be in [0, 1), got \(text.valFraction)") }
+        guard text.valFraction >= 0, text.valFraction < 1 else {
+            throw CharRNNError.config("val_fraction must be in [0, 1), got \(text.valFraction)")
+        }
         guard text.maxChars >= 0 else { throw CharRNNError.config("max_chars must be >= 0, got \(text.maxChars)") }
         guard evalEvery >= 0 else { throw CharRNNError.config("eval_every must be >= 0") }
-        if let v = clipping.value { guard v > 0, v.isFinite else { throw CharRNNError.config("clip_value must be > 0") } }
-        if let v = clipping.globalNorm { guard v > 0, v.isFinite else { throw CharRNNError.config("clip_norm must be > 0") } }
+        if let v = clipping.value {
+            guard v > 0, v.isFinite else { throw CharRNNError.config("clip_value must be > 0") }
+        }
+        if let v = clipping.globalNorm {
+            guard v > 0, v.isFinite else { throw CharRNNError.config("clip_norm must be > 0") }
+        }
         switch schedule {
         case .constant: break
         case .exponential(let decay, let every, _):
-            guard decay > 0, decay <= 1, every >= 1 else { throw CharRNNError.config("lr decay must be in (0, 1] every >= 1 steps") }
+            guard decay > 0, decay <= 1, every >= 1 else {
+                throw CharRNNError.config("lr decay must be in (0, 1] every >= 1 steps")
+            }
         case .perEpoch(let decay, let after):
-            guard decay > 0, decay <= 1, after >= 0 else { throw CharRNNError.config("lr decay must be in (0, 1] after >= 0 epochs") }
+            guard decay > 0, decay <= 1, after >= 0 else {
+                throw CharRNNError.config("lr decay must be in (0, 1] after >= 0 epochs")
+            }
         }
         try optimizer.validate()
     }
@@ -90,8 +114,9 @@ public struct TrainingOptions: Codable, Equatable, Sendable {
     /// The configuration of a new model for a vocabulary of `vocabSize`. It keeps the text's
     /// normalisation and, for the window objective, the window, which generation then uses by default.
     public func modelConfig(vocabSize: Int) -> ModelConfig {
-        var config = ModelConfig.stacked(cell: cell, layers: layers, units: hidden, vocabSize: vocabSize,
-                                         embeddingDim: embedding, dropout: dropout)
+        var config = ModelConfig.stacked(
+            cell: cell, layers: layers, units: hidden, vocabSize: vocabSize,
+            embeddingDim: embedding, dropout: dropout)
         config.normalization = text.normalization
         config.window = objective == .window ? seqLength : 0
         return config

@@ -73,11 +73,12 @@ public struct TrainingRun {
         if let step = trainer.resumedStep {
             start = .resumed(from: resume, step: step)
         } else {
-            start = .fineTuned(from: resume, reason: trainer.fineTuningReason ?? "it is a model file, not a training checkpoint")
+            start = .fineTuned(
+                from: resume, reason: trainer.fineTuningReason ?? "it is a model file, not a training checkpoint")
         }
         let architecture: [(String, Bool)] = [
             ("cell", settings.cell != nil), ("layers", settings.layers != nil), ("hidden", settings.hidden != nil),
-            ("embedding", settings.embedding != nil), ("dropout", settings.dropout != nil),
+            ("embedding", settings.embedding != nil), ("dropout", settings.dropout != nil)
         ]
         ignored = architecture.filter(\.1).map(\.0)
         trainer.overwritesOtherRuns = settings.overwrite

@@ -62,7 +62,9 @@ public struct TrainingSettings: Sendable {
     /// - Parameter model: the model being resumed or fine-tuned, whose architecture and text
     ///   normalisation the run keeps.
     /// - Throws: `CharRNNError.config` naming a bad or contradictory setting.
-    public func options(over base: TrainingOptions = TrainingOptions(), model: ModelConfig? = nil) throws -> TrainingOptions {
+    public func options(over base: TrainingOptions = TrainingOptions(), model: ModelConfig? = nil) throws
+        -> TrainingOptions
+    {
         var o = base
         if let model {
             if let given = givenNormalization, given != model.normalization {

@@ -32,8 +32,8 @@ void crnn_tanh(float *p, size_t n);
 /// sgemm spends much of its time packing: B is read in place, a panel of 64 columns (16 with AVX2) at a
 /// time, while blocks of 4 rows of A run over it. Each element sums its k products in order, from zero, then is added to
 /// C, so every variant (and any blocking) gives the same bits.
-void crnn_gemm_rows(size_t m, size_t n, size_t k, const float *a, size_t lda, const float *b, size_t ldb,
-                    float *c, size_t ldc, int accumulate);
+void crnn_gemm_rows(size_t m, size_t n, size_t k, const float *a, size_t lda, const float *b, size_t ldb, float *c,
+                    size_t ldc, int accumulate);
 
 /// Floats of a (k, n) matrix packed into panels `width` columns wide: n rounded up to a whole panel,
 /// times k.
@@ -46,8 +46,7 @@ void crnn_pack_panels(const float *w, size_t k, size_t n, size_t ld, size_t widt
 
 /// Packs Wᵀ of a (rows, columns) matrix W (rows `ld` floats apart) as crnn_pack_panels packs a (columns,
 /// rows) matrix: the panels of the recurrent gradient's dz · Uᵀ, straight from U.
-void crnn_pack_panels_transposed(const float *w, size_t rows, size_t columns, size_t ld, size_t width,
-                                 float *panels);
+void crnn_pack_panels_transposed(const float *w, size_t rows, size_t columns, size_t ld, size_t width, float *panels);
 
 /// Columns per panel of a B packed for crnn_gemm_panels.
 #define CRNN_GEMM_PANEL 16
@@ -56,8 +55,8 @@ void crnn_pack_panels_transposed(const float *w, size_t rows, size_t columns, si
 /// product uses its first k rows (pass `panels + first_row · 16` for rows from first_row, and
 /// `panels + first_panel · panel_rows · 16` for columns from a panel boundary). The same sums in the same
 /// order as crnn_gemm_rows: the same bits.
-void crnn_gemm_panels(size_t m, size_t n, size_t k, const float *a, size_t lda, const float *panels,
-                      size_t panel_rows, float *c, size_t ldc, int accumulate);
+void crnn_gemm_panels(size_t m, size_t n, size_t k, const float *a, size_t lda, const float *panels, size_t panel_rows,
+                      float *c, size_t ldc, int accumulate);
 
 // 8-bit weights for batch-1 generation, after ggml's Q8_0: a (k, n) matrix W is cut into blocks of
 // CRNN_Q8_BLOCK rows; within a block each column has its own scale (max |w| / 127) and int8 values. The
@@ -105,8 +104,7 @@ void crnn_lstm_cell_update(size_t rows, size_t units, const float *gates, const 
 /// dL/dc_t from step t+1; `c_previous` c_{t-1}; `tanh_c` tanh(c_t). Out: `gates` becomes dL/d(gate
 /// pre-activations), `c_gradient` dL/dc_{t-1}'s part through the forget gate.
 void crnn_lstm_backward_step(size_t rows, size_t units, float *gates, const float *output_gradient,
-                             const float *h_gradient, float *c_gradient, const float *c_previous,
-                             const float *tanh_c);
+                             const float *h_gradient, float *c_gradient, const float *c_previous, const float *tanh_c);
 
 // MARK: training's elementwise loops (training_elementwise.c)
 
@@ -116,8 +114,8 @@ void crnn_column_sums(const float *m, size_t rows, size_t width, size_t stride, 
 
 /// dst[indices[r] · dst_stride + j] += src[r · src_stride + j] for r < rows, j < width, rows in order
 /// (the gradient of a gathered row goes back to that row: one-hot input, embeddings).
-void crnn_scatter_add_rows(const float *src, size_t rows, size_t width, size_t src_stride,
-                           const int32_t *indices, float *dst, size_t dst_stride);
+void crnn_scatter_add_rows(const float *src, size_t rows, size_t width, size_t src_stride, const int32_t *indices,
+                           float *dst, size_t dst_stride);
 
 // MARK: the optimizers' update rules (optimizer_updates.c)
 //
@@ -129,8 +127,8 @@ void crnn_scatter_add_rows(const float *src, size_t rows, size_t width, size_t s
 void crnn_sgd_update(float *p, const float *g, size_t n, float learning_rate);
 /// velocity = momentum · velocity − learning_rate · g; p += velocity, or with `nesterov`
 /// p += momentum · velocity − learning_rate · g.
-void crnn_momentum_update(float *p, const float *g, float *velocity, size_t n, float learning_rate,
-                          float momentum, int nesterov);
+void crnn_momentum_update(float *p, const float *g, float *velocity, size_t n, float learning_rate, float momentum,
+                          int nesterov);
 /// average = ρ · average + (1 − ρ) · g²; p −= learning_rate · g / root(average), where root(v) is
 /// √(v + ε) with `epsilon_inside_root`, else √v + ε.
 void crnn_rmsprop_update(float *p, const float *g, float *average, size_t n, float learning_rate, float rho,
@@ -140,8 +138,8 @@ void crnn_rmsprop_update(float *p, const float *g, float *average, size_t n, flo
 void crnn_adam_update(float *p, const float *g, float *m, float *v, size_t n, float alpha, float one_minus_beta1,
                       float one_minus_beta2, float epsilon);
 /// accumulator += g²; p −= learning_rate · g / root(accumulator), root as for RMSprop.
-void crnn_adagrad_update(float *p, const float *g, float *accumulator, size_t n, float learning_rate,
-                         float epsilon, int epsilon_inside_root);
+void crnn_adagrad_update(float *p, const float *g, float *accumulator, size_t n, float learning_rate, float epsilon,
+                         int epsilon_inside_root);
 
 // MARK: threads (pool.c, whose opening comment is the policy: size, users, one job at a time, OpenBLAS)
 

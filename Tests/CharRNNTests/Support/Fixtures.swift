@@ -17,14 +17,17 @@ enum Fixtures {
         return model
     }
 
-    static func config(_ cell: CellKind, layers: Int = 1, units: Int = 5, input: InputEncoding = .onehot,
-                       gate: GateActivation = .sigmoid, activation: Activation = .tanh, resetAfter: Bool = true,
-                       useBias: Bool = true, head: HeadConfig.HeadActivation = .softmax, dropout: Float = 0) -> ModelConfig {
+    static func config(
+        _ cell: CellKind, layers: Int = 1, units: Int = 5, input: InputEncoding = .onehot,
+        gate: GateActivation = .sigmoid, activation: Activation = .tanh, resetAfter: Bool = true,
+        useBias: Bool = true, head: HeadConfig.HeadActivation = .softmax, dropout: Float = 0
+    ) -> ModelConfig {
         ModelConfig(
             vocabSize: 9, input: input, embeddingDim: input == .embedding ? 4 : 0,
             layers: (0..<layers).map { i in
-                LayerConfig(cell: cell, units: units + i, activation: activation, recurrentActivation: gate,
-                            useBias: useBias, resetAfter: resetAfter)
+                LayerConfig(
+                    cell: cell, units: units + i, activation: activation, recurrentActivation: gate,
+                    useBias: useBias, resetAfter: resetAfter)
             },
             dropout: dropout, head: HeadConfig(activation: head, useBias: useBias))
     }
@@ -54,7 +57,7 @@ enum Fixtures {
             ("lstm no bias, linear head", config(.lstm, useBias: false, head: .linear)),
             ("stacked lstm x3", config(.lstm, layers: 3)),
             ("stacked gru x2 reset_before", config(.gru, layers: 2, resetAfter: false)),
-            ("stacked rnn x2 embedding", config(.rnn, layers: 2, input: .embedding)),
+            ("stacked rnn x2 embedding", config(.rnn, layers: 2, input: .embedding))
         ]
     }
 }

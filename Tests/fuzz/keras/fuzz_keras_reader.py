@@ -42,12 +42,13 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 KERAS_SOURCES = HERE.parents[2] / "bindings" / "python" / "charrnn" / "keras"
 ADDRESS_SPACE = 2 << 30
-CANARY = 31337.25            # every float32 in canary.bin and canary.h5
-_ALLOCATION_FAILURE = re.compile(r"out of memory|memory allocation failed|can't allocate|cannot allocate",
-                                 re.IGNORECASE)
+CANARY = 31337.25  # every float32 in canary.bin and canary.h5
+_ALLOCATION_FAILURE = re.compile(
+    r"out of memory|memory allocation failed|can't allocate|cannot allocate", re.IGNORECASE
+)
 
-reader = None                # the tree's charrnn.keras._reader, loaded by prepare()
-_scratch = None              # folder of the input file, the canaries and TMPDIR
+reader = None  # the tree's charrnn.keras._reader, loaded by prepare()
+_scratch = None  # folder of the input file, the canaries and TMPDIR
 
 
 class PropertyViolation(AssertionError):
@@ -83,17 +84,17 @@ def prepare() -> None:
     import numpy as np
 
     reader = load_reader()
-    importlib.import_module("charrnn_keras_tree._hdf5")   # imports h5py now, not inside the first input
+    importlib.import_module("charrnn_keras_tree._hdf5")  # imports h5py now, not inside the first input
     _scratch = Path(tempfile.mkdtemp(prefix="fuzz-keras-"))
     values = np.full(4096, CANARY, np.float32)
     (_scratch / "canary.bin").write_bytes(values.tobytes())
-    with h5py.File(_scratch / "canary.h5", "w") as f:   # the seeds' LSTM kernel is (4, 8)
+    with h5py.File(_scratch / "canary.h5", "w") as f:  # the seeds' LSTM kernel is (4, 8)
         for name in ("g/kernel", "kernel", "x"):
             f[name] = values[:32].reshape(4, 8)
     (_scratch / "tmp").mkdir()
     atexit.register(shutil.rmtree, _scratch, True)
     tempfile.tempdir = str(_scratch / "tmp")
-    os.chdir(_scratch)   # relative external names resolve against the working folder too
+    os.chdir(_scratch)  # relative external names resolve against the working folder too
 
 
 # ------------------------------------------------------------------------------------------------
@@ -126,8 +127,9 @@ def _check_refusal(exc: BaseException) -> None:
     seen = exc
     while seen is not None:
         if isinstance(seen, MemoryError) or _ALLOCATION_FAILURE.search(str(seen)):
-            raise PropertyViolation(f"refused only because an allocation failed (a size went unchecked): "
-                                    f"{exc}") from exc
+            raise PropertyViolation(
+                f"refused only because an allocation failed (a size went unchecked): {exc}"
+            ) from exc
         seen = seen.__cause__ or seen.__context__
 
 
@@ -145,9 +147,42 @@ def _check_model(model) -> None:
 # mutations
 
 
-INTERESTING = [0, 1, -1, 2, 3, 7, 255, 256, 16384, 16385, 65535, 65536, 2 ** 21, 2 ** 21 + 1, 2 ** 31 - 1,
-               2 ** 31, 2 ** 32, 2 ** 63, 10 ** 9, 10 ** 30, 1e308, 1e309, -1e309, 0.5, True, False, None, "",
-               "12", "x" * 64, [], {}, [1, 2], {"a": 1}]
+INTERESTING = [
+    0,
+    1,
+    -1,
+    2,
+    3,
+    7,
+    255,
+    256,
+    16384,
+    16385,
+    65535,
+    65536,
+    2**21,
+    2**21 + 1,
+    2**31 - 1,
+    2**31,
+    2**32,
+    2**63,
+    10**9,
+    10**30,
+    1e308,
+    1e309,
+    -1e309,
+    0.5,
+    True,
+    False,
+    None,
+    "",
+    "12",
+    "x" * 64,
+    [],
+    {},
+    [1, 2],
+    {"a": 1},
+]
 
 
 def mutate(data: bytes, max_size: int, seed: int, bytes_mutator) -> bytes:
@@ -172,7 +207,7 @@ def _mutate_archive(data, rng, bytes_mutator, max_size):
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as z:
             members = [(info.filename, z.read(info)) for info in z.infolist()]
-    except Exception:   # not a readable archive: leave it to the byte mutator
+    except Exception:  # not a readable archive: leave it to the byte mutator
         return None
     if not members:
         return None
@@ -207,6 +242,7 @@ def _mutate_json(content: bytes, rng) -> bytes:
             for index in range(len(node)):
                 nodes.append((node, index))
                 walk(node[index])
+
     walk(value)
     if not nodes:
         return content
@@ -228,8 +264,8 @@ def _mutate_digits(data: bytes, rng):
         return None
     m = rng.choice(numbers)
     width = m.end(1) - m.start(1)
-    new = str(rng.choice([0, 1, rng.randrange(10 ** width)])).rjust(width, "0" if rng.random() < 0.5 else " ")
-    return data[:m.start(1)] + new[-width:].encode() + data[m.end(1):]
+    new = str(rng.choice([0, 1, rng.randrange(10**width)])).rjust(width, "0" if rng.random() < 0.5 else " ")
+    return data[: m.start(1)] + new[-width:].encode() + data[m.end(1) :]
 
 
 def plain_bytes_mutation(data: bytes, max_size: int, rng=random) -> bytes:
@@ -245,12 +281,12 @@ def plain_bytes_mutation(data: bytes, max_size: int, rng=random) -> bytes:
             buf[pos] = rng.choice([0, 1, 0x7F, 0x80, 0xFF])
         elif kind == 2:
             word = rng.choice([0, 1, 0xFFFFFFFF, 0x7FFFFFFF, 0x80000000, 1 << 16]).to_bytes(4, "little")
-            buf[pos:pos + 4] = word
+            buf[pos : pos + 4] = word
         elif kind == 3:
             start, length = rng.randrange(len(buf)), rng.randrange(1, 64)
-            buf[pos:pos] = buf[start:start + length]
+            buf[pos:pos] = buf[start : start + length]
         elif kind == 4:
-            del buf[pos:pos + rng.randrange(1, 64)]
+            del buf[pos : pos + rng.randrange(1, 64)]
         else:
             buf[pos:pos] = bytes(rng.randrange(1, 16))
         if not buf:
@@ -296,20 +332,20 @@ def run_plain(seconds: float, out: Path, corpus: list, timeout: float = 20.0) ->
         watchdog.start()
         try:
             one_input(data)
-        except Exception as exc:   # KeyboardInterrupt stops the run
+        except Exception as exc:  # KeyboardInterrupt stops the run
             failures += 1
             print(f"FAILURE ({type(exc).__name__}: {exc}): saved {_save(data, out, 'crash')}", flush=True)
         finally:
             watchdog.cancel()
         runs += 1
         if rng.random() < 0.05:
-            inputs.append(data)   # keep some mutants: a crude corpus growth without coverage
+            inputs.append(data)  # keep some mutants: a crude corpus growth without coverage
     print(f"plain mutator: {runs} inputs in {seconds:.0f} s, {failures} failure(s)")
     return failures
 
 
 def _save(data: bytes, out: Path, kind: str) -> Path:
-    path = out / f"keras-{kind}-{hashlib.sha1(data).hexdigest()}"   # as libFuzzer's, with the Makefile's prefix
+    path = out / f"keras-{kind}-{hashlib.sha1(data).hexdigest()}"  # as libFuzzer's, with the Makefile's prefix
     path.write_bytes(data)
     return path
 

@@ -25,7 +25,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-V, U = 4, 2          # vocabulary and units: files of a few kilobytes
+V, U = 4, 2  # vocabulary and units: files of a few kilobytes
 RNG = np.random.default_rng(0)
 
 
@@ -76,8 +76,11 @@ def write_h5(path, config, layers, version="2.2.4", edit=None, libver="latest"):
 
 
 def lstm_weights(name, n=4, units=U, inputs=V, bias=None):
-    return [(f"{name}/kernel:0", normal(inputs, n * units)), (f"{name}/recurrent_kernel:0", normal(units, n * units)),
-            (f"{name}/bias:0", normal(*(bias or (n * units,))))]
+    return [
+        (f"{name}/kernel:0", normal(inputs, n * units)),
+        (f"{name}/recurrent_kernel:0", normal(units, n * units)),
+        (f"{name}/bias:0", normal(*(bias or (n * units,)))),
+    ]
 
 
 def dense_weights(name="dense_1", inputs=U):
@@ -85,36 +88,73 @@ def dense_weights(name="dense_1", inputs=U):
 
 
 def k2_lstm(path, edit=None, libver="latest"):
-    write_h5(path, sequential(k2_rnn("LSTM", "lstm_1", U, batch_input_shape=[None, None, V]), DENSE),
-             [("lstm_1", lstm_weights("lstm_1")), dense_weights()], edit=edit, libver=libver)
+    write_h5(
+        path,
+        sequential(k2_rnn("LSTM", "lstm_1", U, batch_input_shape=[None, None, V]), DENSE),
+        [("lstm_1", lstm_weights("lstm_1")), dense_weights()],
+        edit=edit,
+        libver=libver,
+    )
 
 
 def legacy_seeds(out: Path):
     k2_lstm(out / "ok-k2-lstm.h5")
     # Keras 1: per-gate W_g, U_g, b_g (i, c, f, o), Dense with output_dim and W, b
-    per_gate = [(f"lstm_1_{k}_{g}", normal(*shape)) for g in "icfo"
-                for k, shape in (("W", (V, U)), ("U", (U, U)), ("b", (U,)))]
-    write_h5(out / "ok-k1-lstm-per-gate.h5", {"class_name": "Sequential", "config": [
-        k2_layer("LSTM", "lstm_1", output_dim=U, input_dim=V, inner_activation="hard_sigmoid",
-                 activation="tanh", return_sequences=True),
-        k2_layer("TimeDistributedDense", "dense_1", output_dim=V, activation="softmax")]},
+    per_gate = [
+        (f"lstm_1_{k}_{g}", normal(*shape)) for g in "icfo" for k, shape in (("W", (V, U)), ("U", (U, U)), ("b", (U,)))
+    ]
+    write_h5(
+        out / "ok-k1-lstm-per-gate.h5",
+        {
+            "class_name": "Sequential",
+            "config": [
+                k2_layer(
+                    "LSTM",
+                    "lstm_1",
+                    output_dim=U,
+                    input_dim=V,
+                    inner_activation="hard_sigmoid",
+                    activation="tanh",
+                    return_sequences=True,
+                ),
+                k2_layer("TimeDistributedDense", "dense_1", output_dim=V, activation="softmax"),
+            ],
+        },
         [("lstm_1", per_gate), ("dense_1", [("dense_1_W", normal(U, V)), ("dense_1_b", normal(V))])],
-        version="1.2.2")
-    write_h5(out / "ok-k2-embedding-gru.h5", sequential(
-        k2_layer("Embedding", "embedding_1", input_dim=V, output_dim=3, batch_input_shape=[None, None]),
-        k2_rnn("GRU", "gru_1", U, reset_after=True), k2_layer("Dropout", "dropout_1", rate=0.1), DENSE),
-        [("embedding_1", [("embedding_1/embeddings:0", normal(V, 3))]),
-         ("gru_1", lstm_weights("gru_1", n=3, inputs=3, bias=(2, 3 * U))), ("dropout_1", []), dense_weights()])
-    write_h5(out / "ok-k2-cudnngru-scalar.h5", sequential(
-        k2_layer("CuDNNGRU", "cu_dnngru_1", units=U, return_sequences=True, batch_input_shape=[None, None, 1]),
-        DENSE), [("cu_dnngru_1", lstm_weights("cu_dnngru_1", n=3, inputs=1, bias=(6 * U,))), dense_weights()])
+        version="1.2.2",
+    )
+    write_h5(
+        out / "ok-k2-embedding-gru.h5",
+        sequential(
+            k2_layer("Embedding", "embedding_1", input_dim=V, output_dim=3, batch_input_shape=[None, None]),
+            k2_rnn("GRU", "gru_1", U, reset_after=True),
+            k2_layer("Dropout", "dropout_1", rate=0.1),
+            DENSE,
+        ),
+        [
+            ("embedding_1", [("embedding_1/embeddings:0", normal(V, 3))]),
+            ("gru_1", lstm_weights("gru_1", n=3, inputs=3, bias=(2, 3 * U))),
+            ("dropout_1", []),
+            dense_weights(),
+        ],
+    )
+    write_h5(
+        out / "ok-k2-cudnngru-scalar.h5",
+        sequential(
+            k2_layer("CuDNNGRU", "cu_dnngru_1", units=U, return_sequences=True, batch_input_shape=[None, None, 1]),
+            DENSE,
+        ),
+        [("cu_dnngru_1", lstm_weights("cu_dnngru_1", n=3, inputs=1, bias=(6 * U,))), dense_weights()],
+    )
 
-    def gzip_weights(f):   # chunked, gzip + shuffle + fletcher32, float64, as h5py writes them
+    def gzip_weights(f):  # chunked, gzip + shuffle + fletcher32, float64, as h5py writes them
         g = f["model_weights/lstm_1/lstm_1"]
         kernel = g["kernel:0"][()]
         del g["kernel:0"]
-        g.create_dataset("kernel:0", data=kernel.astype("f8"), chunks=(2, 4), compression="gzip", shuffle=True,
-                         fletcher32=True)
+        g.create_dataset(
+            "kernel:0", data=kernel.astype("f8"), chunks=(2, 4), compression="gzip", shuffle=True, fletcher32=True
+        )
+
     k2_lstm(out / "ok-k2-lstm-gzip.h5", gzip_weights)
 
     # libhdf5's other structures, for the byte mutations to reach: the oldest formats (symbol tables,
@@ -127,18 +167,19 @@ def legacy_seeds(out: Path):
         for i in range(12):
             g.attrs[f"note{i}"] = f"attribute {i}"
             g[f"lstm_1/extra{i}"] = np.zeros(1, "f4")
+
     k2_lstm(out / "ok-k2-lstm-dense-storage.h5", dense_storage)
 
     def chunk_indexes(f):
         g = f["model_weights/lstm_1/lstm_1"]
-        for name, maxshape in (("kernel:0", (V, 4 * U)), ("recurrent_kernel:0", (None, 4 * U)),
-                               ("bias:0", (None,))):
+        for name, maxshape in (("kernel:0", (V, 4 * U)), ("recurrent_kernel:0", (None, 4 * U)), ("bias:0", (None,))):
             data = g[name][()]
             del g[name]
             g.create_dataset(name, data=data, chunks=True, maxshape=maxshape)
         data = f["model_weights/dense_1/dense_1/kernel:0"][()]
         del f["model_weights/dense_1/dense_1/kernel:0"]
         f["model_weights/dense_1/dense_1"].create_dataset("kernel:0", data=data, chunks=(1, 2), maxshape=(None, None))
+
     k2_lstm(out / "ok-k2-lstm-chunk-indexes.h5", chunk_indexes)
 
     def compact(f):
@@ -149,59 +190,75 @@ def legacy_seeds(out: Path):
         plist.set_layout(h5py.h5d.COMPACT)
         ds = h5py.h5d.create(g.id, b"bias:0", h5py.h5t.IEEE_F32LE, h5py.h5s.create_simple(data.shape), dcpl=plist)
         ds.write(h5py.h5s.ALL, h5py.h5s.ALL, data)
+
     k2_lstm(out / "ok-k2-lstm-compact.h5", compact)
 
     def soft_link(f):
         f.move("model_weights/lstm_1/lstm_1/bias:0", "elsewhere/bias")
         f["model_weights/lstm_1/lstm_1/bias:0"] = h5py.SoftLink("/elsewhere/bias")
+
     k2_lstm(out / "ok-k2-lstm-softlink.h5", soft_link)
 
 
 def replace_kernel(make):
     """An edit that replaces the LSTM kernel of k2_lstm with what `make(f, name)` puts there."""
+
     def edit(f):
         name = "model_weights/lstm_1/lstm_1/kernel:0"
         del f[name]
         make(f, name)
+
     return edit
 
 
 def hostile_legacy_seeds(out: Path):
     shape = (V, 4 * U)
-    k2_lstm(out / "hostile-external-storage.h5", replace_kernel(
-        lambda f, n: f.create_dataset(n, shape=shape, dtype="f4", external=[("canary.bin", 0, V * 4 * U * 4)])))
-    k2_lstm(out / "hostile-external-link.h5", replace_kernel(
-        lambda f, n: f.__setitem__(n, h5py.ExternalLink("canary.h5", "/g/kernel"))))
+    k2_lstm(
+        out / "hostile-external-storage.h5",
+        replace_kernel(
+            lambda f, n: f.create_dataset(n, shape=shape, dtype="f4", external=[("canary.bin", 0, V * 4 * U * 4)])
+        ),
+    )
+    k2_lstm(
+        out / "hostile-external-link.h5",
+        replace_kernel(lambda f, n: f.__setitem__(n, h5py.ExternalLink("canary.h5", "/g/kernel"))),
+    )
 
     def escape(f, n):
         f["escape"] = h5py.ExternalLink("canary.h5", "/g")
         f[n] = h5py.SoftLink("/escape/kernel")
+
     k2_lstm(out / "hostile-soft-link-out.h5", replace_kernel(escape))
 
     def virtual(f, n):
         layout = h5py.VirtualLayout(shape=shape, dtype="f4")
         layout[:] = h5py.VirtualSource("canary.h5", "g/kernel", shape=shape)
         f.create_virtual_dataset(n, layout)
+
     k2_lstm(out / "hostile-virtual.h5", replace_kernel(virtual))
 
     def loop(f, n):
         f["a"], f["b"] = h5py.SoftLink("/b"), h5py.SoftLink("/a")
         f[n] = h5py.SoftLink("/a")
+
     k2_lstm(out / "hostile-soft-link-loop.h5", replace_kernel(loop))
 
     def huge(f, n):
         ds = f.create_dataset(n, shape=(1 << 16, 1 << 14), dtype="f4", chunks=(1024, 4096), compression="gzip")
         ds[:1024, :4096] = 1.0
+
     k2_lstm(out / "hostile-gzip-huge-shape.h5", replace_kernel(huge))
 
-    def chunk_bomb(f, n):   # one 64-byte chunk whose deflate stream inflates to 4 MB
+    def chunk_bomb(f, n):  # one 64-byte chunk whose deflate stream inflates to 4 MB
         ds = f.create_dataset(n, shape=shape, dtype="f4", chunks=shape, compression="gzip")
         ds.id.write_direct_chunk((0, 0), zlib.compress(bytes(4 << 20), 9))
+
     k2_lstm(out / "hostile-deflate-bomb.h5", replace_kernel(chunk_bomb))
 
     def plugin(f, n):
         ds = f.create_dataset(n, shape=shape, dtype="f4", chunks=shape, compression=32123, allow_unknown_filter=True)
         ds.id.write_direct_chunk((0, 0), normal(*shape).tobytes())
+
     k2_lstm(out / "hostile-filter-plugin.h5", replace_kernel(plugin))
 
     plain = io.BytesIO()
@@ -217,18 +274,33 @@ def hostile_legacy_seeds(out: Path):
 
 
 def k3_config(*layers, functional=False):
-    entries = [{"class_name": "InputLayer", "config": {"batch_shape": [None, None, V], "dtype": "float32",
-                                                         "name": "input_layer"}}] + list(layers)
+    entries = [
+        {
+            "class_name": "InputLayer",
+            "config": {"batch_shape": [None, None, V], "dtype": "float32", "name": "input_layer"},
+        }
+    ] + list(layers)
     if not functional:
         return {"module": "keras", "class_name": "Sequential", "config": {"name": "s", "layers": entries}}
     previous = None
     for e in entries:
         e["name"] = e["config"]["name"]
-        e["inbound_nodes"] = [] if previous is None else [
-            {"args": [{"class_name": "__keras_tensor__", "config": {"keras_history": [previous, 0, 0]}}]}]
+        e["inbound_nodes"] = (
+            []
+            if previous is None
+            else [{"args": [{"class_name": "__keras_tensor__", "config": {"keras_history": [previous, 0, 0]}}]}]
+        )
         previous = e["name"]
-    return {"module": "keras", "class_name": "Functional", "config": {
-        "name": "f", "layers": entries, "input_layers": [["input_layer", 0, 0]], "output_layers": [[previous, 0, 0]]}}
+    return {
+        "module": "keras",
+        "class_name": "Functional",
+        "config": {
+            "name": "f",
+            "layers": entries,
+            "input_layers": [["input_layer", 0, 0]],
+            "output_layers": [[previous, 0, 0]],
+        },
+    }
 
 
 def k3_weights(layers, dtype="f4", edit=None) -> bytes:
@@ -239,7 +311,7 @@ def k3_weights(layers, dtype="f4", edit=None) -> bytes:
             g = f.create_group(f"layers/{key}")
             g.require_group("vars").attrs["name"] = name
             for i, a in enumerate(arrays):
-                if dtype == "bfloat16":   # Keras 3: the high half of float32, as opaque 2-byte values
+                if dtype == "bfloat16":  # Keras 3: the high half of float32, as opaque 2-byte values
                     ds = g.create_dataset(f"{sub}/{i}", data=(a.astype("f4").view("u4") >> 16).astype("u2").view("V2"))
                     ds.attrs["dtype"] = "bfloat16"
                 else:
@@ -258,35 +330,65 @@ def write_keras(path, config, weights: bytes, compression=zipfile.ZIP_STORED):
 
 
 def k3_rnn(cls, name, **config):
-    return {"module": "keras.layers", "class_name": cls, "config": dict(
-        {"name": name, "units": U, "activation": "tanh", "use_bias": True, "return_sequences": True}, **config)}
+    return {
+        "module": "keras.layers",
+        "class_name": cls,
+        "config": dict(
+            {"name": name, "units": U, "activation": "tanh", "use_bias": True, "return_sequences": True}, **config
+        ),
+    }
 
 
-K3_DENSE = {"module": "keras.layers", "class_name": "Dense", "config": {"name": "dense", "units": V,
-                                                                       "activation": "softmax", "use_bias": True}}
-K3_LSTM = [("lstm", "lstm", "cell/vars", [normal(V, 4 * U), normal(U, 4 * U), normal(4 * U)]),
-           ("dense", "dense", "vars", [normal(U, V), normal(V)])]
+K3_DENSE = {
+    "module": "keras.layers",
+    "class_name": "Dense",
+    "config": {"name": "dense", "units": V, "activation": "softmax", "use_bias": True},
+}
+K3_LSTM = [
+    ("lstm", "lstm", "cell/vars", [normal(V, 4 * U), normal(U, 4 * U), normal(4 * U)]),
+    ("dense", "dense", "vars", [normal(U, V), normal(V)]),
+]
 
 
 def keras_seeds(out: Path):
     lstm = k3_rnn("LSTM", "lstm", recurrent_activation="sigmoid")
     write_keras(out / "ok-k3-lstm.keras", k3_config(lstm, K3_DENSE), k3_weights(K3_LSTM))
-    write_keras(out / "ok-k3-lstm-deflated-bfloat16.keras", k3_config(lstm, K3_DENSE),
-                k3_weights(K3_LSTM, dtype="bfloat16"), compression=zipfile.ZIP_DEFLATED)
+    write_keras(
+        out / "ok-k3-lstm-deflated-bfloat16.keras",
+        k3_config(lstm, K3_DENSE),
+        k3_weights(K3_LSTM, dtype="bfloat16"),
+        compression=zipfile.ZIP_DEFLATED,
+    )
     gru = k3_rnn("GRU", "gru", recurrent_activation="sigmoid", reset_after=True)
-    write_keras(out / "ok-k3-functional-gru-f16.keras", k3_config(gru, dict(K3_DENSE), functional=True),
-                k3_weights([("gru", "gru", "cell/vars", [normal(V, 3 * U), normal(U, 3 * U), normal(2, 3 * U)]),
-                            ("dense", "dense", "vars", [normal(U, V), normal(V)])], dtype="f2"))
+    write_keras(
+        out / "ok-k3-functional-gru-f16.keras",
+        k3_config(gru, dict(K3_DENSE), functional=True),
+        k3_weights(
+            [
+                ("gru", "gru", "cell/vars", [normal(V, 3 * U), normal(U, 3 * U), normal(2, 3 * U)]),
+                ("dense", "dense", "vars", [normal(U, V), normal(V)]),
+            ],
+            dtype="f2",
+        ),
+    )
     rnn = k3_rnn("SimpleRNN", "simple_rnn", activation="relu")
-    write_keras(out / "ok-k3-simplernn.keras", k3_config(rnn, K3_DENSE),
-                k3_weights([("simple_rnn", "simple_rnn", "cell/vars", [normal(V, U), normal(U, U), normal(U)]),
-                            ("dense", "dense", "vars", [normal(U, V), normal(V)])]))
+    write_keras(
+        out / "ok-k3-simplernn.keras",
+        k3_config(rnn, K3_DENSE),
+        k3_weights(
+            [
+                ("simple_rnn", "simple_rnn", "cell/vars", [normal(V, U), normal(U, U), normal(U)]),
+                ("dense", "dense", "vars", [normal(U, V), normal(V)]),
+            ]
+        ),
+    )
 
     def external(f):
         del f["layers/lstm/cell/vars/0"]
         f["layers/lstm/cell/vars/0"] = h5py.ExternalLink("canary.h5", "/g/kernel")
+
     write_keras(out / "hostile-k3-external-link.keras", k3_config(lstm, K3_DENSE), k3_weights(K3_LSTM, edit=external))
-    huge = k3_config(k3_rnn("LSTM", "lstm", units=10 ** 9), K3_DENSE)
+    huge = k3_config(k3_rnn("LSTM", "lstm", units=10**9), K3_DENSE)
     write_keras(out / "hostile-k3-huge-units.keras", huge, k3_weights(K3_LSTM))
     zip_bomb(out / "hostile-k3-zip-bomb.keras", k3_config(lstm, K3_DENSE))
 
@@ -296,8 +398,10 @@ def zip_bomb(path, config):
     hand: zipfile would compress the 8 MiB."""
     c = zlib.compressobj(9, zlib.DEFLATED, -15)
     block = c.compress(bytes(1 << 20)) + c.flush(zlib.Z_FULL_FLUSH)
-    members = [("config.json", 0, json.dumps(config).encode(), None),
-               ("model.weights.h5", 8, block * 8 + c.flush(zlib.Z_FINISH), (0, 8 << 20))]
+    members = [
+        ("config.json", 0, json.dumps(config).encode(), None),
+        ("model.weights.h5", 8, block * 8 + c.flush(zlib.Z_FINISH), (0, 8 << 20)),
+    ]
     out, directory = bytearray(), bytearray()
     for name, method, data, declared in members:
         crc, size = declared or (zlib.crc32(data), len(data))

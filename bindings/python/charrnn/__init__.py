@@ -49,18 +49,42 @@ from ._charrnn import (  # noqa: F401  (re-exported)
 __version__ = _charrnn.version()  # the library's: include/charrnn.h writes it once
 
 __all__ = [
-    "Model", "Session", "Trace", "train", "version", "ModelInfo", "EvalResult", "Progress", "TrainingInterrupted", "History",
-    "Error", "InvalidArgumentError", "IOError", "FormatError", "UTF8Error", "UnknownCharacterError",
-    "BufferTooSmallError", "ShapeError", "NotFoundError", "StateError", "CancelledError",
-    "DivergedError", "ConfigError", "OutOfMemoryError", "NotFiniteError", "InternalError",
-    "default_train_params", "default_sample_params",
+    "Model",
+    "Session",
+    "Trace",
+    "train",
+    "version",
+    "ModelInfo",
+    "EvalResult",
+    "Progress",
+    "TrainingInterrupted",
+    "History",
+    "Error",
+    "InvalidArgumentError",
+    "IOError",
+    "FormatError",
+    "UTF8Error",
+    "UnknownCharacterError",
+    "BufferTooSmallError",
+    "ShapeError",
+    "NotFoundError",
+    "StateError",
+    "CancelledError",
+    "DivergedError",
+    "ConfigError",
+    "OutOfMemoryError",
+    "NotFiniteError",
+    "InternalError",
+    "default_train_params",
+    "default_sample_params",
 ]
 
 ModelInfo = _namedtuple("ModelInfo", "vocab_size num_layers hidden_size parameter_count state_size")
 EvalResult = _namedtuple("EvalResult", "loss perplexity accuracy chars")
 Progress = _namedtuple(
     "Progress",
-    "kind step total_steps epoch train_loss val_loss val_accuracy chars_per_s seconds learning_rate checkpoint")
+    "kind step total_steps epoch train_loss val_loss val_accuracy chars_per_s seconds learning_rate checkpoint",
+)
 
 
 class TrainingInterrupted(KeyboardInterrupt):
@@ -74,13 +98,15 @@ class TrainingInterrupted(KeyboardInterrupt):
 
     def __init__(self, model, checkpoint, steps, result):
         if checkpoint is not None:
-            where = (f"the last checkpoint is {checkpoint}: continue with "
-                     f"charrnn.train(..., resume={checkpoint!r})")
+            where = f"the last checkpoint is {checkpoint}: continue with charrnn.train(..., resume={checkpoint!r})"
         else:
-            where = ("no checkpoint was written (pass out_dir= to train() to be able to resume); "
-                     "save the model with .model.save(path)")
-        super().__init__(f"training interrupted after step {steps}; the model so far is this exception's "
-                         f".model, and {where}")
+            where = (
+                "no checkpoint was written (pass out_dir= to train() to be able to resume); "
+                "save the model with .model.save(path)"
+            )
+        super().__init__(
+            f"training interrupted after step {steps}; the model so far is this exception's .model, and {where}"
+        )
         self.model = model
         self.checkpoint = checkpoint
         self.steps = steps
@@ -117,8 +143,7 @@ _PRECISIONS = {"float32": 0, "int8": 1}  # charrnn_precision
 
 # The bundled model (the repository's models/default.safetensors, copied in when the package is built),
 # where the package's programs find it too: charrnn/share/charrnn, as in an installed prefix.
-_BUNDLED_MODEL = _os.path.join(_os.path.dirname(_os.path.abspath(__file__)), "share", "charrnn",
-                               "default.safetensors")
+_BUNDLED_MODEL = _os.path.join(_os.path.dirname(_os.path.abspath(__file__)), "share", "charrnn", "default.safetensors")
 
 
 class Model(_charrnn.Model):
@@ -143,8 +168,10 @@ class Model(_charrnn.Model):
             from .keras import _files, load as keras_load
 
             if _files.sniff(path) is None:
-                raise InvalidArgumentError(f"{_os.fsdecode(path)}: {', '.join(sorted(keras))} apply to Keras "
-                                           "files (.keras, .h5); this is not one")
+                raise InvalidArgumentError(
+                    f"{_os.fsdecode(path)}: {', '.join(sorted(keras))} apply to Keras "
+                    "files (.keras, .h5); this is not one"
+                )
             return keras_load(path, **keras)
         try:
             return super().load(path)
@@ -156,9 +183,11 @@ class Model(_charrnn.Model):
                 raise
             name = _os.fsdecode(path)
             what = "a .keras archive" if kind == "keras" else "an HDF5 (.h5) file"
-            raise FormatError(f"{name} is a Keras model ({what}), not a charrnn model, and Keras files hold no "
-                              f"vocabulary: import it with charrnn.Model.load({name!r}, vocab_from=\"corpus.txt\") "
-                              "(the text it was trained on) or vocab= (its characters in order)") from None
+            raise FormatError(
+                f"{name} is a Keras model ({what}), not a charrnn model, and Keras files hold no "
+                f"vocabulary: import it with charrnn.Model.load({name!r}, vocab_from=\"corpus.txt\") "
+                "(the text it was trained on) or vocab= (its characters in order)"
+            ) from None
 
     @classmethod
     def create(cls, config, vocab: str, seed: int = 0) -> "Model":
@@ -206,7 +235,8 @@ class Model(_charrnn.Model):
         """Replaces a weight; `array` must have the model's shape for it (ShapeError otherwise).
         Anything convertible to a float32 array is accepted (lists, float64 arrays)."""
         if not isinstance(array, (_np.ndarray, memoryview)) or (
-                isinstance(array, _np.ndarray) and (array.dtype != _np.float32 or not array.flags.c_contiguous)):
+            isinstance(array, _np.ndarray) and (array.dtype != _np.float32 or not array.flags.c_contiguous)
+        ):
             array = _np.ascontiguousarray(array, dtype=_np.float32)
         self._set_weights(layer, name, array)
 
@@ -265,8 +295,10 @@ class Model(_charrnn.Model):
             return "<charrnn.Model (closed)>"
         i = self.info
         cells = ",".join(layer["cell"] for layer in self.config.get("layers", []))
-        return (f"<charrnn.Model vocab={i.vocab_size} layers={i.num_layers}({cells}) hidden={i.hidden_size} "
-                f"params={i.parameter_count}>")
+        return (
+            f"<charrnn.Model vocab={i.vocab_size} layers={i.num_layers}({cells}) hidden={i.hidden_size} "
+            f"params={i.parameter_count}>"
+        )
 
 
 class Session(_charrnn.Session):

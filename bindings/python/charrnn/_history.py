@@ -83,5 +83,4 @@ class History:
     def __repr__(self) -> str:
         losses = [x for x in self.history["val_loss"] if not _math.isnan(x)]
         best = f", best val_loss {min(losses):.4f}" if losses else ""
-        return (f"<charrnn.History {len(self)} validations, {len(self.train['step'])} progress reports"
-                f"{best}>")
+        return f"<charrnn.History {len(self)} validations, {len(self.train['step'])} progress reports{best}>"

@@ -63,8 +63,10 @@ class Trace:
         return len(self.text)
 
     def __repr__(self):
-        return (f"<charrnn.Trace {len(self.text)} characters, loss {self.loss:.4f} nats/char "
-                f"({self.bits:.3f} bits/char), {len(self.layers)} layers>")
+        return (
+            f"<charrnn.Trace {len(self.text)} characters, loss {self.loss:.4f} nats/char "
+            f"({self.bits:.3f} bits/char), {len(self.layers)} layers>"
+        )
 
     def surprise(self) -> _np.ndarray:
         """Bits per character, (n,) float64: -log2 of the probability the model gave character t before
@@ -108,28 +110,54 @@ class Trace:
                 if values is None:
                     continue
                 scale, quantized = _quantize(values[:m])
-                blocks.append({"layer": layer_index, "kind": kind, "units": layer["units"],
-                               "scale": _b64(scale.astype("<f4")), "values": _b64(quantized)})
+                blocks.append(
+                    {
+                        "layer": layer_index,
+                        "kind": kind,
+                        "units": layer["units"],
+                        "scale": _b64(scale.astype("<f4")),
+                        "values": _b64(quantized),
+                    }
+                )
         data = {
-            "format": "charrnn-explain", "version": 1,
+            "format": "charrnn-explain",
+            "version": 1,
             "title": title if title is not None else "text",
             "source": "python",
-            "model": {"name": self.model_name, "description": self._description(),
-                      "parameters": self.parameter_count, "vocab_size": V,
-                      "layers": [{"cell": layer["cell"], "units": layer["units"]} for layer in self.layers]},
+            "model": {
+                "name": self.model_name,
+                "description": self._description(),
+                "parameters": self.parameter_count,
+                "vocab_size": V,
+                "layers": [{"cell": layer["cell"], "units": layer["units"]} for layer in self.layers],
+            },
             "vocab": list(self.vocab),
             "text": self.text,
             "skipped": self.skipped,
-            "summary": {"chars": n, "predictions": n - 1, "loss": _finite(self.loss),
-                        "bits_per_char": _finite(self.bits), "accuracy": _finite(self.accuracy)},
-            "predictions": {"k": k, "index_bytes": 4 if wide else 2, "prob": _b64(prob.astype("<f4")),
-                            "top_index": _b64(top_index.astype("<u4" if wide else "<u2")),
-                            "top_prob": _b64(top_prob.astype("<u2"))},
+            "summary": {
+                "chars": n,
+                "predictions": n - 1,
+                "loss": _finite(self.loss),
+                "bits_per_char": _finite(self.bits),
+                "accuracy": _finite(self.accuracy),
+            },
+            "predictions": {
+                "k": k,
+                "index_bytes": 4 if wide else 2,
+                "prob": _b64(prob.astype("<f4")),
+                "top_index": _b64(top_index.astype("<u4" if wide else "<u2")),
+                "top_prob": _b64(top_prob.astype("<u2")),
+            },
             "states": {"chars": m, "total_chars": n, "blocks": blocks},
         }
         text = _json.dumps(data, ensure_ascii=False, separators=(",", ":"))
-        for c, escaped in (("<", "\\u003c"), (">", "\\u003e"), ("&", "\\u0026"),
-                           ("\u2028", "\\u2028"), ("\u2029", "\\u2029")):
+        for c, escaped in (
+            ("<", "\\u003c"),
+            (">", "\\u003e"),
+            ("&", "\\u0026"),
+            ("\u2028", "\\u2028"),
+            ("\u2029", "\\u2029"),
+        ):
             text = text.replace(c, escaped)  # inside strings only: JSON has these nowhere else
         with open(_TEMPLATE, encoding="utf-8") as f:
             template = f.read()
@@ -153,12 +181,14 @@ class Trace:
 
     def _repr_html_(self) -> str:
         # In a sandboxed frame: the page's styles and script stay its own, whatever the notebook's.
-        return ('<iframe class="charrnn-explain" sandbox="allow-scripts" style="width:100%;height:46rem;'
-                f'border:1px solid #d8dbe0;border-radius:6px" srcdoc="{_html.escape(self.to_html(), quote=True)}">'
-                '</iframe>')
+        return (
+            '<iframe class="charrnn-explain" sandbox="allow-scripts" style="width:100%;height:46rem;'
+            f'border:1px solid #d8dbe0;border-radius:6px" srcdoc="{_html.escape(self.to_html(), quote=True)}">'
+            '</iframe>'
+        )
 
     def _description(self) -> str:
-        """"LSTM 2x512, one-hot input", as the Swift writer says it."""
+        """ "LSTM 2x512, one-hot input", as the Swift writer says it."""
         first = self.layers[0]
         if all(layer == first for layer in self.layers):
             shape = f"{_KERAS_NAMES[first['cell']]} {len(self.layers)}\u00d7{first['units']}"
@@ -200,7 +230,9 @@ def trace(model, text, skip_unknown: bool = False, name: str | None = None) -> T
     hidden, cell, described = [], [], []
     for kind, units, offset in layers:
         kind = _CELLS.get(kind, "rnn")
-        hidden.append(states[n * offset:n * (offset + units)].reshape(n, units))
-        cell.append(states[n * (offset + units):n * (offset + 2 * units)].reshape(n, units) if kind == "lstm" else None)
+        hidden.append(states[n * offset : n * (offset + units)].reshape(n, units))
+        cell.append(
+            states[n * (offset + units) : n * (offset + 2 * units)].reshape(n, units) if kind == "lstm" else None
+        )
         described.append({"cell": kind, "units": units})
     return Trace(model, text, probs, hidden, cell, described, skipped, loss, accuracy, name=name)

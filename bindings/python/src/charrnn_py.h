@@ -7,16 +7,14 @@
 #include "charrnn.h"
 
 typedef struct {
-    PyObject_HEAD
-    charrnn_model *model;   /* NULL once closed */
-    int busy;               /* calls running with the GIL released */
+    PyObject_HEAD charrnn_model *model; /* NULL once closed */
+    int busy; /* calls running with the GIL released */
     PyObject *weakreflist;
 } ModelObject;
 
 typedef struct {
-    PyObject_HEAD
-    charrnn_session *session; /* NULL once closed */
-    PyObject *model;          /* the Python Model it was created from (kept alive) */
+    PyObject_HEAD charrnn_session *session; /* NULL once closed */
+    PyObject *model; /* the Python Model it was created from (kept alive) */
     int busy;
     PyObject *weakreflist;
 } SessionObject;
@@ -50,8 +48,8 @@ int crn_count_converter(PyObject *obj, void *out);
  * 0 to 2**64 - 1 is accepted, but the struct reserves 2**64 - 1 for "keep the generator"
  * (CHARRNN_SEED_CONTINUE): for that seed *reseed_max is set, and the caller reseeds the session with
  * charrnn_session_seed() before sampling. */
-int crn_sample_params(PyObject *temperature, PyObject *top_k, PyObject *top_p, PyObject *greedy,
-                      PyObject *seed, charrnn_sample_params *out, int *reseed_max);
+int crn_sample_params(PyObject *temperature, PyObject *top_k, PyObject *top_p, PyObject *greedy, PyObject *seed,
+                      charrnn_sample_params *out, int *reseed_max);
 
 /* A long call: the GIL released for the work, and Ctrl-C noticed between chunks of it (CPython's
  * rule: re-take the GIL and run the signal handlers, which raise KeyboardInterrupt).
@@ -65,9 +63,9 @@ int crn_sample_params(PyObject *temperature, PyObject *top_k, PyObject *top_p, P
  */
 typedef struct {
     PyThreadState *tstate; /* saved while the GIL is released */
-    int main_thread;       /* only the main thread runs signal handlers: elsewhere nothing is checked */
-    double next_check;     /* monotonic seconds: checks are CRN_CHECK_INTERVAL apart at most */
-    int interrupted;       /* a signal handler raised; its exception is pending in tstate */
+    int main_thread; /* only the main thread runs signal handlers: elsewhere nothing is checked */
+    double next_check; /* monotonic seconds: checks are CRN_CHECK_INTERVAL apart at most */
+    int interrupted; /* a signal handler raised; its exception is pending in tstate */
 } CrnLongCall;
 
 /* 50 ms: Ctrl-C is felt at once, and a call on the main thread does not take the GIL from busy

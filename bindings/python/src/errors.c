@@ -5,7 +5,7 @@
 
 typedef struct {
     charrnn_status status;
-    const char *name;   /* class name */
+    const char *name; /* class name */
     PyObject **builtin; /* second base, or NULL */
     const char *doc;
     PyObject *cls;
@@ -14,20 +14,26 @@ typedef struct {
 static PyObject *Error; /* charrnn.Error */
 
 static ErrorClass classes[] = {
-    {CHARRNN_ERR_INVALID_ARGUMENT, "InvalidArgumentError", &PyExc_ValueError, "An argument is NULL, zero or out of range.", NULL},
+    {CHARRNN_ERR_INVALID_ARGUMENT, "InvalidArgumentError", &PyExc_ValueError,
+     "An argument is NULL, zero or out of range.", NULL},
     {CHARRNN_ERR_IO, "IOError", &PyExc_OSError, "A file could not be opened, read, written or renamed.", NULL},
-    {CHARRNN_ERR_FORMAT, "FormatError", &PyExc_ValueError, "A model, checkpoint or state buffer is corrupt or unsupported.", NULL},
+    {CHARRNN_ERR_FORMAT, "FormatError", &PyExc_ValueError,
+     "A model, checkpoint or state buffer is corrupt or unsupported.", NULL},
     {CHARRNN_ERR_UTF8, "UTF8Error", &PyExc_ValueError, "Text is not valid UTF-8.", NULL},
-    {CHARRNN_ERR_UNKNOWN_CHARACTER, "UnknownCharacterError", &PyExc_ValueError, "Text holds a character outside the model's vocabulary.", NULL},
-    {CHARRNN_ERR_BUFFER_TOO_SMALL, "BufferTooSmallError", NULL, "A buffer was too small (internal to the binding).", NULL},
+    {CHARRNN_ERR_UNKNOWN_CHARACTER, "UnknownCharacterError", &PyExc_ValueError,
+     "Text holds a character outside the model's vocabulary.", NULL},
+    {CHARRNN_ERR_BUFFER_TOO_SMALL, "BufferTooSmallError", NULL, "A buffer was too small (internal to the binding).",
+     NULL},
     {CHARRNN_ERR_SHAPE, "ShapeError", &PyExc_ValueError, "A tensor's shape or size disagrees with the model.", NULL},
     {CHARRNN_ERR_NOT_FOUND, "NotFoundError", &PyExc_LookupError, "No such layer or tensor.", NULL},
-    {CHARRNN_ERR_STATE, "StateError", &PyExc_RuntimeError, "The call is not valid in the object's current state (closed, in use, nothing fed).", NULL},
+    {CHARRNN_ERR_STATE, "StateError", &PyExc_RuntimeError,
+     "The call is not valid in the object's current state (closed, in use, nothing fed).", NULL},
     {CHARRNN_ERR_CANCELLED, "CancelledError", NULL, "A callback asked to stop.", NULL},
     {CHARRNN_ERR_DIVERGED, "DivergedError", &PyExc_ArithmeticError, "Training produced a NaN or exploding loss.", NULL},
     {CHARRNN_ERR_CONFIG, "ConfigError", &PyExc_ValueError, "A model or training configuration is invalid.", NULL},
     {CHARRNN_ERR_OUT_OF_MEMORY, "OutOfMemoryError", &PyExc_MemoryError, "An allocation would be too large.", NULL},
-    {CHARRNN_ERR_NOT_FINITE, "NotFiniteError", &PyExc_ArithmeticError, "The model's numbers overflowed (weights or a state too large): there is no distribution.", NULL},
+    {CHARRNN_ERR_NOT_FINITE, "NotFiniteError", &PyExc_ArithmeticError,
+     "The model's numbers overflowed (weights or a state too large): there is no distribution.", NULL},
     {CHARRNN_ERR_INTERNAL, "InternalError", &PyExc_RuntimeError, "A bug in charrnn; please report it.", NULL},
 };
 #define NCLASSES (sizeof(classes) / sizeof(classes[0]))
@@ -61,8 +67,7 @@ int crn_errors_init(PyObject *module)
     }
     for (size_t i = 0; i < NCLASSES; i++) {
         char qualname[96];
-        PyObject *bases = classes[i].builtin ? PyTuple_Pack(2, Error, *classes[i].builtin)
-                                             : PyTuple_Pack(1, Error);
+        PyObject *bases = classes[i].builtin ? PyTuple_Pack(2, Error, *classes[i].builtin) : PyTuple_Pack(1, Error);
         if (!bases)
             return -1;
         snprintf(qualname, sizeof qualname, "charrnn.%s", classes[i].name);

@@ -3,10 +3,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define CHECK_IDLE(self)                                                                          \
-    do {                                                                                          \
-        if ((self)->busy)                                                                         \
-            return crn_raise_msg(CHARRNN_ERR_STATE, "the model is in use by another thread");     \
+#define CHECK_IDLE(self)                                                                                               \
+    do {                                                                                                               \
+        if ((self)->busy)                                                                                              \
+            return crn_raise_msg(CHARRNN_ERR_STATE, "the model is in use by another thread");                          \
     } while (0)
 
 static charrnn_model *live(ModelObject *self)
@@ -67,10 +67,8 @@ static PyObject *Model_load(PyTypeObject *cls, PyObject *args)
         return NULL;
     charrnn_model *m = NULL;
     charrnn_status st;
-    Py_BEGIN_ALLOW_THREADS
-    st = charrnn_model_load(PyBytes_AS_STRING(path), &m);
-    Py_END_ALLOW_THREADS
-    Py_DECREF(path);
+    Py_BEGIN_ALLOW_THREADS st = charrnn_model_load(PyBytes_AS_STRING(path), &m);
+    Py_END_ALLOW_THREADS Py_DECREF(path);
     if (st != CHARRNN_OK)
         return crn_raise(st);
     return crn_model_wrap(cls, m);
@@ -89,11 +87,8 @@ static PyObject *Model_create(PyTypeObject *cls, PyObject *args, PyObject *kwarg
         return NULL;
     charrnn_model *m = NULL;
     charrnn_status st;
-    Py_BEGIN_ALLOW_THREADS
-    st = charrnn_model_create(config, vocab, (size_t)vocab_len, seed, &m);
-    Py_END_ALLOW_THREADS
-    if (st != CHARRNN_OK)
-        return crn_raise(st);
+    Py_BEGIN_ALLOW_THREADS st = charrnn_model_create(config, vocab, (size_t)vocab_len, seed, &m);
+    Py_END_ALLOW_THREADS if (st != CHARRNN_OK) return crn_raise(st);
     return crn_model_wrap(cls, m);
 }
 
@@ -107,16 +102,13 @@ static PyObject *Model_save(ModelObject *self, PyObject *args)
         return NULL;
     charrnn_status st;
     /* Converting the arguments can run Python code that closes this object: look again. */
-    if (!(m = live(self)))
-    {
+    if (!(m = live(self))) {
         Py_DECREF(path);
         return NULL;
     }
     self->busy++;
-    Py_BEGIN_ALLOW_THREADS
-    st = charrnn_model_save(m, PyBytes_AS_STRING(path));
-    Py_END_ALLOW_THREADS
-    self->busy--;
+    Py_BEGIN_ALLOW_THREADS st = charrnn_model_save(m, PyBytes_AS_STRING(path));
+    Py_END_ALLOW_THREADS self->busy--;
     Py_DECREF(path);
     if (st != CHARRNN_OK)
         return crn_raise(st);
@@ -154,9 +146,18 @@ static PyObject *get_string(ModelObject *self, string_getter fn)
     return crn_raise_msg(CHARRNN_ERR_INTERNAL, "string size kept changing");
 }
 
-static PyObject *Model_vocab(ModelObject *self, PyObject *unused) { return get_string(self, charrnn_model_get_vocab); }
-static PyObject *Model_config_json(ModelObject *self, PyObject *unused) { return get_string(self, charrnn_model_get_config); }
-static PyObject *Model_summary(ModelObject *self, PyObject *unused) { return get_string(self, charrnn_model_summary); }
+static PyObject *Model_vocab(ModelObject *self, PyObject *unused)
+{
+    return get_string(self, charrnn_model_get_vocab);
+}
+static PyObject *Model_config_json(ModelObject *self, PyObject *unused)
+{
+    return get_string(self, charrnn_model_get_config);
+}
+static PyObject *Model_summary(ModelObject *self, PyObject *unused)
+{
+    return get_string(self, charrnn_model_summary);
+}
 
 /* _info() -> (vocab_size, num_layers, hidden_size, parameter_count, state_size) */
 static PyObject *Model_info(ModelObject *self, PyObject *unused)
@@ -317,8 +318,10 @@ static PyObject *Model_set_weights(ModelObject *self, PyObject *args)
         return NULL;
     PyObject *result = NULL;
     if (!float32_format(view.format) || view.itemsize != 4) {
-        PyErr_Format(PyExc_TypeError, "set_weights needs float32 data (buffer format 'f'), got format '%s' "
-                     "with itemsize %zd", view.format ? view.format : "B", view.itemsize);
+        PyErr_Format(PyExc_TypeError,
+                     "set_weights needs float32 data (buffer format 'f'), got format '%s' "
+                     "with itemsize %zd",
+                     view.format ? view.format : "B", view.itemsize);
         goto done;
     }
     if (view.ndim > 4) {
@@ -334,8 +337,8 @@ static PyObject *Model_set_weights(ModelObject *self, PyObject *args)
         for (int i = 0; i < view.ndim; i++)
             shape[i] = (int64_t)view.shape[i];
     }
-    charrnn_status st = charrnn_model_set_weights(m, layer, weight, (const float *)view.buf,
-                                                  (size_t)(view.len / 4), shape, rank);
+    charrnn_status st =
+        charrnn_model_set_weights(m, layer, weight, (const float *)view.buf, (size_t)(view.len / 4), shape, rank);
     if (st != CHARRNN_OK) {
         crn_raise(st);
         goto done;
@@ -553,8 +556,8 @@ static PyObject *Model_trace(ModelObject *self, PyObject *args, PyObject *kwargs
         memset(&li, 0, sizeof li);
         CHARRNN_INIT_SIZE(li);
         st = charrnn_model_get_layer_info(m, l, &li);
-        PyObject *item = st == CHARRNN_OK ? Py_BuildValue("(iII)", (int)li.cell, li.units, li.state_offset)
-                                          : crn_raise(st);
+        PyObject *item =
+            st == CHARRNN_OK ? Py_BuildValue("(iII)", (int)li.cell, li.units, li.state_offset) : crn_raise(st);
         if (!item || PyList_Append(layers, item) < 0)
             Py_CLEAR(layers);
         Py_XDECREF(item);
@@ -564,8 +567,8 @@ static PyObject *Model_trace(ModelObject *self, PyObject *args, PyObject *kwargs
         Py_DECREF(sarr);
         return NULL;
     }
-    return Py_BuildValue("(NN(KKdd)N)", parr, sarr, (unsigned long long)info.chars,
-                         (unsigned long long)info.skipped, info.loss, info.accuracy, layers);
+    return Py_BuildValue("(NN(KKdd)N)", parr, sarr, (unsigned long long)info.chars, (unsigned long long)info.skipped,
+                         info.loss, info.accuracy, layers);
 }
 
 static PyObject *Model_close(ModelObject *self, PyObject *unused)
@@ -610,8 +613,7 @@ static PyMethodDef Model_methods[] = {
     {"_info", (PyCFunction)Model_info, METH_NOARGS,
      "(vocab_size, num_layers, hidden_size, parameter_count, state_size)"},
     {"_tensors", (PyCFunction)Model_tensors, METH_NOARGS, "[(name, shape), ...]"},
-    {"_get_weights", (PyCFunction)Model_get_weights, METH_VARARGS,
-     "_get_weights(layer, weight) -> float32 array"},
+    {"_get_weights", (PyCFunction)Model_get_weights, METH_VARARGS, "_get_weights(layer, weight) -> float32 array"},
     {"_set_weights", (PyCFunction)Model_set_weights, METH_VARARGS,
      "_set_weights(layer, weight, float32 C-contiguous buffer)"},
     {"_evaluate", (PyCFunction)(void (*)(void))Model_evaluate, METH_VARARGS | METH_KEYWORDS,
@@ -634,8 +636,7 @@ static PyGetSetDef Model_getset[] = {
 };
 
 PyTypeObject CrnModel_Type = {
-    PyVarObject_HEAD_INIT(NULL, 0)
-    .tp_name = "charrnn._charrnn.Model",
+    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "charrnn._charrnn.Model",
     .tp_basicsize = sizeof(ModelObject),
     .tp_dealloc = (destructor)Model_dealloc,
     .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE,

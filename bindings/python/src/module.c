@@ -208,11 +208,20 @@ void crn_call_begin(CrnLongCall *call)
     call->tstate = PyEval_SaveThread();
 }
 
-void crn_call_end(CrnLongCall *call) { PyEval_RestoreThread(call->tstate); }
+void crn_call_end(CrnLongCall *call)
+{
+    PyEval_RestoreThread(call->tstate);
+}
 
-void crn_gil_take(CrnLongCall *call) { PyEval_RestoreThread(call->tstate); }
+void crn_gil_take(CrnLongCall *call)
+{
+    PyEval_RestoreThread(call->tstate);
+}
 
-void crn_gil_drop(CrnLongCall *call) { call->tstate = PyEval_SaveThread(); }
+void crn_gil_drop(CrnLongCall *call)
+{
+    call->tstate = PyEval_SaveThread();
+}
 
 int crn_check_due(CrnLongCall *call)
 {
@@ -247,7 +256,10 @@ int crn_interrupt_callback(void *user)
     return stop;
 }
 
-static PyObject *mod_version(PyObject *self, PyObject *unused) { return PyUnicode_FromString(charrnn_version()); }
+static PyObject *mod_version(PyObject *self, PyObject *unused)
+{
+    return PyUnicode_FromString(charrnn_version());
+}
 
 static PyObject *mod_version_number(PyObject *self, PyObject *unused)
 {
@@ -269,10 +281,10 @@ static PyObject *mod_status_name(PyObject *self, PyObject *arg)
 static PyObject *mod_default_sample_params(PyObject *self, PyObject *unused)
 {
     charrnn_sample_params p = charrnn_default_sample_params();
-    PyObject *seed = p.seed == CHARRNN_SEED_CONTINUE ? (Py_INCREF(Py_None), Py_None)
-                                                      : PyLong_FromUnsignedLongLong(p.seed);
-    return Py_BuildValue("{s:d,s:i,s:d,s:O,s:N}", "temperature", (double)p.temperature, "top_k", p.top_k,
-                         "top_p", (double)p.top_p, "greedy", p.greedy ? Py_True : Py_False, "seed", seed);
+    PyObject *seed =
+        p.seed == CHARRNN_SEED_CONTINUE ? (Py_INCREF(Py_None), Py_None) : PyLong_FromUnsignedLongLong(p.seed);
+    return Py_BuildValue("{s:d,s:i,s:d,s:O,s:N}", "temperature", (double)p.temperature, "top_k", p.top_k, "top_p",
+                         (double)p.top_p, "greedy", p.greedy ? Py_True : Py_False, "seed", seed);
 }
 
 static PyMethodDef module_methods[] = {
@@ -287,8 +299,15 @@ static PyMethodDef module_methods[] = {
 };
 
 static struct PyModuleDef module_def = {
-    PyModuleDef_HEAD_INIT, "charrnn._charrnn", "The C layer of charrnn (use the charrnn package).", -1,
-    module_methods, NULL, NULL, NULL, NULL,
+    PyModuleDef_HEAD_INIT,
+    "charrnn._charrnn",
+    "The C layer of charrnn (use the charrnn package).",
+    -1,
+    module_methods,
+    NULL,
+    NULL,
+    NULL,
+    NULL,
 };
 
 PyMODINIT_FUNC PyInit__charrnn(void)
@@ -314,15 +333,38 @@ PyMODINIT_FUNC PyInit__charrnn(void)
         PyModule_AddStringConstant(m, "HEADER_VERSION", CHARRNN_VERSION_STRING) < 0 ||
         PyModule_AddIntConstant(m, "SKIP_UNKNOWN", CHARRNN_SKIP_UNKNOWN) < 0)
         goto fail;
-    static const charrnn_status all[] = {
-        CHARRNN_OK, CHARRNN_ERR_INVALID_ARGUMENT, CHARRNN_ERR_IO, CHARRNN_ERR_FORMAT, CHARRNN_ERR_UTF8,
-        CHARRNN_ERR_UNKNOWN_CHARACTER, CHARRNN_ERR_BUFFER_TOO_SMALL, CHARRNN_ERR_SHAPE, CHARRNN_ERR_NOT_FOUND,
-        CHARRNN_ERR_STATE, CHARRNN_ERR_CANCELLED, CHARRNN_ERR_DIVERGED, CHARRNN_ERR_CONFIG,
-        CHARRNN_ERR_OUT_OF_MEMORY, CHARRNN_ERR_NOT_FINITE, CHARRNN_ERR_INTERNAL};
-    static const char *names[] = {"OK", "ERR_INVALID_ARGUMENT", "ERR_IO", "ERR_FORMAT", "ERR_UTF8",
-                                  "ERR_UNKNOWN_CHARACTER", "ERR_BUFFER_TOO_SMALL", "ERR_SHAPE", "ERR_NOT_FOUND",
-                                  "ERR_STATE", "ERR_CANCELLED", "ERR_DIVERGED", "ERR_CONFIG",
-                                  "ERR_OUT_OF_MEMORY", "ERR_NOT_FINITE", "ERR_INTERNAL"};
+    static const charrnn_status all[] = {CHARRNN_OK,
+                                         CHARRNN_ERR_INVALID_ARGUMENT,
+                                         CHARRNN_ERR_IO,
+                                         CHARRNN_ERR_FORMAT,
+                                         CHARRNN_ERR_UTF8,
+                                         CHARRNN_ERR_UNKNOWN_CHARACTER,
+                                         CHARRNN_ERR_BUFFER_TOO_SMALL,
+                                         CHARRNN_ERR_SHAPE,
+                                         CHARRNN_ERR_NOT_FOUND,
+                                         CHARRNN_ERR_STATE,
+                                         CHARRNN_ERR_CANCELLED,
+                                         CHARRNN_ERR_DIVERGED,
+                                         CHARRNN_ERR_CONFIG,
+                                         CHARRNN_ERR_OUT_OF_MEMORY,
+                                         CHARRNN_ERR_NOT_FINITE,
+                                         CHARRNN_ERR_INTERNAL};
+    static const char *names[] = {"OK",
+                                  "ERR_INVALID_ARGUMENT",
+                                  "ERR_IO",
+                                  "ERR_FORMAT",
+                                  "ERR_UTF8",
+                                  "ERR_UNKNOWN_CHARACTER",
+                                  "ERR_BUFFER_TOO_SMALL",
+                                  "ERR_SHAPE",
+                                  "ERR_NOT_FOUND",
+                                  "ERR_STATE",
+                                  "ERR_CANCELLED",
+                                  "ERR_DIVERGED",
+                                  "ERR_CONFIG",
+                                  "ERR_OUT_OF_MEMORY",
+                                  "ERR_NOT_FINITE",
+                                  "ERR_INTERNAL"};
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
         if (PyModule_AddIntConstant(m, names[i], all[i]) < 0)
             goto fail;

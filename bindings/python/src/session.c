@@ -49,10 +49,8 @@ static PyObject *Session_open(PyTypeObject *cls, PyObject *args)
      * LSTM): other threads run meanwhile, and the model cannot be closed under it. */
     ModelObject *model = (ModelObject *)model_obj;
     model->busy++;
-    Py_BEGIN_ALLOW_THREADS
-    st = charrnn_session_new_with_precision(m, (charrnn_precision)precision, &s);
-    Py_END_ALLOW_THREADS
-    model->busy--;
+    Py_BEGIN_ALLOW_THREADS st = charrnn_session_new_with_precision(m, (charrnn_precision)precision, &s);
+    Py_END_ALLOW_THREADS model->busy--;
     if (st != CHARRNN_OK)
         return crn_raise(st);
     SessionObject *self = (SessionObject *)cls->tp_alloc(cls, 0);
@@ -155,12 +153,10 @@ static PyObject *Session_sample(SessionObject *self, PyObject *args, PyObject *k
     if (!(s = live(self)))
         return NULL;
     self->busy = 1;
-    Py_BEGIN_ALLOW_THREADS
-    st = reseed_max ? charrnn_session_seed(s, UINT64_MAX) : CHARRNN_OK;
+    Py_BEGIN_ALLOW_THREADS st = reseed_max ? charrnn_session_seed(s, UINT64_MAX) : CHARRNN_OK;
     if (st == CHARRNN_OK)
         st = charrnn_session_sample(s, &params, &cp, &prob);
-    Py_END_ALLOW_THREADS
-    self->busy = 0;
+    Py_END_ALLOW_THREADS self->busy = 0;
     if (st != CHARRNN_OK)
         return crn_raise(st);
     PyObject *ch = codepoint_str(cp);
@@ -170,10 +166,10 @@ static PyObject *Session_sample(SessionObject *self, PyObject *args, PyObject *k
 }
 
 typedef struct {
-    char *buf;          /* the generated UTF-8 */
+    char *buf; /* the generated UTF-8 */
     size_t len, cap;
     PyObject *callback; /* Python callable(char, probability) -> bool, or NULL */
-    CrnLongCall call;   /* an exception from the callback or a signal handler stays pending in it */
+    CrnLongCall call; /* an exception from the callback or a signal handler stays pending in it */
     int oom;
 } GenContext;
 
@@ -239,8 +235,8 @@ static PyObject *Session_generate_text(SessionObject *self, PyObject *args, PyOb
     charrnn_session *s = live(self);
     if (!s)
         return NULL;
-    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O&|$OOOOOO:generate_text", kwlist, crn_count_converter, &n,
-                                     &t, &k, &p, &g, &seed, &cb))
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O&|$OOOOOO:generate_text", kwlist, crn_count_converter, &n, &t, &k,
+                                     &p, &g, &seed, &cb))
         return NULL;
     if (cb != Py_None && !PyCallable_Check(cb)) {
         PyErr_SetString(PyExc_TypeError, "callback must be callable");
@@ -419,7 +415,8 @@ static PyObject *Session_get_model(SessionObject *self, void *closure)
 }
 
 static PyMethodDef Session_methods[] = {
-    {"_open", (PyCFunction)Session_open, METH_VARARGS | METH_CLASS, "_open(model, precision=0) -> Session; precision is a charrnn_precision"},
+    {"_open", (PyCFunction)Session_open, METH_VARARGS | METH_CLASS,
+     "_open(model, precision=0) -> Session; precision is a charrnn_precision"},
     {"feed", (PyCFunction)(void (*)(void))Session_feed, METH_VARARGS | METH_KEYWORDS,
      "feed(text, skip_unknown=False) -> (fed, skipped)\n\nFeeds text (str, or bytes of UTF-8) into the state, "
      "all or nothing: an error or Ctrl-C (KeyboardInterrupt) leaves the state as it was."},
@@ -446,14 +443,14 @@ static PyGetSetDef Session_getset[] = {
     {"closed", (getter)Session_get_closed, NULL, "True once close() was called.", NULL},
     {"window", (getter)Session_get_window, (setter)Session_set_window,
      "0: the state is carried (stateful); N: each distribution from the last N characters run from a zero "
-     "state, as the Keras tutorials' loop. Starts as the model's config['window'].", NULL},
+     "state, as the Keras tutorials' loop. Starts as the model's config['window'].",
+     NULL},
     {"model", (getter)Session_get_model, NULL, "The Model this session was created from.", NULL},
     {NULL, NULL, NULL, NULL, NULL},
 };
 
 PyTypeObject CrnSession_Type = {
-    PyVarObject_HEAD_INIT(NULL, 0)
-    .tp_name = "charrnn._charrnn.Session",
+    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "charrnn._charrnn.Session",
     .tp_basicsize = sizeof(SessionObject),
     .tp_dealloc = (destructor)Session_dealloc,
     .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE,

@@ -13,18 +13,46 @@ typedef struct {
     size_t offset;
 } Field;
 
-#define FIELD(n, k) {#n, k, offsetof(charrnn_train_params, n)}
+#define FIELD(n, k)                                                                                                    \
+    {                                                                                                                  \
+#n, k, offsetof(charrnn_train_params, n)                                                                       \
+    }
 static const Field fields[] = {
-    FIELD(cell, F_CELL), FIELD(layers, F_U32), FIELD(hidden, F_U32), FIELD(embedding, F_U32),
-    FIELD(dropout, F_FLOAT), FIELD(objective, F_OBJ), FIELD(seq_length, F_U32), FIELD(step, F_U32),
-    FIELD(batch_size, F_U32), FIELD(optimizer, F_OPT), FIELD(learning_rate, F_FLOAT),
-    FIELD(clip_value, F_FLOAT), FIELD(clip_norm, F_FLOAT), FIELD(lr_decay, F_FLOAT),
-    FIELD(lr_decay_every, F_U32), FIELD(lr_decay_staircase, F_BOOL), FIELD(lr_decay_after, F_U32),
-    FIELD(epochs, F_U32), FIELD(max_steps, F_U64), FIELD(max_time, F_DOUBLE), FIELD(seed, F_U64),
-    FIELD(lowercase, F_BOOL), FIELD(reduce_charset, F_BOOL), FIELD(max_chars, F_U64),
-    FIELD(val_fraction, F_FLOAT), FIELD(eval_every, F_U64), FIELD(out_dir, F_STR), FIELD(resume, F_STR),
-    FIELD(momentum, F_FLOAT), FIELD(nesterov, F_BOOL), FIELD(rho, F_FLOAT), FIELD(beta1, F_FLOAT),
-    FIELD(beta2, F_FLOAT), FIELD(epsilon, F_FLOAT), FIELD(overwrite, F_BOOL),
+    FIELD(cell, F_CELL),
+    FIELD(layers, F_U32),
+    FIELD(hidden, F_U32),
+    FIELD(embedding, F_U32),
+    FIELD(dropout, F_FLOAT),
+    FIELD(objective, F_OBJ),
+    FIELD(seq_length, F_U32),
+    FIELD(step, F_U32),
+    FIELD(batch_size, F_U32),
+    FIELD(optimizer, F_OPT),
+    FIELD(learning_rate, F_FLOAT),
+    FIELD(clip_value, F_FLOAT),
+    FIELD(clip_norm, F_FLOAT),
+    FIELD(lr_decay, F_FLOAT),
+    FIELD(lr_decay_every, F_U32),
+    FIELD(lr_decay_staircase, F_BOOL),
+    FIELD(lr_decay_after, F_U32),
+    FIELD(epochs, F_U32),
+    FIELD(max_steps, F_U64),
+    FIELD(max_time, F_DOUBLE),
+    FIELD(seed, F_U64),
+    FIELD(lowercase, F_BOOL),
+    FIELD(reduce_charset, F_BOOL),
+    FIELD(max_chars, F_U64),
+    FIELD(val_fraction, F_FLOAT),
+    FIELD(eval_every, F_U64),
+    FIELD(out_dir, F_STR),
+    FIELD(resume, F_STR),
+    FIELD(momentum, F_FLOAT),
+    FIELD(nesterov, F_BOOL),
+    FIELD(rho, F_FLOAT),
+    FIELD(beta1, F_FLOAT),
+    FIELD(beta2, F_FLOAT),
+    FIELD(epsilon, F_FLOAT),
+    FIELD(overwrite, F_BOOL),
 };
 
 /* The `charrnn train` flag names that differ from the C fields', accepted as keywords too. */
@@ -63,9 +91,9 @@ static int enum_value(const Field *f, PyObject *v, const char **names, int *out)
     }
     PyObject *r = PyObject_Repr(v);
     if (!r)
-        return -1;  // repr() raised (KeyboardInterrupt, MemoryError, ...): that exception stands
+        return -1; // repr() raised (KeyboardInterrupt, MemoryError, ...): that exception stands
     const char *shown = PyUnicode_AsUTF8(r);
-    if (!shown) {  // a repr that will not encode to UTF-8: show "?" and raise ours, not theirs beneath it
+    if (!shown) { // a repr that will not encode to UTF-8: show "?" and raise ours, not theirs beneath it
         if (!PyErr_ExceptionMatches(PyExc_UnicodeEncodeError)) {
             Py_DECREF(r);
             return -1;
@@ -73,9 +101,10 @@ static int enum_value(const Field *f, PyObject *v, const char **names, int *out)
         PyErr_Clear();
         shown = "?";
     }
-    crn_raise_msg(CHARRNN_ERR_INVALID_ARGUMENT, "%s=%s is not one of %s%s%s%s%s%s%s", f->name, shown, names[0], names[1] ? ", " : "", names[1] ? names[1] : "",
-                  names[1] && names[2] ? ", " : "", names[1] && names[2] ? names[2] : "",
-                  names[1] && names[2] && names[3] ? ", " : "", names[1] && names[2] && names[3] ? names[3] : "");
+    crn_raise_msg(CHARRNN_ERR_INVALID_ARGUMENT, "%s=%s is not one of %s%s%s%s%s%s%s", f->name, shown, names[0],
+                  names[1] ? ", " : "", names[1] ? names[1] : "", names[1] && names[2] ? ", " : "",
+                  names[1] && names[2] ? names[2] : "", names[1] && names[2] && names[3] ? ", " : "",
+                  names[1] && names[2] && names[3] ? names[3] : "");
     Py_XDECREF(r);
     return -1;
 }
@@ -111,8 +140,10 @@ static int set_field(charrnn_train_params *p, const Field *f, PyObject *v, PyObj
         if (x == -1.0 && PyErr_Occurred())
             return -1;
         if (isnan(x)) { /* NaN means "not given" in C: refuse it as a value rather than ignore it */
-            crn_raise_msg(CHARRNN_ERR_INVALID_ARGUMENT, "%s=nan is not a number (leave it out or pass None "
-                          "for the default)", f->name);
+            crn_raise_msg(CHARRNN_ERR_INVALID_ARGUMENT,
+                          "%s=nan is not a number (leave it out or pass None "
+                          "for the default)",
+                          f->name);
             return -1;
         }
         if (f->kind == F_FLOAT)
@@ -197,38 +228,39 @@ static PyObject *params_dict(const charrnn_train_params *p)
         if (is_unset(f, base)) {
             Py_INCREF(Py_None);
             v = Py_None;
-        } else switch (f->kind) {
-        case F_U32: v = PyLong_FromUnsignedLong(*(const uint32_t *)base); break;
-        case F_U64: v = PyLong_FromUnsignedLongLong(*(const uint64_t *)base); break;
-        case F_BOOL: v = PyBool_FromLong(*(const int32_t *)base); break;
-        case F_FLOAT: v = float32_value(*(const float *)base); break;
-        case F_DOUBLE: v = PyFloat_FromDouble(*(const double *)base); break;
-        case F_CELL: {
-            int e = (int)*(const charrnn_cell *)base;
-            v = (e >= 0 && e < 3) ? PyUnicode_FromString(cell_names[e]) : PyLong_FromLong(e);
-            break;
-        }
-        case F_OPT: {
-            int e = (int)*(const charrnn_optimizer *)base;
-            v = (e >= 0 && e < 4) ? PyUnicode_FromString(opt_names[e]) : PyLong_FromLong(e);
-            break;
-        }
-        case F_OBJ: {
-            int e = (int)*(const charrnn_objective *)base;
-            v = (e >= 0 && e < 2) ? PyUnicode_FromString(obj_names[e]) : PyLong_FromLong(e);
-            break;
-        }
-        case F_STR: {
-            const char *s = *(const char *const *)base;
-            if (s) {
-                v = PyUnicode_DecodeFSDefault(s);
-            } else {
-                Py_INCREF(Py_None);
-                v = Py_None;
+        } else
+            switch (f->kind) {
+            case F_U32: v = PyLong_FromUnsignedLong(*(const uint32_t *)base); break;
+            case F_U64: v = PyLong_FromUnsignedLongLong(*(const uint64_t *)base); break;
+            case F_BOOL: v = PyBool_FromLong(*(const int32_t *)base); break;
+            case F_FLOAT: v = float32_value(*(const float *)base); break;
+            case F_DOUBLE: v = PyFloat_FromDouble(*(const double *)base); break;
+            case F_CELL: {
+                int e = (int)*(const charrnn_cell *)base;
+                v = (e >= 0 && e < 3) ? PyUnicode_FromString(cell_names[e]) : PyLong_FromLong(e);
+                break;
             }
-            break;
-        }
-        }
+            case F_OPT: {
+                int e = (int)*(const charrnn_optimizer *)base;
+                v = (e >= 0 && e < 4) ? PyUnicode_FromString(opt_names[e]) : PyLong_FromLong(e);
+                break;
+            }
+            case F_OBJ: {
+                int e = (int)*(const charrnn_objective *)base;
+                v = (e >= 0 && e < 2) ? PyUnicode_FromString(obj_names[e]) : PyLong_FromLong(e);
+                break;
+            }
+            case F_STR: {
+                const char *s = *(const char *const *)base;
+                if (s) {
+                    v = PyUnicode_DecodeFSDefault(s);
+                } else {
+                    Py_INCREF(Py_None);
+                    v = Py_None;
+                }
+                break;
+            }
+            }
         if (!v || PyDict_SetItemString(d, f->name, v) < 0) {
             Py_XDECREF(v);
             Py_DECREF(d);
@@ -292,12 +324,13 @@ static int call_progress(PyObject *callback, const charrnn_progress *pr)
         Py_INCREF(Py_None);
         ckpt = Py_None;
     }
-    PyObject *d = ckpt ? Py_BuildValue(
-        "{s:s,s:K,s:K,s:I,s:d,s:d,s:d,s:d,s:d,s:d,s:N}", "kind", kind_name(pr->kind),
-        "step", (unsigned long long)pr->step, "total_steps", (unsigned long long)pr->total_steps,
-        "epoch", pr->epoch, "train_loss", (double)pr->train_loss, "val_loss", (double)pr->val_loss,
-        "val_accuracy", (double)pr->val_accuracy, "chars_per_s", pr->chars_per_s, "seconds", pr->seconds,
-        "learning_rate", (double)pr->learning_rate, "checkpoint", ckpt) : NULL;
+    PyObject *d =
+        ckpt ? Py_BuildValue("{s:s,s:K,s:K,s:I,s:d,s:d,s:d,s:d,s:d,s:d,s:N}", "kind", kind_name(pr->kind), "step",
+                             (unsigned long long)pr->step, "total_steps", (unsigned long long)pr->total_steps, "epoch",
+                             pr->epoch, "train_loss", (double)pr->train_loss, "val_loss", (double)pr->val_loss,
+                             "val_accuracy", (double)pr->val_accuracy, "chars_per_s", pr->chars_per_s, "seconds",
+                             pr->seconds, "learning_rate", (double)pr->learning_rate, "checkpoint", ckpt)
+             : NULL;
     PyObject *r = d ? PyObject_CallOneArg(callback, d) : NULL;
     Py_XDECREF(d);
     if (!r)
@@ -347,8 +380,7 @@ static void raise_train_error(charrnn_status st, TrainContext *ctx)
     PyErr_Restore(type, value, tb);
 }
 
-static PyObject *result_dict(const charrnn_train_result *r, charrnn_status st, const TrainContext *ctx,
-                             int interrupted)
+static PyObject *result_dict(const charrnn_train_result *r, charrnn_status st, const TrainContext *ctx, int interrupted)
 {
     PyObject *ckpt;
     if (ctx->checkpoint) {
@@ -364,10 +396,10 @@ static PyObject *result_dict(const charrnn_train_result *r, charrnn_status st, c
     return Py_BuildValue("{s:K,s:I,s:d,s:d,s:d,s:d,s:d,s:d,s:O,s:O,s:N,s:s,s:K}", "steps", (unsigned long long)r->steps,
                          "epochs", r->epochs, "train_loss", (double)r->train_loss, "val_loss", (double)r->val_loss,
                          "val_perplexity", (double)r->val_perplexity, "val_accuracy", (double)r->val_accuracy,
-                         "chars_per_s", r->chars_per_s, "seconds", r->seconds,
-                         "cancelled", st == CHARRNN_ERR_CANCELLED ? Py_True : Py_False,
-                         "interrupted", interrupted ? Py_True : Py_False, "checkpoint", ckpt, "start", start,
-                         "resumed_step", (unsigned long long)r->resumed_step);
+                         "chars_per_s", r->chars_per_s, "seconds", r->seconds, "cancelled",
+                         st == CHARRNN_ERR_CANCELLED ? Py_True : Py_False, "interrupted",
+                         interrupted ? Py_True : Py_False, "checkpoint", ckpt, "start", start, "resumed_step",
+                         (unsigned long long)r->resumed_step);
 }
 
 /* train(corpus_path, params: dict, callback=None, model_class=Model) -> (model, result dict)

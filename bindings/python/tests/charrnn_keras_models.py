@@ -8,13 +8,18 @@ import numpy as np
 
 import charrnn
 
-CORPUS = [os.environ.get("CHARRNN_CORPUS", ""), str(Path(__file__).resolve().parents[3].parent / "shared" / "data" /
-                                                     "tinyshakespeare.txt"), "/work/shared/data/tinyshakespeare.txt"]
-FALLBACK = ("First Citizen:\nBefore we proceed any further, hear me speak.\n\nAll:\nSpeak, speak.\n\n"
-            "First Citizen:\nYou are all resolved rather to die than to famish?\n\nAll:\nResolved. resolved.\n\n"
-            "First Citizen:\nFirst, you know Caius Marcius is chief enemy to the people.\n\n"
-            "All:\nWe know't, we know't.\n\nFirst Citizen:\nLet us kill him, and we'll have corn at our own price.\n"
-            "Is't a verdict?\n\nAll:\nNo more talking on't; let it be done: away, away!\n\n")
+CORPUS = [
+    os.environ.get("CHARRNN_CORPUS", ""),
+    str(Path(__file__).resolve().parents[3].parent / "shared" / "data" / "tinyshakespeare.txt"),
+    "/work/shared/data/tinyshakespeare.txt",
+]
+FALLBACK = (
+    "First Citizen:\nBefore we proceed any further, hear me speak.\n\nAll:\nSpeak, speak.\n\n"
+    "First Citizen:\nYou are all resolved rather to die than to famish?\n\nAll:\nResolved. resolved.\n\n"
+    "First Citizen:\nFirst, you know Caius Marcius is chief enemy to the people.\n\n"
+    "All:\nWe know't, we know't.\n\nFirst Citizen:\nLet us kill him, and we'll have corn at our own price.\n"
+    "Is't a verdict?\n\nAll:\nNo more talking on't; let it be done: away, away!\n\n"
+)
 
 
 def corpus_text(n: int = 20000) -> str:
@@ -38,14 +43,15 @@ def reorder(model, vocab: str):
     vocabulary): what a Keras tutorial's model is when its vocabulary came from list(set(text))."""
     old = model.vocab
     assert model.config["input"] != "scalar", "a scalar input (index / V) cannot be reordered"
-    perm = np.array([old.index(c) for c in vocab])      # new index j holds old index perm[j]
+    perm = np.array([old.index(c) for c in vocab])  # new index j holds old index perm[j]
     config = dict(model.config)
     out = charrnn.Model.create(config, vocab)
     for full in model.tensors():
         layer, _, name = full.partition(".")
         w = model.get_weights(layer, name)
-        if (layer, name) == ("embedding", "embeddings") or ((layer, name) == ("rnn0", "kernel")
-                                                           and config["input"] == "onehot"):
+        if (layer, name) == ("embedding", "embeddings") or (
+            (layer, name) == ("rnn0", "kernel") and config["input"] == "onehot"
+        ):
             w = w[perm]
         elif layer == "dense":
             w = w[..., perm]

@@ -17,16 +17,34 @@ def indices(text, vocab):
     return np.array([pos[c] for c in text], dtype=np.int64)
 
 
-def small_config(vocab_size, cell="lstm", units=16, layers=1, input="onehot", embedding_dim=0,
-                 recurrent_activation="sigmoid", activation="tanh", use_bias=True, reset_after=True,
-                 head_activation="softmax"):
+def small_config(
+    vocab_size,
+    cell="lstm",
+    units=16,
+    layers=1,
+    input="onehot",
+    embedding_dim=0,
+    recurrent_activation="sigmoid",
+    activation="tanh",
+    use_bias=True,
+    reset_after=True,
+    head_activation="softmax",
+):
     return {
         "vocab_size": vocab_size,
         "input": input,
         "embedding_dim": embedding_dim,
-        "layers": [{"cell": cell, "units": units, "activation": activation,
-                    "recurrent_activation": recurrent_activation, "use_bias": use_bias,
-                    "reset_after": reset_after} for _ in range(layers)],
+        "layers": [
+            {
+                "cell": cell,
+                "units": units,
+                "activation": activation,
+                "recurrent_activation": recurrent_activation,
+                "use_bias": use_bias,
+                "reset_after": reset_after,
+            }
+            for _ in range(layers)
+        ],
         "dropout": 0.0,
         "head": {"activation": head_activation, "use_bias": True},
     }
@@ -50,10 +68,23 @@ def write_h5(path, keras_version, model_config, layers, backend="tensorflow", we
 
 
 def k2_rnn(cls, name, units, batch_input_shape=None, **kw):
-    c = {"name": name, "trainable": True, "dtype": "float32", "return_sequences": True, "return_state": False,
-         "go_backwards": False, "stateful": False, "unroll": False, "units": units, "activation": "tanh",
-         "use_bias": True, "kernel_initializer": {"class_name": "VarianceScaling", "config": {}},
-         "dropout": 0.0, "recurrent_dropout": 0.0, "implementation": 1}
+    c = {
+        "name": name,
+        "trainable": True,
+        "dtype": "float32",
+        "return_sequences": True,
+        "return_state": False,
+        "go_backwards": False,
+        "stateful": False,
+        "unroll": False,
+        "units": units,
+        "activation": "tanh",
+        "use_bias": True,
+        "kernel_initializer": {"class_name": "VarianceScaling", "config": {}},
+        "dropout": 0.0,
+        "recurrent_dropout": 0.0,
+        "implementation": 1,
+    }
     if cls != "SimpleRNN":
         c["recurrent_activation"] = "hard_sigmoid"
     if batch_input_shape is not None:

@@ -67,5 +67,6 @@ def workdir(tmp_path_factory):
 
 def pytest_configure(config):
     # Keras 3 on JAX with numpy 2 warns on every array conversion; it is noise for these tests.
-    config.addinivalue_line("filterwarnings",
-                            "ignore:__array__ implementation doesn't accept a copy keyword:DeprecationWarning")
+    config.addinivalue_line(
+        "filterwarnings", "ignore:__array__ implementation doesn't accept a copy keyword:DeprecationWarning"
+    )

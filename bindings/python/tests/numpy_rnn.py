@@ -16,8 +16,14 @@ def hard_sigmoid3(x):  # Keras 3
     return np.clip(x / 6.0 + 0.5, 0.0, 1.0)
 
 
-ACT = {"tanh": np.tanh, "relu": lambda x: np.maximum(x, 0), "linear": lambda x: x, "sigmoid": sigmoid,
-       "hard_sigmoid2": hard_sigmoid2, "hard_sigmoid3": hard_sigmoid3}
+ACT = {
+    "tanh": np.tanh,
+    "relu": lambda x: np.maximum(x, 0),
+    "linear": lambda x: x,
+    "sigmoid": sigmoid,
+    "hard_sigmoid2": hard_sigmoid2,
+    "hard_sigmoid3": hard_sigmoid3,
+}
 
 
 def lstm(x, W, U, b, act="tanh", ract="sigmoid"):
@@ -27,8 +33,10 @@ def lstm(x, W, U, b, act="tanh", ract="sigmoid"):
     h, c = np.zeros(u), np.zeros(u)
     out = []
     for xt in x:
+
         def gate(k):
-            return xt @ W[:, k * u:(k + 1) * u] + h @ U[:, k * u:(k + 1) * u] + b[k * u:(k + 1) * u]
+            return xt @ W[:, k * u : (k + 1) * u] + h @ U[:, k * u : (k + 1) * u] + b[k * u : (k + 1) * u]
+
         i, f, cc, o = g(gate(0)), g(gate(1)), f_act(gate(2)), g(gate(3))
         c = f * c + i * cc
         h = o * f_act(c)
@@ -45,14 +53,14 @@ def gru(x, W, U, b, reset_after, act="tanh", ract="sigmoid"):
     out = []
     for xt in x:
         xz = xt @ W[:, :u] + bi[:u]
-        xr = xt @ W[:, u:2 * u] + bi[u:2 * u]
-        xh = xt @ W[:, 2 * u:] + bi[2 * u:]
+        xr = xt @ W[:, u : 2 * u] + bi[u : 2 * u]
+        xh = xt @ W[:, 2 * u :] + bi[2 * u :]
         z = g(xz + h @ U[:, :u] + br[:u])
-        r = g(xr + h @ U[:, u:2 * u] + br[u:2 * u])
+        r = g(xr + h @ U[:, u : 2 * u] + br[u : 2 * u])
         if reset_after:
-            hh = f_act(xh + r * (h @ U[:, 2 * u:] + br[2 * u:]))
+            hh = f_act(xh + r * (h @ U[:, 2 * u :] + br[2 * u :]))
         else:
-            hh = f_act(xh + (r * h) @ U[:, 2 * u:])
+            hh = f_act(xh + (r * h) @ U[:, 2 * u :])
         h = z * h + (1 - z) * hh
         out.append(h)
     return np.array(out)

@@ -282,8 +282,7 @@ def test_session_errors(model):
         charrnn.Session()
     s.close()
     s.close()  # idempotent
-    for call in (lambda: s.feed("a"), s.probabilities, s.sample, s.reset, lambda: s.state,
-                 lambda: s.generate_text(3)):
+    for call in (lambda: s.feed("a"), s.probabilities, s.sample, s.reset, lambda: s.state, lambda: s.generate_text(3)):
         with pytest.raises(charrnn.StateError, match="closed"):
             call()
     assert s.closed
@@ -298,8 +297,17 @@ def test_closed_model(vocab):
     # the session keeps its model alive
     assert s.probabilities().shape == (len(vocab),)
     s.close()
-    for call in (lambda: m.vocab, lambda: m.config, lambda: m.info, m.summary, lambda: m.probabilities("a"),
-                 lambda: m.get_weights("dense", "bias"), lambda: m.save("x"), m.session, lambda: m.evaluate("ab")):
+    for call in (
+        lambda: m.vocab,
+        lambda: m.config,
+        lambda: m.info,
+        m.summary,
+        lambda: m.probabilities("a"),
+        lambda: m.get_weights("dense", "bias"),
+        lambda: m.save("x"),
+        m.session,
+        lambda: m.evaluate("ab"),
+    ):
         with pytest.raises(charrnn.StateError, match="closed"):
             call()
     m.close()
@@ -315,13 +323,23 @@ def test_error_hierarchy():
     assert issubclass(charrnn.NotFoundError, LookupError)
     assert issubclass(charrnn.OutOfMemoryError, MemoryError)
     assert charrnn.CancelledError.status == 10 and charrnn.CancelledError.status_name == "CANCELLED"
-    for name in ("InvalidArgumentError", "FormatError", "UTF8Error", "UnknownCharacterError", "ShapeError",
-                 "NotFoundError", "StateError", "DivergedError", "ConfigError", "InternalError"):
+    for name in (
+        "InvalidArgumentError",
+        "FormatError",
+        "UTF8Error",
+        "UnknownCharacterError",
+        "ShapeError",
+        "NotFoundError",
+        "StateError",
+        "DivergedError",
+        "ConfigError",
+        "InternalError",
+    ):
         cls = getattr(charrnn, name)
         assert issubclass(cls, charrnn.Error)
         assert charrnn._charrnn.status_name(cls.status) == cls.status_name
     # Codes past int's range are unknown, not wrapped onto a real one (2**32 read as OK).
-    for code in (2**32, 2**32 + 10, -2**40, 2**70, 999):
+    for code in (2**32, 2**32 + 10, -(2**40), 2**70, 999):
         assert charrnn._charrnn.status_name(code) == "UNKNOWN"
 
 
@@ -395,6 +413,7 @@ def test_first_sessions_from_many_threads_share_one_copy(vocab):
 def test_generation_in_a_forked_child(vocab):
     """A child of fork() has none of the parent's worker threads: it generates alone, the same text."""
     import os
+
     config = small_config(len(vocab), cell="lstm", units=96, layers=2)  # products large enough for the pool
     with charrnn.Model.create(config, vocab, seed=11) as m:
         with m.session() as s:
@@ -418,6 +437,7 @@ def test_session_continued_in_a_forked_child(vocab):
     fork() has no worker: it redoes that product, whatever the parent's worker had done of it, and goes
     on with the same text as the parent, without hanging."""
     import os
+
     config = small_config(len(vocab), cell="lstm", units=176, layers=1)  # 495 KB: computed ahead, slowly
     with charrnn.Model.create(config, vocab, seed=11) as m:
         for attempt in range(20):
@@ -437,6 +457,7 @@ def wait_for_child(pid, seconds):
     """The child's exit status; None, with the child killed, when it did not exit in time."""
     import os
     import signal
+
     deadline = time.time() + seconds
     while time.time() < deadline:
         done, status = os.waitpid(pid, os.WNOHANG)
@@ -490,8 +511,19 @@ def test_train_with_progress_and_cancel(tmp_path, corpus_file):
         events.append(p)
         return False
 
-    m, r = charrnn.train(corpus_file, layers=1, hidden=16, seq_length=20, batch_size=4, max_steps=6,
-                         epochs=1, seed=1, val_fraction=0.1, eval_every=3, progress=progress)
+    m, r = charrnn.train(
+        corpus_file,
+        layers=1,
+        hidden=16,
+        seq_length=20,
+        batch_size=4,
+        max_steps=6,
+        epochs=1,
+        seed=1,
+        val_fraction=0.1,
+        eval_every=3,
+        progress=progress,
+    )
     assert isinstance(m, charrnn.Model)
     assert r["steps"] == 6 and not r["cancelled"]
     steps = [e for e in events if e.kind == "step"]
@@ -501,24 +533,42 @@ def test_train_with_progress_and_cancel(tmp_path, corpus_file):
     m.close()
 
     calls = []
-    m, r = charrnn.train(corpus_file, layers=1, hidden=16, seq_length=20, batch_size=4, max_steps=50,
-                         progress=lambda p: calls.append(p.step) or p.step >= 2)
+    m, r = charrnn.train(
+        corpus_file,
+        layers=1,
+        hidden=16,
+        seq_length=20,
+        batch_size=4,
+        max_steps=50,
+        progress=lambda p: calls.append(p.step) or p.step >= 2,
+    )
     assert r["cancelled"] and r["steps"] <= 3
     assert isinstance(m, charrnn.Model)
     m.close()
 
     with pytest.raises(ZeroDivisionError):
-        charrnn.train(corpus_file, layers=1, hidden=8, seq_length=10, batch_size=2, max_steps=5,
-                      progress=lambda p: 1 / 0)
+        charrnn.train(
+            corpus_file, layers=1, hidden=8, seq_length=10, batch_size=2, max_steps=5, progress=lambda p: 1 / 0
+        )
 
 
 def test_train_options_and_errors(tmp_path, corpus_file):
     d = charrnn.default_train_params()
     # Nothing is given until the caller gives it: the library resolves the rest.
     assert all(v is None for v in d.values()) and {"momentum", "rho", "overwrite"} <= set(d)
-    m, r = charrnn.train(str(corpus_file), cell="gru", layers=1, hidden=8, embedding=4, seq_length=10,
-                         batch_size=2, max_steps=2, optimizer="rmsprop", objective="window",
-                         out_dir=tmp_path / "ckpt")
+    m, r = charrnn.train(
+        str(corpus_file),
+        cell="gru",
+        layers=1,
+        hidden=8,
+        embedding=4,
+        seq_length=10,
+        batch_size=2,
+        max_steps=2,
+        optimizer="rmsprop",
+        objective="window",
+        out_dir=tmp_path / "ckpt",
+    )
     assert m.config["layers"][0]["cell"] == "gru" and m.config["input"] == "embedding"
     m.close()
     with pytest.raises(TypeError, match="unexpected keyword"):
@@ -544,8 +594,13 @@ def test_import_from_any_folder(tmp_path):
     import subprocess
     import sys
 
-    r = subprocess.run([sys.executable, "-c", "import charrnn, sys; print(charrnn.version())"],
-                       cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    r = subprocess.run(
+        [sys.executable, "-c", "import charrnn, sys; print(charrnn.version())"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert r.returncode == 0, r.stderr
     assert r.stdout.strip() == charrnn._charrnn.HEADER_VERSION
 

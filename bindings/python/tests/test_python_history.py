@@ -58,8 +58,19 @@ def test_history_keeps_a_bounded_number_of_reports():
     h = charrnn.History()
     h.MAX_REPORTS = 100
     for step in range(1, 1001):
-        h._record(dict(kind="step", step=step, epoch=1, seconds=step / 10, train_loss=1.0, learning_rate=0.1,
-                       chars_per_s=5.0, val_loss=math.nan, val_accuracy=math.nan))
+        h._record(
+            dict(
+                kind="step",
+                step=step,
+                epoch=1,
+                seconds=step / 10,
+                train_loss=1.0,
+                learning_rate=0.1,
+                chars_per_s=5.0,
+                val_loss=math.nan,
+                val_accuracy=math.nan,
+            )
+        )
     steps = list(h.train["step"])
     every = steps[1] - steps[0]
     assert len(steps) <= 100 and steps == list(range(every, 1001, every))

@@ -24,8 +24,14 @@ import charrnn
 from charrnn_testutil import small_config
 
 ROOT = Path(os.environ.get("CHARRNN_ROOT") or Path(__file__).resolve().parents[3])
-CORPUS = next((Path(p) for p in (os.environ.get("CHARRNN_CORPUS"), ROOT.parent / "shared" / "data" / "tinyshakespeare.txt")
-               if p and Path(p).is_file()), None)
+CORPUS = next(
+    (
+        Path(p)
+        for p in (os.environ.get("CHARRNN_CORPUS"), ROOT.parent / "shared" / "data" / "tinyshakespeare.txt")
+        if p and Path(p).is_file()
+    ),
+    None,
+)
 needs_corpus = pytest.mark.skipif(CORPUS is None, reason="tinyshakespeare.txt not found")
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="SIGINT to a child process")
 
@@ -59,8 +65,9 @@ class Child:
 
     def __init__(self, cwd, body):
         script = PRELUDE.format(corpus=str(CORPUS)) + textwrap.dedent(body)
-        self.proc = subprocess.Popen([sys.executable, "-c", script], cwd=cwd, stdout=subprocess.PIPE,
-                                     stderr=subprocess.PIPE, text=True)
+        self.proc = subprocess.Popen(
+            [sys.executable, "-c", script], cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
         self.lines = queue.Queue()
         threading.Thread(target=self._read, daemon=True).start()
 
@@ -81,8 +88,9 @@ class Child:
             when, line = self.next_line(timeout)
             if line is None:
                 self.proc.wait()
-                pytest.fail(f"the child ended ({self.proc.returncode}) before {prefix!r}: "
-                            f"{self.proc.stderr.read()[-2000:]}")
+                pytest.fail(
+                    f"the child ended ({self.proc.returncode}) before {prefix!r}: {self.proc.stderr.read()[-2000:]}"
+                )
             if line.startswith(prefix):
                 return when, line
 
@@ -161,12 +169,16 @@ LONG_CALLS = {
 @needs_corpus
 @pytest.mark.parametrize("name", list(LONG_CALLS))
 def test_ctrl_c_stops_a_long_call(tmp_path, name):
-    body = "try:\n" + textwrap.indent(textwrap.dedent(LONG_CALLS[name]), "    ") + """
+    body = (
+        "try:\n"
+        + textwrap.indent(textwrap.dedent(LONG_CALLS[name]), "    ")
+        + """
 except KeyboardInterrupt as e:
     print("interrupted", type(e).__name__, isinstance(e, charrnn.Error), flush=True)
 else:
     print("finished", flush=True)
 """
+    )
     estimate, seconds, line, _, code, stderr = interrupt(tmp_path, body)
     report(name, seconds, estimate)
     assert code == 0, stderr
@@ -222,8 +234,9 @@ def test_ctrl_c_reaches_the_main_thread_while_another_computes(tmp_path):
         assert json.loads(rest[-1]) == {"chars": 59_999}
 
 
-TRAIN = dict(layers=1, hidden=128, seq_length=50, batch_size=16, max_chars=100_000, val_fraction=0.01, seed=1,
-             max_steps=10**6)
+TRAIN = dict(
+    layers=1, hidden=128, seq_length=50, batch_size=16, max_chars=100_000, val_fraction=0.01, seed=1, max_steps=10**6
+)
 
 
 def train_body(progress, out_dir):
@@ -282,11 +295,14 @@ def test_ctrl_c_in_train_still_stops_the_script(tmp_path):
     """Uncaught, TrainingInterrupted ends the script with the way to resume in its message. (With exit
     status 1: CPython ends itself by SIGINT only for a KeyboardInterrupt of that exact class.)"""
     args = ", ".join(f"{k}={v!r}" for k, v in dict(TRAIN, out_dir="ckpt").items())
-    child = Child(tmp_path, f"""
+    child = Child(
+        tmp_path,
+        f"""
         ready()
         charrnn.train({str(CORPUS)!r}, {args})
         print("finished", flush=True)
-    """)
+    """,
+    )
     child.wait_for("ready", timeout=300)
     time.sleep(1.5)
     child.proc.send_signal(signal.SIGINT)
@@ -309,7 +325,7 @@ def small():
     m.close()
 
 
-BAD_SEEDS = [-1, 2**64, -2**70, 2**100]
+BAD_SEEDS = [-1, 2**64, -(2**70), 2**100]
 
 
 @pytest.mark.parametrize("seed", BAD_SEEDS)
@@ -327,7 +343,9 @@ def test_seeds_outside_64_bits_are_refused_everywhere(small, corpus_file, seed):
     for name, call in calls.items():
         # train's largest value, 2**64 - 1, is C's "not given" (CHARRNN_UNSET_U64): refused, not ignored.
         top = "2" if name == "train" else "1"
-        with pytest.raises(charrnn.InvalidArgumentError, match=rf"seed must be an integer from 0 to 2\*\*64 - {top}") as e:
+        with pytest.raises(
+            charrnn.InvalidArgumentError, match=rf"seed must be an integer from 0 to 2\*\*64 - {top}"
+        ) as e:
             call()
         assert isinstance(e.value, ValueError), name
 
@@ -375,15 +393,24 @@ def test_other_integer_arguments_are_range_checked(small, corpus_file):
             s.sample(top_k=k)
         with pytest.raises(charrnn.InvalidArgumentError, match="top_k"):
             s.generate_text(3, top_k=k)
-    for n in (-1, -2**64, 2**64):
+    for n in (-1, -(2**64), 2**64):
         with pytest.raises(charrnn.InvalidArgumentError, match=r"n must be an integer from 0 to 2\*\*63 - 1"):
             s.generate_text(n)
         with pytest.raises(charrnn.InvalidArgumentError, match="n must be an integer"):
             small.generate("a", n)
     with pytest.raises(charrnn.InvalidArgumentError, match="n must be an integer"):
         s.generate(-1)  # at the call, not at the first next()
-    for name in ("layers", "hidden", "embedding", "seq_length", "step", "batch_size", "lr_decay_every",
-                 "lr_decay_after", "epochs"):
+    for name in (
+        "layers",
+        "hidden",
+        "embedding",
+        "seq_length",
+        "step",
+        "batch_size",
+        "lr_decay_every",
+        "lr_decay_after",
+        "epochs",
+    ):
         for v in (-1, 2**32 - 1):  # 2**32 - 1 is C's "not given" (CHARRNN_UNSET_U32)
             with pytest.raises(charrnn.InvalidArgumentError, match=rf"{name} must be an integer from 0 to 2\*\*32 - 2"):
                 charrnn.train(corpus_file, **{name: v})
@@ -402,14 +429,14 @@ def test_other_integer_arguments_are_range_checked(small, corpus_file):
 # --- invalid UTF-8: the byte offset in the caller's buffer ------------------------------------------
 
 BAD_UTF8 = [
-    (b"ab\xff", 2),                            # never valid
-    (b"\x80abc", 0),                           # a continuation byte first
-    (b"abc\xe2\x82", 3),                       # truncated at the end
-    (b"ab\xe9cd", 2),                          # Latin-1, not UTF-8
-    ("ab\u00e9".encode() + b"\xc3(", 4),       # after a two-byte character
+    (b"ab\xff", 2),  # never valid
+    (b"\x80abc", 0),  # a continuation byte first
+    (b"abc\xe2\x82", 3),  # truncated at the end
+    (b"ab\xe9cd", 2),  # Latin-1, not UTF-8
+    ("ab\u00e9".encode() + b"\xc3(", 4),  # after a two-byte character
     ("ab\u20ac".encode() + b"\xed\xa0\x80", 5),  # a surrogate
-    (b"a\xf4\x90\x80\x80", 1),                 # past U+10FFFF
-    (b"a\xc0\xafb", 1),                        # overlong
+    (b"a\xf4\x90\x80\x80", 1),  # past U+10FFFF
+    (b"a\xc0\xafb", 1),  # overlong
     (b"abcdefgh" * 500 + b"\xe2\x82a", 4000),  # far into the text
 ]
 
@@ -451,6 +478,7 @@ def test_invalid_utf8_in_a_corpus_is_reported_at_its_byte_offset(tmp_path):
 
 # --- overflowing models: NotFiniteError, never NaNs -------------------------------------------------
 
+
 def overflowing(cell, sign=1.0):
     """A model whose kernels are all ±3e38: finite weights whose products overflow float32."""
     m = charrnn.Model.create(small_config(len(VOCAB), cell=cell, units=16), VOCAB, seed=1)
@@ -476,8 +504,13 @@ def test_overflowing_weights_raise_not_finite(cell, sign, precision):
         m.generate("ab", 5)
     with m.session(precision=precision) as s:
         s.feed("a")
-        for call in (s.probabilities, s.sample, lambda: s.generate_text(3),
-                     lambda: s.generate_text(3, callback=lambda c, p: False), lambda: list(s.generate(3))):
+        for call in (
+            s.probabilities,
+            s.sample,
+            lambda: s.generate_text(3),
+            lambda: s.generate_text(3, callback=lambda c, p: False),
+            lambda: list(s.generate(3)),
+        ):
             with pytest.raises(charrnn.NotFiniteError):
                 call()
 

@@ -64,26 +64,35 @@ def test_data_parallel_training_in_keras_round_trips(tmp_path):
 
     seq = 40
     idx = indices(text, vocab)
-    starts = range(0, 32 * seq, seq)                   # 32 sequences: 4 batches of 8, 4 per device
-    x = np.stack([onehot(idx[s:s + seq], v) for s in starts])
-    y = np.stack([idx[s + 1:s + seq + 1] for s in starts])
-    probes = [text[5000:5200], text[7000:7200]]        # a batch the two devices can split
+    starts = range(0, 32 * seq, seq)  # 32 sequences: 4 batches of 8, 4 per device
+    x = np.stack([onehot(idx[s : s + seq], v) for s in starts])
+    y = np.stack([idx[s + 1 : s + seq + 1] for s in starts])
+    probes = [text[5000:5200], text[7000:7200]]  # a batch the two devices can split
     np.savez(tmp_path / "data.npz", x=x, y=y, probe=np.stack([onehot(indices(p, vocab), v) for p in probes]))
 
     trained = tmp_path / "trained.keras"
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path))
-    proc = subprocess.run([sys.executable, "-c", CHILD, str(exported), str(trained), str(tmp_path / "data.npz")],
-                          capture_output=True, text=True, timeout=300, env=env)
+    proc = subprocess.run(
+        [sys.executable, "-c", CHILD, str(exported), str(trained), str(tmp_path / "data.npz")],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     report = json.loads(proc.stdout.strip().splitlines()[-1])
     assert report["devices"] == 2 and report["replicated"]
-    assert report["after"] < report["before"]           # Keras trained it
+    assert report["after"] < report["before"]  # Keras trained it
 
     imported = ck.load(trained, vocab=vocab, check_text=text)
     keras_probs = np.load(str(trained) + ".probs.npy").astype(np.float64)
-    diff = max(float(np.abs(imported.probabilities(p).astype(np.float64) - e).max()) for p, e in zip(probes, keras_probs))
-    print(f"DataParallel round trip: loss {report['before']:.4f} -> {report['after']:.4f}, "
-          f"max |charrnn - keras| = {diff:.2e}")
+    diff = max(
+        float(np.abs(imported.probabilities(p).astype(np.float64) - e).max()) for p, e in zip(probes, keras_probs)
+    )
+    print(
+        f"DataParallel round trip: loss {report['before']:.4f} -> {report['after']:.4f}, "
+        f"max |charrnn - keras| = {diff:.2e}"
+    )
     assert diff <= TOL
     # and the weights did change in Keras
     assert np.abs(imported.get_weights("dense", "kernel") - model.get_weights("dense", "kernel")).max() > 1e-4

@@ -18,15 +18,32 @@ VOCAB = "abcdefghijkl"
 
 def lstm_dense_h5(path, lstm_overrides=None, extra_layers=(), weights=None, kernel_shape=(V, 32)):
     rng = np.random.default_rng(0)
-    cfg = {"class_name": "Sequential", "config": {"name": "s", "layers": [
-        k2_rnn("LSTM", "lstm_1", 8, batch_input_shape=[None, None, V], **(lstm_overrides or {})),
-        {"class_name": "Dense", "config": {"name": "dense_1", "units": V, "activation": "softmax",
-                                           "use_bias": True}}, *extra_layers]}}
+    cfg = {
+        "class_name": "Sequential",
+        "config": {
+            "name": "s",
+            "layers": [
+                k2_rnn("LSTM", "lstm_1", 8, batch_input_shape=[None, None, V], **(lstm_overrides or {})),
+                {
+                    "class_name": "Dense",
+                    "config": {"name": "dense_1", "units": V, "activation": "softmax", "use_bias": True},
+                },
+                *extra_layers,
+            ],
+        },
+    }
     if weights is None:
-        weights = [("lstm_1", [("lstm_1/kernel:0", rng.normal(size=kernel_shape)),
-                               ("lstm_1/recurrent_kernel:0", rng.normal(size=(8, 32))),
-                               ("lstm_1/bias:0", np.zeros(32))]),
-                   ("dense_1", [("dense_1/kernel:0", rng.normal(size=(8, V))), ("dense_1/bias:0", np.zeros(V))])]
+        weights = [
+            (
+                "lstm_1",
+                [
+                    ("lstm_1/kernel:0", rng.normal(size=kernel_shape)),
+                    ("lstm_1/recurrent_kernel:0", rng.normal(size=(8, 32))),
+                    ("lstm_1/bias:0", np.zeros(32)),
+                ],
+            ),
+            ("dense_1", [("dense_1/kernel:0", rng.normal(size=(8, V))), ("dense_1/bias:0", np.zeros(V))]),
+        ]
     write_h5(path, "2.2.4", cfg, weights)
     return path
 
@@ -150,12 +167,15 @@ def test_encoding_override_must_fit(tmp_path):
         ck.read(p, encoding="bogus")
 
 
-@pytest.mark.parametrize("overrides,match", [
-    ({"go_backwards": True}, "go_backwards"),
-    ({"activation": "selu"}, "activation 'selu'"),
-    ({"recurrent_activation": "softsign"}, "recurrent_activation 'softsign'"),
-    ({"return_state": True}, "return_state"),
-])
+@pytest.mark.parametrize(
+    "overrides,match",
+    [
+        ({"go_backwards": True}, "go_backwards"),
+        ({"activation": "selu"}, "activation 'selu'"),
+        ({"recurrent_activation": "softsign"}, "recurrent_activation 'softsign'"),
+        ({"return_state": True}, "return_state"),
+    ],
+)
 def test_unsupported_rnn_options(tmp_path, overrides, match):
     p = lstm_dense_h5(tmp_path / "opt.h5", lstm_overrides=overrides)
     with pytest.raises(ck.UnsupportedModelError, match=f"lstm_1.*{match}"):
@@ -189,8 +209,13 @@ def _keras():
 
 def test_unsupported_bidirectional(tmp_path):
     keras = _keras()
-    m = keras.Sequential([keras.Input((None, V)), keras.layers.Bidirectional(keras.layers.LSTM(4, return_sequences=True)),
-                          keras.layers.Dense(V, activation="softmax")])
+    m = keras.Sequential(
+        [
+            keras.Input((None, V)),
+            keras.layers.Bidirectional(keras.layers.LSTM(4, return_sequences=True)),
+            keras.layers.Dense(V, activation="softmax"),
+        ]
+    )
     p = tmp_path / "bidi.keras"
     m.save(str(p))
     with pytest.raises(ck.UnsupportedModelError, match="Bidirectional"):
@@ -199,14 +224,26 @@ def test_unsupported_bidirectional(tmp_path):
 
 def test_unsupported_masking_and_mask_zero(tmp_path):
     keras = _keras()
-    m = keras.Sequential([keras.Input((None,), dtype="int32"), keras.layers.Embedding(V, 4, mask_zero=True),
-                          keras.layers.LSTM(4, return_sequences=True), keras.layers.Dense(V, activation="softmax")])
+    m = keras.Sequential(
+        [
+            keras.Input((None,), dtype="int32"),
+            keras.layers.Embedding(V, 4, mask_zero=True),
+            keras.layers.LSTM(4, return_sequences=True),
+            keras.layers.Dense(V, activation="softmax"),
+        ]
+    )
     p = tmp_path / "maskzero.keras"
     m.save(str(p))
     with pytest.raises(ck.UnsupportedModelError, match="mask_zero"):
         ck.read(p)
-    m = keras.Sequential([keras.Input((None, V)), keras.layers.Masking(), keras.layers.LSTM(4, return_sequences=True),
-                          keras.layers.Dense(V, activation="softmax")])
+    m = keras.Sequential(
+        [
+            keras.Input((None, V)),
+            keras.layers.Masking(),
+            keras.layers.LSTM(4, return_sequences=True),
+            keras.layers.Dense(V, activation="softmax"),
+        ]
+    )
     p = tmp_path / "masking.keras"
     m.save(str(p))
     with pytest.raises(ck.UnsupportedModelError, match="Masking"):
@@ -215,22 +252,42 @@ def test_unsupported_masking_and_mask_zero(tmp_path):
 
 def test_unsupported_return_sequences_false_mid(tmp_path):
     keras = _keras()
-    m = keras.Sequential([keras.Input((10, V)), keras.layers.LSTM(4), keras.layers.RepeatVector(3),
-                          keras.layers.LSTM(4), keras.layers.Dense(V, activation="softmax")])
+    m = keras.Sequential(
+        [
+            keras.Input((10, V)),
+            keras.layers.LSTM(4),
+            keras.layers.RepeatVector(3),
+            keras.layers.LSTM(4),
+            keras.layers.Dense(V, activation="softmax"),
+        ]
+    )
     p = tmp_path / "mid.keras"
     m.save(str(p))
     with pytest.raises(ck.UnsupportedModelError):
         ck.read(p)
-    cfg = {"class_name": "Sequential", "config": {"name": "s", "layers": [
-        k2_rnn("LSTM", "lstm_1", 8, batch_input_shape=[None, None, V], return_sequences=False),
-        k2_rnn("LSTM", "lstm_2", 8),
-        {"class_name": "Dense", "config": {"name": "dense_1", "units": V, "activation": "softmax"}}]}}
+    cfg = {
+        "class_name": "Sequential",
+        "config": {
+            "name": "s",
+            "layers": [
+                k2_rnn("LSTM", "lstm_1", 8, batch_input_shape=[None, None, V], return_sequences=False),
+                k2_rnn("LSTM", "lstm_2", 8),
+                {"class_name": "Dense", "config": {"name": "dense_1", "units": V, "activation": "softmax"}},
+            ],
+        },
+    }
     rng = np.random.default_rng(0)
     p = tmp_path / "mid.h5"
-    write_h5(p, "2.2.4", cfg, [
-        ("lstm_1", [("k", rng.normal(size=(V, 32))), ("r", rng.normal(size=(8, 32))), ("b", np.zeros(32))]),
-        ("lstm_2", [("k", rng.normal(size=(8, 32))), ("r", rng.normal(size=(8, 32))), ("b", np.zeros(32))]),
-        ("dense_1", [("k", rng.normal(size=(8, V))), ("b", np.zeros(V))])])
+    write_h5(
+        p,
+        "2.2.4",
+        cfg,
+        [
+            ("lstm_1", [("k", rng.normal(size=(V, 32))), ("r", rng.normal(size=(8, 32))), ("b", np.zeros(32))]),
+            ("lstm_2", [("k", rng.normal(size=(8, 32))), ("r", rng.normal(size=(8, 32))), ("b", np.zeros(32))]),
+            ("dense_1", [("k", rng.normal(size=(8, V))), ("b", np.zeros(V))]),
+        ],
+    )
     with pytest.raises(ck.UnsupportedModelError, match="lstm_1.*return_sequences=False"):
         ck.read(p)
 
@@ -280,8 +337,22 @@ def test_cli_errors(tmp_path):
     p.write_bytes(b"junk")
     text = tmp_path / "t.txt"
     text.write_text("abc")
-    r = subprocess.run([sys.executable, "-m", "charrnn.keras", "import", str(p), "--vocab", VOCAB, "-o",
-                        str(tmp_path / "o.safetensors")], capture_output=True, text=True, timeout=120)
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "charrnn.keras",
+            "import",
+            str(p),
+            "--vocab",
+            VOCAB,
+            "-o",
+            str(tmp_path / "o.safetensors"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert r.returncode == 2 and "error:" in r.stderr
 
 
@@ -294,35 +365,92 @@ def _lstm_entry(**overrides):
 _DENSE = {"class_name": "Dense", "config": {"name": "dense_1", "units": V, "activation": "softmax", "use_bias": True}}
 
 
-@pytest.mark.parametrize("model_config,match", [
-    ({"class_name": "Sequential", "config": "layers"}, "no layer list"),
-    ({"class_name": "Sequential", "config": {"layers": [["LSTM", {"units": 8}], _DENSE]}}, "not an object"),
-    ({"class_name": "Sequential", "config": {"layers": [{"class_name": "LSTM", "config": [8]}, _DENSE]}},
-     "'config' of a LSTM layer is not an object"),
-    ({"class_name": "Sequential", "config": {"layers": [_lstm_entry(name=7), _DENSE]}}, "name that is not a string"),
-    ({"class_name": "Sequential", "config": {"layers": [_lstm_entry(batch_input_shape=12), _DENSE]}},
-     "lstm_1.*batch_input_shape"),
-    ({"class_name": "Sequential", "config": {"layers": [_lstm_entry(units=True), _DENSE]}}, "lstm_1.*units"),
-    ({"class_name": "Sequential", "config": {"layers": [_lstm_entry(), dict(_DENSE, config=dict(
-        _DENSE["config"], units="12"))]}}, "dense_1.*units"),
-    ({"class_name": "Sequential", "config": {"layers": [_lstm_entry(), {"class_name": "TimeDistributed", "config": {
-        "name": "td", "layer": ["Dense"]}}]}}, "'td' \\(TimeDistributed\\)"),
-    ({"class_name": "Functional", "config": {"layers": [1, 2], "input_layers": [], "output_layers": []}},
-     "functional configuration"),
-    ({"class_name": "Functional", "config": {"name": "m", "layers": [
-        {"class_name": "InputLayer", "name": "in", "inbound_nodes": [], "config": {"batch_shape": [None, None, V]}},
-        dict(_lstm_entry(), name="lstm_1", inbound_nodes=[{"args": [{"config": {"keras_history": 5}}]}])],
-        "input_layers": [["in", 0, 0]], "output_layers": [["lstm_1", 0, 0]]}}, "keras_history"),
-])
+@pytest.mark.parametrize(
+    "model_config,match",
+    [
+        ({"class_name": "Sequential", "config": "layers"}, "no layer list"),
+        ({"class_name": "Sequential", "config": {"layers": [["LSTM", {"units": 8}], _DENSE]}}, "not an object"),
+        (
+            {"class_name": "Sequential", "config": {"layers": [{"class_name": "LSTM", "config": [8]}, _DENSE]}},
+            "'config' of a LSTM layer is not an object",
+        ),
+        (
+            {"class_name": "Sequential", "config": {"layers": [_lstm_entry(name=7), _DENSE]}},
+            "name that is not a string",
+        ),
+        (
+            {"class_name": "Sequential", "config": {"layers": [_lstm_entry(batch_input_shape=12), _DENSE]}},
+            "lstm_1.*batch_input_shape",
+        ),
+        ({"class_name": "Sequential", "config": {"layers": [_lstm_entry(units=True), _DENSE]}}, "lstm_1.*units"),
+        (
+            {
+                "class_name": "Sequential",
+                "config": {"layers": [_lstm_entry(), dict(_DENSE, config=dict(_DENSE["config"], units="12"))]},
+            },
+            "dense_1.*units",
+        ),
+        (
+            {
+                "class_name": "Sequential",
+                "config": {
+                    "layers": [
+                        _lstm_entry(),
+                        {"class_name": "TimeDistributed", "config": {"name": "td", "layer": ["Dense"]}},
+                    ]
+                },
+            },
+            "'td' \\(TimeDistributed\\)",
+        ),
+        (
+            {"class_name": "Functional", "config": {"layers": [1, 2], "input_layers": [], "output_layers": []}},
+            "functional configuration",
+        ),
+        (
+            {
+                "class_name": "Functional",
+                "config": {
+                    "name": "m",
+                    "layers": [
+                        {
+                            "class_name": "InputLayer",
+                            "name": "in",
+                            "inbound_nodes": [],
+                            "config": {"batch_shape": [None, None, V]},
+                        },
+                        dict(
+                            _lstm_entry(), name="lstm_1", inbound_nodes=[{"args": [{"config": {"keras_history": 5}}]}]
+                        ),
+                    ],
+                    "input_layers": [["in", 0, 0]],
+                    "output_layers": [["lstm_1", 0, 0]],
+                },
+            },
+            "keras_history",
+        ),
+    ],
+)
 def test_malformed_configuration_json(tmp_path, model_config, match):
     """JSON of the wrong shape (lists, strings or numbers where Keras writes objects, sizes, names) is a
     KerasFormatError naming the problem, not an AttributeError or TypeError from inside the reader."""
     rng = np.random.default_rng(0)
     p = tmp_path / "malformed.h5"
-    write_h5(p, "2.2.4", model_config, [
-        ("lstm_1", [("lstm_1/kernel:0", rng.normal(size=(V, 32))),
-                    ("lstm_1/recurrent_kernel:0", rng.normal(size=(8, 32))), ("lstm_1/bias:0", np.zeros(32))]),
-        ("dense_1", [("dense_1/kernel:0", rng.normal(size=(8, V))), ("dense_1/bias:0", np.zeros(V))])])
+    write_h5(
+        p,
+        "2.2.4",
+        model_config,
+        [
+            (
+                "lstm_1",
+                [
+                    ("lstm_1/kernel:0", rng.normal(size=(V, 32))),
+                    ("lstm_1/recurrent_kernel:0", rng.normal(size=(8, 32))),
+                    ("lstm_1/bias:0", np.zeros(32)),
+                ],
+            ),
+            ("dense_1", [("dense_1/kernel:0", rng.normal(size=(8, V))), ("dense_1/bias:0", np.zeros(V))]),
+        ],
+    )
     with pytest.raises(ck.KerasFormatError, match=match):
         ck.read(p)
 
@@ -343,12 +471,15 @@ def _replace_weight(path, dataset, **create):
         f[group].create_dataset(name, **create)
 
 
-@pytest.mark.parametrize("create,match", [
-    ({"data": np.array([b"0.5"] * 32)}, "data type \\|S3"),
-    ({"data": np.ones(32, dtype=np.int8)}, "data type int8.*quantized"),
-    ({"data": np.ones(32, dtype=np.complex64)}, "data type complex64"),
-    ({"data": h5py.Empty("f4")}, "is not an array in the file"),
-])
+@pytest.mark.parametrize(
+    "create,match",
+    [
+        ({"data": np.array([b"0.5"] * 32)}, "data type \\|S3"),
+        ({"data": np.ones(32, dtype=np.int8)}, "data type int8.*quantized"),
+        ({"data": np.ones(32, dtype=np.complex64)}, "data type complex64"),
+        ({"data": h5py.Empty("f4")}, "is not an array in the file"),
+    ],
+)
 def test_weights_that_are_not_floats(tmp_path, create, match):
     """Strings were a numpy ValueError; integers and complex numbers were converted to float32 as if
     they were weights (complex ones losing their imaginary part)."""
@@ -377,7 +508,9 @@ def test_huge_declared_weight_is_refused_before_reading(tmp_path):
     p = lstm_dense_h5(tmp_path / "huge.h5")
     _replace_weight(p, "lstm_1/lstm_1/kernel:0", shape=(100_000, 10_000), dtype="f4", chunks=(1000, 1000))
     assert p.stat().st_size < 100_000
-    with pytest.raises(ck.KerasFormatError, match="lstm_1.*kernel:0.*declares shape \\(100000, 10000\\).*stores only 0"):
+    with pytest.raises(
+        ck.KerasFormatError, match="lstm_1.*kernel:0.*declares shape \\(100000, 10000\\).*stores only 0"
+    ):
         ck.read(p)
     _replace_weight(p, "lstm_1/lstm_1/kernel:0", shape=(1 << 20, 1 << 12), dtype="f4", chunks=(1024, 1024))
     with pytest.raises(ck.KerasFormatError, match="more than the 2147483647 values"):
@@ -386,12 +519,19 @@ def test_huge_declared_weight_is_refused_before_reading(tmp_path):
 
 def test_quantized_keras3_model(tmp_path):
     keras = _keras()
-    m = keras.Sequential([keras.Input((None, V)), keras.layers.LSTM(4, return_sequences=True),
-                          keras.layers.Dense(V, activation="softmax")])
+    m = keras.Sequential(
+        [
+            keras.Input((None, V)),
+            keras.layers.LSTM(4, return_sequences=True),
+            keras.layers.Dense(V, activation="softmax"),
+        ]
+    )
     m.quantize("int8")
     p = tmp_path / "int8.keras"
     m.save(str(p))
-    with pytest.raises(ck.UnsupportedModelError, match=f"'{m.layers[-1].name}' \\(Dense\\): quantized weights \\(int8\\)"):
+    with pytest.raises(
+        ck.UnsupportedModelError, match=f"'{m.layers[-1].name}' \\(Dense\\): quantized weights \\(int8\\)"
+    ):
         ck.read(p)
 
 
@@ -403,7 +543,7 @@ def test_non_finite_weights(tmp_path, bad):
     p = lstm_dense_h5(tmp_path / "nan.h5")
     bias = np.zeros(32)
     bias[3] = bad
-    _replace_weight(p, "lstm_1/lstm_1/bias:0", data=bias)   # float64, as a float64 Keras model stores it
+    _replace_weight(p, "lstm_1/lstm_1/bias:0", data=bias)  # float64, as a float64 Keras model stores it
     with pytest.raises(ck.KerasFormatError, match="layer 'lstm_1': weight 'lstm_1/bias:0' holds 1 NaN or infinite"):
         ck.read(p)
     with pytest.raises(ck.KerasFormatError, match="lstm_1.*NaN or infinite"):
@@ -414,15 +554,27 @@ def test_softmax_over_another_axis(tmp_path):
     """Softmax(axis=1) normalises over time: it was imported as the usual softmax over the characters,
     and charrnn's probabilities differed from Keras's by 0.09 with no error."""
     keras = _keras()
-    m = keras.Sequential([keras.Input((None, V)), keras.layers.LSTM(4, return_sequences=True),
-                          keras.layers.Dense(V), keras.layers.Softmax(axis=1, name="time_softmax")])
+    m = keras.Sequential(
+        [
+            keras.Input((None, V)),
+            keras.layers.LSTM(4, return_sequences=True),
+            keras.layers.Dense(V),
+            keras.layers.Softmax(axis=1, name="time_softmax"),
+        ]
+    )
     p = tmp_path / "softmax_axis1.keras"
     m.save(str(p))
     with pytest.raises(ck.UnsupportedModelError, match="'time_softmax' \\(Softmax\\): softmax over axis 1"):
         ck.read(p)
-    for axis, name in ((-1, "last"), (2, "two")):   # the last axis of (batch, time, V), either way
-        m = keras.Sequential([keras.Input((None, V)), keras.layers.LSTM(4, return_sequences=True),
-                              keras.layers.Dense(V), keras.layers.Softmax(axis=axis)])
+    for axis, name in ((-1, "last"), (2, "two")):  # the last axis of (batch, time, V), either way
+        m = keras.Sequential(
+            [
+                keras.Input((None, V)),
+                keras.layers.LSTM(4, return_sequences=True),
+                keras.layers.Dense(V),
+                keras.layers.Softmax(axis=axis),
+            ]
+        )
         m.save(str(tmp_path / f"{name}.keras"))
         assert ck.read(tmp_path / f"{name}.keras").config["head"]["activation"] == "softmax"
 
@@ -432,8 +584,8 @@ def test_damaged_hdf5_inside(tmp_path):
     looks inside: it was a RuntimeError or OSError from h5py ('Unable to synchronously check link
     existence')."""
     data = bytearray(lstm_dense_h5(tmp_path / "good.h5").read_bytes())
-    last = data.rfind(b"SNOD")   # the signature of the last group's symbol table node
-    data[last:last + 4] = b"XXXX"
+    last = data.rfind(b"SNOD")  # the signature of the last group's symbol table node
+    data[last : last + 4] = b"XXXX"
     p = tmp_path / "damaged.h5"
     p.write_bytes(bytes(data))
     with pytest.raises(ck.KerasFormatError, match="damaged HDF5 data"):
@@ -441,7 +593,7 @@ def test_damaged_hdf5_inside(tmp_path):
 
 
 def _keras_zip(path, config=None, metadata="{}", compression=zipfile.ZIP_STORED):
-    weights = lstm_dense_h5(path.with_suffix(".weights.h5")).read_bytes()   # any HDF5 will do
+    weights = lstm_dense_h5(path.with_suffix(".weights.h5")).read_bytes()  # any HDF5 will do
     with zipfile.ZipFile(path, "w", compression=compression) as z:
         z.writestr("metadata.json", metadata)
         z.writestr("config.json", config if config is not None else json.dumps({"class_name": "Sequential"}))
@@ -457,8 +609,8 @@ def _patch_zip_headers(path, member, offsets, value):
         name_at = 30 if signature == b"PK\x03\x04" else 46
         start = 0
         while (start := data.find(signature, start)) >= 0:
-            if data[start + name_at:start + name_at + len(name)] == name:
-                data[start + offset:start + offset + 2] = value.to_bytes(2, "little")
+            if data[start + name_at : start + name_at + len(name)] == name:
+                data[start + offset : start + offset + 2] = value.to_bytes(2, "little")
             start += 4
     path.write_bytes(bytes(data))
 
@@ -470,11 +622,11 @@ def test_keras_archive_metadata_and_members(tmp_path):
     with pytest.raises(ck.KerasFormatError, match="metadata.json in the archive is not a JSON object"):
         ck.read(_keras_zip(tmp_path / "meta.keras", metadata="[1, 2]"))
     p = _keras_zip(tmp_path / "encrypted.keras")
-    _patch_zip_headers(p, "config.json", (6, 8), 1)   # general purpose flag bit 0: encrypted
+    _patch_zip_headers(p, "config.json", (6, 8), 1)  # general purpose flag bit 0: encrypted
     with pytest.raises(ck.KerasFormatError, match="corrupt .keras archive.*encrypted"):
         ck.read(p)
     p = _keras_zip(tmp_path / "aes.keras")
-    _patch_zip_headers(p, "model.weights.h5", (8, 10), 99)   # compression method 99: WinZip AES
+    _patch_zip_headers(p, "model.weights.h5", (8, 10), 99)  # compression method 99: WinZip AES
     with pytest.raises(ck.KerasFormatError, match="corrupt .keras archive.*compression method"):
         ck.read(p)
     p = _keras_zip(tmp_path / "bomb.keras", config=" " * (65 << 20), compression=zipfile.ZIP_DEFLATED)
@@ -490,8 +642,22 @@ def test_cli_vocab_escapes_keep_non_ascii(tmp_path):
     import sys
 
     out = tmp_path / "o.safetensors"
-    r = subprocess.run([sys.executable, "-m", "charrnn.keras", "import", str(lstm_dense_h5(tmp_path / "m.h5")),
-                        "--vocab", "abcdéfghijk\\n", "-o", str(out)], capture_output=True, text=True, timeout=120)
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "charrnn.keras",
+            "import",
+            str(lstm_dense_h5(tmp_path / "m.h5")),
+            "--vocab",
+            "abcdéfghijk\\n",
+            "-o",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert r.returncode == 0, r.stderr
     m = charrnn.Model.load(out)
     assert m.vocab == "abcdéfghijk\n"
@@ -505,16 +671,31 @@ def test_cli_compare_without_keras(tmp_path):
 
     text = tmp_path / "t.txt"
     text.write_text("abcabc")
-    hide_keras = ("import sys\n"
-                  "class NoKeras:\n"
-                  "    def find_spec(self, name, path=None, target=None):\n"
-                  "        if name == 'keras' or name.startswith('keras.'):\n"
-                  "            raise ModuleNotFoundError(\"No module named 'keras'\")\n"
-                  "sys.meta_path.insert(0, NoKeras())\n"
-                  "from charrnn.keras.__main__ import main\n"
-                  "sys.exit(main(sys.argv[1:]))\n")
-    r = subprocess.run([sys.executable, "-c", hide_keras, "compare", str(lstm_dense_h5(tmp_path / "m.h5")),
-                        str(text), "--vocab", VOCAB], capture_output=True, text=True, timeout=120)
+    hide_keras = (
+        "import sys\n"
+        "class NoKeras:\n"
+        "    def find_spec(self, name, path=None, target=None):\n"
+        "        if name == 'keras' or name.startswith('keras.'):\n"
+        "            raise ModuleNotFoundError(\"No module named 'keras'\")\n"
+        "sys.meta_path.insert(0, NoKeras())\n"
+        "from charrnn.keras.__main__ import main\n"
+        "sys.exit(main(sys.argv[1:]))\n"
+    )
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            hide_keras,
+            "compare",
+            str(lstm_dense_h5(tmp_path / "m.h5")),
+            str(text),
+            "--vocab",
+            VOCAB,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert r.returncode == 2, r.stderr
     assert "Traceback" not in r.stderr
     assert "error: charrnn.keras.compare runs Keras" in r.stderr and "pip install keras" in r.stderr
@@ -526,14 +707,34 @@ def test_cudnn_weights_of_the_wrong_shape(tmp_path, kernel, recurrent):
     a numpy ValueError ('array split does not result in an equal division'), and a (9, 36) recurrent
     kernel for units=8 was read without complaint, to fail later inside the library."""
     rng = np.random.default_rng(0)
-    cfg = {"class_name": "Sequential", "config": {"name": "s", "layers": [
-        {"class_name": "CuDNNLSTM", "config": {"name": "cu_dnnlstm_1", "units": 8, "return_sequences": True,
-                                               "batch_input_shape": [None, None, V]}},
-        _DENSE]}}
+    cfg = {
+        "class_name": "Sequential",
+        "config": {
+            "name": "s",
+            "layers": [
+                {
+                    "class_name": "CuDNNLSTM",
+                    "config": {
+                        "name": "cu_dnnlstm_1",
+                        "units": 8,
+                        "return_sequences": True,
+                        "batch_input_shape": [None, None, V],
+                    },
+                },
+                _DENSE,
+            ],
+        },
+    }
     p = tmp_path / "cudnn.h5"
-    write_h5(p, "2.2.4", cfg, [
-        ("cu_dnnlstm_1", [("k", rng.normal(size=kernel)), ("r", rng.normal(size=recurrent)), ("b", np.zeros(64))]),
-        ("dense_1", [("k", rng.normal(size=(8, V))), ("b", np.zeros(V))])])
+    write_h5(
+        p,
+        "2.2.4",
+        cfg,
+        [
+            ("cu_dnnlstm_1", [("k", rng.normal(size=kernel)), ("r", rng.normal(size=recurrent)), ("b", np.zeros(64))]),
+            ("dense_1", [("k", rng.normal(size=(8, V))), ("b", np.zeros(V))]),
+        ],
+    )
     with pytest.raises(ck.KerasFormatError, match="cu_dnnlstm_1.*do not fit"):
         ck.read(p)
 
@@ -544,16 +745,27 @@ def test_keras1_per_gate_weights_of_the_wrong_shape(tmp_path):
     from test_python_keras_legacy import k1_lstm_config
 
     rng = np.random.default_rng(0)
-    cfg = {"class_name": "Sequential", "config": [
-        {"class_name": "LSTM", "config": k1_lstm_config("lstm_1", 8, V)},
-        {"class_name": "Dense", "config": {"name": "dense_1", "output_dim": V, "activation": "softmax"}}]}
+    cfg = {
+        "class_name": "Sequential",
+        "config": [
+            {"class_name": "LSTM", "config": k1_lstm_config("lstm_1", 8, V)},
+            {"class_name": "Dense", "config": {"name": "dense_1", "output_dim": V, "activation": "softmax"}},
+        ],
+    }
     ws = []
     for gate in "icfo":
         rows = V - 1 if gate == "f" else V
-        ws += [(f"lstm_1_W_{gate}", rng.normal(size=(rows, 8))), (f"lstm_1_U_{gate}", rng.normal(size=(8, 8))),
-               (f"lstm_1_b_{gate}", np.zeros(8))]
+        ws += [
+            (f"lstm_1_W_{gate}", rng.normal(size=(rows, 8))),
+            (f"lstm_1_U_{gate}", rng.normal(size=(8, 8))),
+            (f"lstm_1_b_{gate}", np.zeros(8)),
+        ]
     p = tmp_path / "k1.h5"
-    write_h5(p, "1.2.2", cfg, [("lstm_1", ws), ("dense_1", [("dense_1_W", rng.normal(size=(8, V))),
-                                                            ("dense_1_b", np.zeros(V))])])
+    write_h5(
+        p,
+        "1.2.2",
+        cfg,
+        [("lstm_1", ws), ("dense_1", [("dense_1_W", rng.normal(size=(8, V))), ("dense_1_b", np.zeros(V))])],
+    )
     with pytest.raises(ck.KerasFormatError, match="lstm_1.*per-gate weight 6 has shape \\(11, 8\\)"):
         ck.read(p)

@@ -24,7 +24,7 @@ def files(tmp_path_factory):
     corpus = folder / "corpus.txt"
     corpus.write_text(corpus_text(12000), encoding="utf-8")
     model = train(corpus, max_steps=300)
-    path = folder / "my model.keras"       # a space: the suggested command must quote it
+    path = folder / "my model.keras"  # a space: the suggested command must quote it
     ck.save(model, path)
     yield model, corpus, path
     model.close()
@@ -34,8 +34,7 @@ def test_model_load_imports_a_keras_file(files):
     model, corpus, path = files
     imported = charrnn.Model.load(path, vocab_from=corpus)
     assert imported.vocab == model.vocab
-    np.testing.assert_allclose(imported.probabilities("First Citizen"), model.probabilities("First Citizen"),
-                               atol=1e-6)
+    np.testing.assert_allclose(imported.probabilities("First Citizen"), model.probabilities("First Citizen"), atol=1e-6)
     imported.close()
     with pytest.raises(charrnn.InvalidArgumentError, match="apply to Keras files"):
         charrnn.Model.load(corpus, vocab_from=corpus)
@@ -50,10 +49,12 @@ def test_model_load_without_characters_says_how_to_give_them(files):
 def test_the_c_library_names_the_file_and_the_command(files, tmp_path):
     _, _, path = files
     with pytest.raises(charrnn.FormatError) as info:
-        _charrnn.Model.load(str(path))          # charrnn_model_load itself
+        _charrnn.Model.load(str(path))  # charrnn_model_load itself
     message = str(info.value)
     assert "is a Keras model (a zip archive, a .keras file), not a charrnn model" in message
-    assert f"python -m charrnn.keras import '{path}' --vocab-from TEXT -o '{path.with_suffix('.safetensors')}'" in message
+    assert (
+        f"python -m charrnn.keras import '{path}' --vocab-from TEXT -o '{path.with_suffix('.safetensors')}'" in message
+    )
     assert "header length" not in message
 
     # HDF5, at the start or after a user block (512 bytes here): what libhdf5 itself accepts
@@ -81,14 +82,15 @@ def test_window_export_is_the_tutorials_shape_and_generates_as_keras(files):
     ck.save(model, windowed, window=maxlen)
     kmodel = keras.saving.load_model(str(windowed))
     assert tuple(kmodel.input_shape) == (None, maxlen, model.vocab_size)
-    assert tuple(kmodel.output_shape) == (None, model.vocab_size)     # the next character only
+    assert tuple(kmodel.output_shape) == (None, model.vocab_size)  # the next character only
     text = corpus.read_text(encoding="utf-8")[500:560]
-    windows = np.stack([onehot(indices(text[i:i + maxlen], model.vocab), model.vocab_size)
-                        for i in range(len(text) - maxlen + 1)])
+    windows = np.stack(
+        [onehot(indices(text[i : i + maxlen], model.vocab), model.vocab_size) for i in range(len(text) - maxlen + 1)]
+    )
     expected = np.asarray(kmodel.predict(windows, verbose=0), dtype=np.float64)
 
     imported = ck.load(windowed, vocab_from=corpus)
-    assert imported.config["window"] == maxlen                          # generation defaults to the window
+    assert imported.config["window"] == maxlen  # generation defaults to the window
     got = []
     with imported.session() as s:
         assert s.window == maxlen

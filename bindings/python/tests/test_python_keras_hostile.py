@@ -38,11 +38,11 @@ from charrnn_testutil import k2_rnn, small_config, write_h5
 
 ROOT = Path(os.environ.get("CHARRNN_ROOT") or Path(__file__).resolve().parents[3])
 FUZZ_DIR = ROOT / "Tests" / "fuzz" / "keras"
-V, UNITS = 65, 128            # the LSTM kernel is (65, 512)
+V, UNITS = 65, 128  # the LSTM kernel is (65, 512)
 VOCAB = "".join(chr(0x41 + i) for i in range(V))
-SECRET = 1234.5               # every float32 of the secret files
-FAST = 10.0                   # seconds: every refusal here takes milliseconds
-LIMIT = 2 << 30               # address space of the child processes that read bombs
+SECRET = 1234.5  # every float32 of the secret files
+FAST = 10.0  # seconds: every refusal here takes milliseconds
+LIMIT = 2 << 30  # address space of the child processes that read bombs
 
 
 # ------------------------------------------------------------------------------------------------
@@ -50,34 +50,74 @@ LIMIT = 2 << 30               # address space of the child processes that read b
 
 
 def _weights(rng):
-    return {"kernel": rng.normal(size=(V, 4 * UNITS)).astype(np.float32),
-            "recurrent_kernel": rng.normal(size=(UNITS, 4 * UNITS)).astype(np.float32),
-            "bias": np.zeros(4 * UNITS, np.float32),
-            "dense_kernel": rng.normal(size=(UNITS, V)).astype(np.float32),
-            "dense_bias": np.zeros(V, np.float32)}
+    return {
+        "kernel": rng.normal(size=(V, 4 * UNITS)).astype(np.float32),
+        "recurrent_kernel": rng.normal(size=(UNITS, 4 * UNITS)).astype(np.float32),
+        "bias": np.zeros(4 * UNITS, np.float32),
+        "dense_kernel": rng.normal(size=(UNITS, V)).astype(np.float32),
+        "dense_bias": np.zeros(V, np.float32),
+    }
 
 
 def legacy_model(path):
     """A Keras 2 .h5; its LSTM kernel is the dataset at LEGACY_KERNEL."""
     w = _weights(np.random.default_rng(0))
-    cfg = {"class_name": "Sequential", "config": {"name": "s", "layers": [
-        k2_rnn("LSTM", "lstm_1", UNITS, batch_input_shape=[None, None, V]),
-        {"class_name": "Dense", "config": {"name": "dense_1", "units": V, "activation": "softmax"}}]}}
-    write_h5(path, "2.2.4", cfg, [
-        ("lstm_1", [("lstm_1/kernel:0", w["kernel"]), ("lstm_1/recurrent_kernel:0", w["recurrent_kernel"]),
-                    ("lstm_1/bias:0", w["bias"])]),
-        ("dense_1", [("dense_1/kernel:0", w["dense_kernel"]), ("dense_1/bias:0", w["dense_bias"])])])
+    cfg = {
+        "class_name": "Sequential",
+        "config": {
+            "name": "s",
+            "layers": [
+                k2_rnn("LSTM", "lstm_1", UNITS, batch_input_shape=[None, None, V]),
+                {"class_name": "Dense", "config": {"name": "dense_1", "units": V, "activation": "softmax"}},
+            ],
+        },
+    }
+    write_h5(
+        path,
+        "2.2.4",
+        cfg,
+        [
+            (
+                "lstm_1",
+                [
+                    ("lstm_1/kernel:0", w["kernel"]),
+                    ("lstm_1/recurrent_kernel:0", w["recurrent_kernel"]),
+                    ("lstm_1/bias:0", w["bias"]),
+                ],
+            ),
+            ("dense_1", [("dense_1/kernel:0", w["dense_kernel"]), ("dense_1/bias:0", w["dense_bias"])]),
+        ],
+    )
     return path
 
 
 LEGACY_KERNEL = "model_weights/lstm_1/lstm_1/kernel:0"
 KERAS3_KERNEL = "layers/lstm/cell/vars/0"
-KERAS3_CONFIG = {"module": "keras", "class_name": "Sequential", "config": {"name": "s", "layers": [
-    {"class_name": "InputLayer", "config": {"batch_shape": [None, None, V], "dtype": "float32", "name": "input"}},
-    {"class_name": "LSTM", "config": {"name": "lstm", "units": UNITS, "activation": "tanh",
-                                      "recurrent_activation": "sigmoid", "use_bias": True,
-                                      "return_sequences": True}},
-    {"class_name": "Dense", "config": {"name": "dense", "units": V, "activation": "softmax", "use_bias": True}}]}}
+KERAS3_CONFIG = {
+    "module": "keras",
+    "class_name": "Sequential",
+    "config": {
+        "name": "s",
+        "layers": [
+            {
+                "class_name": "InputLayer",
+                "config": {"batch_shape": [None, None, V], "dtype": "float32", "name": "input"},
+            },
+            {
+                "class_name": "LSTM",
+                "config": {
+                    "name": "lstm",
+                    "units": UNITS,
+                    "activation": "tanh",
+                    "recurrent_activation": "sigmoid",
+                    "use_bias": True,
+                    "return_sequences": True,
+                },
+            },
+            {"class_name": "Dense", "config": {"name": "dense", "units": V, "activation": "softmax", "use_bias": True}},
+        ],
+    },
+}
 
 
 def keras3_weights(edit=None) -> bytes:
@@ -117,6 +157,7 @@ def hostile_file(tmp_path, fmt, edit):
     def replace(f):
         del f[KERAS3_KERNEL]
         edit(f, KERAS3_KERNEL)
+
     return keras3_model(tmp_path / "hostile.keras", replace)
 
 
@@ -162,22 +203,27 @@ def secrets_dir(tmp_path):
 
 def _external_storage(secrets):
     def edit(f, name):
-        f.create_dataset(name, shape=(V, 4 * UNITS), dtype="f4",
-                         external=[(str(secrets / "secret.bin"), 0, V * 4 * UNITS * 4)])
+        f.create_dataset(
+            name, shape=(V, 4 * UNITS), dtype="f4", external=[(str(secrets / "secret.bin"), 0, V * 4 * UNITS * 4)]
+        )
+
     return edit
 
 
 def _external_link(secrets):
     def edit(f, name):
         f[name] = h5py.ExternalLink(str(secrets / "secret.h5"), "/g/secret")
+
     return edit
 
 
 def _soft_link_out(secrets):
     """A soft link that stays a path in the file, through a group that is an external link."""
+
     def edit(f, name):
         f["escape"] = h5py.ExternalLink(str(secrets / "secret.h5"), "/g")
         f[name] = h5py.SoftLink("/escape/secret")
+
     return edit
 
 
@@ -186,16 +232,20 @@ def _virtual(secrets):
         layout = h5py.VirtualLayout(shape=(V, 4 * UNITS), dtype="f4")
         layout[:] = h5py.VirtualSource(str(secrets / "secret.h5"), "g/secret", shape=(V, 4 * UNITS))
         f.create_virtual_dataset(name, layout)
+
     return edit
 
 
 @pytest.mark.parametrize("fmt", ["h5", "keras"])
-@pytest.mark.parametrize("make,match", [
-    (_external_storage, "keeps its data in another file .*secret.bin.*HDF5 external storage"),
-    (_external_link, "'kernel:0' is an external link to '/g/secret' in .*secret.h5|'0' is an external link"),
-    (_soft_link_out, "'escape' is an external link to '/g' in .*secret.h5"),
-    (_virtual, "is a virtual dataset"),
-])
+@pytest.mark.parametrize(
+    "make,match",
+    [
+        (_external_storage, "keeps its data in another file .*secret.bin.*HDF5 external storage"),
+        (_external_link, "'kernel:0' is an external link to '/g/secret' in .*secret.h5|'0' is an external link"),
+        (_soft_link_out, "'escape' is an external link to '/g' in .*secret.h5"),
+        (_virtual, "is a virtual dataset"),
+    ],
+)
 def test_data_outside_the_file_is_refused(tmp_path, secrets_dir, fmt, make, match):
     p = hostile_file(tmp_path, fmt, make(secrets_dir))
     _assert_h5py_reads_the_secret(p, fmt)
@@ -213,7 +263,7 @@ def _assert_h5py_reads_the_secret(p, fmt):
         with h5py.File(p, "r") as f:
             assert np.all(f[LEGACY_KERNEL][()] == np.float32(SECRET))
         return
-    weights = p.with_suffix(".weights.h5")   # on disk: libhdf5 opens links' files with the first file's driver
+    weights = p.with_suffix(".weights.h5")  # on disk: libhdf5 opens links' files with the first file's driver
     with zipfile.ZipFile(p) as z:
         weights.write_bytes(z.read("model.weights.h5"))
     with h5py.File(weights, "r") as f:
@@ -221,15 +271,19 @@ def _assert_h5py_reads_the_secret(p, fmt):
 
 
 @pytest.mark.parametrize("fmt", ["h5", "keras"])
-@pytest.mark.parametrize("targets,match", [
-    ({"": "/nowhere/kernel"}, "is a dangling soft link \\(to '/nowhere/kernel'"),
-    ({"": "/a", "a": "/b", "b": "/a"}, "is a soft link loop"),
-    ({"": "/a", "a": "/a"}, "is a soft link loop"),
-])
+@pytest.mark.parametrize(
+    "targets,match",
+    [
+        ({"": "/nowhere/kernel"}, "is a dangling soft link \\(to '/nowhere/kernel'"),
+        ({"": "/a", "a": "/b", "b": "/a"}, "is a soft link loop"),
+        ({"": "/a", "a": "/a"}, "is a soft link loop"),
+    ],
+)
 def test_soft_links_that_dangle_or_loop_are_refused(tmp_path, fmt, targets, match):
     def edit(f, name):
         for link, target in targets.items():
             f[link or name] = h5py.SoftLink(target)
+
     p = hostile_file(tmp_path, fmt, edit)
     with pytest.raises(ck.KerasFormatError, match=match) as err:
         read_quickly(p)
@@ -243,6 +297,7 @@ def test_soft_links_inside_the_file_are_followed(tmp_path, fmt):
     def edit(f, name):
         f["elsewhere/kernel"] = kernel
         f[name] = h5py.SoftLink("/elsewhere/kernel")
+
     km = read_quickly(hostile_file(tmp_path, fmt, edit))
     np.testing.assert_array_equal(km.weights[("rnn0", "kernel")], kernel)
 
@@ -268,12 +323,15 @@ def test_an_external_link_to_a_layer_group_is_refused(tmp_path, secrets_dir):
 
 
 @pytest.mark.parametrize("fmt", ["h5", "keras"])
-@pytest.mark.parametrize("options,match", [
-    ({"compression": 32123, "allow_unknown_filter": True}, "HDF5 filter 32123"),   # a plugin libhdf5 would load
-    ({"compression": "lzf"}, "HDF5 filter 32000 \\('lzf'\\)"),
-    ({"scaleoffset": 2}, "HDF5 filter 6 \\('scaleoffset'\\)"),
-    ({"compression": "gzip", "shuffle": True, "fletcher32": True}, None),             # h5py's own: read
-])
+@pytest.mark.parametrize(
+    "options,match",
+    [
+        ({"compression": 32123, "allow_unknown_filter": True}, "HDF5 filter 32123"),  # a plugin libhdf5 would load
+        ({"compression": "lzf"}, "HDF5 filter 32000 \\('lzf'\\)"),
+        ({"scaleoffset": 2}, "HDF5 filter 6 \\('scaleoffset'\\)"),
+        ({"compression": "gzip", "shuffle": True, "fletcher32": True}, None),  # h5py's own: read
+    ],
+)
 def test_filters_other_than_gzip_shuffle_fletcher32_are_refused(tmp_path, fmt, options, match):
     kernel = np.random.default_rng(2).normal(size=(V, 4 * UNITS)).astype(np.float32)
 
@@ -283,6 +341,7 @@ def test_filters_other_than_gzip_shuffle_fletcher32_are_refused(tmp_path, fmt, o
             ds.id.write_direct_chunk((0, 0), kernel.tobytes())
         else:
             f.create_dataset(name, data=kernel, chunks=(V, 64), **options)
+
     p = hostile_file(tmp_path, fmt, edit)
     if match is None:
         np.testing.assert_array_equal(read_quickly(p).weights[("rnn0", "kernel")], kernel)
@@ -298,7 +357,7 @@ def test_an_hdf5_user_block_is_refused(tmp_path):
         for key, value in src.attrs.items():
             f.attrs[key] = value
         src.copy(src["model_weights"], f)
-    with h5py.File(p, "r") as f:   # h5py reads it, past the 512 bytes of the user's
+    with h5py.File(p, "r") as f:  # h5py reads it, past the 512 bytes of the user's
         assert "model_weights" in f
     with pytest.raises(ck.KerasFormatError, match="an HDF5 file with a 512-byte user block"):
         read_quickly(p)
@@ -306,7 +365,7 @@ def test_an_hdf5_user_block_is_refused(tmp_path):
 
 def test_oversized_attributes_are_refused_before_they_are_read(tmp_path):
     p = legacy_model(tmp_path / "attr.h5")
-    with h5py.File(p, "a", libver="latest") as f:   # a new group, with dense storage for attributes over 64 KB
+    with h5py.File(p, "a", libver="latest") as f:  # a new group, with dense storage for attributes over 64 KB
         del f["model_weights/lstm_1"]
         f.create_group("model_weights/lstm_1").attrs["weight_names"] = np.array([b"x"] * 70_000)
     with pytest.raises(ck.KerasFormatError, match="layer 'lstm_1': attribute 'weight_names' declares 70000 values"):
@@ -338,8 +397,9 @@ def read_in_child(tmp_path, call, limit=LIMIT, timeout=120):
         print(json.dumps(out))
     """)
     env = dict(os.environ, TMPDIR=str(tmpdir))
-    r = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, env=env, capture_output=True, text=True,
-                       timeout=timeout)
+    r = subprocess.run(
+        [sys.executable, "-c", script], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=timeout
+    )
     assert r.returncode == 0, f"the child died ({r.returncode}): {r.stderr[-3000:]}"
     return json.loads(r.stdout.strip().splitlines()[-1])
 
@@ -358,27 +418,30 @@ def _damage_global_heap(data: bytes, damage) -> bytes:
     variable-length strings live) changed by `damage(index, size) -> new size`."""
     data = bytearray(data)
     start = data.index(b"GCOL\x01")
-    end = start + int.from_bytes(data[start + 8:start + 16], "little")
+    end = start + int.from_bytes(data[start + 8 : start + 16], "little")
     p = start + 16
     while p + 16 <= end:
-        index, size = int.from_bytes(data[p:p + 2], "little"), int.from_bytes(data[p + 8:p + 16], "little")
-        data[p + 8:p + 16] = damage(index, size).to_bytes(8, "little")
+        index, size = int.from_bytes(data[p : p + 2], "little"), int.from_bytes(data[p + 8 : p + 16], "little")
+        data[p + 8 : p + 16] = damage(index, size).to_bytes(8, "little")
         p += 16 + -(-size // 8) * 8 if index > 0 else size
     return bytes(data)
 
 
 @pytest.mark.parametrize("fmt", ["h5", "keras"])
-@pytest.mark.parametrize("damage,match", [
-    (lambda index, size: 0 if index == 0 else size, "an object of size 0"),          # the free space
-    (lambda index, size: 1 << 40 if index == 1 else size, "runs past the collection's end"),
-])
+@pytest.mark.parametrize(
+    "damage,match",
+    [
+        (lambda index, size: 0 if index == 0 else size, "an object of size 0"),  # the free space
+        (lambda index, size: 1 << 40 if index == 1 else size, "runs past the collection's end"),
+    ],
+)
 def test_a_global_heap_libhdf5_would_loop_on_is_refused(tmp_path, fmt, damage, match):
     """Found by the fuzzer: libhdf5 walks a global heap collection by its objects' sizes, and a free-space
     object of size 0 made it walk in place forever (inside h5py reading the model_config attribute)."""
     if fmt == "h5":
-        p = legacy_model(tmp_path / "heap.h5")   # h5py writes model_config as a variable-length string
+        p = legacy_model(tmp_path / "heap.h5")  # h5py writes model_config as a variable-length string
         p.write_bytes(_damage_global_heap(p.read_bytes(), damage))
-    else:   # the layers' "name" attributes are variable-length strings
+    else:  # the layers' "name" attributes are variable-length strings
         weights = _damage_global_heap(keras3_weights(), damage)
         p = tmp_path / "heap.keras"
         with zipfile.ZipFile(p, "w") as z:
@@ -390,19 +453,24 @@ def test_a_global_heap_libhdf5_would_loop_on_is_refused(tmp_path, fmt, damage, m
 
 
 @pytest.mark.parametrize("fmt", ["h5", "keras"])
-@pytest.mark.parametrize("shape,match", [
-    ((1 << 16, 1 << 15), "declares shape (65536, 32768), more than the 2147483647 values"),
-    ((1 << 16, 1 << 14), "has shape (65536, 16384), but the configuration needs (at most 65, 512)"),
-    ((V, 1 << 24), "has shape (65, 16777216), but the configuration needs (at most 65, 512)"),
-])
+@pytest.mark.parametrize(
+    "shape,match",
+    [
+        ((1 << 16, 1 << 15), "declares shape (65536, 32768), more than the 2147483647 values"),
+        ((1 << 16, 1 << 14), "has shape (65536, 16384), but the configuration needs (at most 65, 512)"),
+        ((V, 1 << 24), "has shape (65, 16777216), but the configuration needs (at most 65, 512)"),
+    ],
+)
 def test_gzip_datasets_declaring_gigabytes_are_refused_before_reading(tmp_path, fmt, shape, match):
     """A gzip dataset stores what it likes and declares what it likes (12 KB declaring 2^31 values):
     "declares more than it stores" cannot see it, the configuration's shapes do."""
+
     def edit(f, name):
         ds = f.create_dataset(name, shape=shape, dtype="f4", chunks=(64, 1024), compression="gzip")
-        ds[:64, :1024] = 1.0   # a few stored chunks; the rest is "fill value": zeros on reading
+        ds[:64, :1024] = 1.0  # a few stored chunks; the rest is "fill value": zeros on reading
+
     p = hostile_file(tmp_path, fmt, edit)
-    assert p.stat().st_size < 1 << 20   # the model's own 400 KB of weights, and a few chunks
+    assert p.stat().st_size < 1 << 20  # the model's own 400 KB of weights, and a few chunks
     assert_refused(read_in_child(tmp_path, f"ck.read({p.name!r})"), f"{kernel_label(fmt)} {match}")
 
 
@@ -415,26 +483,34 @@ def test_a_chunk_inflating_past_its_size_is_refused(tmp_path, fmt):
     def edit(f, name):
         ds = f.create_dataset(name, shape=(V, 4 * UNITS), dtype="f4", chunks=(V, 4 * UNITS), compression="gzip")
         ds.id.write_direct_chunk((0, 0), stream)
+
     p = hostile_file(tmp_path, fmt, edit)
-    assert_refused(read_in_child(tmp_path, f"ck.read({p.name!r})"),
-                   f"{kernel_label(fmt)}: chunk 0 inflates to more than its 133120 bytes")
+    assert_refused(
+        read_in_child(tmp_path, f"ck.read({p.name!r})"),
+        f"{kernel_label(fmt)}: chunk 0 inflates to more than its 133120 bytes",
+    )
 
 
 def _units(lstm, dense, layers=1):
     def edit(entries):
-        entries[1:2] = [dict(entries[1], config=dict(entries[1]["config"], units=lstm, name=f"lstm{i}"))
-                        for i in range(layers)]
+        entries[1:2] = [
+            dict(entries[1], config=dict(entries[1]["config"], units=lstm, name=f"lstm{i}")) for i in range(layers)
+        ]
         entries[-1]["config"]["units"] = dense
+
     return edit
 
 
-@pytest.mark.parametrize("edit,match", [
-    (_units(10 ** 9, V), "layer 'lstm0' (LSTM): units=1000000000 is more than the 16384 charrnn supports"),
-    (_units(UNITS, 1 << 30), "layer 'dense' (Dense): units=1073741824 is more than the 2097152 charrnn supports"),
-    (_units(1 << 14, 1 << 21), "layer 'lstm0' (LSTM): a weight of 137438953472 values, more than the 2147483647"),
-    (_units(1 << 14, V, layers=60), "the configuration's weights (127788466241 values) would take about"),
-    (_units(UNITS, V, layers=65), "the model has 65 recurrent layers, more than the 64 charrnn supports"),
-])
+@pytest.mark.parametrize(
+    "edit,match",
+    [
+        (_units(10**9, V), "layer 'lstm0' (LSTM): units=1000000000 is more than the 16384 charrnn supports"),
+        (_units(UNITS, 1 << 30), "layer 'dense' (Dense): units=1073741824 is more than the 2097152 charrnn supports"),
+        (_units(1 << 14, 1 << 21), "layer 'lstm0' (LSTM): a weight of 137438953472 values, more than the 2147483647"),
+        (_units(1 << 14, V, layers=60), "the configuration's weights (127788466241 values) would take about"),
+        (_units(UNITS, V, layers=65), "the model has 65 recurrent layers, more than the 64 charrnn supports"),
+    ],
+)
 def test_configurations_claiming_huge_sizes_are_refused_before_anything_is_read(tmp_path, edit, match):
     config = json.loads(json.dumps(KERAS3_CONFIG))
     edit(config["config"]["layers"])
@@ -448,8 +524,29 @@ def _zip(path, members):
     out, directory = bytearray(), bytearray()
     for name, method, data, crc, size in members:
         header = struct.pack("<IHHHHHIIIHH", 0x04034B50, 20, 0, method, 0, 0, crc, len(data), size, len(name), 0)
-        directory += struct.pack("<IHHHHHHIIIHHHHHII", 0x02014B50, 20, 20, 0, method, 0, 0, crc, len(data),
-                                 size, len(name), 0, 0, 0, 0, 0, len(out)) + name.encode()
+        directory += (
+            struct.pack(
+                "<IHHHHHHIIIHHHHHII",
+                0x02014B50,
+                20,
+                20,
+                0,
+                method,
+                0,
+                0,
+                crc,
+                len(data),
+                size,
+                len(name),
+                0,
+                0,
+                0,
+                0,
+                0,
+                len(out),
+            )
+            + name.encode()
+        )
         out += header + name.encode() + data
     end = struct.pack("<IHHHHIIH", 0x06054B50, 0, 0, len(members), len(members), len(directory), len(out), 0)
     path.write_bytes(bytes(out + directory + end))
@@ -464,7 +561,7 @@ def _zeros_stream(megabytes: int) -> bytes:
     return block * megabytes + c.flush(zlib.Z_FINISH)
 
 
-CRC_OF_2_GIB_OF_ZEROS = 0x4DBDF21C   # zlib.crc32 of 2**31 zero bytes (1 s to compute)
+CRC_OF_2_GIB_OF_ZEROS = 0x4DBDF21C  # zlib.crc32 of 2**31 zero bytes (1 s to compute)
 
 
 def _json_member(name, value):
@@ -472,30 +569,38 @@ def _json_member(name, value):
     return (name, zipfile.ZIP_STORED, data, zlib.crc32(data), len(data))
 
 
-@pytest.mark.parametrize("declared,crc,match", [
-    # honest: 2 GiB declared, 2 MB stored; refused from the declared size, the config allows ~4.5 MB
-    (1 << 31, CRC_OF_2_GIB_OF_ZEROS, "model.weights.h5 in the archive unpacks to 2147483648 bytes, more than the"),
-    # lying: declares 1000 bytes; zipfile stops there, and the CRC (of the whole member) disagrees
-    (1000, CRC_OF_2_GIB_OF_ZEROS, "corrupt .keras archive (Bad CRC-32"),
-    # lying, with the CRC of what it declares: the 1000 zero bytes are read, and are not HDF5
-    (1000, zlib.crc32(bytes(1000)), "corrupt model.weights.h5 in the archive"),
-])
+@pytest.mark.parametrize(
+    "declared,crc,match",
+    [
+        # honest: 2 GiB declared, 2 MB stored; refused from the declared size, the config allows ~4.5 MB
+        (1 << 31, CRC_OF_2_GIB_OF_ZEROS, "model.weights.h5 in the archive unpacks to 2147483648 bytes, more than the"),
+        # lying: declares 1000 bytes; zipfile stops there, and the CRC (of the whole member) disagrees
+        (1000, CRC_OF_2_GIB_OF_ZEROS, "corrupt .keras archive (Bad CRC-32"),
+        # lying, with the CRC of what it declares: the 1000 zero bytes are read, and are not HDF5
+        (1000, zlib.crc32(bytes(1000)), "corrupt model.weights.h5 in the archive"),
+    ],
+)
 def test_a_weights_member_inflating_to_gigabytes_is_refused(tmp_path, declared, crc, match):
-    p = _zip(tmp_path / "bomb.keras", [
-        _json_member("metadata.json", {"keras_version": "3.6.0"}),
-        _json_member("config.json", KERAS3_CONFIG),
-        ("model.weights.h5", zipfile.ZIP_DEFLATED, _zeros_stream(2048), crc, declared)])
+    p = _zip(
+        tmp_path / "bomb.keras",
+        [
+            _json_member("metadata.json", {"keras_version": "3.6.0"}),
+            _json_member("config.json", KERAS3_CONFIG),
+            ("model.weights.h5", zipfile.ZIP_DEFLATED, _zeros_stream(2048), crc, declared),
+        ],
+    )
     assert p.stat().st_size < 3 << 20
     assert_refused(read_in_child(tmp_path, f"ck.read({p.name!r})"), f"{p.name}: {match}")
 
 
 def test_a_weights_member_larger_than_its_model_needs_is_refused(tmp_path):
     """The cap comes from the configuration: 64 MB for this model's 4.5 MB of weights is too much."""
+
     def pad(f):
         f.create_dataset("padding", data=np.zeros(16 << 20, np.float32))
+
     p = keras3_model(tmp_path / "padded.keras", pad)
-    assert_refused(read_in_child(tmp_path, f"ck.read({p.name!r})"),
-                   "model.weights.h5 in the archive unpacks to 67")
+    assert_refused(read_in_child(tmp_path, f"ck.read({p.name!r})"), "model.weights.h5 in the archive unpacks to 67")
 
 
 @pytest.mark.parametrize("member", ["config.json", "metadata.json"])
@@ -548,7 +653,7 @@ def _link_loop(tmp_path):
 
 
 def _socket(tmp_path):
-    path = Path(tempfile.mkdtemp(prefix="ck")) / "sock"   # a short path: AF_UNIX allows 107 bytes
+    path = Path(tempfile.mkdtemp(prefix="ck")) / "sock"  # a short path: AF_UNIX allows 107 bytes
     s = socket.socket(socket.AF_UNIX)
     s.bind(str(path))
     s.close()
@@ -563,13 +668,11 @@ SPECIAL = [_fifo, _device, _directory, _link_loop, _socket, _missing]
 
 
 @pytest.mark.parametrize("make", SPECIAL, ids=lambda f: f.__name__[1:])
-@pytest.mark.parametrize("call", ["ck.read(P)", "ck.vocab_from_corpus(P)",
-                                  "ck.load(MODEL, vocab_from=P)"])
+@pytest.mark.parametrize("call", ["ck.read(P)", "ck.vocab_from_corpus(P)", "ck.load(MODEL, vocab_from=P)"])
 def test_special_files_are_refused_without_blocking(tmp_path, make, call):
     path, reason = make(tmp_path)
     model = legacy_model(tmp_path / "model.h5")
-    out = read_in_child(tmp_path, call.replace("P", repr(str(path))).replace("MODEL", repr(str(model))),
-                        timeout=30)
+    out = read_in_child(tmp_path, call.replace("P", repr(str(path))).replace("MODEL", repr(str(model))), timeout=30)
     assert out["raised"] is not None and {"OSError", "Error", "IOError"} <= set(out["raised"]), out
     assert out["message"] == f"{path}: {reason}"
     assert out["seconds"] < FAST
@@ -577,8 +680,21 @@ def test_special_files_are_refused_without_blocking(tmp_path, make, call):
 
 def test_the_compare_cli_refuses_a_fifo_text(tmp_path):
     os.mkfifo(tmp_path / "text")
-    r = subprocess.run([sys.executable, "-m", "charrnn.keras", "compare", str(legacy_model(tmp_path / "m.h5")),
-                        str(tmp_path / "text"), "--vocab", VOCAB], capture_output=True, text=True, timeout=60)
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "charrnn.keras",
+            "compare",
+            str(legacy_model(tmp_path / "m.h5")),
+            str(tmp_path / "text"),
+            "--vocab",
+            VOCAB,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert r.returncode == 2 and "not a regular file (a FIFO" in r.stderr, r.stderr
 
 
@@ -629,6 +745,7 @@ def test_save_interrupted_leaves_the_old_file(tmp_path, small_model, monkeypatch
 
     def interrupt(*args, **kwargs):
         raise KeyboardInterrupt
+
     if where == "write":
         monkeypatch.setattr(ck._zipfile.ZipFile, "writestr", interrupt)
     else:
@@ -654,9 +771,10 @@ def test_save_on_a_full_disk_leaves_the_old_file(tmp_path):
             print("refused:", exc.errno)
     """)
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(Path(__file__).parent)] + sys.path))
-    r = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, env=env, capture_output=True, text=True,
-                       timeout=60)
-    assert "refused: 27" in r.stdout, r.stderr   # EFBIG
+    r = subprocess.run(
+        [sys.executable, "-c", script], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60
+    )
+    assert "refused: 27" in r.stdout, r.stderr  # EFBIG
     assert (tmp_path / "m.keras").read_bytes() == b"the old model"
     assert leftovers(tmp_path) == []
 
@@ -670,11 +788,17 @@ def test_fuzz_seeds_and_regressions_replay(tmp_path):
     through the fuzzer's own check (fuzz_keras_reader.py --replay: under its address-space limit, a
     KerasModel or a KerasFormatError and nothing else); the ok- seeds read, the hostile- ones are refused."""
     seeds = tmp_path / "seeds"
-    subprocess.run([sys.executable, str(FUZZ_DIR / "make_seeds.py"), str(seeds)], check=True, capture_output=True,
-                   timeout=120)
+    subprocess.run(
+        [sys.executable, str(FUZZ_DIR / "make_seeds.py"), str(seeds)], check=True, capture_output=True, timeout=120
+    )
     files = sorted(seeds.iterdir()) + sorted((FUZZ_DIR / "regressions").iterdir())
-    r = subprocess.run([sys.executable, str(FUZZ_DIR / "fuzz_keras_reader.py"), "--replay", *map(str, files)],
-                       cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    r = subprocess.run(
+        [sys.executable, str(FUZZ_DIR / "fuzz_keras_reader.py"), "--replay", *map(str, files)],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     outcomes = dict(line.rsplit(": ", 1) for line in r.stdout.splitlines() if ": " in line)
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
     assert len(outcomes) == len(files) > 20

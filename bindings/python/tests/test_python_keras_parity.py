@@ -30,31 +30,77 @@ def _input(kind, v, window=None):
 # name -> (builder(v), input kind, window)
 def _cases():
     return {
-        "lstm2_onehot_sigmoid": (lambda v: [
-            L.LSTM(24, return_sequences=True), L.LSTM(16, return_sequences=True),
-            L.Dense(v, activation="softmax")], "onehot", None),
-        "gru_reset_after_onehot": (lambda v: [
-            L.GRU(20, return_sequences=True, reset_after=True), L.Dense(v, activation="softmax")], "onehot", None),
-        "gru_reset_before_hard_sigmoid": (lambda v: [
-            L.GRU(20, return_sequences=True, reset_after=False, recurrent_activation="hard_sigmoid"),
-            L.Dense(v, activation="softmax")], "onehot", None),
-        "simplernn_relu_embedding": (lambda v: [
-            L.Embedding(v, 8), L.SimpleRNN(16, activation="relu", return_sequences=True),
-            L.Dense(v, activation="softmax")], "embedding", None),
-        "lstm_hard_sigmoid_scalar_window": (lambda v: [
-            L.LSTM(24, recurrent_activation="hard_sigmoid"), L.Dense(v, activation="softmax")], "scalar", 20),
-        "lstm_embedding_dropout_activation": (lambda v: [
-            L.Embedding(v, 10), L.LSTM(16, return_sequences=True), L.Dropout(0.2),
-            L.Dense(v), L.Activation("softmax")], "embedding", None),
-        "lstm_nobias_timedistributed": (lambda v: [
-            L.LSTM(16, return_sequences=True, use_bias=False),
-            L.TimeDistributed(L.Dense(v, activation="softmax"))], "onehot", None),
-        "gru_nobias_linear_head": (lambda v: [
-            L.GRU(16, return_sequences=True, use_bias=False, reset_after=True), L.Dense(v)], "onehot", None),
-        "rnn_lstm_gru_stack_gaussian_noise": (lambda v: [
-            L.SimpleRNN(16, return_sequences=True), L.GaussianNoise(0.1),
-            L.LSTM(16, return_sequences=True, recurrent_activation="hard_sigmoid"),
-            L.GRU(16, return_sequences=True), L.Dense(v, activation="softmax")], "onehot", None),
+        "lstm2_onehot_sigmoid": (
+            lambda v: [
+                L.LSTM(24, return_sequences=True),
+                L.LSTM(16, return_sequences=True),
+                L.Dense(v, activation="softmax"),
+            ],
+            "onehot",
+            None,
+        ),
+        "gru_reset_after_onehot": (
+            lambda v: [L.GRU(20, return_sequences=True, reset_after=True), L.Dense(v, activation="softmax")],
+            "onehot",
+            None,
+        ),
+        "gru_reset_before_hard_sigmoid": (
+            lambda v: [
+                L.GRU(20, return_sequences=True, reset_after=False, recurrent_activation="hard_sigmoid"),
+                L.Dense(v, activation="softmax"),
+            ],
+            "onehot",
+            None,
+        ),
+        "simplernn_relu_embedding": (
+            lambda v: [
+                L.Embedding(v, 8),
+                L.SimpleRNN(16, activation="relu", return_sequences=True),
+                L.Dense(v, activation="softmax"),
+            ],
+            "embedding",
+            None,
+        ),
+        "lstm_hard_sigmoid_scalar_window": (
+            lambda v: [L.LSTM(24, recurrent_activation="hard_sigmoid"), L.Dense(v, activation="softmax")],
+            "scalar",
+            20,
+        ),
+        "lstm_embedding_dropout_activation": (
+            lambda v: [
+                L.Embedding(v, 10),
+                L.LSTM(16, return_sequences=True),
+                L.Dropout(0.2),
+                L.Dense(v),
+                L.Activation("softmax"),
+            ],
+            "embedding",
+            None,
+        ),
+        "lstm_nobias_timedistributed": (
+            lambda v: [
+                L.LSTM(16, return_sequences=True, use_bias=False),
+                L.TimeDistributed(L.Dense(v, activation="softmax")),
+            ],
+            "onehot",
+            None,
+        ),
+        "gru_nobias_linear_head": (
+            lambda v: [L.GRU(16, return_sequences=True, use_bias=False, reset_after=True), L.Dense(v)],
+            "onehot",
+            None,
+        ),
+        "rnn_lstm_gru_stack_gaussian_noise": (
+            lambda v: [
+                L.SimpleRNN(16, return_sequences=True),
+                L.GaussianNoise(0.1),
+                L.LSTM(16, return_sequences=True, recurrent_activation="hard_sigmoid"),
+                L.GRU(16, return_sequences=True),
+                L.Dense(v, activation="softmax"),
+            ],
+            "onehot",
+            None,
+        ),
     }
 
 
@@ -65,11 +111,11 @@ FUNCTIONAL = {"lstm_nobias_timedistributed", "gru_nobias_linear_head"}
 def _data(kind, idx, v, window):
     seq = 40
     if window:
-        xs = np.stack([idx[i:i + window] for i in range(0, 16 * 3, 3)])
+        xs = np.stack([idx[i : i + window] for i in range(0, 16 * 3, 3)])
         ys = np.array([idx[i + window] for i in range(0, 16 * 3, 3)])
     else:
-        xs = np.stack([idx[i:i + seq] for i in range(0, 16 * seq, seq)])
-        ys = np.stack([idx[i + 1:i + seq + 1] for i in range(0, 16 * seq, seq)])
+        xs = np.stack([idx[i : i + seq] for i in range(0, 16 * seq, seq)])
+        ys = np.stack([idx[i + 1 : i + seq + 1] for i in range(0, 16 * seq, seq)])
     if kind == "onehot":
         x = np.eye(v, dtype=np.float32)[xs]
     elif kind == "scalar":
@@ -105,8 +151,9 @@ def trained(workdir, corpus_text, vocab):
         else:
             model = keras.Sequential([inp] + layers)
         linear = name == "gru_nobias_linear_head"
-        model.compile(optimizer=keras.optimizers.Adam(0.01),
-                      loss=keras.losses.SparseCategoricalCrossentropy(from_logits=linear))
+        model.compile(
+            optimizer=keras.optimizers.Adam(0.01), loss=keras.losses.SparseCategoricalCrossentropy(from_logits=linear)
+        )
         x, y = _data(kind, idx, v, window)
         model.fit(x, y, batch_size=8, epochs=1, verbose=0)
         paths = {}
@@ -122,10 +169,17 @@ def _keras_probs(model, kind, window, linear, text, vocab):
     """keras predict on the whole text (through a return_sequences clone for window models)."""
     idx = indices(text, vocab)
     if window:
-        clone = keras.Sequential([_input(kind, len(vocab), None),
-                                  L.LSTM(model.layers[0].units, return_sequences=True,
-                                         recurrent_activation=model.layers[0].recurrent_activation),
-                                  L.Dense(len(vocab), activation="softmax")])
+        clone = keras.Sequential(
+            [
+                _input(kind, len(vocab), None),
+                L.LSTM(
+                    model.layers[0].units,
+                    return_sequences=True,
+                    recurrent_activation=model.layers[0].recurrent_activation,
+                ),
+                L.Dense(len(vocab), activation="softmax"),
+            ]
+        )
         for a, b in zip(model.layers, clone.layers):
             b.set_weights(a.get_weights())
         model = clone
@@ -155,7 +209,7 @@ def test_reader_reference_matches_keras(trained, name, fmt, sample_text, vocab):
 @pytest.mark.parametrize("name,fmt", PARAMS)
 def test_charrnn_probabilities_match_keras(trained, name, fmt, sample_text, vocab):
     model, kind, window, linear, paths = trained[name]
-    m = ck.load(paths[fmt], vocab=vocab, window=0)   # the whole text from one state, as the clone runs it
+    m = ck.load(paths[fmt], vocab=vocab, window=0)  # the whole text from one state, as the clone runs it
     try:
         expected = _keras_probs(model, kind, window, linear, sample_text, vocab)
         got = m.probabilities(sample_text)
@@ -185,15 +239,46 @@ def test_compare_cli(trained, workdir, sample_text, vocab, corpus_file):
     model, kind, window, linear, paths = trained["lstm_hard_sigmoid_scalar_window"]
     text_file = workdir / "sample.txt"
     text_file.write_text(sample_text, encoding="utf-8")
-    r = subprocess.run([sys.executable, "-m", "charrnn.keras", "compare", str(paths["h5"]), str(text_file),
-                        "--vocab-from", str(corpus_file), "--tolerance", "1e-5", "--no-check"],
-                       capture_output=True, text=True, timeout=300)
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "charrnn.keras",
+            "compare",
+            str(paths["h5"]),
+            str(text_file),
+            "--vocab-from",
+            str(corpus_file),
+            "--tolerance",
+            "1e-5",
+            "--no-check",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert r.returncode == 0, r.stdout + r.stderr
     assert "OK" in r.stdout
     out = workdir / "imported.safetensors"
-    r = subprocess.run([sys.executable, "-m", "charrnn.keras", "import", str(paths["keras"]), "--no-check",
-                        "--window", "0", "--vocab-from", str(corpus_file), "-o", str(out)], capture_output=True, text=True,
-                       timeout=300)
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "charrnn.keras",
+            "import",
+            str(paths["keras"]),
+            "--no-check",
+            "--window",
+            "0",
+            "--vocab-from",
+            str(corpus_file),
+            "-o",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert r.returncode == 0, r.stdout + r.stderr
     m = charrnn.Model.load(out)
     expected = _keras_probs(model, kind, window, linear, sample_text, vocab)
@@ -207,16 +292,38 @@ def test_compare_cli_fails_above_tolerance(trained, workdir, sample_text, vocab)
     paths = trained["gru_reset_after_onehot"][4]
     text_file = workdir / "sample2.txt"
     text_file.write_text(sample_text, encoding="utf-8")
-    r = subprocess.run([sys.executable, "-m", "charrnn.keras", "compare", str(paths["keras"]), str(text_file),
-                        "--vocab", vocab, "--tolerance", "0"], capture_output=True, text=True, timeout=300)
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "charrnn.keras",
+            "compare",
+            str(paths["keras"]),
+            str(text_file),
+            "--vocab",
+            vocab,
+            "--tolerance",
+            "0",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     # a zero tolerance only passes when both agree bit for bit; either way the exit code says so
     assert r.returncode in (0, 1)
     assert ("FAIL" in r.stdout) == (r.returncode == 1)
 
 
-@pytest.mark.parametrize("name", ["lstm2_onehot_sigmoid", "gru_reset_before_hard_sigmoid",
-                                  "simplernn_relu_embedding", "lstm_hard_sigmoid_scalar_window",
-                                  "gru_nobias_linear_head"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "lstm2_onehot_sigmoid",
+        "gru_reset_before_hard_sigmoid",
+        "simplernn_relu_embedding",
+        "lstm_hard_sigmoid_scalar_window",
+        "gru_nobias_linear_head",
+    ],
+)
 def test_export_roundtrip_through_keras(trained, name, workdir, sample_text, vocab):
     """charrnn.keras.save writes a .keras file that Keras loads and that agrees with charrnn."""
     paths = trained[name][4]
@@ -234,12 +341,31 @@ def test_export_roundtrip_through_keras(trained, name, workdir, sample_text, voc
 
 def test_export_keras2_hard_sigmoid(workdir, sample_text, vocab):
     """A hard_sigmoid_keras2 model exports as Keras 3 hard_sigmoid with scaled gates."""
-    cfg = {"vocab_size": len(vocab), "input": "onehot", "embedding_dim": 0,
-           "layers": [{"cell": "lstm", "units": 16, "activation": "tanh",
-                       "recurrent_activation": "hard_sigmoid_keras2", "use_bias": True, "reset_after": True},
-                      {"cell": "gru", "units": 12, "activation": "tanh",
-                       "recurrent_activation": "hard_sigmoid_keras2", "use_bias": True, "reset_after": False}],
-           "dropout": 0.0, "head": {"activation": "softmax", "use_bias": True}}
+    cfg = {
+        "vocab_size": len(vocab),
+        "input": "onehot",
+        "embedding_dim": 0,
+        "layers": [
+            {
+                "cell": "lstm",
+                "units": 16,
+                "activation": "tanh",
+                "recurrent_activation": "hard_sigmoid_keras2",
+                "use_bias": True,
+                "reset_after": True,
+            },
+            {
+                "cell": "gru",
+                "units": 12,
+                "activation": "tanh",
+                "recurrent_activation": "hard_sigmoid_keras2",
+                "use_bias": True,
+                "reset_after": False,
+            },
+        ],
+        "dropout": 0.0,
+        "head": {"activation": "softmax", "use_bias": True},
+    }
     m = charrnn.Model.create(cfg, vocab, seed=3)
     rng = np.random.default_rng(0)
     for name, shape in m.tensors().items():
@@ -276,7 +402,6 @@ def test_charrnn_matches_keras_with_large_random_weights(trained, name, workdir,
         assert diff <= TOL
 
 
-
 def test_bfloat16_keras3_weights(workdir, sample_text, vocab):
     """Keras 3 stores bfloat16 variables as opaque 2-byte values with attribute dtype="bfloat16"; they
     were a numpy ValueError. (Keras 3.15 on JAX saves only the first of them, so the file is made from a
@@ -287,8 +412,9 @@ def test_bfloat16_keras3_weights(workdir, sample_text, vocab):
     import h5py
 
     v = len(vocab)
-    model = keras.Sequential([keras.Input((None, v)), L.LSTM(8, return_sequences=True),
-                              L.Dense(v, activation="softmax")])
+    model = keras.Sequential(
+        [keras.Input((None, v)), L.LSTM(8, return_sequences=True), L.Dense(v, activation="softmax")]
+    )
     src, p = workdir / "f32.keras", workdir / "bf16.keras"
     model.save(str(src))
     with zipfile.ZipFile(src) as z:
@@ -298,7 +424,7 @@ def test_bfloat16_keras3_weights(workdir, sample_text, vocab):
         datasets = []
         f.visititems(lambda name, obj: datasets.append(name) if isinstance(obj, h5py.Dataset) else None)
         for name in datasets:
-            high = (f[name][()].view(np.uint32) >> 16).astype(np.uint16)   # bfloat16 by truncation
+            high = (f[name][()].view(np.uint32) >> 16).astype(np.uint16)  # bfloat16 by truncation
             del f[name]
             f.create_dataset(name, data=high.view("V2")).attrs["dtype"] = "bfloat16"
     files["model.weights.h5"] = buf.getvalue()
@@ -307,8 +433,16 @@ def test_bfloat16_keras3_weights(workdir, sample_text, vocab):
             z.writestr(n, data)
     km = ck.read(p)
     truncated = [(np.asarray(w).view(np.uint32) & 0xFFFF0000).view(np.float32) for w in model.get_weights()]
-    got = [km.weights[k] for k in (("rnn0", "kernel"), ("rnn0", "recurrent_kernel"), ("rnn0", "bias"),
-                                   ("dense", "kernel"), ("dense", "bias"))]
+    got = [
+        km.weights[k]
+        for k in (
+            ("rnn0", "kernel"),
+            ("rnn0", "recurrent_kernel"),
+            ("rnn0", "bias"),
+            ("dense", "kernel"),
+            ("dense", "bias"),
+        )
+    ]
     for a, b in zip(got, truncated):
         assert a.dtype == np.float32
         np.testing.assert_array_equal(a, b)

@@ -55,29 +55,49 @@ def shuffled(lower):
 
 # --- forms of the vocabulary -------------------------------------------------------------------------
 
+
 def test_every_saved_form_gives_the_same_order(tmp_path):
     chars = "\n !abc"
     ix2char = {i: c for i, c in enumerate(chars)}
     char2ix = {c: i for i, c in enumerate(chars)}
-    (tmp_path / "ix2char.json").write_text(json.dumps(ix2char))          # JSON turns the keys into strings
+    (tmp_path / "ix2char.json").write_text(json.dumps(ix2char))  # JSON turns the keys into strings
     (tmp_path / "char2ix.json").write_text(json.dumps(char2ix))
     (tmp_path / "list.json").write_text(json.dumps(list(chars)))
     for protocol in (0, 2, pickle.HIGHEST_PROTOCOL):
         (tmp_path / f"ix2char{protocol}.pkl").write_bytes(pickle.dumps(ix2char, protocol=protocol))
     (tmp_path / "both.pickle").write_bytes(pickle.dumps((char2ix, ix2char)))
-    forms = [chars, list(chars), tuple(chars), ix2char, char2ix, {str(i): c for i, c in ix2char.items()},
-             [char2ix, ix2char], tmp_path / "ix2char.json", str(tmp_path / "char2ix.json"),
-             str(tmp_path / "list.json"), tmp_path / "both.pickle"]
+    forms = [
+        chars,
+        list(chars),
+        tuple(chars),
+        ix2char,
+        char2ix,
+        {str(i): c for i, c in ix2char.items()},
+        [char2ix, ix2char],
+        tmp_path / "ix2char.json",
+        str(tmp_path / "char2ix.json"),
+        str(tmp_path / "list.json"),
+        tmp_path / "both.pickle",
+    ]
     forms += [str(tmp_path / f"ix2char{p}.pkl") for p in (0, 2, pickle.HIGHEST_PROTOCOL)]
     for form in forms:
         assert ck.parse_vocabulary(form)[0] == chars, form
 
 
-@pytest.mark.parametrize("value,match", [
-    ("abca", "repeats"), ({0: "a", 2: "b"}, "not 0 to 1"), ({0: "ab"}, "single character"),
-    ({"a": 0, "b": "x"}, "mixes"), ([{"a": 0}, {0: "b"}], "different orders"), (["a", 1], "one-character"),
-    ({"x": "a"}, "integer keys"), ("", "empty"), (3, "not int"),
-])
+@pytest.mark.parametrize(
+    "value,match",
+    [
+        ("abca", "repeats"),
+        ({0: "a", 2: "b"}, "not 0 to 1"),
+        ({0: "ab"}, "single character"),
+        ({"a": 0, "b": "x"}, "mixes"),
+        ([{"a": 0}, {0: "b"}], "different orders"),
+        (["a", 1], "one-character"),
+        ({"x": "a"}, "integer keys"),
+        ("", "empty"),
+        (3, "not int"),
+    ],
+)
 def test_malformed_vocabularies_are_named(value, match):
     with pytest.raises(ValueError, match=match):
         ck.parse_vocabulary(value)
@@ -116,16 +136,17 @@ def test_import_takes_each_form_and_checks_it(tmp_path, lower, corpus):
 
 # --- the check ---------------------------------------------------------------------------------------
 
+
 def test_the_wrong_order_is_refused_with_both_figures_and_the_cause(shuffled, corpus):
     _, path = shuffled
     with pytest.raises(ck.VocabularyError) as info:
-        ck.load(path, vocab_from=corpus, lowercase=True)    # sorted(set(text)): not this model's order
+        ck.load(path, vocab_from=corpus, lowercase=True)  # sorted(set(text)): not this model's order
     message = str(info.value)
     uniform = f"{math.log(36):.3f}"
     assert "refused" in message and uniform in message and "nats/char" in message
     assert "list(set(text))" in message and "recover_order=True" in message and "ix2char" in message
     loss = float(message.split("loss ")[1].split(" ")[0])
-    assert loss > math.log(36)   # confidently wrong, far above chance
+    assert loss > math.log(36)  # confidently wrong, far above chance
 
 
 def test_compare_says_what_agreeing_on_indices_cannot(shuffled, corpus):
@@ -134,8 +155,8 @@ def test_compare_says_what_agreeing_on_indices_cannot(shuffled, corpus):
     text = corpus.read_text(encoding="utf-8")[:300].lower()
     sorted_vocab = "".join(sorted(set(corpus.read_text(encoding="utf-8").lower())))
     report = ck.compare(path, text, vocab=sorted_vocab)
-    assert report["max"] <= 1e-5                    # the numbers agree...
-    assert not report["vocab_check"].ok             # ...and the vocabulary is still wrong
+    assert report["max"] <= 1e-5  # the numbers agree...
+    assert not report["vocab_check"].ok  # ...and the vocabulary is still wrong
 
 
 def test_an_untrained_model_is_refused_unless_the_check_is_off(tmp_path, corpus):
@@ -156,7 +177,7 @@ def test_a_vocabulary_without_text_is_reported_unchecked(lower, corpus):
         ck.load(path, vocab=model.vocab, lowercase=True).close()
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        ck.load(path, vocab=model.vocab, lowercase=True, check_text=corpus).close()   # an os.PathLike
+        ck.load(path, vocab=model.vocab, lowercase=True, check_text=corpus).close()  # an os.PathLike
 
 
 def test_the_lowercase_hint_appears_only_when_lowercasing_fits(tmp_path, lower, corpus):
@@ -174,17 +195,18 @@ def test_auto_normalization_picks_the_one_that_fits(lower, corpus):
     model, path = lower
     imported, report = ck.import_model(path, vocab_from=corpus, normalization="auto")
     assert report.normalization == "lowercase" and imported.vocab == model.vocab
-    assert imported.evaluate("ROMEO: Nay").chars > 0   # uppercase is lowercased, not skipped
+    assert imported.evaluate("ROMEO: Nay").chars > 0  # uppercase is lowercased, not skipped
     imported.close()
 
 
 # --- recovering a lost order ------------------------------------------------------------------------
 
+
 def test_a_lost_order_is_recovered_and_how_sure_is_reported(shuffled, corpus):
     other, path = shuffled
     imported, report = ck.import_model(path, vocab_from=corpus, lowercase=True, recover_order=True)
     r = report.recovery
-    assert imported.vocab == other.vocab                # the shuffled order, found from the text
+    assert imported.vocab == other.vocab  # the shuffled order, found from the text
     assert r.sure and r.margin > 3 and r.next_best_swap is not None
     assert r.loss < 0.7 * r.uniform < r.uniform < r.given_loss
     assert "recovered the order" in report.describe() and "sure" in r.describe()
@@ -206,12 +228,26 @@ def test_windows_come_from_a_fixed_input_length_unless_stateful(tmp_path, lower)
     # a stateful tutorial model fixes its shape at (1, 1, V): generation carries its state
     v, u = 5, 4
     rng = np.random.default_rng(0)
-    layers = [k2_rnn("LSTM", "lstm_1", u, batch_input_shape=[1, 1, v], stateful=True),
-              {"class_name": "Dense", "config": {"name": "dense_1", "units": v, "activation": "softmax"}}]
-    write_h5(tmp_path / "stateful.h5", "2.4.0", {"class_name": "Sequential", "config": {"layers": layers}},
-             [("lstm_1", [("kernel:0", rng.normal(size=(v, 4 * u))), ("recurrent_kernel:0", rng.normal(size=(u, 4 * u))),
-                          ("bias:0", np.zeros(4 * u))]),
-              ("dense_1", [("kernel:0", rng.normal(size=(u, v))), ("bias:0", np.zeros(v))])])
+    layers = [
+        k2_rnn("LSTM", "lstm_1", u, batch_input_shape=[1, 1, v], stateful=True),
+        {"class_name": "Dense", "config": {"name": "dense_1", "units": v, "activation": "softmax"}},
+    ]
+    write_h5(
+        tmp_path / "stateful.h5",
+        "2.4.0",
+        {"class_name": "Sequential", "config": {"layers": layers}},
+        [
+            (
+                "lstm_1",
+                [
+                    ("kernel:0", rng.normal(size=(v, 4 * u))),
+                    ("recurrent_kernel:0", rng.normal(size=(u, 4 * u))),
+                    ("bias:0", np.zeros(4 * u)),
+                ],
+            ),
+            ("dense_1", [("kernel:0", rng.normal(size=(u, v))), ("bias:0", np.zeros(v))]),
+        ],
+    )
     imported, report = ck.import_model(tmp_path / "stateful.h5", vocab="abcde", check=False)
     assert report.window == 0 and "window" not in imported.config or imported.config["window"] == 0
     imported.close()
@@ -226,12 +262,12 @@ def test_a_window_model_is_also_scored_on_windows(monkeypatch, lower, corpus):
     model, path = lower
     text = corpus.read_text(encoding="utf-8").lower()
     imported = ck.load(path, vocab=model.vocab, lowercase=True, window=10, check=False)
-    monkeypatch.setattr(_order, "SUSPICIOUS_FRACTION", 0.0)    # every whole-text score "fails"
+    monkeypatch.setattr(_order, "SUSPICIOUS_FRACTION", 0.0)  # every whole-text score "fails"
     monkeypatch.setattr(_order, "WINDOW_CHECKS", 100)
     check = _order.score(imported, text, "the corpus")
     assert check.source == "the corpus (windows of 10)" and check.chars == 100
     losses = []
-    with imported.session() as s:                               # the model's window: 10
+    with imported.session() as s:  # the model's window: 10
         s.feed(text[:10])
         for c in text[10:110]:
             losses.append(-math.log(s.probabilities()[imported.vocab.index(c)]))

@@ -28,33 +28,42 @@ def sparse_text(path, text, size):
 
 def test_a_corpus_too_large_for_memory_is_refused(tmp_path, corpus_text):
     sparse_text(tmp_path / "big.txt", corpus_text[:20000], 1 << 30)
-    out = run_limited(tmp_path, """
+    out = run_limited(
+        tmp_path,
+        """
         try:
             charrnn.train("big.txt", layers=1, hidden=8, max_steps=1, seq_length=10, batch_size=2)
         except charrnn.OutOfMemoryError as e:
             print("refused:", e)
-    """)
+    """,
+    )
     assert "refused: reading big.txt (1073741824 bytes) would need about" in out
 
 
 def test_max_chars_reads_only_its_prefix(tmp_path, corpus_text):
     # Decoding the whole 1 GB file would take 4 GB for its characters alone.
     sparse_text(tmp_path / "big.txt", corpus_text[:20000], 1 << 30)
-    out = run_limited(tmp_path, """
+    out = run_limited(
+        tmp_path,
+        """
         m, r = charrnn.train("big.txt", max_chars=5000, layers=1, hidden=8, max_steps=1, seq_length=10,
                              batch_size=2, val_fraction=0)
         print("trained on", r["steps"] if isinstance(r, dict) else r)
-    """)
+    """,
+    )
     assert "trained on" in out
 
 
 def test_a_model_file_too_large_for_memory_is_refused(tmp_path):
     with open(tmp_path / "huge.safetensors", "wb") as f:
         f.truncate(2 << 30)
-    out = run_limited(tmp_path, """
+    out = run_limited(
+        tmp_path,
+        """
         try:
             charrnn.Model.load("huge.safetensors")
         except charrnn.OutOfMemoryError as e:
             print("refused:", e)
-    """)
+    """,
+    )
     assert "refused: reading huge.safetensors" in out

@@ -14,8 +14,9 @@ import pytest
 
 import charrnn
 
-ROOT = os.environ.get("CHARRNN_ROOT") or os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(
-    os.path.abspath(__file__)))))
+ROOT = os.environ.get("CHARRNN_ROOT") or os.path.dirname(
+    os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+)
 CLI = os.environ.get("CHARRNN_CLI") or os.path.join(ROOT, ".build", "release", "charrnn")
 VOCAB = "\n !',.:;?ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 TEXT = "To be, or not to be: that is the question.\nWhether 'tis nobler in the mind to suffer"
@@ -55,7 +56,9 @@ def test_agrees_with_probabilities_evaluate_and_a_session(model):
         with model.session() as s:
             s.feed(TEXT[:cut])
             state = np.frombuffer(s.state, dtype="<f4")[-width:]
-        expected = np.concatenate([t.hidden[0][cut - 1], t.cell[0][cut - 1], t.hidden[1][cut - 1], t.hidden[2][cut - 1]])
+        expected = np.concatenate(
+            [t.hidden[0][cut - 1], t.cell[0][cut - 1], t.hidden[1][cut - 1], t.hidden[2][cut - 1]]
+        )
         assert np.abs(state - expected).max() < 1e-5, cut
 
 
@@ -98,7 +101,11 @@ def test_page_data(model):
     assert (top[1:, 0] == t.probabilities[:-1].argmax(axis=1)).all()
     blocks = data["states"]["blocks"]
     assert [(b["layer"], b["kind"], b["units"]) for b in blocks] == [
-        (0, "hidden", 12), (0, "cell", 12), (1, "hidden", 8), (2, "hidden", 6)]
+        (0, "hidden", 12),
+        (0, "cell", 12),
+        (1, "hidden", 8),
+        (2, "hidden", 6),
+    ]
     b = blocks[1]
     scale = np.frombuffer(base64.b64decode(b["scale"]), dtype="<f4")
     q = np.frombuffer(base64.b64decode(b["values"]), dtype=np.int8).reshape(12, n)
@@ -120,8 +127,9 @@ def test_html_special_characters_stay_data():
 def test_repr_html_is_the_page_in_a_sandboxed_frame(model, tmp_path):
     t = model.trace(TEXT)
     frame = t._repr_html_()
-    match = re.fullmatch(r'<iframe class="charrnn-explain" sandbox="allow-scripts" style="[^"]*" srcdoc="([^"]*)"></iframe>',
-                         frame)
+    match = re.fullmatch(
+        r'<iframe class="charrnn-explain" sandbox="allow-scripts" style="[^"]*" srcdoc="([^"]*)"></iframe>', frame
+    )
     assert match
     assert data_of(html.unescape(match.group(1))) == data_of(t.to_html())
     path = tmp_path / "page.html"
@@ -135,8 +143,12 @@ def test_same_data_as_charrnn_explain(model, tmp_path):
     path = tmp_path / "m.safetensors"
     model.save(str(path))
     out = tmp_path / "cli.html"
-    proc = subprocess.run([CLI, "explain", "--model", str(path), "--text", TEXT, "--html", str(out)],
-                          capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [CLI, "explain", "--model", str(path), "--text", TEXT, "--html", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 0, proc.stderr
     cli = data_of(out.read_text(encoding="utf-8"))
     py = data_of(model.trace(TEXT, name="m.safetensors").to_html(title="text"))
@@ -152,6 +164,7 @@ def test_ctrl_c_stops_a_long_trace():
     KeyboardInterrupt, and the model stays usable."""
     import signal
     import time
+
     model = charrnn.Model.load()  # the bundled 2x512 LSTM: 20k characters take seconds
     text = ("ROMEO:\nBut soft, what light through yonder window breaks?\n" * 400)[:20000]
     fired, completed = [], []

@@ -40,8 +40,17 @@ def test_window_mode_is_the_last_n_characters_from_a_zero_state(corpus_file, sam
 
 
 def test_window_objective_stores_the_window(tmp_path, corpus_file):
-    model, result = charrnn.train(str(corpus_file), layers=1, hidden=8, objective="window", seq_length=MAXLEN,
-                                  step=3, batch_size=8, max_steps=3, out_dir=tmp_path / "w")
+    model, result = charrnn.train(
+        str(corpus_file),
+        layers=1,
+        hidden=8,
+        objective="window",
+        seq_length=MAXLEN,
+        step=3,
+        batch_size=8,
+        max_steps=3,
+        out_dir=tmp_path / "w",
+    )
     assert model.config["window"] == MAXLEN
     with model.session() as s:
         assert s.window == MAXLEN  # the default for this model
@@ -62,12 +71,13 @@ def tutorial_model(tmp_path_factory, corpus_text, vocab):
     """The Keras tutorial's model: LSTM over one-hot windows of MAXLEN characters, one prediction."""
     v = len(vocab)
     keras.utils.set_random_seed(3)
-    model = keras.Sequential([keras.Input((MAXLEN, v)), keras.layers.LSTM(32),
-                              keras.layers.Dense(v, activation="softmax")])
+    model = keras.Sequential(
+        [keras.Input((MAXLEN, v)), keras.layers.LSTM(32), keras.layers.Dense(v, activation="softmax")]
+    )
     model.compile(optimizer=keras.optimizers.Adam(0.01), loss="sparse_categorical_crossentropy")
     idx = indices(corpus_text, vocab)
     starts = range(0, min(3000, len(idx) - MAXLEN - 1), 3)
-    x = np.eye(v, dtype=np.float32)[np.stack([idx[i:i + MAXLEN] for i in starts])]
+    x = np.eye(v, dtype=np.float32)[np.stack([idx[i : i + MAXLEN] for i in starts])]
     y = np.array([idx[i + MAXLEN] for i in starts])
     model.fit(x, y, batch_size=64, epochs=2, verbose=0)
     path = tmp_path_factory.mktemp("tutorial") / "tutorial.keras"
@@ -82,7 +92,7 @@ def _keras_next(model, sentence, vocab):
 
 def test_greedy_window_generation_matches_the_keras_loop(tutorial_model, corpus_text, vocab):
     model, path = tutorial_model
-    seed = corpus_text[100:100 + MAXLEN]
+    seed = corpus_text[100 : 100 + MAXLEN]
     sentence = seed
     for _ in range(60):
         sentence += vocab[int(np.argmax(_keras_next(model, sentence, vocab)))]
@@ -100,7 +110,7 @@ def test_sampled_window_generation_has_the_keras_distribution_at_every_step(tuto
     model, path = tutorial_model
     m = ck.load(path, vocab=vocab, check_text=corpus_text)
     try:
-        sentence = corpus_text[500:500 + MAXLEN]
+        sentence = corpus_text[500 : 500 + MAXLEN]
         with m.session(window=MAXLEN, seed=11) as s:
             s.feed(sentence)
             for _ in range(40):

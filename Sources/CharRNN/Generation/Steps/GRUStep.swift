@@ -63,7 +63,9 @@ final class GRUStep: CellStep {
             GRULayer.resetAfterRow(w, x: xw, rec: rec, hPrev: h, hNext: next, recurrentCandidate: rec + 2 * U)
         } else {
             // LayerStepMatrices splits the recurrent kernel of a GRU without reset_after in two.
-            guard let candidate = matrices.candidate else { preconditionFailure("GRU step without its candidate columns") }
+            guard let candidate = matrices.candidate else {
+                preconditionFailure("GRU step without its candidate columns")
+            }
             // z, r = σ(x_{z,r} + h(t−1)·U_{z,r})
             matrices.recurrent.accumulate(h, into: xw, scratch: scratch)
             w.config.recurrentActivation.apply(xw, count: 2 * U)

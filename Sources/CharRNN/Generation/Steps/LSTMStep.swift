@@ -24,9 +24,12 @@ final class LSTMStep: CellStep {
         c = cell
         let g = LSTMLayer.columns(.candidate, units: w.units)
         let usual = w.config.recurrentActivation == .sigmoid && w.config.activation == .tanh
-        sums = GateSums(z: zeroedFloats(w.width), weights: w, matrices: m,
-                        activations: usual ? crnn_gate_activations(tanh_begin: g.lowerBound, tanh_end: g.upperBound,
-                                                                   addend: nil) : nil)
+        sums = GateSums(
+            z: zeroedFloats(w.width), weights: w, matrices: m,
+            activations: usual
+                ? crnn_gate_activations(
+                    tanh_begin: g.lowerBound, tanh_end: g.upperBound,
+                    addend: nil) : nil)
     }
 
     deinit {
@@ -36,8 +39,9 @@ final class LSTMStep: CellStep {
     }
 
     var aheadTerm: AheadTerm? {
-        AheadTerm(matrix: sums.matrices.recurrent, start: sums.weights.inputBias.map { UnsafePointer($0) }, h: h,
-                  result: sums.z)
+        AheadTerm(
+            matrix: sums.matrices.recurrent, start: sums.weights.inputBias.map { UnsafePointer($0) }, h: h,
+            result: sums.z)
     }
 
     func step(_ x: StepInput, ahead: ComputingAhead?, scratch: StepScratch) {
@@ -46,8 +50,9 @@ final class LSTMStep: CellStep {
         let activated = sums.compute(h: h, x: x, recurrentDone: ahead?.take(index) ?? false, scratch: scratch)
         if !activated { LSTMLayer.activateGates(w, z) }
         // c(t) = f ⊙ c(t−1) + i ⊙ g, h(t) = o ⊙ act(c(t)): the batched forward's own (crnn_lstm_cell_update)
-        LSTMLayer.updateCells(z, rows: 1, units: w.units, cPrev: cell, cNext: cell, hNext: h,
-                              activation: w.config.activation)
+        LSTMLayer.updateCells(
+            z, rows: 1, units: w.units, cPrev: cell, cNext: cell, hNext: h,
+            activation: w.config.activation)
         // b + h(t)·U for the next step, while the layers above and the head run
         ahead?.post(index, scratch: scratch)
     }

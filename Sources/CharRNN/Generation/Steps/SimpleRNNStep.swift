@@ -16,9 +16,10 @@ final class SimpleRNNStep: CellStep {
     init(_ w: RecurrentWeights, _ m: LayerStepMatrices, index: Int) {
         self.index = index
         h = zeroedFloats(w.units)
-        sums = GateSums(z: zeroedFloats(w.width), weights: w, matrices: m,
-                        activations: w.config.activation == .tanh
-                            ? crnn_gate_activations(tanh_begin: 0, tanh_end: w.units, addend: nil) : nil)
+        sums = GateSums(
+            z: zeroedFloats(w.width), weights: w, matrices: m,
+            activations: w.config.activation == .tanh
+                ? crnn_gate_activations(tanh_begin: 0, tanh_end: w.units, addend: nil) : nil)
     }
 
     deinit {
@@ -27,8 +28,9 @@ final class SimpleRNNStep: CellStep {
     }
 
     var aheadTerm: AheadTerm? {
-        AheadTerm(matrix: sums.matrices.recurrent, start: sums.weights.inputBias.map { UnsafePointer($0) }, h: h,
-                  result: sums.z)
+        AheadTerm(
+            matrix: sums.matrices.recurrent, start: sums.weights.inputBias.map { UnsafePointer($0) }, h: h,
+            result: sums.z)
     }
 
     func step(_ x: StepInput, ahead: ComputingAhead?, scratch: StepScratch) {

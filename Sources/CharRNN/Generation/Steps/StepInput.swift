@@ -24,8 +24,10 @@ enum StepInput {
     }
 
     /// z (the layer's G·U columns) += x(t)·W, with `w`'s kernel and, above the first layer, `m`'s copy of it.
-    func add(into z: UnsafeMutablePointer<Float>, _ w: RecurrentWeights, _ m: LayerStepMatrices,
-             scratch: StepScratch) {
+    func add(
+        into z: UnsafeMutablePointer<Float>, _ w: RecurrentWeights, _ m: LayerStepMatrices,
+        scratch: StepScratch
+    ) {
         let n = w.width
         switch self {
         case .below(let below):

@@ -38,9 +38,25 @@ from ._vocab import normalization_of as _normalization_of
 from ._vocab import normalize, parse_vocabulary, read_text as _read_text
 
 __all__ = [
-    "load", "import_model", "read", "save", "compare", "to_model", "vocab_from_corpus", "parse_vocabulary",
-    "normalize", "ImportReport", "VocabularyCheck", "OrderRecovery", "KerasModel", "KerasFormatError",
-    "UnsupportedModelError", "VocabularyError", "VocabularyWarning", "forward", "encode",
+    "load",
+    "import_model",
+    "read",
+    "save",
+    "compare",
+    "to_model",
+    "vocab_from_corpus",
+    "parse_vocabulary",
+    "normalize",
+    "ImportReport",
+    "VocabularyCheck",
+    "OrderRecovery",
+    "KerasModel",
+    "KerasFormatError",
+    "UnsupportedModelError",
+    "VocabularyError",
+    "VocabularyWarning",
+    "forward",
+    "encode",
 ]
 
 
@@ -103,9 +119,13 @@ def save(model, path, name: str = "charrnn", window: int = 0) -> None:
             e["build_config"] = {"input_shape": build_shape}
         return e
 
-    layers = [entry("InputLayer", {"batch_shape": in_shape, "dtype": in_dtype, "sparse": False,
-                                   "ragged": False, "name": "input_layer"})]
-    weights = []   # (key, subgroup, [arrays], layer name)
+    layers = [
+        entry(
+            "InputLayer",
+            {"batch_shape": in_shape, "dtype": in_dtype, "sparse": False, "ragged": False, "name": "input_layer"},
+        )
+    ]
+    weights = []  # (key, subgroup, [arrays], layer name)
     used = {}
 
     def key_for(cls):
@@ -117,8 +137,18 @@ def save(model, path, name: str = "charrnn", window: int = 0) -> None:
     shape = list(in_shape)
     if kind == "embedding":
         emb = model.get_weights("embedding", "embeddings")
-        layers.append(entry("Embedding", {"name": "embedding", "input_dim": int(emb.shape[0]),
-                                          "output_dim": int(emb.shape[1]), "mask_zero": False}, shape))
+        layers.append(
+            entry(
+                "Embedding",
+                {
+                    "name": "embedding",
+                    "input_dim": int(emb.shape[0]),
+                    "output_dim": int(emb.shape[1]),
+                    "mask_zero": False,
+                },
+                shape,
+            )
+        )
         weights.append(("embedding", "vars", [emb], "embedding"))
         shape = [None, steps, int(emb.shape[1])]
     for i, layer in enumerate(cfg["layers"]):
@@ -129,9 +159,17 @@ def save(model, path, name: str = "charrnn", window: int = 0) -> None:
         if layer.get("use_bias", True):
             arrays.append(model.get_weights(lname, "bias"))
         sequences = not window or i < len(cfg["layers"]) - 1
-        c = {"name": lname, "units": int(layer["units"]), "activation": layer.get("activation", "tanh"),
-             "use_bias": bool(layer.get("use_bias", True)), "return_sequences": sequences, "return_state": False,
-             "go_backwards": False, "stateful": False, "unroll": False}
+        c = {
+            "name": lname,
+            "units": int(layer["units"]),
+            "activation": layer.get("activation", "tanh"),
+            "use_bias": bool(layer.get("use_bias", True)),
+            "return_sequences": sequences,
+            "return_state": False,
+            "go_backwards": False,
+            "stateful": False,
+            "unroll": False,
+        }
         if cell != "rnn":
             ract = layer.get("recurrent_activation", "sigmoid")
             if ract == "hard_sigmoid_keras2":
@@ -149,18 +187,36 @@ def save(model, path, name: str = "charrnn", window: int = 0) -> None:
     dense = [model.get_weights("dense", "kernel")]
     if head.get("use_bias", True):
         dense.append(model.get_weights("dense", "bias"))
-    layers.append(entry("Dense", {"name": "dense", "units": v, "activation": "softmax" if head.get(
-        "activation", "softmax") == "softmax" else "linear", "use_bias": bool(head.get("use_bias", True))}, shape))
+    layers.append(
+        entry(
+            "Dense",
+            {
+                "name": "dense",
+                "units": v,
+                "activation": "softmax" if head.get("activation", "softmax") == "softmax" else "linear",
+                "use_bias": bool(head.get("use_bias", True)),
+            },
+            shape,
+        )
+    )
     weights.append((key_for("Dense"), "vars", dense, "dense"))
     if head.get("activation", "softmax") != "softmax":
         layers.append(entry("Activation", {"name": "softmax", "activation": "softmax"}))
         weights.append((key_for("Activation"), "vars", [], "softmax"))
 
-    config = {"module": "keras", "class_name": "Sequential",
-              "config": {"name": name, "trainable": True, "layers": layers, "build_input_shape": in_shape},
-              "registered_name": None, "build_config": {"input_shape": in_shape}, "compile_config": None}
-    metadata = {"keras_version": "3.0.0", "date_saved": _dt.datetime.now().strftime("%Y-%m-%d@%H:%M:%S"),
-                "producer": f"charrnn {_charrnn.__version__}"}
+    config = {
+        "module": "keras",
+        "class_name": "Sequential",
+        "config": {"name": name, "trainable": True, "layers": layers, "build_input_shape": in_shape},
+        "registered_name": None,
+        "build_config": {"input_shape": in_shape},
+        "compile_config": None,
+    }
+    metadata = {
+        "keras_version": "3.0.0",
+        "date_saved": _dt.datetime.now().strftime("%Y-%m-%d@%H:%M:%S"),
+        "producer": f"charrnn {_charrnn.__version__}",
+    }
 
     buf = _io.BytesIO()
     with h5py.File(buf, "w") as f:
@@ -206,7 +262,7 @@ def _write_atomically(path, write) -> None:
         try:
             _os.unlink(tmp)
         except OSError:
-            pass   # already gone; the error that matters is the one being raised
+            pass  # already gone; the error that matters is the one being raised
         raise
 
 
@@ -217,14 +273,19 @@ def _write_atomically(path, write) -> None:
 def _import_keras():
     import importlib.util
 
-    if "KERAS_BACKEND" not in _os.environ and importlib.util.find_spec("tensorflow") is None \
-            and importlib.util.find_spec("jax") is not None:
+    if (
+        "KERAS_BACKEND" not in _os.environ
+        and importlib.util.find_spec("tensorflow") is None
+        and importlib.util.find_spec("jax") is not None
+    ):
         _os.environ["KERAS_BACKEND"] = "jax"
     try:
         import keras  # noqa: WPS433 (lazy on purpose)
     except ImportError as exc:
-        raise ImportError(f"charrnn.keras.compare runs Keras, which cannot be imported ({exc}); install it "
-                          "with a backend, e.g. pip install keras jax") from exc
+        raise ImportError(
+            f"charrnn.keras.compare runs Keras, which cannot be imported ({exc}); install it "
+            "with a backend, e.g. pip install keras jax"
+        ) from exc
     return keras
 
 
@@ -259,8 +320,16 @@ def _sequence_clone(keras, kmodel):
     return clone
 
 
-def compare(path, text, vocab=None, vocab_from=None, lowercase: bool = False, encoding: str | None = None,
-            max_chars: int | None = None, reduce_charset: bool = False) -> dict:
+def compare(
+    path,
+    text,
+    vocab=None,
+    vocab_from=None,
+    lowercase: bool = False,
+    encoding: str | None = None,
+    max_chars: int | None = None,
+    reduce_charset: bool = False,
+) -> dict:
     """Runs Keras and charrnn on `text` and reports the largest absolute differences.
 
     Returns {"output": max |Keras predict - Model.probabilities|, "layers": {charrnn layer: max difference
@@ -308,7 +377,8 @@ def compare(path, text, vocab=None, vocab_from=None, lowercase: bool = False, en
         raise KerasFormatError(
             f"{path}: Keras {keras.__version__} cannot load this file ({type(exc).__name__}: {exc}); files from "
             f"Keras {km.keras_version} can still be checked against charrnn.keras.forward(read(path).config, "
-            "read(path).weights, indices)") from exc
+            "read(path).weights, indices)"
+        ) from exc
     clone = _sequence_clone(keras, kmodel)
     x = encode(km.config, idx)[None]
     if km.encoding == "embedding":
@@ -331,6 +401,14 @@ def compare(path, text, vocab=None, vocab_from=None, lowercase: bool = False, en
     for i, (a, b) in enumerate(zip(keras_hidden, hidden)):
         layers[f"rnn{i}"] = float(_np.abs(a.astype(_np.float64) - b).max())
     out = float(_np.abs(y - probs.astype(_np.float64)).max())
-    return {"output": out, "layers": layers, "max": max([out] + list(layers.values())), "chars": len(text),
-            "keras_layers": dict(km.layer_names), "window": km.window, "keras_version": km.keras_version,
-            "config": km.config, "vocab_check": check}
+    return {
+        "output": out,
+        "layers": layers,
+        "max": max([out] + list(layers.values())),
+        "chars": len(text),
+        "keras_layers": dict(km.layer_names),
+        "window": km.window,
+        "keras_version": km.keras_version,
+        "config": km.config,
+        "vocab_check": check,
+    }

@@ -21,8 +21,8 @@ from ._errors import KerasFormatError, file_error
 
 HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
 ZIP_SIGNATURE = b"PK\x03\x04"
-MAX_JSON_BYTES = 64 << 20        # a model's config.json is kilobytes; more is damage or a zip bomb
-MAX_DIRECTORY_BYTES = 1 << 20    # a .keras archive lists three members in a few hundred bytes
+MAX_JSON_BYTES = 64 << 20  # a model's config.json is kilobytes; more is damage or a zip bomb
+MAX_DIRECTORY_BYTES = 1 << 20  # a .keras archive lists three members in a few hundred bytes
 COPY_CHUNK = 1 << 20
 
 _KINDS = (  # what a path that is not a regular file is, for the message
@@ -61,7 +61,7 @@ def open_regular(path):
         if not stat.S_ISREG(mode):
             kind, code = next(((k, c) for test, k, c in _KINDS if test(mode)), ("something else", None))
             raise file_error(path, f"not a regular file ({kind})", code)
-        os.set_blocking(fd, True)   # the flag served the open only; reads of a regular file do not wait
+        os.set_blocking(fd, True)  # the flag served the open only; reads of a regular file do not wait
         return os.fdopen(fd, "rb")
     except BaseException:
         os.close(fd)
@@ -69,7 +69,7 @@ def open_regular(path):
 
 
 def file_kind(fh, path) -> str:
-    """"keras" (a zip archive) or "h5", from the first bytes: the two formats cannot be mistaken for each
+    """ "keras" (a zip archive) or "h5", from the first bytes: the two formats cannot be mistaken for each
     other, and an HDF5 file with a user block (bytes before the HDF5 signature, which Keras never writes)
     could be both."""
     fh.seek(0)
@@ -80,13 +80,15 @@ def file_kind(fh, path) -> str:
         return "h5"
     offset = _user_block_size(fh)
     if offset:
-        raise KerasFormatError(f"{path}: an HDF5 file with a {offset}-byte user block before its data; Keras "
-                               "never writes one, and charrnn reads HDF5 that starts at the first byte")
+        raise KerasFormatError(
+            f"{path}: an HDF5 file with a {offset}-byte user block before its data; Keras "
+            "never writes one, and charrnn reads HDF5 that starts at the first byte"
+        )
     raise KerasFormatError(f"{path}: not a Keras file (neither a .keras zip archive nor HDF5)")
 
 
 def sniff(path) -> str | None:
-    """"keras" (a zip archive, as .keras files are), "h5" (HDF5, also after a user block) or None (anything
+    """ "keras" (a zip archive, as .keras files are), "h5" (HDF5, also after a user block) or None (anything
     else, or a path that cannot be opened as a regular file): what a file is, told by its content, never
     raising."""
     try:
@@ -123,10 +125,12 @@ def open_archive(fh, path) -> zipfile.ZipFile:
     could be (zipfile builds an object of some hundred bytes for each 46-byte entry) or when a member
     could not be inflated with a bound on its output."""
     try:
-        end = zipfile._EndRecData(fh)   # the end-of-directory record, found as ZipFile finds it
+        end = zipfile._EndRecData(fh)  # the end-of-directory record, found as ZipFile finds it
         if end is not None and end[zipfile._ECD_SIZE] > MAX_DIRECTORY_BYTES:
-            raise KerasFormatError(f"{path}: the archive's directory takes {end[zipfile._ECD_SIZE]} bytes, more "
-                                   f"than the {MAX_DIRECTORY_BYTES} a .keras archive needs")
+            raise KerasFormatError(
+                f"{path}: the archive's directory takes {end[zipfile._ECD_SIZE]} bytes, more "
+                f"than the {MAX_DIRECTORY_BYTES} a .keras archive needs"
+            )
         z = zipfile.ZipFile(fh)
     except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, OSError, ValueError, OverflowError) as exc:
         if isinstance(exc, KerasFormatError):
@@ -148,7 +152,7 @@ def json_member(z: zipfile.ZipFile, name: str, path):
         data = _read_capped(src, MAX_JSON_BYTES, info, path)
     try:
         return json.loads(data.decode("utf-8"))
-    except (ValueError, RecursionError) as exc:   # UnicodeDecodeError and JSONDecodeError are ValueErrors
+    except (ValueError, RecursionError) as exc:  # UnicodeDecodeError and JSONDecodeError are ValueErrors
         raise KerasFormatError(f"{path}: {name} in the archive is not valid JSON ({exc})") from exc
 
 
@@ -179,16 +183,20 @@ def _check_entry(info: zipfile.ZipInfo, path) -> None:
     if info.flag_bits & 0x1:
         raise KerasFormatError(f"{path}: corrupt .keras archive: {info.filename} is encrypted")
     if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
-        raise KerasFormatError(f"{path}: corrupt .keras archive: {info.filename} uses compression method "
-                               f"{info.compress_type}; Keras writes stored or deflated members")
+        raise KerasFormatError(
+            f"{path}: corrupt .keras archive: {info.filename} uses compression method "
+            f"{info.compress_type}; Keras writes stored or deflated members"
+        )
 
 
 def _member_info(z, name, limit, path) -> zipfile.ZipInfo:
     """The member's entry, refused before anything is inflated when it declares more than `limit` bytes."""
     info = z.getinfo(name)
     if info.file_size > limit:
-        raise KerasFormatError(f"{path}: {name} in the archive unpacks to {info.file_size} bytes, more than the "
-                               f"{limit} this reader accepts")
+        raise KerasFormatError(
+            f"{path}: {name} in the archive unpacks to {info.file_size} bytes, more than the "
+            f"{limit} this reader accepts"
+        )
     return info
 
 
@@ -208,8 +216,10 @@ def _read_capped(src, room: int, info, path, size: int | None = None) -> bytes:
     except (zipfile.BadZipFile, EOFError, OSError, ValueError, RuntimeError, zlib.error) as exc:
         raise KerasFormatError(f"{path}: corrupt .keras archive ({exc})") from exc
     if len(data) > room:
-        raise KerasFormatError(f"{path}: {info.filename} in the archive unpacks to more than the "
-                               f"{info.file_size} bytes it declares or the limit this reader accepts")
+        raise KerasFormatError(
+            f"{path}: {info.filename} in the archive unpacks to more than the "
+            f"{info.file_size} bytes it declares or the limit this reader accepts"
+        )
     return data
 
 
@@ -217,5 +227,4 @@ def _write(out, chunk: bytes, name: str, path) -> None:
     try:
         out.write(chunk)
     except OSError as exc:
-        raise KerasFormatError(f"{path}: cannot unpack {name} from the archive into a temporary file "
-                               f"({exc})") from exc
+        raise KerasFormatError(f"{path}: cannot unpack {name} from the archive into a temporary file ({exc})") from exc

@@ -22,15 +22,15 @@ import numpy as np
 from ._errors import KerasFormatError
 from ._reader import INPUT_CLASSES, MAX_WEIGHT_ELEMENTS, _describe_shapes, _fits, _snake, _text
 
-MAX_LINK_HOPS = 16                  # soft links followed for one name (libhdf5's own default limit)
-MAX_ATTRIBUTE_BYTES = 64 << 20      # a model_config attribute is kilobytes
-MAX_ATTRIBUTE_VALUES = 1 << 16      # a name list has one entry per layer or weight
-MAX_CHUNKS = 1 << 16                # Keras writes weights contiguously; h5py's own chunking stays far below
-MIN_CHUNK_ALLOWANCE = 1 << 20       # a chunk may exceed its dataset (a resizable one) by up to this
-MAX_HEAP_OBJECTS = (1 << 16) + 1    # a global heap collection indexes objects with 16 bits, plus free space
+MAX_LINK_HOPS = 16  # soft links followed for one name (libhdf5's own default limit)
+MAX_ATTRIBUTE_BYTES = 64 << 20  # a model_config attribute is kilobytes
+MAX_ATTRIBUTE_VALUES = 1 << 16  # a name list has one entry per layer or weight
+MAX_CHUNKS = 1 << 16  # Keras writes weights contiguously; h5py's own chunking stays far below
+MIN_CHUNK_ALLOWANCE = 1 << 20  # a chunk may exceed its dataset (a resizable one) by up to this
+MAX_HEAP_OBJECTS = (1 << 16) + 1  # a global heap collection indexes objects with 16 bits, plus free space
 GLOBAL_HEAP_SIGNATURE = b"GCOL\x01"  # a global heap collection, version 1 (the only one)
 _DEFLATE, _SHUFFLE, _FLETCHER32 = h5py.h5z.FILTER_DEFLATE, h5py.h5z.FILTER_SHUFFLE, h5py.h5z.FILTER_FLETCHER32
-_FILTER_ORDER = (_SHUFFLE, _DEFLATE, _FLETCHER32)   # h5py's order; deflate's output is then checkable
+_FILTER_ORDER = (_SHUFFLE, _DEFLATE, _FLETCHER32)  # h5py's order; deflate's output is then checkable
 
 
 # ------------------------------------------------------------------------------------------------
@@ -52,7 +52,7 @@ def check_global_heaps(fh, path) -> None:
     free-space object of size 0 makes it step in place (H5HG__cache_heap_deserialize, libhdf5 up to 2.0
     at least). Collections that do not fit in the file are left alone: libhdf5 cannot read them."""
     lengths = _length_size(fh)
-    if lengths is None:   # not a superblock libhdf5 knows: it will refuse the file itself
+    if lengths is None:  # not a superblock libhdf5 knows: it will refuse the file itself
         return
     file_size = os.fstat(fh.fileno()).st_size
     for offset in _signature_offsets(fh, GLOBAL_HEAP_SIGNATURE):
@@ -62,8 +62,9 @@ def check_global_heaps(fh, path) -> None:
             continue
         problem = _global_heap_problem(fh, offset, declared, lengths)
         if problem:
-            raise KerasFormatError(f"{path}: damaged HDF5 global heap at byte {offset} ({problem}); libhdf5 "
-                                   "would loop forever reading it")
+            raise KerasFormatError(
+                f"{path}: damaged HDF5 global heap at byte {offset} ({problem}); libhdf5 would loop forever reading it"
+            )
 
 
 def _length_size(fh):
@@ -72,7 +73,7 @@ def _length_size(fh):
     head = fh.read(8)
     if len(head) < 8 or head[0] > 3:
         return None
-    size = head[6] if head[0] <= 1 else head[2]   # byte 14 in superblocks 0 and 1, byte 10 in 2 and 3
+    size = head[6] if head[0] <= 1 else head[2]  # byte 14 in superblocks 0 and 1, byte 10 in 2 and 3
     return size if size in (2, 4, 8, 16, 32) else None
 
 
@@ -86,18 +87,18 @@ def _signature_offsets(fh, signature: bytes, chunk: int = 1 << 20):
         while start >= 0:
             yield base - len(tail) + start
             start = data.find(signature, start + 1)
-        tail = data[-(len(signature) - 1):]
+        tail = data[-(len(signature) - 1) :]
         base += len(block)
-        fh.seek(base)   # the caller reads elsewhere between offsets
+        fh.seek(base)  # the caller reads elsewhere between offsets
 
 
 def _global_heap_problem(fh, offset, declared, lengths) -> str | None:
     """Walks a collection's objects as libhdf5 does: a step of 0 (it never ends), one past the collection
     (it reads on, beyond), or more objects than a collection can index are a problem."""
-    header = 2 + 2 + 4 + lengths   # index, references, reserved, size
+    header = 2 + 2 + 4 + lengths  # index, references, reserved, size
     p, end = offset + 8 + lengths, offset + declared
     for _ in range(MAX_HEAP_OBJECTS):
-        if p + header > end:   # too little left for an object: free space to the end
+        if p + header > end:  # too little left for an object: free space to the end
             return None
         fh.seek(p)
         raw = fh.read(header)
@@ -118,14 +119,15 @@ def child(group, name: str, where: str, hops: int = 0):
         return None
     try:
         link = group.get(name, getlink=True)
-    except TypeError as exc:   # "Unknown link type": a user-defined link class
-        raise KerasFormatError(f"{where}: '{name}' is a user-defined HDF5 link, which charrnn does not "
-                               "follow") from exc
+    except TypeError as exc:  # "Unknown link type": a user-defined link class
+        raise KerasFormatError(f"{where}: '{name}' is a user-defined HDF5 link, which charrnn does not follow") from exc
     if link is None:
         return None
     if isinstance(link, h5py.ExternalLink):
-        raise KerasFormatError(f"{where}: '{name}' is an external link to '{link.path}' in {link.filename!r}; "
-                               "charrnn reads weights only from the file it is given")
+        raise KerasFormatError(
+            f"{where}: '{name}' is an external link to '{link.path}' in {link.filename!r}; "
+            "charrnn reads weights only from the file it is given"
+        )
     if isinstance(link, h5py.SoftLink):
         return _soft_target(group, name, link.path, where, hops)
     return group[name]
@@ -146,8 +148,7 @@ def lookup(group, path: str, where: str, hops: int = 0):
 def _soft_target(group, name, target, where, hops):
     """What a soft link points to: refused when it loops, dangles, or passes through an external link."""
     if hops >= MAX_LINK_HOPS:
-        raise KerasFormatError(f"{where}: '{name}' is a soft link loop (more than {MAX_LINK_HOPS} soft links "
-                               "followed)")
+        raise KerasFormatError(f"{where}: '{name}' is a soft link loop (more than {MAX_LINK_HOPS} soft links followed)")
     start = group.file if target.startswith("/") else group
     obj = lookup(start, target, where, hops + 1)
     if obj is None:
@@ -164,15 +165,16 @@ def attribute(obj, name: str, where: str):
     values = math.prod(aid.shape) if aid.shape is not None else 0
     size = max(values * aid.dtype.itemsize, _storage_size(aid) if values else 0)
     if values > MAX_ATTRIBUTE_VALUES or size > MAX_ATTRIBUTE_BYTES:
-        raise KerasFormatError(f"{where}: attribute '{name}' declares {values} values ({size} bytes), more "
-                               "than a Keras file stores there")
+        raise KerasFormatError(
+            f"{where}: attribute '{name}' declares {values} values ({size} bytes), more than a Keras file stores there"
+        )
     return obj.attrs[name]
 
 
 def _storage_size(aid) -> int:
     try:
         return aid.get_storage_size()
-    except RuntimeError:   # h5py reports a size of 0 as an error
+    except RuntimeError:  # h5py reports a size of 0 as an error
         return 0
 
 
@@ -197,15 +199,17 @@ def check_weight(obj, where: str, patterns) -> h5py.Dataset:
     can bound, declaring one of the shapes the configuration allows, holding floating-point values and
     as many bytes as it declares. Nothing of its data is read except, for a deflated dataset, each chunk
     once to see what it inflates to."""
-    if not isinstance(obj, h5py.Dataset) or obj.shape is None:   # a group, a datatype, a null dataspace
+    if not isinstance(obj, h5py.Dataset) or obj.shape is None:  # a group, a datatype, a null dataspace
         raise KerasFormatError(f"{where} is not an array in the file")
     plist = obj.id.get_create_plist()
     _check_in_file(obj, plist, where)
     filters = _checked_filters(plist, where)
     _check_declared_size(obj, filters, where)
     if not any(_fits(obj.shape, p) for p in patterns):
-        raise KerasFormatError(f"{where} has shape {obj.shape}, but the configuration needs "
-                               f"{_describe_shapes(patterns)}: the stored weights do not fit the layer")
+        raise KerasFormatError(
+            f"{where} has shape {obj.shape}, but the configuration needs "
+            f"{_describe_shapes(patterns)}: the stored weights do not fit the layer"
+        )
     _check_dtype(obj, where)
     if obj.chunks is not None:
         _check_chunks(obj, filters, where)
@@ -215,7 +219,7 @@ def check_weight(obj, where: str, patterns) -> h5py.Dataset:
 def read_weight(ds: h5py.Dataset, where: str) -> np.ndarray:
     """A dataset that passed check_weight, as float32; NaN and infinite values are refused."""
     if ds.dtype.kind == "f":
-        with np.errstate(over="ignore"):   # overflow to infinity is reported below
+        with np.errstate(over="ignore"):  # overflow to infinity is reported below
             array = np.asarray(ds[()], dtype=np.float32)
     else:
         # Keras 3 stores bfloat16 as opaque 2-byte values: the high half of a float32, exactly.
@@ -223,8 +227,10 @@ def read_weight(ds: h5py.Dataset, where: str) -> np.ndarray:
     # float64 values beyond float32's range become infinite here, so this checks what charrnn would get
     bad = array.size - int(np.count_nonzero(np.isfinite(array)))
     if bad:
-        raise KerasFormatError(f"{where} holds {bad} NaN or infinite values (did training diverge?); "
-                               "charrnn does not import non-finite weights")
+        raise KerasFormatError(
+            f"{where} holds {bad} NaN or infinite values (did training diverge?); "
+            "charrnn does not import non-finite weights"
+        )
     return array
 
 
@@ -232,11 +238,15 @@ def _check_in_file(ds, plist, where):
     """External storage and virtual datasets read other files (by names the file chooses)."""
     if plist.get_external_count() > 0:
         name = plist.get_external(0)[0].decode("utf-8", "replace")
-        raise KerasFormatError(f"{where} keeps its data in another file ({name!r}, HDF5 external storage); "
-                               "charrnn reads weights only from the file it is given")
+        raise KerasFormatError(
+            f"{where} keeps its data in another file ({name!r}, HDF5 external storage); "
+            "charrnn reads weights only from the file it is given"
+        )
     if plist.get_layout() == h5py.h5d.VIRTUAL:
-        raise KerasFormatError(f"{where} is a virtual dataset (a view of other datasets, possibly in other "
-                               "files); charrnn reads weights only from the file it is given")
+        raise KerasFormatError(
+            f"{where} is a virtual dataset (a view of other datasets, possibly in other "
+            "files); charrnn reads weights only from the file it is given"
+        )
 
 
 def _checked_filters(plist, where) -> list:
@@ -249,11 +259,15 @@ def _checked_filters(plist, where) -> list:
         if fid not in _FILTER_ORDER:
             label = name.decode("utf-8", "replace") if isinstance(name, bytes) else str(name)
             label = f" ({label!r})" if label else ""
-            raise KerasFormatError(f"{where} is stored with the HDF5 filter {fid}{label}; charrnn reads "
-                                   "weights stored plainly or with gzip, shuffle and fletcher32 only")
+            raise KerasFormatError(
+                f"{where} is stored with the HDF5 filter {fid}{label}; charrnn reads "
+                "weights stored plainly or with gzip, shuffle and fletcher32 only"
+            )
     if ids != [f for f in _FILTER_ORDER if f in ids]:
-        raise KerasFormatError(f"{where} is stored with the HDF5 filters {ids} in an unusual order; charrnn "
-                               f"reads them in h5py's order ({list(_FILTER_ORDER)})")
+        raise KerasFormatError(
+            f"{where} is stored with the HDF5 filters {ids} in an unusual order; charrnn "
+            f"reads them in h5py's order ({list(_FILTER_ORDER)})"
+        )
     return ids
 
 
@@ -261,11 +275,15 @@ def _check_declared_size(ds, filters, where):
     """Checks the declared shape against charrnn's largest tensor and, for data stored plainly, against
     the bytes the file holds: a few bytes of HDF5 can declare a terabyte-sized array."""
     if ds.size > MAX_WEIGHT_ELEMENTS:
-        raise KerasFormatError(f"{where} declares shape {ds.shape}, more than the {MAX_WEIGHT_ELEMENTS} values "
-                               "charrnn can hold in one tensor")
+        raise KerasFormatError(
+            f"{where} declares shape {ds.shape}, more than the {MAX_WEIGHT_ELEMENTS} values "
+            "charrnn can hold in one tensor"
+        )
     if not filters and ds.id.get_storage_size() < ds.nbytes:
-        raise KerasFormatError(f"{where} declares shape {ds.shape} ({ds.nbytes} bytes) but the file stores only "
-                               f"{ds.id.get_storage_size()} bytes of it (a truncated or damaged file)")
+        raise KerasFormatError(
+            f"{where} declares shape {ds.shape} ({ds.nbytes} bytes) but the file stores only "
+            f"{ds.id.get_storage_size()} bytes of it (a truncated or damaged file)"
+        )
 
 
 def _check_dtype(ds, where):
@@ -279,8 +297,10 @@ def _check_dtype(ds, where):
         if declared is not None and _text(declared) == "bfloat16":
             return
     hint = " (a quantized model? import the float model it was made from)" if kind in "iu" else ""
-    raise KerasFormatError(f"{where} has data type {ds.dtype}; charrnn imports floating-point weights only "
-                           f"(float16, bfloat16, float32, float64){hint}")
+    raise KerasFormatError(
+        f"{where} has data type {ds.dtype}; charrnn imports floating-point weights only "
+        f"(float16, bfloat16, float32, float64){hint}"
+    )
 
 
 def _check_chunks(ds, filters, where):
@@ -289,19 +309,21 @@ def _check_chunks(ds, filters, where):
     may not be too many to visit, and each deflated chunk must inflate to no more than its size."""
     chunk_bytes = math.prod(ds.chunks) * ds.dtype.itemsize
     if chunk_bytes > max(ds.nbytes, MIN_CHUNK_ALLOWANCE):
-        raise KerasFormatError(f"{where} declares chunks of shape {ds.chunks} ({chunk_bytes} bytes) for "
-                               f"{ds.nbytes} bytes of data")
+        raise KerasFormatError(
+            f"{where} declares chunks of shape {ds.chunks} ({chunk_bytes} bytes) for {ds.nbytes} bytes of data"
+        )
     slots = math.prod(-(-s // c) for s, c in zip(ds.shape, ds.chunks))
     if slots > MAX_CHUNKS:
-        raise KerasFormatError(f"{where} is split into {slots} chunks of shape {ds.chunks}, more than the "
-                               f"{MAX_CHUNKS} this reader visits")
+        raise KerasFormatError(
+            f"{where} is split into {slots} chunks of shape {ds.chunks}, more than the {MAX_CHUNKS} this reader visits"
+        )
     if _DEFLATE in filters:
         _check_deflated_chunks(ds, chunk_bytes, filters, where)
 
 
 def _check_deflated_chunks(ds, chunk_bytes, filters, where):
     file_size = ds.file.id.get_filesize()
-    deflate_bit = 1 << filters.index(_DEFLATE)   # a chunk's filter mask has this bit set if deflate skipped it
+    deflate_bit = 1 << filters.index(_DEFLATE)  # a chunk's filter mask has this bit set if deflate skipped it
     checksum = 4 if _FLETCHER32 in filters else 0
     count = ds.id.get_num_chunks()
     if count > math.prod(-(-s // c) for s, c in zip(ds.shape, ds.chunks)):
@@ -311,7 +333,7 @@ def _check_deflated_chunks(ds, chunk_bytes, filters, where):
         if info.size > file_size:
             raise KerasFormatError(f"{where}: chunk {i} claims {info.size} bytes, more than the whole file")
         mask, raw = ds.id.read_direct_chunk(info.chunk_offset)
-        if mask & deflate_bit:   # this chunk was stored without deflate
+        if mask & deflate_bit:  # this chunk was stored without deflate
             inflated = len(raw) - checksum
         else:
             try:
@@ -319,8 +341,9 @@ def _check_deflated_chunks(ds, chunk_bytes, filters, where):
             except zlib.error as exc:
                 raise KerasFormatError(f"{where}: chunk {i} is not valid deflate data ({exc})") from exc
         if inflated > chunk_bytes:
-            raise KerasFormatError(f"{where}: chunk {i} inflates to more than its {chunk_bytes} bytes (a "
-                                   "compression bomb)")
+            raise KerasFormatError(
+                f"{where}: chunk {i} inflates to more than its {chunk_bytes} bytes (a compression bomb)"
+            )
 
 
 # ------------------------------------------------------------------------------------------------
@@ -355,7 +378,7 @@ class KerasV3Weights:
     wrappers under ``layer/vars``; the key is the snake-cased class name made unique, and ``vars`` has
     the layer's name as attribute ``name``."""
 
-    MAX_LAYERS = 1 << 12   # groups under layers/ visited to find the model's (a model has a few)
+    MAX_LAYERS = 1 << 12  # groups under layers/ visited to find the model's (a model has a few)
 
     def __init__(self, f, entries):
         layers = child(f, "layers", "the weights file")
@@ -363,8 +386,9 @@ class KerasV3Weights:
         if not isinstance(layers, h5py.Group):
             return
         if len(layers) > self.MAX_LAYERS:
-            raise KerasFormatError(f"the weights file lists {len(layers)} layers, more than the "
-                                   f"{self.MAX_LAYERS} this reader visits")
+            raise KerasFormatError(
+                f"the weights file lists {len(layers)} layers, more than the {self.MAX_LAYERS} this reader visits"
+            )
         for key in layers:
             where = f"layers/{key}"
             g = child(layers, key, where)

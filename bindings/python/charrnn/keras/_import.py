@@ -20,8 +20,16 @@ import charrnn as _charrnn
 from . import _order
 from ._errors import VocabularyError, VocabularyWarning
 from ._reader import KerasModel, read
-from ._vocab import (NORMALIZATIONS, REDUCED_CHARSET, _lower, _VocabError, normalization_of, normalize,
-                     parse_vocabulary, read_text)
+from ._vocab import (
+    NORMALIZATIONS,
+    REDUCED_CHARSET,
+    _lower,
+    _VocabError,
+    normalization_of,
+    normalize,
+    parse_vocabulary,
+    read_text,
+)
 
 __all__ = ["import_model", "load", "to_model", "vocab_from_corpus", "ImportReport"]
 
@@ -30,25 +38,32 @@ __all__ = ["import_model", "load", "to_model", "vocab_from_corpus", "ImportRepor
 class ImportReport:
     """What an import decided and measured."""
 
-    vocab: str                                   # the characters, in index order
-    vocab_source: str                            # where they came from
-    normalization: str                           # "none", "lowercase" or "reduce_charset"
-    window: int                                  # the generation window stored in the model (0: stateful)
+    vocab: str  # the characters, in index order
+    vocab_source: str  # where they came from
+    normalization: str  # "none", "lowercase" or "reduce_charset"
+    window: int  # the generation window stored in the model (0: stateful)
     check: _order.VocabularyCheck | None = None  # the score on the check text (None: no text to score)
     recovery: _order.OrderRecovery | None = None  # the order search, with recover_order=True
     notes: list = field(default_factory=list)
 
     def describe(self) -> str:
-        lines = [f"vocabulary: {len(self.vocab)} characters from {self.vocab_source}"
-                 + (f", text normalised: {self.normalization}" if self.normalization != "none" else "")]
+        lines = [
+            f"vocabulary: {len(self.vocab)} characters from {self.vocab_source}"
+            + (f", text normalised: {self.normalization}" if self.normalization != "none" else "")
+        ]
         if self.window:
-            lines.append(f"generation window: {self.window} characters (each new character from the last "
-                         f"{self.window} run from a zero state, as the Keras tutorials' loop)")
+            lines.append(
+                f"generation window: {self.window} characters (each new character from the last "
+                f"{self.window} run from a zero state, as the Keras tutorials' loop)"
+            )
         if self.recovery is not None:
             lines.append(self.recovery.describe())
-        lines.append(f"vocabulary check: {self.check.describe()}" if self.check is not None else
-                     "vocabulary NOT checked: no text to score it on (give vocab_from= or check_text=: "
-                     "--vocab-from or --check-text)")
+        lines.append(
+            f"vocabulary check: {self.check.describe()}"
+            if self.check is not None
+            else "vocabulary NOT checked: no text to score it on (give vocab_from= or check_text=: "
+            "--vocab-from or --check-text)"
+        )
         return "\n".join(lines + self.notes)
 
 
@@ -65,8 +80,11 @@ def vocab_from_corpus(path, lowercase: bool = False, reduce_charset: bool = Fals
 
 def _size_hint(text: str, size: int, normalization: str) -> str:
     """Another normalisation of the corpus that gives exactly the model's size, as advice; else ""."""
-    options = {"none": "without lowercase/reduce_charset", "lowercase": "lowercase=True (--lowercase)",
-               "reduce_charset": "reduce_charset=True (--reduce-charset)"}
+    options = {
+        "none": "without lowercase/reduce_charset",
+        "lowercase": "lowercase=True (--lowercase)",
+        "reduce_charset": "reduce_charset=True (--reduce-charset)",
+    }
     fits = [name for name in options if name != normalization and len(set(normalize(text, name))) == size]
     return f" (the corpus gives exactly {size} with {options[fits[0]]}: try that)" if fits else ""
 
@@ -81,7 +99,7 @@ def _auto_normalization(size: int, vocab, text: str | None) -> str:
         try:
             chars = parse_vocabulary(vocab)[0]
         except _VocabError:
-            return "none"   # _resolve_vocab reports it
+            return "none"  # _resolve_vocab reports it
         if not any(c != _lower(c) for c in chars) and any(c != _lower(c) for c in text):
             return "reduce_charset" if set(chars) <= REDUCED_CHARSET and " " in chars else "lowercase"
     return "none"
@@ -92,15 +110,19 @@ def _resolve_vocab(size: int, vocab, vocab_from, corpus: str | None, normalizati
     if vocab is not None and vocab_from is not None:
         raise VocabularyError("give either vocab= or vocab_from=, not both")
     if vocab is None and vocab_from is None:
-        raise VocabularyError(f"Keras files do not store the vocabulary: pass vocab= (the {size} characters in "
-                              "order: a string, a list, an ix2char or char2ix dict, or a JSON or pickle file of "
-                              "one) or vocab_from= (the training corpus)")
+        raise VocabularyError(
+            f"Keras files do not store the vocabulary: pass vocab= (the {size} characters in "
+            "order: a string, a list, an ix2char or char2ix dict, or a JSON or pickle file of "
+            "one) or vocab_from= (the training corpus)"
+        )
     if vocab is None:
         chars = "".join(sorted(set(normalize(corpus, normalization))))
         origin = f"the corpus {os.fspath(vocab_from)}"
         if len(chars) != size:
-            raise VocabularyError(f"the model's vocabulary has {size} characters but {origin} gives {len(chars)}"
-                                  + _size_hint(corpus, size, normalization))
+            raise VocabularyError(
+                f"the model's vocabulary has {size} characters but {origin} gives {len(chars)}"
+                + _size_hint(corpus, size, normalization)
+            )
         return chars, origin + " (sorted)"
     try:
         chars, origin = parse_vocabulary(vocab)
@@ -119,8 +141,9 @@ def to_model(km: KerasModel, vocab: str, config: dict | None = None) -> "_charrn
     """Creates a charrnn Model from a :class:`KerasModel` description and a vocabulary (with `config`,
     e.g. km.config plus normalization and window, instead of km.config)."""
     if len(vocab) != km.vocab_size:
-        raise VocabularyError(f"the model's vocabulary has {km.vocab_size} characters, the vocabulary given "
-                              f"has {len(vocab)}")
+        raise VocabularyError(
+            f"the model's vocabulary has {km.vocab_size} characters, the vocabulary given has {len(vocab)}"
+        )
     model = _charrnn.Model.create(config or km.config, vocab)
     try:
         for (layer, name), array in km.weights.items():
@@ -132,7 +155,7 @@ def to_model(km: KerasModel, vocab: str, config: dict | None = None) -> "_charrn
 
 
 def _window(km: KerasModel, window) -> int:
-    if window is None:   # the tutorials' fixed-length input (maxlen): generate as their loop did
+    if window is None:  # the tutorials' fixed-length input (maxlen): generate as their loop did
         return km.timesteps if km.timesteps and not km.stateful else 0
     if isinstance(window, bool) or not isinstance(window, int) or window < 0:
         raise ValueError(f"window must be an integer >= 0 (0: stateful generation), not {window!r}")
@@ -148,9 +171,19 @@ def _text_arg(value, name: str) -> str | None:
     raise TypeError(f"{name} must be a str (the text) or an os.PathLike (a file), not {type(value).__name__}")
 
 
-def import_model(path, vocab=None, vocab_from=None, lowercase: bool = False, reduce_charset: bool = False,
-                 encoding: str | None = None, check: bool = True, check_text=None, recover_order: bool = False,
-                 window: int | None = None, normalization: str | None = None):
+def import_model(
+    path,
+    vocab=None,
+    vocab_from=None,
+    lowercase: bool = False,
+    reduce_charset: bool = False,
+    encoding: str | None = None,
+    check: bool = True,
+    check_text=None,
+    recover_order: bool = False,
+    window: int | None = None,
+    normalization: str | None = None,
+):
     """Imports a Keras model file (.keras, or .h5 from Keras 3, tf.keras, Keras 2 or Keras 1) as a
     :class:`charrnn.Model`; returns (model, :class:`ImportReport`).
 
@@ -180,11 +213,17 @@ def import_model(path, vocab=None, vocab_from=None, lowercase: bool = False, red
     if normalization == "auto":
         normalization = _auto_normalization(km.vocab_size, vocab, corpus if corpus is not None else check_text)
     chars, source = _resolve_vocab(km.vocab_size, vocab, vocab_from, corpus, normalization)
-    text, text_source = ((check_text, "check_text") if check_text is not None else
-                         (corpus, f"the corpus {os.fspath(vocab_from)}") if corpus is not None else (None, None))
+    text, text_source = (
+        (check_text, "check_text")
+        if check_text is not None
+        else (corpus, f"the corpus {os.fspath(vocab_from)}")
+        if corpus is not None
+        else (None, None)
+    )
     text = normalize(text, normalization) if text is not None else None
-    report = ImportReport(vocab=chars, vocab_source=source, normalization=normalization,
-                          window=_window(km, window), notes=list(km.notes))
+    report = ImportReport(
+        vocab=chars, vocab_source=source, normalization=normalization, window=_window(km, window), notes=list(km.notes)
+    )
     config = dict(km.config)
     if normalization != "none":
         config["normalization"] = normalization
@@ -214,18 +253,27 @@ def import_model(path, vocab=None, vocab_from=None, lowercase: bool = False, red
 def _refusal(path, report: ImportReport, vocab, vocab_from) -> str:
     head = f"{os.fspath(path)}: refused: the vocabulary does not fit the model: {report.check.describe()}."
     if report.recovery is not None:
-        cause = ("Even the best order found scores this, so the order is not the problem: the model may be "
-                 "untrained, or the text is not one it learned (give another with check_text=).")
+        cause = (
+            "Even the best order found scores this, so the order is not the problem: the model may be "
+            "untrained, or the text is not one it learned (give another with check_text=)."
+        )
     else:
-        given = ("vocab_from= sorts the corpus's characters, and the model was probably trained with another "
-                 "order" if vocab is None else "The order given is probably not the one the model was trained with")
-        cause = (f"A model scores far below that on text it learned, and near or above it with its characters in "
-                 f"the wrong order. {given}: the Keras "
-                 "tutorials built theirs with list(set(text)), an order that changes between Python runs, or "
-                 "kept an ix2char or char2ix dict (pass that: vocab=\"ix2char.pkl\"). Or let charrnn find the "
-                 "order from the text: recover_order=True (--recover-order).")
-    return (f"{head} {cause} An untrained model scores about ln(V) whatever the order: import it with "
-            "check=False (--no-check).")
+        given = (
+            "vocab_from= sorts the corpus's characters, and the model was probably trained with another order"
+            if vocab is None
+            else "The order given is probably not the one the model was trained with"
+        )
+        cause = (
+            f"A model scores far below that on text it learned, and near or above it with its characters in "
+            f"the wrong order. {given}: the Keras "
+            "tutorials built theirs with list(set(text)), an order that changes between Python runs, or "
+            "kept an ix2char or char2ix dict (pass that: vocab=\"ix2char.pkl\"). Or let charrnn find the "
+            "order from the text: recover_order=True (--recover-order)."
+        )
+    return (
+        f"{head} {cause} An untrained model scores about ln(V) whatever the order: import it with "
+        "check=False (--no-check)."
+    )
 
 
 def load(path, vocab=None, vocab_from=None, **options):
@@ -234,9 +282,12 @@ def load(path, vocab=None, vocab_from=None, **options):
     import_model for the full report."""
     model, report = import_model(path, vocab=vocab, vocab_from=vocab_from, **options)
     if report.check is None and options.get("check", True):
-        warnings.warn(f"{os.fspath(path)}: the vocabulary was not checked against the model (no text to score it "
-                      "on): pass check_text= (a text the model was trained on) to be told if its order is wrong",
-                      VocabularyWarning, stacklevel=2)
+        warnings.warn(
+            f"{os.fspath(path)}: the vocabulary was not checked against the model (no text to score it "
+            "on): pass check_text= (a text the model was trained on) to be told if its order is wrong",
+            VocabularyWarning,
+            stacklevel=2,
+        )
     if report.recovery is not None and not report.recovery.sure:
         warnings.warn(f"{os.fspath(path)}: {report.recovery.describe()}", VocabularyWarning, stacklevel=2)
     return model

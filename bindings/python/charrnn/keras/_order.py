@@ -31,25 +31,25 @@ __all__ = ["VocabularyCheck", "OrderRecovery", "score", "recover", "SUSPICIOUS_F
 # A model that knows the text scores well below ln(V); one whose characters are shuffled scores near or
 # above it. Refused from this fraction of ln(V) up: an untrained model (about ln(V)) is refused too.
 SUSPICIOUS_FRACTION = 0.9
-CHECK_CHARS = 20_000            # characters scored after an import
-WINDOW_CHECKS = 2000            # windows scored for a window model that fails over the whole text
-SEARCH_CHARS = 3000             # characters the order search runs on (plus snippets of rarer characters)
-SWAPS_PER_ROUND = 20            # swaps that fail in a row before the search's polishing stops
-FINAL_SWAPS_PER_ROUND = 10      # the same on up to CHECK_CHARS characters, where each costs more
-MAX_ROUNDS = 12                 # assignment iterations, and polishing rounds
-SURE_NATS = 3.0                 # the closest rival is e^3 = 20 times less likely on the text: sure
-PLACEHOLDER_BASE = 0xF0000      # Supplementary Private Use Area-A: characters no text normalisation touches
+CHECK_CHARS = 20_000  # characters scored after an import
+WINDOW_CHECKS = 2000  # windows scored for a window model that fails over the whole text
+SEARCH_CHARS = 3000  # characters the order search runs on (plus snippets of rarer characters)
+SWAPS_PER_ROUND = 20  # swaps that fail in a row before the search's polishing stops
+FINAL_SWAPS_PER_ROUND = 10  # the same on up to CHECK_CHARS characters, where each costs more
+MAX_ROUNDS = 12  # assignment iterations, and polishing rounds
+SURE_NATS = 3.0  # the closest rival is e^3 = 20 times less likely on the text: sure
+PLACEHOLDER_BASE = 0xF0000  # Supplementary Private Use Area-A: characters no text normalisation touches
 
 
 @dataclass
 class VocabularyCheck:
     """The model's loss on a text it should know, against guessing uniformly."""
 
-    loss: float              # mean nats per predicted character
-    uniform: float           # ln(V)
-    chars: int               # characters scored
-    skipped: int             # characters of the text outside the vocabulary, left out
-    source: str              # where the text came from
+    loss: float  # mean nats per predicted character
+    uniform: float  # ln(V)
+    chars: int  # characters scored
+    skipped: int  # characters of the text outside the vocabulary, left out
+    source: str  # where the text came from
 
     @property
     def ok(self) -> bool:
@@ -58,22 +58,24 @@ class VocabularyCheck:
     def describe(self) -> str:
         rel = "above" if self.loss >= self.uniform else "near" if not self.ok else "below"
         skipped = f", {self.skipped} characters outside the vocabulary skipped" if self.skipped else ""
-        return (f"loss {self.loss:.3f} nats/char on {self.chars} characters of {self.source}{skipped}, {rel} the "
-                f"{self.uniform:.3f} of guessing uniformly among {round(math.exp(self.uniform))} characters")
+        return (
+            f"loss {self.loss:.3f} nats/char on {self.chars} characters of {self.source}{skipped}, {rel} the "
+            f"{self.uniform:.3f} of guessing uniformly among {round(math.exp(self.uniform))} characters"
+        )
 
 
 @dataclass
 class OrderRecovery:
     """The order of the characters that explains the text best, and how sure that is."""
 
-    vocab: str                       # the characters in index order
-    loss: float                      # mean nats/char of that order on the search text
-    uniform: float                   # ln(V)
-    given_loss: float | None         # the order given (None when none was)
-    next_best_loss: float | None     # the best order one swap away (None for V < 2)
-    next_best_swap: tuple | None     # the two characters that swap gives
-    predictions: int                 # characters predicted in the search text
-    undetermined: str                # characters absent from the text: their places are guesses
+    vocab: str  # the characters in index order
+    loss: float  # mean nats/char of that order on the search text
+    uniform: float  # ln(V)
+    given_loss: float | None  # the order given (None when none was)
+    next_best_loss: float | None  # the best order one swap away (None for V < 2)
+    next_best_swap: tuple | None  # the two characters that swap gives
+    predictions: int  # characters predicted in the search text
+    undetermined: str  # characters absent from the text: their places are guesses
 
     @property
     def margin(self) -> float:
@@ -88,16 +90,23 @@ class OrderRecovery:
         return self.margin >= SURE_NATS and not self.undetermined and self.loss < SUSPICIOUS_FRACTION * self.uniform
 
     def describe(self) -> str:
-        parts = [f"recovered the order of the {len(self.vocab)} characters: loss {self.loss:.3f} nats/char on "
-                 f"{self.predictions} characters (uniform {self.uniform:.3f}"
-                 + (f"; the order given: {self.given_loss:.3f}" if self.given_loss is not None else "") + ")"]
+        parts = [
+            f"recovered the order of the {len(self.vocab)} characters: loss {self.loss:.3f} nats/char on "
+            f"{self.predictions} characters (uniform {self.uniform:.3f}"
+            + (f"; the order given: {self.given_loss:.3f}" if self.given_loss is not None else "")
+            + ")"
+        ]
         if self.next_best_swap is not None:
             a, b = self.next_best_swap
-            parts.append(f"the closest other order found (swapping {a!r} and {b!r}) scores "
-                         f"{self.next_best_loss:.4f}: {_times(self.margin)} less likely on this text")
+            parts.append(
+                f"the closest other order found (swapping {a!r} and {b!r}) scores "
+                f"{self.next_best_loss:.4f}: {_times(self.margin)} less likely on this text"
+            )
         if self.undetermined:
-            parts.append(f"{len(self.undetermined)} characters never occur in the text, so their places are "
-                         f"guesses: {''.join(sorted(self.undetermined))!r}")
+            parts.append(
+                f"{len(self.undetermined)} characters never occur in the text, so their places are "
+                f"guesses: {''.join(sorted(self.undetermined))!r}"
+            )
         parts.append("sure" if self.sure else "NOT sure: give more text, or the order itself")
         return "; ".join(parts)
 
@@ -124,8 +133,9 @@ def score(model, text: str, source: str, max_chars: int = CHECK_CHARS) -> Vocabu
     if len(kept) < 2:
         return None
     r = model.evaluate("".join(kept))
-    check = VocabularyCheck(loss=float(r.loss), uniform=math.log(model.vocab_size), chars=len(kept),
-                            skipped=skipped, source=source)
+    check = VocabularyCheck(
+        loss=float(r.loss), uniform=math.log(model.vocab_size), chars=len(kept), skipped=skipped, source=source
+    )
     window = int(model.config.get("window", 0))
     if not check.ok and window and len(kept) > window:
         index = {c: i for i, c in enumerate(model.vocab)}
@@ -133,8 +143,13 @@ def score(model, text: str, source: str, max_chars: int = CHECK_CHARS) -> Vocabu
         ends = np.arange(window, len(ids))[:WINDOW_CHECKS]
         windows = ids[ends[:, None] - window + np.arange(window)[None, :]]
         logp = Network(model.config, model.get_weights).last_step(windows)
-        check = VocabularyCheck(loss=float(-logp[np.arange(len(ends)), ids[ends]].mean()), uniform=check.uniform,
-                                chars=len(ends), skipped=skipped, source=f"{source} (windows of {window})")
+        check = VocabularyCheck(
+            loss=float(-logp[np.arange(len(ends)), ids[ends]].mean()),
+            uniform=check.uniform,
+            chars=len(ends),
+            skipped=skipped,
+            source=f"{source} (windows of {window})",
+        )
     return check
 
 
@@ -153,7 +168,7 @@ def search_text(text: str, chars: str, max_chars: int = SEARCH_CHARS) -> str:
             continue
         at = text.find(c, max_chars)
         if at >= 0:
-            snippet = text[max(0, at - 60): at + 60]
+            snippet = text[max(0, at - 60) : at + 60]
             pieces.append(snippet)
             seen.update(snippet)
     return "\n".join(pieces) if "\n" in chars else "".join(pieces)
@@ -175,7 +190,7 @@ class _Probe:
         self.ids = text_ids
         targets = np.zeros((len(text_ids) - 1, self.size))
         targets[np.arange(len(text_ids) - 1), text_ids[1:]] = 1.0
-        self.targets = targets            # (T-1, V) one-hot of the next character's id
+        self.targets = targets  # (T-1, V) one-hot of the next character's id
         self.bigrams = np.zeros((self.size, self.size))
         np.add.at(self.bigrams, (text_ids[:-1], text_ids[1:]), 1.0)
         self.cache = {}
@@ -197,8 +212,16 @@ class _Probe:
         self.model.close()
 
 
-def recover(make_model, config: dict, weights, chars: str, text: str, given: str | None = None,
-            max_chars: int = SEARCH_CHARS, seed: int = 0) -> OrderRecovery:
+def recover(
+    make_model,
+    config: dict,
+    weights,
+    chars: str,
+    text: str,
+    given: str | None = None,
+    max_chars: int = SEARCH_CHARS,
+    seed: int = 0,
+) -> OrderRecovery:
     """The order of `chars` that explains `text` best under the model (`config`, and `weights` as a dict
     (layer, weight) -> array or a callable; `make_model(vocab)` builds it as a charrnn Model for scoring).
     `text` is normalised already; `given` is the order to report a loss for (or None).
@@ -237,9 +260,16 @@ def recover(make_model, config: dict, weights, chars: str, text: str, given: str
     next_loss, swap = min(rivals) if rivals else (None, None)
     if swap is not None:
         swap = (chars[swap[0]], chars[swap[1]])
-    return OrderRecovery(vocab="".join(vocab), loss=best, uniform=math.log(size), given_loss=given_loss,
-                         next_best_loss=next_loss, next_best_swap=swap, predictions=len(probe.ids) - 1,
-                         undetermined="".join(c for c in chars if c not in present))
+    return OrderRecovery(
+        vocab="".join(vocab),
+        loss=best,
+        uniform=math.log(size),
+        given_loss=given_loss,
+        next_best_loss=next_loss,
+        next_best_swap=swap,
+        predictions=len(probe.ids) - 1,
+        undetermined="".join(c for c in chars if c not in present),
+    )
 
 
 def _initial_order(probe: _Probe, weights, counts, size) -> np.ndarray:
@@ -247,11 +277,11 @@ def _initial_order(probe: _Probe, weights, counts, size) -> np.ndarray:
     characters' counts (by the rearrangement inequality, what the assignment gives for these costs)."""
     try:
         bias = weights("dense", "bias") if callable(weights) else weights.get(("dense", "bias"))
-    except Exception:   # a callable source without that weight: a Dense layer without bias
+    except Exception:  # a callable source without that weight: a Dense layer without bias
         bias = None
     if bias is not None:
         prior = np.asarray(bias, dtype=np.float64)
-    else:   # no bias: the model's total log-probability for each index over the text, any order
+    else:  # no bias: the model's total log-probability for each index over the text, any order
         prior = -probe.costs(np.arange(size)).sum(axis=0)
     order = np.empty(size, dtype=np.int64)
     order[np.argsort(-counts, kind="stable")] = np.argsort(-prior, kind="stable")
@@ -322,8 +352,12 @@ def _swap_deltas(flow, dist):
     # the k = r and k = s terms that the sums over all k included
     k_r = (ar[:, None] - a) * (b - br[:, None]) + (ar[:, None] - a.T) * (b.T - br[:, None])
     k_s = (a.T - ar[None, :]) * (br[None, :] - b.T) + (a - ar[None, :]) * (br[None, :] - b)
-    pairs = (ar[:, None] * (br[None, :] - br[:, None]) + a * (b.T - b) + a.T * (b - b.T)
-             + ar[None, :] * (br[:, None] - br[None, :]))
+    pairs = (
+        ar[:, None] * (br[None, :] - br[:, None])
+        + a * (b.T - b)
+        + a.T * (b - b.T)
+        + ar[None, :] * (br[:, None] - br[None, :])
+    )
     return pairs + s1 + s2 - k_r - k_s
 
 
@@ -356,10 +390,11 @@ def _polish(probe: _Probe, order: np.ndarray, surprise, patience: int, rerank: b
     a_idx, b_idx = np.triu_indices(size, k=1)
     tried = []
     while True:
-        outputs = probe.costs(order)[:, order]        # outputs[c, d]: character c at d's index
+        outputs = probe.costs(order)[:, order]  # outputs[c, d]: character c at d's index
         own = np.diag(outputs)
-        estimate = (outputs + outputs.T - own[:, None] - own[None, :]
-                    + _swap_deltas(probe.bigrams, surprise[order][:, order]))
+        estimate = (
+            outputs + outputs.T - own[:, None] - own[None, :] + _swap_deltas(probe.bigrams, surprise[order][:, order])
+        )
         ranked = np.argsort(estimate[a_idx, b_idx], kind="stable")
         current, tried, kept = probe.loss(order), [], False
         for k in ranked:
@@ -394,7 +429,7 @@ def _hungarian(cost: np.ndarray):
     inf = math.inf
     u = np.zeros(n + 1)
     v = np.zeros(n + 1)
-    p = np.zeros(n + 1, dtype=np.int64)      # p[j]: the row matched to column j (1-based; 0 = none)
+    p = np.zeros(n + 1, dtype=np.int64)  # p[j]: the row matched to column j (1-based; 0 = none)
     way = np.zeros(n + 1, dtype=np.int64)
     a = np.zeros((n + 1, n + 1))
     a[1:, 1:] = cost

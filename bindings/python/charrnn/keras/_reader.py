@@ -32,8 +32,14 @@ __all__ = ["KerasModel", "read", "KerasFormatError", "UnsupportedModelError"]
 RNN_CLASSES = {"SimpleRNN": "rnn", "LSTM": "lstm", "GRU": "gru", "CuDNNLSTM": "lstm", "CuDNNGRU": "gru"}
 GATES = {"lstm": 4, "gru": 3, "rnn": 1}
 NOOP_CLASSES = {
-    "Dropout", "SpatialDropout1D", "SpatialDropout2D", "SpatialDropout3D", "GaussianNoise",
-    "GaussianDropout", "AlphaDropout", "ActivityRegularization",
+    "Dropout",
+    "SpatialDropout1D",
+    "SpatialDropout2D",
+    "SpatialDropout3D",
+    "GaussianNoise",
+    "GaussianDropout",
+    "AlphaDropout",
+    "ActivityRegularization",
 }
 INPUT_CLASSES = {"InputLayer"}
 
@@ -42,14 +48,14 @@ INPUT_CLASSES = {"InputLayer"}
 class KerasModel:
     """A Keras model as charrnn sees it."""
 
-    config: dict                      # charrnn configuration (the charrnn_model_create schema)
-    weights: dict                     # {(layer, weight): float32 array} in charrnn/Keras layouts
-    keras_version: str                # version that wrote the file ("1.2.2", "2.4.0", "3.6.0", ...)
-    file_format: str                  # "keras" (zip archive) or "h5"
-    layer_names: dict = field(default_factory=dict)   # charrnn layer ("rnn0", "dense") -> Keras layer name
-    window: bool = False              # the last recurrent layer had return_sequences=False
-    stateful: bool = False            # a recurrent layer was stateful (charrnn sessions always are)
-    timesteps: int | None = None      # the sequence length the input shape fixes (a tutorial's maxlen), if any
+    config: dict  # charrnn configuration (the charrnn_model_create schema)
+    weights: dict  # {(layer, weight): float32 array} in charrnn/Keras layouts
+    keras_version: str  # version that wrote the file ("1.2.2", "2.4.0", "3.6.0", ...)
+    file_format: str  # "keras" (zip archive) or "h5"
+    layer_names: dict = field(default_factory=dict)  # charrnn layer ("rnn0", "dense") -> Keras layer name
+    window: bool = False  # the last recurrent layer had return_sequences=False
+    stateful: bool = False  # a recurrent layer was stateful (charrnn sessions always are)
+    timesteps: int | None = None  # the sequence length the input shape fixes (a tutorial's maxlen), if any
     keras_config: dict | None = None  # the model configuration as stored in the file
     notes: list = field(default_factory=list)
 
@@ -104,8 +110,7 @@ def _checked_entry(entry, where: str):
     """(class_name, config, name) of one layer entry of the JSON configuration. The JSON is the user's
     file: a list, string or number where Keras writes an object must be reported, not crash the reader."""
     if not isinstance(entry, dict) or not isinstance(entry.get("class_name"), str):
-        raise KerasFormatError(f"{where}: a layer entry is not an object with a string 'class_name' "
-                               f"({_short(entry)})")
+        raise KerasFormatError(f"{where}: a layer entry is not an object with a string 'class_name' ({_short(entry)})")
     cls = entry["class_name"]
     cfg = entry.get("config")
     if cfg is None:
@@ -167,8 +172,9 @@ def _inbound_names(nodes) -> list:
                 hist = obj["config"].get("keras_history")
             if hist is not None:
                 if not isinstance(hist, list) or not hist or not isinstance(hist[0], str):
-                    raise KerasFormatError(f"the functional configuration has a malformed keras_history "
-                                           f"({_short(hist)})")
+                    raise KerasFormatError(
+                        f"the functional configuration has a malformed keras_history ({_short(hist)})"
+                    )
                 names.append(hist[0])
                 return
             for v in obj.values():
@@ -204,7 +210,8 @@ def _functional_chain(cfg: dict):
     if len(inputs) != 1 or len(outputs) != 1:
         raise UnsupportedModelError(
             f"functional model with {len(inputs)} inputs and {len(outputs)} outputs: only single-input, "
-            "single-output chains are supported")
+            "single-output chains are supported"
+        )
     chain, name, seen = [], outputs[0], set()
     while True:
         if name in seen or name not in by_name:
@@ -221,7 +228,8 @@ def _functional_chain(cfg: dict):
         if len(set(inbound)) != 1 or len(nodes) > 1:
             raise UnsupportedModelError(
                 f"layer '{name}' ({entry.get('class_name')}): takes {len(inbound)} inputs; only plain "
-                "chains of layers are supported")
+                "chains of layers are supported"
+            )
         name = inbound[0]
     chain.reverse()
     checked = [_checked_entry(e, "the functional configuration") for e in chain]
@@ -229,8 +237,9 @@ def _functional_chain(cfg: dict):
     for entry in layers:
         cls, _, n = _checked_entry(entry, "the functional configuration")
         if n not in used:
-            raise UnsupportedModelError(f"layer '{n}' ({cls}): not on the input-to-output "
-                                        "chain; only plain chains of layers are supported")
+            raise UnsupportedModelError(
+                f"layer '{n}' ({cls}): not on the input-to-output chain; only plain chains of layers are supported"
+            )
     return [(cls, dict(cfg, name=name)) for cls, cfg, name in checked]
 
 
@@ -242,21 +251,21 @@ def _snake(name: str) -> str:
 # ------------------------------------------------------------------------------------------------
 # sizes: what the configuration declares, and the shape it gives each weight
 
-MAX_VOCAB = 1 << 21               # charrnn's limits (ModelConfig.swift): a larger model cannot be created
+MAX_VOCAB = 1 << 21  # charrnn's limits (ModelConfig.swift): a larger model cannot be created
 MAX_UNITS = 1 << 14
 MAX_LAYERS = 64
-MAX_WEIGHT_ELEMENTS = (1 << 31) - 1   # charrnn's largest tensor
-READ_BYTES_PER_WEIGHT = 16        # peak while reading: float64 data, its float32 copy, the conversions
-ARCHIVE_BYTES_PER_WEIGHT = 32     # model.weights.h5 may hold float64 weights and an optimizer's two slots
-ARCHIVE_OVERHEAD = 1 << 20        # HDF5's own structures in model.weights.h5
+MAX_WEIGHT_ELEMENTS = (1 << 31) - 1  # charrnn's largest tensor
+READ_BYTES_PER_WEIGHT = 16  # peak while reading: float64 data, its float32 copy, the conversions
+ARCHIVE_BYTES_PER_WEIGHT = 32  # model.weights.h5 may hold float64 weights and an optimizer's two slots
+ARCHIVE_OVERHEAD = 1 << 20  # HDF5's own structures in model.weights.h5
 
 
 @dataclass
 class _Plan:
     """What the configuration says about the weights, known before any of them is read."""
 
-    vocab_size: int   # the Dense output layer's units
-    elements: int     # values in all the weights the configuration describes
+    vocab_size: int  # the Dense output layer's units
+    elements: int  # values in all the weights the configuration describes
 
     @property
     def archive_limit(self) -> int:
@@ -274,7 +283,7 @@ def _size(value, limit: int, where: str, key: str) -> int:
 
 
 def _units(cfg: dict):
-    return cfg.get("units", cfg.get("output_dim"))   # Keras 1 says output_dim
+    return cfg.get("units", cfg.get("output_dim"))  # Keras 1 says output_dim
 
 
 def _dense_config(cls: str, cfg: dict, where: str):
@@ -321,12 +330,15 @@ def _plan(entries) -> _Plan:
             tensors = ((width or 1) * units, units)
         for values in tensors:
             if values > MAX_WEIGHT_ELEMENTS:
-                raise UnsupportedModelError(f"{where}: a weight of {values} values, more than the "
-                                            f"{MAX_WEIGHT_ELEMENTS} charrnn holds in one tensor")
+                raise UnsupportedModelError(
+                    f"{where}: a weight of {values} values, more than the "
+                    f"{MAX_WEIGHT_ELEMENTS} charrnn holds in one tensor"
+                )
         elements += sum(tensors)
     if recurrent > MAX_LAYERS:
-        raise UnsupportedModelError(f"the model has {recurrent} recurrent layers, more than the {MAX_LAYERS} "
-                                    "charrnn supports")
+        raise UnsupportedModelError(
+            f"the model has {recurrent} recurrent layers, more than the {MAX_LAYERS} charrnn supports"
+        )
     _check_memory(elements)
     return _Plan(vocab, elements)
 
@@ -334,8 +346,10 @@ def _plan(entries) -> _Plan:
 def _check_memory(elements: int) -> None:
     need, budget = elements * READ_BYTES_PER_WEIGHT, _memory_budget()
     if need > budget:
-        raise KerasFormatError(f"the configuration's weights ({elements} values) would take about {need >> 20} "
-                               f"MiB to read, more than the {budget >> 20} MiB this process can allocate")
+        raise KerasFormatError(
+            f"the configuration's weights ({elements} values) would take about {need >> 20} "
+            f"MiB to read, more than the {budget >> 20} MiB this process can allocate"
+        )
 
 
 def _memory_budget() -> int:
@@ -379,7 +393,8 @@ class AtMost:
 
 def _fits(shape: tuple, pattern: tuple) -> bool:
     return len(shape) == len(pattern) and all(
-        1 <= s <= p.limit if isinstance(p, AtMost) else s == p for s, p in zip(shape, pattern))
+        1 <= s <= p.limit if isinstance(p, AtMost) else s == p for s, p in zip(shape, pattern)
+    )
 
 
 def _describe_shapes(patterns) -> str:
@@ -391,6 +406,7 @@ def _embedding_shapes(name: str, rows: int, width: int):
         if count != 1:
             raise KerasFormatError(f"layer '{name}' (Embedding): expected one 2-D weight array, found {count}")
         return [[(rows, width)]]
+
     return shapes
 
 
@@ -400,9 +416,9 @@ def _rnn_shapes(name: str, cls: str, cell: str, units: int, inputs, use_bias: bo
     n = GATES[cell]
 
     def shapes(count):
-        if cls in ("CuDNNLSTM", "CuDNNGRU"):   # the Keras shapes, and a bias for each of two products
+        if cls in ("CuDNNLSTM", "CuDNNGRU"):  # the Keras shapes, and a bias for each of two products
             want = [[(inputs, n * units)], [(units, n * units)], [(2 * n * units,)]]
-        elif major == 1 and count == 3 * n and n > 1:   # Keras 1 per-gate W_g, U_g, b_g
+        elif major == 1 and count == 3 * n and n > 1:  # Keras 1 per-gate W_g, U_g, b_g
             want = [[(inputs, units)], [(units, units)], [(units,)]] * n
         else:
             bias = [(n * units,)] + ([(2, 3 * units), (6 * units,)] if cell == "gru" else [])
@@ -410,6 +426,7 @@ def _rnn_shapes(name: str, cls: str, cell: str, units: int, inputs, use_bias: bo
         if count != len(want):
             raise KerasFormatError(f"layer '{name}' ({cls}): expected {len(want)} weight arrays, found {count}")
         return want
+
     return shapes
 
 
@@ -419,6 +436,7 @@ def _dense_shapes(name: str, inputs: int, units: int, use_bias: bool):
         if count != len(want):
             raise KerasFormatError(f"layer '{name}' (Dense): expected {len(want)} weight arrays, found {count}")
         return want
+
     return shapes
 
 
@@ -430,11 +448,13 @@ def _layer_weights(source, name: str, cls: str, shapes, path) -> list:
 
     stored = source.get(name)
     if not stored:
-        raise KerasFormatError(f"{path}: the configuration names layer '{name}' ({cls}) but the file has no "
-                               "weights for it")
-    checked = [(f"layer '{name}': weight '{label}'", _hdf5.check_weight(obj, f"layer '{name}': weight '{label}'",
-                                                                          allowed))
-               for (label, obj), allowed in zip(stored, shapes(len(stored)))]
+        raise KerasFormatError(
+            f"{path}: the configuration names layer '{name}' ({cls}) but the file has no weights for it"
+        )
+    checked = [
+        (f"layer '{name}': weight '{label}'", _hdf5.check_weight(obj, f"layer '{name}': weight '{label}'", allowed))
+        for (label, obj), allowed in zip(stored, shapes(len(stored)))
+    ]
     return [_hdf5.read_weight(ds, where) for where, ds in checked]
 
 
@@ -454,7 +474,8 @@ def _check_kernels(name, cls, units, n, k, rk):
     if rk.shape != (units, n * units) or k.ndim != 2 or k.shape[1] != n * units:
         raise KerasFormatError(
             f"layer '{name}' ({cls}, units={units}): kernel {k.shape} / recurrent kernel {rk.shape} do not "
-            f"fit (input_dim, {n * units}) / ({units}, {n * units})")
+            f"fit (input_dim, {n * units}) / ({units}, {n * units})"
+        )
 
 
 def _convert_rnn(name, cls, cell, units, weights, version, reset_after, use_bias):
@@ -466,28 +487,31 @@ def _convert_rnn(name, cls, cell, units, weights, version, reset_after, use_bias
         if len(ws) != 3:
             raise KerasFormatError(f"layer '{name}' ({cls}): expected 3 weight arrays, found {len(ws)}")
         k, rk, b = ws
-        _check_kernels(name, cls, units, n, k, rk)   # the CuDNN layout has the Keras shapes
+        _check_kernels(name, cls, units, n, k, rk)  # the CuDNN layout has the Keras shapes
         k = _per_gate(k, _from_cudnn_input, n)
         rk = _per_gate(rk, lambda m: m.T, n)
         if cls == "CuDNNLSTM":
             if b.shape != (8 * units,):
-                raise KerasFormatError(f"layer '{name}' (CuDNNLSTM): bias has shape {b.shape}, expected "
-                                       f"({8 * units},)")
-            b = b[: 4 * units] + b[4 * units:]
+                raise KerasFormatError(f"layer '{name}' (CuDNNLSTM): bias has shape {b.shape}, expected ({8 * units},)")
+            b = b[: 4 * units] + b[4 * units :]
         else:
             if b.shape != (6 * units,):
-                raise KerasFormatError(f"layer '{name}' (CuDNNGRU): bias has shape {b.shape}, expected "
-                                       f"({6 * units},)")
+                raise KerasFormatError(f"layer '{name}' (CuDNNGRU): bias has shape {b.shape}, expected ({6 * units},)")
             b = b.reshape(2, 3 * units)
         return [k, rk, b], True
     if major == 1 and len(ws) == 3 * n and n > 1:
         # Keras 1 per-gate arrays W_g (input_dim, u), U_g (u, u), b_g (u,), for each gate g
         for j, w in enumerate(ws):
-            fits = w.shape == (units,) if j % 3 == 2 else (w.ndim == 2 and w.shape[1] == units and
-                                                            (j % 3 == 0 or w.shape[0] == units))
+            fits = (
+                w.shape == (units,)
+                if j % 3 == 2
+                else (w.ndim == 2 and w.shape[1] == units and (j % 3 == 0 or w.shape[0] == units))
+            )
             if not fits or (j % 3 == 0 and w.shape != ws[0].shape):
-                raise KerasFormatError(f"layer '{name}' ({cls}, units={units}): Keras 1 per-gate weight {j} has "
-                                       f"shape {w.shape}, which does not fit the others")
+                raise KerasFormatError(
+                    f"layer '{name}' ({cls}, units={units}): Keras 1 per-gate weight {j} has "
+                    f"shape {w.shape}, which does not fit the others"
+                )
         if cell == "lstm":
             # Keras 1 stores W_i, U_i, b_i, W_c, U_c, b_c, W_f, U_f, b_f, W_o, U_o, b_o.
             ws = [np.concatenate([ws[j], ws[j + 6], ws[j + 3], ws[j + 9]], axis=-1) for j in range(3)]
@@ -504,8 +528,9 @@ def _convert_rnn(name, cls, cell, units, weights, version, reset_after, use_bias
             if b.shape == (6 * units,):
                 b = b.reshape(2, 3 * units)
             if b.shape != (2, 3 * units):
-                raise KerasFormatError(f"layer '{name}' (GRU reset_after=True): bias has shape {b.shape}, "
-                                       f"expected (2, {3 * units})")
+                raise KerasFormatError(
+                    f"layer '{name}' (GRU reset_after=True): bias has shape {b.shape}, expected (2, {3 * units})"
+                )
         elif b.shape != (n * units,):
             raise KerasFormatError(f"layer '{name}' ({cls}): bias has shape {b.shape}, expected ({n * units},)")
         return [k, rk, b], reset_after
@@ -518,8 +543,9 @@ def _recurrent_activation(name, cls, value, version):
         return "sigmoid"
     if act == "hard_sigmoid":
         return "hard_sigmoid_keras3" if _major(version) >= 3 else "hard_sigmoid_keras2"
-    raise UnsupportedModelError(f"layer '{name}' ({cls}): recurrent_activation '{act}' is not supported "
-                                "(sigmoid or hard_sigmoid)")
+    raise UnsupportedModelError(
+        f"layer '{name}' ({cls}): recurrent_activation '{act}' is not supported (sigmoid or hard_sigmoid)"
+    )
 
 
 def _quantization(cfg):
@@ -528,7 +554,7 @@ def _quantization(cfg):
     if isinstance(dt, dict) and "Quantized" in str(dt.get("class_name", "")):
         inner = dt.get("config") if isinstance(dt.get("config"), dict) else {}
         return str(inner.get("mode") or inner.get("name") or "quantized")
-    if isinstance(dt, str) and "_from_" in dt:   # Keras 3 before 3.6: "int8_from_float32"
+    if isinstance(dt, str) and "_from_" in dt:  # Keras 3 before 3.6: "int8_from_float32"
         return dt.split("_from_")[0]
     if cfg.get("quantization_config"):
         return "quantized"
@@ -548,8 +574,7 @@ def _batch_shape(cfg):
         if value is None:
             continue
         if not isinstance(value, list) or not all(d is None or isinstance(d, int) for d in value):
-            raise KerasFormatError(f"layer '{cfg.get('name', '?')}': '{key}' is not a list of sizes "
-                                   f"({_short(value)})")
+            raise KerasFormatError(f"layer '{cfg.get('name', '?')}': '{key}' is not a list of sizes ({_short(value)})")
         return prefix + list(value)
     return None
 
@@ -559,9 +584,23 @@ def _batch_shape(cfg):
 
 # What h5py, numpy, zipfile and json raise on damage no check foresaw. Each is the file's fault and is
 # reported as a KerasFormatError naming the file (MemoryError included: a size no check bounded).
-_DAMAGE = (OSError, RuntimeError, ValueError, OverflowError, MemoryError, EOFError, NotImplementedError,
-           TypeError, AttributeError, IndexError, KeyError, zipfile.BadZipFile, zipfile.LargeZipFile, zlib.error,
-           struct.error)
+_DAMAGE = (
+    OSError,
+    RuntimeError,
+    ValueError,
+    OverflowError,
+    MemoryError,
+    EOFError,
+    NotImplementedError,
+    TypeError,
+    AttributeError,
+    IndexError,
+    KeyError,
+    zipfile.BadZipFile,
+    zipfile.LargeZipFile,
+    zlib.error,
+    struct.error,
+)
 
 
 def read(path, encoding: str | None = None) -> KerasModel:
@@ -612,7 +651,7 @@ def _read_open_file(fh, path: str, encoding):
 def _read_archive(fh, path: str, encoding):
     """A Keras 3 ``.keras`` archive: config.json, metadata.json and model.weights.h5. The configuration
     is read first, so the weights member is capped at what that model can need."""
-    from . import _hdf5   # imports h5py: `import charrnn.keras` stays quick
+    from . import _hdf5  # imports h5py: `import charrnn.keras` stays quick
 
     with _files.open_archive(fh, path) as z:
         names = set(z.namelist())
@@ -628,8 +667,7 @@ def _read_archive(fh, path: str, encoding):
         with _files.member_file(z, "model.weights.h5", plan.archive_limit, path) as weights:
             with _hdf5.open_file(weights, path, "model.weights.h5 in the archive") as f:
                 version = str(meta.get("keras_version", "3"))
-                return _build(entries, plan, _hdf5.KerasV3Weights(f, entries), version, "keras", config,
-                              encoding, path)
+                return _build(entries, plan, _hdf5.KerasV3Weights(f, entries), version, "keras", config, encoding, path)
 
 
 def _read_h5(fh, path: str, encoding):
@@ -649,8 +687,9 @@ def _h5_config(f, path: str):
 
     raw = _hdf5.attribute(f, "model_config", "the file")
     if raw is None:
-        raise KerasFormatError(f"{path}: the HDF5 file has no model_config attribute (a weights-only file?); "
-                               "save the whole model")
+        raise KerasFormatError(
+            f"{path}: the HDF5 file has no model_config attribute (a weights-only file?); save the whole model"
+        )
     try:
         config = json.loads(_text(raw))
     except (ValueError, RecursionError) as exc:
@@ -669,10 +708,10 @@ def _build(entries, plan, source, version, fmt, keras_config, encoding, path):
     rnn_layers = []
     input_shape = None
     input_dtype = None
-    embedding = None          # (V, E)
-    head = None               # dict(activation, use_bias, units)
+    embedding = None  # (V, E)
+    head = None  # dict(activation, use_bias, units)
     head_has_softmax_activation = False
-    pending_no_sequences = None   # name of an RNN layer with return_sequences=False
+    pending_no_sequences = None  # name of an RNN layer with return_sequences=False
     stateful = False
     notes = []
 
@@ -689,15 +728,17 @@ def _build(entries, plan, source, version, fmt, keras_config, encoding, path):
             if inner_cls in NOOP_CLASSES:
                 continue
             if inner_cls != "Dense":
-                raise UnsupportedModelError(f"layer '{name}' (TimeDistributed({inner_cls})): only "
-                                            "TimeDistributed(Dense) is supported")
+                raise UnsupportedModelError(
+                    f"layer '{name}' (TimeDistributed({inner_cls})): only TimeDistributed(Dense) is supported"
+                )
             if input_shape is None:
                 input_shape = _batch_shape(cfg)
             cfg = dict(inner_cfg, name=name)
         mode = _quantization(cfg)
         if mode is not None:
-            raise UnsupportedModelError(f"{where}: quantized weights ({mode}) are not supported; import the "
-                                        "model as it was before quantize()")
+            raise UnsupportedModelError(
+                f"{where}: quantized weights ({mode}) are not supported; import the model as it was before quantize()"
+            )
         if input_shape is None and cls not in INPUT_CLASSES:
             input_shape = _batch_shape(cfg)
             if cfg.get("dtype") and not isinstance(cfg.get("dtype"), dict):
@@ -715,8 +756,9 @@ def _build(entries, plan, source, version, fmt, keras_config, encoding, path):
             raise UnsupportedModelError(f"layer '{name}' (Masking): masking is not supported")
         if cls == "Embedding":
             if rnn_layers or embedding is not None:
-                raise UnsupportedModelError(f"layer '{name}' (Embedding): only one Embedding, before the "
-                                            "recurrent layers, is supported")
+                raise UnsupportedModelError(
+                    f"layer '{name}' (Embedding): only one Embedding, before the recurrent layers, is supported"
+                )
             if _flag(cfg, "mask_zero", False, where):
                 raise UnsupportedModelError(f"layer '{name}' (Embedding): mask_zero=True is not supported")
             rows = _size(cfg.get("input_dim"), MAX_VOCAB, where, "input_dim")
@@ -728,12 +770,14 @@ def _build(entries, plan, source, version, fmt, keras_config, encoding, path):
             continue
         if cls in RNN_CLASSES:
             if head is not None:
-                raise UnsupportedModelError(f"layer '{name}' ({cls}): recurrent layer after the Dense output "
-                                            "layer is not supported")
+                raise UnsupportedModelError(
+                    f"layer '{name}' ({cls}): recurrent layer after the Dense output layer is not supported"
+                )
             if pending_no_sequences is not None:
                 raise UnsupportedModelError(
                     f"layer '{pending_no_sequences}': return_sequences=False on a recurrent layer that is "
-                    f"followed by another recurrent layer ('{name}') is not supported")
+                    f"followed by another recurrent layer ('{name}') is not supported"
+                )
             cell = RNN_CLASSES[cls]
             for flag in ("go_backwards", "return_state", "time_major"):
                 if _flag(cfg, flag, False, where):
@@ -750,28 +794,45 @@ def _build(entries, plan, source, version, fmt, keras_config, encoding, path):
                     ract = "sigmoid"
                 else:
                     ract = _recurrent_activation(
-                        name, cls, cfg.get("recurrent_activation", cfg.get("inner_activation",
-                                                                           "sigmoid" if major >= 3 else "hard_sigmoid")),
-                        version)
+                        name,
+                        cls,
+                        cfg.get(
+                            "recurrent_activation",
+                            cfg.get("inner_activation", "sigmoid" if major >= 3 else "hard_sigmoid"),
+                        ),
+                        version,
+                    )
                 use_bias = _flag(cfg, "use_bias" if "use_bias" in cfg else "bias", True, where)
                 reset_after = _flag(cfg, "reset_after", major >= 3, where) if cell == "gru" else True
                 if major == 1:
                     reset_after = False if cell == "gru" else True
             # the input width: the previous layer's units, the Embedding's width, or (one-hot or scalar
             # input, decided below) at most the vocabulary size
-            inputs = rnn_layers[-1]["units"] if rnn_layers else embedding[1] if embedding is not None else \
-                AtMost(plan.vocab_size)
+            inputs = (
+                rnn_layers[-1]["units"]
+                if rnn_layers
+                else embedding[1]
+                if embedding is not None
+                else AtMost(plan.vocab_size)
+            )
             ws = fetch(name, cls, _rnn_shapes(name, cls, cell, units, inputs, use_bias, major))
-            converted, reset_after = _convert_rnn(name, cls, cell, units, ws, version,
-                                                  reset_after if cell == "gru" else False, use_bias)
+            converted, reset_after = _convert_rnn(
+                name, cls, cell, units, ws, version, reset_after if cell == "gru" else False, use_bias
+            )
             idx = len(rnn_layers)
             lname = f"rnn{idx}"
             weights[(lname, "kernel")] = converted[0]
             weights[(lname, "recurrent_kernel")] = converted[1]
             if use_bias:
                 weights[(lname, "bias")] = converted[2]
-            layer = {"cell": cell, "units": units, "activation": act, "recurrent_activation": ract,
-                     "use_bias": use_bias, "reset_after": bool(reset_after) if cell == "gru" else True}
+            layer = {
+                "cell": cell,
+                "units": units,
+                "activation": act,
+                "recurrent_activation": ract,
+                "use_bias": use_bias,
+                "reset_after": bool(reset_after) if cell == "gru" else True,
+            }
             rnn_layers.append(layer)
             layer_names[lname] = name
             if not _flag(cfg, "return_sequences", False, where):
@@ -779,15 +840,19 @@ def _build(entries, plan, source, version, fmt, keras_config, encoding, path):
             continue
         if cls == "Dense" or inner_cls == "Dense":
             if not rnn_layers:
-                raise UnsupportedModelError(f"layer '{name}' (Dense): a Dense layer before the recurrent layers "
-                                            "is not supported")
+                raise UnsupportedModelError(
+                    f"layer '{name}' (Dense): a Dense layer before the recurrent layers is not supported"
+                )
             if head is not None:
-                raise UnsupportedModelError(f"layer '{name}' (Dense): only one Dense output layer is supported "
-                                            f"(already have '{layer_names['dense']}')")
+                raise UnsupportedModelError(
+                    f"layer '{name}' (Dense): only one Dense output layer is supported "
+                    f"(already have '{layer_names['dense']}')"
+                )
             act = _activation_name(cfg.get("activation", "linear"))
             if act not in ("softmax", "linear"):
-                raise UnsupportedModelError(f"layer '{name}' (Dense): activation '{act}' is not supported "
-                                            "(softmax or linear)")
+                raise UnsupportedModelError(
+                    f"layer '{name}' (Dense): activation '{act}' is not supported (softmax or linear)"
+                )
             use_bias = _flag(cfg, "use_bias" if "use_bias" in cfg else "bias", True, where)
             units = _size(_units(cfg), MAX_VOCAB, where, "units")
             ws = fetch(name, cls, _dense_shapes(name, rnn_layers[-1]["units"], units, use_bias))
@@ -801,12 +866,19 @@ def _build(entries, plan, source, version, fmt, keras_config, encoding, path):
             act = _activation_name(cfg.get("activation"))
             if act == "linear":
                 continue
-            if act == "softmax" and head is not None and head["activation"] == "linear" and not head_has_softmax_activation:
+            if (
+                act == "softmax"
+                and head is not None
+                and head["activation"] == "linear"
+                and not head_has_softmax_activation
+            ):
                 head["activation"] = "softmax"
                 head_has_softmax_activation = True
                 continue
-            raise UnsupportedModelError(f"layer '{name}' (Activation): activation '{act}' here is not supported "
-                                        "(only softmax right after a linear Dense)")
+            raise UnsupportedModelError(
+                f"layer '{name}' (Activation): activation '{act}' here is not supported "
+                "(only softmax right after a linear Dense)"
+            )
         if cls == "Softmax":
             # charrnn normalises over the characters, the last axis: (batch, time, V), or (batch, V)
             # after return_sequences=False. Softmax(axis=1) over time must not pass as the same thing.
@@ -814,8 +886,10 @@ def _build(entries, plan, source, version, fmt, keras_config, encoding, path):
             axis = axis[0] if isinstance(axis, list) and len(axis) == 1 else axis
             last = 1 if pending_no_sequences is not None else 2
             if isinstance(axis, bool) or axis not in (-1, last):
-                raise UnsupportedModelError(f"{where}: softmax over axis {_short(cfg.get('axis'))} is not "
-                                            "supported (only the last axis, the characters)")
+                raise UnsupportedModelError(
+                    f"{where}: softmax over axis {_short(cfg.get('axis'))} is not "
+                    "supported (only the last axis, the characters)"
+                )
             if head is not None and head["activation"] == "linear" and not head_has_softmax_activation:
                 head["activation"] = "softmax"
                 head_has_softmax_activation = True
@@ -834,11 +908,14 @@ def _build(entries, plan, source, version, fmt, keras_config, encoding, path):
     if embedding is not None:
         detected = "embedding"
         if embedding[0] != vocab_size:
-            raise KerasFormatError(f"Embedding input_dim {embedding[0]} differs from the output vocabulary "
-                                   f"size {vocab_size}")
+            raise KerasFormatError(
+                f"Embedding input_dim {embedding[0]} differs from the output vocabulary size {vocab_size}"
+            )
         if first_in != embedding[1]:
-            raise KerasFormatError(f"the first recurrent layer's input dimension {first_in} differs from the "
-                                   f"Embedding output_dim {embedding[1]}")
+            raise KerasFormatError(
+                f"the first recurrent layer's input dimension {first_in} differs from the "
+                f"Embedding output_dim {embedding[1]}"
+            )
     elif first_in == vocab_size and vocab_size != 1:
         detected = "onehot"
     elif first_in == 1:
@@ -846,18 +923,27 @@ def _build(entries, plan, source, version, fmt, keras_config, encoding, path):
     else:
         raise UnsupportedModelError(
             f"layer '{layer_names['rnn0']}': input dimension {first_in} matches neither the vocabulary size "
-            f"{vocab_size} (one-hot) nor 1 (scalar index / vocab_size), and there is no Embedding layer")
+            f"{vocab_size} (one-hot) nor 1 (scalar index / vocab_size), and there is no Embedding layer"
+        )
     if encoding is not None and encoding != detected:
-        ok = (encoding == "onehot" and first_in == vocab_size and embedding is None) or \
-             (encoding == "scalar" and first_in == 1 and embedding is None)
+        ok = (encoding == "onehot" and first_in == vocab_size and embedding is None) or (
+            encoding == "scalar" and first_in == 1 and embedding is None
+        )
         if not ok:
-            raise UnsupportedModelError(f"encoding='{encoding}' does not fit the model (input dimension "
-                                        f"{first_in}, vocabulary {vocab_size}, detected '{detected}')")
+            raise UnsupportedModelError(
+                f"encoding='{encoding}' does not fit the model (input dimension "
+                f"{first_in}, vocabulary {vocab_size}, detected '{detected}')"
+            )
         detected = encoding
-    if input_shape is not None and detected != "embedding" and len(input_shape) == 3 and \
-            input_shape[-1] not in (None, first_in):
-        raise KerasFormatError(f"the input shape {input_shape} disagrees with the first recurrent layer's "
-                               f"input dimension {first_in}")
+    if (
+        input_shape is not None
+        and detected != "embedding"
+        and len(input_shape) == 3
+        and input_shape[-1] not in (None, first_in)
+    ):
+        raise KerasFormatError(
+            f"the input shape {input_shape} disagrees with the first recurrent layer's input dimension {first_in}"
+        )
     if stateful:
         notes.append("stateful recurrent layers: charrnn sessions carry state like a batch-1 stateful model")
     if pending_no_sequences is not None:
@@ -871,8 +957,18 @@ def _build(entries, plan, source, version, fmt, keras_config, encoding, path):
         "dropout": 0.0,
         "head": {"activation": head["activation"], "use_bias": head["use_bias"]},
     }
-    timesteps = input_shape[1] if input_shape is not None and len(input_shape) >= 2 and \
-        _positive_int(input_shape[1]) else None
-    return KerasModel(config=config, weights=weights, keras_version=version, file_format=fmt,
-                      layer_names=layer_names, window=pending_no_sequences is not None, stateful=stateful,
-                      keras_config=keras_config, notes=notes, timesteps=timesteps)
+    timesteps = (
+        input_shape[1] if input_shape is not None and len(input_shape) >= 2 and _positive_int(input_shape[1]) else None
+    )
+    return KerasModel(
+        config=config,
+        weights=weights,
+        keras_version=version,
+        file_format=fmt,
+        layer_names=layer_names,
+        window=pending_no_sequences is not None,
+        stateful=stateful,
+        keras_config=keras_config,
+        notes=notes,
+        timesteps=timesteps,
+    )

@@ -97,20 +97,20 @@ def forward(config: dict, weights, indices, return_hidden: bool = False):
         for t in range(t_len):
             if cell == "lstm":
                 z = xw[t] + h @ rk
-                ig, fg, cg, og = z[:u], z[u:2 * u], z[2 * u:3 * u], z[3 * u:]
+                ig, fg, cg, og = z[:u], z[u : 2 * u], z[2 * u : 3 * u], z[3 * u :]
                 c = ract(fg) * c + ract(ig) * act(cg)
                 h = ract(og) * act(c)
             elif cell == "gru":
-                xz, xr, xh = xw[t][:u], xw[t][u:2 * u], xw[t][2 * u:]
+                xz, xr, xh = xw[t][:u], xw[t][u : 2 * u], xw[t][2 * u :]
                 if reset_after:
                     inner = h @ rk + b_rec
                     z = ract(xz + inner[:u])
-                    r = ract(xr + inner[u:2 * u])
-                    hh = act(xh + r * inner[2 * u:])
+                    r = ract(xr + inner[u : 2 * u])
+                    hh = act(xh + r * inner[2 * u :])
                 else:
                     z = ract(xz + h @ rk[:, :u])
-                    r = ract(xr + h @ rk[:, u:2 * u])
-                    hh = act(xh + (r * h) @ rk[:, 2 * u:])
+                    r = ract(xr + h @ rk[:, u : 2 * u])
+                    hh = act(xh + (r * h) @ rk[:, 2 * u :])
                 h = z * h + (1.0 - z) * hh
             elif cell == "rnn":
                 h = act(xw[t] + h @ rk)

@@ -24,8 +24,9 @@ class Network:
         get = weights if callable(weights) else (lambda layer, name: weights[(layer, name)])
         self.size = int(config["vocab_size"])
         self.input = config.get("input", "onehot")
-        self.embeddings = (np.asarray(get("embedding", "embeddings"), dtype=np.float64)
-                           if self.input == "embedding" else None)
+        self.embeddings = (
+            np.asarray(get("embedding", "embeddings"), dtype=np.float64) if self.input == "embedding" else None
+        )
         self.layers = []
         for i, layer in enumerate(config["layers"]):
             name = f"rnn{i}"
@@ -39,16 +40,24 @@ class Network:
                 b_in, b_rec = bias[0], bias[1]
             else:
                 b_in, b_rec = bias, np.zeros_like(bias)
-            self.layers.append({
-                "cell": cell, "units": units, "reset_after": reset_after, "kernel": kernel, "b_in": b_in,
-                "b_rec": b_rec, "recurrent": np.asarray(get(name, "recurrent_kernel"), dtype=np.float64),
-                "act": activation(layer.get("activation", "tanh")),
-                "ract": activation(layer.get("recurrent_activation", "sigmoid")),
-            })
+            self.layers.append(
+                {
+                    "cell": cell,
+                    "units": units,
+                    "reset_after": reset_after,
+                    "kernel": kernel,
+                    "b_in": b_in,
+                    "b_rec": b_rec,
+                    "recurrent": np.asarray(get(name, "recurrent_kernel"), dtype=np.float64),
+                    "act": activation(layer.get("activation", "tanh")),
+                    "ract": activation(layer.get("recurrent_activation", "sigmoid")),
+                }
+            )
         head = config.get("head", {})
         self.head_kernel = np.asarray(get("dense", "kernel"), dtype=np.float64)
-        self.head_bias = (np.asarray(get("dense", "bias"), dtype=np.float64) if head.get("use_bias", True)
-                          else np.zeros(self.size))
+        self.head_bias = (
+            np.asarray(get("dense", "bias"), dtype=np.float64) if head.get("use_bias", True) else np.zeros(self.size)
+        )
 
     def encode(self, indices) -> np.ndarray:
         """(N, input width) network inputs for vocabulary indices."""
@@ -66,19 +75,19 @@ class Network:
         u, act, ract = layer["units"], layer["act"], layer["ract"]
         if layer["cell"] == "lstm":
             z = xw + h @ layer["recurrent"]
-            c = ract(z[:, u:2 * u]) * c + ract(z[:, :u]) * act(z[:, 2 * u:3 * u])
-            return ract(z[:, 3 * u:]) * act(c), c
+            c = ract(z[:, u : 2 * u]) * c + ract(z[:, :u]) * act(z[:, 2 * u : 3 * u])
+            return ract(z[:, 3 * u :]) * act(c), c
         if layer["cell"] == "gru":
             rk = layer["recurrent"]
             if layer["reset_after"]:
                 inner = h @ rk + layer["b_rec"]
                 zg = ract(xw[:, :u] + inner[:, :u])
-                r = ract(xw[:, u:2 * u] + inner[:, u:2 * u])
-                hh = act(xw[:, 2 * u:] + r * inner[:, 2 * u:])
+                r = ract(xw[:, u : 2 * u] + inner[:, u : 2 * u])
+                hh = act(xw[:, 2 * u :] + r * inner[:, 2 * u :])
             else:
                 zg = ract(xw[:, :u] + h @ rk[:, :u])
-                r = ract(xw[:, u:2 * u] + h @ rk[:, u:2 * u])
-                hh = act(xw[:, 2 * u:] + (r * h) @ rk[:, 2 * u:])
+                r = ract(xw[:, u : 2 * u] + h @ rk[:, u : 2 * u])
+                hh = act(xw[:, 2 * u :] + (r * h) @ rk[:, 2 * u :])
             return zg * h + (1.0 - zg) * hh, c
         return act(xw + h @ layer["recurrent"]), c
 

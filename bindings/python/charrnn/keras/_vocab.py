@@ -19,9 +19,9 @@ from ._files import open_regular
 __all__ = ["parse_vocabulary", "normalize", "NORMALIZATIONS", "read_text", "VOCAB_FILE_SUFFIXES"]
 
 NORMALIZATIONS = ("none", "lowercase", "reduce_charset")
-REDUCED_CHARSET = frozenset("abcdefghijklmnopqrstuvwxyz,.?! \n:;-'")   # TextNormalization.swift's
+REDUCED_CHARSET = frozenset("abcdefghijklmnopqrstuvwxyz,.?! \n:;-'")  # TextNormalization.swift's
 VOCAB_FILE_SUFFIXES = (".json", ".pkl", ".pickle", ".p")
-MAX_VOCAB_FILE_BYTES = 64 << 20   # a vocabulary is kilobytes; a larger file is the wrong file
+MAX_VOCAB_FILE_BYTES = 64 << 20  # a vocabulary is kilobytes; a larger file is the wrong file
 
 
 class _VocabError(ValueError):
@@ -80,8 +80,9 @@ def parse_vocabulary(value) -> tuple[str, str]:
 
     Raises ValueError naming what is wrong (repeated characters, missing indices, strings longer than
     one character, a pickle that would build other objects)."""
-    if isinstance(value, os.PathLike) or (isinstance(value, str) and value.lower().endswith(VOCAB_FILE_SUFFIXES)
-                                          and os.path.isfile(value)):
+    if isinstance(value, os.PathLike) or (
+        isinstance(value, str) and value.lower().endswith(VOCAB_FILE_SUFFIXES) and os.path.isfile(value)
+    ):
         path = os.fspath(value)
         return _from_object(_load_file(path), path), path
     return _from_object(value, "vocab="), "vocab="
@@ -97,8 +98,19 @@ def _load_file(path: str):
             return _SafeUnpickler(io.BytesIO(data)).load()
         except _VocabError as exc:
             raise _VocabError(f"{path}: {exc}") from None
-        except (pickle.UnpicklingError, EOFError, ValueError, TypeError, IndexError, KeyError,
-                AttributeError, RecursionError, MemoryError, OverflowError, UnicodeDecodeError) as exc:
+        except (
+            pickle.UnpicklingError,
+            EOFError,
+            ValueError,
+            TypeError,
+            IndexError,
+            KeyError,
+            AttributeError,
+            RecursionError,
+            MemoryError,
+            OverflowError,
+            UnicodeDecodeError,
+        ) as exc:
             raise _VocabError(f"{path}: not a readable pickle ({type(exc).__name__}: {exc})") from None
     try:
         return json.loads(data.decode("utf-8"))
@@ -111,16 +123,29 @@ class _SafeUnpickler(pickle.Unpickler):
     tuple and dict need no class lookup; anything else (numpy scalars, a class, os.system) would, and is
     refused here before it is imported or called."""
 
-    _ALLOWED = {("builtins", "dict"), ("builtins", "list"), ("builtins", "str"), ("builtins", "int"),
-                ("__builtin__", "dict"), ("__builtin__", "list"), ("__builtin__", "str"), ("__builtin__", "int")}
+    _ALLOWED = {
+        ("builtins", "dict"),
+        ("builtins", "list"),
+        ("builtins", "str"),
+        ("builtins", "int"),
+        ("__builtin__", "dict"),
+        ("__builtin__", "list"),
+        ("__builtin__", "str"),
+        ("__builtin__", "int"),
+    }
 
     def find_class(self, module, name):
         if (module, name) in self._ALLOWED:
             return super().find_class(module, name)
-        hint = (" (numpy integers: save the vocabulary with Python ints, e.g. {int(i): c ...})"
-                if module.startswith("numpy") else "")
-        raise _VocabError(f"the pickle would build {module}.{name}; a vocabulary pickle may hold only str, int, "
-                          f"list, tuple and dict{hint}")
+        hint = (
+            " (numpy integers: save the vocabulary with Python ints, e.g. {int(i): c ...})"
+            if module.startswith("numpy")
+            else ""
+        )
+        raise _VocabError(
+            f"the pickle would build {module}.{name}; a vocabulary pickle may hold only str, int, "
+            f"list, tuple and dict{hint}"
+        )
 
     def persistent_load(self, pid):
         raise _VocabError("the pickle refers to persistent objects; a vocabulary pickle holds only plain values")
@@ -142,8 +167,9 @@ def _from_object(obj, origin: str) -> str:
             raise _VocabError(f"{origin}: a vocabulary list holds one-character strings, not {_short(bad[0])}")
         chars = list(obj)
     else:
-        raise _VocabError(f"{origin}: a vocabulary is a string, a list of characters or a dict, not "
-                          f"{type(obj).__name__}")
+        raise _VocabError(
+            f"{origin}: a vocabulary is a string, a list of characters or a dict, not {type(obj).__name__}"
+        )
     if len(set(chars)) != len(chars):
         dup = sorted({c for c in chars if chars.count(c) > 1})
         raise _VocabError(f"{origin}: the vocabulary repeats characters: {dup!r}")
@@ -174,16 +200,20 @@ def _from_dict(d: dict, origin: str) -> list:
             bad = next(k for k in d if _index(k) is None)
             raise _VocabError(f"{origin}: an {kind} dict has integer keys, not {_short(bad)}")
     else:
-        raise _VocabError(f"{origin}: a vocabulary dict maps indices to characters or characters to indices; "
-                          "this one mixes other values")
+        raise _VocabError(
+            f"{origin}: a vocabulary dict maps indices to characters or characters to indices; "
+            "this one mixes other values"
+        )
     for i, c in pairs:
         if not (isinstance(c, str) and len(c) == 1):
             raise _VocabError(f"{origin}: {kind} holds {_short(c)} where a single character belongs")
     indices = sorted(i for i, _ in pairs)
     if indices != list(range(len(pairs))):
         missing = sorted(set(range(len(pairs))) - set(indices))
-        raise _VocabError(f"{origin}: the {kind} indices are not 0 to {len(pairs) - 1}"
-                          + (f" (missing {missing[:5]})" if missing else f" (found {indices[0]} to {indices[-1]})"))
+        raise _VocabError(
+            f"{origin}: the {kind} indices are not 0 to {len(pairs) - 1}"
+            + (f" (missing {missing[:5]})" if missing else f" (found {indices[0]} to {indices[-1]})")
+        )
     return [c for _, c in sorted(pairs)]
 
 

@@ -48,8 +48,9 @@ options.hidden = 16
 options.seqLength = 8
 options.batchSize = 4
 options.maxSteps = 3
-let corpus = try Corpus(text: Array(String(repeating: "to be or not to be, ", count: 20).unicodeScalars),
-                        options: Corpus.Options())
+let corpus = try Corpus(
+    text: Array(String(repeating: "to be or not to be, ", count: 20).unicodeScalars),
+    options: Corpus.Options())
 let trainer = try Trainer(corpus: corpus, options: options)
 var steps = 0
 let summary = try trainer.run { event in
@@ -62,5 +63,9 @@ do {
     _ = try model.evaluate(Array("ROMEO \u{1F600}".unicodeScalars))
     print("unknown character: accepted")
 } catch let error as CharRNNError {
-    if case .unknownCharacter = error { print("unknown character: refused") } else { print("unknown character: \(error)") }
+    if case .unknownCharacter = error {
+        print("unknown character: refused")
+    } else {
+        print("unknown character: \(error)")
+    }
 }
