@@ -73,14 +73,14 @@ extern "C" {
 /* ---------------------------------------------------------------------------------------------- */
 
 #define CHARRNN_VERSION_MAJOR 0
-#define CHARRNN_VERSION_MINOR 2
+#define CHARRNN_VERSION_MINOR 3
 #define CHARRNN_VERSION_PATCH 0
-#define CHARRNN_VERSION_STRING "0.2.0"
+#define CHARRNN_VERSION_STRING "0.3.0"
 /* major * 10000 + minor * 100 + patch, as returned by charrnn_version_number(). */
 #define CHARRNN_VERSION_NUMBER \
     (CHARRNN_VERSION_MAJOR * 10000 + CHARRNN_VERSION_MINOR * 100 + CHARRNN_VERSION_PATCH)
 
-/* The library's version string ("0.2.0"); static storage, never freed. */
+/* The library's version string (CHARRNN_VERSION_STRING when the header matches); static storage, never freed. */
 CHARRNN_API const char *charrnn_version(void);
 /* The library's version as major * 10000 + minor * 100 + patch; compare with CHARRNN_VERSION_NUMBER. */
 CHARRNN_API uint32_t charrnn_version_number(void);
