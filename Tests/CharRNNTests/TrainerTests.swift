@@ -79,7 +79,9 @@ final class TrainerTests: XCTestCase {
         var o = options(.sequence, dropout: 0, out: "\(folder!)/named")
         o.maxSteps = 20
         let summary = try Trainer(corpus: try corpus(), options: o).run()
-        let files = try FileManager.default.contentsOfDirectory(atPath: "\(folder!)/named").sorted()
+        let all = try FileManager.default.contentsOfDirectory(atPath: "\(folder!)/named").sorted()
+        XCTAssertEqual(all.filter { !$0.hasSuffix(".safetensors") }, ["loss.svg", "metrics.jsonl"], "\(all)")
+        let files = all.filter { $0.hasSuffix(".safetensors") }
         XCTAssertEqual(files.count, 2, "\(files)")
         XCTAssertTrue(files.contains("latest.safetensors"))
         let best = files.first { $0.hasPrefix("epoch01-") }
