@@ -49,38 +49,16 @@ enum ChildProcess {
         let (readEnd, writeEnd) = (fds[0], fds[1])
         defer { close(readEnd) }
 
-        var actions = posix_spawn_file_actions_t()
-        var attributes = posix_spawnattr_t()
-        posix_spawn_file_actions_init(&actions)
-        posix_spawnattr_init(&attributes)
-        defer {
-            posix_spawn_file_actions_destroy(&actions)
-            posix_spawnattr_destroy(&attributes)
-        }
-        var noSignals = sigset_t(), allSignals = sigset_t()
-        sigemptyset(&noSignals)
-        sigfillset(&allSignals)
-        let prepared = [
-            posix_spawn_file_actions_adddup2(&actions, writeEnd, STDOUT_FILENO),  // dup2 clears close-on-exec
-            posix_spawnattr_setsigmask(&attributes, &noSignals),
-            posix_spawnattr_setsigdefault(&attributes, &allSignals),
-            posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
-        ]
-        if let code = prepared.first(where: { $0 != 0 }) {
+        let pid: pid_t
+        do {
+            pid = try Spawn.start(executable, arguments) { actions in
+                [posix_spawn_file_actions_adddup2(&actions, writeEnd, STDOUT_FILENO)]  // dup2 clears close-on-exec
+            }
+        } catch {
             close(writeEnd)
-            throw failure("posix_spawn setup", code)
+            throw failure(error.step, error.code)
         }
-
-        let argv = ([executable] + arguments).map { strdup($0) }
-        defer { for p in argv { free(p) } }
-        guard !argv.contains(nil) else {
-            close(writeEnd)
-            throw failure("strdup", ENOMEM)
-        }
-        var pid = pid_t()
-        let spawned = posix_spawn(&pid, executable, &actions, &attributes, argv + [nil], environ)
         close(writeEnd)  // the child holds its own copy; reading ends at its exit
-        guard spawned == 0 else { throw failure("posix_spawn", spawned) }
 
         var output: [UInt8] = []
         var chunk = [UInt8](repeating: 0, count: 4096)

@@ -115,37 +115,19 @@ enum SVGRenderer {
     /// its own (a browser starts helpers), and waits; the group is killed after `timeout` seconds.
     /// Returns how it ended ("exit status N", "killed by signal N", "timed out").
     static func runQuietly(_ program: String, _ arguments: [String], log: String) throws -> String {
-        var actions = posix_spawn_file_actions_t()
-        var attributes = posix_spawnattr_t()
-        posix_spawn_file_actions_init(&actions)
-        posix_spawnattr_init(&attributes)
-        defer {
-            posix_spawn_file_actions_destroy(&actions)
-            posix_spawnattr_destroy(&attributes)
-        }
-        var noSignals = sigset_t(), allSignals = sigset_t()
-        sigemptyset(&noSignals)
-        sigfillset(&allSignals)
-        let prepared = [
-            posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0),
-            posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, log, O_WRONLY | O_CREAT | O_TRUNC, 0o600),
-            posix_spawn_file_actions_adddup2(&actions, STDOUT_FILENO, STDERR_FILENO),
-            posix_spawnattr_setpgroup(&attributes, 0),
-            posix_spawnattr_setsigmask(&attributes, &noSignals),
-            posix_spawnattr_setsigdefault(&attributes, &allSignals),
-            posix_spawnattr_setflags(
-                &attributes, Int16(POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
-        ]
-        if let code = prepared.first(where: { $0 != 0 }) {
-            throw CharRNNError.io("cannot start \(program): posix_spawn setup: \(String(cString: strerror(code)))")
-        }
-        let argv = ([program] + arguments).map { strdup($0) }
-        defer { for p in argv { free(p) } }
-        guard !argv.contains(nil) else { throw CharRNNError.io("cannot start \(program): out of memory") }
-        var pid = pid_t()
-        let spawned = posix_spawn(&pid, program, &actions, &attributes, argv + [nil], environ)
-        guard spawned == 0 else {
-            throw CharRNNError.io("cannot start \(program): \(String(cString: strerror(spawned)))")
+        let pid: pid_t
+        do {
+            // A process group of its own: a browser starts helpers, all killed at a timeout.
+            pid = try Spawn.start(program, arguments, newProcessGroup: true) { actions in
+                [
+                    posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0),
+                    posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, log, O_WRONLY | O_CREAT | O_TRUNC, 0o600),
+                    posix_spawn_file_actions_adddup2(&actions, STDOUT_FILENO, STDERR_FILENO)
+                ]
+            }
+        } catch {
+            let detail = error.step == "posix_spawn" ? "" : "\(error.step): "
+            throw CharRNNError.io("cannot start \(program): \(detail)\(String(cString: strerror(error.code)))")
         }
 
         let start = ProgressDisplay.now()

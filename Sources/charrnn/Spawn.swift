@@ -1,0 +1,50 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// posix_spawn as the command line's children need it: the child starts with no signal blocked and every
+/// signal at its default (the programs' handlers and masks are not inherited), with the file actions the
+/// caller adds, and, when asked, in a process group of its own.
+enum Spawn {
+    /// Why a child did not start: the step, and its errno.
+    struct Failure: Error {
+        var step: String
+        var code: Int32
+    }
+
+    /// Starts `program` with `arguments` (argv[1...]) and this process's environment.
+    /// - Parameter fileActions: adds the child's descriptors; returns the status codes of its calls.
+    /// - Returns: the child's pid.
+    static func start(
+        _ program: String, _ arguments: [String], newProcessGroup: Bool = false,
+        fileActions: (inout posix_spawn_file_actions_t) -> [Int32]
+    ) throws(Failure) -> pid_t {
+        var actions = posix_spawn_file_actions_t()
+        var attributes = posix_spawnattr_t()
+        posix_spawn_file_actions_init(&actions)
+        posix_spawnattr_init(&attributes)
+        defer {
+            posix_spawn_file_actions_destroy(&actions)
+            posix_spawnattr_destroy(&attributes)
+        }
+        var noSignals = sigset_t(), allSignals = sigset_t()
+        sigemptyset(&noSignals)
+        sigfillset(&allSignals)
+        let group = newProcessGroup ? POSIX_SPAWN_SETPGROUP : 0
+        let prepared =
+            fileActions(&actions) + [
+                posix_spawnattr_setpgroup(&attributes, 0),
+                posix_spawnattr_setsigmask(&attributes, &noSignals),
+                posix_spawnattr_setsigdefault(&attributes, &allSignals),
+                posix_spawnattr_setflags(&attributes, Int16(group | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
+            ]
+        if let code = prepared.first(where: { $0 != 0 }) { throw Failure(step: "posix_spawn setup", code: code) }
+        let argv = ([program] + arguments).map { strdup($0) }
+        defer { for p in argv { free(p) } }
+        guard !argv.contains(nil) else { throw Failure(step: "strdup", code: ENOMEM) }
+        var pid = pid_t()
+        let spawned = posix_spawn(&pid, program, &actions, &attributes, argv + [nil], environ)
+        guard spawned == 0 else { throw Failure(step: "posix_spawn", code: spawned) }
+        return pid
+    }
+}
