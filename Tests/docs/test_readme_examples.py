@@ -153,7 +153,13 @@ def test_example_runs_as_written(block, workdirs, tmp_path):
             stderr=subprocess.PIPE,
             text=True,
         )
-        time.sleep(6)
+        # Ctrl-C once training is under way (its first progress line is in the run's folder), not while
+        # Python is still starting up on a loaded machine.
+        metrics = workdir / "long-run" / "metrics.jsonl"
+        deadline = time.time() + 120
+        while time.time() < deadline and not (metrics.exists() and metrics.stat().st_size > 0):
+            time.sleep(0.2)
+        time.sleep(1)
         child.send_signal(signal.SIGINT)
         out, err = child.communicate(timeout=120)
         assert child.returncode == 0, err[-3000:]
