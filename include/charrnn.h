@@ -73,9 +73,9 @@ extern "C" {
 /* ---------------------------------------------------------------------------------------------- */
 
 #define CHARRNN_VERSION_MAJOR 0
-#define CHARRNN_VERSION_MINOR 3
+#define CHARRNN_VERSION_MINOR 4
 #define CHARRNN_VERSION_PATCH 0
-#define CHARRNN_VERSION_STRING "0.3.0"
+#define CHARRNN_VERSION_STRING "0.4.0"
 /* major * 10000 + minor * 100 + patch, as returned by charrnn_version_number(). */
 #define CHARRNN_VERSION_NUMBER \
     (CHARRNN_VERSION_MAJOR * 10000 + CHARRNN_VERSION_MINOR * 100 + CHARRNN_VERSION_PATCH)
@@ -340,6 +340,22 @@ CHARRNN_API charrnn_status charrnn_session_probabilities(charrnn_session *sessio
 CHARRNN_API charrnn_status charrnn_session_sample(charrnn_session *session,
                                                   const charrnn_sample_params *params,
                                                   uint32_t *codepoint, float *probability);
+
+/* Draws the next character of `count` sessions at once and feeds each its own, as
+ * charrnn_session_sample() on each in turn would: the same characters, probabilities, states and
+ * generators, bit for bit. Each layer's products are computed once for all the sessions, reading every
+ * weight once per character for all of them, so many sessions of a model (a server's users, a batch of
+ * names) step several times faster together than one by one. The sessions must be distinct, of one
+ * model and one precision, and each fed at least one character; a session in window mode re-runs its
+ * window alone. `params` is NULL (the defaults for every session) or `count` pointers, each NULL (the
+ * defaults) or its session's parameters, seed included. `codepoints` and `probabilities` (each may be
+ * NULL) receive `count` values, in the sessions' order. On an error (CHARRNN_ERR_INVALID_ARGUMENT for
+ * a mix of models or precisions, a session given twice, bad parameters; CHARRNN_ERR_STATE for a session
+ * never fed; CHARRNN_ERR_NOT_FINITE) no session changes. The sessions belong to the calling thread for
+ * the call. Since 0.4.0. */
+CHARRNN_API charrnn_status charrnn_session_sample_many(charrnn_session *const *sessions, size_t count,
+                                                       const charrnn_sample_params *const *params,
+                                                       uint32_t *codepoints, float *probabilities);
 
 /* Called for each generated character: its code point, its UTF-8 bytes (not NUL-terminated), and the
  * probability it was drawn with. Return non-zero to stop generation (the call then returns

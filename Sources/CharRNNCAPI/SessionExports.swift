@@ -152,6 +152,38 @@ public func capi_session_sample(
     }
 }
 
+/// The most sessions one charrnn_session_sample_many call may step.
+let maxSessionsTogether = 1 << 20
+
+@_cdecl("charrnn_session_sample_many")
+public func capi_session_sample_many(
+    _ handles: UnsafePointer<CSession?>?, _ count: Int, _ params: UnsafePointer<UnsafePointer<charrnn_sample_params>?>?,
+    _ codepoints: UnsafeMutablePointer<UInt32>?, _ probabilities: UnsafeMutablePointer<Float>?
+) -> CStatus {
+    guarded {
+        let count = try length(count, "count")
+        guard count > 0, count <= maxSessionsTogether else {
+            throw APIError.invalid("count is \(count); give 1 to \(maxSessionsTogether) sessions")
+        }
+        guard let handles else { throw APIError.invalid("sessions is NULL") }
+        let sessions = try (0..<count).map { i in
+            guard handles[i] != nil else { throw APIError.invalid("sessions[\(i)] is NULL") }
+            return try session(handles[i])
+        }
+        var parameters: [SamplingParameters] = [], seeds: [UInt64?] = []
+        for i in 0..<count {
+            let (p, seed) = try samplingParameters(params?[i])
+            parameters.append(p)
+            seeds.append(seed)
+        }
+        let drawn = try Session.sampleMany(sessions, parameters, seeds: seeds)
+        for (i, next) in drawn.enumerated() {
+            codepoints?[i] = next.character.value
+            probabilities?[i] = next.probability
+        }
+    }
+}
+
 @_cdecl("charrnn_session_generate")
 public func capi_session_generate(
     _ handle: CSession?, _ n: Int, _ params: UnsafePointer<charrnn_sample_params>?,

@@ -1,7 +1,7 @@
 // The library version.
 import CCharRNNHeader
 
-private let versionString: StaticString = "0.3.0"  // CHARRNN_VERSION_STRING: test_capi.c checks they agree
+private let versionString: StaticString = "0.4.0"  // CHARRNN_VERSION_STRING: test_capi.c checks they agree
 
 @_cdecl("charrnn_version")
 public func capi_version() -> UnsafePointer<CChar>? { cString(versionString) }

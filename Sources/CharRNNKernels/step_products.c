@@ -146,3 +146,121 @@ static void async_product(void *context, size_t part, size_t parts) {
 INTERNAL void crnn_sum_products_post(crnn_products_async *job) { crnn_async_post(&job->async, async_product, job); }
 
 INTERNAL void crnn_sum_products_wait(crnn_products_async *job) { crnn_async_wait(&job->async); }
+
+// MARK: many streams: the products of several sessions' steps with the same matrices
+
+/// Streams summed together by `panel_streams`: their accumulators (STREAM_BLOCK × SUB_PANEL floats) stay in
+/// registers while a row of weights is multiplied into each of them.
+#define STREAM_BLOCK 4
+/// Columns of a panel summed at a time by `panel_streams`.
+#define SUB_PANEL 16
+
+/// Panel p of `s_count` (at most STREAM_BLOCK) streams, from stream `first`: each stream's columns summed
+/// exactly as panels_accumulate sums them for that stream alone — from y's value, through the terms in
+/// order, each over its rows in order, a multiply then an add — while every row of weights is loaded once
+/// for all of them. Inlined with a constant `s_count`, so the accumulators are registers.
+static inline __attribute__((always_inline)) void panel_streams(const crnn_product_term *terms, size_t count,
+                                                                size_t first, size_t s_count, size_t p, size_t n,
+                                                                float *const *ys) {
+    const size_t j0 = p * CRNN_PANEL;
+    for (size_t q0 = 0; q0 < CRNN_PANEL && j0 + q0 < n; q0 += SUB_PANEL) {
+        const size_t width = n - j0 - q0 < SUB_PANEL ? n - j0 - q0 : SUB_PANEL;
+        float acc[STREAM_BLOCK][SUB_PANEL];
+        for (size_t s = 0; s < s_count; s++)
+            for (size_t q = 0; q < SUB_PANEL; q++) acc[s][q] = q < width ? ys[first + s][j0 + q0 + q] : 0.0f;
+        for (size_t t = 0; t < count; t++) {
+            const size_t k = terms[t].k;
+            const float *restrict panel = terms[t].panels + p * k * CRNN_PANEL + q0;
+            const float *x[STREAM_BLOCK];
+            for (size_t s = 0; s < s_count; s++) x[s] = terms[(first + s) * count + t].x;
+            for (size_t i = 0; i < k; i++) {
+                const float *restrict row = panel + i * CRNN_PANEL;
+                for (size_t s = 0; s < s_count; s++) {
+                    const float xi = x[s][i];
+                    for (size_t q = 0; q < SUB_PANEL; q++) acc[s][q] = acc[s][q] + xi * row[q];
+                }
+            }
+        }
+        for (size_t s = 0; s < s_count; s++)
+            for (size_t q = 0; q < width; q++) ys[first + s][j0 + q0 + q] = acc[s][q];
+    }
+}
+
+/// Panels [first, end) of every stream (float32).
+static MULTIVERSIONED void panels_accumulate_streams(const crnn_product_term *terms, size_t count, size_t streams,
+                                                     size_t first, size_t end, size_t n, float *const *ys) {
+    for (size_t p = first; p < end; p++) {
+        size_t s = 0;
+        for (; s + STREAM_BLOCK <= streams; s += STREAM_BLOCK) panel_streams(terms, count, s, STREAM_BLOCK, p, n, ys);
+        switch (streams - s) {
+        case 3: panel_streams(terms, count, s, 3, p, n, ys); break;
+        case 2: panel_streams(terms, count, s, 2, p, n, ys); break;
+        case 1: panel_streams(terms, count, s, 1, p, n, ys); break;
+        default: break;
+        }
+    }
+}
+
+typedef struct {
+    const crnn_product_term *terms;
+    size_t count, streams, n;
+    float *const *ys;
+    const crnn_gate_activations *gates;
+    const float *const *addends;
+    _Atomic size_t next;
+    size_t units;
+} streams_job;
+
+/// Units (panels) [first, end) of every stream, then each stream's activations over their columns.
+static void streams_units(const streams_job *job, size_t first, size_t end) {
+    const size_t j0 = first * CRNN_PANEL, j1 = end * CRNN_PANEL < job->n ? end * CRNN_PANEL : job->n;
+    if (job->terms[0].panels) {
+        panels_accumulate_streams(job->terms, job->count, job->streams, first, end, job->n, job->ys);
+    } else {  // 8-bit: each stream's products over the panels' column groups, the weights hot in cache
+        const size_t per_panel = CRNN_PANEL / CRNN_Q8_GROUP, groups = ceil_div(job->n, CRNN_Q8_GROUP);
+        const size_t g0 = first * per_panel, g1 = end * per_panel < groups ? end * per_panel : groups;
+        for (size_t s = 0; s < job->streams; s++)
+            for (size_t t = 0; t < job->count; t++) {
+                const crnn_product_term *own = &job->terms[s * job->count + t], *shared = &job->terms[t];
+                crnn_q8_vecmat_accumulate(own->x_values, own->x_scales, shared->k, shared->values, shared->scales,
+                                          shared->column_sums, job->n, g0, g1, job->ys[s]);
+            }
+    }
+    if (!job->gates) return;
+    for (size_t s = 0; s < job->streams; s++) {
+        crnn_gate_activations gates = *job->gates;
+        gates.addend = job->addends ? job->addends[s] : NULL;
+        activate(&gates, j0, j1, job->ys[s]);
+    }
+}
+
+static void streams_part(void *context, size_t part, size_t parts) {
+    (void)part;
+    (void)parts;
+    streams_job *job = context;
+    for (;;) {  // a panel at a time: a core that started late or runs slower does less
+        const size_t unit = atomic_fetch_add_explicit(&job->next, 1, memory_order_relaxed);
+        if (unit >= job->units) break;
+        streams_units(job, unit, unit + 1);
+    }
+}
+
+INTERNAL void crnn_sum_products_many(const crnn_product_term *terms, size_t count, size_t streams, size_t n,
+                                     float *const *ys, const crnn_gate_activations *gates,
+                                     const float *const *addends) {
+    if (count == 0 || streams == 0 || n == 0) return;
+    size_t weight_bytes = 0;
+    for (size_t t = 0; t < count; t++) weight_bytes += terms[t].k * n * (terms[t].panels ? sizeof(float) : 1);
+    streams_job job = {.terms = terms,
+                       .count = count,
+                       .streams = streams,
+                       .n = n,
+                       .ys = ys,
+                       .gates = gates,
+                       .addends = addends,
+                       .units = ceil_div(n, CRNN_PANEL)};
+    atomic_init(&job.next, 0);
+    const size_t minimum = terms[0].panels ? PARALLEL_MINIMUM_FLOAT_BYTES : PARALLEL_MINIMUM_INT8_BYTES;
+    const size_t parts = weight_bytes * streams < minimum ? 1 : job.units;
+    crnn_parallel_run(streams_part, &job, parts);
+}

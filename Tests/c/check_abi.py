@@ -55,10 +55,13 @@ def swift_to_c(t):
             return [const + "char *"]
         if inner.endswith("?") and inner[:-1] in HANDLES:
             h = HANDLES[inner[:-1]]
-            return [const + h + " **"]
+            # an array of handles: the pointers read-only (`charrnn_session *const *`) or written
+            return [h + " * const *"] if const else [h + " **"]
         bases = swift_to_c(inner)
         if bases is None:
             return None
+        if inner.endswith("?") and inner.startswith("Unsafe"):  # an array of pointers
+            return [b + (" const *" if const else " *") for b in bases]
         return [const + b + " *" for b in bases]
     return None
 

@@ -1612,6 +1612,89 @@ static void test_trace(void) {
 }
 
 /* Window mode: each distribution from the last N characters run from a zero state (the Keras loop). */
+/* Sessions sampled together give what each gives alone: characters, probabilities and states, bit for
+ * bit, with their own parameters and seeds; what cannot step together is refused and changes nothing. */
+static void test_sample_many(void) {
+    enum { N = 6, STEPS = 20 };
+    charrnn_model *m = make_model("{\"layers\":[{\"cell\":\"lstm\",\"units\":70},{\"cell\":\"gru\",\"units\":40}]}", 4);
+    charrnn_model *other = make_model("{\"layers\":[{\"cell\":\"lstm\",\"units\":8}]}", 4);
+    charrnn_model_info info;
+    CHARRNN_INIT_SIZE(info);
+    OK(charrnn_model_get_info(m, &info));
+    charrnn_session *together[N], *alone[N];
+    charrnn_sample_params params[N];
+    const charrnn_sample_params *param_pointers[N];
+    const char *prompts[N] = {"ROMEO: ", "a", "and the", "\n", "QUEEN", "to be"};
+    for (int s = 0; s < N; s++) {
+        OK(charrnn_session_new(m, &together[s]));
+        OK(charrnn_session_new(m, &alone[s]));
+        OK(charrnn_session_feed(together[s], prompts[s], strlen(prompts[s]), 0, NULL, NULL));
+        OK(charrnn_session_feed(alone[s], prompts[s], strlen(prompts[s]), 0, NULL, NULL));
+        params[s] = charrnn_default_sample_params();
+        params[s].temperature = 0.5f + 0.3f * (float)s;
+        params[s].top_k = s == 2 ? 3 : 0;
+        params[s].greedy = s == 4;
+        params[s].seed = (uint64_t)(100 + s);
+        param_pointers[s] = &params[s];
+    }
+    param_pointers[5] = NULL; /* the defaults */
+    for (int t = 0; t < STEPS; t++) {
+        uint32_t codepoints[N];
+        float probabilities[N];
+        OK(charrnn_session_sample_many(together, N, param_pointers, codepoints, probabilities));
+        for (int s = 0; s < N; s++) {
+            uint32_t c = 0;
+            float p = 0;
+            OK(charrnn_session_sample(alone[s], param_pointers[s], &c, &p));
+            CHECK(c == codepoints[s]);
+            CHECK(memcmp(&p, &probabilities[s], sizeof p) == 0);
+        }
+        if (t == 0)
+            for (int s = 0; s < N; s++) params[s].seed = CHARRNN_SEED_CONTINUE; /* seeded once */
+    }
+    unsigned char *a = malloc(info.state_size), *b = malloc(info.state_size);
+    for (int s = 0; s < N; s++) {
+        size_t needed = 0;
+        OK(charrnn_session_get_state(together[s], a, info.state_size, &needed));
+        OK(charrnn_session_get_state(alone[s], b, info.state_size, &needed));
+        CHECK(memcmp(a, b, info.state_size) == 0);
+    }
+    OK(charrnn_session_sample_many(together, N, NULL, NULL, NULL)); /* NULL params and outputs */
+
+    /* Refusals: nothing changes. */
+    charrnn_session *foreign = NULL, *idle = NULL;
+    OK(charrnn_session_new(other, &foreign));
+    OK(charrnn_session_feed(foreign, "a", 1, 0, NULL, NULL));
+    OK(charrnn_session_new(m, &idle));
+    size_t needed = 0;
+    OK(charrnn_session_get_state(together[0], a, info.state_size, &needed));
+    charrnn_session *twice[2] = {together[0], together[0]}, *mixed[2] = {together[0], foreign};
+    charrnn_session *with_null[2] = {together[0], NULL}, *with_idle[2] = {together[0], idle};
+    charrnn_sample_params bad = charrnn_default_sample_params();
+    bad.temperature = -1;
+    const charrnn_sample_params *bad_pointers[2] = {NULL, &bad};
+    EXPECT_STATUS(CHARRNN_ERR_INVALID_ARGUMENT, charrnn_session_sample_many(NULL, 2, NULL, NULL, NULL));
+    EXPECT_STATUS(CHARRNN_ERR_INVALID_ARGUMENT, charrnn_session_sample_many(together, 0, NULL, NULL, NULL));
+    EXPECT_STATUS(CHARRNN_ERR_INVALID_ARGUMENT, charrnn_session_sample_many(twice, 2, NULL, NULL, NULL));
+    EXPECT_STATUS(CHARRNN_ERR_INVALID_ARGUMENT, charrnn_session_sample_many(mixed, 2, NULL, NULL, NULL));
+    EXPECT_STATUS(CHARRNN_ERR_INVALID_ARGUMENT, charrnn_session_sample_many(with_null, 2, NULL, NULL, NULL));
+    EXPECT_STATUS(CHARRNN_ERR_INVALID_ARGUMENT, charrnn_session_sample_many(together, 2, bad_pointers, NULL, NULL));
+    EXPECT_STATUS(CHARRNN_ERR_STATE, charrnn_session_sample_many(with_idle, 2, NULL, NULL, NULL));
+    OK(charrnn_session_get_state(together[0], b, info.state_size, &needed));
+    CHECK(memcmp(a, b, info.state_size) == 0);
+
+    free(a);
+    free(b);
+    charrnn_session_free(foreign);
+    charrnn_session_free(idle);
+    for (int s = 0; s < N; s++) {
+        charrnn_session_free(together[s]);
+        charrnn_session_free(alone[s]);
+    }
+    charrnn_model_free(other);
+    charrnn_model_free(m);
+}
+
 static void test_window(void) {
     charrnn_model *m = make_model("{\"layers\":[{\"cell\":\"lstm\",\"units\":12}],\"window\":5}", 3);
     charrnn_model_info info;
@@ -1681,6 +1764,7 @@ int main(void) {
     test_train_versions();
     test_trace();
     test_window();
+    test_sample_many();
 
     char cmd[600];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);

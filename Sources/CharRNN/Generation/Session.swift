@@ -120,7 +120,7 @@ public final class Session {
     }
 
     /// Window mode: the state after the characters in the window, run from a zero state.
-    private func rerunWindow() {
+    func rerunWindow() {
         zeroState()
         for index in history { advance(index) }
         probabilitiesValid = false
@@ -156,7 +156,7 @@ public final class Session {
     }
 
     /// The first layer's input for character `index`.
-    private func firstLayerInput(_ index: Int32) -> StepInput {
+    func firstLayerInput(_ index: Int32) -> StepInput {
         let config = model.config
         switch config.input {
         case .onehot:  // x · W for a one-hot x: a row of the kernel

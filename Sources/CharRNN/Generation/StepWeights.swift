@@ -47,7 +47,7 @@ final class StepMatrix {
         activation gates: crnn_gate_activations? = nil
     ) {
         var t = term(x, scratch: scratch)
-        withGates(gates) { crnn_sum_products(&t, 1, n, y, $0) }
+        Self.withGates(gates) { crnn_sum_products(&t, 1, n, y, $0) }
     }
 
     /// `y (n) += x · W + h · other`, in one pass over the columns (`other` has n columns and the same
@@ -59,11 +59,40 @@ final class StepMatrix {
         withUnsafeTemporaryAllocation(of: crnn_product_term.self, capacity: 2) { terms in  // on the stack
             terms.initializeElement(at: 0, to: term(x, scratch: scratch))
             terms.initializeElement(at: 1, to: other.term(h, scratch: scratch))
-            withGates(gates) { crnn_sum_products(terms.baseAddress, 2, n, y, $0) }
+            Self.withGates(gates) { crnn_sum_products(terms.baseAddress, 2, n, y, $0) }
         }
     }
 
-    private func withGates(_ gates: crnn_gate_activations?, _ body: (UnsafePointer<crnn_gate_activations>?) -> Void) {
+    /// Many streams' `accumulate` at once (crnn_sum_products_many): for each stream s, `ys[s] (n) +=` the
+    /// sum over `products` of `inputs[s] · matrix`, in that order, then `gates` with `addends[s]` (nil: none)
+    /// on its columns — the bits of each stream's own `accumulate`, every row of weights read once for
+    /// several streams. Every matrix has n columns and the same precision; `scratches[s]` quantizes stream
+    /// s's vectors for 8-bit products.
+    static func accumulateMany(
+        _ products: [(matrix: StepMatrix, inputs: [UnsafePointer<Float>])], into ys: [UnsafeMutablePointer<Float>],
+        scratches: [StepScratch], activation gates: crnn_gate_activations? = nil,
+        addends: [UnsafePointer<Float>?]? = nil
+    ) {
+        guard let n = products.first?.matrix.n, !ys.isEmpty else { return }
+        var terms: [crnn_product_term] = []
+        terms.reserveCapacity(ys.count * products.count)
+        for s in ys.indices {
+            for product in products { terms.append(product.matrix.term(product.inputs[s], scratch: scratches[s])) }
+        }
+        let outputs: [UnsafeMutablePointer<Float>?] = ys
+        let added: [UnsafePointer<Float>?]? = addends
+        withGates(gates) { gates in
+            if let added {
+                crnn_sum_products_many(terms, products.count, ys.count, n, outputs, gates, added)
+            } else {
+                crnn_sum_products_many(terms, products.count, ys.count, n, outputs, gates, nil)
+            }
+        }
+    }
+
+    private static func withGates(
+        _ gates: crnn_gate_activations?, _ body: (UnsafePointer<crnn_gate_activations>?) -> Void
+    ) {
         guard var gates else { return body(nil) }
         withUnsafePointer(to: &gates) { body($0) }
     }

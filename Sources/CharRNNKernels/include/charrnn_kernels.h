@@ -232,6 +232,15 @@ typedef struct crnn_gate_activations {
 void crnn_sum_products(const crnn_product_term *terms, size_t count, size_t n, float *y,
                        const crnn_gate_activations *gates);
 
+/// crnn_sum_products for `streams` sessions' steps at once, with the same matrices: for each stream s,
+/// ys[s] (n) += Σ_t terms[s·count + t].x · W_t, then `gates` (NULL: none) with addends[s] as its addend
+/// (addends NULL: none). Every stream's terms name the same matrices (stream 0's are used; only x, or an
+/// 8-bit term's x_values and x_scales, differ), and each stream's columns get the bits crnn_sum_products
+/// gives it alone: the same operations in the same order, with each row of weights loaded once for
+/// several streams.
+void crnn_sum_products_many(const crnn_product_term *terms, size_t count, size_t streams, size_t n, float *const *ys,
+                            const crnn_gate_activations *gates, const float *const *addends);
+
 /// What crnn_sum_products applies to y's n columns after the products: the addend, then the activations.
 void crnn_activate_gates(const crnn_gate_activations *gates, size_t n, float *y);
 

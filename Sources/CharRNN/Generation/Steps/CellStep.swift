@@ -13,6 +13,16 @@ protocol CellStep: AnyObject {
     /// the step takes its term from it and posts the next one. `scratch` quantizes the vectors of 8-bit
     /// products.
     func step(_ x: StepInput, ahead: ComputingAhead?, scratch: StepScratch)
+
+    /// Advances this layer's steps of several sessions of one model and precision (`steps`, all of this
+    /// type; `x` and `scratches` per session) in one pass over the weights, each to the bits its own `step`
+    /// would give it. Nothing may be computed ahead for them (the sessions invalidated it).
+    static func stepMany(_ steps: [CellStep], _ x: [StepInput], scratches: [StepScratch])
+}
+
+/// `steps` as the cell's own type: the steps of one layer of one model, which are all of that type.
+func cellSteps<Step: CellStep>(_ steps: [CellStep], as type: Step.Type) -> [Step] {
+    steps.map { unsafeDowncast($0 as AnyObject, to: type) }
 }
 
 /// The step of layer `index` of a model, at zero state.

@@ -79,4 +79,43 @@ final class GRUStep: CellStep {
         // h(t)·U for the next step (reset_after), while the layers above and the head run
         ahead?.post(index, scratch: scratch)
     }
+
+    static func stepMany(_ steps: [CellStep], _ x: [StepInput], scratches: [StepScratch]) {
+        let steps = cellSteps(steps, as: GRUStep.self)
+        guard let first = steps.first else { return }
+        let w = first.weights, m = first.matrices, U = w.units
+        let h = steps.map { UnsafePointer($0.h) }
+        // x_z, x_r, x_h = b + x(t)·W
+        for step in steps { w.fillInputBias(step.projected, rows: 1) }
+        let below = x.compactMap(\.below)
+        if let input = m.input, below.count == x.count {
+            StepMatrix.accumulateMany([(input, below)], into: steps.map(\.projected), scratches: scratches)
+        } else {
+            for (s, step) in steps.enumerated() { x[s].add(into: step.projected, w, m, scratch: scratches[s]) }
+        }
+        if w.config.resetAfter {
+            let recurrent = steps.compactMap(\.recurrent)
+            // rec = h(t−1)·U, then z, r, h̃ and h(t) as the batched forward computes a row
+            for rec in recurrent { rec.update(repeating: 0, count: w.width) }
+            StepMatrix.accumulateMany([(m.recurrent, h)], into: recurrent, scratches: scratches)
+            for (step, rec) in zip(steps, recurrent) {
+                GRULayer.resetAfterRow(
+                    w, x: step.projected, rec: rec, hPrev: step.h, hNext: step.next, recurrentCandidate: rec + 2 * U)
+            }
+        } else {
+            guard let candidate = m.candidate else { preconditionFailure("GRU step without its candidate columns") }
+            // z, r = σ(x_{z,r} + h(t−1)·U_{z,r})
+            StepMatrix.accumulateMany([(m.recurrent, h)], into: steps.map(\.projected), scratches: scratches)
+            for step in steps {
+                w.config.recurrentActivation.apply(step.projected, count: 2 * U)
+                for j in 0..<U { step.resetState[j] = step.projected[U + j] * step.h[j] }
+            }
+            // x_h + (r ⊙ h(t−1))·U_h
+            StepMatrix.accumulateMany(
+                [(candidate, steps.map { UnsafePointer($0.resetState) })], into: steps.map { $0.projected + 2 * U },
+                scratches: scratches)
+            for step in steps { GRULayer.finishRow(w, row: step.projected, hPrev: step.h, hNext: step.next) }
+        }
+        for step in steps { step.h.update(from: step.next, count: U) }
+    }
 }

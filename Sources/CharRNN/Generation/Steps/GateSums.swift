@@ -34,3 +34,29 @@ struct GateSums {
         return gates != nil
     }
 }
+
+extension GateSums {
+    /// `compute` for one layer of several sessions at once (`sums`, `h`, `x` and `scratches` per session,
+    /// all of one layer of one model: the same weights and the same kind of input), with nothing computed
+    /// ahead: each session's z gets the bits its own `compute` gives. Returns whether the z are activated.
+    static func computeMany(
+        _ sums: [GateSums], h: [UnsafePointer<Float>], x: [StepInput], scratches: [StepScratch]
+    ) -> Bool {
+        guard let first = sums.first, let kind = x.first else { return false }
+        let gates = kind.isProduct || kind.row != nil ? first.activations : nil
+        for s in sums { s.weights.fillInputBias(s.z, rows: 1) }
+        // z = b, + h(t−1)·U + x(t)·W in one pass over the weights for all the sessions
+        var products = [(matrix: first.matrices.recurrent, inputs: h)]
+        let below = x.compactMap(\.below)
+        if let input = first.matrices.input, below.count == x.count { products.append((input, below)) }
+        StepMatrix.accumulateMany(
+            products, into: sums.map(\.z), scratches: scratches, activation: gates,
+            addends: kind.row != nil ? x.map(\.row) : nil)
+        if gates == nil && !kind.isProduct {
+            for s in sums.indices {
+                x[s].add(into: sums[s].z, sums[s].weights, sums[s].matrices, scratch: scratches[s])
+            }
+        }
+        return gates != nil
+    }
+}

@@ -56,4 +56,18 @@ final class LSTMStep: CellStep {
         // b + h(t)·U for the next step, while the layers above and the head run
         ahead?.post(index, scratch: scratch)
     }
+
+    static func stepMany(_ steps: [CellStep], _ x: [StepInput], scratches: [StepScratch]) {
+        let steps = cellSteps(steps, as: LSTMStep.self)
+        guard let w = steps.first?.sums.weights else { return }
+        let h = steps.map { UnsafePointer($0.h) }
+        let activated = GateSums.computeMany(steps.map(\.sums), h: h, x: x, scratches: scratches)
+        for step in steps {
+            let z = step.sums.z
+            if !activated { LSTMLayer.activateGates(w, z) }
+            LSTMLayer.updateCells(
+                z, rows: 1, units: w.units, cPrev: step.cell, cNext: step.cell, hNext: step.h,
+                activation: w.config.activation)
+        }
+    }
 }

@@ -43,4 +43,15 @@ final class SimpleRNNStep: CellStep {
         // b + h(t)·U for the next step, while the layers above and the head run
         ahead?.post(index, scratch: scratch)
     }
+
+    static func stepMany(_ steps: [CellStep], _ x: [StepInput], scratches: [StepScratch]) {
+        let steps = cellSteps(steps, as: SimpleRNNStep.self)
+        guard let w = steps.first?.sums.weights else { return }
+        let h = steps.map { UnsafePointer($0.h) }
+        let activated = GateSums.computeMany(steps.map(\.sums), h: h, x: x, scratches: scratches)
+        for step in steps {
+            if !activated { w.config.activation.apply(step.sums.z, count: w.units) }
+            step.h.update(from: step.sums.z, count: w.units)
+        }
+    }
 }

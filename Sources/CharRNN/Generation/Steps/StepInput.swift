@@ -17,6 +17,12 @@ enum StepInput {
         return nil
     }
 
+    /// The layer below's h, for a layer above the first.
+    var below: UnsafePointer<Float>? {
+        if case .below(let below) = self { return below }
+        return nil
+    }
+
     /// Whether the term is a product (the layer below's h times the input kernel).
     var isProduct: Bool {
         if case .below = self { return true }
