@@ -169,6 +169,15 @@ struct Workload {
             precision: .int8),
         Workload(
             name: "gen_lstm2x128_b1_int8", kind: .generate, cell: .lstm, layers: 2, units: 128, batch: 1, steps: 1,
+            precision: .int8),
+        // 64 sessions of one model stepped together (Session.sampleMany): aggregate chars/s.
+        Workload(name: "gen_lstm2x512_b64", kind: .generate, cell: .lstm, layers: 2, units: 512, batch: 64, steps: 1),
+        Workload(name: "gen_lstm2x128_b64", kind: .generate, cell: .lstm, layers: 2, units: 128, batch: 64, steps: 1),
+        Workload(
+            name: "gen_lstm2x512_b64_int8", kind: .generate, cell: .lstm, layers: 2, units: 512, batch: 64, steps: 1,
+            precision: .int8),
+        Workload(
+            name: "gen_lstm2x128_b64_int8", kind: .generate, cell: .lstm, layers: 2, units: 128, batch: 64, steps: 1,
             precision: .int8)
     ]
 
@@ -219,7 +228,25 @@ struct Workload {
         return Double(done * batch * steps) / elapsed
     }
 
+    /// Characters per second of `batch` sessions; batch 1 samples one session, more step together.
     private func measureGeneration(model: Model, seconds: Double) throws -> Double {
+        guard batch > 1 else { return try measureOneSession(model: model, seconds: seconds) }
+        let sessions = (0..<batch).map { Session(model: model, seed: UInt64(7 + $0), precision: precision) }
+        for (s, session) in sessions.enumerated() { session.step(Int32(s % model.config.vocabSize)) }
+        let parameters = [SamplingParameters()]
+        for _ in 0..<3 { _ = try Session.sampleMany(sessions, parameters) }  // warm-up
+        let start = Workload.now()
+        var done = 0
+        var elapsed = 0.0
+        repeat {
+            _ = try Session.sampleMany(sessions, parameters)
+            done += batch
+            elapsed = Workload.now() - start
+        } while elapsed < seconds
+        return Double(done) / elapsed
+    }
+
+    private func measureOneSession(model: Model, seconds: Double) throws -> Double {
         let session = Session(model: model, seed: 7, precision: precision)
         session.step(0)
         let parameters = SamplingParameters()

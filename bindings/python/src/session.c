@@ -275,6 +275,142 @@ static PyObject *Session_generate_text(SessionObject *self, PyObject *args, PyOb
     return result;
 }
 
+/* What _sample_many holds for one session. */
+typedef struct {
+    SessionObject *object;
+    charrnn_sample_params params;
+    int reseed_max;
+    uint32_t *drawn; /* n code points */
+} ManyEntry;
+
+static void many_release(ManyEntry *entries, Py_ssize_t count)
+{
+    for (Py_ssize_t i = 0; i < count; i++) {
+        if (entries[i].object)
+            entries[i].object->busy = 0;
+        PyMem_RawFree(entries[i].drawn);
+    }
+    PyMem_Free(entries);
+}
+
+/* Session._sample_many(sessions, n, params) -> list of str (classmethod). `sessions` is a sequence of
+ * sessions of one model and precision, each fed; `params` a sequence of as many dicts of sampling
+ * keywords (temperature, top_k, top_p, greedy, seed; a seed reseeds before the first character). Draws
+ * n characters of every session with charrnn_session_sample_many, one call per character for all of
+ * them, the GIL released; Ctrl-C stops it with KeyboardInterrupt, the sessions holding what was drawn. */
+static PyObject *Session_sample_many(PyTypeObject *cls, PyObject *args)
+{
+    PyObject *sessions_arg, *params_arg;
+    Py_ssize_t n;
+    (void)cls;
+    if (!PyArg_ParseTuple(args, "OO&O:_sample_many", &sessions_arg, crn_count_converter, &n, &params_arg))
+        return NULL;
+    PyObject *sessions = PySequence_Fast(sessions_arg, "sessions must be a sequence of sessions");
+    if (!sessions)
+        return NULL;
+    PyObject *params = PySequence_Fast(params_arg, "params must be a sequence of dicts");
+    if (!params) {
+        Py_DECREF(sessions);
+        return NULL;
+    }
+    const Py_ssize_t count = PySequence_Fast_GET_SIZE(sessions);
+    PyObject *result = NULL;
+    ManyEntry *entries = NULL;
+    charrnn_session **handles = NULL;
+    const charrnn_sample_params **pointers = NULL;
+    if (PySequence_Fast_GET_SIZE(params) != count) {
+        crn_raise_msg(CHARRNN_ERR_INVALID_ARGUMENT, "%zd sessions and %zd sets of parameters", count,
+                      PySequence_Fast_GET_SIZE(params));
+        goto done;
+    }
+    if (count == 0) {
+        result = PyList_New(0);
+        goto done;
+    }
+    entries = PyMem_Calloc((size_t)count, sizeof *entries);
+    handles = PyMem_Calloc((size_t)count, sizeof *handles);
+    pointers = PyMem_Calloc((size_t)count, sizeof *pointers);
+    if (!entries || !handles || !pointers) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    for (Py_ssize_t i = 0; i < count; i++) {
+        PyObject *item = PySequence_Fast_GET_ITEM(sessions, i), *d = PySequence_Fast_GET_ITEM(params, i);
+        if (!PyObject_TypeCheck(item, &CrnSession_Type)) {
+            PyErr_Format(PyExc_TypeError, "sessions[%zd] is a %.100s, not a Session", i, Py_TYPE(item)->tp_name);
+            goto done;
+        }
+        if (!PyDict_Check(d)) {
+            PyErr_Format(PyExc_TypeError, "params[%zd] is a %.100s, not a dict", i, Py_TYPE(d)->tp_name);
+            goto done;
+        }
+        if (crn_sample_params(PyDict_GetItemString(d, "temperature"), PyDict_GetItemString(d, "top_k"),
+                              PyDict_GetItemString(d, "top_p"), PyDict_GetItemString(d, "greedy"),
+                              PyDict_GetItemString(d, "seed"), &entries[i].params, &entries[i].reseed_max) < 0)
+            goto done;
+    }
+    /* Converting the parameters can run Python code: the sessions are looked at last. */
+    for (Py_ssize_t i = 0; i < count; i++) {
+        SessionObject *object = (SessionObject *)PySequence_Fast_GET_ITEM(sessions, i);
+        if (!(handles[i] = live(object)))
+            goto done;
+    }
+    for (Py_ssize_t i = 0; i < count; i++) { /* a session given twice is the library's to refuse */
+        entries[i].object = (SessionObject *)PySequence_Fast_GET_ITEM(sessions, i);
+        entries[i].object->busy = 1;
+        pointers[i] = &entries[i].params;
+        entries[i].drawn = PyMem_RawMalloc(((size_t)n + 1) * sizeof(uint32_t));
+        if (!entries[i].drawn) {
+            PyErr_NoMemory();
+            goto done;
+        }
+    }
+    charrnn_status st = CHARRNN_OK;
+    Py_ssize_t made = 0;
+    CrnLongCall call;
+    crn_call_begin(&call);
+    for (Py_ssize_t i = 0; i < count && st == CHARRNN_OK && n > 0; i++)
+        if (entries[i].reseed_max)
+            st = charrnn_session_seed(handles[i], UINT64_MAX);
+    uint32_t *codepoints = PyMem_RawMalloc((size_t)count * sizeof(uint32_t));
+    if (!codepoints)
+        st = CHARRNN_ERR_OUT_OF_MEMORY;
+    while (st == CHARRNN_OK && made < n && !crn_interrupt_callback(&call)) {
+        st = charrnn_session_sample_many(handles, (size_t)count, pointers, codepoints, NULL);
+        if (st != CHARRNN_OK)
+            break;
+        for (Py_ssize_t i = 0; i < count; i++) {
+            entries[i].drawn[made] = codepoints[i];
+            entries[i].params.seed = CHARRNN_SEED_CONTINUE; /* seeded before the first character only */
+        }
+        made++;
+    }
+    PyMem_RawFree(codepoints);
+    crn_call_end(&call);
+    if (PyErr_Occurred())
+        goto done; /* a signal handler's exception (KeyboardInterrupt) */
+    if (st != CHARRNN_OK) {
+        crn_raise(st);
+        goto done;
+    }
+    result = PyList_New(count);
+    for (Py_ssize_t i = 0; result && i < count; i++) {
+        PyObject *text = PyUnicode_FromKindAndData(PyUnicode_4BYTE_KIND, entries[i].drawn, made);
+        if (!text)
+            Py_CLEAR(result);
+        else
+            PyList_SET_ITEM(result, i, text);
+    }
+done:
+    if (entries)
+        many_release(entries, count);
+    PyMem_Free(handles);
+    PyMem_Free(pointers);
+    Py_DECREF(sessions);
+    Py_DECREF(params);
+    return result;
+}
+
 static PyObject *Session_reset(SessionObject *self, PyObject *unused)
 {
     charrnn_session *s = live(self);
@@ -417,6 +553,8 @@ static PyObject *Session_get_model(SessionObject *self, void *closure)
 static PyMethodDef Session_methods[] = {
     {"_open", (PyCFunction)Session_open, METH_VARARGS | METH_CLASS,
      "_open(model, precision=0) -> Session; precision is a charrnn_precision"},
+    {"_sample_many", (PyCFunction)Session_sample_many, METH_VARARGS | METH_CLASS,
+     "_sample_many(sessions, n, params) -> list of str: n characters of every session, stepped together."},
     {"feed", (PyCFunction)(void (*)(void))Session_feed, METH_VARARGS | METH_KEYWORDS,
      "feed(text, skip_unknown=False) -> (fed, skipped)\n\nFeeds text (str, or bytes of UTF-8) into the state, "
      "all or nothing: an error or Ctrl-C (KeyboardInterrupt) leaves the state as it was."},
