@@ -39,6 +39,14 @@ struct Sample: ParsableCommand {
     var int8 = false
     @Option(help: "Prime characters outside the vocabulary: skip (with a warning) or error.")
     var unknown: UnknownPolicy = .skip
+    @Option(
+        parsing: .unconditional,
+        help: ArgumentHelp(
+            "Generate N texts at once, stepped together (faster per character than N runs).",
+            discussion:
+                "Text i is what `--seed S+i` alone would give (S: --seed, else random); each is printed after a `--- stream i of N (seed S+i) ---` line once all are done."
+        ))
+    var streams: Int = 1
 
     func validate() throws {
         if length < 0 { throw ValidationError("--length must be >= 0") }
@@ -50,42 +58,23 @@ struct Sample: ParsableCommand {
             throw ValidationError("--window must be in 0...\(ModelConfig.maxWindow) (0 = carry the state)")
         }
         if !(topP > 0 && topP <= 1) { throw ValidationError("--top-p must be in (0, 1]") }
+        if streams < 1 || streams > Sample.maxStreams {
+            throw ValidationError("--streams must be in 1...\(Sample.maxStreams)")
+        }
     }
+
+    /// The most texts one run generates together.
+    static let maxStreams = 65536
 
     func run() throws {
         try CLI.guarded {
             let (model, file) = try CLI.loadModel(self.model, keras)
             try CLI.using(file) {
-                let session = try Session.checked(
-                    model: model, seed: seed ?? UInt64.random(in: 0...UInt64.max),
-                    precision: int8 ? .int8 : .float32)
-                if let window { try session.setWindow(window) }
                 let parameters = SamplingParameters(temperature: temperature, topK: topK, topP: topP, greedy: greedy)
                 try parameters.validate()
-                var echoed = ""
-                if let prime, !prime.isEmpty {
-                    let fed = try session.feed(prime, skipUnknown: unknown == .skip)
-                    if !fed.skipped.isEmpty {
-                        CLI.warn(
-                            "skipped \(fed.skippedCount) character(s) of the prime text not in the model's vocabulary: \(CLI.describe(fed.skipped))"
-                        )
-                    }
-                    echoed = prime
-                }
-                if !session.hasInput {
-                    if !echoed.isEmpty {
-                        CLI.warn("no character of the prime text is in the vocabulary; starting from a newline")
-                    }
-                    // Start from a newline, or a random character when the vocabulary has none.
-                    let newline: Unicode.Scalar = "\n"
-                    let start =
-                        model.vocabulary.index(of: newline)
-                        ?? Int32(truncatingIfNeeded: session.rng.next() % UInt64(model.vocabulary.count))
-                    session.step(start)
-                    if model.vocabulary.index(of: newline) == nil {
-                        echoed += String(model.vocabulary.characters[Int(start)])
-                    }
-                }
+                let seed = self.seed ?? UInt64.random(in: 0...UInt64.max)
+                if streams > 1 { return try generateStreams(model, seed: seed, parameters) }
+                let (session, echoed) = try start(model, seed: seed, warn: true)
                 CLI.out(echoed)
                 var last: Unicode.Scalar = echoed.unicodeScalars.last ?? "\n"
                 var bytes = [UInt8](repeating: 0, count: 5)
@@ -101,6 +90,60 @@ struct Sample: ParsableCommand {
                 }
                 if CLI.stdoutIsTerminal && last != "\n" { CLI.out("\n") }
             }
+        }
+    }
+
+    /// A session ready to generate: seeded, windowed, fed the prime (or a start character). Returns it
+    /// with the text to print before the generated characters.
+    private func start(_ model: Model, seed: UInt64, warn: Bool) throws -> (Session, String) {
+        let session = try Session.checked(model: model, seed: seed, precision: int8 ? .int8 : .float32)
+        if let window { try session.setWindow(window) }
+        var echoed = ""
+        if let prime, !prime.isEmpty {
+            let fed = try session.feed(prime, skipUnknown: unknown == .skip)
+            if !fed.skipped.isEmpty && warn {
+                CLI.warn(
+                    "skipped \(fed.skippedCount) character(s) of the prime text not in the model's vocabulary: \(CLI.describe(fed.skipped))"
+                )
+            }
+            echoed = prime
+        }
+        if !session.hasInput {
+            if !echoed.isEmpty && warn {
+                CLI.warn("no character of the prime text is in the vocabulary; starting from a newline")
+            }
+            // Start from a newline, or a random character when the vocabulary has none.
+            let newline: Unicode.Scalar = "\n"
+            let start =
+                model.vocabulary.index(of: newline)
+                ?? Int32(truncatingIfNeeded: session.rng.next() % UInt64(model.vocabulary.count))
+            session.step(start)
+            if model.vocabulary.index(of: newline) == nil {
+                echoed += String(model.vocabulary.characters[Int(start)])
+            }
+        }
+        return (session, echoed)
+    }
+
+    /// `--streams N`: N sessions seeded seed, seed+1, …, stepped together (`Session.sampleMany`); each
+    /// text is printed once all are done. With --stop-at-newline a stream leaves the batch at its newline.
+    private func generateStreams(_ model: Model, seed: UInt64, _ parameters: SamplingParameters) throws {
+        var texts: [String] = [], sessions: [Session] = []
+        for i in 0..<streams {
+            let (session, echoed) = try start(model, seed: seed &+ UInt64(i), warn: i == 0)
+            sessions.append(session)
+            texts.append(echoed)
+        }
+        var active = Array(0..<streams)
+        for _ in 0..<length where !active.isEmpty {
+            let drawn = try Session.sampleMany(active.map { sessions[$0] }, [parameters])
+            for (i, next) in zip(active, drawn) { texts[i].unicodeScalars.append(next.character) }
+            if stopAtNewline { active = zip(active, drawn).filter { $0.1.character != "\n" }.map(\.0) }
+        }
+        for (i, text) in texts.enumerated() {
+            CLI.out("--- stream \(i + 1) of \(streams) (seed \(seed &+ UInt64(i))) ---\n")
+            CLI.out(text)
+            if !text.hasSuffix("\n") { CLI.out("\n") }
         }
     }
 }
