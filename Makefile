@@ -26,7 +26,7 @@ PKGCONFIGDIR := $(LIBDIR)/pkgconfig
 DATADIR := $(DESTDIR)$(PREFIX)/share/charrnn
 MANDIR := $(DESTDIR)$(PREFIX)/share/man/man1
 
-.PHONY: all deps build lib man python keras browser docs-deps format-deps format check-format run test test-swift test-c test-python test-install test-consumer check-memory bench fuzz \
+.PHONY: all deps build lib man python keras browser docs-deps format-deps format check-format run test test-swift test-c test-python test-install test-consumer check-memory bench bench-venv fuzz \
 	install uninstall clean
 
 all: build
@@ -183,8 +183,35 @@ check-memory: lib
 test-python: python keras browser docs-deps
 	$(PY) -m pytest -q bindings/python/tests Tests/cli Tests/repl Tests/reliability Tests/pictures Tests/docs
 
-bench: python keras
-	$(PY) bench/run.py --corpus $(CORPUS)
+# The benchmark's PyTorch and ONNX Runtime peers live in their own venv, so that `make test` never
+# installs torch. torch is the CPU build: a wheel in pip's find-links (e.g. /opt/wheels) if there is one,
+# otherwise PyTorch's CPU index (PyPI's torch would pull in CUDA). Its dependencies come from PyPI.
+BENCH_VENV := .venv-bench
+BENCH_PY := $(BENCH_VENV)/bin/python
+BENCH_PACKAGES := torch onnxruntime onnx numpy
+TORCH_CPU_INDEX ?= https://download.pytorch.org/whl/cpu
+
+$(BENCH_VENV)/.installed:
+	@echo "make: creating $(BENCH_VENV) for the benchmark peers: $(BENCH_PACKAGES)"
+	python3 -m venv $(BENCH_VENV)
+	$(BENCH_PY) -m pip install -q --upgrade pip
+	@if $(BENCH_PY) -m pip install -q --no-index --no-deps torch 2>/dev/null; then \
+	  echo "make: torch: the CPU wheel from pip's find-links"; \
+	else \
+	  echo "make: torch: the CPU build from $(TORCH_CPU_INDEX)"; \
+	  $(BENCH_PY) -m pip install -q --index-url $(TORCH_CPU_INDEX) torch || exit 1; \
+	fi
+	@echo "make: installing $(BENCH_PACKAGES) and their dependencies into $(BENCH_VENV)"
+	$(BENCH_PY) -m pip install -q $(BENCH_PACKAGES)
+	@$(BENCH_PY) -m pip list 2>/dev/null | grep -iE '^(torch|onnxruntime|onnx|numpy) ' | sed 's/^/make: installed /'
+	touch $@
+
+bench-venv: $(BENCH_VENV)/.installed
+
+# run.py itself needs only the standard library; the Keras peer runs in $(VENV), PyTorch's and ONNX
+# Runtime's in $(BENCH_VENV). BENCH_ARGS adds options, e.g. BENCH_ARGS="--quality --rounds 1".
+bench: python keras bench-venv
+	$(PY) bench/run.py --corpus $(CORPUS) --peers keras,torch,onnx --peer-python $(BENCH_PY) $(BENCH_ARGS)
 
 fuzz: lib | $(PY)
 	$(MAKE) -C Tests/fuzz run

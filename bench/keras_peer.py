@@ -12,6 +12,10 @@ its peak RSS is its own:
       in numpy. The step is one jitted call of the Keras model; the stateful RNN's state variables
       are threaded through a StatelessScope (Keras 3 does not track them as model variables, so
       `predict_on_batch` under JAX would silently drop the state), which is also the fastest path.
+  gen_lstm2x512_b64, gen_lstm2x128_b64
+      The same with a stateful batch-64 model: 64 independent streams advanced one character each per
+      call, each sampling its own next character from its own distribution; chars/s is the aggregate,
+      64 * calls / seconds.
 
 Prints one JSON object: `<workload>_chars_per_s`, `<workload>_peak_rss_mb`, `backend`,
 `keras_version`, `jax_version`.
@@ -22,34 +26,14 @@ Prints one JSON object: `<workload>_chars_per_s`, `<workload>_peak_rss_mb`, `bac
 import argparse
 import json
 import os
-import resource
-import subprocess
-import sys
 import time
+
+import common
 
 os.environ["KERAS_BACKEND"] = "jax"
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-DEFAULT_CORPUS = os.path.join(ROOT, "..", "shared", "data", "tinyshakespeare.txt")
-WORKLOADS = {  # name: (kind, cell, hidden)
-    "train_lstm2x128_T50_B50": ("train", "lstm", 128),
-    "train_gru2x128_T50_B50": ("train", "gru", 128),
-    "train_lstm2x512_T50_B50": ("train", "lstm", 512),
-    "gen_lstm2x512_b1": ("gen", "lstm", 512),
-    "gen_lstm2x128_b1": ("gen", "lstm", 128),
-}
-T, B, LAYERS, LR = 50, 50, 2, 2e-3
-
-
-def encode(path):
-    """The corpus as int32 indices, and the vocabulary size (sorted distinct characters)."""
-    import numpy as np
-
-    with open(path, encoding="utf-8") as f:
-        text = f.read()
-    chars = sorted(set(text))
-    index = {c: i for i, c in enumerate(chars)}
-    return np.array([index[c] for c in text], dtype=np.int32), len(chars)
+WORKLOADS = common.WORKLOADS
+LAYERS, LR = common.LAYERS, common.LR
 
 
 def build(cell, hidden, vocab, batch_size=None, stateful=False):
@@ -63,23 +47,14 @@ def build(cell, hidden, vocab, batch_size=None, stateful=False):
     return keras.Model(inputs, outputs)
 
 
-def train_batches(data, vocab, count=20):
-    """`count` contiguous (one-hot x, index y) batches, char-rnn style: B streams, T-length chunks."""
-    import numpy as np
-
-    per_stream = (len(data) - 1) // B
-    xs = data[: B * per_stream].reshape(B, per_stream)
-    ys = data[1 : B * per_stream + 1].reshape(B, per_stream)
-    eye = np.eye(vocab, dtype=np.float32)
-    return [(eye[xs[:, i * T : (i + 1) * T]], ys[:, i * T : (i + 1) * T]) for i in range(count)]
-
-
-def run_train(cell, hidden, data, vocab, seconds):
+def run_train(cell, hidden, batch, data, vocab, seconds):
     import keras
+    import numpy as np
 
     model = build(cell, hidden, vocab)
     model.compile(optimizer=keras.optimizers.Adam(LR), loss="sparse_categorical_crossentropy")
-    batches = train_batches(data, vocab)
+    eye = np.eye(vocab, dtype=np.float32)
+    batches = [(eye[x], y) for x, y in common.train_batches(data)]  # one-hot (B, T, V), indices (B, T)
     for x, y in batches[:3]:  # the first call traces and compiles
         model.train_on_batch(x, y)
     steps, start = 0, time.perf_counter()
@@ -87,15 +62,15 @@ def run_train(cell, hidden, data, vocab, seconds):
         x, y = batches[steps % len(batches)]
         model.train_on_batch(x, y)  # returns the loss as a host value, so each step is synchronised
         steps += 1
-    return B * T * steps / (time.perf_counter() - start)
+    return batch * common.T * steps / (time.perf_counter() - start)
 
 
-def run_gen(cell, hidden, data, vocab, seconds):
+def run_gen(cell, hidden, batch, data, vocab, seconds):
     import jax
     import numpy as np
     from keras.src.backend.common.stateless_scope import StatelessScope
 
-    model = build(cell, hidden, vocab, batch_size=1, stateful=True)
+    model = build(cell, hidden, vocab, batch_size=batch, stateful=True)
     weights = model.variables
     states = [v for layer in model.layers if getattr(layer, "stateful", False) for v in layer.states]
 
@@ -104,42 +79,41 @@ def run_gen(cell, hidden, data, vocab, seconds):
         mapping = list(zip(weights, weight_values)) + list(zip(states, state_values))
         with StatelessScope(state_mapping=mapping) as scope:
             probs = model(x, training=False)
-        return probs[0, 0], [scope.get_current_value(v) for v in states]
+        return probs[:, 0], [scope.get_current_value(v) for v in states]
 
     weight_values = [v.value for v in weights]
     rng = np.random.default_rng(0)
-    x = np.zeros((1, 1, vocab), dtype=np.float32)
+    x = np.zeros((batch, 1, vocab), dtype=np.float32)
+    rows = np.arange(batch)
 
-    def generate(n, char):
+    def generate(n, chars):
         state_values = [v.value for v in states]
         for _ in range(n):
             x[:] = 0
-            x[0, 0, char] = 1
+            x[rows, 0, chars] = 1
             probs, state_values = step(weight_values, state_values, x)
-            p = np.asarray(probs, dtype=np.float64)
-            char = min(int(np.searchsorted(np.cumsum(p), rng.random() * p.sum())), vocab - 1)
-        return char
+            chars = common.sample_rows(probs, rng)  # (batch,): each stream's next character
+        return chars
 
-    char = generate(20, int(data[0]))  # warm-up, compiles
+    chars = generate(20, data[:batch].astype(np.int64))  # warm-up, compiles
     count, start = 0, time.perf_counter()
     while time.perf_counter() - start < seconds:
-        char = generate(100, char)
+        chars = generate(100, chars)
         count += 100
-    return count / (time.perf_counter() - start)
+    return batch * count / (time.perf_counter() - start)
 
 
 def worker(name, corpus, seconds):
     """Run one workload in this process; return its figures."""
-    kind, cell, hidden = WORKLOADS[name]
-    data, vocab = encode(corpus)
-    rate = (run_train if kind == "train" else run_gen)(cell, hidden, data, vocab, seconds)
-    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
-    return {f"{name}_chars_per_s": round(rate, 1), f"{name}_peak_rss_mb": round(peak_mb, 1)}
+    kind, cell, hidden, batch = WORKLOADS[name]
+    data, chars = common.encode(corpus)
+    rate = (run_train if kind == "train" else run_gen)(cell, hidden, batch, data, len(chars), seconds)
+    return {f"{name}_chars_per_s": round(rate, 1), f"{name}_peak_rss_mb": common.peak_rss_mb()}
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--corpus", default=DEFAULT_CORPUS)
+    parser.add_argument("--corpus", default=common.DEFAULT_CORPUS)
     parser.add_argument("--seconds", type=float, default=20.0, help="timed seconds per workload")
     parser.add_argument("--only", help="comma-separated workload names")
     parser.add_argument("--worker", help=argparse.SUPPRESS)  # internal: run one workload here
@@ -149,26 +123,14 @@ def main():
         print(json.dumps(worker(args.worker, args.corpus, args.seconds)))
         return
     names = args.only.split(",") if args.only else list(WORKLOADS)
-    unknown = [n for n in names if n not in WORKLOADS]
-    if unknown:
-        sys.exit(f"keras_peer: unknown workload(s) {', '.join(unknown)}; known: {', '.join(WORKLOADS)}")
+    common.check_names(names, WORKLOADS, "keras_peer")
 
     from importlib.metadata import version  # not importing keras here keeps this parent process small
 
     result = {"backend": os.environ["KERAS_BACKEND"], "keras_version": version("keras"), "jax_version": version("jax")}
     for name in names:
-        cmd = [
-            sys.executable,
-            os.path.abspath(__file__),
-            "--worker",
-            name,
-            "--corpus",
-            args.corpus,
-            "--seconds",
-            str(args.seconds),
-        ]
-        out = subprocess.run(cmd, stdout=subprocess.PIPE, check=True, text=True).stdout
-        result.update(json.loads(out.strip().splitlines()[-1]))
+        args_ = ["--worker", name, "--corpus", args.corpus, "--seconds", str(args.seconds)]
+        result.update(common.run_worker(__file__, args_))
     print(json.dumps(result))
 
 

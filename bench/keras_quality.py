@@ -4,7 +4,8 @@
 character. Batches are contiguous like char-rnn's: the first 90% of the corpus is split into B streams
 and read in consecutive T-length chunks, cycling through epochs; the model is stateless. Training runs
 for `--max-time` seconds of wall-clock time, model building and XLA compilation included; then the
-loss in nats/char is measured the same way over the last 10% of the text (not timed).
+loss in nats/char is measured the same way over the last 10% of the text (not timed), split as
+`charrnn train` splits it (bench/common.py); the chunks that do not fill a batch are left out.
 
 Prints JSON: {"val_loss": ..., "steps": ..., "seconds": ...}
 
@@ -18,6 +19,7 @@ import time
 
 os.environ["KERAS_BACKEND"] = "jax"
 
+import common  # noqa: E402
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
@@ -46,7 +48,7 @@ def main():
     chars = sorted(set(text))
     index = {c: i for i, c in enumerate(chars)}
     data = np.array([index[c] for c in text], dtype=np.int32)
-    split = int(len(data) * 0.9)
+    split = common.split_point(len(data))
     train, val = chunks(data[:split], len(chars)), chunks(data[split:], len(chars))
 
     start = time.perf_counter()
