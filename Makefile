@@ -218,7 +218,7 @@ fuzz: lib | $(PY)
 	$(MAKE) -C Tests/fuzz keras
 
 clean:
-	rm -rf .build $(VENV) dist
+	rm -rf .build $(VENV) $(BENCH_VENV) dist
 
 # make wheel, make test-wheel: the pip-installable wheel (after PY, which its recipes use).
 include mk/wheel.mk
