@@ -26,6 +26,15 @@ struct Train: ParsableCommand {
             With --resume, training options not given on the command line are taken from the checkpoint; \
             the text options (--lowercase, --reduce-charset, --max-chars, --val-fraction) must be repeated for \
             the run to continue exactly, otherwise it fine-tunes. Ctrl-C or SIGTERM stops after writing a checkpoint (exit 130 / 143).
+
+            A time budget: with --max-time and neither --epochs nor a --lr-decay, the run is tuned for the \
+            time. The learning rate warms up over the first 2% of the budget and decays to 0 at its end \
+            (cosine), from a higher Adam rate (unless --lr is given); and when no --cell, --layers, --hidden, \
+            --embedding, --batch-size, --seq-length or --objective is given, a second or two of timing chooses \
+            the model and batch the budget trains best on this machine (a GRU, 2x128 to 2x512), taken from the \
+            budget. One line says what was chosen and why. Validation runs halfway and at the end (unless \
+            --eval-every is given). --resume continues a budget to its end; with --max-time, a new budget \
+            starts where it resumes.
             """)
 
     @Argument(help: "The training text (UTF-8).") var corpus: String
@@ -75,8 +84,10 @@ struct Train: ParsableCommand {
     // How long.
     @Option(parsing: .unconditional, help: "Epochs (default 10).") var epochs: Int?
     @Option(parsing: .unconditional, help: "Stop after this many steps in all (0 = no limit).") var maxSteps: Int?
-    @Option(parsing: .unconditional, help: "Stop after this many seconds of this run (0 = no limit).") var maxTime:
-        Double?
+    @Option(
+        parsing: .unconditional,
+        help: "Stop after this many seconds of this run (0 = no limit); alone, a budget the run is tuned for (below).")
+    var maxTime: Double?
     @Option(parsing: .unconditional, help: "Random seed (default 42).") var seed: UInt64?
 
     // Reporting and checkpoints.
@@ -147,6 +158,7 @@ struct Train: ParsableCommand {
         CLI.note(
             "model \(arch), \(model.config.input.rawValue) input, \(model.parameterCount) parameters; \(options.optimizer.kind.rawValue) lr \(options.optimizer.learningRate), batch \(options.batchSize) × \(options.seqLength), \(options.objective.rawValue) objective"
         )
+        if let line = budgetLine(run) { CLI.note(line) }
         switch run.start {
         case .fresh: break
         case .resumed(let from, let step): CLI.note("resuming from \(from) (step \(step))")
@@ -189,6 +201,7 @@ struct Train: ParsableCommand {
             o.set("val_loss", p.valLoss)
             o.set("val_perplexity", p.valLoss.isFinite ? exp(p.valLoss) : nil)
             o.set("val_accuracy", p.valAccuracy)
+            o.set("best_val_loss", summary.bestValLoss)
             o.set("chars_per_s", p.charsPerSecond)
             o.set("seconds", p.seconds)
             o.set("checkpoint", checkpoint)
@@ -206,7 +219,12 @@ struct Train: ParsableCommand {
                 )
             }
             if let checkpoint { print("checkpoint: \(checkpoint)") }
-            if let bestCheckpoint { print("best: \(bestCheckpoint)") }
+            if let bestCheckpoint {
+                // The best checkpoint is the last validation's model unless an earlier one was better.
+                let earlier =
+                    summary.bestValLoss < p.valLoss ? " (validation loss \(CLI.fixed(summary.bestValLoss, 4)))" : ""
+                print("best: \(bestCheckpoint)\(earlier)")
+            }
         }
         StandardOutput.flush()
         if summary.cancelled {
@@ -218,6 +236,32 @@ struct Train: ParsableCommand {
                         ?? "no checkpoint written"))
             throw ExitCode(128 + (sig == 0 ? SIGINT : sig))
         }
+    }
+
+    /// What a budget schedule decided, in one line: the shape the budget chose and why, the rate and its
+    /// decay; nil without a budget schedule.
+    private func budgetLine(_ run: TrainingRun) -> String? {
+        guard case .budget(let b) = run.options.schedule else { return nil }
+        func seconds(_ s: Double) -> String { "\(CLI.fixed(s, s < 10 ? 1 : 0)) s" }
+        var length: [String] = []
+        if b.endSeconds > b.fromSeconds { length.append(seconds(b.endSeconds - b.fromSeconds)) }
+        if b.endStep > b.fromStep { length.append("step \(b.endStep)") }
+        let final = b.final == 0 ? "0" : "×\(b.final)"
+        let rate =
+            "\(run.options.optimizer.kind.rawValue) \(run.options.optimizer.learningRate), "
+            + "warmup \(CLI.fixed(100 * b.warmup, 0))% then \(b.decay.rawValue) to \(final) at the budget's end"
+        guard let plan = run.plan else {
+            let start = b.fromSeconds > 0 ? " from \(seconds(b.fromSeconds)) of training" : ""
+            return "budget \(length.joined(separator: " or "))\(start): \(rate)"
+        }
+        guard plan.charsPerSecond > 0 else {
+            return "budget \(seconds(maxTime ?? 0)): \(plan.shape.description), \(rate); the smallest tuned shape "
+                + "(a budget this short is not timed)"
+        }
+        let chars = plan.charsPerSecond * plan.trainingSeconds
+        return "budget \(seconds(maxTime ?? 0)): \(plan.shape.description), \(rate); measured "
+            + "\(CLI.compact(plan.charsPerSecond)) chars/s, so about \(CLI.compact(chars)) characters in the "
+            + "\(seconds(plan.trainingSeconds)) left after timing: the largest tuned shape that many train well"
     }
 
     /// The options given on the command line; the core resolves them (`TrainingRun`).

@@ -37,6 +37,7 @@ package enum RunSettings {
         case .exponential(let decay, let every, let staircase):
             schedule = "×\(decay) every \(every) steps" + (staircase ? " (staircase)" : "")
         case .perEpoch(let decay, let after): schedule = "×\(decay) per epoch from \(after)"
+        case .budget(let b): schedule = "warmup \(b.warmup), \(b.decay.rawValue) to ×\(b.final)"
         }
         return [
             ("cell", o.cell.rawValue), ("layers", "\(o.layers)"), ("hidden", "\(o.hidden)"),

@@ -204,6 +204,7 @@ extension Trainer {
         // A validation result only stands for the validation text this run has (an older checkpoint may
         // not say which split it used).
         if !corpus.validation.isEmpty {
+            lowestValLoss = bestValLoss
             progress.valLoss = CheckpointState.loss(state.valLoss) ?? .nan
             progress.valAccuracy = state.valAccuracy.flatMap { (0...1).contains($0) ? $0 : nil } ?? .nan
         }
@@ -224,8 +225,8 @@ extension Trainer {
 extension ModelFile.Extras {
     /// For a training checkpoint: the options of the run that wrote it and the steps it had done; nil for
     /// a plain model file or an unreadable training state.
-    package var savedTraining: (options: TrainingOptions, step: Int)? {
+    package var savedTraining: (options: TrainingOptions, step: Int, seconds: Double)? {
         guard let state = try? CheckpointState.decode(self, path: "") else { return nil }
-        return (state.fullOptions, state.step)
+        return (state.fullOptions, state.step, state.seconds.isFinite ? max(state.seconds, 0) : 0)
     }
 }

@@ -175,6 +175,9 @@ public enum LearningRateSchedule: Codable, Equatable, Sendable {
     case exponential(decay: Float, every: Int, staircase: Bool)
     /// char-rnn: multiply by `decay` at the end of each epoch from epoch `after` on.
     case perEpoch(decay: Float, after: Int)
+    /// A schedule that knows the run's budget (time, steps or both): a linear warmup, then a decay to the
+    /// budget's end. What a run limited by time alone gets (`BudgetSchedule`).
+    case budget(BudgetSchedule)
 
     /// The schedule of a decay factor and when it applies, as `charrnn train --lr-decay` and
     /// `charrnn_train_params` give them; nil when none is given.
@@ -198,9 +201,12 @@ public enum LearningRateSchedule: Codable, Equatable, Sendable {
         throw CharRNNError.config("lr_decay needs lr_decay_every (steps) or lr_decay_after (epochs)")
     }
 
-    /// The rate at `step` (updates done) in epoch `epoch` (1-based).
-    public func rate(base: Float, step: Int, epoch: Int) -> Float {
+    /// The rate at `step` (updates done) in epoch `epoch` (1-based), after `seconds` of training (counting
+    /// those of the runs a resumed run continues; only a budget schedule reads it).
+    public func rate(base: Float, step: Int, epoch: Int, seconds: Double = 0) -> Float {
         switch self {
+        case .budget(let budget):
+            return base * budget.factor(at: budget.progress(step: step, seconds: seconds))
         case .constant:
             return base
         case .exponential(let decay, let every, let staircase):
@@ -210,6 +216,94 @@ public enum LearningRateSchedule: Codable, Equatable, Sendable {
             // Each completed epoch e ≥ after has applied one decay.
             let times = max(0, epoch - max(after, 1))
             return base * Float(pow(Double(decay), Double(times)))
+        }
+    }
+}
+
+/// A learning-rate schedule over a budget — seconds of training, a number of steps, or both, whichever runs
+/// out first — as modern recipes use it: a linear warmup over the first `warmup` of the budget, then a
+/// cosine (or linear) decay from the base rate to `final` × the base rate at the budget's end. Progress is
+/// the fraction of the budget spent, measured from where the schedule started (`fromStep`, `fromSeconds`:
+/// 0 for a new run; a resumed run given a new time limit starts a new budget where it resumes).
+public struct BudgetSchedule: Codable, Equatable, Sendable {
+    /// How the rate falls after the warmup.
+    public enum Decay: String, Codable, Sendable, CaseIterable {
+        /// Half a cosine period: slow at first and at the end.
+        case cosine
+        /// A straight line.
+        case linear
+    }
+
+    /// The budget's end in seconds of training, counted as `TrainingProgress.seconds` is (resumed runs
+    /// included); 0 = no time budget.
+    public var endSeconds: Double
+    /// The budget's end in steps (updates done in all); 0 = no step budget.
+    public var endStep: Int
+    /// Where the budget started, in seconds of training.
+    public var fromSeconds: Double
+    /// Where the budget started, in steps.
+    public var fromStep: Int
+    /// The fraction of the budget spent warming up, in [0, 1).
+    public var warmup: Double
+    /// The rate at the end, as a fraction of the base rate, in [0, 1].
+    public var final: Float
+    /// The shape of the decay.
+    public var decay: Decay
+
+    /// A budget of `seconds` of training and/or `steps` updates (0 = none) from the start of a run.
+    public init(
+        seconds: Double = 0, steps: Int = 0, fromSeconds: Double = 0, fromStep: Int = 0,
+        warmup: Double = BudgetSchedule.defaultWarmup, final: Float = BudgetSchedule.defaultFinal,
+        decay: Decay = .cosine
+    ) {
+        endSeconds = seconds > 0 ? fromSeconds + seconds : 0
+        endStep = steps > 0 ? steps : 0
+        self.fromSeconds = fromSeconds
+        self.fromStep = fromStep
+        self.warmup = warmup
+        self.final = final
+        self.decay = decay
+    }
+
+    /// The warmup of a run whose time limit chose the schedule.
+    public static let defaultWarmup = 0.02
+    /// The final rate of a run whose time limit chose the schedule, as a fraction of the base rate.
+    public static let defaultFinal: Float = 0
+
+    /// The fraction of the budget spent after `step` updates and `seconds` of training, in [0, 1]: the larger
+    /// of the time and step fractions.
+    public func progress(step: Int, seconds: Double) -> Double {
+        var p = 0.0
+        if endSeconds > fromSeconds { p = max(p, (seconds - fromSeconds) / (endSeconds - fromSeconds)) }
+        if endStep > fromStep { p = max(p, Double(step - fromStep) / Double(endStep - fromStep)) }
+        return p.isFinite ? min(max(p, 0), 1) : 1
+    }
+
+    /// Whether the budget is spent: the run stops there.
+    public func isSpent(step: Int, seconds: Double) -> Bool {
+        (endSeconds > fromSeconds && seconds >= endSeconds) || (endStep > fromStep && step >= endStep)
+    }
+
+    /// The multiple of the base rate at `progress`: rising linearly through the warmup (from 1% of the base
+    /// rate), then falling to `final` at 1.
+    public func factor(at progress: Double) -> Float {
+        let p = min(max(progress, 0), 1)
+        if warmup > 0 && p < warmup { return Float(max(p / warmup, 0.01)) }
+        let x = warmup < 1 ? (p - warmup) / (1 - warmup) : 1
+        let shape: Double
+        switch decay {
+        case .cosine: shape = 0.5 * (1 + cos(Double.pi * x))
+        case .linear: shape = 1 - x
+        }
+        return final + (1 - final) * Float(shape)
+    }
+
+    /// Checks the ranges.
+    func validate() throws {
+        guard warmup >= 0, warmup < 1, final >= 0, final <= 1, endSeconds >= 0, endSeconds.isFinite,
+            fromSeconds >= 0, fromSeconds.isFinite, endStep >= 0, fromStep >= 0
+        else {
+            throw CharRNNError.config("the budget schedule is out of range")
         }
     }
 }

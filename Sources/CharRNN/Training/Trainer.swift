@@ -53,6 +53,9 @@ public struct TrainingSummary: Sendable {
     public var checkpoint: String?
     /// The run stopped because the handler asked.
     public var cancelled: Bool
+    /// The lowest validation loss of the run (its resumed parts included), the loss of the best checkpoint
+    /// when the run has a folder; NaN without validation.
+    public var bestValLoss: Double = .nan
 }
 
 /// Trains a model on a corpus: truncated BPTT, clipping, an optimizer and a schedule, periodic
@@ -75,6 +78,8 @@ public final class Trainer {
     var progress = TrainingProgress()
     var batchInEpoch = 0
     var bestValLoss = Double.infinity
+    /// The lowest validation loss so far, with or without a checkpoint folder.
+    var lowestValLoss = Double.infinity
     var firstLoss = Double.nan
     var lastCheckpoint: String?
     var bestCheckpoint: String?
@@ -155,6 +160,12 @@ public final class Trainer {
         let start = Date()
         var charsThisRun = 0
         let evalEvery = options.evalEvery > 0 ? options.evalEvery : batches.batchesPerEpoch
+        // A budget schedule without eval_every validates halfway through the budget and at its end: each
+        // validation's time comes out of the budget.
+        var budget: BudgetSchedule?
+        if case .budget(let b) = options.schedule, options.evalEvery == 0 { budget = b }
+        var nextValidation =
+            budget.map { (($0.progress(step: progress.step, seconds: elapsedBefore) * 2).rounded(.down) + 1) / 2 } ?? 1
         func seconds() -> Double { Date().timeIntervalSince(start) }
         var cancelled = false
         try checkOutputFolder()
@@ -162,14 +173,28 @@ public final class Trainer {
         record = try RunRecord.start(for: self)
 
         while progress.step < plannedSteps {
-            if options.maxTime > 0 && seconds() >= options.maxTime { break }
+            let now = seconds()
+            if options.maxTime > 0 && now >= options.maxTime { break }
+            // The time the schedule reads: this step's rate follows the budget spent so far.
+            progress.seconds = elapsedBefore + now
+            if case .budget(let budget) = options.schedule,
+                budget.isSpent(step: progress.step, seconds: progress.seconds)
+            {
+                break
+            }
             let epochEnded = try update()
             charsThisRun += options.batchSize * options.seqLength
             progress.seconds = elapsedBefore + seconds()
             progress.charsPerSecond = Double(charsThisRun) / max(seconds(), 1e-9)
             try record?.stepped(progress)
             if !onEvent(.step(progress)) { cancelled = true; break }
-            if progress.step % evalEvery == 0 || epochEnded {
+            var due = progress.step % evalEvery == 0 || epochEnded
+            if let budget {
+                let spent = budget.progress(step: progress.step, seconds: elapsedBefore + seconds())
+                due = spent >= nextValidation && spent < 1
+                if due { nextValidation = ((spent * 2).rounded(.down) + 1) / 2 }
+            }
+            if due {
                 if try !validateAndCheckpoint(onEvent: onEvent) { cancelled = true; break }
             }
         }
@@ -183,7 +208,9 @@ public final class Trainer {
         }
         progress.seconds = elapsedBefore + seconds()
         try record?.drawChart()
-        return TrainingSummary(progress: progress, checkpoint: lastCheckpoint, cancelled: cancelled)
+        return TrainingSummary(
+            progress: progress, checkpoint: lastCheckpoint, cancelled: cancelled,
+            bestValLoss: validates && lowestValLoss.isFinite ? lowestValLoss : .nan)
     }
 
     /// One update: the next batch forward and backward, clipping, the optimizer, the schedule's rate.
@@ -192,7 +219,8 @@ public final class Trainer {
     /// - Throws: `CharRNNError.diverged` on a NaN or exploding loss.
     @discardableResult
     package func update() throws -> Bool {
-        let lr = options.schedule.rate(base: options.optimizer.learningRate, step: progress.step, epoch: progress.epoch)
+        let lr = options.schedule.rate(
+            base: options.optimizer.learningRate, step: progress.step, epoch: progress.epoch, seconds: progress.seconds)
         batches.fill(batchInEpoch, inputs: inputs, targets: targets)
         let result = graph.run(
             inputs: inputs, targets: targets, steps: options.seqLength, training: true,
@@ -299,6 +327,7 @@ public final class Trainer {
             progress.valLoss = result.meanLoss
             progress.valAccuracy = result.count > 0 ? Double(result.correct) / Double(result.count) : .nan
             try checkDivergence(progress.valLoss, at: progress.step, what: "validation loss")
+            lowestValLoss = min(lowestValLoss, progress.valLoss)
             keepGoing = onEvent(.validation(progress)) && keepGoing
         }
         guard let dir = options.outDir else { return keepGoing }

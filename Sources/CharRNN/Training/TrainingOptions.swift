@@ -107,6 +107,7 @@ public struct TrainingOptions: Codable, Equatable, Sendable {
             guard decay > 0, decay <= 1, after >= 0 else {
                 throw CharRNNError.config("lr decay must be in (0, 1] after >= 0 epochs")
             }
+        case .budget(let budget): try budget.validate()
         }
         try optimizer.validate()
     }

@@ -23,6 +23,8 @@ public struct TrainingRun {
     public let start: Start
     /// Settings that were given but do not apply, for the caller to show.
     public let ignored: [String]
+    /// For a new run whose time budget chose the model and batch: the choice and the speed it measured.
+    public let plan: BudgetPlan?
 
     /// Reads the checkpoint (with `settings.resume`) and the corpus, and builds the trainer.
     /// - Throws: `CharRNNError.config` for bad settings, the errors of `ModelFile.load`, `Corpus.load` and
@@ -47,8 +49,16 @@ public struct TrainingRun {
         var settings = settings
         guard let resume = settings.resume else {
             settings.outDir = settings.outDir ?? settings.defaultOutDir
-            let options = try settings.options()
+            var options = try settings.options()
             let corpus = try Corpus.load(path: corpusPath, options: options.text)
+            if settings.budgetChoosesShape {
+                let plan = try BudgetPlan.choose(
+                    seconds: options.maxTime, corpus: corpus, base: options, memoryLimitBytes: memoryLimitBytes)
+                options = try settings.options(plan: plan)
+                self.plan = plan
+            } else {
+                plan = nil
+            }
             try checkLimit(options.modelConfig(vocabSize: corpus.vocabulary.count), options)
             trainer = try Trainer(corpus: corpus, options: options)
             trainer.overwritesOtherRuns = settings.overwrite
@@ -56,12 +66,15 @@ public struct TrainingRun {
             ignored = []
             return
         }
+        plan = nil
         let checkpoint = try ModelFile.load(resume)
         let saved = checkpoint.extras.savedTraining
         if settings.outDir == nil, let fallback = settings.defaultOutDir {
             settings.outDir = saved != nil ? FileIO.directory(of: resume) : fallback
         }
-        let options = try settings.options(over: saved?.options ?? TrainingOptions(), model: checkpoint.model.config)
+        let options = try settings.options(
+            over: saved?.options ?? TrainingOptions(), model: checkpoint.model.config,
+            resumedAt: saved.map { ($0.step, $0.seconds) })
         let corpus: Corpus
         do {
             corpus = try Corpus.load(path: corpusPath, options: options.text, vocabulary: checkpoint.model.vocabulary)

@@ -62,10 +62,17 @@ public struct TrainingSettings: Sendable {
     /// - Parameter model: the model being resumed or fine-tuned, whose architecture and text
     ///   normalisation the run keeps.
     /// - Throws: `CharRNNError.config` naming a bad or contradictory setting.
-    public func options(over base: TrainingOptions = TrainingOptions(), model: ModelConfig? = nil) throws
-        -> TrainingOptions
-    {
+    /// - Parameters:
+    ///   - resumedAt: for a run continuing a training checkpoint, the step and seconds of training it
+    ///     continues from (where a new time budget starts).
+    ///   - plan: for a new run whose budget chooses the model and batch (`budgetChoosesShape`), the choice;
+    ///     its timing is taken from the time limit.
+    public func options(
+        over base: TrainingOptions = TrainingOptions(), model: ModelConfig? = nil,
+        resumedAt: (step: Int, seconds: Double)? = nil, plan: BudgetPlan? = nil
+    ) throws -> TrainingOptions {
         var o = base
+        if let plan, model == nil { BudgetPlan.apply(plan.shape, to: &o) }
         if let model {
             if let given = givenNormalization, given != model.normalization {
                 throw CharRNNError.config(
@@ -115,10 +122,49 @@ public struct TrainingSettings: Sendable {
         }
         if let seed { o.seed = seed }
         if let evalEvery { o.evalEvery = evalEvery }
+        applyBudget(to: &o, fresh: model == nil, resumedAt: resumedAt, plan: model == nil ? plan : nil)
         o.outDir = outDir
         if let dir = outDir, dir.isEmpty { throw CharRNNError.config("out_dir must name a folder; it is empty") }
         try o.validate()
         return o
+    }
+
+    /// Whether time alone limits a run: a time limit, and neither a number of epochs nor a schedule given.
+    /// A new run then gets the budget's choices (`BudgetSchedule`, and `BudgetPlan` where the model and
+    /// batch are left open).
+    public var budgetDecides: Bool { (maxTime ?? 0) > 0 && epochs == nil && schedule == nil }
+
+    /// Whether a new run limited by time alone leaves the model and batch open — no cell, layers, hidden,
+    /// embedding, batch size, sequence length or objective given — for `BudgetPlan` to choose.
+    public var budgetChoosesShape: Bool {
+        budgetDecides && resume == nil && cell == nil && layers == nil && hidden == nil && embedding == nil
+            && batchSize == nil && seqLength == nil && objective == nil
+    }
+
+    /// A new run limited by time alone decays its rate over the budget — the time limit, and the step limit
+    /// when one is given too — from a higher base rate for Adam (unless one is given). A run resumed with a
+    /// budget schedule keeps it, unless a new time limit is given: then a new budget starts where the run
+    /// resumes.
+    private func applyBudget(
+        to o: inout TrainingOptions, fresh: Bool, resumedAt: (step: Int, seconds: Double)?, plan: BudgetPlan?
+    ) {
+        guard budgetDecides, var maxTime else { return }
+        if fresh {
+            if let plan {
+                maxTime = plan.trainingSeconds
+                o.maxTime = maxTime
+            }
+            if learningRate == nil && o.optimizer.kind == .adam {
+                o.optimizer.learningRate = plan?.shape.learningRate ?? BudgetPlan.defaultLearningRate
+            }
+            o.schedule = .budget(BudgetSchedule(seconds: maxTime, steps: o.maxSteps))
+        } else if case .budget(let saved) = o.schedule, let resumedAt {
+            o.schedule = .budget(
+                BudgetSchedule(
+                    seconds: maxTime, steps: o.maxSteps > resumedAt.step ? o.maxSteps : 0,
+                    fromSeconds: resumedAt.seconds, fromStep: resumedAt.step, warmup: saved.warmup,
+                    final: saved.final, decay: saved.decay))
+        }
     }
 
     /// The normalisation the settings ask for, if they ask.

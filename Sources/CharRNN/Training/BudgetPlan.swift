@@ -1,0 +1,153 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The model, batch and learning rate a new run limited by time alone gets when the caller leaves them
+/// open (`TrainingSettings.budgetChoosesShape`): the largest of a few tuned shapes that the budget can train
+/// well on this machine, judged by timing a few training steps of each at the start of the run.
+///
+/// A larger model learns more per character but trains on fewer characters in the same time; each shape
+/// is worth it only from a number of characters seen (`Shape.minChars`, measured on tinyshakespeare at
+/// budgets of 30 s to 10 min). The timing costs a second or two, taken from the budget.
+public struct BudgetPlan: Sendable, Equatable {
+    /// One shape the plan may choose, with the learning rate tuned for it under the budget schedule.
+    public struct Shape: Sendable, Equatable {
+        public var cell: CellKind
+        public var layers: Int
+        public var hidden: Int
+        public var batchSize: Int
+        public var seqLength: Int
+        /// Adam's base rate under the budget schedule.
+        public var learningRate: Float
+        /// The characters a run must be able to train on for this shape to beat the smaller ones.
+        public var minChars: Double
+
+        /// "GRU 2x256, batch 32 × 100".
+        public var description: String {
+            "\(cell.rawValue.uppercased()) \(layers)x\(hidden), batch \(batchSize) × \(seqLength)"
+        }
+    }
+
+    /// The shapes, smallest first.
+    public static let shapes: [Shape] = [
+        Shape(cell: .gru, layers: 2, hidden: 128, batchSize: 50, seqLength: 50, learningRate: 5e-3, minChars: 0),
+        Shape(cell: .gru, layers: 2, hidden: 192, batchSize: 50, seqLength: 50, learningRate: 4e-3, minChars: 8e6),
+        Shape(cell: .gru, layers: 2, hidden: 256, batchSize: 50, seqLength: 50, learningRate: 3e-3, minChars: 1.4e7),
+        Shape(cell: .gru, layers: 2, hidden: 384, batchSize: 50, seqLength: 50, learningRate: 2.5e-3, minChars: 3.5e7),
+        Shape(cell: .gru, layers: 2, hidden: 512, batchSize: 50, seqLength: 50, learningRate: 2e-3, minChars: 7e7)
+    ]
+
+    /// Adam's base rate under the budget schedule when the caller gave the model or batch.
+    public static let defaultLearningRate: Float = 4e-3
+
+    /// The chosen shape.
+    public var shape: Shape
+    /// Its measured training speed, characters per second.
+    public var charsPerSecond: Double
+    /// Seconds the timing took.
+    public var calibrationSeconds: Double
+    /// The seconds left for training.
+    public var trainingSeconds: Double
+
+    /// Times the shapes on `corpus` and chooses one for `seconds` of training.
+    /// - Parameter base: the run's options (the text, the seed) that the timed trainers share.
+    /// - Throws: what `Trainer` throws for a shape that cannot be built at all.
+    /// - Parameter memoryLimitBytes: shapes whose training would need more are left out.
+    package static func choose(
+        seconds: Double, corpus: Corpus, base: TrainingOptions, memoryLimitBytes: Int? = nil
+    ) throws -> BudgetPlan {
+        let start = now()
+        let vocabSize = corpus.vocabulary.count
+        var chosen = fitted(shapes[0], to: corpus)
+        var speed = 0.0
+        // A budget this short trains the smallest shape; timing it would only take from the budget.
+        guard seconds >= minimumTimedBudget else {
+            return BudgetPlan(shape: chosen, charsPerSecond: 0, calibrationSeconds: 0, trainingSeconds: seconds)
+        }
+        if let measured = try measure(chosen, corpus: corpus, base: base) { speed = measured }
+        for candidate in shapes.dropFirst() {
+            let shape = fitted(candidate, to: corpus)
+            let left = seconds - (now() - start)
+            // A larger shape is slower: when the last one's speed could not reach this one's need, nor can it.
+            guard speed * left >= shape.minChars else { break }
+            // A model with more weights than the text has characters learns the text rather than the language.
+            guard Double(parameters(shape, vocabSize: vocabSize)) <= Double(corpus.training.count) else { break }
+            if let limit = memoryLimitBytes {
+                var o = base
+                apply(shape, to: &o)
+                guard TrainingMemory.estimatedBytes(o.modelConfig(vocabSize: vocabSize), o) <= Double(limit) else {
+                    break
+                }
+            }
+            guard let measured = try measure(shape, corpus: corpus, base: base),
+                measured * (seconds - (now() - start)) >= shape.minChars
+            else { break }
+            chosen = shape
+            speed = measured
+        }
+        let spent = now() - start
+        // The timing never takes more than half of the budget (a budget too short to time is not timed).
+        return BudgetPlan(
+            shape: chosen, charsPerSecond: speed, calibrationSeconds: spent,
+            trainingSeconds: max(seconds - spent, seconds / 2))
+    }
+
+    /// Budgets shorter than this, in seconds, get the smallest shape untimed.
+    static let minimumTimedBudget = 5.0
+
+    /// The shape with its batch made small enough for a short text to give several batches an epoch.
+    static func fitted(_ shape: Shape, to corpus: Corpus) -> Shape {
+        var s = shape
+        let n = corpus.training.count
+        while s.batchSize > 1 && s.batchSize * s.seqLength * 4 > n { s.batchSize = max(1, s.batchSize / 2) }
+        while s.seqLength > 2 && s.batchSize * s.seqLength * 4 > n { s.seqLength = max(2, s.seqLength / 2) }
+        return s
+    }
+
+    static func parameters(_ shape: Shape, vocabSize: Int) -> Int {
+        var o = TrainingOptions()
+        apply(shape, to: &o)
+        return o.modelConfig(vocabSize: vocabSize).parameterCount
+    }
+
+    static func apply(_ shape: Shape, to o: inout TrainingOptions) {
+        o.cell = shape.cell
+        o.layers = shape.layers
+        o.hidden = shape.hidden
+        o.batchSize = shape.batchSize
+        o.seqLength = shape.seqLength
+    }
+
+    /// Training characters per second of `shape`: the median of a few timed steps after one untimed
+    /// (which starts the worker threads and touches the buffers); nil when the shape cannot train here.
+    static func measure(_ shape: Shape, corpus: Corpus, base: TrainingOptions) throws -> Double? {
+        var o = base
+        apply(shape, to: &o)
+        o.outDir = nil
+        o.maxSteps = 0
+        o.schedule = .constant
+        o.optimizer.learningRate = shape.learningRate
+        guard (try? o.validate()) != nil, let trainer = try? Trainer(corpus: corpus, options: o),
+            (try? trainer.update()) != nil
+        else { return nil }
+        var times: [Double] = []
+        for _ in 0..<3 {
+            let t = now()
+            guard (try? trainer.update()) != nil else { return nil }
+            times.append(now() - t)
+        }
+        times.sort()
+        return Double(shape.batchSize * shape.seqLength) / max(times[times.count / 2], 1e-9)
+    }
+
+    static func now() -> Double {
+        var ts = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &ts)
+        return Double(ts.tv_sec) + Double(ts.tv_nsec) * 1e-9
+    }
+}
