@@ -718,6 +718,110 @@ static int check_optimizer_updates(uint64_t *hash) {
     return failed;
 }
 
+/// Several streams' sums of products at once (crnn_sum_products_many) against each stream summed alone
+/// (crnn_sum_products), bit for bit: float32 and 8-bit, one term and two, with activations and a one-hot
+/// row per stream, 1 to 9 streams (every remainder of the kernel's blocks of four) and 64, ragged panels,
+/// and inputs and starting values holding −0 (which a broadcast written as 0 + x would turn into +0).
+/// Adds the outputs' bits to `hash`.
+static int check_sum_products_many(uint64_t *hash) {
+    const size_t shapes[][3] = {{128, 128, 512}, {37, 5, 70}, {1, 1, 1}, {64, 33, 200}};
+    const size_t stream_counts[] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 64};
+    int failed = 0;
+    for (size_t sh = 0; sh < sizeof shapes / sizeof shapes[0]; sh++) {
+        const size_t k1 = shapes[sh][0], k2 = shapes[sh][1], n = shapes[sh][2], S = 64;
+        float *w1 = malloc(k1 * n * sizeof(float)), *w2 = malloc(k2 * n * sizeof(float));
+        float *p1 = malloc(crnn_packed_size(k1, n, CRNN_PANEL) * sizeof(float)),
+              *p2 = malloc(crnn_packed_size(k2, n, CRNN_PANEL) * sizeof(float));
+        int8_t *v1 = malloc(crnn_q8_matrix_bytes(k1, n)), *v2 = malloc(crnn_q8_matrix_bytes(k2, n));
+        float *s1 = malloc(crnn_q8_scale_count(k1, n) * sizeof(float)),
+              *s2 = malloc(crnn_q8_scale_count(k2, n) * sizeof(float));
+        int32_t *c1 = malloc(crnn_q8_scale_count(k1, n) * sizeof(int32_t)),
+                *c2 = malloc(crnn_q8_scale_count(k2, n) * sizeof(int32_t));
+        float *x = malloc(S * (k1 + k2) * sizeof(float)), *rows = malloc(S * n * sizeof(float));
+        float *start = malloc(S * n * sizeof(float)), *many = malloc(S * n * sizeof(float)),
+              *alone = malloc(S * n * sizeof(float));
+        const size_t b1 = (k1 + CRNN_Q8_BLOCK - 1) / CRNN_Q8_BLOCK, b2 = (k2 + CRNN_Q8_BLOCK - 1) / CRNN_Q8_BLOCK;
+        uint8_t *xq = malloc(S * (b1 + b2) * CRNN_Q8_BLOCK);
+        float *xs = malloc(S * (b1 + b2) * sizeof(float));
+        crnn_product_term *terms = malloc(2 * S * sizeof *terms);
+        float **ys = malloc(S * sizeof *ys);
+        const float **addends = malloc(S * sizeof *addends);
+        if (!w1 || !w2 || !p1 || !p2 || !v1 || !v2 || !s1 || !s2 || !c1 || !c2 || !x || !rows || !start || !many ||
+            !alone || !xq || !xs || !terms || !ys || !addends)
+            return 1;
+        for (size_t i = 0; i < k1 * n; i++) w1[i] = random_float();
+        for (size_t i = 0; i < k2 * n; i++) w2[i] = random_float();
+        for (size_t i = 0; i < S * (k1 + k2); i++) x[i] = i % 7 == 3 ? -0.0f : random_float();
+        for (size_t i = 0; i < S * n; i++) rows[i] = random_float();
+        for (size_t i = 0; i < S * n; i++) start[i] = i % 5 == 1 ? -0.0f : random_float();
+        crnn_pack_panels(w1, k1, n, n, CRNN_PANEL, p1);
+        crnn_pack_panels(w2, k2, n, n, CRNN_PANEL, p2);
+        crnn_q8_quantize_matrix(w1, k1, n, n, v1, s1, c1);
+        crnn_q8_quantize_matrix(w2, k2, n, n, v2, s2, c2);
+        for (size_t st = 0; st < S; st++) {
+            const float *x1 = x + st * (k1 + k2), *x2 = x1 + k1;
+            uint8_t *q1 = xq + st * (b1 + b2) * CRNN_Q8_BLOCK, *q2 = q1 + b1 * CRNN_Q8_BLOCK;
+            float *f1 = xs + st * (b1 + b2), *f2 = f1 + b1;
+            crnn_q8_quantize_vector(x1, k1, q1, f1);
+            crnn_q8_quantize_vector(x2, k2, q2, f2);
+            (void)q2;
+            (void)f2;
+        }
+        for (int int8 = 0; int8 <= 1; int8++) {
+            for (size_t count = 1; count <= 2; count++) {
+                for (int activated = 0; activated <= 1; activated++) {
+                    for (size_t c = 0; c < sizeof stream_counts / sizeof stream_counts[0]; c++) {
+                        const size_t streams = stream_counts[c];
+                        for (size_t st = 0; st < streams; st++) {
+                            const float *x1 = x + st * (k1 + k2);
+                            const uint8_t *q1 = xq + st * (b1 + b2) * CRNN_Q8_BLOCK;
+                            const float *f1 = xs + st * (b1 + b2);
+                            const crnn_product_term t1 = int8 ? (crnn_product_term){.k = k1,
+                                                                                    .x_values = q1,
+                                                                                    .x_scales = f1,
+                                                                                    .values = v1,
+                                                                                    .scales = s1,
+                                                                                    .column_sums = c1}
+                                                              : (crnn_product_term){.k = k1, .x = x1, .panels = p1};
+                            const crnn_product_term t2 = int8
+                                                             ? (crnn_product_term){.k = k2,
+                                                                                   .x_values = q1 + b1 * CRNN_Q8_BLOCK,
+                                                                                   .x_scales = f1 + b1,
+                                                                                   .values = v2,
+                                                                                   .scales = s2,
+                                                                                   .column_sums = c2}
+                                                             : (crnn_product_term){.k = k2, .x = x1 + k1, .panels = p2};
+                            terms[st * count] = t1;
+                            if (count == 2) terms[st * count + 1] = t2;
+                            ys[st] = many + st * n;
+                            addends[st] = rows + st * n;
+                        }
+                        memcpy(many, start, streams * n * sizeof(float));
+                        memcpy(alone, start, streams * n * sizeof(float));
+                        const crnn_gate_activations gates = {n / 4, n / 2, NULL};
+                        const crnn_gate_activations *g = activated ? &gates : NULL;
+                        crnn_sum_products_many(terms, count, streams, n, ys, g, activated ? addends : NULL);
+                        for (size_t st = 0; st < streams; st++) {
+                            crnn_gate_activations own = {n / 4, n / 2, rows + st * n};
+                            crnn_sum_products(terms + st * count, count, n, alone + st * n, activated ? &own : NULL);
+                        }
+                        if (memcmp(many, alone, streams * n * sizeof(float)) != 0) {
+                            printf("%zu streams' sums of products %zux%zu (%s, %zu terms%s): other bits than alone\n",
+                                   streams, k1, n, int8 ? "int8" : "float32", count, activated ? ", activated" : "");
+                            failed = 1;
+                        }
+                        hash_floats(many, streams * n, hash);
+                    }
+                }
+            }
+        }
+        free(w1), free(w2), free(p1), free(p2), free(v1), free(v2), free(s1), free(s2), free(c1), free(c2);
+        free(x), free(rows), free(start), free(many), free(alone), free(xq), free(xs), free(terms), free(ys);
+        free(addends);
+    }
+    return failed;
+}
+
 int main(void) {
     float *x = malloc(COUNT * sizeof *x), *s = malloc(COUNT * sizeof *s), *t = malloc(COUNT * sizeof *t);
     if (!x || !s || !t) return 2;
@@ -752,6 +856,7 @@ int main(void) {
     int failed = check_q8(&hash);
     failed |= check_gemm_rows(&hash);
     failed |= check_sum_products(&hash);
+    failed |= check_sum_products_many(&hash);
     failed |= check_training_elementwise(&hash);
     failed |= check_optimizer_updates(&hash);
     failed |= check_pool_races();
