@@ -23,12 +23,19 @@ public func capi_sample_params_init(_ params: UnsafeMutablePointer<charrnn_sampl
     guarded { try initParameters(params, size: structSize, defaults: defaultSampleParams()) }
 }
 
-/// Validated sampling parameters from C (NULL = defaults) and the seed to apply, if any.
-func samplingParameters(_ params: UnsafePointer<charrnn_sample_params>?) throws -> (SamplingParameters, UInt64?) {
-    let p = try readParameters(params, defaults: defaultSampleParams(), "params")
+/// Validated sampling parameters from C (NULL = defaults) and the seed to apply, if any. `name` is the
+/// argument's name in messages ("params", "params[3]").
+func samplingParameters(_ params: UnsafePointer<charrnn_sample_params>?, name: String = "params") throws -> (
+    SamplingParameters, UInt64?
+) {
+    let p = try readParameters(params, defaults: defaultSampleParams(), name)
     let parameters = SamplingParameters(
         temperature: p.temperature, topK: Int(p.top_k), topP: p.top_p, greedy: p.greedy != 0)
-    try parameters.validate()
+    do {
+        try parameters.validate()
+    } catch CharRNNError.invalidArgument(let message) where name != "params" {
+        throw CharRNNError.invalidArgument("\(name): \(message)")
+    }
     return (parameters, p.seed == UInt64.max ? nil : p.seed)
 }
 
@@ -172,7 +179,7 @@ public func capi_session_sample_many(
         }
         var parameters: [SamplingParameters] = [], seeds: [UInt64?] = []
         for i in 0..<count {
-            let (p, seed) = try samplingParameters(params?[i])
+            let (p, seed) = try samplingParameters(params?[i], name: "params[\(i)]")
             parameters.append(p)
             seeds.append(seed)
         }

@@ -44,7 +44,7 @@ struct Sample: ParsableCommand {
         help: ArgumentHelp(
             "Generate N texts at once, stepped together (faster per character than N runs).",
             discussion:
-                "Text i is what `--seed S+i` alone would give (S: --seed, else random); each is printed after a `--- stream i of N (seed S+i) ---` line once all are done."
+                "Text K is what `--seed S+K-1` alone would give (S: --seed, else random), printed after a line `--- stream K of N (seed S+K-1) ---`: the first as it is generated, the others once all are done."
         ))
     var streams: Int = 1
 
@@ -125,8 +125,9 @@ struct Sample: ParsableCommand {
         return (session, echoed)
     }
 
-    /// `--streams N`: N sessions seeded seed, seed+1, …, stepped together (`Session.sampleMany`); each
-    /// text is printed once all are done. With --stop-at-newline a stream leaves the batch at its newline.
+    /// `--streams N`: N sessions seeded seed, seed+1, …, stepped together (`Session.sampleMany`). The
+    /// first text is printed as it is generated — so a reader that goes away (`| head`) stops the run — and
+    /// the others once all are done. With --stop-at-newline a stream leaves the batch at its newline.
     private func generateStreams(_ model: Model, seed: UInt64, _ parameters: SamplingParameters) throws {
         var texts: [String] = [], sessions: [Session] = []
         for i in 0..<streams {
@@ -134,16 +135,22 @@ struct Sample: ParsableCommand {
             sessions.append(session)
             texts.append(echoed)
         }
+        func header(_ i: Int) -> String { "--- stream \(i + 1) of \(streams) (seed \(seed &+ UInt64(i))) ---\n" }
+        CLI.out(header(0) + texts[0])
         var active = Array(0..<streams)
         for _ in 0..<length where !active.isEmpty {
             let drawn = try Session.sampleMany(active.map { sessions[$0] }, [parameters])
             for (i, next) in zip(active, drawn) { texts[i].unicodeScalars.append(next.character) }
+            if active[0] == 0 {
+                CLI.out(String(drawn[0].character))
+                guard StandardOutput.flush() else { return }  // the exit reports the lost output
+            }
             if stopAtNewline { active = zip(active, drawn).filter { $0.1.character != "\n" }.map(\.0) }
         }
-        for (i, text) in texts.enumerated() {
-            CLI.out("--- stream \(i + 1) of \(streams) (seed \(seed &+ UInt64(i))) ---\n")
-            CLI.out(text)
-            if !text.hasSuffix("\n") { CLI.out("\n") }
+        if !texts[0].hasSuffix("\n") { CLI.out("\n") }
+        for i in 1..<streams {
+            CLI.out(header(i) + texts[i])
+            if !texts[i].hasSuffix("\n") { CLI.out("\n") }
         }
     }
 }

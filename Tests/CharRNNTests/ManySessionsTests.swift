@@ -82,7 +82,8 @@ final class ManySessionsTests: XCTestCase {
             let many = try Session.sampleMany(together, params)
             for s in 0..<3 { XCTAssertEqual(many[s].index, try alone[s].sample(params[s]).index) }
         }
-        XCTAssertEqual(try together[1].probabilities(), try alone[1].probabilities())
+        XCTAssertEqual(
+            try together[1].probabilities().map(\.bitPattern), try alone[1].probabilities().map(\.bitPattern))
     }
 
     /// Sessions that cannot step together are refused, naming why, and nothing changes.
@@ -113,5 +114,12 @@ final class ManySessionsTests: XCTestCase {
         let fresh = try sessions(model, 2, .float32)
         let next = try Session.sampleMany(a, [SamplingParameters()])
         XCTAssertEqual(next.map(\.index), try fresh.map { try $0.sample().index })
+        // a session made after the weights changed multiplies with another copy of them
+        model.parameters[0] += 1
+        model.weightsDidChange()
+        let later = try sessions(model, 1, .float32)[0]
+        XCTAssertThrowsError(try Session.sampleMany([a[0], later], [SamplingParameters()])) { error in
+            XCTAssertTrue("\(error)".contains("other weights"), "\(error)")
+        }
     }
 }

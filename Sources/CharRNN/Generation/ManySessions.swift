@@ -2,7 +2,8 @@
 /// Each layer's products run once for all of them (crnn_sum_products_many), so every weight is read once
 /// per character for all the sessions instead of once per session; everything else — the state, the
 /// sampling parameters, the random generator — stays each session's own, and so do the results: the bits
-/// of stepping each session alone.
+/// of stepping each session alone. Unlike one session's step, a step of many allocates a few small arrays
+/// (of pointers, one entry per session), which is nothing beside the products it saves.
 extension Session {
     /// Draws the next character of each session with its parameters and feeds it back, as `sample(_:)` on
     /// each session in turn would — the same characters, probabilities and states, bit for bit — with each
@@ -29,7 +30,13 @@ extension Session {
             throw CharRNNError.invalidArgument(
                 "sampling parameters for \(parameters.count) sessions, given \(sessions.count) sessions")
         }
-        for p in parameters { try p.validate() }
+        for (s, p) in parameters.enumerated() {
+            do {
+                try p.validate()
+            } catch CharRNNError.invalidArgument(let message) where parameters.count > 1 {
+                throw CharRNNError.invalidArgument("session \(s)'s sampling parameters: \(message)")
+            }
+        }
         if let seeds, seeds.count != sessions.count {
             throw CharRNNError.invalidArgument("seeds for \(seeds.count) sessions, given \(sessions.count) sessions")
         }
@@ -88,30 +95,19 @@ extension Session {
     static func computeProbabilities(_ sessions: [Session]) throws {
         let pending = sessions.filter { !$0.probabilitiesValid }
         guard let first = pending.first else { return }
-        let V = first.model.config.vocabSize, last = first.steps.count - 1
-        for session in pending {
-            if let bias = session.head.bias {
-                session.probs.update(from: bias, count: V)
-            } else {
-                session.probs.update(repeating: 0, count: V)
-            }
-        }
+        for session in pending { session.startLogits() }
         StepMatrix.accumulateMany(
-            [(first.stepWeights.head, pending.map { UnsafePointer($0.h[last]) })], into: pending.map(\.probs),
+            [(first.stepWeights.head, pending.map { UnsafePointer($0.lastHidden) })], into: pending.map(\.probs),
             scratches: pending.map(\.quantized))
         for session in pending {
-            for i in 0..<V where !session.probs[i].isFinite {
+            do {
+                try session.checkLogits()
+            } catch CharRNNError.notFinite(let message) {
                 let which = sessions.firstIndex { $0 === session } ?? 0
-                throw CharRNNError.notFinite(
-                    "session \(which): the model's numbers overflow float32 here (its weights or state are too "
-                        + "large): the logit of \(Vocabulary.describe(session.model.vocabulary.characters[i])) "
-                        + "is \(session.probs[i])")
+                throw CharRNNError.notFinite("session \(which): \(message)")
             }
         }
-        for session in pending {
-            softmaxInPlace(session.probs, count: V)
-            session.probabilitiesValid = true
-        }
+        for session in pending { session.finishProbabilities() }
     }
 
     /// Checks that `sessions` can be advanced together: at least one, distinct, one model, one precision.
@@ -132,6 +128,13 @@ extension Session {
                 throw CharRNNError.invalidArgument(
                     "session \(s) multiplies with \(session.precision) weights, session 0 with "
                         + "\(first.precision): sessions step together only with one precision")
+            }
+            // The model's weights changed between the two sessions' creation: each multiplies with the
+            // copy made for it, and stepping them with one copy would give one of them the other's numbers.
+            guard session.stepWeights === first.stepWeights else {
+                throw CharRNNError.invalidArgument(
+                    "session \(s) was created with other weights than session 0 (the model's weights changed "
+                        + "in between): sessions step together only with the same weights")
             }
         }
     }

@@ -224,16 +224,35 @@ public final class Session {
             throw CharRNNError.state("no character has been fed yet: feed at least one character first")
         }
         if probabilitiesValid { return }
-        let V = model.config.vocabSize, last = weights.count - 1
+        startLogits()
+        stepWeights.head.accumulate(lastHidden, into: probs, scratch: quantized)
+        try checkLogits()
+        finishProbabilities()
+    }
+
+    /// The last layer's h, which the head multiplies.
+    var lastHidden: UnsafeMutablePointer<Float> { h[h.count - 1] }
+
+    /// The first part of the distribution: `probs` = the head's bias (or zeros), which the head's
+    /// product is then added to (here, or for many sessions at once: `Session.computeProbabilities`).
+    func startLogits() {
+        let V = model.config.vocabSize
         if let bias = head.bias { probs.update(from: bias, count: V) } else { probs.update(repeating: 0, count: V) }
-        stepWeights.head.accumulate(h[last], into: probs, scratch: quantized)
-        // Softmax is stable for any finite logits; overflowed ones (huge weights) have no distribution.
-        for i in 0..<V where !probs[i].isFinite {
+    }
+
+    /// Softmax is stable for any finite logits; overflowed ones (huge weights) have no distribution.
+    /// - Throws: `CharRNNError.notFinite` naming the first character whose logit overflowed.
+    func checkLogits() throws {
+        for i in 0..<model.config.vocabSize where !probs[i].isFinite {
             throw CharRNNError.notFinite(
                 "the model's numbers overflow float32 here (its weights or state are too large): the logit of "
                     + "\(Vocabulary.describe(model.vocabulary.characters[i])) is \(probs[i])")
         }
-        softmaxInPlace(probs, count: V)
+    }
+
+    /// The logits, checked, become the pending distribution.
+    func finishProbabilities() {
+        softmaxInPlace(probs, count: model.config.vocabSize)
         probabilitiesValid = true
     }
 

@@ -82,6 +82,7 @@ final class StepMatrix {
         let outputs: [UnsafeMutablePointer<Float>?] = ys
         let added: [UnsafePointer<Float>?]? = addends
         withGates(gates) { gates in
+            // An optional array does not convert to a C pointer argument: each case passes its own.
             if let added {
                 crnn_sum_products_many(terms, products.count, ys.count, n, outputs, gates, added)
             } else {

@@ -113,6 +113,11 @@ class TrainingInterrupted(KeyboardInterrupt):
         self.result = result
 
 
+def _one_per_stream(value) -> bool:
+    """Whether a generate_many keyword gives one value per stream (a sequence) rather than one for all."""
+    return not isinstance(value, (str, bytes, dict)) and hasattr(value, "__len__") and hasattr(value, "__getitem__")
+
+
 def _count(value, name: str) -> int:
     """An integer >= 0 (a Python int or anything with __index__, not a bool), as the C layer takes them."""
     if isinstance(value, bool) or not hasattr(type(value), "__index__"):
@@ -303,25 +308,34 @@ class Model(_charrnn.Model):
         precision: str = "float32",
         window: int | None = None,
     ) -> list:
-        """Generates `n` characters after each prompt, every stream in its own session, all stepped
-        together: each layer's products run once per character for all the streams, which is several
-        times the characters per second of generating them one after another (README.md gives the
-        measured figures). Stream i gives exactly what ``generate(prompts[i], n, seed=seed + i, ...)``
-        gives. Each sampling keyword is one value for every stream or a sequence with one per prompt;
-        `seed` is an int (stream i is seeded with seed + i) or a sequence of seeds. `precision` and
-        `window` as in :meth:`session`. Runs with the GIL released; Ctrl-C stops it with
+        """Generates `n` characters after each prompt (a list of str), every stream in its own session,
+        all stepped together: each layer's products run once per character for all the streams, which
+        is several times the characters per second of generating them one after another (README.md
+        gives the measured figures). Stream i gives exactly what a session of the same precision and
+        window gives alone: for float32, ``generate(prompts[i], n, seed=seed + i, ...)``. Each sampling
+        keyword is one value for every stream or a sequence (list, tuple, numpy array) with one per
+        prompt; `seed` is an int (stream i is seeded with seed + i) or a sequence of seeds. `precision`
+        and `window` as in :meth:`session`. Runs with the GIL released; Ctrl-C stops it with
         KeyboardInterrupt."""
+        if isinstance(prompts, (str, bytes)):
+            raise TypeError("prompts must be a list of str, one per stream (a single str would be one per character)")
         prompts = list(prompts)
         if not all(isinstance(p, str) for p in prompts):
             raise TypeError("prompts must be a sequence of str")
         n = _count(n, "n")
         if isinstance(seed, int) and not isinstance(seed, bool):
+            if prompts and seed + len(prompts) - 1 > 2**64 - 1:
+                raise InvalidArgumentError(
+                    f"seed {seed} + {len(prompts) - 1} (the last stream's) is past 2**64 - 1: give a smaller seed "
+                    "or one seed per prompt"
+                )
             seed = [seed + i for i in range(len(prompts))]
-        per_stream = dict(temperature=temperature, top_k=top_k, top_p=top_p, greedy=greedy, seed=seed)
+        per_stream = {"temperature": temperature, "top_k": top_k, "top_p": top_p, "greedy": greedy, "seed": seed}
         for name, value in per_stream.items():
-            if isinstance(value, (list, tuple)):
+            if _one_per_stream(value):
                 if len(value) != len(prompts):
                     raise InvalidArgumentError(f"{name} has {len(value)} values for {len(prompts)} prompts")
+                per_stream[name] = list(value)
             else:
                 per_stream[name] = [value] * len(prompts)
         params = [{name: values[i] for name, values in per_stream.items()} for i in range(len(prompts))]

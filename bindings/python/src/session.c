@@ -275,12 +275,16 @@ static PyObject *Session_generate_text(SessionObject *self, PyObject *args, PyOb
     return result;
 }
 
+/* The most characters one _sample_many call draws per session (as charrnn_session_generate). */
+#define MANY_MAX_N ((Py_ssize_t)1 << 32)
+
 /* What _sample_many holds for one session. */
 typedef struct {
     SessionObject *object;
     charrnn_sample_params params;
     int reseed_max;
-    uint32_t *drawn; /* n code points */
+    uint32_t *drawn; /* the code points drawn so far, `capacity` of them allocated */
+    size_t capacity;
 } ManyEntry;
 
 static void many_release(ManyEntry *entries, Py_ssize_t count)
@@ -305,22 +309,27 @@ static PyObject *Session_sample_many(PyTypeObject *cls, PyObject *args)
     (void)cls;
     if (!PyArg_ParseTuple(args, "OO&O:_sample_many", &sessions_arg, crn_count_converter, &n, &params_arg))
         return NULL;
-    PyObject *sessions = PySequence_Fast(sessions_arg, "sessions must be a sequence of sessions");
+    if (n > MANY_MAX_N)
+        return crn_raise_msg(CHARRNN_ERR_INVALID_ARGUMENT, "n is %zd; one call draws at most %zd characters", n,
+                             MANY_MAX_N);
+    /* Tuples of our own: the caller's list could be emptied by another thread while the GIL is released,
+     * freeing the sessions under us. */
+    PyObject *sessions = PySequence_Tuple(sessions_arg);
     if (!sessions)
         return NULL;
-    PyObject *params = PySequence_Fast(params_arg, "params must be a sequence of dicts");
+    PyObject *params = PySequence_Tuple(params_arg);
     if (!params) {
         Py_DECREF(sessions);
         return NULL;
     }
-    const Py_ssize_t count = PySequence_Fast_GET_SIZE(sessions);
+    const Py_ssize_t count = PyTuple_GET_SIZE(sessions);
     PyObject *result = NULL;
     ManyEntry *entries = NULL;
     charrnn_session **handles = NULL;
     const charrnn_sample_params **pointers = NULL;
-    if (PySequence_Fast_GET_SIZE(params) != count) {
+    if (PyTuple_GET_SIZE(params) != count) {
         crn_raise_msg(CHARRNN_ERR_INVALID_ARGUMENT, "%zd sessions and %zd sets of parameters", count,
-                      PySequence_Fast_GET_SIZE(params));
+                      PyTuple_GET_SIZE(params));
         goto done;
     }
     if (count == 0) {
@@ -335,7 +344,7 @@ static PyObject *Session_sample_many(PyTypeObject *cls, PyObject *args)
         goto done;
     }
     for (Py_ssize_t i = 0; i < count; i++) {
-        PyObject *item = PySequence_Fast_GET_ITEM(sessions, i), *d = PySequence_Fast_GET_ITEM(params, i);
+        PyObject *item = PyTuple_GET_ITEM(sessions, i), *d = PyTuple_GET_ITEM(params, i);
         if (!PyObject_TypeCheck(item, &CrnSession_Type)) {
             PyErr_Format(PyExc_TypeError, "sessions[%zd] is a %.100s, not a Session", i, Py_TYPE(item)->tp_name);
             goto done;
@@ -351,19 +360,14 @@ static PyObject *Session_sample_many(PyTypeObject *cls, PyObject *args)
     }
     /* Converting the parameters can run Python code: the sessions are looked at last. */
     for (Py_ssize_t i = 0; i < count; i++) {
-        SessionObject *object = (SessionObject *)PySequence_Fast_GET_ITEM(sessions, i);
+        SessionObject *object = (SessionObject *)PyTuple_GET_ITEM(sessions, i);
         if (!(handles[i] = live(object)))
             goto done;
     }
     for (Py_ssize_t i = 0; i < count; i++) { /* a session given twice is the library's to refuse */
-        entries[i].object = (SessionObject *)PySequence_Fast_GET_ITEM(sessions, i);
+        entries[i].object = (SessionObject *)PyTuple_GET_ITEM(sessions, i);
         entries[i].object->busy = 1;
         pointers[i] = &entries[i].params;
-        entries[i].drawn = PyMem_RawMalloc(((size_t)n + 1) * sizeof(uint32_t));
-        if (!entries[i].drawn) {
-            PyErr_NoMemory();
-            goto done;
-        }
     }
     charrnn_status st = CHARRNN_OK;
     Py_ssize_t made = 0;
@@ -372,30 +376,47 @@ static PyObject *Session_sample_many(PyTypeObject *cls, PyObject *args)
     for (Py_ssize_t i = 0; i < count && st == CHARRNN_OK && n > 0; i++)
         if (entries[i].reseed_max)
             st = charrnn_session_seed(handles[i], UINT64_MAX);
+    int oom = 0; /* our own allocations: MemoryError, not the library's last error */
     uint32_t *codepoints = PyMem_RawMalloc((size_t)count * sizeof(uint32_t));
     if (!codepoints)
-        st = CHARRNN_ERR_OUT_OF_MEMORY;
-    while (st == CHARRNN_OK && made < n && !crn_interrupt_callback(&call)) {
+        oom = 1;
+    while (!oom && st == CHARRNN_OK && made < n && !crn_interrupt_callback(&call)) {
         st = charrnn_session_sample_many(handles, (size_t)count, pointers, codepoints, NULL);
         if (st != CHARRNN_OK)
             break;
-        for (Py_ssize_t i = 0; i < count; i++) {
+        for (Py_ssize_t i = 0; i < count && !oom; i++) {
+            if ((size_t)made == entries[i].capacity) { /* grown as generate_text grows its text */
+                size_t capacity = entries[i].capacity ? entries[i].capacity * 2 : 256;
+                uint32_t *grown = PyMem_RawRealloc(entries[i].drawn, capacity * sizeof(uint32_t));
+                if (!grown) {
+                    oom = 1;
+                    break;
+                }
+                entries[i].drawn = grown;
+                entries[i].capacity = capacity;
+            }
             entries[i].drawn[made] = codepoints[i];
             entries[i].params.seed = CHARRNN_SEED_CONTINUE; /* seeded before the first character only */
         }
-        made++;
+        if (!oom)
+            made++;
     }
     PyMem_RawFree(codepoints);
     crn_call_end(&call);
     if (PyErr_Occurred())
         goto done; /* a signal handler's exception (KeyboardInterrupt) */
+    if (oom) {
+        PyErr_NoMemory();
+        goto done;
+    }
     if (st != CHARRNN_OK) {
         crn_raise(st);
         goto done;
     }
     result = PyList_New(count);
     for (Py_ssize_t i = 0; result && i < count; i++) {
-        PyObject *text = PyUnicode_FromKindAndData(PyUnicode_4BYTE_KIND, entries[i].drawn, made);
+        PyObject *text =
+            made ? PyUnicode_FromKindAndData(PyUnicode_4BYTE_KIND, entries[i].drawn, made) : PyUnicode_FromString("");
         if (!text)
             Py_CLEAR(result);
         else

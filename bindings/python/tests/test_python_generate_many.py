@@ -84,6 +84,20 @@ def test_bad_arguments_are_named(models):
         m.generate_many(["a", "\u20ac"], 5)
     with pytest.raises(charrnn.InvalidArgumentError):
         m.generate_many(["a"], -1)
+    with pytest.raises(charrnn.InvalidArgumentError, match="at most 4294967296"):
+        m.generate_many(["a"], 2**62)  # refused before anything is allocated for it
+    with pytest.raises(TypeError, match="list of str"):
+        m.generate_many("abc", 3)
+    with pytest.raises(charrnn.InvalidArgumentError, match="past 2\\*\\*64 - 1"):
+        m.generate_many(["a", "b"], 3, seed=2**64 - 1)
+
+
+def test_numpy_arrays_give_one_value_per_stream(models):
+    import numpy as np
+
+    m = models[0]
+    many = m.generate_many(["a", "b"], 20, temperature=np.array([0.5, 1.5]), seed=np.array([3, 4]))
+    assert many == [m.generate("a", 20, temperature=0.5, seed=3), m.generate("b", 20, temperature=1.5, seed=4)]
 
 
 def test_sample_many_refuses_what_cannot_step_together(models):
@@ -100,6 +114,8 @@ def test_sample_many_refuses_what_cannot_step_together(models):
             charrnn.Session._sample_many([s, idle], 3, [{}, {}])
         with pytest.raises(TypeError):
             charrnn.Session._sample_many([s, "x"], 3, [{}, {}])
+        with pytest.raises(charrnn.InvalidArgumentError, match="params\\[1\\]|session 1"):
+            charrnn.Session._sample_many([s, t], 3, [{}, {"temperature": -1.0}])
         assert s.state == state  # nothing changed
         s.close()
         with pytest.raises(charrnn.StateError, match="closed"):

@@ -94,7 +94,7 @@ final class GRUStep: CellStep {
             for (s, step) in steps.enumerated() { x[s].add(into: step.projected, w, m, scratch: scratches[s]) }
         }
         if w.config.resetAfter {
-            let recurrent = steps.compactMap(\.recurrent)
+            let recurrent = steps.compactMap(\.recurrent)  // every step of a reset_after layer has one
             // rec = h(t−1)·U, then z, r, h̃ and h(t) as the batched forward computes a row
             for rec in recurrent { rec.update(repeating: 0, count: w.width) }
             StepMatrix.accumulateMany([(m.recurrent, h)], into: recurrent, scratches: scratches)

@@ -11,13 +11,18 @@ struct GateSums {
     /// The cell's activations as the kernels apply them, or nil when they cannot (the step applies them).
     let activations: crnn_gate_activations?
 
+    /// The activations the product kernels apply to each column after its sums — a one-hot row, then the
+    /// activations — or nil when the step must apply them: the other first-layer inputs (embedding,
+    /// scalar) are added after the products. The addend is the caller's to set.
+    func activationsApplied(with x: StepInput) -> crnn_gate_activations? {
+        x.isProduct || x.row != nil ? activations : nil
+    }
+
     /// Computes z for this step, activated when the kernels could: returns whether it is.
     /// - Parameter recurrentDone: z already holds b + h(t−1)·U (computed ahead).
     func compute(h: UnsafePointer<Float>, x: StepInput, recurrentDone: Bool, scratch: StepScratch) -> Bool {
         let n = weights.width
-        // Applied by the threads to each column after its sums: a one-hot row, then the activations. The
-        // other first-layer inputs are added after the products, so then the step activates.
-        var gates = x.isProduct || x.row != nil ? activations : nil
+        var gates = activationsApplied(with: x)
         gates?.addend = x.row
         if recurrentDone {  // z = b + h(t−1)·U already; + x(t)·W
             if case .below(let below) = x { matrices.input?.accumulate(below, into: z, scratch: scratch) }
@@ -43,7 +48,7 @@ extension GateSums {
         _ sums: [GateSums], h: [UnsafePointer<Float>], x: [StepInput], scratches: [StepScratch]
     ) -> Bool {
         guard let first = sums.first, let kind = x.first else { return false }
-        let gates = kind.isProduct || kind.row != nil ? first.activations : nil
+        let gates = first.activationsApplied(with: kind)  // each session's row comes as its addend
         for s in sums { s.weights.fillInputBias(s.z, rows: 1) }
         // z = b, + h(t−1)·U + x(t)·W in one pass over the weights for all the sessions
         var products = [(matrix: first.matrices.recurrent, inputs: h)]
