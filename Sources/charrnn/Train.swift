@@ -252,7 +252,10 @@ struct Train: ParsableCommand {
             + "warmup \(CLI.fixed(100 * b.warmup, 0))% then \(b.decay.rawValue) to \(final) at the budget's end"
         guard let plan = run.plan else {
             let start = b.fromSeconds > 0 ? " from \(seconds(b.fromSeconds)) of training" : ""
-            return "budget \(length.joined(separator: " or "))\(start): \(rate)"
+            var resumed = ""
+            let renewed = (maxTime ?? 0) > 0 && epochs == nil && lrDecay == nil
+            if case .resumed = run.start, !renewed { resumed = " (resumed: it ends where it did)" }
+            return "budget \(length.joined(separator: " or "))\(start)\(resumed): \(rate)"
         }
         guard plan.charsPerSecond > 0 else {
             return "budget \(seconds(maxTime ?? 0)): \(plan.shape.description), \(rate); the smallest tuned shape "

@@ -72,7 +72,7 @@ final class BudgetTests: XCTestCase {
         XCTAssertTrue(s.budgetChoosesShape)
         let o = try s.options()
         XCTAssertEqual(o.schedule, .budget(BudgetSchedule(seconds: 120)))
-        XCTAssertEqual(o.optimizer.learningRate, BudgetPlan.defaultLearningRate)
+        XCTAssertEqual(o.optimizer.learningRate, 1e-2)
         XCTAssertEqual(o.epochs, TrainingSettings.epochsWhenTimeDecides)
         // With a step limit too, the budget ends at whichever comes first.
         s.maxSteps = 500
@@ -93,6 +93,9 @@ final class BudgetTests: XCTestCase {
         given.learningRate = 1e-3
         XCTAssertEqual(try given.options().optimizer.learningRate, 1e-3)
         XCTAssertEqual(try given.options().schedule, .budget(BudgetSchedule(seconds: 60)))
+        given.learningRate = nil
+        given.hidden = 512
+        XCTAssertEqual(try given.options().optimizer.learningRate, 5e-3, "a wider model gets a lower rate")
 
         var epochs = TrainingSettings()
         epochs.maxTime = 60
@@ -236,7 +239,7 @@ final class BudgetTests: XCTestCase {
         }
         XCTAssertGreaterThan(summary.progress.step, 10)
         XCTAssertLessThan(summary.progress.seconds, 5)
-        XCTAssertLessThan(last, BudgetPlan.defaultLearningRate * 0.05, "the rate has decayed by the end")
+        XCTAssertLessThan(last, 1e-2 * 0.05, "the rate has decayed by the end")
         XCTAssertFalse(summary.bestValLoss.isNaN)
     }
 

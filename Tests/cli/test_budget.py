@@ -63,7 +63,7 @@ def test_given_options_win(tmp_path, corpus):
     # A model given: the budget schedule and rate, not the plan's shape.
     p = train(corpus, "--max-time", "1", "--hidden", "16", "--layers", "1", "--out", str(tmp_path / "a"))
     line = budget_line(p.stderr)
-    assert line == "charrnn: budget 1.0 s: adam 0.004, warmup 2% then cosine to 0 at the budget's end", line
+    assert line == "charrnn: budget 1.0 s: adam 0.01, warmup 2% then cosine to 0 at the budget's end", line
     assert "model 1x16 lstm" in p.stderr
     # A rate given is kept.
     p = train(corpus, "--max-time", "1", "--hidden", "16", "--lr", "0.001", "--out", str(tmp_path / "b"))

@@ -35,15 +35,19 @@ public struct BudgetPlan: Sendable, Equatable {
 
     /// The shapes, smallest first.
     public static let shapes: [Shape] = [
-        Shape(cell: .gru, layers: 2, hidden: 128, batchSize: 50, seqLength: 50, learningRate: 5e-3, minChars: 0),
-        Shape(cell: .gru, layers: 2, hidden: 192, batchSize: 50, seqLength: 50, learningRate: 4e-3, minChars: 8e6),
-        Shape(cell: .gru, layers: 2, hidden: 256, batchSize: 50, seqLength: 50, learningRate: 3e-3, minChars: 1.4e7),
-        Shape(cell: .gru, layers: 2, hidden: 384, batchSize: 50, seqLength: 50, learningRate: 2.5e-3, minChars: 3.5e7),
-        Shape(cell: .gru, layers: 2, hidden: 512, batchSize: 50, seqLength: 50, learningRate: 2e-3, minChars: 7e7)
+        Shape(cell: .gru, layers: 2, hidden: 128, batchSize: 32, seqLength: 50, learningRate: 1e-2, minChars: 0),
+        Shape(cell: .gru, layers: 2, hidden: 192, batchSize: 32, seqLength: 50, learningRate: 8e-3, minChars: 1.2e7),
+        Shape(cell: .gru, layers: 2, hidden: 256, batchSize: 32, seqLength: 50, learningRate: 7e-3, minChars: 2e7),
+        Shape(cell: .gru, layers: 2, hidden: 384, batchSize: 32, seqLength: 50, learningRate: 6e-3, minChars: 4e7),
+        Shape(cell: .gru, layers: 2, hidden: 512, batchSize: 32, seqLength: 50, learningRate: 5e-3, minChars: 8e7)
     ]
 
-    /// Adam's base rate under the budget schedule when the caller gave the model or batch.
-    public static let defaultLearningRate: Float = 4e-3
+    /// Adam's base rate under the budget schedule when the caller gave the model or batch: 1e-2 for layers
+    /// of up to 128 units (the best of 5e-3, 1e-2 and 2e-2 for 2x128), falling as 1/√units beyond (the tuned
+    /// shapes' rates follow it).
+    public static func learningRate(hidden: Int) -> Float {
+        1e-2 * Float((128 / Double(max(hidden, 128))).squareRoot())
+    }
 
     /// The chosen shape.
     public var shape: Shape

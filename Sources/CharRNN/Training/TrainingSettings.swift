@@ -155,7 +155,7 @@ public struct TrainingSettings: Sendable {
                 o.maxTime = maxTime
             }
             if learningRate == nil && o.optimizer.kind == .adam {
-                o.optimizer.learningRate = plan?.shape.learningRate ?? BudgetPlan.defaultLearningRate
+                o.optimizer.learningRate = plan?.shape.learningRate ?? BudgetPlan.learningRate(hidden: o.hidden)
             }
             o.schedule = .budget(BudgetSchedule(seconds: maxTime, steps: o.maxSteps))
         } else if case .budget(let saved) = o.schedule, let resumedAt {
