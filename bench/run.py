@@ -56,7 +56,8 @@ import subprocess
 import sys
 import tempfile
 
-import common
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # bench/common.py, also when loaded by path
+import common  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
