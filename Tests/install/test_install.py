@@ -129,6 +129,7 @@ def test_examples_build_with_pkg_config_alone(staged, tmp_path, example):
     corpus.write_text("ROMEO: But soft, what light through yonder window breaks?\n" * 400)
     args = {
         "generate.c": [os.path.join(prefix, "share", "charrnn", "default.safetensors"), "ROMEO:", "40"],
+        "many_streams.c": [os.path.join(prefix, "share", "charrnn", "default.safetensors"), "ROMEO:", "4"],
         "train.c": [str(corpus), str(tmp_path / "trained.safetensors"), "5"],
     }.get(example, [])
     ran = subprocess.run([str(binary), *args], capture_output=True, text=True, env=run_env, cwd=tmp_path, timeout=300)
