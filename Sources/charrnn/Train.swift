@@ -262,9 +262,22 @@ struct Train: ParsableCommand {
                 + "(a budget this short is not timed)"
         }
         let chars = plan.charsPerSecond * plan.trainingSeconds
+        var why = "the largest tuned shape"
+        if let (next, speed) = plan.next {
+            let shape = "\(next.cell.rawValue.uppercased()) \(next.layers)x\(next.hidden)"
+            let needs = "the \(CLI.compact(next.minChars)) it needs"
+            if let speed, speed > 0 {
+                why =
+                    "\(shape) would train \(CLI.compact(speed * plan.trainingSeconds)) at \(CLI.compact(speed)) chars/s, under \(needs)"
+            } else if speed == 0 {
+                why = "\(shape) would train fewer than \(needs)"
+            } else {
+                why = "\(shape) does not suit this text or memory"
+            }
+        }
         return "budget \(seconds(maxTime ?? 0)): \(plan.shape.description), \(rate); measured "
-            + "\(CLI.compact(plan.charsPerSecond)) chars/s, so about \(CLI.compact(chars)) characters in the "
-            + "\(seconds(plan.trainingSeconds)) left after timing: the largest tuned shape that many train well"
+            + "\(CLI.compact(plan.charsPerSecond)) chars/s: \(CLI.compact(chars)) characters in the "
+            + "\(seconds(plan.trainingSeconds)) left after timing (\(why))"
     }
 
     /// The options given on the command line; the core resolves them (`TrainingRun`).

@@ -12,8 +12,12 @@ import Glibc
 /// well on this machine, judged by timing a few training steps of each at the start of the run.
 ///
 /// A larger model learns more per character but trains on fewer characters in the same time; each shape
-/// is worth it only from a number of characters seen (`Shape.minChars`, measured on tinyshakespeare at
-/// budgets of 30 s to 10 min). The timing costs a second or two, taken from the budget.
+/// is worth it only from a number of characters seen (`Shape.minChars`, about 9 per weight). Measured on
+/// tinyshakespeare with the budget schedule, in the characters that 120 s train on a 2-core Zen 3: GRU
+/// 2x192 on 4.4M reached 1.478 nats/char, 2x256 on 2.8M 1.495, 2x128 on 7.2M 1.501; in those of 60 s,
+/// 2x128 on 4.1M 1.510 and 2x192 on 2.1M 1.541 (the two cross near 3.3M for 2x192). Batches of 32 train
+/// as many characters a second as batches of 50, and the extra updates help (2x192: 1.499 with 50). The
+/// timing takes under a second (a few steps of each shape in the running), taken from the budget.
 public struct BudgetPlan: Sendable, Equatable {
     /// One shape the plan may choose, with the learning rate tuned for it under the budget schedule.
     public struct Shape: Sendable, Equatable {
@@ -36,10 +40,10 @@ public struct BudgetPlan: Sendable, Equatable {
     /// The shapes, smallest first.
     public static let shapes: [Shape] = [
         Shape(cell: .gru, layers: 2, hidden: 128, batchSize: 32, seqLength: 50, learningRate: 1e-2, minChars: 0),
-        Shape(cell: .gru, layers: 2, hidden: 192, batchSize: 32, seqLength: 50, learningRate: 8e-3, minChars: 1.2e7),
-        Shape(cell: .gru, layers: 2, hidden: 256, batchSize: 32, seqLength: 50, learningRate: 7e-3, minChars: 2e7),
-        Shape(cell: .gru, layers: 2, hidden: 384, batchSize: 32, seqLength: 50, learningRate: 6e-3, minChars: 4e7),
-        Shape(cell: .gru, layers: 2, hidden: 512, batchSize: 32, seqLength: 50, learningRate: 5e-3, minChars: 8e7)
+        Shape(cell: .gru, layers: 2, hidden: 192, batchSize: 32, seqLength: 50, learningRate: 8e-3, minChars: 3.3e6),
+        Shape(cell: .gru, layers: 2, hidden: 256, batchSize: 32, seqLength: 50, learningRate: 7e-3, minChars: 5.7e6),
+        Shape(cell: .gru, layers: 2, hidden: 384, batchSize: 32, seqLength: 50, learningRate: 6e-3, minChars: 1.2e7),
+        Shape(cell: .gru, layers: 2, hidden: 512, batchSize: 32, seqLength: 50, learningRate: 5e-3, minChars: 2.1e7)
     ]
 
     /// Adam's base rate under the budget schedule when the caller gave the model or batch: 1e-2 for layers
@@ -57,6 +61,27 @@ public struct BudgetPlan: Sendable, Equatable {
     public var calibrationSeconds: Double
     /// The seconds left for training.
     public var trainingSeconds: Double
+    /// The next larger shape, which the budget could not train well, and why: its measured speed (0 when
+    /// the chosen shape's speed already ruled it out), or nil for another reason (the text is too short
+    /// for it, memory). Nil when the chosen shape is the largest.
+    public var next: (shape: Shape, charsPerSecond: Double?)?
+
+    public static func == (a: BudgetPlan, b: BudgetPlan) -> Bool {
+        a.shape == b.shape && a.charsPerSecond == b.charsPerSecond && a.calibrationSeconds == b.calibrationSeconds
+            && a.trainingSeconds == b.trainingSeconds && a.next?.shape == b.next?.shape
+            && a.next?.charsPerSecond == b.next?.charsPerSecond
+    }
+
+    public init(
+        shape: Shape, charsPerSecond: Double, calibrationSeconds: Double, trainingSeconds: Double,
+        next: (shape: Shape, charsPerSecond: Double?)? = nil
+    ) {
+        self.shape = shape
+        self.charsPerSecond = charsPerSecond
+        self.calibrationSeconds = calibrationSeconds
+        self.trainingSeconds = trainingSeconds
+        self.next = next
+    }
 
     /// Times the shapes on `corpus` and chooses one for `seconds` of training.
     /// - Parameter base: the run's options (the text, the seed) that the timed trainers share.
@@ -74,11 +99,16 @@ public struct BudgetPlan: Sendable, Equatable {
             return BudgetPlan(shape: chosen, charsPerSecond: 0, calibrationSeconds: 0, trainingSeconds: seconds)
         }
         if let measured = try measure(chosen, corpus: corpus, base: base) { speed = measured }
+        var next: (shape: Shape, charsPerSecond: Double?)?
         for candidate in shapes.dropFirst() {
             let shape = fitted(candidate, to: corpus)
             let left = seconds - (now() - start)
             // A larger shape is slower: when the last one's speed could not reach this one's need, nor can it.
-            guard speed * left >= shape.minChars else { break }
+            guard speed * left >= shape.minChars else {
+                next = (shape, 0)
+                break
+            }
+            next = (shape, nil)
             // A model with more weights than the text has characters learns the text rather than the language.
             guard Double(parameters(shape, vocabSize: vocabSize)) <= Double(corpus.training.count) else { break }
             if let limit = memoryLimitBytes {
@@ -88,17 +118,20 @@ public struct BudgetPlan: Sendable, Equatable {
                     break
                 }
             }
-            guard let measured = try measure(shape, corpus: corpus, base: base),
-                measured * (seconds - (now() - start)) >= shape.minChars
-            else { break }
+            guard let measured = try measure(shape, corpus: corpus, base: base) else { break }
+            guard measured * (seconds - (now() - start)) >= shape.minChars else {
+                next = (shape, measured)
+                break
+            }
             chosen = shape
             speed = measured
+            next = nil
         }
         let spent = now() - start
         // The timing never takes more than half of the budget (a budget too short to time is not timed).
         return BudgetPlan(
             shape: chosen, charsPerSecond: speed, calibrationSeconds: spent,
-            trainingSeconds: max(seconds - spent, seconds / 2))
+            trainingSeconds: max(seconds - spent, seconds / 2), next: next)
     }
 
     /// Budgets shorter than this, in seconds, get the smallest shape untimed.
@@ -127,8 +160,8 @@ public struct BudgetPlan: Sendable, Equatable {
         o.seqLength = shape.seqLength
     }
 
-    /// Training characters per second of `shape`: the median of a few timed steps after one untimed
-    /// (which starts the worker threads and touches the buffers); nil when the shape cannot train here.
+    /// Training characters per second of `shape`: the median of five timed steps after two untimed (which
+    /// start the worker threads and touch the buffers); nil when the shape cannot train here.
     static func measure(_ shape: Shape, corpus: Corpus, base: TrainingOptions) throws -> Double? {
         var o = base
         apply(shape, to: &o)
@@ -137,10 +170,10 @@ public struct BudgetPlan: Sendable, Equatable {
         o.schedule = .constant
         o.optimizer.learningRate = shape.learningRate
         guard (try? o.validate()) != nil, let trainer = try? Trainer(corpus: corpus, options: o),
-            (try? trainer.update()) != nil
+            (try? trainer.update()) != nil, (try? trainer.update()) != nil
         else { return nil }
         var times: [Double] = []
-        for _ in 0..<3 {
+        for _ in 0..<5 {
             let t = now()
             guard (try? trainer.update()) != nil else { return nil }
             times.append(now() - t)
