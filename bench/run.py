@@ -526,6 +526,7 @@ def main():
     parser.add_argument("--charrnn", default=CHARRNN, help="the charrnn binary")
     parser.add_argument("--rounds", type=int, default=ROUNDS, help="rounds of every side, taking turns (default 3)")
     parser.add_argument("--quality", action="store_true", help="also compare held-out loss after timed training")
+    parser.add_argument("--quality-peers", default="gpt,keras", help="--quality's peers: gpt, keras (default both)")
     parser.add_argument("--budgets", default=BUDGETS, help="--quality's training budgets in seconds (30,120,600)")
     parser.add_argument("--quality-time", type=float, help="one --quality budget (an alias of --budgets S)")
     parser.add_argument("--peer-python", help="Python for PyTorch, ONNX Runtime and the GPT (.venv-bench's)")
@@ -615,6 +616,7 @@ def main():
     results["rounds"] = rounds
 
     quality = []
+    quality_peers = [p for p in args.quality_peers.split(",") if p]
     if args.quality:
         text = common.read_text(corpus)
         split = common.split_point(len(text))
@@ -635,6 +637,8 @@ def main():
                     ("gpt", peer_python, "gpt_quality.py"),
                     ("keras", keras_python, "keras_quality.py"),
                 ]:
+                    if key not in quality_peers:
+                        continue
                     cmd = [python, os.path.join(HERE, script), *quality_args]
                     q[key] = attempt(lambda cmd=cmd: cmd, script)
                 quality.append(q)
