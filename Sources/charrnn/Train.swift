@@ -30,7 +30,7 @@ struct Train: ParsableCommand {
             A time budget: with --max-time and neither --epochs nor a --lr-decay, the run is tuned for the \
             time. The learning rate warms up over the first 2% of the budget and decays to 0 at its end \
             (cosine), from a higher Adam rate (unless --lr is given); and when no --cell, --layers, --hidden, \
-            --embedding, --batch-size, --seq-length or --objective is given, a second or two of timing chooses \
+            --embedding, --batch-size, --seq-length or --objective is given, under a second of timing chooses \
             the model and batch the budget trains best on this machine (a GRU, 2x128 to 2x512), taken from the \
             budget. One line says what was chosen and why. Validation runs halfway and at the end (unless \
             --eval-every is given). --resume continues a budget to its end; with --max-time, a new budget \
