@@ -416,7 +416,16 @@ typedef enum charrnn_objective {
  * resolved by the same rules (a new model's architecture; a resumed model keeps its own). Get them from
  * charrnn_default_train_params(), which sets struct_size and leaves every option unset; set only those
  * you want. Fields are only ever added at the end (see Conventions). Strings are borrowed for the
- * duration of the call. */
+ * duration of the call.
+ *
+ * A time budget. A new run given max_time without epochs and lr_decay trains for the budget: Adam's rate
+ * warms up over its first 2% and follows a cosine to 0 at its end (1e-2 for 128 units, times
+ * sqrt(128/hidden) for wider models, unless learning_rate is given), validating halfway and at the end
+ * unless eval_every is given. When cell, layers, hidden, embedding, batch_size, seq_length and objective
+ * are all unset as well, the run times a few steps of GRU 2x128 to 2x512 at batch 32 x 50 (under a
+ * second, taken from the budget) and trains the largest the budget can feed enough characters: the
+ * defaults below are for runs without a budget. Such a run depends on the machine's speed, so it is not
+ * reproducible bit for bit (nor is any run that stops on time). */
 typedef struct charrnn_train_params {
     uint32_t struct_size;       /* sizeof as the caller compiled it */
     charrnn_cell cell;          /* default LSTM */

@@ -390,7 +390,9 @@ def train(corpus_path, *, progress=None, **params):
     (or out), resume, overwrite. An option left out (or None) is not given: a new run takes the
     default (see include/charrnn.h), a resumed run the value its checkpoint's run used — the rules of
     `charrnn train --resume`, applied by the library for every way in. With max_time and no epochs,
-    time decides.
+    time decides; with max_time alone (no epochs, lr_decay, or shape), the run is a time budget: a
+    warmup-then-cosine schedule that ends with the budget, and the model and batch the budget can
+    train best on this machine (include/charrnn.h, "A time budget"; ``charrnn train --help``).
 
     Integer options are checked against their C types (InvalidArgumentError for -1, or for a seed
     past 2**64 - 1, instead of wrapping).
