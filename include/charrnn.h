@@ -423,8 +423,9 @@ typedef enum charrnn_objective {
  * sqrt(128/hidden) for wider models, unless learning_rate is given), validating halfway and at the end
  * unless eval_every is given. When cell, layers, hidden, embedding, batch_size, seq_length and objective
  * are all unset as well, the run times a few steps of GRU 2x128 to 2x512 at batch 32 x 50 (under a
- * second, taken from the budget) and trains the largest the budget can feed enough characters: the
- * defaults below are for runs without a budget. Such a run depends on the machine's speed, so it is not
+ * second, taken from the budget) and trains the largest the budget can feed enough characters, with
+ * dropout 0.25 (unless dropout is given) when it will see its text more than 10 times: the defaults below
+ * are for runs without a budget. Such a run depends on the machine's speed, so it is not
  * reproducible bit for bit (nor is any run that stops on time). */
 typedef struct charrnn_train_params {
     uint32_t struct_size;       /* sizeof as the caller compiled it */

@@ -32,7 +32,8 @@ struct Train: ParsableCommand {
             (cosine), from a higher Adam rate (unless --lr is given); and when no --cell, --layers, --hidden, \
             --embedding, --batch-size, --seq-length or --objective is given, under a second of timing chooses \
             the model and batch the budget trains best on this machine (a GRU, 2x128 to 2x512), taken from the \
-            budget. One line says what was chosen and why. Validation runs halfway and at the end (unless \
+            budget, and dropout 0.25 (unless --dropout is given) when it will see the text more than 10 times. \
+            One line says what was chosen and why. Validation runs halfway and at the end (unless \
             --eval-every is given). --resume continues a budget to its end; with --max-time, a new budget \
             starts where it resumes.
             """)
@@ -275,9 +276,13 @@ struct Train: ParsableCommand {
                 why = "\(shape) does not suit this text or memory"
             }
         }
+        var dropout = ""
+        if run.options.dropout > 0 && run.options.dropout == plan.dropout {
+            dropout = "; dropout \(run.options.dropout), as it sees the text \(CLI.fixed(plan.passes, 0)) times"
+        }
         return "budget \(seconds(maxTime ?? 0)): \(plan.shape.description), \(rate); measured "
             + "\(CLI.compact(plan.charsPerSecond)) chars/s: \(CLI.compact(chars)) characters in the "
-            + "\(seconds(plan.trainingSeconds)) left after timing (\(why))"
+            + "\(seconds(plan.trainingSeconds)) left after timing (\(why))\(dropout)"
     }
 
     /// The options given on the command line; the core resolves them (`TrainingRun`).

@@ -153,6 +153,22 @@ final class BudgetTests: XCTestCase {
         XCTAssertEqual(try s.options(plan: plan).optimizer.learningRate, 1e-3)
     }
 
+    func testARunThatSeesItsTextManyTimesGetsDropout() throws {
+        var s = TrainingSettings()
+        s.maxTime = 600
+        let shape = BudgetPlan.shapes[2]
+        let few = BudgetPlan(
+            shape: shape, charsPerSecond: 1e4, calibrationSeconds: 1, trainingSeconds: 599, passes: 7)
+        XCTAssertEqual(few.dropout, 0)
+        XCTAssertEqual(try s.options(plan: few).dropout, 0, "7 passes: no dropout")
+        let many = BudgetPlan(
+            shape: shape, charsPerSecond: 3.4e4, calibrationSeconds: 1, trainingSeconds: 599, passes: 22)
+        XCTAssertEqual(many.dropout, BudgetPlan.dropoutForManyPasses)
+        XCTAssertEqual(try s.options(plan: many).dropout, BudgetPlan.dropoutForManyPasses, "22 passes: dropout")
+        s.dropout = 0
+        XCTAssertEqual(try s.options(plan: many).dropout, 0, "a given dropout wins")
+    }
+
     func testResumeKeepsTheBudgetOrStartsANewOne() throws {
         var first = TrainingSettings()
         first.maxTime = 120

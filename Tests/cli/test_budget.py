@@ -81,3 +81,18 @@ def test_given_options_win(tmp_path, corpus):
 def test_help_describes_the_budget():
     p = subprocess.run([CLI, "train", "--help"], capture_output=True, text=True)
     assert "A time budget" in p.stdout and "cosine" in p.stdout
+
+
+def test_a_budget_that_sees_its_text_many_times_adds_dropout(tmp_path, corpus):
+    # 3,000 characters and 6 s: even a slow machine sees the 2,700 training characters dozens of times.
+    small = tmp_path / "small.txt"
+    small.write_text(open(corpus, encoding="utf-8").read(3000), encoding="utf-8")
+    out = tmp_path / "run"
+    p = train(str(small), "--max-time", "6", "--out", str(out), "--json")
+    line = budget_line(p.stderr)
+    assert line is not None and "; dropout 0.25, as it sees the text " in line, line
+    assert training_state(out / "latest.safetensors")["options"]["dropout"] == 0.25
+    # A dropout given wins over the plan's, and the line does not claim it.
+    given = train(str(small), "--max-time", "6", "--dropout", "0", "--out", str(tmp_path / "given"), "--json")
+    assert "dropout" not in budget_line(given.stderr), given.stderr
+    assert training_state(tmp_path / "given" / "latest.safetensors")["options"]["dropout"] == 0

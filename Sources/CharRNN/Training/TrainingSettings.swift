@@ -72,7 +72,10 @@ public struct TrainingSettings: Sendable {
         resumedAt: (step: Int, seconds: Double)? = nil, plan: BudgetPlan? = nil
     ) throws -> TrainingOptions {
         var o = base
-        if let plan, model == nil { BudgetPlan.apply(plan.shape, to: &o) }
+        if let plan, model == nil {
+            BudgetPlan.apply(plan.shape, to: &o)
+            o.dropout = plan.dropout  // a given dropout wins, below
+        }
         if let model {
             if let given = givenNormalization, given != model.normalization {
                 throw CharRNNError.config(

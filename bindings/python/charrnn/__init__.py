@@ -392,7 +392,8 @@ def train(corpus_path, *, progress=None, **params):
     `charrnn train --resume`, applied by the library for every way in. With max_time and no epochs,
     time decides; with max_time alone (no epochs, lr_decay, or shape), the run is a time budget: a
     warmup-then-cosine schedule that ends with the budget, and the model and batch the budget can
-    train best on this machine (include/charrnn.h, "A time budget"; ``charrnn train --help``).
+    train best on this machine, with dropout when it will see the text more than 10 times
+    (include/charrnn.h, "A time budget"; ``charrnn train --help``).
 
     Integer options are checked against their C types (InvalidArgumentError for -1, or for a seed
     past 2**64 - 1, instead of wrapping).
