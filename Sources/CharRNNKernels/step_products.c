@@ -5,6 +5,7 @@
 #include "kernels_internal.h"
 
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <string.h>
 
 #pragma STDC FP_CONTRACT OFF
@@ -173,8 +174,14 @@ static inline __attribute__((always_inline)) void panel_streams(const crnn_produ
         const size_t width = n - j0 - q0 < SUB_PANEL ? n - j0 - q0 : SUB_PANEL;
         vec8 acc[STREAM_BLOCK][2];
         for (size_t s = 0; s < s_count; s++) {
+            const float *y = ys[first + s] + j0 + q0;
+            if (width == SUB_PANEL) {  // all but a matrix's last columns: no copy through the stack
+                acc[s][0] = *(const vec8 *)y;
+                acc[s][1] = *(const vec8 *)(y + 8);
+                continue;
+            }
             float start[SUB_PANEL] = {0};
-            memcpy(start, ys[first + s] + j0 + q0, width * sizeof(float));
+            memcpy(start, y, width * sizeof(float));
             memcpy(&acc[s][0], start, sizeof(vec8));
             memcpy(&acc[s][1], start + 8, sizeof(vec8));
         }
@@ -195,6 +202,11 @@ static inline __attribute__((always_inline)) void panel_streams(const crnn_produ
             }
         }
         for (size_t s = 0; s < s_count; s++) {
+            if (width == SUB_PANEL) {
+                *(vec8 *)(ys[first + s] + j0 + q0) = acc[s][0];
+                *(vec8 *)(ys[first + s] + j0 + q0 + 8) = acc[s][1];
+                continue;
+            }
             float sums[SUB_PANEL];
             memcpy(sums, &acc[s][0], sizeof(vec8));
             memcpy(sums + 8, &acc[s][1], sizeof(vec8));
@@ -225,8 +237,29 @@ typedef struct {
     const crnn_gate_activations *gates;
     const float *const *addends;
     _Atomic size_t next;
+    /// Units of work: panels, or whole streams when `by_stream`.
     size_t units;
+    bool by_stream;
 } streams_job;
+
+/// Streams [first, end), each over all the columns, then its activations (8-bit): the way for matrices
+/// small enough to stay in a core's L2 cache, where splitting them by panels only multiplies the calls.
+/// Each column's sum does not depend on the groups a call covers, so the bits are those of the panels.
+static void whole_streams(const streams_job *job, size_t first, size_t end) {
+    const size_t groups = ceil_div(job->n, CRNN_Q8_GROUP);
+    for (size_t s = first; s < end; s++) {
+        for (size_t t = 0; t < job->count; t++) {
+            const crnn_product_term *own = &job->terms[s * job->count + t], *shared = &job->terms[t];
+            crnn_q8_vecmat_accumulate(own->x_values, own->x_scales, shared->k, shared->values, shared->scales,
+                                      shared->column_sums, job->n, 0, groups, job->ys[s]);
+        }
+        if (job->gates) {
+            crnn_gate_activations gates = *job->gates;
+            gates.addend = job->addends ? job->addends[s] : NULL;
+            activate(&gates, 0, job->n, job->ys[s]);
+        }
+    }
+}
 
 /// Units (panels) [first, end) of every stream, then each stream's activations over their columns.
 static void streams_units(const streams_job *job, size_t first, size_t end) {
@@ -258,7 +291,10 @@ static void streams_part(void *context, size_t part, size_t parts) {
     for (;;) {  // a panel at a time: a core that started late or runs slower does less
         const size_t unit = atomic_fetch_add_explicit(&job->next, 1, memory_order_relaxed);
         if (unit >= job->units) break;
-        streams_units(job, unit, unit + 1);
+        if (job->by_stream)
+            whole_streams(job, unit, unit + 1);
+        else
+            streams_units(job, unit, unit + 1);
     }
 }
 
@@ -278,6 +314,12 @@ INTERNAL void crnn_sum_products_many(const crnn_product_term *terms, size_t coun
                        .units = ceil_div(n, CRNN_PANEL)};
     atomic_init(&job.next, 0);
     const size_t minimum = terms[0].panels ? PARALLEL_MINIMUM_FLOAT_BYTES : PARALLEL_MINIMUM_INT8_BYTES;
+    // 8-bit weights that batch 1 keeps on one core stay whole: each thread takes streams. (Split by
+    // panels, 64 streams of an 8-bit 2x128 LSTM ran slower than one stream at a time.)
+    if (!terms[0].panels && weight_bytes < PARALLEL_MINIMUM_INT8_BYTES) {
+        job.by_stream = true;
+        job.units = streams;
+    }
     const size_t parts = weight_bytes * streams < minimum ? 1 : job.units;
     crnn_parallel_run(streams_part, &job, parts);
 }

@@ -724,7 +724,8 @@ static int check_optimizer_updates(uint64_t *hash) {
 /// and inputs and starting values holding −0 (which a broadcast written as 0 + x would turn into +0).
 /// Adds the outputs' bits to `hash`.
 static int check_sum_products_many(uint64_t *hash) {
-    const size_t shapes[][3] = {{128, 128, 512}, {37, 5, 70}, {1, 1, 1}, {64, 33, 200}};
+    // 8-bit matrices under 256 KB go by streams, larger ones by panels (the last shape).
+    const size_t shapes[][3] = {{128, 128, 512}, {37, 5, 70}, {1, 1, 1}, {64, 33, 200}, {300, 200, 600}};
     const size_t stream_counts[] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 64};
     int failed = 0;
     for (size_t sh = 0; sh < sizeof shapes / sizeof shapes[0]; sh++) {
