@@ -353,6 +353,13 @@ def machine_line():
     return text + (f"; OPENBLAS_CORETYPE={coretype}" if coretype else "; OPENBLAS_CORETYPE unset")
 
 
+def count(value):
+    """A thread count as merged over rounds (a median, so 2.0 for 2), written as a whole number."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return "?" if value is None else value
+
+
 def versions_line(binary, results):
     parts = []
     try:
@@ -367,10 +374,10 @@ def versions_line(binary, results):
     if k:
         parts.append(f"Keras {k.get('keras_version', '?')} with JAX {k.get('jax_version', '?')}")
     if t:
-        parts.append(f"PyTorch {t.get('torch_version', '?')} ({t.get('torch_threads', '?')} threads)")
+        parts.append(f"PyTorch {t.get('torch_version', '?')} ({count(t.get('torch_threads'))} threads)")
     if o:
         parts.append(
-            f"ONNX Runtime {o.get('onnxruntime_version', '?')} ({o.get('ort_threads', '?')} intra-op threads; "
+            f"ONNX Runtime {o.get('onnxruntime_version', '?')} ({count(o.get('ort_threads'))} intra-op threads; "
             f"onnx {o.get('onnx_version', '?')}, exported by PyTorch)"
         )
     gpt = next((q["gpt"] for q in results.get("quality", []) if q.get("gpt")), {})

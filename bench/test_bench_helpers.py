@@ -134,3 +134,7 @@ def test_quality_table():
     ]
     lines = run.quality_table(quality, ["gpt", "keras"]).splitlines()
     assert lines[2] == "| 30 s | 1.9000 | 2x128 lstm | 500 | 1,000 | 2.1000 | 300 | 804,096 | n/a | n/a |"
+
+
+def test_thread_counts_merged_over_rounds_stay_whole():
+    assert run.count(2.0) == 2 and run.count(2) == 2 and run.count(None) == "?"
