@@ -392,22 +392,31 @@ final class ProgressDisplay {
     func step(_ p: TrainingProgress) {
         if firstStep == nil { firstStep = p.step - 1 }
         let epochs = options.epochs
+        // When time decides, the epochs and steps have no real total: say where the run is, not out of what.
+        let timeDecides = epochs >= TrainingSettings.epochsWhenTimeDecides && options.maxTime > 0
+        let position =
+            timeDecides
+            ? "epoch \(p.epoch) step \(p.step)"
+            : "epoch \(min(p.epoch, epochs))/\(epochs) step \(p.step)/\(p.totalSteps)"
         if terminal {
             let t = ProgressDisplay.now()
             guard t - lastDraw >= 0.1 || p.step == p.totalSteps else { return }
             lastDraw = t
             let width = 20
-            let fraction = p.totalSteps > 0 ? Double(p.step) / Double(p.totalSteps) : 0
+            let fraction =
+                timeDecides
+                ? min(1, (t - start) / options.maxTime)
+                : p.totalSteps > 0 ? Double(p.step) / Double(p.totalSteps) : 0
             let filled = min(width, Int(fraction * Double(width)))
             let bar = String(repeating: "█", count: filled) + String(repeating: "·", count: width - filled)
             let line =
-                "epoch \(min(p.epoch, epochs))/\(epochs) \(bar) \(p.step)/\(p.totalSteps) loss \(CLI.fixed(p.smoothedLoss, 4)) \(CLI.compact(p.charsPerSecond)) chars/s ETA \(CLI.duration(eta(p)))"
+                "\(position) \(bar) loss \(CLI.fixed(p.smoothedLoss, 4)) \(CLI.compact(p.charsPerSecond)) chars/s ETA \(CLI.duration(eta(p)))"
             CLI.out("\r\u{1B}[K" + line)
             barShown = true
         } else {
             guard shouldPrint(p) else { return }
             print(
-                "epoch \(min(p.epoch, epochs))/\(epochs) step \(p.step)/\(p.totalSteps) loss \(CLI.fixed(p.loss, 4)) avg \(CLI.fixed(p.smoothedLoss, 4)) lr \(p.learningRate) \(CLI.compact(p.charsPerSecond)) chars/s elapsed \(CLI.duration(p.seconds)) ETA \(CLI.duration(eta(p)))"
+                "\(position) loss \(CLI.fixed(p.loss, 4)) avg \(CLI.fixed(p.smoothedLoss, 4)) lr \(p.learningRate) \(CLI.compact(p.charsPerSecond)) chars/s elapsed \(CLI.duration(p.seconds)) ETA \(CLI.duration(eta(p)))"
             )
             StandardOutput.flush()
         }
