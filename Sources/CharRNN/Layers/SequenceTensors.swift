@@ -1,9 +1,10 @@
 /// What one recurrent layer's batched forward and backward read and write over a run of `steps` steps of
 /// `batch` rows. Time-major: step t of every tensor is a contiguous (batch, ·) block, ready for one GEMM.
-/// Views into memory the caller owns (training's `SequenceBuffers`).
+/// Views into memory the caller owns (training's `SequenceBuffers`, which allocates them for its longest run
+/// and sets `steps` to each run's).
 struct SequenceTensors {
     /// T, the steps of this run.
-    let steps: Int
+    var steps: Int
     /// B, the rows (sequences).
     let batch: Int
     /// U

@@ -1,68 +1,52 @@
 /// The memory of one recurrent layer's `SequenceTensors` in a training graph, allocated once for the
 /// longest run, and the recurrent state it carries from one run (batch) to the next.
+@dynamicMemberLookup
 final class SequenceBuffers {
     /// Steps the buffers hold.
     let capacity: Int
-    /// Steps of the current run, at most `capacity`.
-    var steps: Int
-    let batch: Int
-    let units: Int
-    let width: Int
-    // The tensors, each for `capacity` steps (shapes and meaning: SequenceTensors).
-    let gates: UnsafeMutablePointer<Float>
-    let h: UnsafeMutablePointer<Float>
-    let c: UnsafeMutablePointer<Float>?
-    let aux: UnsafeMutablePointer<Float>?
-    let recurrentGradients: UnsafeMutablePointer<Float>?
-    let stepScratch: UnsafeMutablePointer<Float>
-    let outputGradients: UnsafeMutablePointer<Float>
-    let hGradient: UnsafeMutablePointer<Float>
-    let cGradient: UnsafeMutablePointer<Float>
+    /// The current run's tensors, for the layer's batched forward and backward: views of the buffers,
+    /// with `steps` (at most `capacity`) set by `startRun`. Their fields read as the buffers' own
+    /// (`buffers.h`, `buffers.gates`, …).
+    private(set) var tensors: SequenceTensors
 
-    private var allocations: [UnsafeMutablePointer<Float>] = []
+    subscript<Value>(dynamicMember field: KeyPath<SequenceTensors, Value>) -> Value { tensors[keyPath: field] }
 
     init(layer: LayerConfig, steps: Int, batch: Int) {
-        self.capacity = steps
-        self.steps = steps
-        self.batch = batch
-        units = layer.units
-        width = layer.cell.gateCount * layer.units
+        capacity = steps
+        let units = layer.units, width = layer.cell.gateCount * layer.units, tb = steps * batch
         func make(_ count: Int) -> UnsafeMutablePointer<Float> {
             let p = UnsafeMutablePointer<Float>.allocate(capacity: max(count, 1))
             p.initialize(repeating: 0, count: max(count, 1))
             return p
         }
-        let tb = steps * batch
-        gates = make(tb * width)
-        h = make((steps + 1) * batch * units)
-        c = layer.cell == .lstm ? make((steps + 1) * batch * units) : nil
-        aux = layer.cell == .gru ? make(tb * units) : nil
-        recurrentGradients = layer.cell == .gru && layer.resetAfter ? make(tb * width) : nil
-        stepScratch = make(batch * width)
-        outputGradients = make(tb * units)
-        hGradient = make(batch * units)
-        cGradient = make(batch * units)
-        allocations =
-            [gates, h, stepScratch, outputGradients, hGradient, cGradient]
-            + [c, aux, recurrentGradients].compactMap { $0 }
+        tensors = SequenceTensors(
+            steps: steps, batch: batch, units: units, width: width,
+            gates: make(tb * width),
+            h: make((steps + 1) * batch * units),
+            c: layer.cell == .lstm ? make((steps + 1) * batch * units) : nil,
+            aux: layer.cell == .gru ? make(tb * units) : nil,
+            recurrentGradients: layer.cell == .gru && layer.resetAfter ? make(tb * width) : nil,
+            stepScratch: make(batch * width),
+            outputGradients: make(tb * units),
+            hGradient: make(batch * units),
+            cGradient: make(batch * units))
     }
 
-    deinit { for p in allocations { p.deallocate() } }
-
-    /// The current run's tensors, for the layer's batched forward and backward.
-    var tensors: SequenceTensors {
-        SequenceTensors(
-            steps: steps, batch: batch, units: units, width: width, gates: gates, h: h, c: c, aux: aux,
-            recurrentGradients: recurrentGradients, stepScratch: stepScratch,
-            outputGradients: outputGradients, hGradient: hGradient, cGradient: cGradient)
+    deinit {
+        let t = tensors
+        for p in [t.gates, t.h, t.stepScratch, t.outputGradients, t.hGradient, t.cGradient] { p.deallocate() }
+        for p in [t.c, t.aux, t.recurrentGradients] { p?.deallocate() }
     }
 
     /// The outputs h[1...T] as one (T·B, U) matrix.
-    var outputs: UnsafeMutablePointer<Float> { h + batch * units }
+    var outputs: UnsafeMutablePointer<Float> { tensors.h + tensors.batch * tensors.units }
 
     /// The state after the last step: h[T] (B, U).
-    var finalH: UnsafeMutablePointer<Float> { h + steps * batch * units }
-    var finalC: UnsafeMutablePointer<Float>? { c.map { $0 + steps * batch * units } }
+    var finalH: UnsafeMutablePointer<Float> { tensors.h + tensors.steps * stateCount }
+    var finalC: UnsafeMutablePointer<Float>? { tensors.c.map { $0 + tensors.steps * stateCount } }
+
+    /// Floats of one step's state, h or c: (B, U).
+    private var stateCount: Int { tensors.batch * tensors.units }
 
     /// The last run's final state is still at step `steps`, not yet moved to h[0]: it moves when the next
     /// run starts, because the weight gradients of the last run may still read h[0] (ParallelGraph adds
@@ -73,15 +57,15 @@ final class SequenceBuffers {
     /// zeros.
     func startRun(steps: Int, carry: Bool) {
         if carry { settleCarriedState() } else { resetState() }
-        self.steps = steps
+        tensors.steps = steps
     }
 
     /// Moves the last run's final state to h[0] (and c[0]), where the next run starts from and where a
     /// checkpoint reads and restores the carried state.
     func settleCarriedState() {
         guard holdsFinalState else { return }
-        h.update(from: finalH, count: batch * units)
-        if let c, let last = finalC { c.update(from: last, count: batch * units) }
+        tensors.h.update(from: finalH, count: stateCount)
+        if let c = tensors.c, let last = finalC { c.update(from: last, count: stateCount) }
         holdsFinalState = false
     }
 
@@ -94,8 +78,8 @@ final class SequenceBuffers {
 
     /// Zeroes the initial state.
     func resetState() {
-        h.update(repeating: 0, count: batch * units)
-        c?.update(repeating: 0, count: batch * units)
+        tensors.h.update(repeating: 0, count: stateCount)
+        tensors.c?.update(repeating: 0, count: stateCount)
         holdsFinalState = false
     }
 }
