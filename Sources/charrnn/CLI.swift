@@ -143,31 +143,11 @@ struct JSONObject {
 
     mutating func set(_ key: String, _ value: String?) {
         guard let value else { fields.append((key, "null")); return }
-        fields.append((key, JSONObject.quote(value)))
+        fields.append((key, JSONString.quoted(value)))
     }
 
-    var text: String { "{" + fields.map { "\(JSONObject.quote($0.0)): \($0.1)" }.joined(separator: ", ") + "}" }
+    var text: String { "{" + fields.map { "\(JSONString.quoted($0.0)): \($0.1)" }.joined(separator: ", ") + "}" }
 
-    static func quote(_ s: String) -> String {
-        var out = "\""
-        for u in s.unicodeScalars {
-            switch u {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            default:
-                if u.value < 0x20 {
-                    let hex = String(u.value, radix: 16)
-                    out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-                } else {
-                    out.unicodeScalars.append(u)
-                }
-            }
-        }
-        return out + "\""
-    }
 }
 
 /// What to do with characters the model's vocabulary lacks.

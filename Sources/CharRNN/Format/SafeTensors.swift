@@ -34,7 +34,7 @@ enum SafeTensors {
             let t = tensors[name]!
             let size = t.values.count * 4
             header +=
-                ",\(jsonString(name)):{\"dtype\":\"F32\",\"shape\":[\(t.shape.map(String.init).joined(separator: ","))],\"data_offsets\":[\(offset),\(offset + size)]}"
+                ",\(JSONString.quoted(name)):{\"dtype\":\"F32\",\"shape\":[\(t.shape.map(String.init).joined(separator: ","))],\"data_offsets\":[\(offset),\(offset + size)]}"
             offset += size
         }
         header += "}"
@@ -49,13 +49,9 @@ enum SafeTensors {
         return out.bytes
     }
 
-    static func jsonString(_ s: String) -> String {
-        let data = (try? JSONEncoder().encode(s)) ?? Data("\"\"".utf8)
-        return String(decoding: data, as: UTF8.self)
-    }
-
     static func jsonObject(_ d: [String: String]) -> String {
-        "{" + d.keys.sorted().map { "\(jsonString($0)):\(jsonString(d[$0]!))" }.joined(separator: ",") + "}"
+        "{" + d.keys.sorted().map { "\(JSONString.quoted($0)):\(JSONString.quoted(d[$0]!))" }.joined(separator: ",")
+            + "}"
     }
 
     // MARK: reading

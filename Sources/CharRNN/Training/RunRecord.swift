@@ -115,12 +115,13 @@ package final class RunRecord {
     /// One JSON line, newline included.
     static func line(kind: String, _ p: TrainingProgress, bestCheckpoint: String?) -> String {
         let fields: [(String, String)] = [
-            ("kind", quote(kind)), ("step", "\(p.step)"), ("epoch", number(p.epochProgress, 4)),
+            ("kind", JSONString.quoted(kind)), ("step", "\(p.step)"), ("epoch", number(p.epochProgress, 4)),
             ("seconds", number(p.seconds, 3)), ("train_loss", number(p.smoothedLoss, 6)),
             ("val_loss", number(p.valLoss, 6)),
             ("val_accuracy", number(p.valAccuracy, 6)),
             ("learning_rate", p.learningRate.isFinite ? "\(p.learningRate)" : "null"),
-            ("chars_per_s", number(p.charsPerSecond, 1)), ("best_checkpoint", bestCheckpoint.map(quote) ?? "null")
+            ("chars_per_s", number(p.charsPerSecond, 1)),
+            ("best_checkpoint", bestCheckpoint.map(JSONString.quoted) ?? "null")
         ]
         return "{" + fields.map { "\"\($0.0)\": \($0.1)" }.joined(separator: ", ") + "}\n"
     }
@@ -132,25 +133,6 @@ package final class RunRecord {
         for _ in 0..<decimals { scale *= 10 }
         let rounded = abs(x) < 1e12 ? (x * scale).rounded() / scale : x
         return "\(rounded)"
-    }
-
-    /// A JSON string.
-    static func quote(_ s: String) -> String {
-        var out = "\""
-        for u in s.unicodeScalars {
-            switch u {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            default:
-                if u.value < 0x20 {
-                    let hex = String(u.value, radix: 16)
-                    out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-                } else {
-                    out.unicodeScalars.append(u)
-                }
-            }
-        }
-        return out + "\""
     }
 
     /// Appends one line with a single write. A log whose last line was torn (a crash in the middle of
