@@ -112,15 +112,8 @@ struct Sample: ParsableCommand {
             if !echoed.isEmpty && warn {
                 CLI.warn("no character of the prime text is in the vocabulary; starting from a newline")
             }
-            // Start from a newline, or a random character when the vocabulary has none.
-            let newline: Unicode.Scalar = "\n"
-            let start =
-                model.vocabulary.index(of: newline)
-                ?? Int32(truncatingIfNeeded: session.rng.next() % UInt64(model.vocabulary.count))
-            session.step(start)
-            if model.vocabulary.index(of: newline) == nil {
-                echoed += String(model.vocabulary.characters[Int(start)])
-            }
+            let start = session.feedStart()
+            if !start.isNewline { echoed.unicodeScalars.append(start.character) }
         }
         return (session, echoed)
     }

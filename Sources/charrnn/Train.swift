@@ -338,11 +338,7 @@ struct Train: ParsableCommand {
     private func printSamples(model: Model, step: Int, seed: UInt64) {
         for temperature: Float in [0.5, 1.2] {
             let session = Session(model: model, seed: seed &+ UInt64(step) &* 1_000_003 &+ (temperature < 1 ? 0 : 1))
-            let newline: Unicode.Scalar = "\n"
-            let prime =
-                model.vocabulary.index(of: newline)
-                ?? Int32(truncatingIfNeeded: session.rng.next() % UInt64(model.vocabulary.count))
-            session.step(prime)
+            session.feedStart()
             var text = String.UnicodeScalarView()
             // A long sample must not hold off Ctrl-C: the step's handler then stops the run and checkpoints.
             _ = try? session.generate(count: sampleLength, SamplingParameters(temperature: temperature)) { c, _ in

@@ -216,6 +216,21 @@ public final class Session {
         try feed(Array(text.unicodeScalars), skipUnknown: skipUnknown)
     }
 
+    /// Starts a text that has no prime: feeds a newline, where lines begin in most corpora, or, when the
+    /// vocabulary has none, a character drawn from the session's generator (so the seed decides it).
+    /// - Returns: the character fed, and whether it is the newline.
+    @discardableResult
+    public func feedStart() -> (character: Unicode.Scalar, isNewline: Bool) {
+        let newline: Unicode.Scalar = "\n"
+        if let index = model.vocabulary.index(of: newline) {
+            step(index)
+            return (newline, true)
+        }
+        let index = Int32(truncatingIfNeeded: rng.next() % UInt64(model.vocabulary.count))
+        step(index)
+        return (model.vocabulary.characters[Int(index)], false)
+    }
+
     // MARK: distribution and sampling
 
     /// Computes the pending distribution if needed.
