@@ -95,7 +95,8 @@ public enum KerasImport {
         report: [String], wrote: String
     ) {
         let python = try findPython()
-        let result = try Subprocess.run(python, importArguments(file, request, output))
+        let result = try Subprocess.run(
+            python, importArguments(file, request, output), searchPath: true, capture: .everything)
         let lines = result.text.split(separator: "\n", omittingEmptySubsequences: true).map(String.init)
         guard result.status == 0 else {
             let errors = lines.filter { $0.hasPrefix("error: ") }.map { String($0.dropFirst("error: ".count)) }
@@ -180,7 +181,8 @@ public enum KerasImport {
         for candidate in pythonCandidates() {
             let probe: Subprocess.Result
             do {
-                probe = try Subprocess.run(candidate, ["-c", "import charrnn.keras, h5py"])
+                probe = try Subprocess.run(
+                    candidate, ["-c", "import charrnn.keras, h5py"], searchPath: true, capture: .everything)
             } catch {
                 tried.append("\(candidate): \(error)")
                 continue

@@ -2,7 +2,7 @@ import ArgumentParser
 import CharRNN
 import CommandLineSupport
 #if canImport(FoundationEssentials)
-import FoundationEssentials  // JSONDecoder, without the rest of Foundation (see ChildProcess)
+import FoundationEssentials  // JSONDecoder, without the rest of Foundation (see Subprocess)
 #else
 import Foundation
 #endif
@@ -92,13 +92,13 @@ struct Bench: ParsableCommand {
     /// Runs one workload in a child process of this executable; returns chars/s and peak RSS (MB).
     private func runWorker(_ name: String) throws -> (Double, Double) {
         guard let exe = Executable.path() else { throw CharRNNError.io("cannot find this executable (/proc/self/exe)") }
-        let (output, ending) = try ChildProcess.run(
+        let run = try Subprocess.run(
             // One argument "--corpus=PATH": as two, a path starting with "-" would be read as an option.
             exe, ["bench", "--worker", name, "--corpus=\(corpus)", "--seconds", String(seconds)])
-        guard ending == .exited(0) else {
-            throw CharRNNError.state("bench worker \(name) failed (\(ending))")
+        guard run.ending == .exited(0) else {
+            throw CharRNNError.state("bench worker \(name) failed (\(run.ending))")
         }
-        guard let line = output.split(separator: UInt8(ascii: "\n")).last,
+        guard let line = run.output.split(separator: UInt8(ascii: "\n")).last,
             let result = try? JSONDecoder().decode(WorkerResult.self, from: Data(line))
         else {
             throw CharRNNError.format("bench worker \(name) printed no result")

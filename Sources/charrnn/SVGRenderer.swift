@@ -1,5 +1,6 @@
 import ArgumentParser
 import CharRNN
+import CommandLineSupport
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -146,13 +147,7 @@ enum SVGRenderer {
         }
         // Helpers the browser left behind in its group, or the whole group when it took too long.
         kill(-pid, SIGKILL)
-        var status: Int32 = 0
-        while waitpid(pid, &status, 0) < 0 {
-            guard errno == EINTR else { throw CharRNNError.io("waitpid: \(String(cString: strerror(errno)))") }
-        }
-        if timedOut { return "timed out after \(Int(timeout)) s" }
-        // The <sys/wait.h> macros are not imported into Swift: the low 7 bits are the signal, 0 for an exit.
-        let signal = status & 0x7f
-        return signal == 0 ? "exit status \((status >> 8) & 0xff)" : "killed by signal \(signal)"
+        let ending = try Subprocess.wait(for: pid)
+        return timedOut ? "timed out after \(Int(timeout)) s" : ending.description
     }
 }

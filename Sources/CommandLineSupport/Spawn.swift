@@ -2,21 +2,23 @@
 import Glibc
 #endif
 
-/// posix_spawn as the command line's children need it: the child starts with no signal blocked and every
+/// posix_spawn as the programs' children need it: the child starts with no signal blocked and every
 /// signal at its default (the programs' handlers and masks are not inherited), with the file actions the
 /// caller adds, and, when asked, in a process group of its own.
-enum Spawn {
+package enum Spawn {
     /// Why a child did not start: the step, and its errno.
-    struct Failure: Error {
-        var step: String
-        var code: Int32
+    package struct Failure: Error {
+        package var step: String
+        package var code: Int32
     }
 
     /// Starts `program` with `arguments` (argv[1...]) and this process's environment.
-    /// - Parameter fileActions: adds the child's descriptors; returns the status codes of its calls.
+    /// - Parameters:
+    ///   - searchPath: look `program` up on PATH as a shell would (posix_spawnp), unless it holds a "/".
+    ///   - fileActions: adds the child's descriptors; returns the status codes of its calls.
     /// - Returns: the child's pid.
-    static func start(
-        _ program: String, _ arguments: [String], newProcessGroup: Bool = false,
+    package static func start(
+        _ program: String, _ arguments: [String], searchPath: Bool = false, newProcessGroup: Bool = false,
         fileActions: (inout posix_spawn_file_actions_t) -> [Int32]
     ) throws(Failure) -> pid_t {
         var actions = posix_spawn_file_actions_t()
@@ -43,7 +45,10 @@ enum Spawn {
         defer { for p in argv { free(p) } }
         guard !argv.contains(nil) else { throw Failure(step: "strdup", code: ENOMEM) }
         var pid = pid_t()
-        let spawned = posix_spawn(&pid, program, &actions, &attributes, argv + [nil], environ)
+        let spawned =
+            searchPath
+            ? posix_spawnp(&pid, program, &actions, &attributes, argv + [nil], environ)
+            : posix_spawn(&pid, program, &actions, &attributes, argv + [nil], environ)
         guard spawned == 0 else { throw Failure(step: "posix_spawn", code: spawned) }
         return pid
     }
