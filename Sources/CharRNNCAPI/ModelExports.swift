@@ -72,15 +72,20 @@ public func capi_model_get_info(_ handle: CModel?, _ info: UnsafeMutablePointer<
     }
 }
 
+/// A string the model is described by, copied into the caller's buffer as `fillString` does.
+private func modelString(
+    _ handle: CModel?, _ buf: UnsafeMutablePointer<CChar>?, _ capacity: Int, _ needed: UnsafeMutablePointer<Int>?,
+    what: String, _ string: (Model) -> String
+) -> CStatus {
+    guarded { try fillString(string(try model(handle)), into: buf, capacity: capacity, needed: needed, what: what) }
+}
+
 @_cdecl("charrnn_model_get_vocab")
 public func capi_model_get_vocab(
     _ handle: CModel?, _ buf: UnsafeMutablePointer<CChar>?, _ capacity: Int,
     _ needed: UnsafeMutablePointer<Int>?
 ) -> CStatus {
-    guarded {
-        let model = try model(handle)
-        try fillString(model.vocabulary.string, into: buf, capacity: capacity, needed: needed, what: "the vocabulary")
-    }
+    modelString(handle, buf, capacity, needed, what: "the vocabulary") { $0.vocabulary.string }
 }
 
 @_cdecl("charrnn_model_get_config")
@@ -88,10 +93,7 @@ public func capi_model_get_config(
     _ handle: CModel?, _ buf: UnsafeMutablePointer<CChar>?, _ capacity: Int,
     _ needed: UnsafeMutablePointer<Int>?
 ) -> CStatus {
-    guarded {
-        let model = try model(handle)
-        try fillString(model.config.jsonString, into: buf, capacity: capacity, needed: needed, what: "the config")
-    }
+    modelString(handle, buf, capacity, needed, what: "the config") { $0.config.jsonString }
 }
 
 @_cdecl("charrnn_model_summary")
@@ -99,10 +101,7 @@ public func capi_model_summary(
     _ handle: CModel?, _ buf: UnsafeMutablePointer<CChar>?, _ capacity: Int,
     _ needed: UnsafeMutablePointer<Int>?
 ) -> CStatus {
-    guarded {
-        let model = try model(handle)
-        try fillString(model.summary, into: buf, capacity: capacity, needed: needed, what: "the summary")
-    }
+    modelString(handle, buf, capacity, needed, what: "the summary") { $0.summary }
 }
 
 @_cdecl("charrnn_model_tensor_count")

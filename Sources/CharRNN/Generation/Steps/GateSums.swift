@@ -11,6 +11,12 @@ struct GateSums {
     /// The cell's activations as the kernels apply them, or nil when they cannot (the step applies them).
     let activations: crnn_gate_activations?
 
+    /// The product `ComputingAhead` may compute while the layers above run: b + h·U into z, for a cell
+    /// whose recurrent product has the input bias as its start (LSTM, SimpleRNN).
+    func aheadTerm(h: UnsafeMutablePointer<Float>) -> AheadTerm {
+        AheadTerm(matrix: matrices.recurrent, start: weights.inputBias.map { UnsafePointer($0) }, h: h, result: z)
+    }
+
     /// The activations the product kernels apply to each column after its sums — a one-hot row, then the
     /// activations — or nil when the step must apply them: the other first-layer inputs (embedding,
     /// scalar) are added after the products. The addend is the caller's to set.

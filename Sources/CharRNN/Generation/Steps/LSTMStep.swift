@@ -38,11 +38,7 @@ final class LSTMStep: CellStep {
         sums.z.deallocate()
     }
 
-    var aheadTerm: AheadTerm? {
-        AheadTerm(
-            matrix: sums.matrices.recurrent, start: sums.weights.inputBias.map { UnsafePointer($0) }, h: h,
-            result: sums.z)
-    }
+    var aheadTerm: AheadTerm? { sums.aheadTerm(h: h) }
 
     func step(_ x: StepInput, ahead: ComputingAhead?, scratch: StepScratch) {
         let w = sums.weights, z = sums.z
