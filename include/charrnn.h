@@ -532,6 +532,9 @@ typedef struct charrnn_train_result {
     /* Since 0.3.0. */
     charrnn_run_start start;    /* a new model, a resumed run or a fine-tuned file */
     uint64_t resumed_step;      /* for CHARRNN_START_RESUMED: the checkpoint's step it continued from */
+    /* Since 0.4.0. */
+    float best_val_loss;        /* the lowest validation loss of the run, resumed parts included (the loss
+                                   of out_dir's best checkpoint); NaN when nothing was validated */
 } charrnn_train_result;
 
 /* Trains a model on the UTF-8 text file `corpus_path` with `params` (NULL = defaults).

@@ -190,6 +190,7 @@ public func capi_train(
             r.val_loss = Float(p.valLoss)
             r.val_perplexity = Float(exp(p.valLoss))
             r.val_accuracy = Float(p.valAccuracy)
+            r.best_val_loss = Float(summary.bestValLoss)
             r.chars_per_s = p.charsPerSecond
             r.seconds = p.seconds
             switch run.start {

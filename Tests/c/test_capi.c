@@ -825,6 +825,7 @@ static void test_thread_local_errors(void) {
 
 typedef struct {
     size_t steps, validations, checkpoints, cancel_at;
+    float lowest_val_loss; /* of the validations reported; 0 before the first */
     int bad;
     char last_checkpoint[512];
 } train_log;
@@ -839,6 +840,7 @@ static int on_progress(const charrnn_progress *p, void *user) {
     case CHARRNN_PROGRESS_VALIDATION:
         log->validations++;
         if (!isfinite(p->val_loss)) log->bad = 1;
+        if (log->validations == 1 || p->val_loss < log->lowest_val_loss) log->lowest_val_loss = p->val_loss;
         break;
     case CHARRNN_PROGRESS_CHECKPOINT:
         log->checkpoints++;
@@ -886,6 +888,7 @@ static void test_train(void) {
     CHECK(m != NULL && log.steps == 6 && log.validations >= 2 && log.checkpoints >= 2 && !log.bad);
     CHECK(r.steps == 6 && r.epochs == 1 && isfinite(r.train_loss) && isfinite(r.val_loss) && r.val_perplexity > 1);
     CHECK(r.val_accuracy >= 0 && r.val_accuracy <= 1 && r.chars_per_s > 0 && r.seconds >= 0);
+    CHECK(r.best_val_loss == log.lowest_val_loss && r.best_val_loss <= r.val_loss);
     char latest[600];
     snprintf(latest, sizeof latest, "%s/latest.safetensors", out_dir);
     struct stat st;

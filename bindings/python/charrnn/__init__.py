@@ -407,6 +407,7 @@ def train(corpus_path, *, progress=None, **params):
     (`.model`), the last checkpoint (`.checkpoint`, to continue with ``resume=``) and `.steps`.
 
     Returns (Model, result dict: steps, epochs, train_loss, val_loss, val_perplexity, val_accuracy,
+    best_val_loss — the lowest validation loss of the run, the best checkpoint's, NaN without validation —
     chars_per_s, seconds, cancelled, checkpoint — the last checkpoint written, or None — start ("fresh",
     "resumed" or "fine_tuned") and resumed_step, the checkpoint's step a resumed run continued from). The GIL is
     released while training.

@@ -393,13 +393,13 @@ static PyObject *result_dict(const charrnn_train_result *r, charrnn_status st, c
     }
     static const char *starts[] = {"fresh", "resumed", "fine_tuned"};
     const char *start = r->start >= 0 && r->start <= 2 ? starts[r->start] : "unknown";
-    return Py_BuildValue("{s:K,s:I,s:d,s:d,s:d,s:d,s:d,s:d,s:O,s:O,s:N,s:s,s:K}", "steps", (unsigned long long)r->steps,
-                         "epochs", r->epochs, "train_loss", (double)r->train_loss, "val_loss", (double)r->val_loss,
-                         "val_perplexity", (double)r->val_perplexity, "val_accuracy", (double)r->val_accuracy,
-                         "chars_per_s", r->chars_per_s, "seconds", r->seconds, "cancelled",
-                         st == CHARRNN_ERR_CANCELLED ? Py_True : Py_False, "interrupted",
-                         interrupted ? Py_True : Py_False, "checkpoint", ckpt, "start", start, "resumed_step",
-                         (unsigned long long)r->resumed_step);
+    return Py_BuildValue(
+        "{s:K,s:I,s:d,s:d,s:d,s:d,s:d,s:d,s:d,s:O,s:O,s:N,s:s,s:K}", "steps", (unsigned long long)r->steps, "epochs",
+        r->epochs, "train_loss", (double)r->train_loss, "val_loss", (double)r->val_loss, "val_perplexity",
+        (double)r->val_perplexity, "val_accuracy", (double)r->val_accuracy, "best_val_loss", (double)r->best_val_loss,
+        "chars_per_s", r->chars_per_s, "seconds", r->seconds, "cancelled",
+        st == CHARRNN_ERR_CANCELLED ? Py_True : Py_False, "interrupted", interrupted ? Py_True : Py_False, "checkpoint",
+        ckpt, "start", start, "resumed_step", (unsigned long long)r->resumed_step);
 }
 
 /* train(corpus_path, params: dict, callback=None, model_class=Model) -> (model, result dict)

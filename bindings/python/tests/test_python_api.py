@@ -526,6 +526,8 @@ def test_train_with_progress_and_cancel(tmp_path, corpus_file):
     )
     assert isinstance(m, charrnn.Model)
     assert r["steps"] == 6 and not r["cancelled"]
+    validations = [e.val_loss for e in events if e.kind == "validation"]
+    assert len(validations) >= 2 and r["best_val_loss"] == min(validations) <= r["val_loss"]
     steps = [e for e in events if e.kind == "step"]
     assert steps and steps[-1].step == 6
     assert all(e.train_loss > 0 for e in steps)
