@@ -74,6 +74,16 @@ typedef struct {
 
 void crn_call_begin(CrnLongCall *call);
 void crn_call_end(CrnLongCall *call);
+/* The bracket of a long call on a Model or Session: `keep` (the text argument, or NULL) held and *busy
+ * (the object's busy count) raised while the GIL is released, so that close() from another thread
+ * refuses instead of freeing the handle under the call. */
+void crn_busy_call_begin(CrnLongCall *call, int *busy, PyObject *keep);
+void crn_busy_call_end(CrnLongCall *call, int *busy, PyObject *keep);
+/* After a long call that returned `st`: 0 when it succeeded, else -1 with the exception set. When Ctrl-C
+ * stopped it, that is the signal handler's (KeyboardInterrupt), not the CancelledError the library made
+ * of it; otherwise the exception for `st`, with the library's message: call this before another charrnn
+ * call on this thread replaces it. */
+int crn_call_error(const CrnLongCall *call, charrnn_status st);
 /* Inside the call, around Python code (a callback, the signal handlers). */
 void crn_gil_take(CrnLongCall *call);
 void crn_gil_drop(CrnLongCall *call);

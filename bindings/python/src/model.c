@@ -18,6 +18,17 @@ static charrnn_model *live(ModelObject *self)
     return self->model;
 }
 
+/* The live handle once a text argument is parsed: its UTF-8 (crn_text) in *data, *len and *nchars, and
+ * the model looked up again, since converting the arguments can run Python code that closes it. NULL
+ * with an exception set otherwise. */
+static charrnn_model *live_with_text(ModelObject *self, PyObject *text, const char **data, Py_ssize_t *len,
+                                     Py_ssize_t *nchars)
+{
+    if (crn_text(text, data, len, nchars) < 0)
+        return NULL;
+    return live(self);
+}
+
 charrnn_model *crn_model_handle(PyObject *obj)
 {
     if (!PyObject_TypeCheck(obj, &CrnModel_Type)) {
@@ -363,28 +374,18 @@ static PyObject *Model_evaluate(ModelObject *self, PyObject *args, PyObject *kwa
         return NULL;
     const char *data;
     Py_ssize_t len, nchars;
-    if (crn_text(text, &data, &len, &nchars) < 0)
+    if (!(m = live_with_text(self, text, &data, &len, &nchars)))
         return NULL;
     charrnn_eval_result r;
     memset(&r, 0, sizeof r);
     CHARRNN_INIT_SIZE(r);
-    charrnn_status st;
-    /* Converting the arguments can run Python code that closes this object: look again. */
-    if (!(m = live(self)))
-        return NULL;
     CrnLongCall call;
-    Py_INCREF(text);
-    self->busy++;
-    crn_call_begin(&call);
-    st = charrnn_model_evaluate_interruptible(m, data, (size_t)len, skip ? CHARRNN_SKIP_UNKNOWN : 0,
-                                              crn_interrupt_callback, &call, &r);
-    crn_call_end(&call);
-    self->busy--;
-    Py_DECREF(text);
-    if (call.interrupted)
-        return NULL; /* KeyboardInterrupt, not the CancelledError it made */
-    if (st != CHARRNN_OK)
-        return crn_raise(st);
+    crn_busy_call_begin(&call, &self->busy, text);
+    charrnn_status st = charrnn_model_evaluate_interruptible(m, data, (size_t)len, skip ? CHARRNN_SKIP_UNKNOWN : 0,
+                                                             crn_interrupt_callback, &call, &r);
+    crn_busy_call_end(&call, &self->busy, text);
+    if (crn_call_error(&call, st) < 0)
+        return NULL;
     return Py_BuildValue("(dddK)", r.loss, r.perplexity, r.accuracy, (unsigned long long)r.chars);
 }
 
@@ -424,14 +425,17 @@ static charrnn_status probability_rows(charrnn_session *s, const char *data, Py_
     return row == rows ? CHARRNN_OK : ROW_COUNT_MISMATCH;
 }
 
-static void raise_probabilities_error(charrnn_status st, Py_ssize_t bad_offset)
+/* crn_call_error() for probability_rows(): bad UTF-8 is reported at its offset in the whole text, and a
+ * ROW_COUNT_MISMATCH as an InternalError. */
+static int probabilities_error(const CrnLongCall *call, charrnn_status st, Py_ssize_t bad_offset)
 {
+    if (call->interrupted || (st != CHARRNN_ERR_UTF8 && st != ROW_COUNT_MISMATCH))
+        return crn_call_error(call, st);
     if (st == CHARRNN_ERR_UTF8)
         crn_raise_msg(st, "text is not valid UTF-8: bad byte sequence at byte offset %zd", bad_offset);
-    else if (st == ROW_COUNT_MISMATCH)
-        crn_raise_msg(CHARRNN_ERR_INTERNAL, "probabilities: the text gave another number of characters than counted");
     else
-        crn_raise(st);
+        crn_raise_msg(CHARRNN_ERR_INTERNAL, "probabilities: the text gave another number of characters than counted");
+    return -1;
 }
 
 /* probabilities(text) -> (len(text), vocab_size) float32: the distribution after each prefix, from a
@@ -446,10 +450,7 @@ static PyObject *Model_probabilities(ModelObject *self, PyObject *args)
         return NULL;
     const char *data;
     Py_ssize_t len, nchars;
-    if (crn_text(text, &data, &len, &nchars) < 0)
-        return NULL;
-    /* Converting the arguments can run Python code that closes this object: look again. */
-    if (!(m = live(self)))
+    if (!(m = live_with_text(self, text, &data, &len, &nchars)))
         return NULL;
     charrnn_model_info info;
     CHARRNN_INIT_SIZE(info);
@@ -470,23 +471,16 @@ static PyObject *Model_probabilities(ModelObject *self, PyObject *args)
     charrnn_session *s = NULL;
     CrnLongCall call;
     Py_ssize_t bad_offset = 0;
-    Py_INCREF(text);
-    self->busy++;
-    crn_call_begin(&call);
+    crn_busy_call_begin(&call, &self->busy, text);
     st = charrnn_session_new(m, &s);
     if (st == CHARRNN_OK) /* every prefix from a fresh state, carried: not the model's window, if it has one */
         st = charrnn_session_set_window(s, 0);
     if (st == CHARRNN_OK)
         st = probability_rows(s, data, len, nchars, info.vocab_size, out, &call, &bad_offset);
-    crn_call_end(&call);
-    self->busy--;
-    Py_DECREF(text);
-    /* KeyboardInterrupt is set when interrupted; otherwise the message is read before another charrnn
-     * call on this thread replaces it */
-    if (!call.interrupted && st != CHARRNN_OK)
-        raise_probabilities_error(st, bad_offset);
+    crn_busy_call_end(&call, &self->busy, text);
+    int failed = probabilities_error(&call, st, bad_offset); /* before charrnn_session_free() */
     charrnn_session_free(s);
-    if (call.interrupted || st != CHARRNN_OK) {
+    if (failed) {
         Py_DECREF(arr);
         return NULL;
     }
@@ -508,9 +502,7 @@ static PyObject *Model_trace(ModelObject *self, PyObject *args, PyObject *kwargs
         return NULL;
     const char *data;
     Py_ssize_t len, nchars;
-    if (crn_text(text, &data, &len, &nchars) < 0)
-        return NULL;
-    if (!(m = live(self))) /* converting the arguments can run Python code that closes this object */
+    if (!(m = live_with_text(self, text, &data, &len, &nchars)))
         return NULL;
     uint32_t flags = skip ? CHARRNN_SKIP_UNKNOWN : 0;
     charrnn_trace_info info;
@@ -535,17 +527,11 @@ static PyObject *Model_trace(ModelObject *self, PyObject *args, PyObject *kwargs
         return NULL;
     }
     CrnLongCall call;
-    Py_INCREF(text);
-    self->busy++;
-    crn_call_begin(&call);
+    crn_busy_call_begin(&call, &self->busy, text);
     st = charrnn_model_trace(m, data, (size_t)len, flags, crn_interrupt_callback, &call, probs,
                              (size_t)info.probs_needed, states, (size_t)info.states_needed, &info);
-    crn_call_end(&call);
-    self->busy--;
-    Py_DECREF(text);
-    if (call.interrupted || st != CHARRNN_OK) {
-        if (!call.interrupted) /* otherwise KeyboardInterrupt is set, not the CancelledError it made */
-            crn_raise(st);
+    crn_busy_call_end(&call, &self->busy, text);
+    if (crn_call_error(&call, st) < 0) {
         Py_DECREF(parr);
         Py_DECREF(sarr);
         return NULL;

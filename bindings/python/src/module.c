@@ -213,6 +213,31 @@ void crn_call_end(CrnLongCall *call)
     PyEval_RestoreThread(call->tstate);
 }
 
+void crn_busy_call_begin(CrnLongCall *call, int *busy, PyObject *keep)
+{
+    Py_XINCREF(keep);
+    (*busy)++;
+    crn_call_begin(call);
+}
+
+void crn_busy_call_end(CrnLongCall *call, int *busy, PyObject *keep)
+{
+    crn_call_end(call);
+    (*busy)--;
+    Py_XDECREF(keep);
+}
+
+int crn_call_error(const CrnLongCall *call, charrnn_status st)
+{
+    if (call->interrupted)
+        return -1; /* KeyboardInterrupt is pending */
+    if (st != CHARRNN_OK) {
+        crn_raise(st);
+        return -1;
+    }
+    return 0;
+}
+
 void crn_gil_take(CrnLongCall *call)
 {
     PyEval_RestoreThread(call->tstate);

@@ -85,18 +85,12 @@ static PyObject *Session_feed(SessionObject *self, PyObject *args, PyObject *kwa
     if (!(s = live(self)))
         return NULL;
     CrnLongCall call;
-    Py_INCREF(text);
-    self->busy = 1;
-    crn_call_begin(&call);
+    crn_busy_call_begin(&call, &self->busy, text);
     st = charrnn_session_feed_interruptible(s, data, (size_t)len, skip ? CHARRNN_SKIP_UNKNOWN : 0,
                                             crn_interrupt_callback, &call, &fed, &skipped);
-    crn_call_end(&call);
-    self->busy = 0;
-    Py_DECREF(text);
-    if (call.interrupted)
-        return NULL; /* KeyboardInterrupt; the library put the state back as it was */
-    if (st != CHARRNN_OK)
-        return crn_raise(st);
+    crn_busy_call_end(&call, &self->busy, text);
+    if (crn_call_error(&call, st) < 0)
+        return NULL; /* on KeyboardInterrupt the library put the state back as it was */
     return Py_BuildValue("(nn)", (Py_ssize_t)fed, (Py_ssize_t)skipped);
 }
 
@@ -254,14 +248,12 @@ static PyObject *Session_generate_text(SessionObject *self, PyObject *args, PyOb
     /* Converting the arguments can run Python code that closes this object: look again. */
     if (!(s = live(self)))
         return NULL;
-    self->busy = 1;
-    crn_call_begin(&ctx.call);
+    crn_busy_call_begin(&ctx.call, &self->busy, NULL);
     if (n > 0 && reseed_max)
         st = charrnn_session_seed(s, UINT64_MAX);
     if (n > 0 && st == CHARRNN_OK)
         st = charrnn_session_generate(s, (size_t)n, &params, gen_callback, &ctx, &generated);
-    crn_call_end(&ctx.call);
-    self->busy = 0;
+    crn_busy_call_end(&ctx.call, &self->busy, NULL);
     PyObject *result = NULL;
     if (PyErr_Occurred())
         ; /* the callback's exception, or a signal handler's (KeyboardInterrupt), stands */
