@@ -102,13 +102,34 @@ def test_probabilities(model, vocab):
     np.testing.assert_allclose(model.probabilities(text.encode()), p, atol=1e-6)
 
 
-def test_probabilities_match_session(model):
-    text = "All:\nSpeak, speak."
-    p = model.probabilities(text)
-    with model.session() as s:
-        for i, c in enumerate(text):
-            s.feed(c)
-            np.testing.assert_allclose(s.probabilities(), p[i], atol=1e-6)
+@pytest.mark.parametrize(
+    "layers,window",
+    [
+        ([("lstm", 24), ("lstm", 24)], 0),
+        ([("gru", 16)], 0),
+        ([("rnn", 16)], 0),
+        ([("lstm", 12), ("gru", 8), ("rnn", 6)], 0),
+        ([("gru", 16), ("gru", 16)], 7),  # a window the model keeps for generation, which is not used here
+    ],
+)
+def test_probabilities_are_a_session_fed_one_character_at_a_time(vocab, corpus_text, layers, window):
+    """Bit for bit: each row is what a fresh session with its state carried (window 0) gives after feeding
+    the text one character at a time, whatever window the model has."""
+    config = {"layers": [{"cell": cell, "units": units} for cell, units in layers], "window": window}
+    text = corpus_text[:200]
+    with charrnn.Model.create(config, vocab, seed=3) as m:
+        assert m.config.get("window", 0) == window
+        p = m.probabilities(text)
+        rows = []
+        with m.session(window=0) as s:
+            for c in text:
+                s.feed(c)
+                rows.append(s.probabilities())
+        np.testing.assert_array_equal(p, np.stack(rows))
+        if window:  # the model's own window would have given other rows
+            with m.session() as s:
+                s.feed(text)
+                assert s.window == window and not np.array_equal(s.probabilities(), p[-1])
 
 
 def test_evaluate(model, corpus_text):
