@@ -96,6 +96,13 @@ int main(int argc, char **argv) {
 """
 
 
+def small_run(corpus, out, *extra, timeout=None):
+    """`charrnn train` of a tiny model (1 layer of 8 units, 10-character sequences) on `corpus` into `out`,
+    with `extra`: the options a test is about. Returns the finished process, its output as text."""
+    argv = [CLI, "train", corpus, "--layers", "1", "--hidden", "8", "--seq-length", "10", *extra, "--out", str(out)]
+    return subprocess.run(argv, capture_output=True, text=True, timeout=timeout)
+
+
 def weights(path):
     """The model's tensors as raw bytes (safetensors: header length, JSON header, data)."""
     import json
@@ -193,27 +200,8 @@ def test_cli_c_and_python_train_the_same_weights_fresh_and_resumed(tmp_path, cor
 
 def test_resume_with_other_batching_says_it_fine_tunes(tmp_path, corpus):
     out = tmp_path / "run"
-    subprocess.run(
-        [
-            CLI,
-            "train",
-            corpus,
-            "--layers",
-            "1",
-            "--hidden",
-            "8",
-            "--seq-length",
-            "10",
-            "--batch-size",
-            "4",
-            "--max-steps",
-            "2",
-            "--out",
-            str(out),
-        ],
-        check=True,
-        capture_output=True,
-    )
+    p = small_run(corpus, out, "--batch-size", "4", "--max-steps", "2")
+    assert p.returncode == 0, p.stderr
     p = subprocess.run(
         [
             CLI,
@@ -238,29 +226,7 @@ def test_resume_with_other_batching_says_it_fine_tunes(tmp_path, corpus):
 def test_max_time_without_epochs_lets_time_decide(tmp_path, corpus):
     # One epoch of this corpus takes a fraction of a second: with 10 default epochs the run would end
     # early; with time deciding it runs (close to) the whole second.
-    p = subprocess.run(
-        [
-            CLI,
-            "train",
-            corpus,
-            "--layers",
-            "1",
-            "--hidden",
-            "8",
-            "--seq-length",
-            "10",
-            "--batch-size",
-            "64",
-            "--max-time",
-            "2",
-            "--out",
-            str(tmp_path / "t"),
-            "--json",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    p = small_run(corpus, tmp_path / "t", "--batch-size", "64", "--max-time", "2", "--json", timeout=60)
     assert p.returncode == 0, p.stderr
     import json
 
@@ -270,29 +236,7 @@ def test_max_time_without_epochs_lets_time_decide(tmp_path, corpus):
 
 @pytest.mark.parametrize("flag,value", [("--cell", "GRU"), ("--optimizer", "RMSprop"), ("--objective", "Window")])
 def test_enum_values_in_any_case(tmp_path, corpus, flag, value):
-    p = subprocess.run(
-        [
-            CLI,
-            "train",
-            corpus,
-            "--layers",
-            "1",
-            "--hidden",
-            "8",
-            "--seq-length",
-            "10",
-            "--batch-size",
-            "4",
-            "--max-steps",
-            "1",
-            flag,
-            value,
-            "--out",
-            str(tmp_path / "e"),
-        ],
-        capture_output=True,
-        text=True,
-    )
+    p = small_run(corpus, tmp_path / "e", "--batch-size", "4", "--max-steps", "1", flag, value)
     assert p.returncode == 0, p.stderr
 
 
@@ -303,27 +247,7 @@ def test_negative_max_time_is_named(tmp_path, corpus):
 
 @pytest.mark.parametrize("limit", [["--objective", "window", "--step", "1", "--epochs", "1"], ["--max-time", "3"]])
 def test_about_twenty_progress_lines(tmp_path, corpus, limit):
-    p = subprocess.run(
-        [
-            CLI,
-            "train",
-            corpus,
-            "--layers",
-            "1",
-            "--hidden",
-            "8",
-            "--seq-length",
-            "10",
-            "--batch-size",
-            "8",
-            *limit,
-            "--out",
-            str(tmp_path / "p"),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    p = small_run(corpus, tmp_path / "p", "--batch-size", "8", *limit, timeout=120)
     assert p.returncode == 0, p.stderr
     lines = [line for line in p.stdout.splitlines() if line.startswith("epoch ")]
     assert 10 <= len(lines) <= 30, len(lines)
@@ -331,11 +255,8 @@ def test_about_twenty_progress_lines(tmp_path, corpus, limit):
 
 def test_lowercase_is_the_models_everywhere_text_goes_in(tmp_path, corpus):
     out = tmp_path / "lc"
-    subprocess.run(
-        [CLI, "train", corpus, "--layers", "1", "--hidden", "8", "--max-steps", "2", "--lowercase", "--out", str(out)],
-        check=True,
-        capture_output=True,
-    )
+    p = small_run(corpus, out, "--max-steps", "2", "--lowercase")
+    assert p.returncode == 0, p.stderr
     text = tmp_path / "upper.txt"
     text.write_text("ROMEO: WHAT LIGHT THROUGH YONDER WINDOW BREAKS?\n")
     p = subprocess.run(
