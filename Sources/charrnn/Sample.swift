@@ -74,7 +74,7 @@ struct Sample: ParsableCommand {
                 try parameters.validate()
                 let seed = self.seed ?? UInt64.random(in: 0...UInt64.max)
                 if streams > 1 { return try generateStreams(model, seed: seed, parameters) }
-                let (session, echoed) = try start(model, seed: seed, warn: true)
+                let (session, echoed, _) = try start(model, seed: seed, warn: true)
                 CLI.out(echoed)
                 var last: Unicode.Scalar = echoed.unicodeScalars.last ?? "\n"
                 var bytes = [UInt8](repeating: 0, count: 5)
@@ -95,7 +95,9 @@ struct Sample: ParsableCommand {
 
     /// A session ready to generate: seeded, windowed, fed the prime (or a start character). Returns it
     /// with the text to print before the generated characters.
-    private func start(_ model: Model, seed: UInt64, warn: Bool) throws -> (Session, String) {
+    /// `drewStart`: the start character was drawn from the seed's generator, so sessions of other seeds
+    /// start elsewhere.
+    private func start(_ model: Model, seed: UInt64, warn: Bool) throws -> (Session, String, drewStart: Bool) {
         let session = try Session.checked(model: model, seed: seed, precision: int8 ? .int8 : .float32)
         if let window { try session.setWindow(window) }
         var echoed = ""
@@ -113,18 +115,32 @@ struct Sample: ParsableCommand {
                 CLI.warn("no character of the prime text is in the vocabulary; starting from a newline")
             }
             let start = session.feedStart()
-            if !start.isNewline { echoed.unicodeScalars.append(start.character) }
+            if !start.isNewline {
+                echoed.unicodeScalars.append(start.character)
+                return (session, echoed, true)
+            }
         }
-        return (session, echoed)
+        return (session, echoed, false)
     }
 
     /// `--streams N`: N sessions seeded seed, seed+1, …, stepped together (`Session.sampleMany`). The
     /// first text is printed as it is generated — so a reader that goes away (`| head`) stops the run — and
     /// the others once all are done. With --stop-at-newline a stream leaves the batch at its newline.
     private func generateStreams(_ model: Model, seed: UInt64, _ parameters: SamplingParameters) throws {
-        var texts: [String] = [], sessions: [Session] = []
-        for i in 0..<streams {
-            let (session, echoed) = try start(model, seed: seed &+ UInt64(i), warn: i == 0)
+        let (first, echoed, drewStart) = try start(model, seed: seed, warn: true)
+        var texts = [echoed], sessions = [first]
+        for i in 1..<streams {
+            let seed = seed &+ UInt64(i)
+            guard !drewStart else {  // each seed starts from its own character
+                let (session, echoed, _) = try start(model, seed: seed, warn: false)
+                sessions.append(session)
+                texts.append(echoed)
+                continue
+            }
+            // The same prime for every stream: fed once, its state copied.
+            let session = try Session.checked(model: model, seed: seed, precision: first.precision)
+            if let window { try session.setWindow(window) }
+            try session.copyState(from: first)
             sessions.append(session)
             texts.append(echoed)
         }

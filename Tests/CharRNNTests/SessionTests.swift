@@ -54,6 +54,44 @@ final class SessionTests: XCTestCase {
         }
     }
 
+    /// A session that copies another's state goes on with the bits feeding it the same text gives, in
+    /// both precisions and in window mode (whose characters come along), with its own generator.
+    func testCopiedStateGoesOnAsIfFed() throws {
+        for precision in WeightPrecision.allCases {
+            for window in [0, 3] {
+                let label = "\(precision) window \(window)"
+                let source = Session(model: model, seed: 1, precision: precision)
+                let fed = Session(model: model, seed: 2, precision: precision)
+                let copied = Session(model: model, seed: 2, precision: precision)
+                for s in [source, fed, copied] { try s.setWindow(window) }
+                try source.feed("abcabd")
+                try fed.feed("abcabd")
+                try copied.feed("gfe")  // overwritten
+                try copied.copyState(from: source)
+                XCTAssertTrue(copied.hasInput)
+                XCTAssertEqual(
+                    try copied.probabilities().map(\.bitPattern), try fed.probabilities().map(\.bitPattern), label)
+                XCTAssertEqual(try generate(copied, 40), try generate(fed, 40), label)
+            }
+        }
+    }
+
+    func testCopyingStateAcrossModelsPrecisionsOrWindowsIsRefused() throws {
+        let source = Session(model: model, seed: 1)
+        try source.feed("abc")
+        let other = Fixtures.model(Fixtures.config(.lstm, layers: 2), seed: 1234)
+        let int8 = Session(model: model, seed: 1, precision: .int8)
+        let windowed = Session(model: model, seed: 1)
+        try windowed.setWindow(4)
+        for target in [Session(model: other), int8, windowed] {
+            let before = target.stateBytes()
+            XCTAssertThrowsError(try target.copyState(from: source)) { error in
+                guard case CharRNNError.invalidArgument = error else { return XCTFail("\(error)") }
+            }
+            XCTAssertEqual(target.stateBytes(), before)
+        }
+    }
+
     func testStateFromAnotherModelOrCorruptIsRefused() throws {
         let other = Fixtures.model(Fixtures.config(.lstm, layers: 2), seed: 1234)
         let otherConfig = Fixtures.model(Fixtures.config(.gru, layers: 2))

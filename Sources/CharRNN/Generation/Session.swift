@@ -43,7 +43,7 @@ public final class Session {
     /// - Precondition: 0...`ModelConfig.maxWindow` (checked by `setWindow(_:)`).
     public private(set) var window: Int
     /// The last characters fed, as many as the window holds (window mode only).
-    private var history: [Int32] = []
+    var history: [Int32] = []
 
     /// A session at the zero state. The first session of a precision copies the model's matrices (packs
     /// them, or quantizes them for `.int8`: a few ms, about 20 ms to quantize a 2x512 LSTM); later ones

@@ -77,4 +77,30 @@ extension Session {
         hasInput = flags & 1 != 0
         probabilitiesValid = false
     }
+
+    /// Takes up where `other` is in its text: its recurrent state, its window's characters, and whether it
+    /// has had input — the bits that feeding this session the same characters would give, without running
+    /// them (many streams that share a prime feed it once). The generator stays this session's own.
+    /// - Throws: `CharRNNError.invalidArgument` when `other` runs another model (or other weights of it),
+    ///   another precision or another window; this session is then unchanged.
+    public func copyState(from other: Session) throws {
+        guard other !== self else { return }
+        guard other.model === model, other.stepWeights === stepWeights else {
+            throw CharRNNError.invalidArgument(
+                "a session's state can only be copied from a session of the same model and weights")
+        }
+        guard other.precision == precision, other.window == window else {
+            throw CharRNNError.invalidArgument(
+                "a session's state can only be copied from a session of the same precision and window (\(precision), \(window)); the other has \(other.precision), \(other.window)"
+            )
+        }
+        ahead?.invalidate()  // before h changes: a worker may be reading it
+        for (l, layer) in model.config.layers.enumerated() {
+            h[l].update(from: other.h[l], count: layer.units)
+            if let cl = c[l], let from = other.c[l] { cl.update(from: from, count: layer.units) }
+        }
+        history = other.history
+        hasInput = other.hasInput
+        probabilitiesValid = false
+    }
 }
