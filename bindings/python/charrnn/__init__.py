@@ -341,8 +341,15 @@ class Model(_charrnn.Model):
         params = [{name: values[i] for name, values in per_stream.items()} for i in range(len(prompts))]
         sessions = [self.session(precision=precision, window=window) for _ in prompts]
         try:
+            fed = {}  # prompt -> the session that fed it: a repeated prompt is fed once, its state copied
             for s, prompt in zip(sessions, prompts):
-                s.feed(prompt if prompt else self.vocab[0])
+                text = prompt if prompt else self.vocab[0]
+                first = fed.get(text)
+                if first is not None and s.window == 0:
+                    s.state = first.state  # the bits feeding it gives; each stream is seeded before its draws
+                else:
+                    s.feed(text)
+                    fed.setdefault(text, s)
             return Session._sample_many(sessions, n, params)
         finally:
             for s in sessions:

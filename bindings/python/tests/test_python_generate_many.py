@@ -41,6 +41,20 @@ def test_each_stream_is_what_generate_gives(models, precision):
             assert many[i] == alone, (m, i)
 
 
+@pytest.mark.parametrize("precision", ["float32", "int8"])
+@pytest.mark.parametrize("window", [0, 4])
+def test_a_repeated_prompt_gives_what_feeding_each_gives(models, precision, window):
+    prompts = ["to be", "king", "to be", "", "to be", ""]
+    for m in models:
+        many = m.generate_many(prompts, 30, seed=[5, 6, 7, 8, 9, 5], precision=precision, window=window)
+        for i, prompt in enumerate(prompts):
+            with m.session(precision=precision, window=window) as s:
+                s.feed(prompt if prompt else m.vocab[0])
+                alone = s.generate_text(30, seed=[5, 6, 7, 8, 9, 5][i])
+            assert many[i] == alone, (m, precision, window, i)
+        assert many[0] != many[2] or many[0] != many[4]  # their own generators, not one shared
+
+
 def test_bundled_model_matches_generate():
     m = charrnn.Model.load(BUNDLED)
     try:
