@@ -8,9 +8,11 @@ import Glibc
 let maxTextBytes = 1 << 31
 
 /// Texts up to this many bytes are decoded without asking `MemoryBudget`: their buffers (8 bytes per byte,
-/// 512 KiB at most) are too small to be what exhausts memory, and the question reads /proc and the
-/// cgroup's files (about 0.4 ms), hundreds of times the work of feeding one character.
-let unbudgetedTextBytes = 1 << 16
+/// 32 KiB at most) come from the heap's own memory, and the question reads /proc and the cgroup's files
+/// (about 0.4 ms), a hundred times the work of feeding one character. Larger buffers are mapped on their
+/// own (glibc maps allocations from 128 KiB), which `ulimit -v` refuses: a failed allocation there would
+/// stop the process, where the question gives OUT_OF_MEMORY.
+let unbudgetedTextBytes = 1 << 12
 
 /// A size_t as a Swift Int: values above Int.max arrive negative and are refused.
 func length(_ value: Int, _ name: String) throws -> Int {

@@ -100,6 +100,32 @@ print(json.dumps(r))
     assert out["feed-small"]["raised"] == "UnknownCharacterError", out["feed-small"]
 
 
+def test_a_mid_sized_text_under_a_tight_limit_is_refused_not_an_abort():
+    """Texts up to 4 KiB skip the budget (the question costs more than feeding a character), but a 64 KiB
+    text's buffers are mapped on their own: with 64 KiB of address space left, feeding it is
+    OutOfMemoryError, not Swift's "failed to allocate" abort (which a 64 KiB threshold once allowed)."""
+    out = child_json(
+        run_python(
+            """
+small = charrnn.Model.create({"layers": [{"cell": "lstm", "units": 32}]}, "ab\\n")
+s = small.session()
+s.feed("a")
+r = {}
+limit(64 << 10)
+r["feed-64k"] = attempt(lambda: s.feed("a" * 65536))
+r["evaluate-64k"] = attempt(lambda: small.evaluate("a" * 65536))
+unlimit()
+r["feed-after"] = attempt(lambda: s.feed("ab"))
+print(json.dumps(r))
+""",
+            timeout=60,
+        )
+    )
+    for case in ("feed-64k", "evaluate-64k"):
+        assert out[case]["raised"] == "OutOfMemoryError" and LIMITS.search(out[case]["message"]), (case, out[case])
+    assert out["feed-after"]["raised"] is None, out["feed-after"]
+
+
 def test_sizes_from_the_caller_are_checked(trained):
     """Every size and index a C caller passes, out of range: state buffers of SIZE_MAX, 2^40, one byte
     too many or too few; tensor indexes past the end; set_weights shapes of INT64_MAX, -1, overflowing
