@@ -101,9 +101,12 @@ public enum KerasImport {
         guard result.status == 0 else {
             let errors = lines.filter { $0.hasPrefix("error: ") }.map { String($0.dropFirst("error: ".count)) }
             let message = errors.isEmpty ? lines.suffix(5).joined(separator: "\n") : errors.joined(separator: "\n")
-            throw CharRNNError.format(
-                "cannot import \(file): "
-                    + (message.isEmpty ? "the importer (\(python)) exited with status \(result.status)" : message))
+            let ending = "the importer (\(python)) ended with \(result.ending)"
+            if case .signaled = result.ending {  // killed (the OOM killer, a timeout): its output is cut short
+                throw CharRNNError.format(
+                    "cannot import \(file): \(ending)" + (message.isEmpty ? "" : "; it wrote:\n\(message)"))
+            }
+            throw CharRNNError.format("cannot import \(file): " + (message.isEmpty ? ending : message))
         }
         return (
             lines.filter { !$0.hasPrefix("wrote ") }, lines.last(where: { $0.hasPrefix("wrote ") }) ?? "wrote \(output)"

@@ -17,6 +17,9 @@ public enum ProgramMain {
     public static func run<Command: ParsableCommand>(_ command: Command.Type, program: String) -> Never {
         // A closed pipe is a failed write (EPIPE, reported at the exit), not a silent death by SIGPIPE.
         SignalActions.ignore(SIGPIPE)
+        // Children are waited for (the bench's workers, the Keras importer, the PNG renderer): a SIGCHLD
+        // left ignored by whoever started this program would make the kernel reap them first (ECHILD).
+        SignalActions.reset(SIGCHLD)
         if let problem = invalidUTF8Argument() {
             writeError("\(program): error: \(problem)\n")
             StandardOutput.exit(2, program: program)

@@ -2,9 +2,10 @@
 import Glibc
 #endif
 
-/// posix_spawn as the programs' children need it: the child starts with no signal blocked and every
-/// signal at its default (the programs' handlers and masks are not inherited), with the file actions the
-/// caller adds, and, when asked, in a process group of its own.
+/// posix_spawn as the programs' children need it: the child starts with no signal blocked and SIGPIPE,
+/// which the programs ignore for themselves (ProgramMain), back at its default; signals the user had
+/// ignored (`nohup`'s SIGHUP, a script's background SIGINT) stay ignored, and handlers are reset by exec
+/// anyway. The file actions are the caller's; a process group of its own when asked.
 package enum Spawn {
     /// Why a child did not start: the step, and its errno.
     package struct Failure: Error {
@@ -29,15 +30,16 @@ package enum Spawn {
             posix_spawn_file_actions_destroy(&actions)
             posix_spawnattr_destroy(&attributes)
         }
-        var noSignals = sigset_t(), allSignals = sigset_t()
+        var noSignals = sigset_t(), ignoredHere = sigset_t()
         sigemptyset(&noSignals)
-        sigfillset(&allSignals)
+        sigemptyset(&ignoredHere)
+        sigaddset(&ignoredHere, SIGPIPE)
         let group = newProcessGroup ? POSIX_SPAWN_SETPGROUP : 0
         let prepared =
             fileActions(&actions) + [
                 posix_spawnattr_setpgroup(&attributes, 0),
                 posix_spawnattr_setsigmask(&attributes, &noSignals),
-                posix_spawnattr_setsigdefault(&attributes, &allSignals),
+                posix_spawnattr_setsigdefault(&attributes, &ignoredHere),
                 posix_spawnattr_setflags(&attributes, Int16(group | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
             ]
         if let code = prepared.first(where: { $0 != 0 }) { throw Failure(step: "posix_spawn setup", code: code) }

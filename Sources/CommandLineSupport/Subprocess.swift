@@ -108,8 +108,8 @@ package enum Subprocess {
         return Ending(waitStatus: status)
     }
 
-    /// A pipe whose ends both close on exec (the parent runs no other thread that could spawn meanwhile)
-    /// and lie above 2, so that making the write end a child's stdout or stderr cannot collide with them
+    /// A pipe whose ends both close on exec (pipe2 is not in Swift's Glibc; the programs run no other
+    /// thread that spawns meanwhile) and lie above 2, so that making the write end a child's stdout or stderr cannot collide with them
     /// when this process was started with a standard descriptor closed.
     private static func pipeAboveStandardDescriptors(
         _ failure: (String, Int32) -> CharRNNError

@@ -8,6 +8,8 @@ trained by charrnn in a second and written as .keras files by charrnn.keras.
 
 import os
 import random
+import re
+import signal
 import subprocess
 
 import pytest
@@ -153,6 +155,36 @@ def test_without_a_python_that_has_the_importer_it_says_what_to_install(keras_fi
         assert_clean_failure(
             proc, "needs Python with the charrnn.keras importer", python, "make python", "CHARRNN_PYTHON"
         )
+
+
+def test_the_importer_keeps_the_callers_ignored_signals_and_is_waited_for(keras_files, corpus, tmp_path):
+    """Run under nohup (SIGHUP ignored) by a caller that also left SIGCHLD ignored: the importer still
+    ignores SIGHUP (only SIGPIPE, which charrnn ignores for itself, goes back to its default), and its exit
+    is still seen (charrnn resets SIGCHLD, which ignored would have the kernel reap children: ECHILD)."""
+    _, _, path, _, _ = keras_files
+    fake = tmp_path / "python"  # the probe (-c …) succeeds; the import reports the signals it ignores
+    fake.write_text(
+        '#!/bin/sh\n[ "$1" = -c ] && exit 0\nsed -n "s/^SigIgn:[[:space:]]*/error: ignores /p" /proc/self/status\nexit 1\n'
+    )
+    fake.chmod(0o755)
+
+    def as_nohup_with_sigchld_ignored():
+        signal.signal(signal.SIGHUP, signal.SIG_IGN)
+        signal.signal(signal.SIGCHLD, signal.SIG_IGN)
+
+    proc = subprocess.run(
+        [CLI, "import", str(path), "--vocab-from", corpus, "-o", str(tmp_path / "x.safetensors")],
+        env=dict(os.environ, CHARRNN_PYTHON=str(fake)),
+        preexec_fn=as_nohup_with_sigchld_ignored,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    found = re.search(r"ignores ([0-9a-f]+)", proc.stderr)
+    assert proc.returncode == 1 and found, proc.stderr
+    ignored = int(found.group(1), 16)
+    assert ignored & (1 << (signal.SIGHUP - 1)), proc.stderr
+    assert not ignored & (1 << (signal.SIGPIPE - 1)), proc.stderr
 
 
 def test_train_resumes_from_a_keras_model(keras_files, corpus, tmp_path):
