@@ -1,10 +1,10 @@
 /// JSON string literals for the JSON charrnn writes by hand (file headers, metrics lines, `--json`
-/// output), escaped as Python's `json` and Rust's `serde_json` escape them, so that what charrnn writes
-/// reads the same in every JSON parser and compares equal byte for byte with theirs.
-public enum JSONString {
+/// output), escaped as Rust's `serde_json` and Python's `json.dumps(…, ensure_ascii=False)` escape
+/// them, so that what charrnn writes compares equal byte for byte with theirs.
+package enum JSONString {
     /// `s` as a JSON string literal, quotes included: `"`, `\` and the control characters escaped (the
     /// short forms where JSON has them, `\u00xx` otherwise), everything else as it is.
-    public static func quoted(_ s: String) -> String {
+    package static func quoted(_ s: String) -> String {
         var out = "\""
         for u in s.unicodeScalars {
             switch u {
