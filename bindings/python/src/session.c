@@ -146,11 +146,11 @@ static PyObject *Session_sample(SessionObject *self, PyObject *args, PyObject *k
     /* Converting the arguments can run Python code that closes this object: look again. */
     if (!(s = live(self)))
         return NULL;
-    self->busy = 1;
+    self->busy++;
     Py_BEGIN_ALLOW_THREADS st = reseed_max ? charrnn_session_seed(s, UINT64_MAX) : CHARRNN_OK;
     if (st == CHARRNN_OK)
         st = charrnn_session_sample(s, &params, &cp, &prob);
-    Py_END_ALLOW_THREADS self->busy = 0;
+    Py_END_ALLOW_THREADS self->busy--;
     if (st != CHARRNN_OK)
         return crn_raise(st);
     PyObject *ch = codepoint_str(cp);
@@ -283,7 +283,7 @@ static void many_release(ManyEntry *entries, Py_ssize_t count)
 {
     for (Py_ssize_t i = 0; i < count; i++) {
         if (entries[i].object)
-            entries[i].object->busy = 0;
+            entries[i].object->busy--;
         PyMem_RawFree(entries[i].drawn);
     }
     PyMem_Free(entries);
@@ -358,7 +358,7 @@ static PyObject *Session_sample_many(PyTypeObject *cls, PyObject *args)
     }
     for (Py_ssize_t i = 0; i < count; i++) { /* a session given twice is the library's to refuse */
         entries[i].object = (SessionObject *)PyTuple_GET_ITEM(sessions, i);
-        entries[i].object->busy = 1;
+        entries[i].object->busy++;
         pointers[i] = &entries[i].params;
     }
     charrnn_status st = CHARRNN_OK;
