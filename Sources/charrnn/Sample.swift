@@ -111,10 +111,12 @@ struct Sample: ParsableCommand {
             echoed = prime
         }
         if !session.hasInput {
-            if !echoed.isEmpty && warn {
-                CLI.warn("no character of the prime text is in the vocabulary; starting from a newline")
-            }
             let start = session.feedStart()
+            if !echoed.isEmpty && warn {
+                CLI.warn(
+                    "no character of the prime text is in the vocabulary; starting from "
+                        + (start.isNewline ? "a newline" : "\(CLI.describe([start.character])), drawn at random"))
+            }
             if !start.isNewline {
                 echoed.unicodeScalars.append(start.character)
                 return (session, echoed, true)
@@ -129,20 +131,20 @@ struct Sample: ParsableCommand {
     private func generateStreams(_ model: Model, seed: UInt64, _ parameters: SamplingParameters) throws {
         let (first, echoed, drewStart) = try start(model, seed: seed, warn: true)
         var texts = [echoed], sessions = [first]
-        for i in 1..<streams {
-            let seed = seed &+ UInt64(i)
-            guard !drewStart else {  // each seed starts from its own character
-                let (session, echoed, _) = try start(model, seed: seed, warn: false)
-                sessions.append(session)
-                texts.append(echoed)
-                continue
-            }
-            // The same prime for every stream: fed once, its state copied.
-            let session = try Session.checked(model: model, seed: seed, precision: first.precision)
+        // One memory question for all the other streams' buffers, not one each.
+        let others = try Session.checked(
+            model: model, seeds: (1..<streams).map { seed &+ UInt64($0) }, precision: first.precision)
+        for session in others {
             if let window { try session.setWindow(window) }
-            try session.copyState(from: first)
+            if drewStart {  // no prime character was known: each seed draws its own start
+                var text = prime ?? ""
+                text.unicodeScalars.append(session.feedStart().character)
+                texts.append(text)
+            } else {  // the same prime for every stream: fed once, its state copied
+                try session.copyState(from: first)
+                texts.append(echoed)
+            }
             sessions.append(session)
-            texts.append(echoed)
         }
         func header(_ i: Int) -> String { "--- stream \(i + 1) of \(streams) (seed \(seed &+ UInt64(i))) ---\n" }
         CLI.out(header(0) + texts[0])

@@ -61,6 +61,20 @@ public final class Session {
         return Session(model: model, seed: seed, precision: precision)
     }
 
+    /// Sessions seeded `seeds` (many streams of one model), once all their buffers and (for the model's
+    /// first session of `precision`) the copy of the weights are known to fit in memory: one question
+    /// for all of them, which reads /proc and the cgroup's files once.
+    /// - Throws: `CharRNNError.outOfMemory` when they would not fit.
+    public static func checked(model: Model, seeds: [UInt64], precision: WeightPrecision = .float32) throws
+        -> [Session]
+    {
+        let copy = model.sessionWeightsCopyBytes(precision)
+        try MemoryBudget.ensure(
+            copy + Double(seeds.count) * (model.sessionBytesNeeded(precision) - copy),
+            for: "\(seeds.count) sessions' buffers")
+        return seeds.map { Session(model: model, seed: $0, precision: precision) }
+    }
+
     /// - Parameter aheadLimitBytes: see `ComputingAhead.limitBytes` (tests set 0 to compute nothing ahead).
     init(model: Model, seed: UInt64, precision: WeightPrecision, aheadLimitBytes: Int) {
         self.model = model

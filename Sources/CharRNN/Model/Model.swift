@@ -120,12 +120,16 @@ public final class Model: @unchecked Sendable {
     /// The bytes a new session of `precision` would allocate: its own buffers, and the batch-1 copy of
     /// the weights when no session of that precision has made it yet.
     func sessionBytesNeeded(_ precision: WeightPrecision) -> Double {
-        let copyMade = stepWeightsCache.withLock { $0[precision] != nil }
-        // Packed float32 columns are padded to whole panels; 8-bit copies hold a scale per 32 rows.
-        let copy = copyMade ? 0 : Double(parameterCount) * (precision == .float32 ? 4.5 : 1.5)
         // Each layer's step buffers (Generation/Steps: gate sums, a GRU's projections and rows): at most 2·G·U + 2U.
         let steps = config.layers.reduce(0) { $0 + 2 * $1.cell.gateCount * $1.units + 2 * $1.units }
-        return copy + Double(recurrentStateCount + steps + 4 * config.vocabSize) * 4
+        return sessionWeightsCopyBytes(precision) + Double(recurrentStateCount + steps + 4 * config.vocabSize) * 4
+    }
+
+    /// The bytes of the batch-1 copy of the weights in `precision`, or 0 once a session has made it.
+    func sessionWeightsCopyBytes(_ precision: WeightPrecision) -> Double {
+        let copyMade = stepWeightsCache.withLock { $0[precision] != nil }
+        // Packed float32 columns are padded to whole panels; 8-bit copies hold a scale per 32 rows.
+        return copyMade ? 0 : Double(parameterCount) * (precision == .float32 ? 4.5 : 1.5)
     }
 
     /// The batch-1 copies of the weights in `precision`, shared by every session of this model.
