@@ -7,13 +7,6 @@ import Glibc
 /// The largest text one call accepts (decoding holds 4 bytes per character).
 let maxTextBytes = 1 << 31
 
-/// Texts up to this many bytes are decoded without asking `MemoryBudget`: their buffers (8 bytes per byte,
-/// 32 KiB at most) come from the heap's own memory, and the question reads /proc and the cgroup's files
-/// (about 0.4 ms), a hundred times the work of feeding one character. Larger buffers are mapped on their
-/// own (glibc maps allocations from 128 KiB), which `ulimit -v` refuses: a failed allocation there would
-/// stop the process, where the question gives OUT_OF_MEMORY.
-let unbudgetedTextBytes = 1 << 12
-
 /// A size_t as a Swift Int: values above Int.max arrive negative and are refused.
 func length(_ value: Int, _ name: String) throws -> Int {
     guard value >= 0 else { throw APIError.invalid("\(name) is larger than the largest supported size (\(Int.max))") }
@@ -52,12 +45,10 @@ func text(_ pointer: UnsafePointer<CChar>?, _ len: Int, _ name: String = "text")
     }
     if len == 0 { return [] }
     guard let pointer else { throw APIError.invalid("\(name) is NULL but len is \(len)") }
-    if len > unbudgetedTextBytes {
-        // At most one scalar per byte, then one index per scalar where the text is encoded for a model.
-        try MemoryBudget.ensure(
-            count: len, bytesEach: MemoryLayout<Unicode.Scalar>.size + MemoryLayout<Int32>.size,
-            for: "decoding \(name) (\(len) bytes)")
-    }
+    // At most one scalar per byte, then one index per scalar where the text is encoded for a model.
+    try MemoryBudget.ensure(
+        count: len, bytesEach: MemoryLayout<Unicode.Scalar>.size + MemoryLayout<Int32>.size,
+        for: "decoding \(name) (\(len) bytes)")
     let bytes = UnsafeRawPointer(pointer).assumingMemoryBound(to: UInt8.self)
     do {
         return try UTF8Text.decode(bytes, count: len)

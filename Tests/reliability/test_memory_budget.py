@@ -101,7 +101,7 @@ print(json.dumps(r))
 
 
 def test_a_mid_sized_text_under_a_tight_limit_is_refused_not_an_abort():
-    """Texts up to 4 KiB skip the budget (the question costs more than feeding a character), but a 64 KiB
+    """Requests up to 32 KiB skip the budget (the question costs more than feeding a character), but a 64 KiB
     text's buffers are mapped on their own: with 64 KiB of address space left, feeding it is
     OutOfMemoryError, not Swift's "failed to allocate" abort (which a 64 KiB threshold once allowed)."""
     out = child_json(

@@ -13,9 +13,16 @@ import Glibc
 /// estimate of the peak: it turns "cannot fit" into an error, it does not promise that what passes will
 /// fit beside whatever else the host allocates meanwhile.
 package enum MemoryBudget {
+    /// Requests up to this size pass unasked. They come from the heap's own memory, while the question
+    /// reads /proc and the cgroup's files (about 0.4 ms): asked for every short text a C caller feeds, it
+    /// took a hundred times the work of stepping a character. Larger buffers are mapped on their own
+    /// (glibc maps allocations from 128 KiB), which `ulimit -v` can refuse: those are asked.
+    static let smallRequestBytes: Double = 32 * 1024
+
     /// Throws `CharRNNError.outOfMemory` when `bytes` exceed what this process could allocate now.
     /// - Parameter what: what the memory is for, for the message ("reading corpus.txt").
     package static func ensure(_ bytes: Double, for what: String) throws {
+        guard bytes > smallRequestBytes else { return }
         let (limit, source) = available
         guard bytes <= limit else {
             throw CharRNNError.outOfMemory(
